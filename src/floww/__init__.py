@@ -1,0 +1,1 @@
+"""floww SDK (userspace)."""

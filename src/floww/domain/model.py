@@ -1,0 +1,392 @@
+"""The nouns of floww as frozen attrs types.
+
+Construction is dumb (no validation in ``__init__``); rules live in named constructors and in
+the use cases. Timestamps are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from floww.domain.canonical import canonical_json, sha256_hex
+from floww.domain.errors import Conflict, InvalidInput
+
+__all__ = [
+    "CodeBundle",
+    "Definitions",
+    "Deployment",
+    "DeploymentStatus",
+    "ErrorInfo",
+    "Execution",
+    "ExecutionContext",
+    "ExecutionStatus",
+    "Invocation",
+    "InvocationResult",
+    "KvItem",
+    "LogLine",
+    "Member",
+    "Namespace",
+    "Principal",
+    "Provider",
+    "ProviderField",
+    "ProviderRef",
+    "Runtime",
+    "RuntimeStatus",
+    "RuntimeTarget",
+    "Trigger",
+    "TriggerSource",
+    "TriggerSpec",
+    "Webhook",
+    "Workflow",
+]
+
+JSON = Any
+
+
+def _frozen_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Principal:
+    """Who is calling. ``kind`` is ``user``, ``api_key``, ``execution`` or ``registry``.
+
+    Scoped principals (execution, registry) carry the one namespace / workflow / execution they
+    are bound to; a user's access is decided by membership.
+    """
+
+    id: str
+    kind: str = "user"
+    email: str | None = None
+    namespace_id: str | None = None
+    workflow_id: str | None = None
+    execution_id: str | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Namespace:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@attrs.frozen
+class Member:
+    namespace_id: str
+    user_id: str
+    role: str = "owner"
+
+
+@attrs.frozen
+class Workflow:
+    id: str
+    namespace_id: str
+    name: str
+    created_at: datetime
+    description: str = ""
+
+
+@attrs.frozen(order=True)
+class ProviderRef:
+    """A provider as code names it: its type and an alias (``default`` unless given)."""
+
+    type: str
+    alias: str = "default"
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}:{self.alias}"
+
+    @classmethod
+    def parse(cls, key: str) -> ProviderRef:
+        type_, sep, alias = key.partition(":")
+        if not type_ or (sep and not alias):
+            raise InvalidInput(f"provider key must be 'type' or 'type:alias', not {key!r}")
+        return cls(type_, alias or "default")
+
+
+@attrs.frozen
+class ProviderField:
+    """One credential field a provider type asks for when it is set up."""
+
+    name: str
+    label: str = ""
+    secret: bool = False
+    required: bool = True
+
+
+@attrs.frozen
+class Provider:
+    """Credentials for one provider in one namespace. ``config`` is plaintext in memory only;
+    repositories keep it encrypted at rest."""
+
+    id: str
+    namespace_id: str
+    type: str
+    alias: str
+    config: dict[str, str] = attrs.field(converter=_frozen_dict, repr=False)
+
+    @property
+    def ref(self) -> ProviderRef:
+        return ProviderRef(self.type, self.alias)
+
+
+@attrs.frozen
+class TriggerSpec:
+    """A trigger as declared by user code. Its identity is (provider type, alias, trigger type,
+    canonical JSON of its input)."""
+
+    provider: ProviderRef
+    trigger_type: str
+    input: dict[str, Any] = attrs.field(converter=_frozen_dict)
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        return (
+            self.provider.type,
+            self.provider.alias,
+            self.trigger_type,
+            canonical_json(self.input),
+        )
+
+    @property
+    def key(self) -> str:
+        """A short stable string for the identity, usable as an id or a dictionary key."""
+        return sha256_hex(canonical_json(list(self.identity)))[:32]
+
+    def describe(self) -> str:
+        if self.trigger_type == "webhook":
+            methods = ",".join(self.input.get("methods", ["POST"]))
+            return f"webhook {methods} {self.input.get('path')}"
+        if self.trigger_type == "cron":
+            return f"cron {self.input.get('expression')!r}"
+        if self.trigger_type == "manual":
+            return f"manual {self.input.get('name')}"
+        return f"{self.provider.key} {self.trigger_type} {canonical_json(self.input)}"
+
+
+class TriggerSource(enum.StrEnum):
+    DEPLOYMENT = "deployment"
+    DEV = "dev"
+
+
+@attrs.frozen
+class Trigger:
+    """A trigger stored for a workflow, from its active deployment or from a dev session."""
+
+    id: str
+    workflow_id: str
+    spec: TriggerSpec
+    source: TriggerSource = TriggerSource.DEPLOYMENT
+    deployment_id: str | None = None
+    state: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+
+
+@attrs.frozen
+class Webhook:
+    """An HTTP endpoint of the platform that fires one trigger."""
+
+    id: str
+    workflow_id: str
+    trigger_id: str
+    method: str
+    path: str
+    owner: ProviderRef
+    source: TriggerSource = TriggerSource.DEPLOYMENT
+
+
+@attrs.frozen
+class CodeBundle:
+    """The user's code: an entrypoint (module path relative to the bundle root, like
+    ``main.py``) and its files. Content-addressed by ``digest``."""
+
+    entrypoint: str
+    files: dict[str, str] = attrs.field(converter=_frozen_dict, repr=False)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + sha256_hex(canonical_json({"entrypoint": self.entrypoint, "files": self.files}))
+
+
+@attrs.frozen
+class RuntimeTarget:
+    """What a runtime image is built for: a platform such as ``linux/amd64``, a Python version
+    such as ``3.12``, and the base image the dependency layer goes on (empty for the embedded
+    host, whose own interpreter runs the layer)."""
+
+    platform: str
+    python_version: str
+    base_image: str = ""
+
+
+class RuntimeStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class Runtime:
+    """A function-host runtime made from an image. ``spec_hash`` names its dependency set."""
+
+    id: str
+    namespace_id: str
+    spec_hash: str
+    image_ref: str
+    status: RuntimeStatus = RuntimeStatus.PENDING
+    error: str = ""
+    created_at: datetime | None = None
+
+
+class DeploymentStatus(enum.StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+@attrs.frozen
+class Deployment:
+    id: str
+    workflow_id: str
+    runtime_id: str
+    code: CodeBundle
+    triggers: tuple[TriggerSpec, ...]
+    provider_mapping: dict[str, str] = attrs.field(converter=_frozen_dict)
+    status: DeploymentStatus = DeploymentStatus.ACTIVE
+    created_at: datetime | None = None
+
+
+class ExecutionStatus(enum.StrEnum):
+    RECEIVED = "received"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    NO_DEPLOYMENT = "no_deployment"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.NO_DEPLOYMENT,
+}
+_ALLOWED = {
+    ExecutionStatus.RECEIVED: {
+        ExecutionStatus.STARTED,
+        ExecutionStatus.NO_DEPLOYMENT,
+        ExecutionStatus.COMPLETED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMED_OUT,
+    },
+    ExecutionStatus.STARTED: {
+        ExecutionStatus.COMPLETED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMED_OUT,
+    },
+}
+
+
+@attrs.frozen
+class LogLine:
+    at: datetime
+    level: str
+    message: str
+    fields: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+
+
+@attrs.frozen
+class ErrorInfo:
+    type: str
+    message: str
+    traceback: str = ""
+
+
+@attrs.frozen
+class Execution:
+    """One run of one trigger. Moves RECEIVED -> STARTED -> COMPLETED / FAILED / TIMED_OUT,
+    or RECEIVED -> NO_DEPLOYMENT when nothing could run it; final states never change."""
+
+    id: str
+    workflow_id: str
+    trigger_id: str
+    status: ExecutionStatus
+    received_at: datetime
+    event: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, repr=False)
+    deployment_id: str | None = None
+    dedupe_key: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    result: JSON = None
+    error: ErrorInfo | None = None
+    logs: tuple[LogLine, ...] = ()
+    triggered_by: str | None = None
+
+    def transition(self, status: ExecutionStatus, **changes: Any) -> Execution:
+        """Return the execution moved to ``status``; raise ``Conflict`` for an illegal move."""
+        if status not in _ALLOWED.get(self.status, set()):
+            raise Conflict(
+                f"execution {self.id} cannot move from {self.status.value} to {status.value}",
+                execution_id=self.id,
+            )
+        return attrs.evolve(self, status=status, **changes)
+
+
+@attrs.frozen
+class KvItem:
+    namespace_id: str
+    key: str
+    value: JSON
+    updated_at: datetime
+
+
+@attrs.frozen
+class ExecutionContext:
+    """What a runtime needs to call back: the execution id, its scoped token, the API URL and
+    the time it has left."""
+
+    id: str
+    token: str
+    api_url: str
+    deadline_ms: int
+    workflow_id: str = ""
+
+
+@attrs.frozen
+class Invocation:
+    """The ``invoke_trigger`` request of the runtime contract."""
+
+    code: CodeBundle
+    trigger: TriggerSpec
+    event: dict[str, Any] = attrs.field(converter=_frozen_dict)
+    providers: dict[str, dict[str, str]] = attrs.field(converter=_frozen_dict, repr=False)
+    execution: ExecutionContext
+
+
+@attrs.frozen
+class InvocationResult:
+    """The runtime's answer: ``ok`` with a result, or an error; logs either way."""
+
+    ok: bool
+    result: JSON = None
+    logs: tuple[LogLine, ...] = ()
+    duration_ms: float = 0.0
+    error: ErrorInfo | None = None
+
+
+@attrs.frozen
+class Definitions:
+    """What loading the user's code declared: trigger specs and provider usage."""
+
+    triggers: tuple[TriggerSpec, ...]
+    providers: tuple[ProviderRef, ...]

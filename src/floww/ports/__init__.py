@@ -1,0 +1,1 @@
+"""The ports: one ``typing.Protocol`` per role the use cases depend on."""

@@ -1,0 +1,58 @@
+"""Auth: who is calling, and the tokens the platform hands out.
+
+- ``verify`` maps a bearer token to a ``Principal``; ``Unauthenticated`` for a missing,
+  malformed, expired, revoked or forged token.
+- Device authorization follows RFC 8628: ``poll_device`` raises ``DeviceAuthorizationPending``
+  with ``authorization_pending``, ``slow_down`` (polled faster than ``interval``),
+  ``expired_token`` or ``access_denied``; ``NotFound`` for an unknown device code.
+- ``approve_device`` binds a pending user code to a user; ``NotFound`` for an unknown or
+  expired user code.
+- Execution tokens are bound to one execution of one workflow and expire; registry tokens allow
+  pushing to one repository of one namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import attrs
+
+from floww.domain.model import Principal
+
+__all__ = ["Auth", "DeviceAuthorization", "TokenSet"]
+
+
+@attrs.frozen
+class DeviceAuthorization:
+    device_code: str = attrs.field(repr=False)
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+@attrs.frozen
+class TokenSet:
+    access_token: str = attrs.field(repr=False)
+    expires_in: int
+    refresh_token: str | None = attrs.field(default=None, repr=False)
+    token_type: str = "Bearer"
+
+
+class Auth(Protocol):
+    def verify(self, token: str) -> Principal: ...
+
+    def start_device(self, client_id: str) -> DeviceAuthorization: ...
+
+    def poll_device(self, device_code: str) -> TokenSet: ...
+
+    def approve_device(self, user_code: str, user: Principal) -> None: ...
+
+    def deny_device(self, user_code: str) -> None: ...
+
+    def issue_execution_token(
+        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
+    ) -> str: ...
+
+    def issue_registry_token(self, *, namespace_id: str, repository: str, ttl_seconds: int) -> str: ...

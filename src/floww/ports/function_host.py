@@ -1,0 +1,40 @@
+"""FunctionHost: runs deployed user code.
+
+- ``create_runtime`` prepares the runtime's image and returns it READY, or FAILED with an
+  error; it never leaves it PENDING without a way to learn more from ``runtime_status``.
+- ``get_definitions`` loads the code and returns what it declares; ``UserCodeError`` when the
+  code does not load.
+- ``invoke`` runs one trigger; a handler that raises gives ``InvocationResult(ok=False)``;
+  ``DeadlineExceeded`` when it runs past ``execution.deadline_ms``; ``Unavailable`` when the
+  host itself failed (crashed worker, unreachable service).
+- ``NotFound`` for a runtime the host does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from floww.domain.model import (
+    CodeBundle,
+    Definitions,
+    Invocation,
+    InvocationResult,
+    Runtime,
+    RuntimeStatus,
+)
+
+__all__ = ["FunctionHost"]
+
+
+class FunctionHost(Protocol):
+    def create_runtime(self, runtime: Runtime) -> Runtime: ...
+
+    def runtime_status(self, runtime: Runtime) -> RuntimeStatus: ...
+
+    def get_definitions(
+        self, runtime: Runtime, code: CodeBundle, providers: dict[str, dict[str, str]]
+    ) -> Definitions: ...
+
+    def invoke(self, runtime: Runtime, invocation: Invocation) -> InvocationResult: ...
+
+    def destroy_runtime(self, runtime: Runtime) -> None: ...

@@ -1,0 +1,94 @@
+"""Platform: what the client (``floww dev``, ``floww deploy``) asks of a floww server.
+
+The in-process adapter calls the server's use cases directly; the API adapter calls the HTTP
+API. Both raise the domain errors: ``NotFound``, ``PermissionDenied``, ``InvalidInput``,
+``UserCodeError`` (the server could not load the code), ``ProviderNotConfigured``,
+``Unavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from floww.domain.model import (
+    CodeBundle,
+    Deployment,
+    InvocationResult,
+    Provider,
+    ProviderField,
+    ProviderRef,
+    Runtime,
+    RuntimeTarget,
+    TriggerSpec,
+    Workflow,
+)
+from floww.ports.realtime import Subscription
+
+__all__ = ["DeploymentReceipt", "Platform", "TriggerDiff"]
+
+
+@attrs.frozen
+class TriggerDiff:
+    added: tuple[TriggerSpec, ...]
+    removed: tuple[TriggerSpec, ...]
+    kept: tuple[TriggerSpec, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+@attrs.frozen
+class DeploymentReceipt:
+    deployment: Deployment
+    webhook_urls: tuple[str, ...]
+    diff: TriggerDiff
+
+
+class Platform(Protocol):
+    def runtime_target(self) -> RuntimeTarget:
+        """The target the server's function host runs (``/api/config``)."""
+
+    def get_workflow(self, workflow_id: str) -> Workflow: ...
+
+    def find_workflow(self, namespace_id: str, name: str) -> Workflow | None: ...
+
+    def create_workflow(self, namespace_id: str, name: str) -> Workflow: ...
+
+    def provider_fields(self, provider_type: str) -> tuple[ProviderField, ...]:
+        """The setup fields of a provider type; ``NotFound`` for an unknown type."""
+
+    def provider_configs(self, namespace_id: str) -> dict[str, dict[str, str]]:
+        """Every provider's full config keyed ``type:alias``, for running code in dev."""
+
+    def setup_provider(self, namespace_id: str, ref: ProviderRef, config: dict[str, str]) -> Provider: ...
+
+    def sync_dev_triggers(self, workflow_id: str, triggers: Sequence[TriggerSpec]) -> tuple[str, ...]:
+        """Make ``triggers`` the workflow's dev triggers; returns their webhook URLs."""
+
+    def clear_dev_triggers(self, workflow_id: str) -> None: ...
+
+    def subscribe(self, workflow_id: str) -> Subscription:
+        """Live dev events of the workflow (``workflow:<id>``)."""
+
+    def reply(self, workflow_id: str, reply_to: str, token: str, result: InvocationResult) -> None:
+        """Answer a dev event; ``NotFound`` when nobody waits for it any more."""
+
+    def find_runtime(self, namespace_id: str, spec_hash: str) -> Runtime | None: ...
+
+    def create_runtime(self, namespace_id: str, spec_hash: str, image_ref: str) -> Runtime: ...
+
+    def plan_deployment(self, workflow_id: str, triggers: Sequence[TriggerSpec]) -> TriggerDiff: ...
+
+    def create_deployment(
+        self,
+        workflow_id: str,
+        *,
+        runtime_id: str,
+        code: CodeBundle,
+        triggers: Sequence[TriggerSpec],
+        provider_mapping: dict[str, str],
+    ) -> DeploymentReceipt: ...

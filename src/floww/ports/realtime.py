@@ -1,0 +1,30 @@
+"""Realtime: live messages to dev sessions on channels such as ``workflow:<id>``.
+
+- ``publish`` delivers to every current subscriber of the channel (none is fine); it raises
+  ``Unavailable`` when the realtime service cannot be reached.
+- ``subscribe`` returns a subscription that receives what is published after it was made, in
+  publish order. Authorisation is the caller's job (see ``domain.access``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Realtime", "Subscription", "workflow_channel"]
+
+
+def workflow_channel(workflow_id: str) -> str:
+    return f"workflow:{workflow_id}"
+
+
+class Subscription(Protocol):
+    def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next message, or ``None`` after ``timeout`` seconds (or once closed)."""
+
+    def close(self) -> None: ...
+
+
+class Realtime(Protocol):
+    def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    def subscribe(self, channel: str) -> Subscription: ...
