@@ -1,1 +1,34 @@
-"""floww SDK (userspace)."""
+"""floww: code-first workflow automation.
+
+What user code imports::
+
+    from floww import Builtin, Response
+
+    builtin = Builtin()
+
+    @builtin.webhook("/hello/{name}", methods=["POST"])
+    def hello(ctx, event):
+        return {"message": f"hi {event.path_params['name']}"}
+
+Importing ``floww`` is light: the standard library, ``attrs`` and the domain types only.
+"""
+
+from floww.sdk.builtin import Builtin
+from floww.sdk.context import Context
+from floww.sdk.events import CronEvent, ManualEvent, ProviderEvent, WebhookEvent
+from floww.sdk.providers import GitHub, Provider, Secret, Slack
+from floww.sdk.response import Response
+
+__all__ = [
+    "Builtin",
+    "Context",
+    "CronEvent",
+    "GitHub",
+    "ManualEvent",
+    "Provider",
+    "ProviderEvent",
+    "Response",
+    "Secret",
+    "Slack",
+    "WebhookEvent",
+]

@@ -7,6 +7,7 @@ them (``raise NotFound(...) from exc``); the edges map them once to HTTP statuse
     ├── NotFound                 a named thing does not exist (or is not visible to the caller)
     ├── Conflict                 it exists already / the state forbids the change
     ├── InvalidInput             the request itself is wrong
+    │   ├── PayloadTooLarge      a request body is over the size limit
     │   └── UserCodeError        the user's module failed to load or declared something invalid
     ├── Unauthenticated          no valid credentials
     ├── PermissionDenied         valid credentials, but not for this
@@ -30,6 +31,7 @@ __all__ = [
     "FlowwError",
     "InvalidInput",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
     "ProviderNotConfigured",
     "Unauthenticated",
@@ -67,6 +69,15 @@ class InvalidInput(FlowwError):
     """The request is malformed or breaks a rule."""
 
 
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"request body of {size} bytes exceeds the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
 class UserCodeError(InvalidInput):
     """The user's module could not be loaded, or what it declares is invalid.
 
@@ -81,7 +92,11 @@ class UserCodeError(InvalidInput):
         lineno: int | None = None,
         traceback: str | None = None,
     ) -> None:
-        where = f"{filename}:{lineno}: " if filename and lineno else (f"{filename}: " if filename else "")
+        where = (
+            f"{filename}:{lineno}: "
+            if filename and lineno
+            else (f"{filename}: " if filename else "")
+        )
         super().__init__(f"{where}{message}", filename=filename, lineno=lineno)
         self.reason = message
         self.filename = filename

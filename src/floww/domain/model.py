@@ -211,7 +211,9 @@ class CodeBundle:
 
     @property
     def digest(self) -> str:
-        return "sha256:" + sha256_hex(canonical_json({"entrypoint": self.entrypoint, "files": self.files}))
+        return "sha256:" + sha256_hex(
+            canonical_json({"entrypoint": self.entrypoint, "files": self.files})
+        )
 
 
 @attrs.frozen
@@ -386,7 +388,9 @@ class InvocationResult:
 
 @attrs.frozen
 class Definitions:
-    """What loading the user's code declared: trigger specs and provider usage."""
+    """What loading the user's code declared: trigger specs, provider usage and, where the code
+    declares them itself (a ``Secret``), the credential fields of a provider (``type:alias``)."""
 
     triggers: tuple[TriggerSpec, ...]
     providers: tuple[ProviderRef, ...]
+    provider_fields: dict[str, tuple[ProviderField, ...]] = attrs.field(factory=dict)

@@ -40,7 +40,9 @@ class PathTemplate:
             match = _PARAM.match(seg)
             if match:
                 if match.group(1) in params:
-                    raise InvalidInput(f"duplicate path parameter {match.group(1)!r} in {template!r}")
+                    raise InvalidInput(
+                        f"duplicate path parameter {match.group(1)!r} in {template!r}"
+                    )
                 params.append(match.group(1))
             elif not _LITERAL.match(seg):
                 raise InvalidInput(f"invalid segment {seg!r} in webhook path {template!r}")

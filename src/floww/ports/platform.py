@@ -25,20 +25,10 @@ from floww.domain.model import (
     TriggerSpec,
     Workflow,
 )
+from floww.domain.triggers import TriggerDiff
 from floww.ports.realtime import Subscription
 
 __all__ = ["DeploymentReceipt", "Platform", "TriggerDiff"]
-
-
-@attrs.frozen
-class TriggerDiff:
-    added: tuple[TriggerSpec, ...]
-    removed: tuple[TriggerSpec, ...]
-    kept: tuple[TriggerSpec, ...]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.removed)
 
 
 @attrs.frozen
@@ -64,9 +54,13 @@ class Platform(Protocol):
     def provider_configs(self, namespace_id: str) -> dict[str, dict[str, str]]:
         """Every provider's full config keyed ``type:alias``, for running code in dev."""
 
-    def setup_provider(self, namespace_id: str, ref: ProviderRef, config: dict[str, str]) -> Provider: ...
+    def setup_provider(
+        self, namespace_id: str, ref: ProviderRef, config: dict[str, str]
+    ) -> Provider: ...
 
-    def sync_dev_triggers(self, workflow_id: str, triggers: Sequence[TriggerSpec]) -> tuple[str, ...]:
+    def sync_dev_triggers(
+        self, workflow_id: str, triggers: Sequence[TriggerSpec]
+    ) -> tuple[str, ...]:
         """Make ``triggers`` the workflow's dev triggers; returns their webhook URLs."""
 
     def clear_dev_triggers(self, workflow_id: str) -> None: ...

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
+
+from floww.domain.model import InvocationResult
 
 __all__ = ["Replies"]
 
@@ -17,6 +19,6 @@ __all__ = ["Replies"]
 class Replies(Protocol):
     def open(self, reply_id: str) -> None: ...
 
-    def deliver(self, reply_id: str, reply: dict[str, Any]) -> None: ...
+    def deliver(self, reply_id: str, reply: InvocationResult) -> None: ...
 
-    def wait(self, reply_id: str, timeout: float) -> dict[str, Any] | None: ...
+    def wait(self, reply_id: str, timeout: float) -> InvocationResult | None: ...

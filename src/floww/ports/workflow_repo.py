@@ -84,7 +84,9 @@ class WorkflowRepo(Protocol):
         """Atomically make ``triggers`` and ``webhooks`` the whole set of ``source`` for the
         workflow. ``Conflict`` if two webhooks share (method, path)."""
 
-    def list_triggers(self, workflow_id: str, source: TriggerSource | None = None) -> list[Trigger]: ...
+    def list_triggers(
+        self, workflow_id: str, source: TriggerSource | None = None
+    ) -> list[Trigger]: ...
 
     def get_trigger(self, trigger_id: str) -> Trigger: ...
 
@@ -123,7 +125,9 @@ class WorkflowRepo(Protocol):
         """Durably store a new execution; ``Conflict`` when the workflow already has one with
         the same non-null dedupe key."""
 
-    def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None: ...
+    def find_execution_by_dedupe_key(
+        self, workflow_id: str, dedupe_key: str
+    ) -> Execution | None: ...
 
     def update_execution(self, execution: Execution) -> None:
         """Replace the stored execution with this version (logs included)."""

@@ -1,0 +1,124 @@
+"""InProcessPlatform: the client's view of a floww server, served by calling the server's use
+cases in this process. Used by tests and by embedding floww as a library; the HTTP API adapter
+offers the same port over the network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from floww.domain.model import (
+    CodeBundle,
+    InvocationResult,
+    Principal,
+    Provider,
+    ProviderField,
+    ProviderRef,
+    Runtime,
+    RuntimeTarget,
+    TriggerSpec,
+    Workflow,
+)
+from floww.domain.triggers import TriggerDiff
+from floww.domain.usecases import deployments, providers, triggers, webhooks, workflows
+from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases.deps import ServerDeps
+from floww.ports.platform import DeploymentReceipt, Platform
+from floww.ports.realtime import Subscription, workflow_channel
+
+__all__ = ["InProcessPlatform"]
+
+
+class InProcessPlatform(Platform):
+    def __init__(
+        self,
+        deps: ServerDeps,
+        principal: Principal,
+        *,
+        target: RuntimeTarget,
+        provider_fields: Callable[[str], tuple[ProviderField, ...]],
+    ) -> None:
+        self._deps = deps
+        self._principal = principal
+        self._target = target
+        self._fields = provider_fields
+
+    def runtime_target(self) -> RuntimeTarget:
+        return self._target
+
+    def get_workflow(self, workflow_id: str) -> Workflow:
+        return require_workflow(self._deps.repo, self._principal, workflow_id)
+
+    def find_workflow(self, namespace_id: str, name: str) -> Workflow | None:
+        require_namespace(self._deps.repo, self._principal, namespace_id)
+        return self._deps.repo.find_workflow(namespace_id, name)
+
+    def create_workflow(self, namespace_id: str, name: str) -> Workflow:
+        return workflows.create_workflow(self._deps, self._principal, namespace_id, name)
+
+    def provider_fields(self, provider_type: str) -> tuple[ProviderField, ...]:
+        return self._fields(provider_type)
+
+    def provider_configs(self, namespace_id: str) -> dict[str, dict[str, str]]:
+        require_namespace(self._deps.repo, self._principal, namespace_id)
+        return {p.ref.key: dict(p.config) for p in self._deps.repo.list_providers(namespace_id)}
+
+    def setup_provider(
+        self, namespace_id: str, ref: ProviderRef, config: dict[str, str]
+    ) -> Provider:
+        return providers.setup_provider(
+            self._deps,
+            self._principal,
+            namespace_id=namespace_id,
+            ref=ref,
+            fields=self._fields(ref.type),
+            config=config,
+        )
+
+    def sync_dev_triggers(
+        self, workflow_id: str, triggers_: Sequence[TriggerSpec]
+    ) -> tuple[str, ...]:
+        return triggers.sync_dev_triggers(self._deps, self._principal, workflow_id, triggers_)
+
+    def clear_dev_triggers(self, workflow_id: str) -> None:
+        triggers.clear_dev_triggers(self._deps, self._principal, workflow_id)
+
+    def subscribe(self, workflow_id: str) -> Subscription:
+        require_workflow(self._deps.repo, self._principal, workflow_id)
+        return self._deps.realtime.subscribe(workflow_channel(workflow_id))
+
+    def reply(self, workflow_id: str, reply_to: str, token: str, result: InvocationResult) -> None:
+        webhooks.submit_dev_reply(self._deps, execution_id=reply_to, token=token, result=result)
+
+    def find_runtime(self, namespace_id: str, spec_hash: str) -> Runtime | None:
+        require_namespace(self._deps.repo, self._principal, namespace_id)
+        return self._deps.repo.find_runtime(namespace_id, spec_hash)
+
+    def create_runtime(self, namespace_id: str, spec_hash: str, image_ref: str) -> Runtime:
+        return deployments.create_runtime(
+            self._deps,
+            self._principal,
+            namespace_id=namespace_id,
+            spec_hash=spec_hash,
+            image_ref=image_ref,
+        )
+
+    def plan_deployment(self, workflow_id: str, triggers_: Sequence[TriggerSpec]) -> TriggerDiff:
+        return deployments.plan_deployment(self._deps, self._principal, workflow_id, triggers_)
+
+    def create_deployment(
+        self,
+        workflow_id: str,
+        *,
+        runtime_id: str,
+        code: CodeBundle,
+        triggers: Sequence[TriggerSpec],
+        provider_mapping: dict[str, str],
+    ) -> DeploymentReceipt:
+        request = deployments.DeploymentRequest(
+            workflow_id=workflow_id,
+            runtime_id=runtime_id,
+            code=code,
+            provider_mapping=provider_mapping,
+            declared_triggers=tuple(triggers),
+        )
+        return deployments.create_deployment(self._deps, self._principal, request)

@@ -1,0 +1,2 @@
+"""The use cases: plain functions over ports. Dependencies are parameters; nothing here reads
+settings, globals or a container."""

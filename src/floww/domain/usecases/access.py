@@ -1,0 +1,45 @@
+"""Who may touch what. A principal sees a namespace when it is a member, or when its token is
+scoped to that namespace. Objects of other namespaces are reported as not found, so that ids
+of other tenants are not confirmed to exist."""
+
+from __future__ import annotations
+
+from floww.domain.errors import NotFound, PermissionDenied
+from floww.domain.model import Namespace, Principal, Workflow
+from floww.ports.workflow_repo import WorkflowRepo
+
+__all__ = ["require_namespace", "require_workflow"]
+
+_FULL_ACCESS_KINDS = {"user", "api_key"}
+
+
+def _may_access(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> bool:
+    if principal.namespace_id is not None:
+        # API keys, execution and registry tokens are bound to one namespace.
+        return principal.namespace_id == namespace_id
+    return principal.kind == "user" and repo.get_member(namespace_id, principal.id) is not None
+
+
+def require_namespace(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> Namespace:
+    """The namespace, if the principal may use it; ``NotFound`` otherwise."""
+    if not _may_access(repo, principal, namespace_id):
+        raise NotFound("namespace", namespace_id)
+    return repo.get_namespace(namespace_id)
+
+
+def require_workflow(
+    repo: WorkflowRepo, principal: Principal, workflow_id: str, *, manage: bool = True
+) -> Workflow:
+    """The workflow, if the principal may use it. Execution-scoped principals reach only their
+    own workflow and never manage it (``PermissionDenied``)."""
+    try:
+        workflow = repo.get_workflow(workflow_id)
+    except NotFound:
+        raise NotFound("workflow", workflow_id) from None
+    if not _may_access(repo, principal, workflow.namespace_id):
+        raise NotFound("workflow", workflow_id)
+    if principal.workflow_id is not None and principal.workflow_id != workflow_id:
+        raise NotFound("workflow", workflow_id)
+    if manage and principal.kind not in _FULL_ACCESS_KINDS:
+        raise PermissionDenied(f"a {principal.kind} token may not manage workflows")
+    return workflow

@@ -1,0 +1,42 @@
+"""The ports and settings the server-side use cases run over, handed in as one parameter."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+import attrs
+
+from floww.ports.auth import Auth
+from floww.ports.function_host import FunctionHost
+from floww.ports.realtime import Realtime
+from floww.ports.replies import Replies
+from floww.ports.support import Clock, IdGenerator
+from floww.ports.workflow_repo import WorkflowRepo
+
+__all__ = ["ServerDeps", "ServerSettings"]
+
+
+@attrs.frozen
+class ServerSettings:
+    """``base_url`` is where the server is reached from outside (webhook URLs, the API URL
+    handed to runtimes). ``response_deadline_s`` bounds how long a webhook caller waits for the
+    handler's answer; ``execution_timeout_s`` bounds the handler itself."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    response_deadline_s: float = 30.0
+    execution_timeout_s: float = 60.0
+    max_body_bytes: int = 1_048_576
+    execution_token_ttl_s: int = 900
+
+
+@attrs.frozen
+class ServerDeps:
+    repo: WorkflowRepo
+    host: FunctionHost
+    realtime: Realtime
+    replies: Replies
+    auth: Auth
+    clock: Clock
+    ids: IdGenerator
+    executor: Executor
+    settings: ServerSettings = ServerSettings()

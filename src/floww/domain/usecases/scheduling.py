@@ -1,0 +1,89 @@
+"""Cron ticks and manual runs.
+
+A cron tick is one (trigger, scheduled time). It is claimed in the repository first, so that
+several server processes never both run it; the event carries the real scheduled time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from floww.domain.cron import CronSchedule
+from floww.domain.errors import InvalidInput, NotFound
+from floww.domain.model import Execution, ExecutionStatus, Principal, Trigger, TriggerSource
+from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.executions import new_execution, run_execution
+
+__all__ = ["CronTick", "due_cron_ticks", "fire_cron_tick", "invoke_manual"]
+
+
+@attrs.frozen
+class CronTick:
+    trigger: Trigger
+    scheduled_at: datetime
+
+
+def due_cron_ticks(triggers: list[Trigger], after: datetime, until: datetime) -> list[CronTick]:
+    """Every fire time in (``after``, ``until``] of the given cron triggers, oldest first."""
+    ticks: list[CronTick] = []
+    for trigger in triggers:
+        if trigger.spec.trigger_type != "cron":
+            continue
+        schedule = CronSchedule.parse(str(trigger.spec.input.get("expression", "")))
+        for moment in schedule.fire_times_after(after):
+            if moment > until:
+                break
+            ticks.append(CronTick(trigger, moment))
+    return sorted(ticks, key=lambda t: t.scheduled_at)
+
+
+def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
+    """Run the tick if this caller claims it; ``None`` when another process already did, or
+    when the trigger's deployment is no longer active."""
+    if not deps.repo.claim_cron_tick(tick.trigger.id, tick.scheduled_at):
+        return None
+    deployment = deps.repo.find_active_deployment(tick.trigger.workflow_id)
+    event = {
+        "scheduled_time": tick.scheduled_at.isoformat(),
+        "expression": tick.trigger.spec.input.get("expression"),
+    }
+    execution = new_execution(
+        deps,
+        tick.trigger,
+        event,
+        dedupe_key=f"cron:{tick.trigger.id}:{tick.scheduled_at.isoformat()}",
+    )
+    if deployment is None or deployment.id != tick.trigger.deployment_id:
+        final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
+        deps.repo.update_execution(final)
+        return final
+    return run_execution(deps, execution, deployment, tick.trigger)
+
+
+def invoke_manual(
+    deps: ServerDeps, principal: Principal, workflow_id: str, name: str, payload: Any
+) -> Execution:
+    """Run the active deployment's manual trigger ``name`` with ``payload`` and wait for it.
+    ``NotFound`` for an unknown trigger name, ``InvalidInput`` for a payload that is not JSON."""
+    require_workflow(deps.repo, principal, workflow_id)
+    if not isinstance(payload, dict | list | str | int | float | bool | type(None)):
+        raise InvalidInput("manual input must be JSON")
+    matches = [
+        t
+        for t in deps.repo.list_triggers(workflow_id, TriggerSource.DEPLOYMENT)
+        if t.spec.provider.type == "builtin"
+        and t.spec.trigger_type == "manual"
+        and t.spec.input.get("name") == name
+    ]
+    deployment = deps.repo.find_active_deployment(workflow_id)
+    if not matches or deployment is None:
+        raise NotFound("manual trigger", name)
+    trigger = matches[0]
+    execution = new_execution(
+        deps, trigger, {"input": payload, "triggered_by": principal.id}, triggered_by=principal.id
+    )
+    return run_execution(deps, execution, deployment, trigger)

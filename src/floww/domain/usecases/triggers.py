@@ -1,0 +1,87 @@
+"""Trigger sync: make a workflow's stored triggers equal a declared set, by identity.
+
+Kept triggers keep their ids (and state); removed ones go; added ones get new ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from floww.domain.errors import InvalidInput
+from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec, Webhook
+from floww.domain.paths import PathTemplate
+from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_url, webhooks_for
+from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.deps import ServerDeps
+from floww.ports.support import IdGenerator
+from floww.ports.workflow_repo import WorkflowRepo
+
+__all__ = ["check_trigger_set", "clear_dev_triggers", "sync_dev_triggers", "sync_triggers"]
+
+
+def _check_unique_endpoints(webhooks: Sequence[Webhook]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for hook in webhooks:
+        shape = (hook.method, PathTemplate.parse(hook.path).shape)
+        if shape in seen and seen[shape] != hook.path:
+            raise InvalidInput(
+                f"webhooks {hook.method} {seen[shape]} and {hook.method} {hook.path} would "
+                "match the same requests; give them distinct paths"
+            )
+        if shape in seen:
+            raise InvalidInput(f"two triggers declare webhook {hook.method} {hook.path}")
+        seen[shape] = hook.path
+
+
+def check_trigger_set(workflow_id: str, specs: Sequence[TriggerSpec]) -> None:
+    """``InvalidInput`` when the specs' webhooks would collide; stores nothing."""
+    probes = [Trigger(id=f"probe{i}", workflow_id=workflow_id, spec=s) for i, s in enumerate(specs)]
+    _check_unique_endpoints([hook for t in probes for hook in webhooks_for(t)])
+
+
+def sync_triggers(
+    repo: WorkflowRepo,
+    ids: IdGenerator,
+    *,
+    workflow_id: str,
+    source: TriggerSource,
+    specs: Sequence[TriggerSpec],
+    deployment_id: str | None = None,
+) -> tuple[TriggerDiff, list[Webhook]]:
+    """Replace the workflow's ``source`` triggers with ``specs``; returns the diff and the
+    webhooks now registered. ``InvalidInput`` when two webhooks would collide."""
+    current = {t.spec.identity: t for t in repo.list_triggers(workflow_id, source)}
+    diff = diff_triggers([t.spec for t in current.values()], specs)
+    triggers: list[Trigger] = []
+    for spec in specs:
+        existing = current.get(spec.identity)
+        triggers.append(
+            Trigger(
+                id=existing.id if existing else ids.new_id("trg"),
+                workflow_id=workflow_id,
+                spec=spec,
+                source=source,
+                deployment_id=deployment_id,
+                state=existing.state if existing else {},
+            )
+        )
+    webhooks = [hook for trigger in triggers for hook in webhooks_for(trigger)]
+    _check_unique_endpoints(webhooks)
+    repo.replace_triggers(workflow_id, source, triggers, webhooks)
+    return diff, webhooks
+
+
+def sync_dev_triggers(
+    deps: ServerDeps, principal: Principal, workflow_id: str, specs: Sequence[TriggerSpec]
+) -> tuple[str, ...]:
+    """Make ``specs`` the workflow's dev triggers; returns their webhook URLs."""
+    require_workflow(deps.repo, principal, workflow_id)
+    _, webhooks = sync_triggers(
+        deps.repo, deps.ids, workflow_id=workflow_id, source=TriggerSource.DEV, specs=specs
+    )
+    return tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
+
+
+def clear_dev_triggers(deps: ServerDeps, principal: Principal, workflow_id: str) -> None:
+    require_workflow(deps.repo, principal, workflow_id)
+    deps.repo.replace_triggers(workflow_id, TriggerSource.DEV, [], [])

@@ -1,0 +1,262 @@
+"""The incoming webhook, as ARCHITECTURE §5 lays it out:
+
+find the webhook -> verify a provider delivery -> record the execution durably (deduplicated
+on the delivery id) -> deliver to listening dev sessions -> run the active deployment -> answer.
+
+Both a dev session and the deployment receive the event when both declare the trigger; the
+caller gets the deployment's answer when there is one, the dev session's otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import attrs
+
+from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated
+from floww.domain.model import (
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    InvocationResult,
+    Trigger,
+    TriggerSource,
+    Webhook,
+)
+from floww.domain.paths import PathTemplate
+from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
+from floww.domain.verification import verify_delivery
+from floww.domain.wiredict import spec_as_dict
+from floww.ports.realtime import workflow_channel
+
+__all__ = [
+    "IncomingRequest",
+    "WebhookResponse",
+    "dev_event_message",
+    "handle_webhook",
+    "response_for",
+    "submit_dev_reply",
+]
+
+RESPONSE_MARKER = "$response"
+
+
+@attrs.frozen
+class IncomingRequest:
+    workflow_id: str
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
+class WebhookResponse:
+    """What to answer the caller: ``body`` is JSON-able, ``str`` or ``None`` (no content)."""
+
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    execution_id: str | None = None
+
+
+def response_for(execution: Execution) -> WebhookResponse:
+    """The HTTP answer a finished (or still running) execution gives a builtin webhook."""
+    headers = {"x-floww-execution-id": execution.id}
+    if execution.status == ExecutionStatus.COMPLETED:
+        result = execution.result
+        if isinstance(result, dict) and set(result) == {RESPONSE_MARKER}:
+            spec = result[RESPONSE_MARKER]
+            merged = {
+                **{str(k).lower(): str(v) for k, v in dict(spec.get("headers") or {}).items()},
+                **headers,
+            }
+            return WebhookResponse(
+                int(spec.get("status", 200)), spec.get("body"), merged, execution.id
+            )
+        if result is None:
+            return WebhookResponse(204, None, headers, execution.id)
+        return WebhookResponse(200, result, headers, execution.id)
+    if execution.status == ExecutionStatus.TIMED_OUT:
+        error = {"type": "DeadlineExceeded", "message": "the handler ran past its deadline"}
+        return WebhookResponse(
+            504, {"error": error, "execution_id": execution.id}, headers, execution.id
+        )
+    if execution.status == ExecutionStatus.FAILED:
+        error = {
+            "type": "ExecutionFailed",
+            "message": "the handler failed; see the execution's logs",
+        }
+        return WebhookResponse(
+            500, {"error": error, "execution_id": execution.id}, headers, execution.id
+        )
+    return WebhookResponse(
+        202, {"execution_id": execution.id, "status": execution.status.value}, headers, execution.id
+    )
+
+
+def _parse_body(headers: Mapping[str, str], body: bytes) -> Any:
+    content_type = headers.get("content-type", "")
+    if not body:
+        return None
+    if "json" in content_type:
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body.decode("utf-8", "replace")
+    if content_type.startswith("text/") or "form" in content_type or not content_type:
+        return body.decode("utf-8", "replace")
+    return None
+
+
+def _webhook_event(request: IncomingRequest, hook: Webhook) -> dict[str, Any]:
+    params = PathTemplate.parse(hook.path).match(request.path) or {}
+    return {
+        "method": request.method,
+        "path": request.path,
+        "headers": dict(request.headers),
+        "query": dict(request.query),
+        "body": _parse_body(request.headers, request.body),
+        "raw_body_b64": base64.b64encode(request.body).decode(),
+        "path_params": params,
+    }
+
+
+def dev_event_message(
+    deps: ServerDeps, execution: Execution, trigger: Trigger, namespace_id: str
+) -> dict[str, Any]:
+    token = deps.auth.issue_execution_token(
+        namespace_id=namespace_id,
+        workflow_id=execution.workflow_id,
+        execution_id=execution.id,
+        ttl_seconds=deps.settings.execution_token_ttl_s,
+    )
+    return {
+        "type": "event",
+        "event_id": execution.id,
+        "trigger": spec_as_dict(trigger.spec),
+        "event": execution.event,
+        "token": token,
+        "reply_to": execution.id,
+    }
+
+
+def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
+    """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
+    not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
+    if len(request.body) > deps.settings.max_body_bytes:
+        raise PayloadTooLarge(len(request.body), deps.settings.max_body_bytes)
+    hooks = {
+        h.source: h
+        for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
+    }
+    if not hooks:
+        raise NotFound("webhook", f"{request.method} {request.path}")
+    workflow = deps.repo.get_workflow(request.workflow_id)
+    deployed = hooks.get(TriggerSource.DEPLOYMENT)
+    dev = hooks.get(TriggerSource.DEV)
+    primary = deployed or dev
+    assert primary is not None
+    trigger = deps.repo.get_trigger(primary.trigger_id)
+
+    dedupe_key: str | None = None
+    if primary.owner.type == "builtin":
+        event = _webhook_event(request, primary)
+        key = request.headers.get("idempotency-key")
+        dedupe_key = f"idempotency:{key}" if key else None
+        direct_reply: Any = None
+    else:
+        provider = deps.repo.find_provider(workflow.namespace_id, primary.owner)
+        if provider is None:
+            raise Unauthenticated(f"provider {primary.owner.key} is not configured; cannot verify")
+        delivery = verify_delivery(
+            trigger.spec, provider.config, request.headers, request.body, deps.clock.now()
+        )
+        if delivery.reply is not None:
+            return WebhookResponse(200, delivery.reply)
+        if delivery.ignored:
+            return WebhookResponse(200, {"ignored": delivery.ignored})
+        event = delivery.event
+        dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
+        direct_reply = {"ok": True}
+
+    try:
+        execution = new_execution(deps, trigger, event, dedupe_key=dedupe_key)
+    except Conflict:
+        assert dedupe_key is not None
+        seen = deps.repo.find_execution_by_dedupe_key(request.workflow_id, dedupe_key)
+        if seen is None:
+            raise
+        if direct_reply is not None:
+            return WebhookResponse(200, {"ok": True, "duplicate": True}, {}, seen.id)
+        return response_for(seen)
+
+    if dev is not None:
+        dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
+        if deployed is None:
+            deps.replies.open(execution.id)
+        deps.realtime.publish(
+            workflow_channel(workflow.id),
+            dev_event_message(deps, execution, dev_trigger, workflow.namespace_id),
+        )
+
+    if deployed is not None:
+        deployment = deps.repo.find_active_deployment(workflow.id)
+        if deployment is None:
+            final = execution.transition(
+                ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now()
+            )
+            deps.repo.update_execution(final)
+            return response_for(final)
+        future: Future[Execution] = deps.executor.submit(
+            run_execution, deps, execution, deployment, trigger
+        )
+        if direct_reply is not None:
+            return WebhookResponse(200, direct_reply, {}, execution.id)
+        try:
+            return response_for(future.result(timeout=deps.settings.response_deadline_s))
+        except FutureTimeout:
+            return response_for(deps.repo.get_execution(execution.id))
+
+    return _await_dev_reply(deps, execution, direct_reply)
+
+
+def _await_dev_reply(deps: ServerDeps, execution: Execution, direct_reply: Any) -> WebhookResponse:
+    started = execution.transition(ExecutionStatus.STARTED, started_at=deps.clock.now())
+    deps.repo.update_execution(started)
+    t0 = deps.clock.monotonic()
+    if direct_reply is not None:
+        deps.executor.submit(_record_dev_reply, deps, started, t0)
+        return WebhookResponse(200, direct_reply, {}, execution.id)
+    return response_for(_record_dev_reply(deps, started, t0))
+
+
+def _record_dev_reply(deps: ServerDeps, started: Execution, t0: float) -> Execution:
+    reply = deps.replies.wait(started.id, deps.settings.response_deadline_s)
+    elapsed = round((deps.clock.monotonic() - t0) * 1000, 3)
+    if reply is None:
+        info = ErrorInfo("DeadlineExceeded", "no dev session answered in time")
+        final = started.transition(
+            ExecutionStatus.TIMED_OUT, error=info, finished_at=deps.clock.now(), duration_ms=elapsed
+        )
+        deps.repo.update_execution(final)
+        return final
+    return complete_execution(deps, started, reply, duration_ms=elapsed)
+
+
+def submit_dev_reply(
+    deps: ServerDeps, *, execution_id: str, token: str, result: InvocationResult
+) -> None:
+    """A dev session answers an event. The token must be the execution token sent with it;
+    ``Unauthenticated`` otherwise, ``NotFound`` when nobody waits any more."""
+    principal = deps.auth.verify(token)
+    if principal.kind != "execution" or principal.execution_id != execution_id:
+        raise Unauthenticated("the reply token does not belong to this event")
+    deps.replies.deliver(execution_id, result)

@@ -1,0 +1,69 @@
+"""Namespaces and workflows."""
+
+from __future__ import annotations
+
+import re
+
+from floww.domain.errors import InvalidInput
+from floww.domain.model import Member, Namespace, Principal, Workflow
+from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.deps import ServerDeps
+
+__all__ = [
+    "create_namespace",
+    "create_workflow",
+    "list_namespaces",
+    "list_workflows",
+    "validate_name",
+]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def validate_name(kind: str, name: object) -> str:
+    """Names are 1-63 lower-case letters, digits, ``.``, ``_`` or ``-``, starting with a letter
+    or digit; ``InvalidInput`` otherwise."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(
+            f"{kind} name {name!r} must be 1-63 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def create_namespace(deps: ServerDeps, principal: Principal, name: str) -> Namespace:
+    """A new namespace owned by the calling user; ``Conflict`` when the name is taken."""
+    if principal.kind != "user":
+        raise InvalidInput("only a user can create namespaces")
+    namespace = Namespace(
+        id=deps.ids.new_id("ns"), name=validate_name("namespace", name), created_at=deps.clock.now()
+    )
+    deps.repo.create_namespace(namespace)
+    deps.repo.add_member(Member(namespace.id, principal.id, "owner"))
+    return namespace
+
+
+def list_namespaces(deps: ServerDeps, principal: Principal) -> list[Namespace]:
+    if principal.namespace_id is not None:
+        return [deps.repo.get_namespace(principal.namespace_id)]
+    return deps.repo.list_namespaces(principal.id)
+
+
+def create_workflow(
+    deps: ServerDeps, principal: Principal, namespace_id: str, name: str
+) -> Workflow:
+    """``Conflict`` when the namespace has a workflow of that name."""
+    require_namespace(deps.repo, principal, namespace_id)
+    workflow = Workflow(
+        id=deps.ids.new_id("wf"),
+        namespace_id=namespace_id,
+        name=validate_name("workflow", name),
+        created_at=deps.clock.now(),
+    )
+    deps.repo.create_workflow(workflow)
+    return workflow
+
+
+def list_workflows(deps: ServerDeps, principal: Principal, namespace_id: str) -> list[Workflow]:
+    require_namespace(deps.repo, principal, namespace_id)
+    return deps.repo.list_workflows(namespace_id)

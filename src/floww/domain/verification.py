@@ -1,0 +1,128 @@
+"""Verifying deliveries to provider-owned webhooks, and turning them into events.
+
+GitHub signs the raw body with HMAC-SHA256 under the webhook secret
+(``X-Hub-Signature-256: sha256=<hex>``) and names each delivery (``X-GitHub-Delivery``). Slack
+signs ``v0:<timestamp>:<raw body>`` with the app's signing secret (``X-Slack-Signature``,
+``X-Slack-Request-Timestamp``), rejects stale timestamps, and sends a ``url_verification``
+challenge once when the URL is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from floww.domain.errors import Unauthenticated
+from floww.domain.model import TriggerSpec
+
+__all__ = ["SLACK_TOLERANCE_SECONDS", "Delivery", "sign_github", "sign_slack", "verify_delivery"]
+
+SLACK_TOLERANCE_SECONDS = 300
+
+
+@attrs.frozen
+class Delivery:
+    """The verdict on one provider delivery.
+
+    ``reply`` set: answer it directly (a protocol challenge or a ping), run nothing.
+    ``ignored`` set: acknowledged but not for this trigger (another branch, say).
+    Otherwise run the trigger with ``event``, deduplicated on ``delivery_id``."""
+
+    event: dict[str, Any] = attrs.field(factory=dict)
+    delivery_id: str | None = None
+    reply: Any = None
+    ignored: str | None = None
+
+
+def sign_github(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sign_slack(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as exc:
+        raise Unauthenticated("delivery body is not JSON") from exc
+
+
+def _github(
+    spec: TriggerSpec, config: Mapping[str, str], headers: Mapping[str, str], body: bytes
+) -> Delivery:
+    secret = config.get("webhook_secret", "")
+    given = headers.get("x-hub-signature-256", "")
+    if not secret or not hmac.compare_digest(given, sign_github(secret, body)):
+        raise Unauthenticated("GitHub signature does not match the webhook secret")
+    kind = headers.get("x-github-event", "")
+    delivery_id = headers.get("x-github-delivery")
+    if kind == "ping":
+        return Delivery(reply={"ok": True, "pong": True}, delivery_id=delivery_id)
+    payload = _json_body(body)
+    if kind != spec.trigger_type:
+        return Delivery(ignored=f"GitHub event {kind!r} is not {spec.trigger_type!r}")
+    branch = spec.input.get("branch")
+    if branch and isinstance(payload, dict) and payload.get("ref") != f"refs/heads/{branch}":
+        return Delivery(ignored=f"push to {payload.get('ref')!r}, not to branch {branch!r}")
+    return Delivery(event={"type": kind, "payload": payload}, delivery_id=delivery_id)
+
+
+def _slack(
+    spec: TriggerSpec,
+    config: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> Delivery:
+    secret = config.get("signing_secret", "")
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    given = headers.get("x-slack-signature", "")
+    try:
+        age = abs(now.timestamp() - int(timestamp))
+    except ValueError:
+        raise Unauthenticated("Slack request timestamp is missing or malformed") from None
+    if age > SLACK_TOLERANCE_SECONDS:
+        raise Unauthenticated("Slack request timestamp is outside the allowed window")
+    if not secret or not hmac.compare_digest(given, sign_slack(secret, timestamp, body)):
+        raise Unauthenticated("Slack signature does not match the signing secret")
+    payload = _json_body(body)
+    if not isinstance(payload, dict):
+        return Delivery(ignored="Slack payload is not an object")
+    if payload.get("type") == "url_verification":
+        return Delivery(reply={"challenge": payload.get("challenge")})
+    event = payload.get("event") or {}
+    if event.get("type") != spec.trigger_type:
+        return Delivery(ignored=f"Slack event {event.get('type')!r} is not {spec.trigger_type!r}")
+    channel = spec.input.get("channel")
+    if channel and event.get("channel") != channel:
+        return Delivery(ignored=f"message in {event.get('channel')!r}, not {channel!r}")
+    return Delivery(
+        event={"type": spec.trigger_type, "payload": payload}, delivery_id=payload.get("event_id")
+    )
+
+
+def verify_delivery(
+    spec: TriggerSpec,
+    config: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+) -> Delivery:
+    """Check a delivery to a provider-owned webhook. ``headers`` are lower-cased.
+    ``Unauthenticated`` when it is not genuine, and for provider types that have no way to
+    verify a delivery (nothing unverified runs)."""
+    kind = spec.provider.type
+    if kind == "github":
+        return _github(spec, config, headers, body)
+    if kind == "slack":
+        return _slack(spec, config, headers, body, now)
+    raise Unauthenticated(f"no way to verify deliveries of provider type {kind!r}")

@@ -1,0 +1,141 @@
+"""What a handler receives as ``event``, and the wire form every host sends it in.
+
+One shape everywhere (dev, local workers, Lambda): the runtime builds the event from the wire
+dict according to the trigger it fires.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from floww.domain.errors import InvalidInput
+from floww.domain.model import TriggerSpec
+
+__all__ = [
+    "CronEvent",
+    "Event",
+    "ManualEvent",
+    "ProviderEvent",
+    "WebhookEvent",
+    "event_from_wire",
+]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class WebhookEvent:
+    """An HTTP request to a builtin webhook. ``body`` is the parsed JSON body when the request
+    carried JSON, else the body as text; ``raw_body`` is the exact bytes received."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+    query: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    body: Any = None
+    raw_body: bytes = b""
+    path_params: dict[str, str] = attrs.field(factory=dict, converter=_dict)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """A header by case-insensitive name."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "query": dict(self.query),
+            "body": self.body,
+            "raw_body_b64": base64.b64encode(self.raw_body).decode("ascii"),
+            "path_params": dict(self.path_params),
+        }
+
+
+@attrs.frozen
+class CronEvent:
+    """A cron tick; ``scheduled_time`` is the time it was due (aware, UTC), not when it ran."""
+
+    scheduled_time: datetime
+    expression: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"scheduled_time": self.scheduled_time.isoformat(), "expression": self.expression}
+
+
+@attrs.frozen
+class ManualEvent:
+    """A run someone asked for, with the input they gave."""
+
+    input: Any = None
+    triggered_by: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"input": self.input, "triggered_by": self.triggered_by}
+
+
+@attrs.frozen
+class ProviderEvent:
+    """An event of a third-party provider (a GitHub push, a Slack message): its payload as the
+    provider sent it."""
+
+    type: str
+    payload: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "payload": dict(self.payload)}
+
+
+Event = WebhookEvent | CronEvent | ManualEvent | ProviderEvent
+
+
+def event_from_wire(spec: TriggerSpec, wire: dict[str, Any]) -> Event:
+    """Build the event for ``spec`` from its wire dict; ``InvalidInput`` when it is malformed."""
+    if not isinstance(wire, dict):
+        raise InvalidInput(f"event must be an object, not {type(wire).__name__}")
+    try:
+        if spec.provider.type == "builtin":
+            if spec.trigger_type == "webhook":
+                return _webhook(wire)
+            if spec.trigger_type == "cron":
+                return CronEvent(
+                    scheduled_time=_aware(wire["scheduled_time"]),
+                    expression=str(wire.get("expression", spec.input.get("expression", ""))),
+                )
+            if spec.trigger_type == "manual":
+                return ManualEvent(input=wire.get("input"), triggered_by=wire.get("triggered_by"))
+        payload = wire.get("payload", {})
+        if not isinstance(payload, dict):
+            raise InvalidInput("provider event payload must be an object")
+        return ProviderEvent(type=str(wire.get("type") or spec.trigger_type), payload=payload)
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise InvalidInput(f"malformed {spec.trigger_type} event: {exc!r}") from exc
+
+
+def _webhook(wire: dict[str, Any]) -> WebhookEvent:
+    raw = base64.b64decode(wire.get("raw_body_b64") or "", validate=True)
+    return WebhookEvent(
+        method=str(wire["method"]).upper(),
+        path=str(wire["path"]),
+        headers={str(k): str(v) for k, v in (wire.get("headers") or {}).items()},
+        query=wire.get("query") or {},
+        body=wire.get("body"),
+        raw_body=raw,
+        path_params={str(k): str(v) for k, v in (wire.get("path_params") or {}).items()},
+    )
+
+
+def _aware(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
