@@ -235,3 +235,13 @@ def test_in_process_runner_keeps_the_last_good_code() -> None:
     result = runner.invoke(Invocation(good, spec, {"input": {}}, {}, context))
     assert (result.ok, result.result) == (True, 42), result.error
     assert len(runner.invocations) == 1
+
+
+def test_random_ids_are_valid_registry_path_components() -> None:
+    import re
+
+    from floww.adapters.memory import RandomIds
+
+    ids = RandomIds()
+    component = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$")
+    assert all(component.match(ids.new_id("ns")) for _ in range(500))

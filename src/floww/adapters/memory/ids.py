@@ -10,12 +10,15 @@ from floww.ports.support import IdGenerator
 
 __all__ = ["RandomIds", "SequentialIds"]
 
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
 
 class RandomIds(IdGenerator):
-    """``<prefix>_<20 url-safe random characters>`` (120 bits of randomness)."""
+    """``<prefix>_<20 random lower-case letters and digits>`` (about 103 bits), valid in
+    registry repository names, URLs and file names alike."""
 
     def new_id(self, prefix: str) -> str:
-        return f"{prefix}_{secrets.token_urlsafe(15)}"
+        return f"{prefix}_{''.join(secrets.choice(_ALPHABET) for _ in range(20))}"
 
 
 class SequentialIds(IdGenerator):
