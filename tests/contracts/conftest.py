@@ -1,79 +1,45 @@
 """Fixtures the contract suites run against.
 
 Each port's fixture is parametrised over a list of named factories. A factory is a generator:
-it yields a fresh adapter and cleans up after the test. An adapter joins a suite by adding one
-``pytest.param(factory, id=...)`` to the list (real systems also get
+it yields a fresh adapter and cleans up after the test. An adapter joins a suite from a module
+``tests/contracts/factories_<name>.py`` that defines lists such as
+``REPO_FACTORIES = [pytest.param(factory, id=...)]`` (real systems also get
 ``marks=pytest.mark.integration``); the suites themselves never change.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
-from floww.adapters.memory import (
-    InMemoryAuth,
-    InMemoryFunctionHost,
-    InMemoryImageRegistry,
-    InMemoryRealtime,
-    InMemoryReplies,
-    InMemoryWorkflowRepo,
-    ManualClock,
-)
-from floww.domain.model import Principal
-from floww.ports.auth import Auth
 from floww.ports.function_host import FunctionHost
 from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.workflow_repo import WorkflowRepo
+from tests.contracts.harness import AuthHarness
 
 
-@attrs.frozen
-class AuthHarness:
-    """An Auth adapter with the controls its suite needs: a clock the test moves, and a way to
-    make a user principal the adapter will accept."""
-
-    auth: Auth
-    clock: ManualClock
-    make_user: Callable[[str], Principal]
-
-
-def memory_repo() -> Iterator[WorkflowRepo]:
-    yield InMemoryWorkflowRepo()
+def _collect(name: str) -> list[Any]:
+    """Every factory named in the ``factories_*.py`` modules beside this file, under ``name``
+    (for example ``REPO_FACTORIES``). A module for a real adapter adds itself by existing."""
+    found: list[Any] = []
+    for path in sorted(Path(__file__).parent.glob("factories_*.py")):
+        module = importlib.import_module(f"tests.contracts.{path.stem}")
+        found.extend(getattr(module, name, []))
+    return found
 
 
-def memory_registry() -> Iterator[ImageRegistry]:
-    yield InMemoryImageRegistry()
-
-
-def memory_host() -> Iterator[FunctionHost]:
-    yield InMemoryFunctionHost()
-
-
-def memory_realtime() -> Iterator[Realtime]:
-    yield InMemoryRealtime()
-
-
-def memory_replies() -> Iterator[Replies]:
-    yield InMemoryReplies()
-
-
-def memory_auth() -> Iterator[AuthHarness]:
-    clock = ManualClock()
-    auth = InMemoryAuth(clock)
-    yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user)
-
-
-REPO_FACTORIES = [pytest.param(memory_repo, id="memory")]
-REGISTRY_FACTORIES = [pytest.param(memory_registry, id="memory")]
-HOST_FACTORIES = [pytest.param(memory_host, id="memory")]
-REALTIME_FACTORIES = [pytest.param(memory_realtime, id="memory")]
-REPLIES_FACTORIES = [pytest.param(memory_replies, id="memory")]
-AUTH_FACTORIES = [pytest.param(memory_auth, id="memory")]
+REPO_FACTORIES = _collect("REPO_FACTORIES")
+REGISTRY_FACTORIES = _collect("REGISTRY_FACTORIES")
+HOST_FACTORIES = _collect("HOST_FACTORIES")
+REALTIME_FACTORIES = _collect("REALTIME_FACTORIES")
+REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
+AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 
 
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:

@@ -1,0 +1,65 @@
+"""The in-memory adapters, in every contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from floww.adapters.memory import (
+    InMemoryAuth,
+    InMemoryFunctionHost,
+    InMemoryImageRegistry,
+    InMemoryRealtime,
+    InMemoryReplies,
+    InMemoryWorkflowRepo,
+    ManualClock,
+)
+from floww.ports.function_host import FunctionHost
+from floww.ports.image_registry import ImageRegistry
+from floww.ports.realtime import Realtime
+from floww.ports.replies import Replies
+from floww.ports.workflow_repo import WorkflowRepo
+from tests.contracts.harness import AuthHarness
+
+
+def memory_repo() -> Iterator[WorkflowRepo]:
+    yield InMemoryWorkflowRepo()
+
+
+def memory_registry() -> Iterator[ImageRegistry]:
+    yield InMemoryImageRegistry()
+
+
+def memory_host() -> Iterator[FunctionHost]:
+    yield InMemoryFunctionHost()
+
+
+def memory_realtime() -> Iterator[Realtime]:
+    yield InMemoryRealtime()
+
+
+def memory_replies() -> Iterator[Replies]:
+    yield InMemoryReplies()
+
+
+def memory_auth() -> Iterator[AuthHarness]:
+    clock = ManualClock()
+    auth = InMemoryAuth(clock)
+    yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user)
+
+
+REPO_FACTORIES = [pytest.param(memory_repo, id="memory")]
+REGISTRY_FACTORIES = [pytest.param(memory_registry, id="memory")]
+HOST_FACTORIES = [pytest.param(memory_host, id="memory")]
+REALTIME_FACTORIES = [pytest.param(memory_realtime, id="memory")]
+REPLIES_FACTORIES = [pytest.param(memory_replies, id="memory")]
+AUTH_FACTORIES = [pytest.param(memory_auth, id="memory")]
+
+
+REPO_FACTORIES = [pytest.param(memory_repo, id="memory")]
+REGISTRY_FACTORIES = [pytest.param(memory_registry, id="memory")]
+HOST_FACTORIES = [pytest.param(memory_host, id="memory")]
+REALTIME_FACTORIES = [pytest.param(memory_realtime, id="memory")]
+REPLIES_FACTORIES = [pytest.param(memory_replies, id="memory")]
+AUTH_FACTORIES = [pytest.param(memory_auth, id="memory")]
