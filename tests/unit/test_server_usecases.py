@@ -1,0 +1,282 @@
+"""Server-side use cases on the in-memory adapters: webhook edge cases, provider deliveries,
+cron ticks, manual runs, dev replies and tenant boundaries."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from floww.adapters.memory import (
+    InMemoryAuth,
+    InMemoryFunctionHost,
+    InMemoryRealtime,
+    InMemoryReplies,
+    InMemoryWorkflowRepo,
+    ManualClock,
+    RandomIds,
+)
+from floww.domain.errors import (
+    NotFound,
+    PayloadTooLarge,
+    ProviderNotConfigured,
+    Unauthenticated,
+)
+from floww.domain.model import (
+    CodeBundle,
+    ExecutionStatus,
+    InvocationResult,
+    Principal,
+    ProviderRef,
+    TriggerSource,
+    Workflow,
+)
+from floww.domain.usecases.deployments import DeploymentRequest, create_deployment, create_runtime
+from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.providers import setup_provider
+from floww.domain.usecases.scheduling import invoke_manual
+from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook, submit_dev_reply
+from floww.domain.usecases.workflows import create_namespace, create_workflow
+from floww.domain.verification import sign_github
+from floww.entrypoints.scheduler import CronScheduler
+from floww.sdk.catalog import fields_for
+
+CODE = textwrap.dedent(
+    """
+    import time
+    from floww import Builtin, GitHub, Response
+
+    builtin = Builtin()
+    github = GitHub()
+
+    @builtin.webhook("/ok", methods=["POST", "PUT"])
+    def ok(ctx, event):
+        ctx.log.info("ok called")
+        return {"method": event.method, "body": event.body}
+
+    @builtin.webhook("/created")
+    def created(ctx, event):
+        return Response({"id": 7}, status=201, headers={"X-Thing": "yes"})
+
+    @builtin.webhook("/boom")
+    def boom(ctx, event):
+        raise RuntimeError("secret-token-123 leaked in a message")
+
+    @builtin.webhook("/slow")
+    def slow(ctx, event):
+        time.sleep(0.5)
+        return "late"
+
+    @builtin.cron("*/5 * * * *")
+    def tick(ctx, event):
+        ctx.log.info("tick %s", event.scheduled_time.isoformat())
+
+    @builtin.manual("double")
+    def double(ctx, event):
+        return event.input["n"] * 2
+
+    @github.on_push(owner="acme", repository="api", branch="main")
+    def pushed(ctx, event):
+        ctx.log.info("push by %s", event.payload["pusher"]["name"])
+    """
+)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def deps(clock: ManualClock) -> Iterator[ServerDeps]:
+    with ThreadPoolExecutor(4) as executor:
+        yield ServerDeps(
+            repo=InMemoryWorkflowRepo(),
+            host=InMemoryFunctionHost(),
+            realtime=InMemoryRealtime(),
+            replies=InMemoryReplies(),
+            auth=InMemoryAuth(clock),
+            clock=clock,
+            ids=RandomIds(),
+            executor=executor,
+            settings=ServerSettings(response_deadline_s=0.2, max_body_bytes=1000),
+        )
+
+
+def _user(deps: ServerDeps, email: str) -> Principal:
+    assert isinstance(deps.auth, InMemoryAuth)
+    return deps.auth.create_user(email)
+
+
+def _deployed(deps: ServerDeps, user: Principal, *, github_secret: str = "whsec") -> Workflow:
+    namespace = create_namespace(deps, user, f"ns-{user.id[-6:].lower()}")
+    workflow = create_workflow(deps, user, namespace.id, "wf")
+    setup_provider(
+        deps,
+        user,
+        namespace_id=namespace.id,
+        ref=ProviderRef("github"),
+        fields=fields_for("github"),
+        config={"token": "ghp_x", "webhook_secret": github_secret},
+    )
+    runtime = create_runtime(
+        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="img:h"
+    )
+    create_deployment(
+        deps,
+        user,
+        DeploymentRequest(workflow.id, runtime.id, CodeBundle("main.py", {"main.py": CODE})),
+    )
+    return workflow
+
+
+def _request(
+    workflow: Workflow, path: str, body: bytes = b"{}", method: str = "POST", **headers: str
+) -> IncomingRequest:
+    return IncomingRequest(
+        workflow.id, method, path, {"content-type": "application/json", **headers}, {}, body
+    )
+
+
+def test_webhook_answers(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    put = handle_webhook(deps, _request(workflow, "/ok", b'{"a": 1}', method="PUT"))
+    assert (put.status, put.body) == (200, {"method": "PUT", "body": {"a": 1}})
+    created = handle_webhook(deps, _request(workflow, "/created"))
+    assert (created.status, created.body, created.headers["x-thing"]) == (201, {"id": 7}, "yes")
+
+    failed = handle_webhook(deps, _request(workflow, "/boom"))
+    assert failed.status == 500 and "secret-token-123" not in json.dumps(failed.body)
+    stored = deps.repo.get_execution(failed.execution_id or "")
+    assert stored.status == ExecutionStatus.FAILED and stored.error is not None
+    assert "RuntimeError" in stored.error.type
+
+    with pytest.raises(NotFound):
+        handle_webhook(deps, _request(workflow, "/nope"))
+    with pytest.raises(NotFound):
+        handle_webhook(deps, _request(workflow, "/ok", method="DELETE"))
+    with pytest.raises(PayloadTooLarge):
+        handle_webhook(deps, _request(workflow, "/ok", b"x" * 1001))
+
+
+def test_past_the_response_deadline_answers_202_and_finishes_later(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    response = handle_webhook(deps, _request(workflow, "/slow"))
+    assert response.status == 202 and response.body["execution_id"] == response.execution_id
+    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    assert deps.repo.get_execution(response.execution_id or "").status == ExecutionStatus.COMPLETED
+
+
+def test_idempotency_key_runs_once(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    first = handle_webhook(deps, _request(workflow, "/ok", **{"idempotency-key": "k1"}))
+    second = handle_webhook(deps, _request(workflow, "/ok", **{"idempotency-key": "k1"}))
+    assert first.execution_id == second.execution_id and second.status == 200
+    assert len(deps.repo.list_executions(workflow.id)) == 1
+
+
+def test_github_delivery_is_verified_deduplicated_and_run(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    hook = next(h for h in deps.repo.list_webhooks(workflow.id) if h.owner.type == "github")
+    body = json.dumps({"ref": "refs/heads/main", "pusher": {"name": "ada"}}).encode()
+    headers = {"x-github-event": "push", "x-github-delivery": "d-1"}
+
+    with pytest.raises(Unauthenticated):
+        handle_webhook(
+            deps,
+            _request(workflow, hook.path, body, **headers, **{"x-hub-signature-256": "sha256=00"}),
+        )
+    assert deps.repo.list_executions(workflow.id) == []
+
+    signed = {**headers, "x-hub-signature-256": sign_github("whsec", body)}
+    first = handle_webhook(deps, _request(workflow, hook.path, body, **signed))
+    again = handle_webhook(deps, _request(workflow, hook.path, body, **signed))
+    assert first.status == again.status == 200 and again.body["duplicate"] is True
+    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    (execution,) = deps.repo.list_executions(workflow.id)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert any("push by ada" in line.message for line in execution.logs)
+
+
+def test_cron_ticks_fire_once_with_the_scheduled_time(deps: ServerDeps, clock: ManualClock) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    one, two = CronScheduler(deps), CronScheduler(deps)
+    one.run_once(), two.run_once()
+    clock.advance(10 * 60)
+    ticks = one.run_once() + two.run_once()
+    assert [t.scheduled_at.minute for t in ticks] == [5, 10, 5, 10]
+    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    runs = deps.repo.list_executions(workflow.id)
+    assert sorted(e.event["scheduled_time"] for e in runs) == [
+        "2026-03-01T12:05:00+00:00",
+        "2026-03-01T12:10:00+00:00",
+    ]
+    assert all(e.status == ExecutionStatus.COMPLETED for e in runs)
+
+
+def test_manual_invoke(deps: ServerDeps) -> None:
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    execution = invoke_manual(deps, user, workflow.id, "double", {"n": 21})
+    assert (execution.status, execution.result) == (ExecutionStatus.COMPLETED, 42)
+    with pytest.raises(NotFound):
+        invoke_manual(deps, user, workflow.id, "triple", {})
+
+
+def test_other_tenants_see_nothing(deps: ServerDeps) -> None:
+    owner, stranger = _user(deps, "a@x"), _user(deps, "b@x")
+    workflow = _deployed(deps, owner)
+    with pytest.raises(NotFound):
+        invoke_manual(deps, stranger, workflow.id, "double", {"n": 1})
+    with pytest.raises(NotFound):
+        create_workflow(deps, stranger, workflow.namespace_id, "mine")
+    with pytest.raises(NotFound):
+        setup_provider(
+            deps,
+            stranger,
+            namespace_id=workflow.namespace_id,
+            ref=ProviderRef("secret", "x"),
+            fields=(),
+            config={"value": "v"},
+        )
+
+
+def test_a_deployment_using_an_unconfigured_provider_stores_nothing(deps: ServerDeps) -> None:
+    user = _user(deps, "a@x")
+    namespace = create_namespace(deps, user, "acme")
+    workflow = create_workflow(deps, user, namespace.id, "wf")
+    runtime = create_runtime(
+        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="img:h"
+    )
+    with pytest.raises(ProviderNotConfigured) as caught:
+        create_deployment(
+            deps,
+            user,
+            DeploymentRequest(workflow.id, runtime.id, CodeBundle("main.py", {"main.py": CODE})),
+        )
+    assert caught.value.missing == (("github", "default"),)
+    assert deps.repo.find_active_deployment(workflow.id) is None
+    assert deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT) == []
+
+
+def test_dev_replies_need_the_events_own_token(deps: ServerDeps) -> None:
+    user = _user(deps, "a@x")
+    token = deps.auth.issue_execution_token(
+        namespace_id="n", workflow_id="w", execution_id="e1", ttl_seconds=60
+    )
+    deps.replies.open("e2")
+    with pytest.raises(Unauthenticated):
+        submit_dev_reply(deps, execution_id="e2", token=token, result=InvocationResult(ok=True))
+    assert isinstance(deps.auth, InMemoryAuth)
+    with pytest.raises(Unauthenticated):
+        submit_dev_reply(
+            deps,
+            execution_id="e2",
+            token=deps.auth.issue_token(user),
+            result=InvocationResult(ok=True),
+        )
+    assert deps.replies.wait("e2", 0.01) is None
