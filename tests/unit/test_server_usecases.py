@@ -280,3 +280,29 @@ def test_dev_replies_need_the_events_own_token(deps: ServerDeps) -> None:
             result=InvocationResult(ok=True),
         )
     assert deps.replies.wait("e2", 0.01) is None
+
+
+def test_realtime_and_registry_access_follow_the_namespace(deps: ServerDeps) -> None:
+    from floww.domain.errors import PermissionDenied
+    from floww.domain.usecases.access import authorize_registry, may_subscribe
+
+    owner, stranger = _user(deps, "a@x"), _user(deps, "b@x")
+    workflow = _deployed(deps, owner)
+    assert may_subscribe(deps.repo, owner, f"workflow:{workflow.id}")
+    assert not may_subscribe(deps.repo, stranger, f"workflow:{workflow.id}")
+    assert not may_subscribe(deps.repo, owner, "workflow:wf_missing")
+    assert not may_subscribe(deps.repo, owner, f"other:{workflow.id}")
+
+    repository = f"floww/{workflow.namespace_id}"
+    authorize_registry(deps.repo, owner, repository, "push")
+    with pytest.raises(PermissionDenied):
+        authorize_registry(deps.repo, stranger, repository, "pull")
+    pusher = Principal(
+        "reg", kind="registry", namespace_id=workflow.namespace_id, scopes=(f"push:{repository}",)
+    )
+    authorize_registry(deps.repo, pusher, repository, "push")
+    authorize_registry(deps.repo, pusher, repository, "pull")
+    with pytest.raises(PermissionDenied):
+        authorize_registry(deps.repo, pusher, "floww/ns_other", "push")
+    with pytest.raises(PermissionDenied):
+        authorize_registry(deps.repo, owner, "library/alpine", "pull")

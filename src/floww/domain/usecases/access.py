@@ -8,7 +8,7 @@ from floww.domain.errors import NotFound, PermissionDenied
 from floww.domain.model import Namespace, Principal, Workflow
 from floww.ports.workflow_repo import WorkflowRepo
 
-__all__ = ["require_namespace", "require_workflow"]
+__all__ = ["authorize_registry", "may_subscribe", "require_namespace", "require_workflow"]
 
 _FULL_ACCESS_KINDS = {"user", "api_key"}
 
@@ -43,3 +43,32 @@ def require_workflow(
     if manage and principal.kind not in _FULL_ACCESS_KINDS:
         raise PermissionDenied(f"a {principal.kind} token may not manage workflows")
     return workflow
+
+
+def may_subscribe(repo: WorkflowRepo, principal: Principal, channel: str) -> bool:
+    """Realtime channels: ``workflow:<id>`` is open to whoever may manage that workflow."""
+    kind, _, workflow_id = channel.partition(":")
+    if kind != "workflow" or not workflow_id:
+        return False
+    try:
+        require_workflow(repo, principal, workflow_id, manage=True)
+    except (NotFound, PermissionDenied):
+        return False
+    return True
+
+
+def authorize_registry(
+    repo: WorkflowRepo, principal: Principal, repository: str, action: str
+) -> None:
+    """Registry access: repository ``floww/<namespace id>`` belongs to that namespace. A
+    registry token allows what its scopes name (``push:<repo>`` implies pull); users and API
+    keys need access to the namespace. ``PermissionDenied`` otherwise."""
+    owner, _, namespace_id = repository.partition("/")
+    if owner != "floww" or not namespace_id or "/" in namespace_id:
+        raise PermissionDenied(f"repository {repository!r} is not a floww runtime repository")
+    if principal.kind == "registry":
+        if f"push:{repository}" in principal.scopes or f"{action}:{repository}" in principal.scopes:
+            return
+        raise PermissionDenied(f"this token may not {action} {repository}")
+    if principal.kind not in _FULL_ACCESS_KINDS or not _may_access(repo, principal, namespace_id):
+        raise PermissionDenied(f"no access to {repository}")

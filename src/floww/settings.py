@@ -1,0 +1,90 @@
+"""Server settings: read once, from the environment and command-line flags, into a frozen
+object that the composition root hands out. Nothing else reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from floww.domain.errors import InvalidInput
+
+__all__ = ["Settings", "default_home"]
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_DATA_HOME") or str(
+        Path(environ.get("HOME", "~")).expanduser() / ".local" / "share"
+    )
+    return Path(base) / "floww"
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise InvalidInput(f"expected a boolean (true/false), got {value!r}")
+
+
+@attrs.frozen
+class Settings:
+    """``public_url`` is how clients and providers reach this server (webhook URLs, the API URL
+    given to runtimes); it defaults to ``http://<host>:<port>``."""
+
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    database_url: str = ""
+    production: bool = False
+    function_host: str = "local"
+    workers_per_runtime: int = 2
+    response_deadline_s: float = 30.0
+    execution_timeout_s: float = 60.0
+    max_body_bytes: int = 1_048_576
+    cron_interval_s: float = 1.0
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'floww.db'}"
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Environment variables ``FLOWW_*`` first, then explicit ``overrides`` (flags) win.
+        ``InvalidInput`` names the variable that does not parse."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"home": Path(env.get("FLOWW_HOME") or default_home(env))}
+        readers: dict[str, Callable[[str], Any]] = {
+            "host": str,
+            "port": int,
+            "public_url": str,
+            "database_url": str,
+            "production": _bool,
+            "function_host": str,
+            "workers_per_runtime": int,
+            "response_deadline_s": float,
+            "execution_timeout_s": float,
+            "max_body_bytes": int,
+            "cron_interval_s": float,
+        }
+        for name, read in readers.items():
+            raw = env.get(f"FLOWW_{name.upper()}")
+            if raw is None:
+                continue
+            try:
+                values[name] = read(raw)
+            except (ValueError, InvalidInput) as exc:
+                raise InvalidInput(f"FLOWW_{name.upper()}={raw!r} is not valid: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["home"] = Path(values["home"]).expanduser()
+        if values.get("function_host", "local") not in {"local", "memory"}:
+            raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
+        return cls(**values)
