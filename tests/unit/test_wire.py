@@ -1,4 +1,5 @@
-"""The wire codec: round trips through real JSON, shapes of the runtime contract, bad input."""
+"""The wire codecs: the runtime contract (``floww.sdk.wire``) and the generic domain codec
+(``floww.adapters.wire``): round trips through real JSON, shapes, bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floww.adapters import wire
+from floww.adapters.wire import structure, unstructure
 from floww.domain.errors import InvalidInput, UserCodeError
 from floww.domain.model import (
     CodeBundle,
@@ -24,9 +25,11 @@ from floww.domain.model import (
     Invocation,
     InvocationResult,
     LogLine,
+    ProviderField,
     ProviderRef,
     TriggerSpec,
 )
+from floww.sdk import wire
 
 T = TypeVar("T")
 
@@ -109,7 +112,7 @@ def through_json(value: Any) -> Any:
 
 
 def round_trip(value: T) -> T:
-    return wire.structure(through_json(wire.unstructure(value)), type(value))
+    return structure(through_json(unstructure(value)), type(value))
 
 
 @given(specs)
@@ -150,7 +153,7 @@ def test_invocation_round_trips(invocation: Invocation) -> None:
 
 def test_unstructure_spells_datetimes_and_enums_as_strings() -> None:
     moment = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
-    doc = wire.unstructure(Execution("ex", "wf", "tr", ExecutionStatus.TIMED_OUT, moment, logs=()))
+    doc = unstructure(Execution("ex", "wf", "tr", ExecutionStatus.TIMED_OUT, moment, logs=()))
     assert doc["status"] == "timed_out" and type(doc["status"]) is str
     assert doc["received_at"] == "2024-05-01T12:30:00+00:00"
 
@@ -221,6 +224,35 @@ def test_definitions_request_and_answer() -> None:
     )
 
 
+def test_definitions_carry_provider_fields() -> None:
+    fields = (ProviderField("api_key", label="API key", secret=True), ProviderField("org"))
+    definitions = Definitions(
+        triggers=(),
+        providers=(ProviderRef("secret", "stripe"), ProviderRef("slack")),
+        provider_fields={"secret:stripe": fields},
+    )
+    doc = wire.definitions_to_wire(definitions)
+    assert doc["providers"] == [
+        {
+            "type": "secret",
+            "alias": "stripe",
+            "fields": [
+                {"name": "api_key", "label": "API key", "secret": True, "required": True},
+                {"name": "org", "label": "", "secret": False, "required": True},
+            ],
+        },
+        {"type": "slack", "alias": "default"},
+    ]
+    assert wire.definitions_from_wire(through_json(doc)) == definitions
+    assert wire.provider_fields_from_wire(doc) == {ProviderRef("secret", "stripe"): fields}
+
+
+def test_refused_definitions_raise_invalid_input() -> None:
+    answer = {"ok": False, "error": {"type": "CodeNotCached", "message": "send the files"}}
+    with pytest.raises(InvalidInput, match="CodeNotCached: send the files"):
+        wire.definitions_from_wire(answer)
+
+
 def test_failed_definitions_raise_user_code_error() -> None:
     answer = {
         "ok": False,
@@ -263,6 +295,57 @@ def test_malformed_documents_raise_invalid_input(decode: Any, data: Any) -> None
         decode(data)
 
 
+EXECUTION = {"id": "ex", "token": "t", "api_url": "http://x", "deadline_ms": 5}
+ANSWER = {"ok": True, "triggers": [], "providers": [{"type": "secret", "alias": "s"}]}
+
+
+@pytest.mark.parametrize(
+    ("decode", "data", "names"),
+    [
+        (wire.code_from_wire, {"entrypoint": "main.py"}, "'files'"),
+        (wire.code_from_wire, {"entrypoint": "main.py", "files": {"a.py": 1}}, "code.files"),
+        (wire.ref_from_wire, {"type": "github", "alias": ""}, "provider"),
+        (
+            wire.spec_from_wire,
+            {"provider": {"type": "x"}, "trigger_type": "t", "input": 1},
+            "input",
+        ),
+        (wire.providers_from_wire, {"github:work": "token"}, "providers.github:work"),
+        (wire.providers_from_wire, {":work": {}}, "provider key"),
+        (wire.execution_from_wire, {**EXECUTION, "deadline_ms": "5"}, "execution.deadline_ms"),
+        (wire.execution_from_wire, {**EXECUTION, "deadline_ms": True}, "execution.deadline_ms"),
+        (wire.execution_from_wire, {"id": "ex", "token": "t", "deadline_ms": 5}, "'api_url'"),
+        (wire.execution_from_wire, None, "execution"),
+        (wire.logline_from_wire, {"at": 5, "level": "info", "message": "m"}, "log line.at"),
+        (wire.logline_from_wire, {"at": "2024-01-01", "level": 1, "message": "m"}, "level"),
+        (wire.result_from_wire, {"ok": "yes"}, "invocation result.ok"),
+        (wire.result_from_wire, {"ok": True, "error": "boom"}, "error"),
+        (wire.invocation_from_wire, {"type": "invoke_trigger", "code": None}, "code"),
+        (wire.definitions_from_wire, {"ok": True, "triggers": {}}, "definitions.triggers"),
+        (wire.definitions_from_wire, {"ok": True, "providers": [{"alias": "a"}]}, "type"),
+        (
+            wire.definitions_from_wire,
+            {**ANSWER, "providers": [{"type": "secret", "fields": "api_key"}]},
+            "fields",
+        ),
+        (
+            wire.definitions_from_wire,
+            {**ANSWER, "providers": [{"type": "secret", "fields": [{"name": "k", "secret": 1}]}]},
+            "secret",
+        ),
+        (wire.definitions_from_wire, {"ok": False, "error": "boom"}, "definitions.error"),
+    ],
+)
+def test_decoders_name_the_malformed_field(decode: Any, data: Any, names: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        decode(data)
+    assert names in str(info.value)
+
+
+def test_execution_workflow_id_is_optional() -> None:
+    assert wire.execution_from_wire(EXECUTION) == ExecutionContext("ex", "t", "http://x", 5, "")
+
+
 @pytest.mark.parametrize(
     ("data", "cls"),
     [
@@ -274,7 +357,7 @@ def test_malformed_documents_raise_invalid_input(decode: Any, data: Any) -> None
 )
 def test_structure_raises_invalid_input(data: Any, cls: type[Any]) -> None:
     with pytest.raises(InvalidInput):
-        wire.structure(data, cls)
+        structure(data, cls)
 
 
 def test_naive_wire_datetimes_are_read_as_utc() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from floww.domain.errors import InvalidInput, NotFound, UserCodeError
-from floww.domain.model import CodeBundle, Definitions, ProviderField, ProviderRef, TriggerSpec
+from floww.domain.model import CodeBundle, Definitions, TriggerSpec
 from floww.sdk.bundle import bundle_from_directory, materialize
 from floww.sdk.config import provider_configs
 from floww.sdk.declarations import Declarations, DeclaredTrigger, collecting
@@ -32,13 +32,13 @@ Handler = Callable[..., Any]
 
 @attrs.frozen
 class LoadedCode:
-    """Code that loaded: its definitions and the handler of each trigger."""
+    """Code that loaded: its definitions (with the credential fields of each provider it
+    declared) and the handler of each trigger."""
 
     digest: str
     root: Path
     definitions: Definitions
     handlers: Mapping[tuple[str, str, str, str], Handler] = attrs.field(repr=False)
-    provider_fields: Mapping[ProviderRef, tuple[ProviderField, ...]] = attrs.field(repr=False)
 
     def handler_for(self, spec: TriggerSpec) -> Handler:
         """The handler of ``spec``, matched by identity; ``NotFound`` when the code has none."""
@@ -118,9 +118,11 @@ def _loaded(digest: str, root: Path, declarations: Declarations) -> LoadedCode:
         handlers[identity] = declared.handler
     providers = dict(sorted(declarations.providers.items()))
     definitions = Definitions(
-        triggers=tuple(d.spec for d in declarations.triggers), providers=tuple(providers)
+        triggers=tuple(d.spec for d in declarations.triggers),
+        providers=tuple(providers),
+        provider_fields={ref.key: fields for ref, fields in providers.items()},
     )
-    return LoadedCode(digest, root, definitions, handlers, providers)
+    return LoadedCode(digest, root, definitions, handlers)
 
 
 def _syntax_error(exc: SyntaxError, root: Path, entry: PurePosixPath) -> UserCodeError:

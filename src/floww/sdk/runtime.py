@@ -29,7 +29,6 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from floww.domain.errors import DeadlineExceeded, InvalidInput, UserCodeError
-from floww.domain.model import CodeBundle
 from floww.sdk.collector import LoadedCode, load_code
 from floww.sdk.config import provider_configs
 from floww.sdk.context import Context, secrets_from_configs
@@ -38,6 +37,7 @@ from floww.sdk.kv import HttpKvBackend, KvBackend, KvStore
 from floww.sdk.logs import ExecutionLog, capture_stdout
 from floww.sdk.response import result_to_wire
 from floww.sdk.wire import (
+    code_from_wire,
     definitions_to_wire,
     execution_from_wire,
     providers_from_wire,
@@ -81,7 +81,7 @@ class Runtime:
     def _definitions(self, payload: dict[str, Any]) -> Answer:
         providers = _decoded(providers_from_wire, payload.get("providers"))
         loaded = self._code(payload.get("code"), providers)
-        return definitions_to_wire(loaded.definitions, loaded.provider_fields)
+        return definitions_to_wire(loaded.definitions)
 
     def _invoke(
         self, payload: dict[str, Any], kv_backend: KvBackend | None, started: float
@@ -120,20 +120,14 @@ class Runtime:
     def _code(self, wire: Any, providers: Mapping[str, Mapping[str, str]]) -> LoadedCode:
         if not isinstance(wire, dict):
             raise _Refused("InvalidRequest", "code must be an object")
-        digest, entrypoint, files = wire.get("digest"), wire.get("entrypoint"), wire.get("files")
+        digest = wire.get("digest")
         with self._lock:
             if isinstance(digest, str) and digest in self._cache:
                 self._cache.move_to_end(digest)
                 return self._cache[digest]
-        if files is None:
+        if wire.get("files") is None:
             raise _Refused("CodeNotCached", f"code {digest} is not cached here; send its files")
-        if not isinstance(entrypoint, str) or not isinstance(files, dict):
-            raise _Refused("InvalidRequest", "code needs an entrypoint and a files object")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-            raise _Refused("InvalidRequest", "code files must map paths to text")
-        bundle = CodeBundle(entrypoint=entrypoint, files=files)
-        if digest is not None and digest != bundle.digest:
-            raise _Refused("InvalidRequest", f"code digest {digest} does not match its files")
+        bundle = _decoded(code_from_wire, wire)
         loaded = load_code(bundle, providers=providers, cache_root=self._cache_root)
         with self._lock:
             self._cache[bundle.digest] = loaded

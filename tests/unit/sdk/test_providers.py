@@ -46,7 +46,7 @@ def test_provider_usage_is_recorded_sorted_and_unique_without_builtin(load: Load
         TriggerSpec(ProviderRef("github"), "push", {"owner": "acme", "repository": "api"}),
         TriggerSpec(ProviderRef("slack", "ops"), "message", {"channel": "#ops"}),
     )
-    assert loaded.provider_fields[ProviderRef("secret", "stripe")] == (
+    assert loaded.definitions.provider_fields["secret:stripe"] == (
         ProviderField("api_key", label="api_key", secret=True),
     )
 

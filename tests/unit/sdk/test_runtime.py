@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from floww.domain.model import CodeBundle, ProviderRef, TriggerSpec
+from floww.domain.model import CodeBundle, ProviderField, ProviderRef, TriggerSpec
 from floww.sdk.kv import InMemoryKvBackend
 from floww.sdk.runtime import Runtime
-from floww.sdk.wire import code_to_wire, result_from_wire, spec_to_wire
+from floww.sdk.wire import code_to_wire, definitions_from_wire, result_from_wire, spec_to_wire
 
 from .conftest import make_bundle
 
@@ -117,6 +117,10 @@ def test_get_definitions(runtime: Runtime) -> None:
         ("secret", "stripe"),
     ]
     assert [f["name"] for f in answer["providers"][1]["fields"]] == ["api_key"]
+    definitions = definitions_from_wire(json.loads(json.dumps(answer)))
+    assert definitions.provider_fields["secret:stripe"] == (
+        ProviderField("api_key", label="api_key", secret=True),
+    )
 
 
 def test_get_definitions_of_broken_code(runtime: Runtime) -> None:

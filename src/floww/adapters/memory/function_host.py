@@ -1,6 +1,6 @@
 """A function host that runs user code in this process, through the runtime wire contract.
 
-Requests are encoded with ``floww.adapters.wire`` and handed to ``floww.sdk.runtime.handle``
+Requests are encoded with ``floww.sdk.wire`` and handed to ``floww.sdk.runtime.handle``
 exactly as a worker process or Lambda would receive them, so the in-process path exercises the
 same codec and loader as production.
 """
@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 
-from floww.adapters import wire
 from floww.domain.errors import DeadlineExceeded, NotFound, Unavailable
 from floww.domain.model import (
     CodeBundle,
@@ -24,6 +23,7 @@ from floww.domain.model import (
     RuntimeStatus,
 )
 from floww.ports.function_host import FunctionHost
+from floww.sdk import wire
 
 __all__ = ["InMemoryFunctionHost", "KvBackendFactory", "call_runtime", "invoke_in_process"]
 
