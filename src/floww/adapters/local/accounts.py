@@ -1,0 +1,302 @@
+"""Local accounts: users with scrypt-hashed passwords, and API keys stored as SHA-256 digests.
+
+Everything lives in one JSON file, ``<home>/auth/accounts.json`` (mode 0600, directory 0700).
+Writes hold a thread lock and an exclusive ``flock`` on ``accounts.lock`` (POSIX), then replace
+the file atomically, so concurrent writers in several server processes do not lose updates and
+readers never see half a file.
+
+- A user is keyed by the lower-cased email; the id given on creation never changes.
+- Passwords are hashed with ``hashlib.scrypt`` and a random salt; the cost parameters are
+  stored beside each hash, so they can be raised without invalidating old hashes.
+- API keys (``floww_...``) are returned in plain text once, at creation; the file keeps only
+  their SHA-256 digest. A 256-bit random key needs no slow hash: it cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from floww.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
+from floww.domain.model import Principal
+from floww.ports.support import Clock
+
+__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo"]
+
+API_KEY_PREFIX = "floww_"
+_FORMAT_VERSION = 1
+_MIN_PASSWORD_LENGTH = 8
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+
+
+@attrs.frozen
+class ApiKeyInfo:
+    """What may be shown about an API key: never the key, only a hint of its last characters."""
+
+    id: str
+    user_id: str
+    namespace_id: str
+    name: str
+    created_at: datetime
+    hint: str
+
+
+def normalize_email(email: str) -> str:
+    """The lookup form of an email; ``InvalidInput`` when it is not shaped like one."""
+    normalized = email.strip().lower() if isinstance(email, str) else ""
+    local, at, domain = normalized.partition("@")
+    if (
+        not at
+        or not local
+        or not domain
+        or "@" in domain
+        or len(normalized) > 254
+        or any(ch.isspace() for ch in normalized)
+    ):
+        raise InvalidInput(f"{email!r} is not an email address")
+    return normalized
+
+
+def _hash_password(password: str) -> dict[str, Any]:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, maxmem=_SCRYPT_MAXMEM, dklen=32, **_SCRYPT
+    )
+    return {"scheme": "scrypt", **_SCRYPT, "salt": salt.hex(), "hash": digest.hex()}
+
+
+def _password_matches(password: str, record: dict[str, Any]) -> bool:
+    digest = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=bytes.fromhex(record["salt"]),
+        n=int(record["n"]),
+        r=int(record["r"]),
+        p=int(record["p"]),
+        maxmem=_SCRYPT_MAXMEM,
+        dklen=len(record["hash"]) // 2,
+    )
+    return hmac.compare_digest(digest.hex(), record["hash"])
+
+
+# Checked against when the email is unknown, so a miss costs as much time as a wrong password.
+_DUMMY_PASSWORD = {"scheme": "scrypt", **_SCRYPT, "salt": "00" * 16, "hash": "00" * 32}
+
+
+def _key_digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def _empty() -> dict[str, Any]:
+    return {"version": _FORMAT_VERSION, "users": {}, "api_keys": {}}
+
+
+class AccountStore:
+    """Users and API keys of one floww home. See the module docstring for the file layout."""
+
+    def __init__(self, home: Path, clock: Clock) -> None:
+        self._dir = Path(home) / "auth"
+        self._path = self._dir / "accounts.json"
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"AccountStore(path={str(self._path)!r})"
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # users --------------------------------------------------------------------------------
+
+    def create_user(self, email: str, password: str | None = None) -> Principal:
+        """The user with this email, created on first use. ``Conflict`` when a password is
+        given for an email that exists already; ``InvalidInput`` for a malformed email or a
+        password shorter than 8 characters."""
+        key = normalize_email(email)
+        if password is not None and len(password) < _MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"a password needs at least {_MIN_PASSWORD_LENGTH} characters")
+        with self._write() as data:
+            user = data["users"].get(key)
+            if user is not None:
+                if password is not None:
+                    raise Conflict(f"a user with email {key} exists already", email=key)
+                return self._principal(user)
+            user = {
+                "id": f"user_{secrets.token_urlsafe(12)}",
+                "email": key,
+                "created_at": self._clock.now().isoformat(),
+                "password": _hash_password(password) if password is not None else None,
+            }
+            data["users"][key] = user
+            return self._principal(user)
+
+    def check_password(self, email: str, password: str) -> Principal:
+        """The user whose password this is; ``Unauthenticated`` otherwise (the message does
+        not say whether the email exists)."""
+        if not isinstance(password, str):
+            raise Unauthenticated("wrong email or password")
+        try:
+            key = normalize_email(email)
+        except InvalidInput:
+            key = ""
+        user = self._read()["users"].get(key)
+        record = user.get("password") if user is not None else None
+        matches = _password_matches(password, record or _DUMMY_PASSWORD)
+        if user is None or record is None or not matches:
+            raise Unauthenticated("wrong email or password")
+        return self._principal(user)
+
+    def has_users(self) -> bool:
+        return bool(self._read()["users"])
+
+    def get_user(self, user_id: str) -> Principal:
+        """The user with this id; ``NotFound`` otherwise."""
+        for user in self._read()["users"].values():
+            if user["id"] == user_id:
+                return self._principal(user)
+        raise NotFound("user", user_id)
+
+    # API keys -----------------------------------------------------------------------------
+
+    def create_api_key(self, user_id: str, namespace_id: str, name: str) -> tuple[str, ApiKeyInfo]:
+        """A new key; the plain text is returned here and nowhere else."""
+        if not namespace_id or not name or not name.strip():
+            raise InvalidInput("an API key needs a namespace and a name")
+        plaintext = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        record = {
+            "id": f"key_{secrets.token_urlsafe(9)}",
+            "user_id": user_id,
+            "namespace_id": namespace_id,
+            "name": name.strip(),
+            "created_at": self._clock.now().isoformat(),
+            "hint": f"{API_KEY_PREFIX}...{plaintext[-4:]}",
+            "sha256": _key_digest(plaintext),
+        }
+        with self._write() as data:
+            if not any(user["id"] == user_id for user in data["users"].values()):
+                raise NotFound("user", user_id)
+            data["api_keys"][record["id"]] = record
+        return plaintext, _info(record)
+
+    def list_api_keys(self, user_id: str) -> list[ApiKeyInfo]:
+        """The user's keys, oldest first."""
+        records = self._read()["api_keys"].values()
+        found = [_info(r) for r in records if r["user_id"] == user_id]
+        return sorted(found, key=lambda info: (info.created_at, info.id))
+
+    def revoke_api_key(self, user_id: str, key_id: str) -> None:
+        """Forget a key; ``NotFound`` when the user has no key with this id."""
+        with self._write() as data:
+            record = data["api_keys"].get(key_id)
+            if record is None or record["user_id"] != user_id:
+                raise NotFound("API key", key_id)
+            del data["api_keys"][key_id]
+
+    def verify_api_key(self, plaintext: str) -> Principal:
+        """The namespace-scoped principal of a live key; ``Unauthenticated`` otherwise."""
+        digest = _key_digest(plaintext)
+        data = self._read()
+        for record in data["api_keys"].values():
+            if hmac.compare_digest(record["sha256"], digest):
+                user = next(
+                    (u for u in data["users"].values() if u["id"] == record["user_id"]), None
+                )
+                return Principal(
+                    id=record["user_id"],
+                    kind="api_key",
+                    email=user["email"] if user is not None else None,
+                    namespace_id=record["namespace_id"],
+                )
+        raise Unauthenticated("unknown or revoked API key")
+
+    # file ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _principal(user: dict[str, Any]) -> Principal:
+        return Principal(id=user["id"], kind="user", email=user["email"])
+
+    def _read(self) -> dict[str, Any]:
+        # Read on every call: another server process may have revoked a key a moment ago, and
+        # a file's mtime is too coarse to notice that reliably.
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return _empty()
+        except OSError as exc:
+            raise Unavailable(f"cannot read {self._path}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise Unavailable(f"{self._path} is not valid JSON; restore it from a backup") from exc
+        if not isinstance(data, dict) or data.get("version") != _FORMAT_VERSION:
+            raise Unavailable(f"{self._path} has an unknown format")
+        return data
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[dict[str, Any]]:
+        """Load, let the caller change, and save, under both locks. Nothing is saved when the
+        caller raises."""
+        with self._lock, self._file_lock():
+            data = self._read()
+            yield data
+            self._save(data)
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        self._ensure_dir()
+        try:
+            fd = os.open(self._dir / "accounts.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise Unavailable(f"cannot lock {self._path}: {exc.strerror}") from exc
+        try:
+            if sys.platform != "win32":
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _save(self, data: dict[str, Any]) -> None:
+        tmp = self._dir / f".accounts.{secrets.token_hex(8)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self._path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise Unavailable(f"cannot write {self._path}: {exc.strerror}") from exc
+
+    def _ensure_dir(self) -> None:
+        if not self._dir.exists():
+            try:
+                self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self._dir, 0o700)  # mkdir's mode is filtered by the umask
+            except OSError as exc:
+                raise Unavailable(f"cannot create {self._dir}: {exc.strerror}") from exc
+
+
+def _info(record: dict[str, Any]) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=record["id"],
+        user_id=record["user_id"],
+        namespace_id=record["namespace_id"],
+        name=record["name"],
+        created_at=datetime.fromisoformat(record["created_at"]),
+        hint=record["hint"],
+    )

@@ -1,0 +1,344 @@
+"""Local auth for the embedded profile: accounts on disk, self-issued signed tokens, API keys,
+and the RFC 8628 device flow served by the floww server itself.
+
+Tokens are HS256 JWTs (see ``tokens``), each purpose signed with its own key from
+``<home>/keys`` (see ``keys``):
+
+=========== ================================== =============================================
+purpose     principal from ``verify``          claims
+=========== ================================== =============================================
+access      kind ``user``: id, email           ``sub``, ``email``
+execution   kind ``execution``                 ``ns``, ``wf``, ``ex`` (one execution)
+registry    kind ``registry``, scope push:repo ``ns``, ``repo``
+refresh     never (only ``refresh`` takes it)  ``sub``
+=========== ================================== =============================================
+
+API keys (``floww_...``, for CI as ``FLOWW_TOKEN``) are checked against their stored digest
+and give a ``Principal(kind="api_key")`` bound to one namespace; the caller decides whether the
+user may create a key for that namespace. Tokens are stateless: an access or refresh token
+stays valid until it expires (revoking one means rotating its key file); API keys can be
+revoked one by one.
+
+Device authorizations live in memory only. A restart forgets logins in progress, which costs a
+user one retry of ``floww login``: the codes live ten minutes, and keeping them out of storage
+means a device code never lands on disk.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo
+from floww.adapters.local.keys import KeyStore
+from floww.adapters.local.tokens import TokenCodec
+from floww.domain.errors import (
+    Conflict,
+    DeviceAuthorizationPending,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from floww.domain.model import Principal
+from floww.ports.auth import Auth, DeviceAuthorization, TokenSet
+from floww.ports.support import Clock
+
+__all__ = ["ApiKeyInfo", "LocalAuth"]
+
+_TOKEN_PURPOSES = ("access", "refresh", "execution", "registry")
+_BEARER_PURPOSES = ("access", "execution", "registry")
+# RFC 8628 6.1: no vowels, so a code spells no word; no digits, so none is mistaken for a letter.
+_USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+_USER_CODE_LENGTH = 8
+_SLOW_DOWN_SECONDS = 5  # RFC 8628 3.5
+_MAX_PENDING_DEVICES = 10_000
+
+
+@attrs.define
+class _Device:
+    device_code: str = attrs.field(repr=False)
+    user_code: str
+    client_id: str
+    expires_at: datetime
+    interval: int
+    last_poll: datetime | None = None
+    user: Principal | None = None
+    denied: bool = False
+
+
+def _normalize_user_code(user_code: str) -> str:
+    return "".join(ch for ch in str(user_code).upper() if ch.isalnum())
+
+
+def _claim(claims: dict[str, Any], name: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise Unauthenticated("malformed token")
+    return value
+
+
+def _require(**values: str) -> None:
+    empty = [name for name, value in values.items() if not isinstance(value, str) or not value]
+    if empty:
+        raise InvalidInput(f"a token needs a non-empty {', '.join(empty)}")
+
+
+class LocalAuth(Auth):
+    """``Auth`` backed by files under ``home``; time comes from ``clock``.
+
+    Construction loads (outside production mode: creates) the key files and raises
+    ``InvalidInput`` when production mode finds a key missing or weak.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        clock: Clock,
+        *,
+        verification_uri: str,
+        production: bool = False,
+        access_ttl: int = 3600,
+        refresh_ttl: int = 30 * 24 * 3600,
+        device_interval: int = 5,
+        device_expires_in: int = 600,
+    ) -> None:
+        if min(access_ttl, refresh_ttl, device_interval, device_expires_in) <= 0:
+            raise InvalidInput("token lifetimes and device intervals must be positive")
+        keys = KeyStore(home, purposes=_TOKEN_PURPOSES, production=production)
+        self._codec = TokenCodec({purpose: keys.key(purpose) for purpose in _TOKEN_PURPOSES})
+        self._accounts = AccountStore(home, clock)
+        self._home = Path(home)
+        self._clock = clock
+        self._verification_uri = verification_uri
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+        self._device_interval = device_interval
+        self._device_expires_in = device_expires_in
+        self._lock = threading.Lock()
+        self._devices: dict[str, _Device] = {}
+        self._user_codes: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"LocalAuth(home={str(self._home)!r})"
+
+    # verifying ----------------------------------------------------------------------------
+
+    def verify(self, token: str) -> Principal:
+        """The principal of an access, execution or registry token, or of an API key.
+        ``Unauthenticated`` for anything missing, malformed, forged, expired or revoked, and
+        for refresh tokens."""
+        if not token or not isinstance(token, str):
+            raise Unauthenticated("no token given")
+        if token.startswith(API_KEY_PREFIX):
+            return self._accounts.verify_api_key(token)
+        purpose, claims = self._codec.decode(
+            token, purposes=_BEARER_PURPOSES, now=self._clock.now()
+        )
+        if purpose == "execution":
+            return Principal(
+                id=f"execution:{_claim(claims, 'ex')}",
+                kind="execution",
+                namespace_id=_claim(claims, "ns"),
+                workflow_id=_claim(claims, "wf"),
+                execution_id=_claim(claims, "ex"),
+            )
+        if purpose == "registry":
+            return Principal(
+                id=f"registry:{_claim(claims, 'ns')}",
+                kind="registry",
+                namespace_id=_claim(claims, "ns"),
+                scopes=(f"push:{_claim(claims, 'repo')}",),
+            )
+        email = claims.get("email")
+        return Principal(
+            id=_claim(claims, "sub"),
+            kind="user",
+            email=email if isinstance(email, str) else None,
+        )
+
+    # issuing ------------------------------------------------------------------------------
+
+    def issue_token(self, principal: Principal, ttl_seconds: int = 3600) -> str:
+        """A user access token. ``InvalidInput`` for a principal that is not a user or a
+        non-positive lifetime."""
+        if principal.kind != "user":
+            raise InvalidInput(f"access tokens are for users, not for a {principal.kind}")
+        _require(id=principal.id)
+        claims: dict[str, Any] = {"sub": principal.id}
+        if principal.email is not None:
+            claims["email"] = principal.email
+        return self._codec.encode("access", claims, now=self._clock.now(), ttl_seconds=ttl_seconds)
+
+    def issue_execution_token(
+        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
+    ) -> str:
+        _require(namespace_id=namespace_id, workflow_id=workflow_id, execution_id=execution_id)
+        claims = {"ns": namespace_id, "wf": workflow_id, "ex": execution_id}
+        return self._codec.encode(
+            "execution", claims, now=self._clock.now(), ttl_seconds=ttl_seconds
+        )
+
+    def issue_registry_token(self, *, namespace_id: str, repository: str, ttl_seconds: int) -> str:
+        _require(namespace_id=namespace_id, repository=repository)
+        claims = {"ns": namespace_id, "repo": repository}
+        return self._codec.encode(
+            "registry", claims, now=self._clock.now(), ttl_seconds=ttl_seconds
+        )
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """A new token set for the user of a valid refresh token. ``Unauthenticated`` for a
+        malformed, forged, expired or non-refresh token, or when the user no longer exists."""
+        if not refresh_token or not isinstance(refresh_token, str):
+            raise Unauthenticated("no refresh token given")
+        _, claims = self._codec.decode(refresh_token, purposes=("refresh",), now=self._clock.now())
+        try:
+            user = self._accounts.get_user(_claim(claims, "sub"))
+        except NotFound:
+            raise Unauthenticated("the user of this refresh token no longer exists") from None
+        return self._token_set(user)
+
+    def _token_set(self, user: Principal) -> TokenSet:
+        now = self._clock.now()
+        refresh = self._codec.encode(
+            "refresh", {"sub": user.id}, now=now, ttl_seconds=self._refresh_ttl
+        )
+        return TokenSet(
+            access_token=self.issue_token(user, self._access_ttl),
+            expires_in=self._access_ttl,
+            refresh_token=refresh,
+        )
+
+    # accounts -----------------------------------------------------------------------------
+
+    def create_user(self, email: str, password: str | None = None) -> Principal:
+        """The user with this email, created on first use with a stable id. ``Conflict`` when
+        a password is given for an existing email; ``InvalidInput`` for a malformed email or a
+        password under 8 characters."""
+        return self._accounts.create_user(email, password)
+
+    def has_users(self) -> bool:
+        """Whether any account exists (a first start has none)."""
+        return self._accounts.has_users()
+
+    def check_password(self, email: str, password: str) -> Principal:
+        """The user, if the password is theirs; ``Unauthenticated`` otherwise."""
+        return self._accounts.check_password(email, password)
+
+    def create_api_key(
+        self, user: Principal, namespace_id: str, name: str
+    ) -> tuple[str, ApiKeyInfo]:
+        """A new API key of ``user`` for one namespace: the plain text (shown once) and its
+        info. ``PermissionDenied`` unless ``user`` is a user; ``InvalidInput`` for an empty
+        namespace or name; ``NotFound`` for an unknown user."""
+        self._require_user(user)
+        return self._accounts.create_api_key(user.id, namespace_id, name)
+
+    def list_api_keys(self, user: Principal) -> list[ApiKeyInfo]:
+        self._require_user(user)
+        return self._accounts.list_api_keys(user.id)
+
+    def revoke_api_key(self, user: Principal, key_id: str) -> None:
+        """``NotFound`` when ``user`` has no key with this id."""
+        self._require_user(user)
+        self._accounts.revoke_api_key(user.id, key_id)
+
+    @staticmethod
+    def _require_user(user: Principal) -> None:
+        if user.kind != "user":
+            raise PermissionDenied(f"API keys are managed by users, not by a {user.kind}")
+
+    # device authorization (RFC 8628) ------------------------------------------------------
+
+    def start_device(self, client_id: str) -> DeviceAuthorization:
+        """A new pending authorization. ``Unavailable`` when too many are pending."""
+        now = self._clock.now()
+        with self._lock:
+            self._forget_expired(now)
+            if len(self._devices) >= _MAX_PENDING_DEVICES:
+                raise Unavailable("too many device logins in progress; try again later")
+            raw = self._new_user_code()
+            device = _Device(
+                device_code=secrets.token_urlsafe(32),
+                user_code=raw,
+                client_id=client_id,
+                expires_at=now + timedelta(seconds=self._device_expires_in),
+                interval=self._device_interval,
+            )
+            self._devices[device.device_code] = device
+            self._user_codes[raw] = device.device_code
+        shown = f"{raw[:4]}-{raw[4:]}"
+        return DeviceAuthorization(
+            device_code=device.device_code,
+            user_code=shown,
+            verification_uri=self._verification_uri,
+            verification_uri_complete=f"{self._verification_uri}?user_code={shown}",
+            expires_in=self._device_expires_in,
+            interval=self._device_interval,
+        )
+
+    def poll_device(self, device_code: str) -> TokenSet:
+        """Tokens once approved; otherwise ``DeviceAuthorizationPending`` (see the port).
+        A device code yields one token set; after that it is ``NotFound``."""
+        now = self._clock.now()
+        with self._lock:
+            device = self._devices.get(device_code)
+            if device is None:
+                raise NotFound("device code", "(redacted)")
+            if now >= device.expires_at:
+                raise DeviceAuthorizationPending("expired_token")
+            previous, device.last_poll = device.last_poll, now
+            if previous is not None and (now - previous).total_seconds() < device.interval:
+                device.interval += _SLOW_DOWN_SECONDS
+                raise DeviceAuthorizationPending("slow_down")
+            if device.denied:
+                raise DeviceAuthorizationPending("access_denied")
+            if device.user is None:
+                raise DeviceAuthorizationPending("authorization_pending")
+            self._forget(device)
+            user = device.user
+        return self._token_set(user)
+
+    def approve_device(self, user_code: str, user: Principal) -> None:
+        """Grant a pending code to ``user``. ``NotFound`` for an unknown or expired code,
+        ``Conflict`` for one already approved or denied, ``InvalidInput`` for a non-user."""
+        if user.kind != "user":
+            raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
+        with self._lock:
+            self._undecided(user_code).user = user
+
+    def deny_device(self, user_code: str) -> None:
+        """Refuse a pending code. ``NotFound`` / ``Conflict`` as for ``approve_device``."""
+        with self._lock:
+            self._undecided(user_code).denied = True
+
+    def _undecided(self, user_code: str) -> _Device:
+        device_code = self._user_codes.get(_normalize_user_code(user_code))
+        device = self._devices.get(device_code) if device_code is not None else None
+        if device is None or self._clock.now() >= device.expires_at:
+            raise NotFound("user code", user_code)
+        if device.user is not None or device.denied:
+            raise Conflict(f"user code {user_code} was already decided", user_code=user_code)
+        return device
+
+    def _new_user_code(self) -> str:
+        while True:
+            raw = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(_USER_CODE_LENGTH))
+            if raw not in self._user_codes:
+                return raw
+
+    def _forget(self, device: _Device) -> None:
+        self._devices.pop(device.device_code, None)
+        self._user_codes.pop(device.user_code, None)
+
+    def _forget_expired(self, now: datetime) -> None:
+        # Keep expired codes for one more lifetime so their pollers hear ``expired_token``.
+        grace = timedelta(seconds=self._device_expires_in)
+        for device in [d for d in self._devices.values() if now >= d.expires_at + grace]:
+            self._forget(device)

@@ -1,0 +1,23 @@
+"""The local auth adapter (key files, accounts file, signed tokens) in the ``Auth`` suite."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from floww.adapters.local.auth import LocalAuth
+from floww.adapters.memory import ManualClock
+from tests.contracts.harness import AuthHarness
+
+
+def local_auth() -> Iterator[AuthHarness]:
+    with tempfile.TemporaryDirectory(prefix="floww-auth-") as home:
+        clock = ManualClock()
+        auth = LocalAuth(Path(home), clock, verification_uri="http://127.0.0.1:8000/device")
+        yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user)
+
+
+AUTH_FACTORIES = [pytest.param(local_auth, id="local")]
