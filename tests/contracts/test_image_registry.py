@@ -77,9 +77,10 @@ def test_invalid_names_are_rejected(registry: ImageRegistry) -> None:
 
 
 def test_push_credentials_are_scoped_and_fresh(registry: ImageRegistry) -> None:
-    repo = repository()
-    first = registry.push_credentials("ns_1", repo)
-    second = registry.push_credentials("ns_1", repo)
+    namespace = f"ns{uuid.uuid4().hex[:12]}"
+    repo = f"floww/{namespace}"
+    first = registry.push_credentials(namespace, repo)
+    second = registry.push_credentials(namespace, repo)
     assert first.username and first.password and first.registry
     assert first.expires_in > 0
     assert first.password != second.password
@@ -87,7 +88,7 @@ def test_push_credentials_are_scoped_and_fresh(registry: ImageRegistry) -> None:
 
 
 def test_another_namespace_may_not_push_to_a_repository(registry: ImageRegistry) -> None:
-    repo = repository()
-    registry.push_credentials("ns_owner", repo)
+    owner = f"ns{uuid.uuid4().hex[:12]}"
+    registry.push_credentials(owner, f"floww/{owner}")
     with pytest.raises(PermissionDenied):
-        registry.push_credentials("ns_intruder", repo)
+        registry.push_credentials("nsintruder", f"floww/{owner}")
