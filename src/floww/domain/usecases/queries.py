@@ -1,0 +1,148 @@
+"""Reads with access checks: what the API shows a principal about its namespaces.
+
+Objects of namespaces the principal cannot see are ``NotFound``, never ``PermissionDenied``,
+so that ids of other tenants are not confirmed to exist (see ``access``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import attrs
+
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
+from floww.domain.model import (
+    Deployment,
+    Execution,
+    ExecutionStatus,
+    Namespace,
+    Principal,
+    ProviderField,
+    Runtime,
+    Workflow,
+)
+from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.providers import redact
+
+__all__ = [
+    "MAX_PAGE",
+    "RedactedProvider",
+    "find_runtime",
+    "find_workflow",
+    "get_execution",
+    "get_namespace",
+    "get_workflow",
+    "list_deployments",
+    "list_executions",
+    "list_providers",
+    "provider_configs",
+]
+
+MAX_PAGE = 200
+_CONFIG_READERS = {"user", "api_key"}
+
+
+@attrs.frozen
+class RedactedProvider:
+    """A provider as lists show it: secret fields replaced by ``providers.REDACTED``."""
+
+    id: str
+    type: str
+    alias: str
+    config: dict[str, str]
+
+
+def get_namespace(deps: ServerDeps, principal: Principal, namespace_id: str) -> Namespace:
+    return require_namespace(deps.repo, principal, namespace_id)
+
+
+def get_workflow(deps: ServerDeps, principal: Principal, workflow_id: str) -> Workflow:
+    return require_workflow(deps.repo, principal, workflow_id, manage=False)
+
+
+def find_workflow(
+    deps: ServerDeps, principal: Principal, namespace_id: str, name: str
+) -> Workflow | None:
+    require_namespace(deps.repo, principal, namespace_id)
+    return deps.repo.find_workflow(namespace_id, name)
+
+
+def list_providers(
+    deps: ServerDeps,
+    principal: Principal,
+    namespace_id: str,
+    fields_for: Callable[[str], tuple[ProviderField, ...]],
+) -> list[RedactedProvider]:
+    """Every provider of the namespace with secrets redacted. A type the server no longer
+    knows has every field treated as secret."""
+    require_namespace(deps.repo, principal, namespace_id)
+    shown: list[RedactedProvider] = []
+    for provider in deps.repo.list_providers(namespace_id):
+        try:
+            fields = fields_for(provider.type)
+        except NotFound:
+            fields = ()
+        shown.append(
+            RedactedProvider(provider.id, provider.type, provider.alias, redact(provider, fields))
+        )
+    return sorted(shown, key=lambda p: (p.type, p.alias))
+
+
+def provider_configs(
+    deps: ServerDeps, principal: Principal, namespace_id: str
+) -> dict[str, dict[str, str]]:
+    """Every provider's full config keyed ``type:alias``, for running code in dev. Only users
+    and API keys may read them (``PermissionDenied`` for execution and registry tokens)."""
+    require_namespace(deps.repo, principal, namespace_id)
+    if principal.kind not in _CONFIG_READERS:
+        raise PermissionDenied(f"a {principal.kind} token may not read provider configs")
+    return {p.ref.key: dict(p.config) for p in deps.repo.list_providers(namespace_id)}
+
+
+def find_runtime(
+    deps: ServerDeps, principal: Principal, namespace_id: str, spec_hash: str
+) -> Runtime | None:
+    require_namespace(deps.repo, principal, namespace_id)
+    return deps.repo.find_runtime(namespace_id, spec_hash)
+
+
+def list_deployments(deps: ServerDeps, principal: Principal, workflow_id: str) -> list[Deployment]:
+    """Newest first."""
+    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    return deps.repo.list_deployments(workflow_id)
+
+
+def list_executions(
+    deps: ServerDeps,
+    principal: Principal,
+    workflow_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    before: datetime | None = None,
+) -> list[Execution]:
+    """Newest first, at most ``limit`` (1..``MAX_PAGE``), received before ``before``.
+    ``InvalidInput`` for an unknown status or a limit out of range."""
+    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}")
+    wanted: ExecutionStatus | None = None
+    if status is not None:
+        try:
+            wanted = ExecutionStatus(status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in ExecutionStatus)
+            raise InvalidInput(f"unknown status {status!r}; one of {allowed}") from None
+    return deps.repo.list_executions(workflow_id, status=wanted, limit=limit, before=before)
+
+
+def get_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> Execution:
+    """The execution with its logs, if the principal may see its workflow."""
+    try:
+        execution = deps.repo.get_execution(execution_id)
+        require_workflow(deps.repo, principal, execution.workflow_id, manage=False)
+    except NotFound:
+        raise NotFound("execution", execution_id) from None
+    return execution

@@ -1,0 +1,1 @@
+"""API routes under ``/api``, one module per noun; each exports ``ROUTES``."""

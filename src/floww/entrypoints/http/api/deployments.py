@@ -1,0 +1,145 @@
+"""Deployments of a workflow: plan (the trigger diff), create, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from floww.domain.errors import InvalidInput
+from floww.domain.model import TriggerSpec
+from floww.domain.triggers import TriggerDiff
+from floww.domain.usecases import deployments, queries
+from floww.entrypoints.http.codec import (
+    Doc,
+    authenticate,
+    deployment_json,
+    field,
+    json_object,
+    ok,
+    op,
+    optional_field,
+    read_json,
+    services,
+)
+from floww.entrypoints.http.openapi import items_of, ref
+from floww.sdk import wire
+
+__all__ = ["ROUTES", "diff_json", "triggers_from"]
+
+
+def triggers_from(doc: dict[str, Any], name: str = "triggers") -> tuple[TriggerSpec, ...]:
+    specs = field(doc, name, list)
+    try:
+        return tuple(wire.spec_from_wire(spec) for spec in specs)
+    except InvalidInput as exc:
+        raise InvalidInput(f"field {name!r}: {exc.message}", field=name) from None
+
+
+def diff_json(diff: TriggerDiff) -> dict[str, Any]:
+    return {
+        "added": [wire.spec_to_wire(s) for s in diff.added],
+        "removed": [wire.spec_to_wire(s) for s in diff.removed],
+        "kept": [wire.spec_to_wire(s) for s in diff.kept],
+    }
+
+
+def _mapping(doc: dict[str, Any]) -> dict[str, str]:
+    mapping = optional_field(doc, "provider_mapping", dict, {})
+    if not all(isinstance(v, str) for v in mapping.values()):
+        raise InvalidInput("field 'provider_mapping' must map to alias strings")
+    return mapping
+
+
+async def create_deployment(request: Request) -> Response:
+    principal = await authenticate(request)
+    doc = json_object(await read_json(request))
+    try:
+        code = wire.code_from_wire(field(doc, "code", dict))
+    except InvalidInput as exc:
+        raise InvalidInput(f"field 'code': {exc.message}", field="code") from None
+    deployment_request = deployments.DeploymentRequest(
+        workflow_id=request.path_params["workflow_id"],
+        runtime_id=field(doc, "runtime_id", str),
+        code=code,
+        provider_mapping=_mapping(doc),
+        declared_triggers=triggers_from(doc) if doc.get("triggers") is not None else None,
+    )
+    receipt = await run_in_threadpool(
+        deployments.create_deployment, services(request).deps, principal, deployment_request
+    )
+    return ok(
+        {
+            "deployment": deployment_json(receipt.deployment),
+            "webhook_urls": list(receipt.webhook_urls),
+            "diff": diff_json(receipt.diff),
+        },
+        201,
+    )
+
+
+async def plan_deployment(request: Request) -> Response:
+    principal = await authenticate(request)
+    specs = triggers_from(json_object(await read_json(request)))
+    diff = await run_in_threadpool(
+        deployments.plan_deployment,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+        specs,
+    )
+    return ok(diff_json(diff))
+
+
+async def list_deployments(request: Request) -> Response:
+    principal = await authenticate(request)
+    found = await run_in_threadpool(
+        queries.list_deployments,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+    )
+    return ok({"items": [deployment_json(d) for d in found]})
+
+
+_TRIGGERS = {"type": "array", "items": ref("TriggerSpec")}
+_CREATE = {
+    "type": "object",
+    "required": ["runtime_id", "code"],
+    "properties": {
+        "runtime_id": {"type": "string"},
+        "code": ref("CodeBundle"),
+        "triggers": _TRIGGERS,
+        "provider_mapping": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_PLAN = {"type": "object", "required": ["triggers"], "properties": {"triggers": _TRIGGERS}}
+_BASE = "/api/workflows/{workflow_id}/deployments"
+
+ROUTES = [
+    op(
+        "POST",
+        _BASE,
+        create_deployment,
+        Doc(
+            "Deploy code on a runtime; returns webhook URLs and the trigger diff",
+            _CREATE,
+            "DeploymentReceipt",
+            201,
+        ),
+    ),
+    op(
+        "GET",
+        _BASE,
+        list_deployments,
+        Doc("Deployments, newest first", None, items_of("Deployment")),
+    ),
+    op(
+        "POST",
+        f"{_BASE}/plan",
+        plan_deployment,
+        Doc("The trigger diff a deployment would make; changes nothing", _PLAN, "TriggerDiff"),
+    ),
+]

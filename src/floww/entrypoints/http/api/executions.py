@@ -1,0 +1,110 @@
+"""Executions of a workflow (paged, newest first), one execution with its logs, and manual
+runs."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from floww.domain.usecases import queries, scheduling
+from floww.entrypoints.http.codec import (
+    Doc,
+    authenticate,
+    execution_json,
+    json_object,
+    ok,
+    op,
+    query_datetime,
+    query_int,
+    read_json,
+    services,
+)
+from floww.entrypoints.http.openapi import ref
+
+__all__ = ["ROUTES"]
+
+
+async def list_executions(request: Request) -> Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", 50, 1, queries.MAX_PAGE)
+    before = query_datetime(request, "before")
+    status = request.query_params.get("status")
+    found = await run_in_threadpool(
+        lambda: queries.list_executions(
+            services(request).deps,
+            principal,
+            request.path_params["workflow_id"],
+            status=status,
+            limit=limit,
+            before=before,
+        )
+    )
+    next_before = found[-1].received_at.isoformat() if len(found) == limit else None
+    return ok({"items": [execution_json(e, full=False) for e in found], "next_before": next_before})
+
+
+async def get_execution(request: Request) -> Response:
+    principal = await authenticate(request)
+    execution = await run_in_threadpool(
+        queries.get_execution,
+        services(request).deps,
+        principal,
+        request.path_params["execution_id"],
+    )
+    return ok(execution_json(execution, full=True))
+
+
+async def invoke_manual(request: Request) -> Response:
+    principal = await authenticate(request)
+    doc = json_object(await read_json(request))
+    execution = await run_in_threadpool(
+        scheduling.invoke_manual,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+        request.path_params["name"],
+        doc.get("input"),
+    )
+    return ok(execution_json(execution, full=True))
+
+
+_PAGE = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {"type": "array", "items": ref("Execution")},
+        "next_before": {"type": ["string", "null"]},
+    },
+}
+_INPUT = {"type": "object", "properties": {"input": {}}}
+
+ROUTES = [
+    op(
+        "GET",
+        "/api/workflows/{workflow_id}/executions",
+        list_executions,
+        Doc(
+            "Executions, newest first",
+            None,
+            _PAGE,
+            query=(
+                ("status", "string", "only executions in this status"),
+                ("limit", "integer", f"page size, 1 to {queries.MAX_PAGE} (default 50)"),
+                ("before", "string", "ISO-8601 time: executions received before it"),
+            ),
+        ),
+    ),
+    op(
+        "GET",
+        "/api/executions/{execution_id}",
+        get_execution,
+        Doc("One execution with its event and logs", None, "Execution"),
+    ),
+    op(
+        "POST",
+        "/api/workflows/{workflow_id}/manual/{name}",
+        invoke_manual,
+        Doc("Run a manual trigger of the active deployment and wait", _INPUT, "Execution"),
+    ),
+]

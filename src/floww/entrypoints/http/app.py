@@ -1,0 +1,82 @@
+"""The Starlette app factory: the JSON API under ``/api``, webhook ingress under
+``/webhook``, the device approval page, and whatever extra routes the composition root mounts
+(the registry at ``/v2/``, the realtime websocket).
+
+Routes parse, call a use case in a worker thread (use cases are synchronous and may block),
+and render. Errors map to statuses once, in ``errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from floww.domain.model import Principal, ProviderField, RuntimeTarget
+from floww.domain.usecases.deps import ServerDeps
+from floww.entrypoints.http import errors, pages, webhooks
+from floww.entrypoints.http.api import (
+    auth,
+    config,
+    deployments,
+    dev,
+    executions,
+    kv,
+    namespaces,
+    providers,
+    runtimes,
+)
+
+__all__ = ["HttpServices", "api_routes", "create_app"]
+
+
+@attrs.frozen
+class HttpServices:
+    """What the HTTP edge needs from the composition root.
+
+    ``provider_types`` lists every provider type with its setup fields; ``fields_for`` gives
+    one type's fields (``NotFound`` for an unknown type). ``public_config`` is merged into
+    ``/api/config`` (realtime URL, registry host, extra auth endpoints). ``password_login``
+    checks an email and password for the device approval page (``Unauthenticated`` when wrong);
+    without it the page only points at the identity provider.
+    """
+
+    deps: ServerDeps
+    provider_types: Callable[[], dict[str, tuple[ProviderField, ...]]]
+    fields_for: Callable[[str], tuple[ProviderField, ...]]
+    runtime_target: RuntimeTarget
+    public_config: dict[str, Any] = attrs.field(factory=dict)
+    password_login: Callable[[str, str], Principal] | None = None
+    extra_routes: Sequence[BaseRoute] = ()
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route this package defines (without the extra ones)."""
+    return [
+        *config.ROUTES,
+        *auth.ROUTES,
+        *namespaces.ROUTES,
+        *providers.ROUTES,
+        *runtimes.ROUTES,
+        *deployments.ROUTES,
+        *executions.ROUTES,
+        *kv.ROUTES,
+        *dev.ROUTES,
+        *webhooks.ROUTES,
+        *pages.ROUTES,
+    ]
+
+
+def create_app(services: HttpServices) -> Starlette:
+    app = Starlette(
+        routes=[*api_routes(), *services.extra_routes],
+        middleware=[Middleware(errors.CatchAllMiddleware)],
+        exception_handlers=dict(errors.EXCEPTION_HANDLERS),
+    )
+    app.state.services = services
+    app.state.form_tokens = pages.FormTokens()
+    return app

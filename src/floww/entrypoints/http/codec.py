@@ -1,0 +1,214 @@
+"""Request parsing and response rendering shared by the routes.
+
+Parsing is where untrusted input meets the use cases: every helper raises ``InvalidInput`` (or
+``PayloadTooLarge``) naming the offending field, so a route never sees a malformed value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from floww.adapters.wire import unstructure
+from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
+from floww.domain.model import Deployment, Execution, Principal
+from floww.sdk.wire import spec_to_wire
+
+if TYPE_CHECKING:
+    from floww.entrypoints.http.app import HttpServices
+
+__all__ = [
+    "ApiRoute",
+    "Doc",
+    "authenticate",
+    "deployment_json",
+    "execution_json",
+    "field",
+    "json_object",
+    "ok",
+    "op",
+    "optional_field",
+    "read_body",
+    "read_json",
+    "services",
+]
+
+T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@attrs.frozen
+class Doc:
+    """What the OpenAPI document says about one operation. ``body`` and ``response`` are a
+    component name or an inline JSON schema; ``query`` lists ``(name, type, description)``."""
+
+    summary: str
+    body: str | dict[str, Any] | None = None
+    response: str | dict[str, Any] | None = None
+    status: int = 200
+    query: tuple[tuple[str, str, str], ...] = ()
+    auth: bool = True
+    tag: str = "api"
+
+
+class ApiRoute(Route):
+    """A route that carries its documentation."""
+
+    def __init__(self, path: str, endpoint: Endpoint, *, methods: list[str], doc: Doc) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.doc = doc
+
+
+def op(method: str, path: str, endpoint: Endpoint, doc: Doc) -> ApiRoute:
+    return ApiRoute(path, endpoint, methods=[method], doc=doc)
+
+
+def services(request: Request) -> HttpServices:
+    return cast("HttpServices", request.app.state.services)
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller of ``Authorization: Bearer <token>``; ``Unauthenticated`` otherwise."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send 'Authorization: Bearer <token>'")
+    return await run_in_threadpool(services(request).deps.auth.verify, token.strip())
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, read chunk by chunk; ``PayloadTooLarge`` as soon as it passes ``limit``
+    (or when ``Content-Length`` announces more), without keeping what was read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            raise PayloadTooLarge(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidInput(f"request body is not JSON: {name} is not allowed")
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body; ``InvalidInput`` when it is empty or malformed."""
+    raw = await read_body(request, services(request).deps.settings.max_body_bytes)
+    if not raw.strip():
+        raise InvalidInput("request body must be a JSON document")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("request body is not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"request body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def json_object(value: Any, what: str = "request body") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a JSON object, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def _check(value: Any, name: str, kind: type[T]) -> T:
+    wrong = not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    if wrong:
+        expected = {str: "a string", dict: "an object", list: "an array", bool: "a boolean"}
+        raise InvalidInput(
+            f"field {name!r} must be {expected.get(kind, kind.__name__)}, got {_kind(value)}",
+            field=name,
+        )
+    return cast(T, value)
+
+
+def field(doc: dict[str, Any], name: str, kind: type[T]) -> T:
+    """``doc[name]`` checked to be a ``kind``; ``InvalidInput`` naming the field otherwise."""
+    if name not in doc:
+        raise InvalidInput(f"field {name!r} is required", field=name)
+    return _check(doc[name], name, kind)
+
+
+def optional_field(doc: dict[str, Any], name: str, kind: type[T], default: T) -> T:
+    if doc.get(name) is None:
+        return default
+    return _check(doc[name], name, kind)
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"query {name!r} must be an integer from {low} to {high}", field=name)
+    return int(raw)
+
+
+def query_datetime(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"query {name!r} must be an ISO-8601 datetime", field=name) from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"query {name!r} needs a time zone offset", field=name)
+    return moment
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status)
+
+
+def deployment_json(deployment: Deployment) -> dict[str, Any]:
+    """A deployment without its code files (they can be large); the digest names them."""
+    return {
+        "id": deployment.id,
+        "workflow_id": deployment.workflow_id,
+        "runtime_id": deployment.runtime_id,
+        "code": {"digest": deployment.code.digest, "entrypoint": deployment.code.entrypoint},
+        "triggers": [spec_to_wire(spec) for spec in deployment.triggers],
+        "provider_mapping": dict(deployment.provider_mapping),
+        "status": deployment.status.value,
+        "created_at": deployment.created_at.isoformat() if deployment.created_at else None,
+    }
+
+
+def execution_json(execution: Execution, *, full: bool) -> dict[str, Any]:
+    """An execution; list entries leave out the event and the logs."""
+    doc: dict[str, Any] = unstructure(execution)
+    if not full:
+        doc.pop("event", None)
+        doc.pop("logs", None)
+        if doc.get("error"):
+            doc["error"].pop("traceback", None)
+    return doc

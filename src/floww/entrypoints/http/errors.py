@@ -1,0 +1,157 @@
+"""The one table from the domain error tree to HTTP statuses, and the JSON error body.
+
+Every error answer is ``{"error": {"type", "message", ...details}}``. Unexpected exceptions
+become a bare 500 whose body names nothing internal; the log line keeps the exception class and
+the stack (file, line, function) but neither source lines nor the exception message, which may
+carry secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from floww.domain.errors import (
+    Conflict,
+    DeadlineExceeded,
+    DeviceAuthorizationPending,
+    ExecutionFailed,
+    FlowwError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProviderNotConfigured,
+    Unauthenticated,
+    Unavailable,
+    UserCodeError,
+)
+
+__all__ = [
+    "STATUS_BY_ERROR",
+    "CatchAllMiddleware",
+    "error_body",
+    "floww_error_response",
+    "http_exception_response",
+    "status_for",
+]
+
+logger = logging.getLogger("floww.http")
+
+# Most specific first: the first class the error is an instance of decides.
+STATUS_BY_ERROR: tuple[tuple[type[FlowwError], int], ...] = (
+    (PayloadTooLarge, 413),
+    (UserCodeError, 422),
+    (DeviceAuthorizationPending, 400),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (ProviderNotConfigured, 422),
+    (Unavailable, 503),
+    (DeadlineExceeded, 504),
+    # The user's handler failed: the platform worked, the upstream code did not.
+    (ExecutionFailed, 502),
+    (FlowwError, 400),
+)
+
+_HTTP_TYPES = {
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    400: "InvalidInput",
+    413: "PayloadTooLarge",
+}
+
+
+def status_for(exc: FlowwError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 400  # unreachable: FlowwError closes the table
+
+
+def error_body(type_: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"type": type_, "message": message, **details}}
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def floww_error_response(exc: FlowwError) -> JSONResponse:
+    status = status_for(exc)
+    details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        error_body(type(exc).__name__, exc.message, **details), status, headers=headers
+    )
+
+
+async def _floww_error_handler(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FlowwError)
+    return floww_error_response(exc)
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    type_ = _HTTP_TYPES.get(exc.status_code, "HttpError")
+    message = {
+        404: "no such route",
+        405: "method not allowed on this route",
+    }.get(exc.status_code, str(exc.detail))
+    return JSONResponse(error_body(type_, message), exc.status_code, headers=exc.headers)
+
+
+async def _http_exception_handler(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return http_exception_response(exc)
+
+
+EXCEPTION_HANDLERS = {FlowwError: _floww_error_handler, HTTPException: _http_exception_handler}
+
+
+class CatchAllMiddleware:
+    """Turns any exception that escaped the routes into a 500 without internals."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            frames = traceback.extract_tb(exc.__traceback__)
+            stack = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
+            logger.error(
+                "unhandled %s on %s %s\n%s",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+                stack,
+            )
+            if not started:
+                response = JSONResponse(error_body("Internal", "internal error"), 500)
+                await response(scope, receive, send)

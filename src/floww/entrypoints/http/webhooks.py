@@ -1,0 +1,75 @@
+"""Webhook ingress: ``/webhook/{workflow_id}/{path}``, any method, handed to
+``usecases.webhooks.handle_webhook`` with the raw body kept byte-exact.
+
+The body is read chunk by chunk and refused with 413 past ``settings.max_body_bytes`` before
+anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
+from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
+
+__all__ = ["METHODS", "ROUTES", "render"]
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _headers(request: Request) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for name, value in request.headers.items():  # names arrive lower-cased
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged
+
+
+def render(answer: WebhookResponse) -> Response:
+    """JSON for dicts, lists, numbers and booleans; ``text/plain`` for a string; no body for
+    ``None``. The handler's own headers win, except ``content-length``."""
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    has_type = any(k.lower() == "content-type" for k in headers)
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=headers)
+    if isinstance(answer.body, str):
+        body = answer.body.encode()
+        media = None if has_type else "text/plain; charset=utf-8"
+    else:
+        body = json.dumps(answer.body, ensure_ascii=False, allow_nan=False).encode()
+        media = None if has_type else "application/json"
+    return Response(body, answer.status, headers=headers, media_type=media)
+
+
+async def webhook(request: Request) -> Response:
+    deps = services(request).deps
+    body = await read_body(request, deps.settings.max_body_bytes)
+    incoming = IncomingRequest(
+        workflow_id=request.path_params["workflow_id"],
+        method=request.method.upper(),
+        path="/" + request.path_params["path"],
+        headers=_headers(request),
+        query=dict(request.query_params),
+        body=body,
+    )
+    answer = await run_in_threadpool(handle_webhook, deps, incoming)
+    return render(answer)
+
+
+ROUTES = [
+    ApiRoute(
+        "/webhook/{workflow_id}/{path:path}",
+        webhook,
+        methods=METHODS,
+        doc=Doc(
+            "Deliver an event to a workflow's webhook; answers with the handler's result",
+            body={},
+            response={},
+            auth=False,
+            tag="webhooks",
+        ),
+    )
+]

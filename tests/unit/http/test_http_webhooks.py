@@ -1,0 +1,187 @@
+"""Webhook ingress: byte-exact bodies, size limits, response rendering, and a dev session
+answering through the API."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import TYPE_CHECKING, Any
+
+from floww.domain.model import ExecutionStatus
+from floww.domain.usecases.webhooks import WebhookResponse
+from floww.entrypoints.http.webhooks import render
+
+if TYPE_CHECKING:
+    from conftest import World
+
+ECHO = """
+from floww import Builtin
+
+builtin = Builtin()
+
+@builtin.webhook("/echo", methods=["POST", "PUT"])
+def echo(ctx, event):
+    return {"raw": event.raw_body.decode("latin-1"), "headers": dict(event.headers),
+            "query": dict(event.query), "method": event.method}
+
+@builtin.webhook("/text", methods=["GET"])
+def text(ctx, event):
+    return "plain words"
+
+@builtin.webhook("/nothing", methods=["DELETE"])
+def nothing(ctx, event):
+    return None
+"""
+
+
+def _deploy_code(world: World, source: str) -> Any:
+    tenant = world.tenant("ada@example.com", "acme")
+    receipt = world.deploy_hello(tenant)
+    answer = world.client.post(
+        f"/api/workflows/{tenant.workflow_id}/deployments",
+        json={
+            "runtime_id": receipt["runtime"]["id"],
+            "code": {"entrypoint": "main.py", "files": {"main.py": source}},
+        },
+        headers=tenant.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    return tenant
+
+
+def test_raw_body_headers_and_query_reach_the_handler(world: World) -> None:
+    tenant = _deploy_code(world, ECHO)
+    raw = b'{"b": 1,   "a": [2]}\r\n'
+    answer = world.client.put(
+        f"/webhook/{tenant.workflow_id}/echo",
+        params={"q": "1"},
+        content=raw,
+        headers={"Content-Type": "application/json", "X-Custom-Thing": "Yes"},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["raw"].encode("latin-1") == raw
+    assert body["headers"]["x-custom-thing"] == "Yes"
+    assert body["query"] == {"q": "1"} and body["method"] == "PUT"
+    stored = world.repo.get_execution(answer.headers["x-floww-execution-id"])
+    assert base64.b64decode(stored.event["raw_body_b64"]) == raw
+
+
+def test_text_and_empty_answers(world: World) -> None:
+    tenant = _deploy_code(world, ECHO)
+    text = world.client.get(f"/webhook/{tenant.workflow_id}/text")
+    assert (text.status_code, text.text) == (200, "plain words")
+    assert text.headers["content-type"].startswith("text/plain")
+    empty = world.client.delete(f"/webhook/{tenant.workflow_id}/nothing")
+    assert (empty.status_code, empty.content) == (204, b"")
+
+
+def test_unknown_webhook_and_wrong_method_are_404(world: World) -> None:
+    tenant = _deploy_code(world, ECHO)
+    assert world.client.post(f"/webhook/{tenant.workflow_id}/nope").status_code == 404
+    assert world.client.get(f"/webhook/{tenant.workflow_id}/echo").status_code == 404
+    assert world.client.post("/webhook/wf_unknown/echo").status_code == 404
+
+
+def test_oversize_webhook_body_is_413_and_records_nothing(world: World) -> None:
+    tenant = _deploy_code(world, ECHO)
+
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b"x" * 1024
+
+    streamed = world.client.post(
+        f"/webhook/{tenant.workflow_id}/echo",
+        content=chunks(),
+        headers={"content-type": "text/plain"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["type"] == "PayloadTooLarge"
+    declared = world.client.post(f"/webhook/{tenant.workflow_id}/echo", content=b"y" * 70_000)
+    assert declared.status_code == 413
+    assert world.repo.list_executions(tenant.workflow_id) == []
+
+
+def test_render_keeps_handler_headers_and_status() -> None:
+    response = render(WebhookResponse(201, [1, 2], {"x-a": "b", "content-length": "999"}))
+    assert response.status_code == 201 and response.body == b"[1, 2]"
+    assert response.headers["x-a"] == "b" and response.headers["content-length"] == "6"
+    typed = render(WebhookResponse(200, "<p>hi</p>", {"content-type": "text/html"}))
+    assert typed.headers["content-type"] == "text/html"
+    assert render(WebhookResponse(200, True)).body == b"true"
+
+
+def test_dev_session_answers_a_webhook_through_the_api(world: World) -> None:
+    tenant = world.tenant("ada@example.com", "acme")
+    synced = world.client.put(
+        f"/api/workflows/{tenant.workflow_id}/dev-triggers",
+        json={"triggers": world.hello_specs()},
+        headers=tenant.headers,
+    )
+    assert synced.status_code == 200
+    subscription = world.realtime.subscribe(f"workflow:{tenant.workflow_id}")
+    replies: list[int] = []
+
+    def dev_session() -> None:
+        message = subscription.get(timeout=5)
+        if message is None:
+            return
+        name = message["event"]["path_params"]["name"]
+        answer = world.client.post(
+            f"/api/dev/replies/{message['reply_to']}",
+            json={
+                "token": message["token"],
+                "result": {
+                    "ok": True,
+                    "result": {"message": f"dev says hi {name}"},
+                    "logs": [{"at": "2026-01-01T00:00:00+00:00", "level": "info", "message": "d"}],
+                    "duration_ms": 1.5,
+                },
+            },
+            headers=tenant.headers,
+        )
+        replies.append(answer.status_code)
+
+    worker = threading.Thread(target=dev_session, daemon=True)
+    worker.start()
+    answer = world.client.post(f"/webhook/{tenant.workflow_id}/hello/grace")
+    worker.join(5)
+    subscription.close()
+    assert replies == [204]
+    assert (answer.status_code, answer.json()) == (200, {"message": "dev says hi grace"})
+    execution = world.repo.get_execution(answer.headers["x-floww-execution-id"])
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert [line.message for line in execution.logs] == ["d"]
+
+
+def test_dev_reply_with_a_foreign_token_is_refused(world: World) -> None:
+    tenant = world.tenant("ada@example.com", "acme")
+    world.client.put(
+        f"/api/workflows/{tenant.workflow_id}/dev-triggers",
+        json={"triggers": world.hello_specs()},
+        headers=tenant.headers,
+    )
+    subscription = world.realtime.subscribe(f"workflow:{tenant.workflow_id}")
+    statuses: list[int] = []
+
+    def forger() -> None:
+        message = subscription.get(timeout=5)
+        if message is None:
+            return
+        path = f"/api/dev/replies/{message['reply_to']}"
+        bad = {"token": tenant.token, "result": {"ok": True, "result": "forged"}}
+        statuses.append(world.client.post(path, json=bad, headers=tenant.headers).status_code)
+        malformed = {"token": message["token"], "result": {"result": "no ok field"}}
+        statuses.append(world.client.post(path, json=malformed, headers=tenant.headers).status_code)
+        good = {"token": message["token"], "result": {"ok": True, "result": "real"}}
+        statuses.append(world.client.post(path, json=good, headers=tenant.headers).status_code)
+        statuses.append(world.client.post(path, json=good, headers=tenant.headers).status_code)
+
+    worker = threading.Thread(target=forger, daemon=True)
+    worker.start()
+    answer = world.client.post(f"/webhook/{tenant.workflow_id}/hello/x")
+    worker.join(5)
+    subscription.close()
+    assert statuses[:3] == [401, 400, 204]
+    assert statuses[3] in (404, 409)  # answered already / nobody waits any more
+    assert (answer.status_code, answer.text) == (200, "real")
