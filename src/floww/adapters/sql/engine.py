@@ -1,0 +1,133 @@
+"""Engines for the two supported databases, configured for a multi-threaded server.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, and
+write transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the busy
+timeout instead of failing on a lock upgrade. PostgreSQL goes through psycopg 3 with
+pre-ping, so connections dropped by a restart are replaced instead of failing a request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import URL, Connection, make_url
+
+from floww.domain.errors import FlowwError, InvalidInput, Unavailable
+
+__all__ = ["WRITE", "make_engine", "unavailable"]
+
+WRITE = "floww_write"
+"""Execution option that marks a connection's transactions as writes (``BEGIN IMMEDIATE``)."""
+
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_CONNECT_TIMEOUT_S = 10
+
+
+def make_engine(url: str, *, connect: bool = True) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql[+psycopg]://...``.
+
+    ``InvalidInput`` for a malformed or unsupported URL. With ``connect`` (the default) one
+    connection is opened at once, so a database that cannot be reached fails here with
+    ``Unavailable`` and a sentence saying what to check, not at the first request.
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(parsed)
+    else:
+        engine = _postgresql_engine(parsed)
+    if connect:
+        try:
+            with engine.connect():
+                pass
+        except exc.SQLAlchemyError as error:
+            engine.dispose()
+            raise unavailable(engine, error) from error
+    return engine
+
+
+def unavailable(engine: Engine, error: BaseException) -> FlowwError:
+    """The ``Unavailable`` error for a failed connection or statement, naming what to check.
+    The URL is shown without its password."""
+    where = engine.url.render_as_string(hide_password=True)
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    detail = reason[0] if reason else type(error).__name__
+    if engine.dialect.name == "sqlite":
+        hint = (
+            "check that the directory exists and is writable, that the file is a SQLite "
+            "database migrated by floww, and that no other process holds a long write lock"
+        )
+    else:
+        hint = (
+            "check that the PostgreSQL server is running and reachable, and that the URL's "
+            "host, port, user, password and database name are right (and the schema migrated)"
+        )
+    return Unavailable(f"database {where} is unavailable ({detail}); {hint}", url=where)
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError, TypeError) as error:
+        raise InvalidInput(f"not a database URL: {error}") from error
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise InvalidInput(f"unsupported SQLite driver {driver!r}; use sqlite:///path")
+        if not parsed.database or parsed.database == ":memory:":
+            raise InvalidInput(
+                "an in-memory SQLite database cannot be shared by a server's threads; "
+                "give a file path such as sqlite:///floww.db"
+            )
+        database = str(Path(parsed.database).expanduser())
+        return parsed.set(drivername="sqlite+pysqlite", database=database)
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise InvalidInput(f"unsupported PostgreSQL driver {driver!r}; use postgresql+psycopg")
+        return parsed.set(drivername="postgresql+psycopg")
+    raise InvalidInput(
+        f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql://..."
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    assert url.database is not None
+    try:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Unavailable(
+            f"cannot create the directory for SQLite database {url.database}: {error}"
+        ) from error
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # take transaction control from the driver so BEGIN is ours (see _begin)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL WorkflowRepo, applied by ``floww.adapters.sql.migrate``."""

@@ -1,0 +1,239 @@
+"""Deployments, executions, cron ticks and KV items: the records of workflows at work. The
+statements behind the repository's methods, each run inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from floww.adapters.sql import codec
+from floww.adapters.sql.schema import cron_ticks, deployments, executions, kv_items
+from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.model import Deployment, DeploymentStatus, Execution, ExecutionStatus, KvItem
+
+__all__ = [
+    "activate_deployment",
+    "claim_statement",
+    "create_execution",
+    "find_active_deployment",
+    "find_execution_by_dedupe_key",
+    "get_deployment",
+    "get_execution",
+    "kv_delete",
+    "kv_get",
+    "kv_list",
+    "kv_put_statement",
+    "list_deployments",
+    "list_executions",
+    "update_execution",
+]
+
+_ACTIVE = DeploymentStatus.ACTIVE.value
+
+
+def activate_deployment(conn: Connection, deployment: Deployment) -> Deployment | None:
+    """Store ``deployment`` as active and deactivate the previous active one; the caller
+    holds the workflow's lock. ``Conflict`` if the id belongs to another workflow."""
+    owner = conn.execute(
+        select(deployments.c.workflow_id).where(deployments.c.id == deployment.id)
+    ).first()
+    if owner is not None and owner.workflow_id != deployment.workflow_id:
+        raise Conflict(f"deployment id {deployment.id} is taken", deployment_id=deployment.id)
+    previous = conn.execute(
+        select(deployments).where(
+            deployments.c.workflow_id == deployment.workflow_id,
+            deployments.c.status == _ACTIVE,
+            deployments.c.id != deployment.id,
+        )
+    ).first()
+    # deactivate before activating: a unique index allows one active deployment per workflow
+    conn.execute(
+        update(deployments)
+        .where(deployments.c.workflow_id == deployment.workflow_id, deployments.c.status == _ACTIVE)
+        .values(status=DeploymentStatus.INACTIVE.value)
+    )
+    values = codec.deployment_values(deployment) | {"status": _ACTIVE}
+    if owner is None:
+        conn.execute(deployments.insert().values(values))
+    else:
+        conn.execute(update(deployments).where(deployments.c.id == deployment.id).values(values))
+    if previous is None:
+        return None
+    return attrs.evolve(codec.deployment_from_row(previous), status=DeploymentStatus.INACTIVE)
+
+
+def get_deployment(conn: Connection, deployment_id: str) -> Deployment:
+    row = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).first()
+    if row is None:
+        raise NotFound("deployment", deployment_id)
+    return codec.deployment_from_row(row)
+
+
+def find_active_deployment(conn: Connection, workflow_id: str) -> Deployment | None:
+    row = conn.execute(
+        select(deployments).where(
+            deployments.c.workflow_id == workflow_id, deployments.c.status == _ACTIVE
+        )
+    ).first()
+    return None if row is None else codec.deployment_from_row(row)
+
+
+def list_deployments(conn: Connection, workflow_id: str) -> list[Deployment]:
+    """Newest first by ``created_at`` (undated last), then by insertion."""
+    rows = conn.execute(
+        select(deployments)
+        .where(deployments.c.workflow_id == workflow_id)
+        .order_by(deployments.c.created_at.desc().nulls_last(), deployments.c.seq.desc())
+    ).all()
+    return [codec.deployment_from_row(row) for row in rows]
+
+
+def create_execution(conn: Connection, execution: Execution, values: dict[str, Any]) -> None:
+    """Insert; ``Conflict`` for a taken id or dedupe key (the caller checked the workflow)."""
+    if _row(conn, execution.id) is not None:
+        raise Conflict(f"execution id {execution.id} is taken", execution_id=execution.id)
+    if execution.dedupe_key is not None:
+        _refuse_dedupe_twin(conn, execution)
+    conn.execute(executions.insert().values(values))
+
+
+def update_execution(conn: Connection, execution: Execution, values: dict[str, Any]) -> None:
+    """Replace the stored version. ``NotFound`` if absent, ``InvalidInput`` for a move to
+    another workflow, ``Conflict`` when the stored status is final and would change or the
+    dedupe key is another execution's."""
+    stored = conn.execute(
+        select(executions.c.workflow_id, executions.c.status, executions.c.dedupe_key)
+        .where(executions.c.id == execution.id)
+        .with_for_update()
+    ).first()
+    if stored is None:
+        raise NotFound("execution", execution.id)
+    if stored.workflow_id != execution.workflow_id:
+        raise InvalidInput(f"execution {execution.id} cannot move to another workflow")
+    status = ExecutionStatus(stored.status)
+    if status.is_final and execution.status != status:
+        raise Conflict(
+            f"execution {execution.id} is {status.value} already", execution_id=execution.id
+        )
+    if execution.dedupe_key is not None and execution.dedupe_key != stored.dedupe_key:
+        _refuse_dedupe_twin(conn, execution)
+    conn.execute(update(executions).where(executions.c.id == execution.id).values(values))
+
+
+def get_execution(conn: Connection, execution_id: str) -> Execution:
+    row = _row(conn, execution_id)
+    if row is None:
+        raise NotFound("execution", execution_id)
+    return codec.execution_from_row(row)
+
+
+def find_execution_by_dedupe_key(
+    conn: Connection, workflow_id: str, dedupe_key: str
+) -> Execution | None:
+    row = conn.execute(
+        select(executions).where(
+            executions.c.workflow_id == workflow_id, executions.c.dedupe_key == dedupe_key
+        )
+    ).first()
+    return None if row is None else codec.execution_from_row(row)
+
+
+def list_executions(
+    conn: Connection,
+    workflow_id: str,
+    *,
+    status: ExecutionStatus | None,
+    limit: int,
+    before: datetime | None,
+) -> list[Execution]:
+    """Newest first by ``received_at``, then by insertion; served by the
+    (workflow_id, received_at) index."""
+    query = select(executions).where(executions.c.workflow_id == workflow_id)
+    if status is not None:
+        query = query.where(executions.c.status == status.value)
+    if before is not None:
+        query = query.where(executions.c.received_at < before)
+    query = query.order_by(executions.c.received_at.desc(), executions.c.seq.desc()).limit(limit)
+    return [codec.execution_from_row(row) for row in conn.execute(query)]
+
+
+def _row(conn: Connection, execution_id: str) -> Any:
+    return conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+
+
+def _refuse_dedupe_twin(conn: Connection, execution: Execution) -> None:
+    twin = conn.execute(
+        select(executions.c.id).where(
+            executions.c.workflow_id == execution.workflow_id,
+            executions.c.dedupe_key == execution.dedupe_key,
+            executions.c.id != execution.id,
+        )
+    ).scalar()
+    if twin is not None:
+        raise Conflict(
+            f"execution {twin} already has dedupe key {execution.dedupe_key!r}",
+            execution_id=twin,
+            dedupe_key=execution.dedupe_key,
+        )
+
+
+def claim_statement(insert: Any, trigger_id: str, scheduled_at: datetime) -> Any:
+    """The insert of a cron tick that returns a row only for the caller that claimed it: the
+    (trigger, scheduled time) primary key lets exactly one insert through, whichever process
+    or replica runs it."""
+    if scheduled_at.tzinfo is None:
+        raise InvalidInput("timestamps must be timezone-aware")
+    return (
+        insert.values(trigger_id=trigger_id, scheduled_at=scheduled_at.astimezone(UTC))
+        .on_conflict_do_nothing(index_elements=["trigger_id", "scheduled_at"])
+        .returning(cron_ticks.c.trigger_id)
+    )
+
+
+def kv_get(conn: Connection, namespace_id: str, key: str) -> KvItem:
+    row = conn.execute(
+        select(kv_items).where(kv_items.c.namespace_id == namespace_id, kv_items.c.key == key)
+    ).first()
+    if row is None:
+        raise NotFound("kv item", key)
+    return codec.kv_from_row(row)
+
+
+def kv_put_statement(
+    insert: Any, namespace_id: str, key: str, value: Any, at: datetime
+) -> tuple[KvItem, Any]:
+    """The item to store and its upsert; ``InvalidInput`` for an empty key, a value that is
+    not JSON or a naive time."""
+    if not key:
+        raise InvalidInput("a KV key must not be empty")
+    if at.tzinfo is None:
+        raise InvalidInput("timestamps must be timezone-aware")
+    item = KvItem(namespace_id, key, codec.json_copy(value), at.astimezone(UTC))
+    stmt = insert.values(
+        namespace_id=namespace_id, key=key, value=item.value, updated_at=item.updated_at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["namespace_id", "key"],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
+    return item, stmt
+
+
+def kv_delete(conn: Connection, namespace_id: str, key: str) -> None:
+    result = conn.execute(
+        delete(kv_items).where(kv_items.c.namespace_id == namespace_id, kv_items.c.key == key)
+    )
+    if result.rowcount == 0:
+        raise NotFound("kv item", key)
+
+
+def kv_list(conn: Connection, namespace_id: str, prefix: str) -> list[KvItem]:
+    """Items of the namespace whose key starts with ``prefix`` (case-sensitive), by key."""
+    query = select(kv_items).where(kv_items.c.namespace_id == namespace_id)
+    if prefix:
+        query = query.where(func.substr(kv_items.c.key, 1, len(prefix)) == prefix)
+    return sorted(map(codec.kv_from_row, conn.execute(query).all()), key=lambda item: item.key)

@@ -1,0 +1,412 @@
+"""SqlWorkflowRepo: the WorkflowRepo on SQLite or PostgreSQL through SQLAlchemy Core.
+
+Each method is one transaction. Unique keys and parents are enforced by the schema; where the
+port promises a specific error (``NotFound`` for a missing parent, a ``Conflict`` naming the
+clash) the method checks first inside the same transaction, and the constraints stay as the
+backstop for races (an ``IntegrityError`` becomes ``Conflict``). Database outages raise
+``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+from sqlalchemy import Engine, delete, literal, select
+from sqlalchemy.engine import Connection
+
+from floww.adapters.sql import codec, records, routes
+from floww.adapters.sql.schema import (
+    cron_ticks,
+    kv_items,
+    members,
+    namespaces,
+    providers,
+    runtimes,
+    workflows,
+)
+from floww.adapters.sql.transactions import Transactions
+from floww.domain.canonical import canonical_json
+from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.model import (
+    Deployment,
+    Execution,
+    ExecutionStatus,
+    KvItem,
+    Member,
+    Namespace,
+    Provider,
+    ProviderRef,
+    Runtime,
+    Trigger,
+    TriggerSource,
+    Webhook,
+    Workflow,
+)
+from floww.ports.support import SecretBox
+from floww.ports.workflow_repo import WorkflowRepo
+
+__all__ = ["SqlWorkflowRepo"]
+
+
+class SqlWorkflowRepo(WorkflowRepo):
+    """The port's rules plus those of the in-memory fake: parents must exist (``NotFound``),
+    a final execution status never changes (``Conflict``). Provider configs are sealed with
+    ``secret_box`` before they reach the database and opened on every read. The schema must
+    be migrated first (``floww.adapters.sql.migrate``)."""
+
+    def __init__(self, engine: Engine, secret_box: SecretBox) -> None:
+        self._tx = Transactions(engine)
+        self._box = secret_box
+
+    # namespaces and members -------------------------------------------------------------
+
+    def create_namespace(self, namespace: Namespace) -> None:
+        with self._tx.write() as conn:
+            taken = conn.execute(
+                select(namespaces.c.id, namespaces.c.name).where(
+                    (namespaces.c.id == namespace.id) | (namespaces.c.name == namespace.name)
+                )
+            ).first()
+            if taken is not None:
+                if taken.id == namespace.id:
+                    raise Conflict(
+                        f"namespace id {namespace.id} is taken", namespace_id=namespace.id
+                    )
+                raise Conflict(f"namespace name {namespace.name!r} is taken", name=namespace.name)
+            conn.execute(
+                namespaces.insert().values(
+                    id=namespace.id, name=namespace.name, created_at=namespace.created_at
+                )
+            )
+
+    def get_namespace(self, namespace_id: str) -> Namespace:
+        with self._tx.read() as conn:
+            row = conn.execute(select(namespaces).where(namespaces.c.id == namespace_id)).first()
+        if row is None:
+            raise NotFound("namespace", namespace_id)
+        return codec.namespace_from_row(row)
+
+    def add_member(self, member: Member) -> None:
+        with self._tx.write() as conn:
+            self._require_namespace(conn, member.namespace_id)
+            stmt = self._tx.upsert(members).values(
+                namespace_id=member.namespace_id, user_id=member.user_id, role=member.role
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["namespace_id", "user_id"], set_={"role": member.role}
+                )
+            )
+
+    def get_member(self, namespace_id: str, user_id: str) -> Member | None:
+        with self._tx.read() as conn:
+            row = conn.execute(
+                select(members).where(
+                    members.c.namespace_id == namespace_id, members.c.user_id == user_id
+                )
+            ).first()
+        return None if row is None else Member(row.namespace_id, row.user_id, row.role)
+
+    def list_namespaces(self, user_id: str) -> list[Namespace]:
+        with self._tx.read() as conn:
+            rows = conn.execute(
+                select(namespaces)
+                .join(members, members.c.namespace_id == namespaces.c.id)
+                .where(members.c.user_id == user_id)
+            ).all()
+        return sorted(map(codec.namespace_from_row, rows), key=lambda ns: (ns.name, ns.id))
+
+    # workflows ----------------------------------------------------------------------------
+
+    def create_workflow(self, workflow: Workflow) -> None:
+        with self._tx.write() as conn:
+            self._require_namespace(conn, workflow.namespace_id)
+            if self._exists(conn, workflows.c.id == workflow.id):
+                raise Conflict(f"workflow id {workflow.id} is taken", workflow_id=workflow.id)
+            if self._exists(
+                conn,
+                (workflows.c.namespace_id == workflow.namespace_id)
+                & (workflows.c.name == workflow.name),
+            ):
+                raise Conflict(
+                    f"namespace already has a workflow named {workflow.name!r}",
+                    namespace_id=workflow.namespace_id,
+                    name=workflow.name,
+                )
+            conn.execute(
+                workflows.insert().values(
+                    id=workflow.id,
+                    namespace_id=workflow.namespace_id,
+                    name=workflow.name,
+                    description=workflow.description,
+                    created_at=workflow.created_at,
+                )
+            )
+
+    def get_workflow(self, workflow_id: str) -> Workflow:
+        with self._tx.read() as conn:
+            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+        if row is None:
+            raise NotFound("workflow", workflow_id)
+        return codec.workflow_from_row(row)
+
+    def find_workflow(self, namespace_id: str, name: str) -> Workflow | None:
+        with self._tx.read() as conn:
+            row = conn.execute(
+                select(workflows).where(
+                    workflows.c.namespace_id == namespace_id, workflows.c.name == name
+                )
+            ).first()
+        return None if row is None else codec.workflow_from_row(row)
+
+    def list_workflows(self, namespace_id: str) -> list[Workflow]:
+        with self._tx.read() as conn:
+            rows = conn.execute(
+                select(workflows).where(workflows.c.namespace_id == namespace_id)
+            ).all()
+        return sorted(map(codec.workflow_from_row, rows), key=lambda wf: (wf.name, wf.id))
+
+    # providers ----------------------------------------------------------------------------
+
+    def put_provider(self, provider: Provider) -> Provider:
+        sealed = self._box.seal(canonical_json(dict(provider.config)).encode())
+        with self._tx.write() as conn:
+            self._require_namespace(conn, provider.namespace_id)
+            stmt = self._tx.upsert(providers).values(
+                id=provider.id,
+                namespace_id=provider.namespace_id,
+                type=provider.type,
+                alias=provider.alias,
+                sealed_config=sealed,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["namespace_id", "type", "alias"],
+                set_={"sealed_config": stmt.excluded.sealed_config},
+            ).returning(*providers.c)
+            row = conn.execute(stmt).one()
+        return self._open(row)
+
+    def find_provider(self, namespace_id: str, ref: ProviderRef) -> Provider | None:
+        with self._tx.read() as conn:
+            row = conn.execute(
+                select(providers).where(
+                    providers.c.namespace_id == namespace_id,
+                    providers.c.type == ref.type,
+                    providers.c.alias == ref.alias,
+                )
+            ).first()
+        return None if row is None else self._open(row)
+
+    def list_providers(self, namespace_id: str) -> list[Provider]:
+        with self._tx.read() as conn:
+            rows = conn.execute(
+                select(providers).where(providers.c.namespace_id == namespace_id)
+            ).all()
+        return sorted(map(self._open, rows), key=lambda p: (p.type, p.alias))
+
+    def delete_provider(self, namespace_id: str, ref: ProviderRef) -> None:
+        with self._tx.write() as conn:
+            result = conn.execute(
+                delete(providers).where(
+                    providers.c.namespace_id == namespace_id,
+                    providers.c.type == ref.type,
+                    providers.c.alias == ref.alias,
+                )
+            )
+            if result.rowcount == 0:
+                raise NotFound("provider", f"{namespace_id}/{ref.key}")
+
+    def _open(self, row: Any) -> Provider:
+        config = json.loads(self._box.open(bytes(row.sealed_config)))
+        return Provider(row.id, row.namespace_id, row.type, row.alias, config)
+
+    # triggers and webhooks ----------------------------------------------------------------
+
+    def replace_triggers(
+        self,
+        workflow_id: str,
+        source: TriggerSource,
+        triggers: Sequence[Trigger],
+        webhooks: Sequence[Webhook],
+    ) -> None:
+        trigger_values = routes.trigger_rows(workflow_id, source, tuple(triggers))
+        hook_values = routes.webhook_rows(
+            workflow_id, source, {row["id"] for row in trigger_values}, tuple(webhooks)
+        )
+        with self._tx.write() as conn:
+            self._lock_workflow(conn, workflow_id)
+            routes.replace(conn, workflow_id, source, trigger_values, hook_values)
+
+    def list_triggers(self, workflow_id: str, source: TriggerSource | None = None) -> list[Trigger]:
+        with self._tx.read() as conn:
+            return routes.list_triggers(conn, workflow_id, source)
+
+    def get_trigger(self, trigger_id: str) -> Trigger:
+        with self._tx.read() as conn:
+            return routes.get_trigger(conn, trigger_id)
+
+    def list_cron_triggers(self) -> list[Trigger]:
+        with self._tx.read() as conn:
+            return routes.list_cron_triggers(conn)
+
+    def list_webhooks(self, workflow_id: str) -> list[Webhook]:
+        with self._tx.read() as conn:
+            return routes.list_webhooks(conn, workflow_id)
+
+    def find_webhooks(self, workflow_id: str, method: str, path: str) -> list[Webhook]:
+        with self._tx.read() as conn:
+            return routes.find_webhooks(conn, workflow_id, method, path)
+
+    # runtimes -----------------------------------------------------------------------------
+
+    def save_runtime(self, runtime: Runtime) -> None:
+        values = {
+            "namespace_id": runtime.namespace_id,
+            "spec_hash": runtime.spec_hash,
+            "image_ref": runtime.image_ref,
+            "status": runtime.status.value,
+            "error": runtime.error,
+            "created_at": runtime.created_at,
+        }
+        with self._tx.write() as conn:
+            self._require_namespace(conn, runtime.namespace_id)
+            other = conn.execute(
+                select(runtimes.c.id).where(
+                    runtimes.c.namespace_id == runtime.namespace_id,
+                    runtimes.c.spec_hash == runtime.spec_hash,
+                    runtimes.c.id != runtime.id,
+                )
+            ).scalar()
+            if other is not None:
+                raise Conflict(
+                    f"namespace already has runtime {other} for spec {runtime.spec_hash}",
+                    runtime_id=other,
+                )
+            stmt = self._tx.upsert(runtimes).values(id=runtime.id, **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+    def get_runtime(self, runtime_id: str) -> Runtime:
+        with self._tx.read() as conn:
+            row = conn.execute(select(runtimes).where(runtimes.c.id == runtime_id)).first()
+        if row is None:
+            raise NotFound("runtime", runtime_id)
+        return codec.runtime_from_row(row)
+
+    def find_runtime(self, namespace_id: str, spec_hash: str) -> Runtime | None:
+        with self._tx.read() as conn:
+            row = conn.execute(
+                select(runtimes).where(
+                    runtimes.c.namespace_id == namespace_id, runtimes.c.spec_hash == spec_hash
+                )
+            ).first()
+        return None if row is None else codec.runtime_from_row(row)
+
+    # deployments --------------------------------------------------------------------------
+
+    def activate_deployment(self, deployment: Deployment) -> Deployment | None:
+        with self._tx.write() as conn:
+            self._lock_workflow(conn, deployment.workflow_id)
+            return records.activate_deployment(conn, deployment)
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        with self._tx.read() as conn:
+            return records.get_deployment(conn, deployment_id)
+
+    def find_active_deployment(self, workflow_id: str) -> Deployment | None:
+        with self._tx.read() as conn:
+            return records.find_active_deployment(conn, workflow_id)
+
+    def list_deployments(self, workflow_id: str) -> list[Deployment]:
+        with self._tx.read() as conn:
+            return records.list_deployments(conn, workflow_id)
+
+    # executions ---------------------------------------------------------------------------
+
+    def create_execution(self, execution: Execution) -> None:
+        values = codec.execution_values(execution)
+        with self._tx.write() as conn:
+            if not self._exists(conn, workflows.c.id == execution.workflow_id):
+                raise NotFound("workflow", execution.workflow_id)
+            records.create_execution(conn, execution, values)
+
+    def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
+        with self._tx.read() as conn:
+            return records.find_execution_by_dedupe_key(conn, workflow_id, dedupe_key)
+
+    def update_execution(self, execution: Execution) -> None:
+        values = codec.execution_values(execution)
+        with self._tx.write() as conn:
+            records.update_execution(conn, execution, values)
+
+    def get_execution(self, execution_id: str) -> Execution:
+        with self._tx.read() as conn:
+            return records.get_execution(conn, execution_id)
+
+    def list_executions(
+        self,
+        workflow_id: str,
+        *,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[Execution]:
+        if limit < 0:
+            raise InvalidInput("limit must not be negative")
+        if before is not None and before.tzinfo is None:
+            raise InvalidInput("timestamps must be timezone-aware")
+        with self._tx.read() as conn:
+            return records.list_executions(
+                conn, workflow_id, status=status, limit=limit, before=before
+            )
+
+    # cron ---------------------------------------------------------------------------------
+
+    def claim_cron_tick(self, trigger_id: str, scheduled_at: datetime) -> bool:
+        stmt = records.claim_statement(self._tx.upsert(cron_ticks), trigger_id, scheduled_at)
+        with self._tx.write() as conn:
+            return conn.execute(stmt).first() is not None
+
+    # key-value ----------------------------------------------------------------------------
+
+    def kv_get(self, namespace_id: str, key: str) -> KvItem:
+        with self._tx.read() as conn:
+            return records.kv_get(conn, namespace_id, key)
+
+    def kv_put(self, namespace_id: str, key: str, value: Any, at: datetime) -> KvItem:
+        item, stmt = records.kv_put_statement(
+            self._tx.upsert(kv_items), namespace_id, key, value, at
+        )
+        with self._tx.write() as conn:
+            self._require_namespace(conn, namespace_id)
+            conn.execute(stmt)
+        return attrs.evolve(item, value=codec.json_copy(item.value))
+
+    def kv_delete(self, namespace_id: str, key: str) -> None:
+        with self._tx.write() as conn:
+            records.kv_delete(conn, namespace_id, key)
+
+    def kv_list(self, namespace_id: str, prefix: str = "") -> list[KvItem]:
+        with self._tx.read() as conn:
+            return records.kv_list(conn, namespace_id, prefix)
+
+    # checks inside a transaction ----------------------------------------------------------
+
+    def _exists(self, conn: Connection, condition: Any) -> bool:
+        return conn.execute(select(literal(1)).where(condition).limit(1)).first() is not None
+
+    def _require_namespace(self, conn: Connection, namespace_id: str) -> None:
+        if not self._exists(conn, namespaces.c.id == namespace_id):
+            raise NotFound("namespace", namespace_id)
+
+    def _lock_workflow(self, conn: Connection, workflow_id: str) -> None:
+        """Check the workflow exists and, on PostgreSQL, lock its row until commit, so that
+        concurrent replacements of its triggers or deployments take turns."""
+        row = conn.execute(
+            select(workflows.c.id).where(workflows.c.id == workflow_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound("workflow", workflow_id)

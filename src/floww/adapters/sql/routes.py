@@ -1,0 +1,212 @@
+"""Trigger and webhook rows: validating a replacement set and finding the webhook a request
+is for.
+
+A webhook row stores its path's *shape* (every parameter as ``{}``); for a static path that
+is the normalized path itself. Ingress therefore probes the unique (workflow, method, shape,
+source) index with the request path first, and only reads the templated candidates with as
+many segments as the request when some source has no static match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Connection, Row
+
+from floww.adapters.sql.codec import json_copy, trigger_from_row, webhook_from_row
+from floww.adapters.sql.schema import triggers, webhooks
+from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.model import Trigger, TriggerSource, Webhook
+from floww.domain.paths import PathTemplate, normalize_path
+
+__all__ = [
+    "find_webhooks",
+    "get_trigger",
+    "list_cron_triggers",
+    "list_triggers",
+    "list_webhooks",
+    "replace",
+    "trigger_rows",
+    "webhook_rows",
+]
+
+_SOURCE_ORDER = {source.value: rank for rank, source in enumerate(TriggerSource)}
+
+
+def trigger_rows(
+    workflow_id: str, source: TriggerSource, triggers: Sequence[Trigger]
+) -> list[dict[str, Any]]:
+    """Rows for ``triggers``; ``Conflict`` for a repeated id, ``InvalidInput`` for a trigger of
+    another workflow or source."""
+    if len({t.id for t in triggers}) != len(triggers):
+        raise Conflict("two triggers share an id", workflow_id=workflow_id)
+    rows = []
+    for position, trigger in enumerate(triggers):
+        if trigger.workflow_id != workflow_id or trigger.source != source:
+            raise InvalidInput(
+                f"trigger {trigger.id} belongs to {trigger.workflow_id}/"
+                f"{trigger.source.value}, not {workflow_id}/{source.value}"
+            )
+        rows.append(
+            {
+                "id": trigger.id,
+                "workflow_id": workflow_id,
+                "source": source.value,
+                "position": position,
+                "deployment_id": trigger.deployment_id,
+                "provider_type": trigger.spec.provider.type,
+                "provider_alias": trigger.spec.provider.alias,
+                "trigger_type": trigger.spec.trigger_type,
+                "input": json_copy(trigger.spec.input),
+                "state": json_copy(trigger.state),
+            }
+        )
+    return rows
+
+
+def webhook_rows(
+    workflow_id: str,
+    source: TriggerSource,
+    trigger_ids: set[str],
+    hooks: Sequence[Webhook],
+) -> list[dict[str, Any]]:
+    """Rows for ``hooks``; ``Conflict`` when two serve the same method and path shape,
+    ``InvalidInput`` for a hook of another workflow or source or of an unknown trigger."""
+    seen: dict[tuple[str, str], Webhook] = {}
+    rows = []
+    for position, hook in enumerate(hooks):
+        if hook.workflow_id != workflow_id or hook.source != source:
+            raise InvalidInput(
+                f"webhook {hook.id} belongs to {hook.workflow_id}/{hook.source.value}, "
+                f"not {workflow_id}/{source.value}"
+            )
+        if hook.trigger_id not in trigger_ids:
+            raise InvalidInput(f"webhook {hook.id} fires unknown trigger {hook.trigger_id}")
+        template = PathTemplate.parse(hook.path)
+        key = (hook.method.upper(), template.shape)
+        if key in seen:
+            raise Conflict(
+                f"webhooks {seen[key].path!r} and {hook.path!r} both serve {key[0]} {key[1]}",
+                method=key[0],
+                path=hook.path,
+            )
+        seen[key] = hook
+        rows.append(
+            {
+                "id": hook.id,
+                "workflow_id": workflow_id,
+                "trigger_id": hook.trigger_id,
+                "source": source.value,
+                "position": position,
+                "method": hook.method,
+                "path": hook.path,
+                "method_key": key[0],
+                "shape": template.shape,
+                "segment_count": len(template.segments),
+                "is_static": template.is_static,
+                "owner_type": hook.owner.type,
+                "owner_alias": hook.owner.alias,
+            }
+        )
+    return rows
+
+
+def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) -> list[Webhook]:
+    """At most one webhook per source matching the request, static before templated and,
+    among templates, the one whose literal segments come first."""
+    method_key, request_path = method.upper(), normalize_path(path)
+    static = conn.execute(
+        select(webhooks).where(
+            webhooks.c.workflow_id == workflow_id,
+            webhooks.c.method_key == method_key,
+            webhooks.c.shape == request_path,
+            webhooks.c.is_static.is_(True),
+        )
+    ).all()
+    best: dict[TriggerSource, tuple[tuple[int, ...], Webhook]] = {}
+    for row in static:
+        best[TriggerSource(row.source)] = ((), webhook_from_row(row))
+    if len(best) < len(TriggerSource):
+        segment_count = len([p for p in request_path.split("/") if p])
+        candidates = conn.execute(
+            select(webhooks).where(
+                webhooks.c.workflow_id == workflow_id,
+                webhooks.c.method_key == method_key,
+                webhooks.c.segment_count == segment_count,
+                webhooks.c.is_static.is_(False),
+                webhooks.c.source.in_([s.value for s in TriggerSource if s not in best]),
+            )
+        ).all()
+        for row in candidates:
+            template = PathTemplate.parse(row.path)
+            if template.match(request_path) is None:
+                continue
+            source = TriggerSource(row.source)
+            rank = tuple(1 if seg.startswith("{") else 0 for seg in template.segments)
+            if source not in best or rank < best[source][0]:
+                best[source] = (rank, webhook_from_row(row))
+    return [best[source][1] for source in TriggerSource if source in best]
+
+
+def replace(
+    conn: Connection,
+    workflow_id: str,
+    source: TriggerSource,
+    trigger_values: list[dict[str, Any]],
+    hook_values: list[dict[str, Any]],
+) -> None:
+    """Make these rows the whole set of ``source`` for the workflow (inside the caller's
+    transaction); ``Conflict`` when a trigger id belongs to another workflow or source."""
+    for table in (webhooks, triggers):
+        conn.execute(
+            delete(table).where(table.c.workflow_id == workflow_id, table.c.source == source.value)
+        )
+    ids = [row["id"] for row in trigger_values]
+    if ids:
+        clash = conn.execute(select(func.min(triggers.c.id)).where(triggers.c.id.in_(ids))).scalar()
+        if clash is not None:
+            raise Conflict(f"trigger id {clash} is taken", trigger_id=clash)
+        conn.execute(triggers.insert(), trigger_values)
+    if hook_values:
+        conn.execute(webhooks.insert(), hook_values)
+
+
+def list_triggers(
+    conn: Connection, workflow_id: str, source: TriggerSource | None
+) -> list[Trigger]:
+    query = select(triggers).where(triggers.c.workflow_id == workflow_id)
+    if source is not None:
+        query = query.where(triggers.c.source == source.value)
+    return [trigger_from_row(row) for row in _in_order(conn.execute(query).all())]
+
+
+def get_trigger(conn: Connection, trigger_id: str) -> Trigger:
+    row = conn.execute(select(triggers).where(triggers.c.id == trigger_id)).first()
+    if row is None:
+        raise NotFound("trigger", trigger_id)
+    return trigger_from_row(row)
+
+
+def list_cron_triggers(conn: Connection) -> list[Trigger]:
+    """Cron triggers of deployments only (dev sessions run their own schedule)."""
+    rows = conn.execute(
+        select(triggers)
+        .where(
+            triggers.c.trigger_type == "cron",
+            triggers.c.source == TriggerSource.DEPLOYMENT.value,
+        )
+        .order_by(triggers.c.workflow_id, triggers.c.position)
+    ).all()
+    return [trigger_from_row(row) for row in rows]
+
+
+def list_webhooks(conn: Connection, workflow_id: str) -> list[Webhook]:
+    rows = conn.execute(select(webhooks).where(webhooks.c.workflow_id == workflow_id)).all()
+    return [webhook_from_row(row) for row in _in_order(rows)]
+
+
+def _in_order(rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """Deployment rows before dev rows, each in the order they were given."""
+    return sorted(rows, key=lambda row: (_SOURCE_ORDER[row.source], row.position))

@@ -1,0 +1,48 @@
+"""Column types shared by the schema and its migrations.
+
+``UtcDateTime`` keeps every timestamp an aware UTC datetime on both backends (SQLite has no
+time zone type, so it stores naive UTC text of fixed width, which also sorts by time);
+``Json`` is JSON everywhere and JSONB on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+
+from floww.domain.errors import InvalidInput
+
+__all__ = ["Json", "JsonOrNull", "UtcDateTime"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; a naive datetime is ``InvalidInput``."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise InvalidInput("timestamps must be timezone-aware")
+        moment = value.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+"""A JSON document; Python ``None`` is stored as JSON ``null``."""
+
+JsonOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""A JSON document where Python ``None`` is SQL ``NULL`` (an absent value)."""
