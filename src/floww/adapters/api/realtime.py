@@ -1,0 +1,210 @@
+"""A realtime subscription over the Centrifugo client protocol, with the ``centrifuge-python``
+client: the same code listens to a floww server's embedded hub and to a real Centrifugo.
+
+The client's asyncio loop runs in a background thread owned by the subscription. The constructor
+blocks until the channel is subscribed, or raises:
+
+- ``Unauthenticated`` when the server refuses the token (it does not retry);
+- ``PermissionDenied`` when the token may not listen on the channel;
+- ``Unavailable`` when the server cannot be reached, or nothing is subscribed within
+  ``connect_timeout`` seconds.
+
+Once subscribed, a lost connection is re-established by the client library on its own (with
+backoff), and the channel is subscribed again. Messages published while the connection was down
+are lost: the subscription does not ask for missed messages. When the server ends the
+connection or the subscription for good (token revoked, permission withdrawn) the subscription
+closes itself: ``get`` returns ``None`` from then on and ``failure`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from centrifuge import (  # type: ignore[import-untyped]
+    Client,
+    ClientEventHandler,
+    DisconnectedContext,
+    ErrorContext,
+    PublicationContext,
+    SubscribedContext,
+    SubscriptionEventHandler,
+    UnsubscribedContext,
+)
+
+from floww.domain.errors import FlowwError, PermissionDenied, Unauthenticated, Unavailable
+from floww.ports.realtime import Subscription
+
+__all__ = ["CentrifugeSubscription"]
+
+log = logging.getLogger("floww.realtime")
+
+# Centrifugo codes that mean "your credentials are no good": error 101 unauthorized, 109 token
+# expired, disconnect 3500 invalid token, and the client library's own "unauthorized" (1).
+_UNAUTHORIZED_CODES = {1, 101, 109, 3500}
+_PERMISSION_DENIED = 103
+_UNSUBSCRIBE_CALLED = 0
+_DISCONNECT_CALLED = 0
+_CLOSED = object()
+
+# The client library logs every command it sends at DEBUG, connect tokens included. Unless the
+# application configured that logger itself, keep it above DEBUG so tokens never reach a log.
+_vendor_log = logging.getLogger("centrifuge")
+if _vendor_log.level == logging.NOTSET:
+    _vendor_log.setLevel(logging.INFO)
+
+
+class CentrifugeSubscription(Subscription):
+    def __init__(self, url: str, token: str, channel: str, *, connect_timeout: float = 10) -> None:
+        self.url = url
+        self.channel = channel
+        self.failure: FlowwError | None = None
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._closed = threading.Event()
+        self._settled = threading.Event()
+        self._last_error = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"realtime {channel}", daemon=True
+        )
+        self._thread.start()
+        self._client: Any = None
+        deadline = time.monotonic() + connect_timeout
+        try:
+            asyncio.run_coroutine_threadsafe(
+                self._start(token, connect_timeout), self._loop
+            ).result(timeout=connect_timeout)
+            if not self._settled.wait(max(0.0, deadline - time.monotonic())):
+                detail = f": {self._last_error}" if self._last_error else ""
+                raise Unavailable(
+                    f"could not subscribe to {channel} at {url} within {connect_timeout:g} s"
+                    f"{detail}"
+                )
+        except TimeoutError:
+            self.close()
+            raise Unavailable(f"the realtime server at {url} did not answer in time") from None
+        except FlowwError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise Unavailable(f"could not subscribe to {channel} at {url}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        if self.failure is not None:
+            failure = self.failure
+            self.close()
+            raise failure
+
+    def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next publication's data, or ``None`` after ``timeout`` seconds or once closed."""
+        if self._closed.is_set():
+            return None
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _CLOSED:
+            self._queue.put(_CLOSED)
+            return None
+        assert isinstance(item, dict)
+        return item
+
+    def close(self) -> None:
+        """Disconnect and stop the background thread; closing twice is harmless."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_CLOSED)
+        if self._loop.is_running():
+            done = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
+            with contextlib.suppress(Exception):
+                done.result(timeout=5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    async def _start(self, token: str, timeout: float) -> None:
+        self._client = Client(self.url, events=_ClientEvents(self), token=token, timeout=timeout)
+        subscription = self._client.new_subscription(self.channel, events=_ChannelEvents(self))
+        await subscription.subscribe()
+        # Returns after the first attempt; reconnects and resubscribes run in the background.
+        await self._client.connect()
+
+    async def _stop(self) -> None:
+        if self._client is not None:
+            await self._client.disconnect()
+        # The client closes its socket in background tasks: let them finish, then end the rest.
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        if others:
+            await asyncio.wait(others, timeout=2)
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+    def _settle(self, failure: FlowwError | None) -> None:
+        if self._settled.is_set():
+            if failure is not None:  # ended for good after it was subscribed
+                log.warning("realtime subscription to %s ended: %s", self.channel, failure)
+                self.failure = failure
+                self._closed.set()
+                self._queue.put(_CLOSED)
+            return
+        self.failure = failure
+        self._settled.set()
+
+
+class _ClientEvents(ClientEventHandler):  # type: ignore[misc]
+    def __init__(self, owner: CentrifugeSubscription) -> None:
+        self._owner = owner
+
+    async def on_disconnected(self, ctx: DisconnectedContext) -> None:
+        if ctx.code == _DISCONNECT_CALLED:
+            return
+        if ctx.code in _UNAUTHORIZED_CODES:
+            failure: FlowwError = Unauthenticated(
+                f"the realtime server at {self._owner.url} refused the token ({ctx.reason})"
+            )
+        else:
+            failure = Unavailable(
+                f"the realtime server at {self._owner.url} closed the connection: "
+                f"{ctx.reason} ({ctx.code})"
+            )
+        self._owner._settle(failure)
+
+    async def on_error(self, ctx: ErrorContext) -> None:
+        self._owner._last_error = str(ctx.error) or type(ctx.error).__name__
+
+
+class _ChannelEvents(SubscriptionEventHandler):  # type: ignore[misc]
+    def __init__(self, owner: CentrifugeSubscription) -> None:
+        self._owner = owner
+
+    async def on_subscribed(self, ctx: SubscribedContext) -> None:
+        self._owner._settle(None)
+
+    async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
+        if ctx.code == _UNSUBSCRIBE_CALLED:
+            return
+        channel = self._owner.channel
+        if ctx.code == _PERMISSION_DENIED:
+            failure: FlowwError = PermissionDenied(f"not allowed to listen on {channel}")
+        elif ctx.code in _UNAUTHORIZED_CODES:
+            failure = Unauthenticated(f"the token may not listen on {channel} ({ctx.reason})")
+        else:
+            failure = Unavailable(f"subscription to {channel} ended: {ctx.reason} ({ctx.code})")
+        self._owner._settle(failure)
+
+    async def on_publication(self, ctx: PublicationContext) -> None:
+        data = ctx.pub.data
+        if isinstance(data, dict):
+            self._owner._queue.put(data)
+        else:
+            log.warning("ignored a non-object message on %s", self._owner.channel)

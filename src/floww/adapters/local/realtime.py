@@ -1,0 +1,234 @@
+"""The realtime hub inside the server: channels fan out to in-process subscriptions and to the
+outboxes of websocket connections.
+
+``publish`` may be called from any thread. It encodes the message to JSON once (a message JSON
+cannot carry raises ``InvalidInput``) and hands the encoded text to every current subscriber of
+the channel while holding the hub's lock, so all subscribers see one channel's messages in publish
+order. Every subscriber gets its own decoded copy: it never shares objects with the publisher.
+
+Memory is bounded. Each subscriber holds at most ``max_pending`` undelivered messages. A
+subscriber that falls that far behind is dropped rather than allowed to grow without bound:
+
+- an in-process ``LocalSubscription`` is closed (``overflowed`` becomes true, ``get`` returns
+  ``None`` from then on);
+- a websocket ``Outbox`` overflows: it refuses further messages and its connection closes itself
+  with the Centrifugo "slow" disconnect code, so the client reconnects and subscribes afresh.
+  Messages published while it was behind are lost to that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import threading
+from collections import deque
+from typing import Any, Protocol
+
+from floww.domain.errors import InvalidInput
+from floww.ports.realtime import Realtime, Subscription
+
+__all__ = ["DEFAULT_MAX_PENDING", "LocalRealtimeHub", "LocalSubscription", "Outbox"]
+
+DEFAULT_MAX_PENDING = 1000
+
+_CLOSED = object()
+
+
+class _Subscriber(Protocol):
+    def offer(self, channel: str, encoded: str) -> bool:
+        """Take one encoded message; ``False`` when the subscriber is closed or overflowed."""
+
+
+class LocalSubscription(Subscription):
+    """An in-process subscription backed by a bounded queue."""
+
+    def __init__(self, hub: LocalRealtimeHub, channel: str, max_pending: int) -> None:
+        self.channel = channel
+        self._hub = hub
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
+        self._closed = threading.Event()
+        self.overflowed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next message, or ``None`` after ``timeout`` seconds or once closed. Messages still
+        queued when the subscription is closed are discarded."""
+        if self._closed.is_set():
+            return None
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _CLOSED or self._closed.is_set():
+            self._wake_readers()
+            return None
+        assert isinstance(item, str)
+        decoded: dict[str, Any] = json.loads(item)
+        return decoded
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._hub._remove(self.channel, self)
+            self._wake_readers()
+
+    def offer(self, channel: str, encoded: str) -> bool:
+        if self._closed.is_set():
+            return False
+        try:
+            self._queue.put_nowait(encoded)
+        except queue.Full:
+            # The reader fell max_pending messages behind: drop it instead of growing.
+            self.overflowed = True
+            self._closed.set()
+            self._wake_readers()
+            return False
+        return True
+
+    def _wake_readers(self) -> None:
+        # Make room for the sentinel: once closed, queued messages are never read.
+        while True:
+            try:
+                self._queue.put_nowait(_CLOSED)
+                return
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+
+
+class Outbox:
+    """The bounded mailbox of one websocket connection, shared by all its channels.
+
+    Publishers on any thread ``offer`` encoded messages; the connection itself queues its own
+    frames (command replies, pings) with ``put_frame`` on ``loop``. The connection's writer task
+    awaits ``take`` and gets everything queued so far, in order: ``(channel, encoded message)``
+    for a publication, ``(None, frame)`` for the connection's own frames. Past ``max_pending``
+    unsent items the outbox overflows: it refuses more and ``take`` returns ``None``, the
+    signal for the connection to close. ``close`` also makes ``take`` return ``None``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_pending: int = DEFAULT_MAX_PENDING):
+        self._loop = loop
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._items: deque[tuple[str | None, str]] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+        self.overflowed = False
+
+    def offer(self, channel: str, encoded: str) -> bool:
+        with self._lock:
+            if self._closed:
+                return False
+            if len(self._items) >= self._max_pending:
+                self.overflowed = self._closed = True
+                self._items.clear()
+            else:
+                self._items.append((channel, encoded))
+            wake = self._closed or len(self._items) == 1
+        if wake:
+            self._wake()
+        return not self._closed
+
+    def put_frame(self, frame: str) -> None:
+        """Queue one of the connection's own frames after everything queued so far. Not counted
+        against ``max_pending``: the connection makes these at the pace of its client."""
+        with self._lock:
+            if self._closed:
+                return
+            self._items.append((None, frame))
+            wake = len(self._items) == 1
+        if wake:
+            self._wake()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._items.clear()
+        self._wake()
+
+    async def take(self) -> list[tuple[str | None, str]] | None:
+        """Everything queued so far (waiting for at least one item), or ``None`` once the outbox
+        is closed or overflowed. Call it from ``loop`` only."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return None
+                if self._items:
+                    items = list(self._items)
+                    self._items.clear()
+                    self._ready.clear()
+                    return items
+                self._ready.clear()
+            await self._ready.wait()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+
+class LocalRealtimeHub(Realtime):
+    """Fan-out of published messages to in-process subscriptions and websocket outboxes.
+
+    ``max_pending`` bounds every in-process subscription (outboxes carry their own bound).
+    """
+
+    def __init__(self, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        if max_pending < 1:
+            raise InvalidInput("max_pending must be at least 1")
+        self._max_pending = max_pending
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, list[_Subscriber]] = {}
+
+    def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver ``message`` to the channel's current subscribers; ``InvalidInput`` when it is
+        not a JSON object. Subscribers that overflow are dropped from the channel."""
+        if not isinstance(message, dict):
+            raise InvalidInput("realtime message must be a JSON object")
+        try:
+            encoded = json.dumps(message, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"realtime message is not JSON: {exc}") from exc
+        with self._lock:
+            subscribers = self._subscribers.get(channel)
+            if not subscribers:
+                return
+            dropped = [s for s in subscribers if not s.offer(channel, encoded)]
+            for subscriber in dropped:
+                subscribers.remove(subscriber)
+            if not subscribers:
+                del self._subscribers[channel]
+
+    def subscribe(self, channel: str) -> LocalSubscription:
+        subscription = LocalSubscription(self, channel, self._max_pending)
+        self._add(channel, subscription)
+        return subscription
+
+    def attach(self, channel: str, outbox: Outbox) -> None:
+        """Start delivering ``channel`` to a websocket connection's ``outbox``."""
+        self._add(channel, outbox)
+
+    def detach(self, channel: str, outbox: Outbox) -> None:
+        """Stop delivering ``channel`` to ``outbox``; detaching twice is harmless."""
+        self._remove(channel, outbox)
+
+    def subscriber_count(self, channel: str) -> int:
+        with self._lock:
+            return len(self._subscribers.get(channel, ()))
+
+    def _add(self, channel: str, subscriber: _Subscriber) -> None:
+        with self._lock:
+            self._subscribers.setdefault(channel, []).append(subscriber)
+
+    def _remove(self, channel: str, subscriber: _Subscriber) -> None:
+        with self._lock:
+            subscribers = self._subscribers.get(channel, [])
+            if subscriber in subscribers:
+                subscribers.remove(subscriber)
+            if not subscribers:
+                self._subscribers.pop(channel, None)

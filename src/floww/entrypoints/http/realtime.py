@@ -1,0 +1,337 @@
+"""The realtime websocket endpoint: the subset of the Centrifugo JSON client protocol that dev
+sessions need, served from the embedded hub, so one client library talks to both this server and
+a real Centrifugo.
+
+Wire format: every websocket text message carries one or more JSON objects separated by
+newlines, in both directions. Supported commands (each with a positive ``id``, answered by a
+reply with the same ``id``):
+
+- ``connect {token}``: the token is checked by ``authenticate``; a bad one closes the socket with
+  disconnect code 3500 "invalid token" (the client does not reconnect). The result carries the
+  client id and ``ping`` (whole seconds) with ``pong: true``.
+- ``subscribe {channel}``: allowed when ``may_subscribe(principal, channel)``; otherwise error 103
+  "permission denied". A second subscribe to the same channel is error 105.
+- ``unsubscribe {channel}``.
+- an empty object ``{}`` from the client is a pong.
+
+Other known commands (publish, history, presence, rpc, refresh, ...) get error 108 "not
+available", unknown ones error 104 "method not found". Malformed JSON, a binary message, a command
+without ``id`` or any command before ``connect`` close the socket with 3501 "bad request".
+Publications travel as ``{"push": {"channel", "pub": {"data"}}}``. The server sends an empty ``{}``
+ping every ``ping_interval`` seconds and closes a client that sent nothing since the previous ping
+with 3012 "no pong"; a socket that does not connect within one interval is closed with 3502
+"stale"; one whose outbox overflows (see ``floww.adapters.local.realtime``) with 3008 "slow".
+A connection keeps its subscriptions for its lifetime, even past the expiry of the token it
+connected with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from floww.adapters.local.realtime import DEFAULT_MAX_PENDING, LocalRealtimeHub, Outbox
+from floww.domain.errors import (
+    FlowwError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from floww.domain.model import Principal
+
+__all__ = ["ClientSession", "Disconnect", "decode_commands", "encode_frame", "realtime_route"]
+
+log = logging.getLogger("floww.realtime")
+
+_KNOWN_UNSUPPORTED = (
+    "publish",
+    "presence",
+    "presence_stats",
+    "history",
+    "rpc",
+    "refresh",
+    "sub_refresh",
+)
+
+
+class Disconnect(Exception):
+    """The server ends the connection with a Centrifugo disconnect code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason
+
+    @classmethod
+    def bad_request(cls) -> Disconnect:
+        return cls(3501, "bad request")
+
+    @classmethod
+    def invalid_token(cls) -> Disconnect:
+        return cls(3500, "invalid token")
+
+    @classmethod
+    def no_pong(cls) -> Disconnect:
+        return cls(3012, "no pong")
+
+    @classmethod
+    def stale(cls) -> Disconnect:
+        return cls(3502, "stale")
+
+    @classmethod
+    def slow(cls) -> Disconnect:
+        return cls(3008, "slow")
+
+
+def decode_commands(text: str) -> list[dict[str, Any]]:
+    """The commands of one websocket message; ``Disconnect`` (bad request) unless every
+    non-blank line is a JSON object."""
+    commands: list[dict[str, Any]] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            command = json.loads(line)
+        except ValueError:
+            raise Disconnect.bad_request() from None
+        if not isinstance(command, dict):
+            raise Disconnect.bad_request()
+        commands.append(command)
+    return commands
+
+
+def encode_frame(items: list[tuple[str | None, str]]) -> str:
+    """One websocket message from an outbox batch: publications become ``push`` objects (their
+    data is already encoded JSON), the connection's own frames are sent as they are."""
+    lines = []
+    for channel, text in items:
+        if channel is None:
+            lines.append(text)
+        else:
+            lines.append(f'{{"push":{{"channel":{json.dumps(channel)},"pub":{{"data":{text}}}}}}}')
+    return "\n".join(lines)
+
+
+def _reply(command_id: int, **body: Any) -> str:
+    return json.dumps({"id": command_id, **body}, separators=(",", ":"))
+
+
+def _error(command_id: int, code: int, message: str, *, temporary: bool = False) -> str:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if temporary:
+        error["temporary"] = True
+    return _reply(command_id, error=error)
+
+
+class ClientSession:
+    """The protocol state of one connection. ``handle`` processes one websocket message and
+    queues every reply into ``outbox`` (where the hub also queues the publications), so that a
+    subscribe reply always precedes the channel's first publication. It raises ``Disconnect``
+    when the connection must end. ``authenticate`` and ``may_subscribe`` may block: they run in
+    a worker thread."""
+
+    def __init__(
+        self,
+        hub: LocalRealtimeHub,
+        outbox: Outbox,
+        *,
+        authenticate: Callable[[str], Principal],
+        may_subscribe: Callable[[Principal, str], bool],
+        ping_interval: float,
+    ) -> None:
+        self._hub = hub
+        self._outbox = outbox
+        self._authenticate = authenticate
+        self._may_subscribe = may_subscribe
+        self._ping_interval = ping_interval
+        self.principal: Principal | None = None
+        self.client_id = str(uuid.uuid4())
+        self.channels: set[str] = set()
+        self.heard_from = False
+
+    async def handle(self, text: str) -> None:
+        self.heard_from = True
+        for command in decode_commands(text):
+            await self._command(command)
+
+    def close(self) -> None:
+        for channel in self.channels:
+            self._hub.detach(channel, self._outbox)
+        self.channels.clear()
+        self._outbox.close()
+
+    async def _command(self, command: dict[str, Any]) -> None:
+        command_id = command.get("id", 0)
+        if not command_id:
+            if command and set(command) != {"send"}:
+                raise Disconnect.bad_request()
+            return  # a pong, or an async message nobody handles here
+        if not isinstance(command_id, int) or isinstance(command_id, bool) or command_id < 0:
+            raise Disconnect.bad_request()
+        if "connect" in command:
+            await self._connect(command_id, command["connect"])
+            return
+        if self.principal is None:
+            raise Disconnect.bad_request()
+        if "subscribe" in command:
+            await self._subscribe(command_id, _channel_of(command["subscribe"]))
+        elif "unsubscribe" in command:
+            channel = _channel_of(command["unsubscribe"])
+            if channel in self.channels:
+                self.channels.discard(channel)
+                self._hub.detach(channel, self._outbox)
+            self._outbox.put_frame(_reply(command_id, unsubscribe={}))
+        elif any(name in command for name in _KNOWN_UNSUPPORTED):
+            self._outbox.put_frame(_error(command_id, 108, "not available"))
+        else:
+            self._outbox.put_frame(_error(command_id, 104, "method not found"))
+
+    async def _connect(self, command_id: int, body: Any) -> None:
+        if self.principal is not None or not isinstance(body, dict):
+            raise Disconnect.bad_request()
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise Disconnect.invalid_token()
+        try:
+            self.principal = await run_in_threadpool(self._authenticate, token)
+        except Unauthenticated:
+            raise Disconnect.invalid_token() from None
+        except FlowwError as exc:
+            log.warning("realtime connect: authentication failed: %s", exc)
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        except Exception:
+            log.exception("realtime connect: authentication failed")
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        ping = max(1, math.ceil(self._ping_interval))
+        result = {"client": self.client_id, "version": "floww", "ping": ping, "pong": True}
+        self._outbox.put_frame(_reply(command_id, connect=result))
+
+    async def _subscribe(self, command_id: int, channel: str) -> None:
+        if channel in self.channels:
+            self._outbox.put_frame(_error(command_id, 105, "already subscribed"))
+            return
+        assert self.principal is not None
+        try:
+            allowed = await run_in_threadpool(self._may_subscribe, self.principal, channel)
+        except (PermissionDenied, NotFound, Unauthenticated):
+            allowed = False
+        except FlowwError as exc:
+            log.warning("realtime subscribe to %s failed: %s", channel, exc)
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        except Exception:
+            log.exception("realtime subscribe to %s failed", channel)
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        if not allowed:
+            self._outbox.put_frame(_error(command_id, 103, "permission denied"))
+            return
+        if channel in self.channels:  # a concurrent duplicate won the race
+            self._outbox.put_frame(_error(command_id, 105, "already subscribed"))
+            return
+        # Reply first, attach second, with no await between: the writer cannot send the reply
+        # before the attach, and every publication after the attach is queued behind the reply.
+        self._outbox.put_frame(_reply(command_id, subscribe={}))
+        self.channels.add(channel)
+        self._hub.attach(channel, self._outbox)
+
+
+def _channel_of(body: Any) -> str:
+    channel = body.get("channel") if isinstance(body, dict) else None
+    if not isinstance(channel, str) or not channel:
+        raise Disconnect.bad_request()
+    return channel
+
+
+async def _read(websocket: WebSocket, session: ClientSession) -> Disconnect | None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is None:
+            return Disconnect.bad_request()
+        try:
+            await session.handle(text)
+        except Disconnect as disconnect:
+            return disconnect
+
+
+async def _write(websocket: WebSocket, outbox: Outbox) -> Disconnect | None:
+    while True:
+        items = await outbox.take()
+        if items is None:
+            return Disconnect.slow() if outbox.overflowed else None
+        try:
+            await websocket.send_text(encode_frame(items))
+        except Exception:  # the peer went away mid-send; the reader sees the disconnect
+            return None
+
+
+async def _ping(session: ClientSession, outbox: Outbox, interval: float) -> Disconnect:
+    await asyncio.sleep(interval)
+    if session.principal is None:
+        return Disconnect.stale()
+    while True:
+        session.heard_from = False
+        outbox.put_frame("{}")
+        await asyncio.sleep(interval)
+        if not session.heard_from:
+            return Disconnect.no_pong()
+
+
+def realtime_route(
+    hub: LocalRealtimeHub,
+    *,
+    authenticate: Callable[[str], Principal],
+    may_subscribe: Callable[[Principal, str], bool],
+    path: str = "/connection/websocket",
+    ping_interval: float = 25.0,
+    max_pending: int = DEFAULT_MAX_PENDING,
+) -> WebSocketRoute:
+    """The websocket route of the realtime endpoint. ``authenticate`` maps a token to a
+    principal or raises ``Unauthenticated``; ``may_subscribe`` says whether a principal may
+    listen on a channel. Both may block."""
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        outbox = Outbox(asyncio.get_running_loop(), max_pending)
+        session = ClientSession(
+            hub,
+            outbox,
+            authenticate=authenticate,
+            may_subscribe=may_subscribe,
+            ping_interval=ping_interval,
+        )
+        endings: list[Disconnect | None] = []
+
+        async def until_first_ends(part: Awaitable[Disconnect | None]) -> None:
+            endings.append(await part)
+            parts.cancel_scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as parts:
+                parts.start_soon(until_first_ends, _read(websocket, session))
+                parts.start_soon(until_first_ends, _write(websocket, outbox))
+                parts.start_soon(until_first_ends, _ping(session, outbox, ping_interval))
+        finally:
+            session.close()
+        ending = endings[0] if endings else None
+        if ending is not None:
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await websocket.close(ending.code, ending.reason)
+
+    return WebSocketRoute(path, endpoint)
