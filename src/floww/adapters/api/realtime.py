@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from centrifuge import (  # type: ignore[import-untyped]
+from centrifuge import (
     Client,
     ClientEventHandler,
     DisconnectedContext,
