@@ -1,0 +1,469 @@
+"""A function host that runs deployed code in warm local worker processes.
+
+``create_runtime`` pulls the runtime's image from the registry and unpacks its layers, in
+order, into ``cache_dir/<manifest digest hex>/`` (once per digest, atomically, refusing any
+entry that would land outside that directory: absolute paths, ``..``, links pointing out,
+devices). The image's site directory (``opt/floww/site`` when the image has one, else its
+root) goes on the workers' ``PYTHONPATH`` ahead of ``fallback_path``.
+
+Each runtime gets a pool of ``python -m floww.sdk.runtime`` workers, started on first use and
+kept warm. A worker gets a minimal environment (``PATH``, ``LANG``, a private ``HOME`` and
+``TMPDIR``, plus ``env``), never the server's own. Code files cross the pipe only the first
+time a worker sees a digest.
+
+Errors: a bad or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
+``DeadlineExceeded`` past ``execution.deadline_ms`` (the worker is killed and replaced) and
+``Unavailable`` when its worker dies (only that invocation fails). ``NotFound`` for a runtime
+the host does not know; ``Unavailable`` for a FAILED runtime or a closed host.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shutil
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+
+from floww.adapters.local.workers import Worker, WorkerPool, WorkerSpec
+from floww.domain.errors import (
+    DeadlineExceeded,
+    FlowwError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
+from floww.domain.model import (
+    CodeBundle,
+    Definitions,
+    Invocation,
+    InvocationResult,
+    Runtime,
+    RuntimeStatus,
+)
+from floww.ports.function_host import FunctionHost
+from floww.ports.image_registry import ImageRegistry
+from floww.sdk.wire import (
+    definitions_from_wire,
+    definitions_request,
+    invocation_to_wire,
+    result_from_wire,
+)
+
+__all__ = ["LocalFunctionHost", "UnsafeImage", "parse_image_ref", "unpack_layers"]
+
+_T = TypeVar("_T")
+SITE_DIR = Path("opt", "floww", "site")
+# Past the deadline the worker gets a moment to answer for itself (the runtime bounds async
+# handlers and reports their logs) before the host kills it.
+_GRACE_SECONDS = 0.25
+_WHITEOUT = ".wh."
+_OPAQUE = ".wh..wh..opq"
+
+
+class UnsafeImage(Exception):
+    """An image layer that cannot be unpacked safely; the message is one sentence."""
+
+
+@attrs.define
+class _Entry:
+    runtime: Runtime
+    pool: WorkerPool | None = None
+
+
+class LocalFunctionHost(FunctionHost):
+    """Runs runtimes of ``registry`` images in local worker processes.
+
+    ``workers_per_runtime`` bounds each runtime's pool; ``python`` is the interpreter the
+    workers run; ``fallback_path`` follows the image's site directory on ``PYTHONPATH`` (so an
+    image without floww still runs in development); ``env`` is added to every worker's
+    environment. ``start_timeout`` bounds a worker's start and ``load_timeout`` a
+    ``get_definitions`` call. Close the host (or use it as a context manager) to stop every
+    worker.
+    """
+
+    def __init__(
+        self,
+        registry: ImageRegistry,
+        cache_dir: Path,
+        *,
+        workers_per_runtime: int = 2,
+        python: str = sys.executable,
+        fallback_path: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        start_timeout: float = 30.0,
+        load_timeout: float = 30.0,
+    ) -> None:
+        if workers_per_runtime < 1:
+            raise ValueError("workers_per_runtime must be at least 1")
+        self._registry = registry
+        self._cache_dir = Path(cache_dir)
+        self._workers = workers_per_runtime
+        self._python = python
+        self._fallback = tuple(str(p) for p in fallback_path)
+        self._env = dict(env or {})
+        self._start_timeout = start_timeout
+        self._load_timeout = load_timeout
+        self._scratch = Path(tempfile.mkdtemp(prefix="floww-host-"))
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._closed = False
+
+    # -- FunctionHost ------------------------------------------------------------------------
+
+    def create_runtime(self, runtime: Runtime) -> Runtime:
+        with self._lock:
+            self._check_open()
+            known = self._entries.get(runtime.id)
+            if (
+                known is not None
+                and known.runtime.image_ref == runtime.image_ref
+                and known.runtime.status is RuntimeStatus.READY
+            ):
+                return known.runtime
+        try:
+            site = self._prepare(runtime.image_ref)
+        except _ImageProblem as exc:
+            made = attrs.evolve(runtime, status=RuntimeStatus.FAILED, error=str(exc))
+            pool = None
+        else:
+            made = attrs.evolve(runtime, status=RuntimeStatus.READY, error="")
+            spec = WorkerSpec(
+                self._python,
+                (str(site), *self._fallback),
+                self._env,
+                self._scratch,
+                self._start_timeout,
+            )
+            pool = WorkerPool(lambda: Worker(spec), self._workers)
+        with self._lock:
+            closed = self._closed
+            replaced = None if closed else self._entries.get(runtime.id)
+            if not closed:
+                self._entries[runtime.id] = _Entry(made, pool)
+        if closed:
+            self._stop(pool)
+            raise Unavailable("the function host is closed")
+        if replaced is not None:
+            self._stop(replaced.pool)
+        return made
+
+    def runtime_status(self, runtime: Runtime) -> RuntimeStatus:
+        return self._entry(runtime).runtime.status
+
+    def get_definitions(
+        self, runtime: Runtime, code: CodeBundle, providers: dict[str, dict[str, str]]
+    ) -> Definitions:
+        def load(worker: Worker) -> dict[str, Any]:
+            answer = worker.request(definitions_request(code, providers), self._load_timeout)
+            if answer.get("ok"):
+                worker.digests.add(code.digest)
+            return answer
+
+        late = f"loading the code took longer than {self._load_timeout:g} s"
+        answer = _on_worker(self._pool(runtime), self._load_timeout, load, late)
+        return _checked(definitions_from_wire, answer)
+
+    def invoke(self, runtime: Runtime, invocation: Invocation) -> InvocationResult:
+        """The deadline bounds the handler's run once a worker has it; waiting for a free
+        worker is bounded by the same amount again, and starting one by ``start_timeout``."""
+        deadline_ms = invocation.execution.deadline_ms
+        limit = deadline_ms / 1000 if deadline_ms > 0 else None
+
+        def run(worker: Worker) -> dict[str, Any]:
+            return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+
+        late = f"the handler did not finish within {deadline_ms} ms"
+        answer = _on_worker(self._pool(runtime), limit, run, late)
+        result = _checked(result_from_wire, answer)
+        if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
+            raise DeadlineExceeded(result.error.message or "the handler ran past its deadline")
+        return result
+
+    def destroy_runtime(self, runtime: Runtime) -> None:
+        """Stop the runtime's workers and forget it. The unpacked image stays in the cache: other
+        runtimes may share its digest."""
+        with self._lock:
+            entry = self._entries.pop(runtime.id, None)
+        if entry is None:
+            raise NotFound("runtime", runtime.id)
+        self._stop(entry.pool)
+
+    # -- lifecycle and introspection -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every worker of every runtime. Idempotent."""
+        with self._lock:
+            self._closed = True
+            entries = list(self._entries.values())
+            self._entries.clear()
+        for entry in entries:
+            self._stop(entry.pool)
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> LocalFunctionHost:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def worker_pids(self, runtime_id: str) -> tuple[int, ...]:
+        """The process ids of the runtime's live workers (none before its first call)."""
+        pool = self._entry_by_id(runtime_id).pool
+        return pool.pids() if pool is not None else ()
+
+    def files_sent(self, runtime_id: str) -> int:
+        """How many requests carried code files to the runtime's current workers."""
+        pool = self._entry_by_id(runtime_id).pool
+        return pool.files_sent() if pool is not None else 0
+
+    def image_root(self, image_digest: str) -> Path:
+        """Where the image with manifest ``image_digest`` is (or would be) unpacked."""
+        return self._cache_dir / image_digest.removeprefix("sha256:")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _prepare(self, image_ref: str) -> Path:
+        """Pull and unpack ``image_ref``; the site directory the workers import from."""
+        try:
+            repository, reference = parse_image_ref(image_ref)
+            image = self._registry.pull(repository, reference)
+        except NotFound as exc:
+            raise _ImageProblem(f"image not found: {image_ref}") from exc
+        except Unavailable as exc:
+            raise _ImageProblem(f"the image registry could not be reached: {exc}") from exc
+        except FlowwError as exc:
+            raise _ImageProblem(f"image {image_ref!r} cannot be used: {exc}") from exc
+        root = self.image_root(image.digest)
+        if not root.is_dir():
+            try:
+                unpack_layers(image.layers, root)
+            except UnsafeImage as exc:
+                raise _ImageProblem(str(exc)) from exc
+            except OSError as exc:
+                raise _ImageProblem(f"the image could not be unpacked: {exc}") from exc
+        site = root / SITE_DIR
+        return site if site.is_dir() else root
+
+    def _entry_by_id(self, runtime_id: str) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(runtime_id)
+        if entry is None:
+            raise NotFound("runtime", runtime_id)
+        return entry
+
+    def _entry(self, runtime: Runtime) -> _Entry:
+        return self._entry_by_id(runtime.id)
+
+    def _pool(self, runtime: Runtime) -> WorkerPool:
+        entry = self._entry(runtime)
+        if entry.pool is None:
+            raise Unavailable(f"runtime {runtime.id} failed: {entry.runtime.error}")
+        return entry.pool
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Unavailable("the function host is closed")
+
+    @staticmethod
+    def _stop(pool: WorkerPool | None) -> None:
+        if pool is not None:
+            pool.close()
+
+
+class _ImageProblem(Exception):
+    """Why a runtime is FAILED: one sentence."""
+
+
+def _on_worker(
+    pool: WorkerPool,
+    wait: float | None,
+    work: Callable[[Worker], dict[str, Any]],
+    late: str,
+) -> dict[str, Any]:
+    """Do ``work`` on a worker of ``pool``: a worker that ran late or failed is replaced; one
+    that merely could not be handed the request goes back to the pool."""
+    try:
+        worker = pool.acquire(wait)
+    except TimeoutError:
+        raise DeadlineExceeded("no worker became free in time") from None
+    try:
+        answer = work(worker)
+    except InvalidInput:
+        pool.release(worker)
+        raise
+    except TimeoutError:
+        pool.discard(worker)
+        raise DeadlineExceeded(late) from None
+    except BaseException:
+        pool.discard(worker)
+        raise
+    pool.release(worker)
+    return answer
+
+
+def _after(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def _invoke_on(worker: Worker, invocation: Invocation, until: float | None) -> dict[str, Any]:
+    """Run ``invocation`` on ``worker``, sending the code files only when it may lack them."""
+    digest = invocation.code.digest
+    with_files = digest not in worker.digests
+    answer = worker.request(invocation_to_wire(invocation, include_files=with_files), _left(until))
+    if not with_files and _error_type(answer) == "CodeNotCached":
+        with_files = True
+        answer = worker.request(invocation_to_wire(invocation, include_files=True), _left(until))
+    if with_files and _error_type(answer) not in {"UserCodeError", "InvalidRequest"}:
+        worker.digests.add(digest)
+    return answer
+
+
+def _left(until: float | None) -> float | None:
+    if until is None:
+        return None
+    return max(until - time.monotonic(), 0.0) + _GRACE_SECONDS
+
+
+def _error_type(answer: dict[str, Any]) -> str | None:
+    error = answer.get("error")
+    if answer.get("ok") or not isinstance(error, dict):
+        return None
+    kind = error.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _checked(decode: Callable[[Any], _T], answer: dict[str, Any]) -> _T:
+    """Decode a worker's answer; a malformed one is the host's failure, not the caller's."""
+    try:
+        return decode(answer)
+    except FlowwError as exc:
+        if isinstance(exc, InvalidInput) and answer.get("ok") is False:
+            raise  # the runtime refused the request or the code did not load
+        raise Unavailable(f"the worker gave a malformed answer: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unavailable(f"the worker gave a malformed answer: {exc!r}") from exc
+
+
+# -- image references and layers -------------------------------------------------------------
+
+
+def parse_image_ref(image_ref: str) -> tuple[str, str]:
+    """``(repository, tag or digest)`` of ``repo:tag`` or ``repo@sha256:...`` (tag defaults to
+    ``latest``); ``InvalidInput`` for an empty reference."""
+    ref = image_ref.strip()
+    if "@" in ref:
+        repository, _, reference = ref.partition("@")
+    else:
+        head, colon, tail = ref.rpartition(":")
+        repository, reference = (head, tail) if colon and "/" not in tail else (ref, "latest")
+    if not repository or not reference:
+        raise InvalidInput(f"invalid image reference {image_ref!r}")
+    return repository, reference
+
+
+def unpack_layers(layers: Sequence[bytes], root: Path) -> None:
+    """Unpack tar(.gz) ``layers`` in order into ``root``, atomically: into a directory beside
+    it, renamed into place when complete. ``root`` already present (a concurrent unpack of the
+    same image won) is fine. ``UnsafeImage`` for an entry that would escape ``root``, a
+    device or an archive that cannot be read; nothing is left behind then."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".unpack-{root.name}-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        for number, layer in enumerate(layers, start=1):
+            _unpack_layer(layer, staging, number)
+        try:
+            os.rename(staging, root)
+        except OSError:
+            if not root.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _unpack_layer(layer: bytes, dest: Path, number: int) -> None:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(layer), mode="r:*") as archive:
+            members = archive.getmembers()
+            for member in members:
+                _check_member(member, number)
+            regular = []
+            for member in members:
+                parent, _, base = member.name.rstrip("/").rpartition("/")
+                if base == _OPAQUE:
+                    _clear(dest, dest / parent)
+                elif base.startswith(_WHITEOUT):
+                    _remove(dest, dest / parent / base.removeprefix(_WHITEOUT))
+                else:
+                    regular.append(member)
+            archive.extractall(dest, members=regular, filter="data")
+    except UnsafeImage:
+        raise
+    except tarfile.FilterError as exc:
+        raise UnsafeImage(
+            f"layer {number} of the image has an entry that leads outside the image root: "
+            f"{exc.tarinfo.name!r}"
+        ) from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise UnsafeImage(f"layer {number} of the image is not a readable tar archive") from exc
+
+
+def _check_member(member: tarfile.TarInfo, number: int) -> None:
+    name = member.name
+    where = f"layer {number} of the image"
+    if name.startswith("/") or _escapes(name):
+        raise UnsafeImage(f"{where} has an entry outside the image root: {name!r}")
+    if member.isdev():
+        raise UnsafeImage(f"{where} has a device file: {name!r}")
+    if member.issym():
+        target = member.linkname
+        joined = posixpath.join(posixpath.dirname(name), target)
+        if target.startswith("/") or _escapes(joined):
+            raise UnsafeImage(f"{where} has a link pointing outside the image root: {name!r}")
+    if member.islnk() and (member.linkname.startswith("/") or _escapes(member.linkname)):
+        raise UnsafeImage(f"{where} has a link pointing outside the image root: {name!r}")
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise UnsafeImage(f"{where} has an entry of an unsupported kind: {name!r}")
+
+
+def _escapes(name: str) -> bool:
+    normal = posixpath.normpath(name)
+    return normal == ".." or normal.startswith("../")
+
+
+def _clear(dest: Path, directory: Path) -> None:
+    if _inside(dest, directory) and directory.is_dir() and not directory.is_symlink():
+        for child in directory.iterdir():
+            _remove(dest, child)
+
+
+def _remove(dest: Path, path: Path) -> None:
+    if not _inside(dest, path.parent):
+        raise UnsafeImage(f"a whiteout in the image leads outside the image root: {path.name!r}")
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _inside(dest: Path, path: Path) -> bool:
+    base, real = os.path.realpath(dest), os.path.realpath(path)
+    return real == base or real.startswith(base + os.sep)

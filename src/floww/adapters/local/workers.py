@@ -1,0 +1,340 @@
+"""Warm worker processes that serve the runtime contract as JSON lines, and their pools.
+
+A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group: one
+request line in, one answer line out. A ``WorkerPool`` keeps up to ``size`` of them for one
+runtime, started on first use and reused while they stay healthy; a worker that failed is
+killed (with everything it started) and a replacement is started in the background.
+
+Errors: ``Worker.request`` raises ``TimeoutError`` when no answer came in time (the caller
+decides what that means and discards the worker), ``Unavailable`` when the process exited
+or answered something that is not a JSON object, and ``InvalidInput`` for a request that is not
+JSON (nothing was sent then). ``WorkerPool.acquire`` raises
+``TimeoutError`` when no worker became free in time and ``Unavailable`` once the pool is
+closed or a worker could not be started.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from floww.domain.errors import InvalidInput, Unavailable
+
+__all__ = ["Worker", "WorkerPool", "WorkerSpec"]
+
+log = logging.getLogger(__name__)
+
+# A request the runtime does not serve: any JSON answer proves its loop is up and importable.
+_PROBE = {"type": "probe"}
+_STDERR_LINES = 20
+_EXIT_WAIT_SECONDS = 5.0
+
+
+class WorkerSpec:
+    """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` and the complete
+    environment it gets on top of the minimal one (never the server's own)."""
+
+    def __init__(
+        self,
+        python: str,
+        path: Sequence[str],
+        env: Mapping[str, str],
+        scratch: Path,
+        start_timeout: float,
+    ) -> None:
+        self.python = python
+        self.path = tuple(path)
+        self.env = dict(env)
+        self.scratch = scratch
+        self.start_timeout = start_timeout
+
+    def environment(self, workdir: Path) -> dict[str, str]:
+        home, tmp = workdir / "home", workdir / "tmp"
+        home.mkdir()
+        tmp.mkdir()
+        return {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **self.env,
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "PYTHONPATH": os.pathsep.join(self.path),
+            "PYTHONNOUSERSITE": "1",
+            # Bytecode goes beside the worker, so unpacked images stay as they were unpacked.
+            "PYTHONPYCACHEPREFIX": str(self.scratch / "pycache"),
+        }
+
+
+class Worker:
+    """One runtime process. ``digests`` are the code digests this process has been sent the
+    files of (the runtime caches loaded code by digest); ``files_sent`` counts such requests."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="worker-", dir=spec.scratch))
+        self.digests: set[str] = set()
+        self.files_sent = 0
+        self._answers: queue.Queue[bytes | None] = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        try:
+            self._process = subprocess.Popen(
+                [spec.python, "-m", "floww.sdk.runtime"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env=spec.environment(self.workdir),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise Unavailable(f"the worker could not be started: {exc}") from exc
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._readers = [
+            _daemon(self._pump_answers, self._process.stdout),
+            _daemon(self._pump_stderr, self._process.stderr),
+        ]
+        try:
+            self.request(_PROBE, spec.start_timeout)
+        except TimeoutError as exc:
+            self.kill()
+            raise Unavailable(f"the worker did not start within {spec.start_timeout} s") from exc
+        except Unavailable:
+            self.kill()
+            raise
+        log.debug("worker %d started", self.pid)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def request(self, payload: Mapping[str, Any], timeout: float | None) -> dict[str, Any]:
+        """Send one request line and return the answer line, decoded."""
+        try:
+            line = json.dumps(payload, allow_nan=False).encode("ascii") + b"\n"
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"the request cannot be encoded as JSON: {exc}") from exc
+        if "files" in payload.get("code", {}):
+            self.files_sent += 1
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(line)
+            stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            raise self._exited() from None
+        try:
+            answer = self._answers.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        if answer is None:
+            raise self._exited()
+        try:
+            decoded = json.loads(answer)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise Unavailable("the worker answered something that is not a JSON object")
+        return decoded
+
+    def kill(self) -> None:
+        """Kill the process group at once and clean up."""
+        self._signal_group()
+        self._reap(_EXIT_WAIT_SECONDS)
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Ask the process to finish (end of input), then kill what is left after ``grace``."""
+        try:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        except OSError:
+            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(grace)
+        self._signal_group()  # children it left behind go too
+        self._reap(_EXIT_WAIT_SECONDS)
+
+    def _signal_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+
+    def _reap(self, timeout: float) -> None:
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("worker %d did not exit after SIGKILL", self.pid)
+        for reader in self._readers:
+            reader.join(timeout=1.0)
+        # Each reader closes its own stream at end of input: closing it here could block for as
+        # long as a process that escaped the kill keeps the pipe open.
+        with contextlib.suppress(OSError, ValueError):
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _exited(self) -> Unavailable:
+        try:
+            code = self._process.wait(_EXIT_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            code = None
+            self._signal_group()
+        self._readers[1].join(timeout=1.0)  # the last words on stderr
+        last = self._stderr[-1] if self._stderr else ""
+        what = (
+            "the worker closed its output"
+            if code is None
+            else f"the worker was killed by signal {-code}"
+            if code < 0
+            else f"the worker exited with code {code}"
+        )
+        return Unavailable(f"{what}: {last}" if last else what, exit_code=code)
+
+    def _pump_answers(self, stream: IO[bytes]) -> None:
+        try:
+            for line in stream:
+                self._answers.put(line)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._answers.put(None)
+            stream.close()
+
+    def _pump_stderr(self, stream: IO[bytes]) -> None:
+        try:
+            for raw in stream:
+                text = raw.decode("utf-8", "replace").strip()
+                if text:
+                    self._stderr.append(text)
+        except (OSError, ValueError):
+            pass
+        finally:
+            stream.close()
+
+
+def _daemon(target: Callable[[IO[bytes]], None], stream: IO[bytes]) -> threading.Thread:
+    thread = threading.Thread(target=target, args=(stream,), name="floww-worker-io", daemon=True)
+    thread.start()
+    return thread
+
+
+class WorkerPool:
+    """Up to ``size`` warm workers of one runtime. ``acquire`` hands out an idle worker,
+    starts one while there is room, or waits for one to be released."""
+
+    def __init__(self, spawn: Callable[[], Worker], size: int) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs room for at least one worker")
+        self._spawn = spawn
+        self._size = size
+        self._ready = threading.Condition()
+        self._idle: list[Worker] = []
+        self._members: set[Worker] = set()
+        self._starting = 0
+        self._closed = False
+        self._refills: list[threading.Thread] = []
+
+    def pids(self) -> tuple[int, ...]:
+        with self._ready:
+            return tuple(sorted(w.pid for w in self._members))
+
+    def files_sent(self) -> int:
+        with self._ready:
+            return sum(w.files_sent for w in self._members)
+
+    def acquire(self, timeout: float | None) -> Worker:
+        until = None if timeout is None else time.monotonic() + timeout
+        with self._ready:
+            while True:
+                if self._closed:
+                    raise Unavailable("the runtime's workers were stopped")
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive:
+                        return worker
+                    self._members.discard(worker)
+                    worker.kill()
+                if len(self._members) + self._starting < self._size:
+                    self._starting += 1
+                    break
+                left = None if until is None else until - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError
+                self._ready.wait(left)
+        return self._start(for_caller=True)
+
+    def release(self, worker: Worker) -> None:
+        with self._ready:
+            if not self._closed and worker in self._members:
+                self._idle.append(worker)
+                self._ready.notify()
+                return
+        worker.stop()
+
+    def discard(self, worker: Worker) -> None:
+        """Kill ``worker`` (it failed or ran late) and start a replacement in the background."""
+        with self._ready:
+            self._members.discard(worker)
+            self._ready.notify()
+        worker.kill()
+        with self._ready:
+            if self._closed or len(self._members) + self._starting >= self._size:
+                return
+            self._starting += 1
+            refill = threading.Thread(target=self._refill, name="floww-worker-refill", daemon=True)
+            self._refills = [t for t in self._refills if t.is_alive()] + [refill]
+        refill.start()
+
+    def close(self) -> None:
+        """Stop every worker, busy or idle; later ``acquire`` calls raise ``Unavailable``."""
+        with self._ready:
+            self._closed = True
+            workers = list(self._members)
+            self._members.clear()
+            self._idle.clear()
+            refills = list(self._refills)
+            self._ready.notify_all()
+        for worker in workers:
+            worker.stop()
+        for refill in refills:
+            refill.join(timeout=30.0)
+
+    def _refill(self) -> None:
+        try:
+            self._start(for_caller=False)
+        except Unavailable as exc:
+            log.warning("a replacement worker could not be started: %s", exc)
+
+    def _start(self, *, for_caller: bool) -> Worker:
+        try:
+            worker = self._spawn()
+        except BaseException:
+            with self._ready:
+                self._starting -= 1
+                self._ready.notify()
+            raise
+        with self._ready:
+            self._starting -= 1
+            if not self._closed:
+                self._members.add(worker)
+                if not for_caller:
+                    self._idle.append(worker)
+                self._ready.notify()
+                return worker
+        worker.stop()
+        raise Unavailable("the runtime's workers were stopped")

@@ -1,0 +1,38 @@
+"""The local worker-process function host, in the FunctionHost contract suite."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import floww
+from floww.adapters.local.function_host import LocalFunctionHost
+from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
+from floww.domain.model import RuntimeTarget
+from floww.ports.function_host import FunctionHost
+
+# The directory holding the floww package: workers import it from there when an image does
+# not bring floww itself (the fake builder's images hold only a requirements listing).
+FLOWW_SOURCE = str(Path(floww.__file__).resolve().parents[1])
+
+
+def registry_with_image(repository: str = "img", tag: str = "tag") -> InMemoryImageRegistry:
+    """A registry holding a small real image under ``repository:tag``."""
+    registry = InMemoryImageRegistry()
+    built = FakeImageBuilder().build(RuntimeTarget("linux/amd64", "3.11"), [])
+    registry.push(repository, tag, built.image)
+    return registry
+
+
+def local_host() -> Iterator[FunctionHost]:
+    with (
+        tempfile.TemporaryDirectory(prefix="floww-images-") as cache,
+        LocalFunctionHost(registry_with_image(), Path(cache), fallback_path=[FLOWW_SOURCE]) as host,
+    ):
+        yield host
+
+
+HOST_FACTORIES = [pytest.param(local_host, id="local", marks=pytest.mark.integration)]
