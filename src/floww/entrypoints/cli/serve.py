@@ -1,0 +1,65 @@
+"""``floww serve``: the platform on its embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from floww.entrypoints.cli.main import handle_errors
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8000].")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where floww keeps its database, keys, images and runtimes "
+    "[default: $FLOWW_HOME or ~/.local/share/floww].",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="sqlite:///path or postgresql://... [default: SQLite under the home].",
+)
+@click.option(
+    "--public-url", default=None, help="How clients reach this server [default: http://HOST:PORT]."
+)
+@handle_errors("check the flags and FLOWW_* variables (floww serve --help)")
+def serve(
+    host: str | None,
+    port: int | None,
+    home: Path | None,
+    database_url: str | None,
+    public_url: str | None,
+) -> None:
+    """Run the floww platform: HTTP API, webhooks, registry, realtime hub, cron and workers."""
+    import uvicorn
+
+    from floww.bootstrap import build_server
+    from floww.settings import Settings
+
+    settings = Settings.load(
+        host=host, port=port, home=home, database_url=database_url, public_url=public_url
+    )
+    server = build_server(settings)
+    url = settings.base_url
+    click.echo(f"floww is serving at {url}  (home: {settings.home})")
+    if server.first_start:
+        creds = server.first_start
+        click.echo("First start: created an admin account and its namespace.")
+        click.echo(f"  email:     {creds['email']}")
+        click.echo(f"  password:  in {creds['password_file']} (readable by you only)")
+        click.echo(f"  namespace: {creds['namespace']}")
+    click.echo(
+        f"Next: `floww login --server {url}`, then `floww init` and `floww dev` in a project."
+    )
+    server.scheduler.start()
+    try:
+        uvicorn.run(server.app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        server.close()
