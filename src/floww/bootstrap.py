@@ -181,6 +181,7 @@ def build_server(settings: Settings) -> Server:
             "auth_provider": "local",
         },
         password_login=auth.check_password,
+        registry=container.registry(),
         extra_routes=[
             *registry_routes(container.registry(), authorize),
             realtime_route(

@@ -79,6 +79,12 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/workflows/{wf}/manual/greet",
         {"input": {"name": "x"}},
     ),
+    (
+        "POST",
+        "/api/namespaces/{namespace_id}/registry-credentials",
+        "/api/namespaces/{ns}/registry-credentials",
+        {"repository": "floww/{ns}"},
+    ),
     ("GET", "/api/kv", "/api/kv?namespace={ns}&prefix=", None),
     ("GET", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", None),
     ("PUT", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", {"value": "overwritten"}),

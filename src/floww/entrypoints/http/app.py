@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute
 
 from floww.domain.model import Principal, ProviderField, RuntimeTarget
 from floww.domain.usecases.deps import ServerDeps
+from floww.ports.auth import TokenSet
+from floww.ports.image_registry import ImageRegistry
 from floww.entrypoints.http import errors, pages, webhooks
 from floww.entrypoints.http.api import (
     auth,
@@ -28,6 +30,7 @@ from floww.entrypoints.http.api import (
     kv,
     namespaces,
     providers,
+    registry,
     runtimes,
 )
 
@@ -42,7 +45,10 @@ class HttpServices:
     one type's fields (``NotFound`` for an unknown type). ``public_config`` is merged into
     ``/api/config`` (realtime URL, registry host, extra auth endpoints). ``password_login``
     checks an email and password for the device approval page (``Unauthenticated`` when wrong);
-    without it the page only points at the identity provider.
+    without it the page only points at the identity provider. ``registry`` issues the push
+    credentials of ``/api/namespaces/{id}/registry-credentials`` (503 without one);
+    ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
+    (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
     """
 
     deps: ServerDeps
@@ -52,6 +58,8 @@ class HttpServices:
     public_config: dict[str, Any] = attrs.field(factory=dict)
     password_login: Callable[[str, str], Principal] | None = None
     extra_routes: Sequence[BaseRoute] = ()
+    registry: ImageRegistry | None = None
+    refresh_tokens: Callable[[str], TokenSet] | None = None
 
 
 def api_routes() -> list[BaseRoute]:
@@ -62,6 +70,7 @@ def api_routes() -> list[BaseRoute]:
         *namespaces.ROUTES,
         *providers.ROUTES,
         *runtimes.ROUTES,
+        *registry.ROUTES,
         *deployments.ROUTES,
         *executions.ROUTES,
         *kv.ROUTES,

@@ -1,4 +1,5 @@
-"""RFC 8628 device authorization for the CLI: start a device login, then poll for tokens.
+"""RFC 8628 device authorization for the CLI: start a device login, then poll for tokens;
+and the ``refresh_token`` grant (RFC 6749 6) when the server can refresh tokens.
 
 Both endpoints take a form-encoded body (as the RFC says) or a JSON object. Token errors use
 the RFC's own shape, ``{"error": "authorization_pending" | ...}`` with status 400.
@@ -14,12 +15,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from floww.domain.errors import DeviceAuthorizationPending, InvalidInput, NotFound
+from floww.domain.errors import (
+    DeviceAuthorizationPending,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from floww.ports.auth import TokenSet
 from floww.entrypoints.http.codec import Doc, op, read_body, services
 
-__all__ = ["DEVICE_GRANT", "ROUTES"]
+__all__ = ["DEVICE_GRANT", "REFRESH_GRANT", "ROUTES"]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+REFRESH_GRANT = "refresh_token"
 _FORM_LIMIT = 16_384
 
 
@@ -66,10 +74,39 @@ async def start_device(request: Request) -> Response:
     )
 
 
+async def _refresh(request: Request, form: dict[str, Any]) -> Response:
+    refresh = services(request).refresh_tokens
+    if refresh is None:
+        return _oauth_error("unsupported_grant_type", "this server does not refresh tokens")
+    refresh_token = form.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        return _oauth_error("invalid_request", "refresh_token is required")
+    try:
+        tokens = await run_in_threadpool(refresh, refresh_token)
+    except Unauthenticated as exc:
+        return _oauth_error("invalid_grant", exc.message)
+    return _token_response(tokens)
+
+
+def _token_response(tokens: TokenSet) -> Response:
+    body: dict[str, Any] = {
+        "access_token": tokens.access_token,
+        "token_type": tokens.token_type,
+        "expires_in": tokens.expires_in,
+    }
+    if tokens.refresh_token:
+        body["refresh_token"] = tokens.refresh_token
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
 async def token(request: Request) -> Response:
     form = await _form(request)
+    if form.get("grant_type") == REFRESH_GRANT:
+        return await _refresh(request, form)
     if form.get("grant_type") != DEVICE_GRANT:
-        return _oauth_error("unsupported_grant_type", f"grant_type must be {DEVICE_GRANT}")
+        return _oauth_error(
+            "unsupported_grant_type", f"grant_type must be {DEVICE_GRANT} or {REFRESH_GRANT}"
+        )
     device_code = form.get("device_code")
     if not isinstance(device_code, str) or not device_code:
         return _oauth_error("invalid_request", "device_code is required")
@@ -79,14 +116,7 @@ async def token(request: Request) -> Response:
         return _oauth_error(exc.code, exc.message)
     except NotFound:
         return _oauth_error("invalid_grant", "unknown device code")
-    body: dict[str, Any] = {
-        "access_token": tokens.access_token,
-        "token_type": tokens.token_type,
-        "expires_in": tokens.expires_in,
-    }
-    if tokens.refresh_token:
-        body["refresh_token"] = tokens.refresh_token
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return _token_response(tokens)
 
 
 _FORM_DEVICE = {"type": "object", "properties": {"client_id": {"type": "string"}}}
@@ -101,8 +131,12 @@ _DEVICE = {
 }
 _TOKEN_REQUEST = {
     "type": "object",
-    "required": ["grant_type", "device_code"],
-    "properties": {"grant_type": {"const": DEVICE_GRANT}, "device_code": {"type": "string"}},
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": {"enum": [DEVICE_GRANT, REFRESH_GRANT]},
+        "device_code": {"type": "string"},
+        "refresh_token": {"type": "string"},
+    },
 }
 _TOKENS = {
     "type": "object",
@@ -126,6 +160,6 @@ ROUTES = [
         "POST",
         "/api/auth/token",
         token,
-        Doc("Poll a device login for tokens", _TOKEN_REQUEST, _TOKENS, auth=False, tag="auth"),
+        Doc("Poll a device login for tokens, or refresh them", _TOKEN_REQUEST, _TOKENS, auth=False, tag="auth"),
     ),
 ]
