@@ -1,0 +1,94 @@
+"""``make bench``: deployed-webhook throughput and latency against a bare Starlette endpoint
+under the same uvicorn settings, plus the ``floww dev`` figures when available."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from benchmarks.load import LoadResult, run_load
+
+TOTAL = int(os.environ.get("BENCH_REQUESTS", "3000"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _serve(module: str) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url:
+            raise RuntimeError(f"{module} did not start")
+        import time
+
+        import httpx
+
+        for _ in range(200):
+            try:
+                httpx.get(url.rsplit("/", 2)[0] + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _measure(url: str) -> LoadResult:
+    run_load(url, total=200, concurrency=CONCURRENCY)  # warm-up: workers, connections
+    return run_load(url, total=TOTAL, concurrency=CONCURRENCY)
+
+
+def _line(name: str, result: LoadResult) -> str:
+    return (
+        f"{name:<34} {result.throughput:>9.0f} req/s   p50 {result.percentile(50):>7.2f} ms"
+        f"   p99 {result.percentile(99):>7.2f} ms   errors {result.errors}"
+    )
+
+
+def webhook_bench() -> list[str]:
+    with _serve("benchmarks.serve_baseline") as url:
+        baseline = _measure(url)
+    with _serve("benchmarks.serve_floww") as url:
+        floww = _measure(url)
+    return [
+        f"deployed webhook vs bare Starlette ({TOTAL} requests, {CONCURRENCY} concurrent clients, "
+        "one uvicorn process each, log level warning, no access log)",
+        _line("bare Starlette JSON endpoint", baseline),
+        _line("floww webhook -> local worker", floww),
+        f"{'ratio floww / baseline':<34} throughput x{floww.throughput / baseline.throughput:.3f}"
+        f"   p50 x{floww.percentile(50) / baseline.percentile(50):.1f}"
+        f"   p99 x{floww.percentile(99) / baseline.percentile(99):.1f}",
+    ]
+
+
+def main() -> None:
+    for line in webhook_bench():
+        print(line, flush=True)
+    try:
+        dev = importlib.import_module("benchmarks.dev")
+    except ModuleNotFoundError:
+        return
+    print(flush=True)
+    for line in dev.run():
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""A small closed-loop HTTP load generator: ``concurrency`` clients each send requests back to
+back until ``total`` are done; latencies and throughput are reported."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Mapping
+
+import attrs
+import httpx
+
+__all__ = ["LoadResult", "run_load"]
+
+
+@attrs.frozen
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: tuple[float, ...]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+
+async def _load(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    total: int,
+    concurrency: int,
+    expect: int,
+) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    remaining = total
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                t0 = time.perf_counter()
+                response = await client.request(method, url, content=body, headers=dict(headers))
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != expect:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return LoadResult(len(latencies), errors, elapsed, tuple(latencies))
+
+
+def run_load(
+    url: str,
+    *,
+    method: str = "POST",
+    body: bytes = b"{}",
+    headers: Mapping[str, str] | None = None,
+    total: int = 2000,
+    concurrency: int = 16,
+    expect: int = 200,
+) -> LoadResult:
+    hdrs = {"content-type": "application/json", **(headers or {})}
+    return asyncio.run(_load(method, url, body, hdrs, total, concurrency, expect))
