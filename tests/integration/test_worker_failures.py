@@ -1,0 +1,135 @@
+"""A worker that dies mid-invocation — by its own hand or killed from outside — leaves a
+FAILED execution (never a STARTED one forever), and the next request is served. Runs the
+webhook use case over SQLite and the local worker-process host."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from floww.adapters.local.function_host import LocalFunctionHost
+from floww.adapters.memory import (
+    InMemoryAuth,
+    InMemoryRealtime,
+    InMemoryReplies,
+    InMemorySecretBox,
+    RandomIds,
+    SystemClock,
+)
+from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
+from floww.domain.model import CodeBundle, ExecutionStatus, Principal, Workflow
+from floww.domain.usecases.deployments import DeploymentRequest, create_deployment, create_runtime
+from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
+from floww.domain.usecases.workflows import create_namespace, create_workflow
+from tests.contracts.factories_local_host import FLOWW_SOURCE, registry_with_image
+
+pytestmark = pytest.mark.integration
+
+CODE = textwrap.dedent(
+    """
+    import os, time
+    from floww import Builtin
+
+    builtin = Builtin()
+
+    @builtin.webhook("/ok")
+    def ok(ctx, event):
+        return {"pid": os.getpid()}
+
+    @builtin.webhook("/die")
+    def die(ctx, event):
+        os._exit(7)
+
+    @builtin.webhook("/hang")
+    def hang(ctx, event):
+        time.sleep(30)
+    """
+)
+
+
+@pytest.fixture
+def deps(tmp_path: Path) -> Iterator[ServerDeps]:
+    clock = SystemClock()
+    engine = make_engine(f"sqlite:///{tmp_path / 'floww.db'}")
+    migrate(engine)
+    with (
+        LocalFunctionHost(
+            registry_with_image(),
+            tmp_path / "images",
+            workers_per_runtime=1,
+            fallback_path=[FLOWW_SOURCE],
+        ) as host,
+        ThreadPoolExecutor(4) as executor,
+    ):
+        yield ServerDeps(
+            repo=SqlWorkflowRepo(engine, InMemorySecretBox()),
+            host=host,
+            realtime=InMemoryRealtime(),
+            replies=InMemoryReplies(),
+            auth=InMemoryAuth(clock),
+            clock=clock,
+            ids=RandomIds(),
+            executor=executor,
+            settings=ServerSettings(response_deadline_s=20, execution_timeout_s=15),
+        )
+    engine.dispose()
+
+
+@pytest.fixture
+def deployed(deps: ServerDeps) -> tuple[Workflow, LocalFunctionHost, str]:
+    assert isinstance(deps.auth, InMemoryAuth)
+    user: Principal = deps.auth.create_user("ops@example.com")
+    namespace = create_namespace(deps, user, "ops")
+    workflow = create_workflow(deps, user, namespace.id, "fragile")
+    runtime = create_runtime(
+        deps, user, namespace_id=namespace.id, spec_hash="tag", image_ref="img:tag"
+    )
+    create_deployment(
+        deps,
+        user,
+        DeploymentRequest(workflow.id, runtime.id, CodeBundle("main.py", {"main.py": CODE})),
+    )
+    assert isinstance(deps.host, LocalFunctionHost)
+    return workflow, deps.host, runtime.id
+
+
+def _call(deps: ServerDeps, workflow: Workflow, path: str) -> WebhookResponse:
+    return handle_webhook(deps, IncomingRequest(workflow.id, "POST", path, {}, {}, b""))
+
+
+def test_a_worker_that_exits_fails_only_its_execution(
+    deps: ServerDeps, deployed: tuple[Workflow, LocalFunctionHost, str]
+) -> None:
+    workflow, _, _ = deployed
+    died = _call(deps, workflow, "/die")
+    assert died.status == 500
+    execution = deps.repo.get_execution(died.execution_id or "")
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error is not None and "exited with code 7" in execution.error.message
+    assert _call(deps, workflow, "/ok").status == 200
+
+
+def test_a_worker_killed_from_outside_fails_its_execution(
+    deps: ServerDeps, deployed: tuple[Workflow, LocalFunctionHost, str]
+) -> None:
+    workflow, host, runtime_id = deployed
+    (pid,) = host.worker_pids(runtime_id) or [_call(deps, workflow, "/ok").body["pid"]]
+
+    def kill_soon() -> None:
+        time.sleep(1.0)
+        os.kill(pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_soon, daemon=True).start()
+    hung = _call(deps, workflow, "/hang")
+    execution = deps.repo.get_execution(hung.execution_id or "")
+    assert execution.status == ExecutionStatus.FAILED, execution
+    assert _call(deps, workflow, "/ok").status == 200
