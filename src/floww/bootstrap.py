@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -182,6 +181,7 @@ def build_server(settings: Settings) -> Server:
         },
         password_login=auth.check_password,
         registry=container.registry(),
+        refresh_tokens=auth.refresh,
         extra_routes=[
             *registry_routes(container.registry(), authorize),
             realtime_route(

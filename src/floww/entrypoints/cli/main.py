@@ -8,12 +8,36 @@ from typing import Any, TypeVar
 
 import click
 
-from floww.domain.errors import FlowwError
+from floww.domain.errors import (
+    FlowwError,
+    NotFound,
+    ProviderNotConfigured,
+    Unauthenticated,
+    Unavailable,
+)
 from floww.entrypoints.cli.errors import FlowwClickError
 
-__all__ = ["cli", "handle_errors", "main"]
+__all__ = ["cli", "handle_errors", "hint_for", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hint_for(exc: FlowwError) -> str:
+    """What to do next, for errors whose message does not say it already."""
+    if isinstance(exc, Unauthenticated):
+        hint = "run `floww login`"
+    elif isinstance(exc, NotFound) and exc.kind in ("project file", "workflow"):
+        hint = "run `floww init` to create the project and its workflow"
+    elif isinstance(exc, NotFound) and exc.kind == "namespace":
+        hint = "see `floww namespace show` for the namespaces you can use"
+    elif isinstance(exc, ProviderNotConfigured):
+        hint = "set them up with `floww providers setup TYPE:ALIAS` (or run without --yes)"
+    elif isinstance(exc, Unavailable):
+        hint = "check the server URL (`floww config get server`) and that `floww serve` runs"
+    else:
+        return ""
+    key = hint.split("`")[1] if "`" in hint else hint
+    return "" if key in exc.message else hint
 
 
 def handle_errors(hint: str = "") -> Callable[[F], F]:
@@ -25,7 +49,7 @@ def handle_errors(hint: str = "") -> Callable[[F], F]:
             try:
                 return command(*args, **kwargs)
             except FlowwError as exc:
-                raise FlowwClickError(exc, hint) from exc
+                raise FlowwClickError(exc, hint or hint_for(exc)) from exc
 
         return wrapper  # type: ignore[return-value]
 
@@ -35,13 +59,47 @@ def handle_errors(hint: str = "") -> Callable[[F], F]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="floww")
 def cli() -> None:
-    """floww: code-first workflow automation. Write Python, get webhooks, cron and events."""
+    """floww: code-first workflow automation. Write Python, get webhooks, cron and events.
+
+    \b
+    A first session:
+      floww serve                      # in another terminal
+      floww login
+      floww init hello && cd hello
+      floww dev                        # live events on your machine
+      floww deploy                     # ship it
+    """
 
 
 def _register() -> None:
+    from floww.entrypoints.cli.account import login, logout, namespace, whoami
+    from floww.entrypoints.cli.configuration import config
+    from floww.entrypoints.cli.deploy import deploy
+    from floww.entrypoints.cli.dev import dev
+    from floww.entrypoints.cli.init import init
+    from floww.entrypoints.cli.listings import deployments, executions, workflows
+    from floww.entrypoints.cli.providers import providers
+    from floww.entrypoints.cli.runs import invoke, logs
     from floww.entrypoints.cli.serve import serve
 
-    cli.add_command(serve)
+    for command in (
+        serve,
+        login,
+        logout,
+        whoami,
+        namespace,
+        init,
+        dev,
+        deploy,
+        workflows,
+        deployments,
+        executions,
+        logs,
+        invoke,
+        providers,
+        config,
+    ):
+        cli.add_command(command)
 
 
 _register()

@@ -18,8 +18,6 @@ from starlette.routing import BaseRoute
 
 from floww.domain.model import Principal, ProviderField, RuntimeTarget
 from floww.domain.usecases.deps import ServerDeps
-from floww.ports.auth import TokenSet
-from floww.ports.image_registry import ImageRegistry
 from floww.entrypoints.http import errors, pages, webhooks
 from floww.entrypoints.http.api import (
     auth,
@@ -33,6 +31,8 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
+from floww.ports.auth import TokenSet
+from floww.ports.image_registry import ImageRegistry
 
 __all__ = ["HttpServices", "api_routes", "create_app"]
 

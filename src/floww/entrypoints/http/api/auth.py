@@ -21,8 +21,8 @@ from floww.domain.errors import (
     NotFound,
     Unauthenticated,
 )
-from floww.ports.auth import TokenSet
 from floww.entrypoints.http.codec import Doc, op, read_body, services
+from floww.ports.auth import TokenSet
 
 __all__ = ["DEVICE_GRANT", "REFRESH_GRANT", "ROUTES"]
 
@@ -160,6 +160,12 @@ ROUTES = [
         "POST",
         "/api/auth/token",
         token,
-        Doc("Poll a device login for tokens, or refresh them", _TOKEN_REQUEST, _TOKENS, auth=False, tag="auth"),
+        Doc(
+            "Poll a device login for tokens, or refresh them",
+            _TOKEN_REQUEST,
+            _TOKENS,
+            auth=False,
+            tag="auth",
+        ),
     ),
 ]

@@ -1,0 +1,184 @@
+"""``floww deploy``: ship the project to the server (ARCHITECTURE §5 "(client) deploy")."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.memory import InProcessRunner
+from floww.domain.errors import InvalidInput, Unavailable
+from floww.domain.triggers import TriggerDiff
+from floww.domain.usecases.deploy import DeployRequest, DeployResult
+from floww.domain.usecases.deploy import deploy as run_deploy
+from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.output import Progress, echo_json
+from floww.entrypoints.cli.project import find_project
+from floww.entrypoints.cli.prompter import TerminalPrompter
+from floww.entrypoints.cli.session import Session, current_env, session
+from floww.sdk.bundle import bundle_from_directory
+
+__all__ = ["deploy", "diff_lines", "docker_daemon_available"]
+
+
+def docker_daemon_available() -> bool:
+    """Whether ``docker info`` answers (a daemon is reachable)."""
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def diff_lines(diff: TriggerDiff) -> list[str]:
+    return [
+        *(f"+ {spec.describe()}" for spec in diff.added),
+        *(f"- {spec.describe()}" for spec in diff.removed),
+        *(f"= {spec.describe()}" for spec in diff.kept),
+    ]
+
+
+def _diff_json(diff: TriggerDiff) -> dict[str, list[str]]:
+    return {
+        "added": [s.describe() for s in diff.added],
+        "removed": [s.describe() for s in diff.removed],
+        "kept": [s.describe() for s in diff.kept],
+    }
+
+
+def _registry(s: Session, namespace_id: str) -> RegistryV2Client:
+    """The server's ``/v2/``, authenticated with short-lived push credentials (Basic, the
+    push token as password), asked for once per repository."""
+    issued: dict[str, tuple[str, str]] = {}
+
+    def credentials(repository: str) -> tuple[str, str]:
+        if repository not in issued:
+            got = s.platform.registry_credentials(namespace_id, repository)
+            issued[repository] = (got.username, got.password)
+        return issued[repository]
+
+    return RegistryV2Client(
+        s.server,
+        http=s.api_http,
+        credentials=credentials,
+        issue_credentials=s.platform.registry_credentials,
+    )
+
+
+def _result_json(result: DeployResult, plan: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "workflow": {
+            "id": result.workflow.id,
+            "name": result.workflow.name,
+            "namespace_id": result.workflow.namespace_id,
+        },
+        "plan": plan,
+        "diff": _diff_json(result.diff),
+    }
+    if not plan:
+        receipt = result.receipt
+        doc |= {
+            "deployment_id": receipt.deployment.id if receipt else None,
+            "image_ref": result.image_ref,
+            "image": {"built": result.built, "uploaded": result.uploaded},
+            "built": result.built,
+            "uploaded": result.uploaded,
+            "runtime_created": result.runtime_created,
+            "webhook_urls": list(receipt.webhook_urls) if receipt else [],
+        }
+    return doc
+
+
+@click.command()
+@click.option("--plan", is_flag=True, help="Show the trigger changes; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Never prompt (for CI).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=".",
+    help="Project directory [default: the current one].",
+)
+@click.option("--server", default=None, help="Server URL [default: the current server].")
+@handle_errors()
+def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str | None) -> None:
+    """Deploy the project: load the code, check its providers, build the runtime image for the
+    server's target without Docker (only when the registry lacks it), upload it, and create
+    the deployment. Prints the webhook URLs.
+
+    A project with its own Dockerfile is built with `docker build`, which needs a Docker
+    daemon.
+
+    \b
+    Examples:
+      floww deploy --plan      # + added, - removed, = kept triggers; changes nothing
+      floww deploy --yes --json
+    """
+    env = current_env()
+    project = find_project(project_dir.resolve())
+    if (project.root / "Dockerfile").exists():
+        available = env.docker_available or docker_daemon_available
+        if not available():
+            raise Unavailable(
+                "this project has a Dockerfile, but no Docker daemon is reachable "
+                "(`docker info` failed); start Docker, or remove the Dockerfile to use the "
+                "daemonless build"
+            )
+        raise InvalidInput(
+            "building a project's own Dockerfile is not supported by this version; "
+            "remove the Dockerfile to use the daemonless build"
+        )
+    code = bundle_from_directory(project.root, project.entrypoint)
+    s = session(server)
+    ns = s.namespace(project.namespace)
+    progress = Progress()
+    request = DeployRequest(
+        namespace_id=str(ns["id"]),
+        workflow_name=project.name,
+        code=code,
+        requirements=project.requirement_lines(),
+        workflow_id=project.workflow_id,
+        provider_mapping=project.providers,
+        plan=plan,
+        assume_yes=yes,
+    )
+    try:
+        result = run_deploy(
+            request,
+            platform=s.platform,
+            registry=_registry(s, str(ns["id"])),
+            builder=env.image_builder(env.cache_dir / "images"),
+            runner=InProcessRunner(),
+            prompter=TerminalPrompter(interactive=env.interactive and not yes),
+            report=progress.step,
+        )
+    except BaseException:
+        progress.done("failed")
+        raise
+    progress.done()
+    if result.workflow.id != project.workflow_id:
+        attrs.evolve(project, workflow_id=result.workflow.id).save()
+    if as_json:
+        echo_json(_result_json(result, plan))
+        return
+    if plan:
+        click.echo(f"Plan for {result.workflow.name} (nothing was changed):")
+        for line in diff_lines(result.diff) or ["(no triggers)"]:
+            click.echo(f"  {line}")
+        d = result.diff
+        click.echo(f"{len(d.added)} to add, {len(d.removed)} to remove, {len(d.kept)} kept.")
+        return
+    image = "built and uploaded" if result.uploaded else "already in the registry"
+    click.echo(f"Deployed {result.workflow.name}; runtime image {image}.")
+    for line in diff_lines(result.diff):
+        click.echo(f"  {line}")
+    urls = result.receipt.webhook_urls if result.receipt else ()
+    if urls:
+        click.echo("Webhooks:")
+        for url in urls:
+            click.echo(f"  {url}")

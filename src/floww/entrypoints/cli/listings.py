@@ -1,0 +1,112 @@
+"""Read-only listings: workflows, deployments and executions."""
+
+from __future__ import annotations
+
+import click
+
+from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.output import echo_json, echo_table
+from floww.entrypoints.cli.session import session
+
+__all__ = ["deployments", "executions", "workflow_option", "workflows"]
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+workflow_option = click.option(
+    "--workflow",
+    "-w",
+    "workflow_name",
+    default=None,
+    help="Workflow name [default: the one of the project in this directory].",
+)
+
+
+@click.group()
+def workflows() -> None:
+    """The workflows of the current namespace."""
+
+
+@workflows.command("list")
+@click.option("--namespace", "namespace_name", default=None, help="Namespace [default: current].")
+@_JSON
+@handle_errors()
+def workflows_list(namespace_name: str | None, as_json: bool) -> None:
+    """List the namespace's workflows.
+
+    \b
+    Example:
+      floww workflows list --json
+    """
+    s = session()
+    ns = s.namespace(namespace_name)
+    found = s.platform.list_workflows(str(ns["id"]))
+    if as_json:
+        echo_json(found)
+        return
+    rows = [(w["name"], w["id"], w.get("created_at", "")) for w in found]
+    echo_table(rows, ("NAME", "ID", "CREATED"), f"No workflows in {ns['name']}; run `floww init`.")
+
+
+@click.group()
+def deployments() -> None:
+    """The deployments of a workflow."""
+
+
+@deployments.command("list")
+@workflow_option
+@_JSON
+@handle_errors()
+def deployments_list(workflow_name: str | None, as_json: bool) -> None:
+    """List a workflow's deployments, newest first.
+
+    \b
+    Example:
+      floww deployments list -w hello
+    """
+    s = session()
+    workflow = s.workflow(workflow_name)
+    found = s.platform.list_deployments(workflow.id)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [
+        (d["id"], d["status"], len(d.get("triggers", [])), d.get("created_at") or "") for d in found
+    ]
+    echo_table(rows, ("ID", "STATUS", "TRIGGERS", "CREATED"), "No deployments; run `floww deploy`.")
+
+
+@click.group()
+def executions() -> None:
+    """The executions of a workflow."""
+
+
+@executions.command("list")
+@workflow_option
+@click.option("--status", default=None, help="Only executions in this status (e.g. failed).")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@_JSON
+@handle_errors()
+def executions_list(
+    workflow_name: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List a workflow's executions, newest first.
+
+    \b
+    Example:
+      floww executions list --status failed --limit 5
+    """
+    s = session()
+    workflow = s.workflow(workflow_name)
+    found = s.platform.list_executions(workflow.id, status=status, limit=limit)
+    if as_json:
+        echo_json(found)
+        return
+    rows = [
+        (
+            e["id"],
+            e["status"],
+            e.get("received_at", ""),
+            f"{e['duration_ms']:.0f}ms" if e.get("duration_ms") is not None else "",
+        )
+        for e in found
+    ]
+    echo_table(rows, ("ID", "STATUS", "RECEIVED", "DURATION"), "No executions yet.")

@@ -1,0 +1,163 @@
+"""The real CLI, as subprocesses, against a real ``floww serve`` on loopback: device login
+approved through the ``/device`` page, ``init``, ``deploy`` of examples/hello (daemonless
+image pushed to the server's ``/v2/``), its webhook answering, a second deploy that neither
+builds nor uploads, ``--plan`` after an edit, and ``logs``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.serving import RunningServer, running_server
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+FLOWW = (sys.executable, "-m", "floww.entrypoints.cli")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    home = tmp_path_factory.mktemp("floww-home")
+    with running_server(home) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("client")
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWW_TOKEN", "FLOWW_SERVER")}
+    env |= {"XDG_CONFIG_HOME": str(base / "config"), "XDG_CACHE_HOME": str(base / "cache")}
+    return env
+
+
+def floww(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FLOWW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _approve(server: RunningServer, user_code: str) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        page = http.get("/device", params={"user_code": user_code}).text
+        form_token = re.search(r"name=form_token value='([^']+)'", page)
+        assert form_token, page
+        approved = http.post(
+            "/device",
+            data={
+                "form_token": form_token.group(1),
+                "user_code": user_code,
+                "email": "admin@localhost",
+                "password": server.admin_password,
+                "decision": "approve",
+            },
+            headers={"origin": server.url},
+        )
+        assert approved.status_code == 200, approved.text
+
+
+@pytest.fixture(scope="module")
+def logged_in(server: RunningServer, cli_env: dict[str, str]) -> dict[str, str]:
+    process = subprocess.Popen(
+        [*FLOWW, "login", "--server", server.url, "--no-browser"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            found = re.search(r"enter the code:\s+([A-Z]{4}-[A-Z]{4})", line)
+            if found:
+                _approve(server, found.group(1))
+                break
+        else:
+            pytest.fail(f"floww login printed no code:\n{''.join(seen)}")
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, "".join(seen) + rest
+    assert "Logged in" in rest
+    credentials = Path(cli_env["XDG_CONFIG_HOME"]) / "floww" / "credentials.json"
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    return cli_env
+
+
+def _deploy_json(env: dict[str, str], project: Path) -> dict[str, Any]:
+    done = floww(env, "deploy", "--yes", "--json", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return doc
+
+
+def _registry_files(server: RunningServer) -> set[Path]:
+    return {p for p in (server.home / "registry").rglob("*") if p.is_file()}
+
+
+def test_login_init_deploy_call_redeploy_plan_logs(
+    server: RunningServer, logged_in: dict[str, str], tmp_path: Path
+) -> None:
+    env = logged_in
+    who = floww(env, "whoami", "--json")
+    assert json.loads(who.stdout)["email"] == "admin@localhost", who.stderr
+
+    project = tmp_path / "hello"
+    made = floww(env, "init", str(project), "--name", "hello", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    shutil.copy(EXAMPLE / "main.py", project / "main.py")
+
+    first = _deploy_json(env, project)
+    assert (first["built"], first["uploaded"], first["runtime_created"]) == (True, True, True)
+    hook = next(u for u in first["webhook_urls"] if "/hello/" in u).split(" ", 1)[1]
+    answer = httpx.post(hook.replace("{name}", "ada"), json={}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"message": "hi ada"}
+
+    # Second deploy, same dependencies: the CLI reports nothing built or uploaded, and the
+    # registry on disk gains no file (no blob, no manifest).
+    registry_before = _registry_files(server)
+    second = _deploy_json(env, project)
+    assert (second["built"], second["uploaded"], second["runtime_created"]) == (False,) * 3
+    assert second["image_ref"] == first["image_ref"]
+    assert _registry_files(server) == registry_before
+
+    main = project / "main.py"
+    main.write_text(main.read_text().replace('@builtin.manual("greet")', '@builtin.manual("hi")'))
+    plan = floww(env, "deploy", "--plan", cwd=project)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    changes = [
+        line.strip() for line in plan.stdout.splitlines() if line.strip()[:2] in ("+ ", "- ")
+    ]
+    assert changes == ["+ manual hi", "- manual greet"]
+
+    logs = floww(env, "logs", cwd=project)
+    assert logs.returncode == 0, logs.stderr
+    assert "saying hi to ada" in logs.stdout
+
+    listed = floww(env, "executions", "list", "--json", cwd=project)
+    assert [e["status"] for e in json.loads(listed.stdout)] == ["completed"]
+
+
+def test_logout_forgets(server: RunningServer, logged_in: dict[str, str]) -> None:
+    out = floww(logged_in, "logout")
+    assert out.returncode == 0, out.stderr
+    after = floww(logged_in, "whoami")
+    assert after.returncode == 77
+    assert "floww login" in after.stderr
