@@ -306,3 +306,20 @@ def test_realtime_and_registry_access_follow_the_namespace(deps: ServerDeps) -> 
         authorize_registry(deps.repo, pusher, "floww/ns_other", "push")
     with pytest.raises(PermissionDenied):
         authorize_registry(deps.repo, owner, "library/alpine", "pull")
+
+
+def test_a_dev_token_reaches_its_workflows_kv_and_nothing_else(deps: ServerDeps) -> None:
+    from floww.domain.errors import PermissionDenied
+    from floww.domain.usecases.kv import kv_get, kv_put
+    from floww.domain.usecases.triggers import issue_dev_token
+
+    owner, stranger = _user(deps, "a@x"), _user(deps, "b@x")
+    workflow = _deployed(deps, owner)
+    with pytest.raises(NotFound):
+        issue_dev_token(deps, stranger, workflow.id)
+    principal = deps.auth.verify(issue_dev_token(deps, owner, workflow.id))
+    assert (principal.kind, principal.workflow_id) == ("execution", workflow.id)
+    kv_put(deps, principal, None, "ticks", 3)
+    assert kv_get(deps, owner, workflow.namespace_id, "ticks").value == 3
+    with pytest.raises((NotFound, PermissionDenied)):
+        create_workflow(deps, principal, workflow.namespace_id, "sneaky")

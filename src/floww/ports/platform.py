@@ -65,6 +65,9 @@ class Platform(Protocol):
 
     def clear_dev_triggers(self, workflow_id: str) -> None: ...
 
+    def dev_token(self, workflow_id: str) -> str:
+        """A workflow-scoped token for code the dev session runs locally (its KV calls)."""
+
     def subscribe(self, workflow_id: str) -> Subscription:
         """Live dev events of the workflow (``workflow:<id>``)."""
 

@@ -101,6 +101,7 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/workflows/{wf}/dev-triggers",
         None,
     ),
+    ("POST", "/api/workflows/{workflow_id}/dev-token", "/api/workflows/{wf}/dev-token", None),
     (
         "POST",
         "/api/dev/replies/{execution_id}",

@@ -135,6 +135,10 @@ class HttpPlatform(Platform):
     def clear_dev_triggers(self, workflow_id: str) -> None:
         self.api.delete(f"/api/workflows/{_seg(workflow_id)}/dev-triggers")
 
+    def dev_token(self, workflow_id: str) -> str:
+        answer = self.api.post(f"/api/workflows/{_seg(workflow_id)}/dev-token")
+        return str(answer["token"])
+
     def subscribe(self, workflow_id: str) -> Subscription:
         token = self.api.token or ""
         return self._subscriber(self.realtime_url(), token, workflow_channel(workflow_id))

@@ -82,6 +82,9 @@ class InProcessPlatform(Platform):
     def clear_dev_triggers(self, workflow_id: str) -> None:
         triggers.clear_dev_triggers(self._deps, self._principal, workflow_id)
 
+    def dev_token(self, workflow_id: str) -> str:
+        return triggers.issue_dev_token(self._deps, self._principal, workflow_id)
+
     def subscribe(self, workflow_id: str) -> Subscription:
         require_workflow(self._deps.repo, self._principal, workflow_id)
         return self._deps.realtime.subscribe(workflow_channel(workflow_id))

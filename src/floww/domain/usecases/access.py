@@ -20,10 +20,16 @@ def _may_access(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> 
     return principal.kind == "user" and repo.get_member(namespace_id, principal.id) is not None
 
 
-def require_namespace(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> Namespace:
-    """The namespace, if the principal may use it; ``NotFound`` otherwise."""
+def require_namespace(
+    repo: WorkflowRepo, principal: Principal, namespace_id: str, *, manage: bool = True
+) -> Namespace:
+    """The namespace, if the principal may use it; ``NotFound`` otherwise. Execution-scoped
+    principals reach their own namespace only for what runs inside it (``manage=False``: KV)
+    and never manage it (``PermissionDenied``)."""
     if not _may_access(repo, principal, namespace_id):
         raise NotFound("namespace", namespace_id)
+    if manage and principal.kind not in _FULL_ACCESS_KINDS:
+        raise PermissionDenied(f"a {principal.kind} token may not manage namespaces")
     return repo.get_namespace(namespace_id)
 
 

@@ -159,7 +159,10 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         deadline_ms=session.deadline_ms,
         workflow_id=session.workflow.id,
     )
-    result = _invoke(session, spec, event, context)
+    try:
+        result = _invoke(session, spec, event, context)
+    except FlowwError as exc:  # the runner itself failed (timeout, crash): still answer
+        result = InvocationResult(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
     try:
         session.platform.reply(session.workflow.id, reply_to, token, result)
     except NotFound:

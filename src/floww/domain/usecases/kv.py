@@ -29,7 +29,7 @@ def kv_namespace(deps: ServerDeps, principal: Principal, requested: str | None) 
     namespace_id = requested or principal.namespace_id
     if namespace_id is None:
         raise InvalidInput("name the namespace: ?namespace=<namespace id>", field="namespace")
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, manage=False)
     return namespace_id
 
 

@@ -16,7 +16,16 @@ from floww.domain.usecases.deps import ServerDeps
 from floww.ports.support import IdGenerator
 from floww.ports.workflow_repo import WorkflowRepo
 
-__all__ = ["check_trigger_set", "clear_dev_triggers", "sync_dev_triggers", "sync_triggers"]
+__all__ = [
+    "DEV_TOKEN_TTL_S",
+    "check_trigger_set",
+    "clear_dev_triggers",
+    "issue_dev_token",
+    "sync_dev_triggers",
+    "sync_triggers",
+]
+
+DEV_TOKEN_TTL_S = 12 * 3600
 
 
 def _check_unique_endpoints(webhooks: Sequence[Webhook]) -> None:
@@ -80,6 +89,19 @@ def sync_dev_triggers(
         deps.repo, deps.ids, workflow_id=workflow_id, source=TriggerSource.DEV, specs=specs
     )
     return tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
+
+
+def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) -> str:
+    """A token for the code a dev session runs on its own machine (local webhooks, local cron):
+    scoped like an execution token to this one workflow and its namespace (KV, nothing else),
+    living as long as a working day."""
+    workflow = require_workflow(deps.repo, principal, workflow_id)
+    return deps.auth.issue_execution_token(
+        namespace_id=workflow.namespace_id,
+        workflow_id=workflow.id,
+        execution_id=deps.ids.new_id("dev"),
+        ttl_seconds=DEV_TOKEN_TTL_S,
+    )
 
 
 def clear_dev_triggers(deps: ServerDeps, principal: Principal, workflow_id: str) -> None:

@@ -40,8 +40,10 @@ __all__ = [
     "WebhookResponse",
     "dev_event_message",
     "handle_webhook",
+    "parse_body",
     "response_for",
     "submit_dev_reply",
+    "webhook_event",
 ]
 
 RESPONSE_MARKER = "$response"
@@ -102,7 +104,9 @@ def response_for(execution: Execution) -> WebhookResponse:
     )
 
 
-def _parse_body(headers: Mapping[str, str], body: bytes) -> Any:
+def parse_body(headers: Mapping[str, str], body: bytes) -> Any:
+    """The body handlers see: JSON when declared (text when it does not parse), text for text,
+    forms and undeclared bodies, ``None`` otherwise (the raw bytes are always in the event)."""
     content_type = headers.get("content-type", "")
     if not body:
         return None
@@ -116,17 +120,31 @@ def _parse_body(headers: Mapping[str, str], body: bytes) -> Any:
     return None
 
 
+def webhook_event(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: bytes,
+    path_params: Mapping[str, str],
+) -> dict[str, Any]:
+    """The wire event of a builtin webhook, the same on the server and in ``floww dev``."""
+    return {
+        "method": method,
+        "path": path,
+        "headers": dict(headers),
+        "query": dict(query),
+        "body": parse_body(headers, body),
+        "raw_body_b64": base64.b64encode(body).decode(),
+        "path_params": dict(path_params),
+    }
+
+
 def _webhook_event(request: IncomingRequest, hook: Webhook) -> dict[str, Any]:
     params = PathTemplate.parse(hook.path).match(request.path) or {}
-    return {
-        "method": request.method,
-        "path": request.path,
-        "headers": dict(request.headers),
-        "query": dict(request.query),
-        "body": _parse_body(request.headers, request.body),
-        "raw_body_b64": base64.b64encode(request.body).decode(),
-        "path_params": params,
-    }
+    return webhook_event(
+        request.method, request.path, request.headers, request.query, request.body, params
+    )
 
 
 def dev_event_message(

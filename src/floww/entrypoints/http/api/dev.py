@@ -49,6 +49,17 @@ async def clear_dev_triggers(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def dev_token(request: Request) -> Response:
+    principal = await authenticate(request)
+    token = await run_in_threadpool(
+        triggers.issue_dev_token,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+    )
+    return ok({"token": token}, 201)
+
+
 async def reply(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
@@ -81,6 +92,7 @@ _REPLY = {
     "properties": {"token": {"type": "string"}, "result": ref("InvocationResult")},
 }
 _DEV = "/api/workflows/{workflow_id}/dev-triggers"
+_TOKEN = {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
 
 ROUTES = [
     op(
@@ -90,6 +102,18 @@ ROUTES = [
         Doc("Make these the dev triggers", _TRIGGERS, _URLS, tag="dev"),
     ),
     op("DELETE", _DEV, clear_dev_triggers, Doc("Remove the dev triggers", status=204, tag="dev")),
+    op(
+        "POST",
+        "/api/workflows/{workflow_id}/dev-token",
+        dev_token,
+        Doc(
+            "A workflow-scoped token for code a dev session runs locally",
+            None,
+            _TOKEN,
+            201,
+            tag="dev",
+        ),
+    ),
     op(
         "POST",
         "/api/dev/replies/{execution_id}",

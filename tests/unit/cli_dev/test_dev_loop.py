@@ -1,0 +1,149 @@
+"""The dev loop over an in-memory server: server webhooks reach the session and its answer
+comes back, reloads switch the handler, broken code keeps the last good code serving."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from floww.domain.model import ExecutionStatus, TriggerSource
+from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
+from tests.unit.cli_dev.conftest import World
+
+
+def _post(world: World, path: str, body: bytes = b'{"from": "test"}') -> WebhookResponse:
+    request = IncomingRequest(
+        workflow_id=world.workflow.id,
+        method="POST",
+        path=path,
+        headers={"content-type": "application/json"},
+        query={},
+        body=body,
+    )
+    return handle_webhook(world.deps, request)
+
+
+def _wait_for(predicate: object, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_start_syncs_the_dev_triggers_and_reports_the_load(world: World) -> None:
+    outcome = world.loop.start()
+
+    assert outcome.ok
+    kinds = sorted(
+        t.spec.trigger_type
+        for t in world.deps.repo.list_triggers(world.workflow.id, TriggerSource.DEV)
+    )
+    assert kinds == ["cron", "manual", "webhook"]
+    assert re.fullmatch(r"✓ loaded in \d+ ms: 3 triggers", world.lines[-1])
+
+
+def test_a_server_webhook_reaches_the_session_and_its_reply_comes_back(world: World) -> None:
+    world.loop.start()
+    world.loop.listen()
+
+    response = _post(world, "/hello/grace")
+
+    assert (response.status, response.body) == (200, {"message": "hi grace"})
+    execution = world.deps.repo.get_execution(response.execution_id or "")
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert _wait_for(lambda: any("POST /hello/{name}  ok" in line for line in world.lines))
+    event = next(i for i, line in enumerate(world.lines) if "POST /hello/{name}" in line)
+    assert "saying hi to grace" in world.lines[event + 1]
+    assert world.lines[event + 1].startswith("    info")
+
+
+def test_a_reload_switches_the_handler(world: World) -> None:
+    world.loop.start()
+    world.loop.listen()
+    world.main.write_text(world.main.read_text().replace('f"hi {', 'f"hello {'))
+
+    outcome = world.loop.reload(["main.py"])
+
+    assert outcome is not None and outcome.ok
+    assert world.lines[-2] == "↻ main.py changed: reloading"
+    assert world.lines[-1].startswith("✓ reloaded in ")
+    assert _post(world, "/hello/grace").body == {"message": "hello grace"}
+
+
+def test_a_syntax_error_keeps_the_last_good_code_and_names_file_and_line(world: World) -> None:
+    world.loop.start()
+    world.loop.listen()
+    good = world.main.read_text()
+    world.main.write_text(good + "\ndef broken(:\n")
+
+    outcome = world.loop.reload(["main.py"])
+
+    assert outcome is not None and not outcome.ok
+    line = good.count("\n") + 2
+    assert f"✗ main.py:{line}: SyntaxError: invalid syntax" in world.lines
+    assert any("def broken(:" in text for text in world.lines)
+    assert world.lines[-1] == "    still serving the last good code"
+    assert _post(world, "/hello/grace").body == {"message": "hi grace"}
+
+
+def test_a_first_load_that_fails_waits_for_the_fix(world: World) -> None:
+    world.main.write_text("import nope_not_a_module\n")
+
+    outcome = world.loop.start()
+
+    assert not outcome.ok
+    assert any(line.startswith("✗ main.py:1: ModuleNotFoundError") for line in world.lines)
+    assert world.lines[-1] == "    nothing is served yet: fix the error and save"
+    assert world.loop.triggers() == ()
+
+
+def test_a_missing_provider_is_prompted_for_hidden_and_set_up(world: World) -> None:
+    world.main.write_text(
+        world.main.read_text().replace("from floww import", "from floww import Secret,")
+        + '\nstripe = Secret("stripe", fields=("api_key",))\n'
+    )
+
+    outcome = world.loop.start()
+
+    assert outcome.ok and outcome.providers_set_up == ("secret:stripe",)
+    asked = [(a.provider, a.field, a.secret) for a in world.prompter.asked]
+    assert asked == [("secret:stripe", "api_key", True)]
+    stored = world.deps.repo.list_providers(world.workflow.namespace_id)
+    assert [p.config for p in stored] == [{"api_key": "sk_test_123"}]
+    assert "✓ provider secret:stripe set up; started again from fetching providers" in world.lines
+    assert not any("sk_test_123" in line for line in world.lines)
+
+
+def test_a_failing_handler_prints_its_error_and_user_frames(world: World) -> None:
+    world.main.write_text(
+        world.main.read_text().replace(
+            'name = event.path_params["name"]', 'name = event.path_params["name"]\n    1 / 0'
+        )
+    )
+    world.loop.start()
+    world.loop.listen()
+
+    response = _post(world, "/hello/grace")
+
+    assert response.status == 500
+    assert _wait_for(lambda: any("failed ZeroDivisionError" in line for line in world.lines))
+    at = next(i for i, line in enumerate(world.lines) if "failed ZeroDivisionError" in line)
+    below = world.lines[at + 1 :]
+    assert any('File "main.py"' in line for line in below)
+    assert not any("floww/sdk" in line for line in below)
+
+
+def test_stop_clears_the_dev_triggers_and_the_subscription(world: World) -> None:
+    world.loop.start()
+    world.loop.listen()
+    channel = f"workflow:{world.workflow.id}"
+    realtime = world.deps.realtime
+    assert realtime.subscriber_count(channel) == 1  # type: ignore[attr-defined]
+
+    world.loop.stop()
+
+    assert world.deps.repo.list_triggers(world.workflow.id, TriggerSource.DEV) == []
+    assert realtime.subscriber_count(channel) == 0  # type: ignore[attr-defined]
+    assert world.loop.reload(["main.py"]) is None
