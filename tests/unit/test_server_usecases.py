@@ -323,3 +323,20 @@ def test_a_dev_token_reaches_its_workflows_kv_and_nothing_else(deps: ServerDeps)
     assert kv_get(deps, owner, workflow.namespace_id, "ticks").value == 3
     with pytest.raises((NotFound, PermissionDenied)):
         create_workflow(deps, principal, workflow.namespace_id, "sneaky")
+
+
+def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> None:
+    from floww.domain.usecases.triggers import sync_dev_triggers
+    from floww.ports.realtime import workflow_channel
+
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    deployed_specs = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
+    sync_dev_triggers(deps, user, workflow.id, deployed_specs)
+    subscription = deps.realtime.subscribe(workflow_channel(workflow.id))
+
+    response = handle_webhook(deps, _request(workflow, "/ok", b'{"x": 1}'))
+    assert (response.status, response.body) == (200, {"method": "POST", "body": {"x": 1}})
+    message = subscription.get(timeout=1)
+    assert message is not None and message["reply_to"] is None
+    assert message["event_id"] == response.execution_id

@@ -1,27 +1,75 @@
-"""OCI image content as plain bytes, and the manifest that names it.
+"""OCI image content as plain bytes, the manifest that names it, and the registry's name rules.
 
 A runtime image is a config blob plus layer blobs (gzip-compressed tarballs). The manifest is
 built deterministically, so equal content gives an equal manifest digest everywhere.
+
+Repository names, tags and digests follow the OCI distribution spec's grammar (digests:
+sha256 only). ``check_repository``, ``check_tag`` and ``check_digest`` return their argument
+unchanged or raise ``InvalidInput`` whose ``field`` detail says which part was malformed
+(``name``, ``tag``, ``digest``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import attrs
+
+from floww.domain.errors import InvalidInput
 
 __all__ = [
     "CONFIG_MEDIA_TYPE",
     "LAYER_MEDIA_TYPE",
     "MANIFEST_MEDIA_TYPE",
+    "MAX_REPOSITORY_LENGTH",
     "OciImage",
     "blob_digest",
+    "check_digest",
+    "check_repository",
+    "check_tag",
+    "valid_digest",
 ]
 
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+MAX_REPOSITORY_LENGTH = 255
+
+_REPOSITORY = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+
+def check_repository(name: str) -> str:
+    """``name`` if it is a valid repository name (at most 255 characters); ``InvalidInput``
+    (``field="name"``) otherwise."""
+    if len(name) > MAX_REPOSITORY_LENGTH or not _REPOSITORY.match(name):
+        raise InvalidInput(f"invalid repository name {name!r}", field="name")
+    return name
+
+
+def check_tag(tag: str) -> str:
+    """``tag`` if it is a valid tag; ``InvalidInput`` (``field="tag"``) otherwise."""
+    if not _TAG.match(tag):
+        raise InvalidInput(f"invalid tag {tag!r}", field="tag")
+    return tag
+
+
+def check_digest(digest: str) -> str:
+    """``digest`` if it is a well-formed sha256 digest; ``InvalidInput``
+    (``field="digest"``) otherwise."""
+    if not valid_digest(digest):
+        raise InvalidInput(f"invalid or unsupported digest {digest!r}", field="digest")
+    return digest
+
+
+def valid_digest(digest: str) -> bool:
+    """Whether ``digest`` is a well-formed sha256 digest (``sha256:`` and 64 hex digits)."""
+    return _DIGEST.match(digest) is not None
 
 
 def blob_digest(data: bytes) -> str:

@@ -78,11 +78,13 @@ class ReloadOutcome:
 @attrs.frozen
 class DevEvent:
     """One event run by the session; ``reply_error`` says why the answer did not reach the
-    server (``None`` when it did)."""
+    server (``None`` when it did). ``observed``: the caller was answered by the active
+    deployment, so this run's result went nowhere."""
 
     trigger: TriggerSpec
     result: InvocationResult
     reply_error: str | None = None
+    observed: bool = False
 
 
 def start_dev(session: DevSession) -> ReloadOutcome:
@@ -149,7 +151,9 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
     try:
         spec = spec_from_dict(message["trigger"])
         event_id, token = str(message["event_id"]), str(message["token"])
-        reply_to, event = str(message["reply_to"]), dict(message["event"])
+        reply_to, event = message.get("reply_to"), dict(message["event"])
+        if reply_to is not None and not isinstance(reply_to, str):
+            raise TypeError("reply_to must be a string or null")
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"malformed dev event: {exc}") from exc
     context = ExecutionContext(
@@ -163,6 +167,8 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         result = _invoke(session, spec, event, context)
     except FlowwError as exc:  # the runner itself failed (timeout, crash): still answer
         result = InvocationResult(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
+    if reply_to is None:
+        return DevEvent(spec, result, observed=True)
     try:
         session.platform.reply(session.workflow.id, reply_to, token, result)
     except NotFound:

@@ -148,8 +148,15 @@ def _webhook_event(request: IncomingRequest, hook: Webhook) -> dict[str, Any]:
 
 
 def dev_event_message(
-    deps: ServerDeps, execution: Execution, trigger: Trigger, namespace_id: str
+    deps: ServerDeps,
+    execution: Execution,
+    trigger: Trigger,
+    namespace_id: str,
+    *,
+    awaits_reply: bool = True,
 ) -> dict[str, Any]:
+    """The realtime message for dev sessions. ``reply_to`` is ``None`` when the caller gets
+    its answer elsewhere (the active deployment's), so the session only observes the event."""
     token = deps.auth.issue_execution_token(
         namespace_id=namespace_id,
         workflow_id=execution.workflow_id,
@@ -162,7 +169,7 @@ def dev_event_message(
         "trigger": spec_as_dict(trigger.spec),
         "event": execution.event,
         "token": token,
-        "reply_to": execution.id,
+        "reply_to": execution.id if awaits_reply else None,
     }
 
 
@@ -222,7 +229,9 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             deps.replies.open(execution.id)
         deps.realtime.publish(
             workflow_channel(workflow.id),
-            dev_event_message(deps, execution, dev_trigger, workflow.namespace_id),
+            dev_event_message(
+                deps, execution, dev_trigger, workflow.namespace_id, awaits_reply=deployed is None
+            ),
         )
 
     if deployed is not None:

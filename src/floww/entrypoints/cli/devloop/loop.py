@@ -184,6 +184,8 @@ class DevLoop:
         event = message.get("event")
         method = event.get("method") if isinstance(event, dict) else None
         note = f"reply not delivered: {done.reply_error}" if done.reply_error else None
+        if done.observed:
+            note = "the active deployment answered the caller"
         self.out.event(at, done.trigger, result, method=method, note=note)
 
     # events on this machine -------------------------------------------------------------------

@@ -62,8 +62,14 @@ class ProjectWatcher:
             rust_timeout=500,
             raise_interrupt=False,
         ):
+            # Editors and tools write temporary files that are gone by now: name only what is
+            # there (a deletion still triggers the reload, it is just not listed).
             changed = sorted(
-                {Path(p).resolve().relative_to(self._root).as_posix() for _, p in changes}
+                {
+                    Path(p).resolve().relative_to(self._root).as_posix()
+                    for _, p in changes
+                    if Path(p).exists()
+                }
             )
             self._on_change(changed)
 
