@@ -6,19 +6,13 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 
 from floww.adapters.memory import (
     InMemoryAuth,
-    InMemoryFunctionHost,
-    InMemoryRealtime,
-    InMemoryReplies,
-    InMemoryWorkflowRepo,
     ManualClock,
-    RandomIds,
 )
 from floww.domain.errors import (
     NotFound,
@@ -44,6 +38,7 @@ from floww.domain.usecases.workflows import create_namespace, create_workflow
 from floww.domain.verification import sign_github
 from floww.entrypoints.scheduler import CronScheduler
 from floww.sdk.catalog import fields_for
+from tests.support import memory_deps
 
 CODE = textwrap.dedent(
     """
@@ -93,18 +88,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def deps(clock: ManualClock) -> Iterator[ServerDeps]:
-    with ThreadPoolExecutor(4) as executor:
-        yield ServerDeps(
-            repo=InMemoryWorkflowRepo(),
-            host=InMemoryFunctionHost(),
-            realtime=InMemoryRealtime(),
-            replies=InMemoryReplies(),
-            auth=InMemoryAuth(clock),
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=ServerSettings(response_deadline_s=0.2, max_body_bytes=1000),
-        )
+    settings = ServerSettings(response_deadline_s=0.2, max_body_bytes=1000)
+    with memory_deps(clock=clock, settings=settings) as deps:
+        yield deps
 
 
 def _user(deps: ServerDeps, email: str) -> Principal:
@@ -331,7 +317,9 @@ def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> No
 
     user = _user(deps, "a@x")
     workflow = _deployed(deps, user)
-    deployed_specs = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
+    deployed_specs = [
+        t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)
+    ]
     sync_dev_triggers(deps, user, workflow.id, deployed_specs)
     subscription = deps.realtime.subscribe(workflow_channel(workflow.id))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +11,52 @@ import attrs
 import click
 
 from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.memory import InProcessRunner
-from floww.domain.errors import InvalidInput, Unavailable
+from floww.domain.errors import Unavailable
 from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.deploy import DeployRequest, DeployResult
 from floww.domain.usecases.deploy import deploy as run_deploy
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.output import Progress, echo_json
-from floww.entrypoints.cli.project import find_project
+from floww.entrypoints.cli.project import Project, find_project
 from floww.entrypoints.cli.prompter import TerminalPrompter
-from floww.entrypoints.cli.session import Session, current_env, session
+from floww.entrypoints.cli.session import CliEnv, Session, current_env, session
+from floww.ports.support import ImageBuilder
 from floww.sdk.bundle import bundle_from_directory
 
-__all__ = ["deploy", "diff_lines", "docker_daemon_available"]
+__all__ = ["deploy", "diff_lines", "docker_command", "docker_daemon_available"]
 
 
-def docker_daemon_available() -> bool:
+def docker_command(env: CliEnv) -> tuple[str, ...]:
+    """The Docker client: ``FLOWW_DOCKER`` (a command line, for example ``podman``), else
+    ``docker``."""
+    return tuple(shlex.split(env.environ.get("FLOWW_DOCKER", ""))) or ("docker",)
+
+
+def docker_daemon_available(docker: Sequence[str] = ("docker",)) -> bool:
     """Whether ``docker info`` answers (a daemon is reachable)."""
-    try:
-        done = subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    return DockerImageBuilder(Path.cwd(), docker=docker).daemon_reachable()
+
+
+def _echo_docker(line: str) -> None:
+    click.echo(f"    {line}", err=True)
+
+
+def _image_builder(env: CliEnv, project: Project) -> ImageBuilder:
+    """The project's Dockerfile built by Docker when there is one, else the daemonless
+    build. ``Unavailable`` when there is a Dockerfile but no daemon answers."""
+    if not (project.root / "Dockerfile").exists():
+        return env.image_builder(env.cache_dir / "images")
+    docker = DockerImageBuilder(project.root, docker=docker_command(env), report=_echo_docker)
+    available = env.docker_available or docker.daemon_reachable
+    if not available():
+        raise Unavailable(
+            "this project has a Dockerfile, but no Docker daemon is reachable "
+            "(`docker info` failed); start Docker, or remove the Dockerfile to use the "
+            "daemonless build"
+        )
+    return docker
 
 
 def diff_lines(diff: TriggerDiff) -> list[str]:
@@ -111,8 +136,8 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
     server's target without Docker (only when the registry lacks it), upload it, and create
     the deployment. Prints the webhook URLs.
 
-    A project with its own Dockerfile is built with `docker build`, which needs a Docker
-    daemon.
+    A project with its own Dockerfile is built with `docker build` instead, which needs a
+    Docker daemon (the client is `docker`, or the command in FLOWW_DOCKER).
 
     \b
     Examples:
@@ -121,18 +146,7 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
     """
     env = current_env()
     project = find_project(project_dir.resolve())
-    if (project.root / "Dockerfile").exists():
-        available = env.docker_available or docker_daemon_available
-        if not available():
-            raise Unavailable(
-                "this project has a Dockerfile, but no Docker daemon is reachable "
-                "(`docker info` failed); start Docker, or remove the Dockerfile to use the "
-                "daemonless build"
-            )
-        raise InvalidInput(
-            "building a project's own Dockerfile is not supported by this version; "
-            "remove the Dockerfile to use the daemonless build"
-        )
+    builder = _image_builder(env, project)
     code = bundle_from_directory(project.root, project.entrypoint)
     s = session(server)
     ns = s.namespace(project.namespace)
@@ -152,7 +166,7 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
             request,
             platform=s.platform,
             registry=_registry(s, str(ns["id"])),
-            builder=env.image_builder(env.cache_dir / "images"),
+            builder=builder,
             runner=InProcessRunner(),
             prompter=TerminalPrompter(interactive=env.interactive and not yes),
             report=progress.step,
