@@ -10,7 +10,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,7 @@ import pytest
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.memory import (
     InMemoryAuth,
-    InMemoryRealtime,
-    InMemoryReplies,
     InMemorySecretBox,
-    RandomIds,
-    SystemClock,
 )
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.model import CodeBundle, ExecutionStatus, Principal, Workflow
@@ -31,6 +26,7 @@ from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
 from floww.domain.usecases.workflows import create_namespace, create_workflow
 from tests.contracts.factories_local_host import FLOWW_SOURCE, registry_with_image
+from tests.support import memory_deps
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +54,6 @@ CODE = textwrap.dedent(
 
 @pytest.fixture
 def deps(tmp_path: Path) -> Iterator[ServerDeps]:
-    clock = SystemClock()
     engine = make_engine(f"sqlite:///{tmp_path / 'floww.db'}")
     migrate(engine)
     with (
@@ -68,19 +63,13 @@ def deps(tmp_path: Path) -> Iterator[ServerDeps]:
             workers_per_runtime=1,
             fallback_path=[FLOWW_SOURCE],
         ) as host,
-        ThreadPoolExecutor(4) as executor,
-    ):
-        yield ServerDeps(
+        memory_deps(
             repo=SqlWorkflowRepo(engine, InMemorySecretBox()),
             host=host,
-            realtime=InMemoryRealtime(),
-            replies=InMemoryReplies(),
-            auth=InMemoryAuth(clock),
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
             settings=ServerSettings(response_deadline_s=20, execution_timeout_s=15),
-        )
+        ) as deps,
+    ):
+        yield deps
     engine.dispose()
 
 

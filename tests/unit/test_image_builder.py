@@ -19,8 +19,10 @@ from floww.adapters.local.image_builder import (
     SITE_DIR,
     PipImageBuilder,
     _layer_tar,
-    embedded_target,
     normalize_requirements,
+)
+from floww.adapters.local.pip import (
+    embedded_target,
     pip_error,
     pip_install_args,
     pip_platform_tags,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,26 +13,20 @@ import pytest
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
-    InMemoryFunctionHost,
     InMemoryImageRegistry,
-    InMemoryRealtime,
-    InMemoryReplies,
-    InMemorySecretBox,
-    InMemoryWorkflowRepo,
     InProcessRunner,
-    RandomIds,
     ScriptedPrompter,
-    SystemClock,
 )
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import ExecutionStatus, Principal, RuntimeTarget, TriggerSource
 from floww.domain.usecases.deploy import DeployRequest, deploy
-from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev import DevSession, handle_dev_event, reload_code, start_dev, stop_dev
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
 from floww.domain.usecases.workflows import create_namespace, create_workflow
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for
+from tests.support import memory_deps
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
@@ -41,19 +34,8 @@ TARGET = RuntimeTarget("linux/amd64", "3.12")
 
 @pytest.fixture
 def deps() -> Iterator[ServerDeps]:
-    clock = SystemClock()
-    with ThreadPoolExecutor(4) as executor:
-        yield ServerDeps(
-            repo=InMemoryWorkflowRepo(InMemorySecretBox()),
-            host=InMemoryFunctionHost(),
-            realtime=InMemoryRealtime(),
-            replies=InMemoryReplies(),
-            auth=InMemoryAuth(clock),
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=ServerSettings(base_url="http://floww.test", response_deadline_s=5),
-        )
+    with memory_deps() as deps:
+        yield deps
 
 
 @pytest.fixture

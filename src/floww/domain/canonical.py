@@ -6,7 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["canonical_json", "sha256_hex"]
+from floww.domain.errors import InvalidInput
+
+__all__ = ["canonical_json", "json_copy", "sha256_hex"]
 
 
 def canonical_json(value: Any) -> str:
@@ -17,6 +19,14 @@ def canonical_json(value: Any) -> str:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+def json_copy(value: Any) -> Any:
+    """``value`` as plain JSON (a deep copy); ``InvalidInput`` when it is not JSON."""
+    try:
+        return json.loads(canonical_json(value))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"value is not JSON: {exc}") from exc
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import attrs
 
+from floww.domain.device_flow import PendingDevice
 from floww.domain.model import Principal
 
 __all__ = ["Auth", "DeviceAuthorization", "TokenSet"]
@@ -30,6 +31,22 @@ class DeviceAuthorization:
     verification_uri_complete: str
     expires_in: int
     interval: int
+
+    @classmethod
+    def of(
+        cls, device: PendingDevice, *, verification_uri: str, expires_in: int
+    ) -> DeviceAuthorization:
+        """The answer for a device just started; its person goes to ``verification_uri``
+        (the complete URI carries the user code)."""
+        shown = device.shown_user_code
+        return cls(
+            device_code=device.device_code,
+            user_code=shown,
+            verification_uri=verification_uri,
+            verification_uri_complete=f"{verification_uri}?user_code={shown}",
+            expires_in=expires_in,
+            interval=device.interval,
+        )
 
 
 @attrs.frozen

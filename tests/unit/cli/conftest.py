@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,14 @@ from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
-    InMemoryFunctionHost,
-    InMemoryRealtime,
-    InMemoryReplies,
     InMemorySecretBox,
     InMemoryWorkflowRepo,
     ManualClock,
-    RandomIds,
 )
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.usecases.access import authorize_registry
-from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.deps import ServerSettings
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
@@ -39,6 +34,7 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
 from floww.ports.auth import TokenSet
 from floww.sdk.catalog import fields_for, provider_types
+from tests.support import memory_deps
 
 SERVER = "http://floww.test"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
@@ -160,18 +156,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         ),
     )
     refresher = Refresher(auth)
-    with ThreadPoolExecutor(4) as executor:
-        deps = ServerDeps(
-            repo=repo,
-            host=InMemoryFunctionHost(),
-            realtime=InMemoryRealtime(),
-            replies=InMemoryReplies(),
-            auth=auth,
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=ServerSettings(base_url=SERVER, response_deadline_s=5),
-        )
+    settings = ServerSettings(base_url=SERVER, response_deadline_s=5)
+    with memory_deps(clock=clock, auth=auth, repo=repo, settings=settings) as deps:
 
         def authorize(header: str | None, repository: str, action: str) -> None:
             token = token_from_authorization(header)

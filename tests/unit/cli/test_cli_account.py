@@ -39,7 +39,7 @@ def test_login_with_no_browser_still_prints_the_code_and_waits(world: World) -> 
         polls.append(seconds)
         world.clock.advance(seconds)
         if len(polls) == 3:  # the person approves while the CLI polls
-            (device,) = [d for d in world.auth._devices.values()]
+            (device,) = world.auth.device_flow.pending()
             world.auth.approve_device(device.user_code, world.user)
 
     env = world.env()

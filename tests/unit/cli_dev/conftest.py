@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -12,25 +11,20 @@ import pytest
 
 from floww.adapters.memory import (
     InMemoryAuth,
-    InMemoryFunctionHost,
-    InMemoryRealtime,
-    InMemoryReplies,
-    InMemorySecretBox,
-    InMemoryWorkflowRepo,
     InProcessRunner,
-    RandomIds,
     ScriptedPrompter,
     SystemClock,
 )
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import Principal, RuntimeTarget, Workflow
-from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev import DevSession
 from floww.domain.usecases.workflows import create_namespace, create_workflow
 from floww.entrypoints.cli.devloop import DevLoop, DevOutput
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for
 from floww.sdk.kv import InMemoryKvBackend
+from tests.support import memory_deps
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
@@ -53,19 +47,8 @@ class World:
 
 @pytest.fixture
 def deps() -> Iterator[ServerDeps]:
-    clock = SystemClock()
-    with ThreadPoolExecutor(4) as executor:
-        yield ServerDeps(
-            repo=InMemoryWorkflowRepo(InMemorySecretBox()),
-            host=InMemoryFunctionHost(),
-            realtime=InMemoryRealtime(),
-            replies=InMemoryReplies(),
-            auth=InMemoryAuth(clock),
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=ServerSettings(base_url="http://floww.test", response_deadline_s=5),
-        )
+    with memory_deps() as deps:
+        yield deps
 
 
 @pytest.fixture

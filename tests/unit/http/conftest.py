@@ -4,31 +4,28 @@ examples/hello through the API."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from starlette.testclient import TestClient
+from tests.support import TEST_SETTINGS, memory_deps
 
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
-    InMemoryFunctionHost,
     InMemoryImageRegistry,
     InMemoryRealtime,
-    InMemoryReplies,
     InMemorySecretBox,
     InMemoryWorkflowRepo,
     InProcessRunner,
-    RandomIds,
     SystemClock,
 )
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.usecases.deploy import runtime_repository
-from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.sdk import wire
 from floww.sdk.bundle import bundle_from_directory
@@ -134,23 +131,10 @@ def make_world() -> Iterator[World]:
         return auth.create_user(email)
 
     passwords["ada@example.com"] = PASSWORD
-    with ThreadPoolExecutor(4) as executor:
-        deps = ServerDeps(
-            repo=repo,
-            host=InMemoryFunctionHost(),
-            realtime=realtime,
-            replies=InMemoryReplies(),
-            auth=auth,
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=ServerSettings(
-                base_url="http://floww.test",
-                response_deadline_s=5,
-                execution_timeout_s=5,
-                max_body_bytes=MAX_BODY,
-            ),
-        )
+    settings = attrs.evolve(TEST_SETTINGS, execution_timeout_s=5, max_body_bytes=MAX_BODY)
+    with memory_deps(
+        clock=clock, auth=auth, repo=repo, realtime=realtime, settings=settings
+    ) as deps:
         services = HttpServices(
             deps=deps,
             provider_types=lambda: {name: fields_for(name) for name in provider_types()},

@@ -74,7 +74,10 @@ def test_device_flow_through_the_page(world: World) -> None:
     )
     assert approved.status_code == 200 and "Device approved" in approved.text
 
-    world.auth._devices[device["device_code"]].last_poll = None  # skip the poll interval
+    (pending,) = [
+        d for d in world.auth.device_flow.pending() if d.device_code == device["device_code"]
+    ]
+    pending.last_poll = None  # skip the poll interval
     status, tokens = _poll(world, device["device_code"])
     assert status == 200 and tokens["token_type"] == "Bearer"
     me = world.client.get(

@@ -21,7 +21,6 @@ Malformed repository names, tags and digests are rejected before any request.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +34,15 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from floww.domain.oci import MANIFEST_MEDIA_TYPE, OciImage, blob_digest
+from floww.domain.oci import (
+    MANIFEST_MEDIA_TYPE,
+    OciImage,
+    blob_digest,
+    check_digest,
+    check_repository,
+    check_tag,
+    valid_digest,
+)
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "RegistryV2Client"]
@@ -49,12 +56,6 @@ _ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     )
 )
-# The OCI distribution spec's grammar for repository names, tags and (sha256) digests.
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _UNKNOWN_KINDS = {"BLOB_UNKNOWN": "blob", "NAME_UNKNOWN": "repository"}
 
 
@@ -145,7 +146,7 @@ class RegistryV2Client(ImageRegistry):
             return None
         self._raise_for(response, "manifest", f"{repository}:{tag}")
         digest = str(response.headers.get("docker-content-digest", ""))
-        if _DIGEST.match(digest):
+        if valid_digest(digest):
             return digest
         return self._get_manifest(repository, tag)[1]
 
@@ -200,7 +201,7 @@ class RegistryV2Client(ImageRegistry):
         return body, digest
 
     def _get_blob(self, repository: str, digest: str) -> bytes:
-        if not _DIGEST.match(digest):
+        if not valid_digest(digest):
             raise InvalidInput(f"manifest names an invalid digest {digest!r}", field="digest")
         response = self._send(repository, "GET", self._url(repository, "blobs", digest))
         self._raise_for(response, "blob", digest)
@@ -274,16 +275,13 @@ def _check_answered_digest(response: httpx.Response, expected: str) -> None:
 
 
 def _check(repository: str, tag: str) -> None:
-    if len(repository) > 255 or not _REPOSITORY.match(repository):
-        raise InvalidInput(f"invalid repository name {repository!r}", field="name")
-    if not _TAG.match(tag):
-        raise InvalidInput(f"invalid tag {tag!r}", field="tag")
+    check_repository(repository)
+    check_tag(tag)
 
 
 def _check_reference(repository: str, reference: str) -> None:
+    check_repository(repository)
     if ":" in reference:
-        _check(repository, "latest")
-        if not _DIGEST.match(reference):
-            raise InvalidInput(f"invalid or unsupported digest {reference!r}", field="digest")
+        check_digest(reference)
     else:
-        _check(repository, reference)
+        check_tag(reference)

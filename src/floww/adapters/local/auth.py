@@ -26,26 +26,14 @@ means a device code never lands on disk.
 
 from __future__ import annotations
 
-import secrets
-import threading
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo
 from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.tokens import TokenCodec
-from floww.domain.errors import (
-    Conflict,
-    DeviceAuthorizationPending,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-    Unavailable,
-)
+from floww.domain.device_flow import DeviceFlow
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import Principal
 from floww.ports.auth import Auth, DeviceAuthorization, TokenSet
 from floww.ports.support import Clock
@@ -54,27 +42,7 @@ __all__ = ["ApiKeyInfo", "LocalAuth"]
 
 _TOKEN_PURPOSES = ("access", "refresh", "execution", "registry")
 _BEARER_PURPOSES = ("access", "execution", "registry")
-# RFC 8628 6.1: no vowels, so a code spells no word; no digits, so none is mistaken for a letter.
-_USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
-_USER_CODE_LENGTH = 8
-_SLOW_DOWN_SECONDS = 5  # RFC 8628 3.5
 _MAX_PENDING_DEVICES = 10_000
-
-
-@attrs.define
-class _Device:
-    device_code: str = attrs.field(repr=False)
-    user_code: str
-    client_id: str
-    expires_at: datetime
-    interval: int
-    last_poll: datetime | None = None
-    user: Principal | None = None
-    denied: bool = False
-
-
-def _normalize_user_code(user_code: str) -> str:
-    return "".join(ch for ch in str(user_code).upper() if ch.isalnum())
 
 
 def _claim(claims: dict[str, Any], name: str) -> str:
@@ -119,11 +87,12 @@ class LocalAuth(Auth):
         self._verification_uri = verification_uri
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
-        self._device_interval = device_interval
-        self._device_expires_in = device_expires_in
-        self._lock = threading.Lock()
-        self._devices: dict[str, _Device] = {}
-        self._user_codes: dict[str, str] = {}
+        self.device_flow = DeviceFlow(
+            clock.now,
+            expires_in=device_expires_in,
+            interval=device_interval,
+            max_pending=_MAX_PENDING_DEVICES,
+        )
 
     def __repr__(self) -> str:
         return f"LocalAuth(home={str(self._home)!r})"
@@ -258,87 +227,23 @@ class LocalAuth(Auth):
 
     def start_device(self, client_id: str) -> DeviceAuthorization:
         """A new pending authorization. ``Unavailable`` when too many are pending."""
-        now = self._clock.now()
-        with self._lock:
-            self._forget_expired(now)
-            if len(self._devices) >= _MAX_PENDING_DEVICES:
-                raise Unavailable("too many device logins in progress; try again later")
-            raw = self._new_user_code()
-            device = _Device(
-                device_code=secrets.token_urlsafe(32),
-                user_code=raw,
-                client_id=client_id,
-                expires_at=now + timedelta(seconds=self._device_expires_in),
-                interval=self._device_interval,
-            )
-            self._devices[device.device_code] = device
-            self._user_codes[raw] = device.device_code
-        shown = f"{raw[:4]}-{raw[4:]}"
-        return DeviceAuthorization(
-            device_code=device.device_code,
-            user_code=shown,
-            verification_uri=self._verification_uri,
-            verification_uri_complete=f"{self._verification_uri}?user_code={shown}",
-            expires_in=self._device_expires_in,
-            interval=self._device_interval,
+        device = self.device_flow.start(client_id)
+        return DeviceAuthorization.of(
+            device, verification_uri=self._verification_uri, expires_in=self.device_flow.expires_in
         )
 
     def poll_device(self, device_code: str) -> TokenSet:
         """Tokens once approved; otherwise ``DeviceAuthorizationPending`` (see the port).
         A device code yields one token set; after that it is ``NotFound``."""
-        now = self._clock.now()
-        with self._lock:
-            device = self._devices.get(device_code)
-            if device is None:
-                raise NotFound("device code", "(redacted)")
-            if now >= device.expires_at:
-                raise DeviceAuthorizationPending("expired_token")
-            previous, device.last_poll = device.last_poll, now
-            if previous is not None and (now - previous).total_seconds() < device.interval:
-                device.interval += _SLOW_DOWN_SECONDS
-                raise DeviceAuthorizationPending("slow_down")
-            if device.denied:
-                raise DeviceAuthorizationPending("access_denied")
-            if device.user is None:
-                raise DeviceAuthorizationPending("authorization_pending")
-            self._forget(device)
-            user = device.user
-        return self._token_set(user)
+        return self._token_set(self.device_flow.poll(device_code))
 
     def approve_device(self, user_code: str, user: Principal) -> None:
         """Grant a pending code to ``user``. ``NotFound`` for an unknown or expired code,
         ``Conflict`` for one already approved or denied, ``InvalidInput`` for a non-user."""
         if user.kind != "user":
             raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
-        with self._lock:
-            self._undecided(user_code).user = user
+        self.device_flow.approve(user_code, user)
 
     def deny_device(self, user_code: str) -> None:
         """Refuse a pending code. ``NotFound`` / ``Conflict`` as for ``approve_device``."""
-        with self._lock:
-            self._undecided(user_code).denied = True
-
-    def _undecided(self, user_code: str) -> _Device:
-        device_code = self._user_codes.get(_normalize_user_code(user_code))
-        device = self._devices.get(device_code) if device_code is not None else None
-        if device is None or self._clock.now() >= device.expires_at:
-            raise NotFound("user code", user_code)
-        if device.user is not None or device.denied:
-            raise Conflict(f"user code {user_code} was already decided", user_code=user_code)
-        return device
-
-    def _new_user_code(self) -> str:
-        while True:
-            raw = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(_USER_CODE_LENGTH))
-            if raw not in self._user_codes:
-                return raw
-
-    def _forget(self, device: _Device) -> None:
-        self._devices.pop(device.device_code, None)
-        self._user_codes.pop(device.user_code, None)
-
-    def _forget_expired(self, now: datetime) -> None:
-        # Keep expired codes for one more lifetime so their pollers hear ``expired_token``.
-        grace = timedelta(seconds=self._device_expires_in)
-        for device in [d for d in self._devices.values() if now >= d.expires_at + grace]:
-            self._forget(device)
+        self.device_flow.deny(user_code)

@@ -19,17 +19,11 @@ the host does not know; ``Unavailable`` for a FAILED runtime or a closed host.
 
 from __future__ import annotations
 
-import io
-import os
-import posixpath
 import shutil
 import sys
-import tarfile
 import tempfile
 import threading
 import time
-import uuid
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +31,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from floww.adapters.local.image_layers import UnsafeImage, parse_image_ref, unpack_layers
 from floww.adapters.local.workers import Worker, WorkerPool, WorkerSpec
 from floww.domain.errors import (
     DeadlineExceeded,
@@ -69,12 +64,6 @@ SITE_DIR = Path("opt", "floww", "site")
 # Past the deadline the worker gets a moment to answer for itself (the runtime bounds async
 # handlers and reports their logs) before the host kills it.
 _GRACE_SECONDS = 0.25
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
-
-
-class UnsafeImage(Exception):
-    """An image layer that cannot be unpacked safely; the message is one sentence."""
 
 
 @attrs.define
@@ -360,110 +349,3 @@ def _checked(decode: Callable[[Any], _T], answer: dict[str, Any]) -> _T:
         raise Unavailable(f"the worker gave a malformed answer: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise Unavailable(f"the worker gave a malformed answer: {exc!r}") from exc
-
-
-# -- image references and layers -------------------------------------------------------------
-
-
-def parse_image_ref(image_ref: str) -> tuple[str, str]:
-    """``(repository, tag or digest)`` of ``repo:tag`` or ``repo@sha256:...`` (tag defaults to
-    ``latest``); ``InvalidInput`` for an empty reference."""
-    ref = image_ref.strip()
-    if "@" in ref:
-        repository, _, reference = ref.partition("@")
-    else:
-        head, colon, tail = ref.rpartition(":")
-        repository, reference = (head, tail) if colon and "/" not in tail else (ref, "latest")
-    if not repository or not reference:
-        raise InvalidInput(f"invalid image reference {image_ref!r}")
-    return repository, reference
-
-
-def unpack_layers(layers: Sequence[bytes], root: Path) -> None:
-    """Unpack tar(.gz) ``layers`` in order into ``root``, atomically: into a directory beside
-    it, renamed into place when complete. ``root`` already present (a concurrent unpack of the
-    same image won) is fine. ``UnsafeImage`` for an entry that would escape ``root``, a
-    device or an archive that cannot be read; nothing is left behind then."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.parent / f".unpack-{root.name}-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
-        for number, layer in enumerate(layers, start=1):
-            _unpack_layer(layer, staging, number)
-        try:
-            os.rename(staging, root)
-        except OSError:
-            if not root.is_dir():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _unpack_layer(layer: bytes, dest: Path, number: int) -> None:
-    try:
-        with tarfile.open(fileobj=io.BytesIO(layer), mode="r:*") as archive:
-            members = archive.getmembers()
-            for member in members:
-                _check_member(member, number)
-            regular = []
-            for member in members:
-                parent, _, base = member.name.rstrip("/").rpartition("/")
-                if base == _OPAQUE:
-                    _clear(dest, dest / parent)
-                elif base.startswith(_WHITEOUT):
-                    _remove(dest, dest / parent / base.removeprefix(_WHITEOUT))
-                else:
-                    regular.append(member)
-            archive.extractall(dest, members=regular, filter="data")
-    except UnsafeImage:
-        raise
-    except tarfile.FilterError as exc:
-        raise UnsafeImage(
-            f"layer {number} of the image has an entry that leads outside the image root: "
-            f"{exc.tarinfo.name!r}"
-        ) from exc
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise UnsafeImage(f"layer {number} of the image is not a readable tar archive") from exc
-
-
-def _check_member(member: tarfile.TarInfo, number: int) -> None:
-    name = member.name
-    where = f"layer {number} of the image"
-    if name.startswith("/") or _escapes(name):
-        raise UnsafeImage(f"{where} has an entry outside the image root: {name!r}")
-    if member.isdev():
-        raise UnsafeImage(f"{where} has a device file: {name!r}")
-    if member.issym():
-        target = member.linkname
-        joined = posixpath.join(posixpath.dirname(name), target)
-        if target.startswith("/") or _escapes(joined):
-            raise UnsafeImage(f"{where} has a link pointing outside the image root: {name!r}")
-    if member.islnk() and (member.linkname.startswith("/") or _escapes(member.linkname)):
-        raise UnsafeImage(f"{where} has a link pointing outside the image root: {name!r}")
-    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        raise UnsafeImage(f"{where} has an entry of an unsupported kind: {name!r}")
-
-
-def _escapes(name: str) -> bool:
-    normal = posixpath.normpath(name)
-    return normal == ".." or normal.startswith("../")
-
-
-def _clear(dest: Path, directory: Path) -> None:
-    if _inside(dest, directory) and directory.is_dir() and not directory.is_symlink():
-        for child in directory.iterdir():
-            _remove(dest, child)
-
-
-def _remove(dest: Path, path: Path) -> None:
-    if not _inside(dest, path.parent):
-        raise UnsafeImage(f"a whiteout in the image leads outside the image root: {path.name!r}")
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _inside(dest: Path, path: Path) -> bool:
-    base, real = os.path.realpath(dest), os.path.realpath(path)
-    return real == base or real.startswith(base + os.sep)

@@ -21,9 +21,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from floww.adapters.local.oci_store import OciStore, check_repository, check_tag, is_digest
+from floww.adapters.local.oci_store import OciStore, is_digest
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
-from floww.domain.oci import OciImage
+from floww.domain.oci import OciImage, check_repository, check_tag
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 
 __all__ = ["PUSH_CREDENTIALS_TTL_SECONDS", "PUSH_USERNAME", "LocalImageRegistry"]

@@ -44,7 +44,13 @@ from typing import IO, Any
 import attrs
 
 from floww.domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from floww.domain.oci import MANIFEST_MEDIA_TYPE
+from floww.domain.oci import (
+    MANIFEST_MEDIA_TYPE,
+    check_digest,
+    check_repository,
+    check_tag,
+    valid_digest,
+)
 
 __all__ = [
     "INDEX_MEDIA_TYPE",
@@ -58,12 +64,6 @@ __all__ = [
     "is_digest",
 ]
 
-# The OCI distribution spec's grammar for repository names, tags and (sha256) digests.
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _UPLOAD_ID = re.compile(r"^[a-f0-9]{32}$")
 
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -78,21 +78,6 @@ MANIFEST_MEDIA_TYPES = (
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _REF_NAME = "org.opencontainers.image.ref.name"
 _COPY_CHUNK = 1024 * 1024
-
-
-def check_repository(repository: str) -> None:
-    if len(repository) > 255 or not _REPOSITORY.match(repository):
-        raise InvalidInput(f"invalid repository name {repository!r}", field="name")
-
-
-def check_tag(tag: str) -> None:
-    if not _TAG.match(tag):
-        raise InvalidInput(f"invalid tag {tag!r}", field="tag")
-
-
-def check_digest(digest: str) -> None:
-    if not _DIGEST.match(digest):
-        raise InvalidInput(f"invalid or unsupported digest {digest!r}", field="digest")
 
 
 def is_digest(reference: str) -> bool:
@@ -119,7 +104,7 @@ class OciStore:
     # blobs -----------------------------------------------------------------------------------
 
     def blob_exists(self, digest: str) -> bool:
-        return _DIGEST.match(digest) is not None and self._blob_path(digest).is_file()
+        return valid_digest(digest) and self._blob_path(digest).is_file()
 
     def blob_size(self, digest: str) -> int:
         try:
@@ -293,7 +278,7 @@ class OciStore:
             raise InvalidInput("manifest references must be a list", field="manifest")
         for ref in references:
             digest = ref.get("digest") if isinstance(ref, dict) else None
-            if not isinstance(digest, str) or not _DIGEST.match(digest):
+            if not isinstance(digest, str) or not valid_digest(digest):
                 raise InvalidInput(f"manifest names an invalid digest {digest!r}", field="digest")
             if not self.blob_exists(digest):
                 raise InvalidInput(f"manifest names unknown content {digest}", field="blob")

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import threading
 
 import attrs
 
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
-from floww.domain.oci import OciImage, blob_digest
+from floww.domain.errors import NotFound, PermissionDenied
+from floww.domain.oci import OciImage, blob_digest, check_repository, check_tag, valid_digest
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 
 __all__ = ["InMemoryImageRegistry", "IssuedCredentials"]
 
-# The OCI distribution spec's grammar for repository names and tags.
-_REPOSITORY = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 CREDENTIALS_TTL_SECONDS = 900
 
 
@@ -36,11 +29,6 @@ class _Repository:
     owner: str | None = None
     tags: dict[str, str] = attrs.Factory(dict)
     manifests: set[str] = attrs.Factory(set)
-
-
-def _check_repository(repository: str) -> None:
-    if not _REPOSITORY.match(repository) or len(repository) > 255:
-        raise InvalidInput(f"invalid repository name {repository!r}")
 
 
 class InMemoryImageRegistry(ImageRegistry):
@@ -68,9 +56,8 @@ class InMemoryImageRegistry(ImageRegistry):
             return self._resolve(repository, tag)
 
     def push(self, repository: str, tag: str, image: OciImage) -> str:
-        _check_repository(repository)
-        if not _TAG.match(tag):
-            raise InvalidInput(f"invalid tag {tag!r}")
+        check_repository(repository)
+        check_tag(tag)
         manifest = image.manifest()
         digest = blob_digest(manifest)
         with self._lock:
@@ -88,7 +75,7 @@ class InMemoryImageRegistry(ImageRegistry):
         with self._lock:
             if reference.startswith("sha256:"):
                 repo = self._repository(repository)
-                if not _DIGEST.match(reference) or reference not in repo.manifests:
+                if not valid_digest(reference) or reference not in repo.manifests:
                     raise NotFound("manifest", f"{repository}@{reference}")
                 digest = reference
             else:
@@ -99,7 +86,7 @@ class InMemoryImageRegistry(ImageRegistry):
         return OciImage(config=config, layers=layers)
 
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:
-        _check_repository(repository)
+        check_repository(repository)
         with self._lock:
             repo = self._repositories.setdefault(repository, _Repository())
             if repo.owner is None:

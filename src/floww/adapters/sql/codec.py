@@ -7,13 +7,12 @@ JSON columns hold plain documents: trigger specs as ``{"provider": {"type", "ali
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 
-from floww.domain.canonical import canonical_json
+from floww.domain.canonical import json_copy
 from floww.domain.errors import InvalidInput
 from floww.domain.model import (
     CodeBundle,
@@ -50,14 +49,6 @@ __all__ = [
     "webhook_from_row",
     "workflow_from_row",
 ]
-
-
-def json_copy(value: Any) -> Any:
-    """``value`` as plain JSON (a deep copy); ``InvalidInput`` when it is not JSON."""
-    try:
-        return json.loads(canonical_json(value))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"value is not JSON: {exc}") from exc
 
 
 def namespace_from_row(row: Row[Any]) -> Namespace:

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from floww.adapters.local.image_registry import LocalImageRegistry
-from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES, check_digest
+from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES
 from floww.domain.errors import (
     Conflict,
     FlowwError,
@@ -40,6 +40,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from floww.domain.oci import check_digest
 
 __all__ = ["API_VERSION_HEADER", "Authorizer", "registry_routes", "token_from_authorization"]
 

@@ -1,0 +1,43 @@
+"""The base of ``SqlWorkflowRepo``: its transactions and secret box, and the checks its
+methods make inside a transaction (a parent that must exist, a workflow row to lock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, literal, select
+from sqlalchemy.engine import Connection
+
+from floww.adapters.sql.schema import namespaces, workflows
+from floww.adapters.sql.transactions import Transactions
+from floww.domain.errors import NotFound
+from floww.ports.support import SecretBox
+
+__all__ = ["SqlRepoBase"]
+
+
+class SqlRepoBase:
+    """Holds the ``Transactions`` of ``engine`` and the ``secret_box`` that seals provider
+    configs."""
+
+    def __init__(self, engine: Engine, secret_box: SecretBox) -> None:
+        self._tx = Transactions(engine)
+        self._box = secret_box
+
+    # checks inside a transaction ----------------------------------------------------------
+
+    def _exists(self, conn: Connection, condition: Any) -> bool:
+        return conn.execute(select(literal(1)).where(condition).limit(1)).first() is not None
+
+    def _require_namespace(self, conn: Connection, namespace_id: str) -> None:
+        if not self._exists(conn, namespaces.c.id == namespace_id):
+            raise NotFound("namespace", namespace_id)
+
+    def _lock_workflow(self, conn: Connection, workflow_id: str) -> None:
+        """Check the workflow exists and, on PostgreSQL, lock its row until commit, so that
+        concurrent replacements of its triggers or deployments take turns."""
+        row = conn.execute(
+            select(workflows.c.id).where(workflows.c.id == workflow_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound("workflow", workflow_id)
