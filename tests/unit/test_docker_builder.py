@@ -20,12 +20,9 @@ import attrs
 import pytest
 from click.testing import CliRunner
 
-from floww.adapters.local.docker_builder import (
-    DockerIgnore,
-    DockerImageBuilder,
-    image_from_archive,
-)
-from floww.adapters.local.image_builder import embedded_target
+from floww.adapters.local.docker_builder import DockerImageBuilder, image_from_archive
+from floww.adapters.local.docker_context import DockerIgnore
+from floww.adapters.local.pip import embedded_target
 from floww.domain.errors import InvalidInput, Unavailable
 from floww.domain.model import RuntimeTarget
 from floww.domain.oci import OciImage, blob_digest

@@ -3,7 +3,8 @@
 ``handle(payload)`` answers one request of the wire contract and never raises:
 
 - ``get_definitions``: load the code, answer its triggers and provider usage;
-- ``invoke_trigger``: run one trigger's handler with its event, answer its result and logs.
+- ``invoke_trigger``: run one trigger's handler with its event, answer its result and logs;
+- ``ping``: answer ``{"ok": true, "pong": true}`` at once (a host checks the runtime is up).
 
 Loaded code is cached by digest (a small LRU), so a warm runtime only needs ``code.files`` the
 first time. ``main()`` serves the contract as JSON lines on stdin/stdout (the local worker
@@ -70,6 +71,8 @@ class Runtime:
         started = time.perf_counter()
         try:
             kind = payload.get("type") if isinstance(payload, dict) else None
+            if kind == "ping":
+                return {"ok": True, "pong": True}
             if kind == "get_definitions":
                 return self._definitions(payload)
             if kind == "invoke_trigger":

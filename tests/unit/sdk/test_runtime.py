@@ -9,7 +9,7 @@ from typing import Any
 
 from floww.domain.model import CodeBundle, ProviderField, ProviderRef, TriggerSpec
 from floww.sdk.kv import InMemoryKvBackend
-from floww.sdk.runtime import Runtime
+from floww.sdk.runtime import Runtime, lambda_handler
 from floww.sdk.wire import code_to_wire, definitions_from_wire, result_from_wire, spec_to_wire
 
 from .conftest import make_bundle
@@ -238,6 +238,12 @@ def test_unknown_trigger_and_bad_requests(runtime: Runtime) -> None:
     assert answer["error"]["type"] == "InvalidRequest"
 
 
+def test_ping_answers_pong_without_code(runtime: Runtime) -> None:
+    assert runtime.handle({"type": "ping"}) == {"ok": True, "pong": True}
+    assert lambda_handler({"type": "ping"}) == {"ok": True, "pong": True}
+    assert runtime.handle({"type": "pong"})["error"]["type"] == "InvalidRequest"
+
+
 def test_async_handler_called_from_a_running_loop(runtime: Runtime) -> None:
     import asyncio
 
@@ -255,6 +261,7 @@ def test_worker_loop_speaks_json_lines(tmp_path: Path) -> None:
         }
     )
     requests = [
+        {"type": "ping"},
         {"type": "get_definitions", "code": code_to_wire(code), "providers": {}},
         {
             "type": "invoke_trigger",
@@ -276,8 +283,9 @@ def test_worker_loop_speaks_json_lines(tmp_path: Path) -> None:
         check=True,
     )
     answers = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [a["ok"] for a in answers] == [True, True, False]
-    assert answers[1]["result"] == "hi"
-    assert [line["message"] for line in answers[1]["logs"]] == ["noise"]
-    assert answers[2]["error"]["type"] == "InvalidRequest"
+    assert answers[0] == {"ok": True, "pong": True}
+    assert [a["ok"] for a in answers[1:]] == [True, True, False]
+    assert answers[2]["result"] == "hi"
+    assert [line["message"] for line in answers[2]["logs"]] == ["noise"]
+    assert answers[3]["error"]["type"] == "InvalidRequest"
     assert "import noise" in done.stderr

@@ -9,11 +9,8 @@ deterministically (mtime 0); compressed ones are kept as they are. The config's
 ``rootfs.diff_ids`` always names the uncompressed layers, in order.
 
 The tag is a hash of the target, the requirements, the Dockerfile, every file of the build
-context that ``.dockerignore`` does not exclude (``.git`` never counts) and floww's version: an
-unchanged context is never rebuilt or uploaded again. ``.dockerignore`` follows Docker's rules:
-one pattern a line, ``#`` comments, ``*`` and ``?`` within a path segment, ``**`` across
-segments, ``[...]`` classes, ``\\`` escapes, ``!`` exceptions; the last matching line decides,
-and a pattern that matches a directory matches everything below it.
+context that ``.dockerignore`` does not exclude (see ``docker_context``) and floww's version: an
+unchanged context is never rebuilt or uploaded again.
 """
 
 from __future__ import annotations
@@ -24,100 +21,35 @@ import hashlib
 import importlib.metadata
 import io
 import json
-import os
 import posixpath
 import re
-import stat
 import subprocess
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from floww.adapters.local.image_builder import embedded_target
+from floww.adapters.local.docker_context import context_digest
+from floww.adapters.local.pip import LOCAL_PLATFORM
 from floww.domain.canonical import canonical_json, sha256_hex
 from floww.domain.errors import DeadlineExceeded, InvalidInput, Unavailable
 from floww.domain.model import RuntimeTarget
 from floww.domain.oci import OciImage
 from floww.ports.support import BuiltImage, ImageBuilder
 
-__all__ = ["BUILD_REPOSITORY", "DockerIgnore", "DockerImageBuilder", "image_from_archive"]
+__all__ = ["BUILD_REPOSITORY", "DockerImageBuilder", "image_from_archive"]
 
 BUILD_REPOSITORY = "floww-build"
 TAG_LENGTH = 40
 _TAIL_LINES = 12
 _CHUNK = 1 << 20
-_ALWAYS_SKIPPED = ".git"
 _DAEMON_DOWN = ("cannot connect to the docker daemon", "error during connect")
 _INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
-
-
-class DockerIgnore:
-    """The patterns of a ``.dockerignore`` file (see the module docstring for the rules)."""
-
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._rules: list[tuple[re.Pattern[str], bool]] = []
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            exception = line.startswith("!")
-            pattern = posixpath.normpath(line[1:].strip() if exception else line).lstrip("/")
-            if pattern and pattern != ".":
-                self._rules.append((_compile(pattern), exception))
-
-    @classmethod
-    def of_directory(cls, root: Path) -> DockerIgnore:
-        """The rules of ``root/.dockerignore``; none when there is no such file."""
-        path = root / ".dockerignore"
-        return cls(path.read_text(errors="replace").splitlines() if path.is_file() else ())
-
-    @property
-    def has_exceptions(self) -> bool:
-        return any(exception for _, exception in self._rules)
-
-    def excludes(self, path: str) -> bool:
-        """Whether the context path (relative, ``/``-separated) is left out of the context."""
-        parts = path.strip("/").split("/")
-        candidates = ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
-        excluded = False
-        for pattern, exception in self._rules:
-            if any(pattern.fullmatch(candidate) for candidate in candidates):
-                excluded = not exception
-        return excluded
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**", i):
-            i += 3 if pattern.startswith("**/", i) else 2
-            out.append(".*" if i >= len(pattern) else "(?:.*/)?")
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif char == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            if body[0] in "!^":
-                body = "^" + body[1:]
-            out.append("[" + body.replace("[", "\\[") + "]")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
 
 
 class DockerImageBuilder(ImageBuilder):
@@ -176,7 +108,7 @@ class DockerImageBuilder(ImageBuilder):
             raise InvalidInput(f"{dockerfile} does not exist; the Docker build needs it")
         try:
             recipe = dockerfile.read_bytes()
-            context = _context_digest(self._root)
+            context = context_digest(self._root)
         except OSError as exc:
             raise InvalidInput(
                 f"cannot read {exc.filename or self._root} for the Docker build: {exc.strerror}; "
@@ -206,7 +138,7 @@ class DockerImageBuilder(ImageBuilder):
         tag = self.spec_hash(target, requirements)
         self.check_daemon()
         reference = f"{BUILD_REPOSITORY}:{tag}"
-        local = target.platform == embedded_target().platform
+        local = target.platform == LOCAL_PLATFORM
         platform = [] if local else ["--platform", target.platform]
         self._report(f"docker build -t {reference} {self._root}")
         code, tail = self._run(["build", *platform, "-t", reference, str(self._root)], stream=True)
@@ -399,48 +331,6 @@ def _with_diff_ids(config: bytes, diff_ids: list[str]) -> bytes:
         return config
     doc["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
     return canonical_json(doc).encode()
-
-
-def _context_digest(root: Path) -> str:
-    """A sha256 over the path, kind, executable bit and content of every entry of the build
-    context, in path order."""
-    ignore = DockerIgnore.of_directory(root)
-    entries: list[list[str]] = []
-    for directory, dirnames, filenames in os.walk(root):
-        relative = Path(directory).relative_to(root).as_posix()
-        prefix = "" if relative == "." else relative + "/"
-        kept = []
-        for name in sorted(dirnames):
-            path = prefix + name
-            if name == _ALWAYS_SKIPPED:
-                continue
-            if os.path.islink(os.path.join(directory, name)):
-                filenames.append(name)  # a link to a directory is copied as a link
-            elif not ignore.excludes(path):
-                kept.append(name)
-                entries.append([path, "dir", ""])
-            elif ignore.has_exceptions:
-                kept.append(name)  # an exception may bring back something below it
-        dirnames[:] = kept
-        for name in filenames:
-            path = prefix + name
-            if name != _ALWAYS_SKIPPED and not ignore.excludes(path):
-                entries.append([path, *_fingerprint(Path(directory) / name)])
-    return sha256_hex(canonical_json(sorted(entries)))
-
-
-def _fingerprint(path: Path) -> tuple[str, str]:
-    info = path.lstat()
-    if stat.S_ISLNK(info.st_mode):
-        return "link", os.readlink(path)
-    if not stat.S_ISREG(info.st_mode):
-        return "special", ""  # sockets and pipes: never read, they could block
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    kind = "exec" if info.st_mode & 0o111 else "file"
-    return kind, digest.hexdigest()
 
 
 def _floww_version() -> str:

@@ -8,7 +8,8 @@ killed (with everything it started) and a replacement is started in the backgrou
 Errors: ``Worker.request`` raises ``TimeoutError`` when no answer came in time (the caller
 decides what that means and discards the worker), ``Unavailable`` when the process exited
 or answered something that is not a JSON object, and ``InvalidInput`` for a request that is not
-JSON (nothing was sent then). ``WorkerPool.acquire`` raises
+JSON (nothing was sent then). Starting a ``Worker`` raises ``Unavailable`` unless the runtime
+answers the ``ping`` request with its pong in time. ``WorkerPool.acquire`` raises
 ``TimeoutError`` when no worker became free in time and ``Unavailable`` once the pool is
 closed or a worker could not be started.
 """
@@ -37,8 +38,22 @@ __all__ = ["Worker", "WorkerPool", "WorkerSpec"]
 
 log = logging.getLogger(__name__)
 
-# A request the runtime does not serve: any JSON answer proves its loop is up and importable.
-_PROBE = {"type": "probe"}
+# The runtime's readiness request: its answer proves the loop is up and the SDK imports.
+_PING = {"type": "ping"}
+_PONG = {"ok": True, "pong": True}
+
+
+def _older_runtime_answer(answer: Mapping[str, Any]) -> bool:
+    """A runtime from before ``ping`` (an image built by an older floww, or a Dockerfile that
+    pins one) answers it as an unknown request: alive all the same."""
+    error = answer.get("error")
+    return (
+        answer.get("ok") is False
+        and isinstance(error, dict)
+        and error.get("type") == "InvalidRequest"
+    )
+
+
 _STDERR_LINES = 20
 _EXIT_WAIT_SECONDS = 5.0
 
@@ -107,13 +122,22 @@ class Worker:
             _daemon(self._pump_stderr, self._process.stderr),
         ]
         try:
-            self.request(_PROBE, spec.start_timeout)
+            answer = self.request(_PING, spec.start_timeout)
         except TimeoutError as exc:
             self.kill()
             raise Unavailable(f"the worker did not start within {spec.start_timeout} s") from exc
         except Unavailable:
             self.kill()
             raise
+        if answer != _PONG and not _older_runtime_answer(answer):
+            self.kill()
+            error = answer.get("error")
+            said = error.get("message") if isinstance(error, dict) else None
+            raise Unavailable(
+                "the worker's runtime did not answer the readiness ping"
+                + (f" ({said})" if said else "")
+                + "; its floww SDK may predate this host: rebuild the image with this floww"
+            )
         log.debug("worker %d started", self.pid)
 
     @property
