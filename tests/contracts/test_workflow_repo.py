@@ -447,6 +447,22 @@ class TestDeployments:
 
 
 class TestExecutions:
+    def test_unfinished_executions_oldest_first_across_workflows(
+        self, repo: WorkflowRepo, namespace: Namespace, workflow: Workflow
+    ) -> None:
+        other = make_workflow(repo, namespace)
+        old_started = execution(workflow, received_at=T0, status=ExecutionStatus.STARTED)
+        old_received = execution(other, received_at=T0 + timedelta(seconds=1))
+        old_done = execution(workflow, received_at=T0, status=ExecutionStatus.COMPLETED)
+        recent = execution(workflow, received_at=T0 + timedelta(hours=1))
+        for item in (recent, old_done, old_received, old_started):
+            repo.create_execution(item)
+        cutoff = T0 + timedelta(minutes=5)
+        found = repo.list_unfinished_executions(cutoff)
+        assert [e.id for e in found] == [old_started.id, old_received.id]
+        assert [e.id for e in repo.list_unfinished_executions(cutoff, limit=1)] == [old_started.id]
+        assert repo.list_unfinished_executions(T0) == []
+
     def test_create_get_update(self, repo: WorkflowRepo, workflow: Workflow) -> None:
         created = execution(workflow, dedupe_key="delivery-1")
         repo.create_execution(created)

@@ -328,3 +328,23 @@ def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> No
     message = subscription.get(timeout=1)
     assert message is not None and message["reply_to"] is None
     assert message["event_id"] == response.execution_id
+
+
+def test_executions_a_stopped_server_left_behind_end_failed(
+    deps: ServerDeps, clock: ManualClock
+) -> None:
+    from floww.domain.model import Execution
+    from floww.domain.usecases.executions import recover_interrupted_executions
+
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    trigger = deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)[0]
+    stuck = Execution("exe_stuck", workflow.id, trigger.id, ExecutionStatus.STARTED, clock.now())
+    deps.repo.create_execution(stuck)
+    assert recover_interrupted_executions(deps) == []  # it may still be running
+    clock.advance(deps.settings.execution_timeout_s + deps.settings.response_deadline_s + 1)
+    fresh = Execution("exe_fresh", workflow.id, trigger.id, ExecutionStatus.RECEIVED, clock.now())
+    deps.repo.create_execution(fresh)
+    (recovered,) = recover_interrupted_executions(deps)
+    assert recovered.id == "exe_stuck" and recovered.status == ExecutionStatus.FAILED
+    assert recovered.error is not None and recovered.error.type == "Interrupted"
+    assert deps.repo.get_execution("exe_fresh").status == ExecutionStatus.RECEIVED

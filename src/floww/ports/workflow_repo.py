@@ -144,6 +144,12 @@ class WorkflowRepo(Protocol):
     ) -> list[Execution]:
         """Newest first; ``before`` pages by ``received_at``."""
 
+    def list_unfinished_executions(
+        self, received_before: datetime, limit: int = 100
+    ) -> list[Execution]:
+        """Executions of any workflow still RECEIVED or STARTED that were received before
+        ``received_before``, oldest first (for recovery after a crash)."""
+
     # cron
     def claim_cron_tick(self, trigger_id: str, scheduled_at: datetime) -> bool:
         """True for exactly one caller per (trigger, scheduled time), across processes."""

@@ -182,6 +182,20 @@ class RecordTables(RepoTables):
         found.sort(key=lambda entry: (entry[1].received_at, entry[0]), reverse=True)
         return [ex for _, ex in found[:limit]]
 
+    def list_unfinished_executions(
+        self, received_before: datetime, limit: int = 100
+    ) -> list[Execution]:
+        if limit < 0:
+            raise InvalidInput("limit must not be negative")
+        with self._lock:
+            found = [
+                (seq, ex)
+                for seq, ex in self._executions.values()
+                if not ex.status.is_final and ex.received_at < received_before
+            ]
+        found.sort(key=lambda entry: (entry[1].received_at, entry[0]))
+        return [ex for _, ex in found[:limit]]
+
     def _by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         for _, execution in self._executions.values():
             if execution.workflow_id == workflow_id and execution.dedupe_key == dedupe_key:

@@ -161,6 +161,20 @@ def list_executions(
     return [codec.execution_from_row(row) for row in conn.execute(query)]
 
 
+def list_unfinished_executions(
+    conn: Connection, received_before: datetime, limit: int
+) -> list[Execution]:
+    """Oldest first; RECEIVED or STARTED only."""
+    unfinished = [ExecutionStatus.RECEIVED.value, ExecutionStatus.STARTED.value]
+    query = (
+        select(executions)
+        .where(executions.c.status.in_(unfinished), executions.c.received_at < received_before)
+        .order_by(executions.c.received_at, executions.c.seq)
+        .limit(limit)
+    )
+    return [codec.execution_from_row(row) for row in conn.execute(query)]
+
+
 def _row(conn: Connection, execution_id: str) -> Any:
     return conn.execute(select(executions).where(executions.c.id == execution_id)).first()
 

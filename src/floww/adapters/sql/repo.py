@@ -180,6 +180,16 @@ class SqlWorkflowRepo(SqlTenancy, WorkflowRepo):
                 conn, workflow_id, status=status, limit=limit, before=before
             )
 
+    def list_unfinished_executions(
+        self, received_before: datetime, limit: int = 100
+    ) -> list[Execution]:
+        if limit < 0:
+            raise InvalidInput("limit must not be negative")
+        if received_before.tzinfo is None:
+            raise InvalidInput("timestamps must be timezone-aware")
+        with self._tx.read() as conn:
+            return records.list_unfinished_executions(conn, received_before, limit)
+
     # cron ---------------------------------------------------------------------------------
 
     def claim_cron_tick(self, trigger_id: str, scheduled_at: datetime) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from floww.domain.errors import DeadlineExceeded, FlowwError, ProviderNotConfigured
+from floww.domain.errors import Conflict, DeadlineExceeded, FlowwError, ProviderNotConfigured
 from floww.domain.model import (
     Deployment,
     ErrorInfo,
@@ -23,6 +24,7 @@ __all__ = [
     "complete_execution",
     "deployment_provider_configs",
     "new_execution",
+    "recover_interrupted_executions",
     "run_execution",
 ]
 
@@ -92,6 +94,26 @@ def complete_execution(
         )
     deps.repo.update_execution(final)
     return final
+
+
+def recover_interrupted_executions(deps: ServerDeps, *, limit: int = 500) -> list[Execution]:
+    """Mark FAILED the executions still RECEIVED or STARTED long after they could have
+    finished (their server stopped mid-way): nothing stays STARTED forever. "Long after" is
+    the execution timeout plus the response deadline, so live executions are never touched."""
+    grace = deps.settings.execution_timeout_s + deps.settings.response_deadline_s
+    cutoff = deps.clock.now() - timedelta(seconds=grace)
+    recovered: list[Execution] = []
+    for execution in deps.repo.list_unfinished_executions(cutoff, limit):
+        info = ErrorInfo("Interrupted", "the server stopped before this execution finished")
+        try:
+            final = execution.transition(
+                ExecutionStatus.FAILED, error=info, finished_at=deps.clock.now()
+            )
+            deps.repo.update_execution(final)
+        except Conflict:  # finished meanwhile
+            continue
+        recovered.append(final)
+    return recovered
 
 
 def _fail(
