@@ -182,6 +182,7 @@ def build_server(settings: Settings) -> Server:
         password_login=auth.check_password,
         registry=container.registry(),
         refresh_tokens=auth.refresh,
+        api_keys=auth,
         extra_routes=[
             *registry_routes(container.registry(), authorize),
             realtime_route(

@@ -40,6 +40,7 @@ HOST_FACTORIES = _collect("HOST_FACTORIES")
 REALTIME_FACTORIES = _collect("REALTIME_FACTORIES")
 REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
+API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
 
 
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
@@ -74,4 +75,10 @@ def replies(request: pytest.FixtureRequest) -> Iterator[Replies]:
 
 @pytest.fixture(params=AUTH_FACTORIES)
 def auth_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=API_KEYS_FACTORIES)
+def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
+    """An ``AuthHarness`` whose ``auth`` also implements ``ApiKeys``."""
     yield from _from_factory(request)

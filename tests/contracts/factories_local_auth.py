@@ -1,4 +1,5 @@
-"""The local auth adapter (key files, accounts file, signed tokens) in the ``Auth`` suite."""
+"""The local auth adapter (key files, accounts file, signed tokens) in the ``Auth`` and
+``ApiKeys`` suites."""
 
 from __future__ import annotations
 
@@ -21,3 +22,4 @@ def local_auth() -> Iterator[AuthHarness]:
 
 
 AUTH_FACTORIES = [pytest.param(local_auth, id="local")]
+API_KEYS_FACTORIES = [pytest.param(local_auth, id="local")]

@@ -17,6 +17,7 @@ from floww.domain.canonical import canonical_json, sha256_hex
 from floww.domain.errors import Conflict, InvalidInput
 
 __all__ = [
+    "ApiKey",
     "CodeBundle",
     "Definitions",
     "Deployment",
@@ -394,3 +395,17 @@ class Definitions:
     triggers: tuple[TriggerSpec, ...]
     providers: tuple[ProviderRef, ...]
     provider_fields: dict[str, tuple[ProviderField, ...]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ApiKey:
+    """What may be shown about an API key: never the key itself nor its digest. ``hint`` (for
+    example ``floww_...x7Qa``) lets a person tell their keys apart; ``user_id`` owns the key and
+    ``namespace_id`` is the one namespace it reaches."""
+
+    id: str
+    name: str
+    namespace_id: str
+    user_id: str
+    created_at: datetime
+    hint: str

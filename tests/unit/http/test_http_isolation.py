@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 from conftest import make_world
 from starlette.routing import Route
@@ -16,7 +17,8 @@ from floww.domain.model import TriggerSource
 if TYPE_CHECKING:
     from conftest import Tenant, World
 
-# (method, route path, concrete path, JSON body). Placeholders: {ns} {wf} {exe} {hash} {rt}.
+# (method, route path, concrete path, JSON body).
+# Placeholders: {ns} {wf} {exe} {hash} {rt} {key} of B, and {own_ns}: the caller's namespace.
 CASES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/namespaces/{namespace_id}", "/api/namespaces/{ns}", None),
     ("GET", "/api/namespaces/{namespace_id}/workflows", "/api/namespaces/{ns}/workflows", None),
@@ -85,6 +87,25 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/namespaces/{ns}/registry-credentials",
         {"repository": "floww/{ns}"},
     ),
+    ("GET", "/api/namespaces/{namespace_id}/api-keys", "/api/namespaces/{ns}/api-keys", None),
+    (
+        "POST",
+        "/api/namespaces/{namespace_id}/api-keys",
+        "/api/namespaces/{ns}/api-keys",
+        {"name": "intruder"},
+    ),
+    (
+        "DELETE",
+        "/api/namespaces/{namespace_id}/api-keys/{key_id}",
+        "/api/namespaces/{ns}/api-keys/{key}",
+        None,
+    ),
+    (  # B's key, addressed through the caller's own namespace
+        "DELETE",
+        "/api/namespaces/{namespace_id}/api-keys/{key_id}",
+        "/api/namespaces/{own_ns}/api-keys/{key}",
+        None,
+    ),
     ("GET", "/api/kv", "/api/kv?namespace={ns}&prefix=", None),
     ("GET", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", None),
     ("PUT", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", {"value": "overwritten"}),
@@ -130,6 +151,8 @@ WEBHOOK_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 @pytest.fixture(scope="module")
 def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, str]]]:
     for world in make_world():
+        app: Any = world.client.app  # serve API keys, as the composition root does
+        app.state.services = attrs.evolve(app.state.services, api_keys=world.auth)
         a = world.tenant("a@example.com", "tenant-a")
         b = world.tenant("b@example.com", "tenant-b")
         receipt_b = world.deploy_hello(b)
@@ -147,8 +170,18 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
             headers=b.headers,
         )
         world.repo.kv_put(b.namespace_id, "secret-key", "b-value", world.deps.clock.now())
+        key_b = world.client.post(
+            f"/api/namespaces/{b.namespace_id}/api-keys", json={"name": "b-ci"}, headers=b.headers
+        )
+        assert key_b.status_code == 201, key_b.text
+        key_a = world.client.post(
+            f"/api/namespaces/{a.namespace_id}/api-keys", json={"name": "a-ci"}, headers=a.headers
+        ).json()["key"]
         ids = {
+            "own_ns": a.namespace_id,
             "ns": b.namespace_id,
+            "key": key_b.json()["api_key"]["id"],
+            "key_secret": key_b.json()["key"],
             "wf": b.workflow_id,
             "exe": call.headers["x-floww-execution-id"],
             "hash": receipt_b["runtime"]["spec_hash"],
@@ -163,6 +196,7 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
         principals = {
             "user": a.headers,
             "execution": {"Authorization": f"Bearer {exec_token}"},
+            "api_key": {"Authorization": f"Bearer {key_a}"},
         }
         yield world, a, b, ids, principals
 
@@ -175,6 +209,7 @@ def _b_state(world: World, b: Tenant) -> Any:
         [d.id for d in world.repo.list_deployments(b.workflow_id)],
         [w.name for w in world.repo.list_workflows(b.namespace_id)],
         len(world.repo.list_executions(b.workflow_id)),
+        world.auth.list_api_keys(b.user),
     )
 
 
@@ -188,7 +223,7 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
-@pytest.mark.parametrize("principal", ["user", "execution"])
+@pytest.mark.parametrize("principal", ["user", "execution", "api_key"])
 @pytest.mark.parametrize(
     ("method", "route", "path", "body"), CASES, ids=[f"{m} {r}" for m, r, _, _ in CASES]
 )
@@ -208,7 +243,7 @@ def test_other_tenants_objects_are_out_of_reach(
         method, _fill(path, ids), json=_fill(body, ids), headers=principals[principal]
     )
     assert answer.status_code in (403, 404), answer.text
-    for secret in ("b-secret", "b-value", "hi bea"):
+    for secret in ("b-secret", "b-value", "hi bea", ids["key_secret"]):
         assert secret not in answer.text
     assert _b_state(world, b) == before
 

@@ -34,11 +34,11 @@ from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.tokens import TokenCodec
 from floww.domain.device_flow import DeviceFlow
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from floww.domain.model import Principal
-from floww.ports.auth import Auth, DeviceAuthorization, TokenSet
+from floww.domain.model import ApiKey, Principal
+from floww.ports.auth import ApiKeys, Auth, DeviceAuthorization, TokenSet
 from floww.ports.support import Clock
 
-__all__ = ["ApiKeyInfo", "LocalAuth"]
+__all__ = ["LocalAuth"]
 
 _TOKEN_PURPOSES = ("access", "refresh", "execution", "registry")
 _BEARER_PURPOSES = ("access", "execution", "registry")
@@ -52,13 +52,24 @@ def _claim(claims: dict[str, Any], name: str) -> str:
     return value
 
 
+def _api_key(info: ApiKeyInfo) -> ApiKey:
+    return ApiKey(
+        id=info.id,
+        name=info.name,
+        namespace_id=info.namespace_id,
+        user_id=info.user_id,
+        created_at=info.created_at,
+        hint=info.hint,
+    )
+
+
 def _require(**values: str) -> None:
     empty = [name for name, value in values.items() if not isinstance(value, str) or not value]
     if empty:
         raise InvalidInput(f"a token needs a non-empty {', '.join(empty)}")
 
 
-class LocalAuth(Auth):
+class LocalAuth(Auth, ApiKeys):
     """``Auth`` backed by files under ``home``; time comes from ``clock``.
 
     Construction loads (outside production mode: creates) the key files and raises
@@ -200,28 +211,31 @@ class LocalAuth(Auth):
         """The user, if the password is theirs; ``Unauthenticated`` otherwise."""
         return self._accounts.check_password(email, password)
 
-    def create_api_key(
-        self, user: Principal, namespace_id: str, name: str
-    ) -> tuple[str, ApiKeyInfo]:
+    def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
         """A new API key of ``user`` for one namespace: the plain text (shown once) and its
         info. ``PermissionDenied`` unless ``user`` is a user; ``InvalidInput`` for an empty
         namespace or name; ``NotFound`` for an unknown user."""
         self._require_user(user)
-        return self._accounts.create_api_key(user.id, namespace_id, name)
+        plaintext, info = self._accounts.create_api_key(user.id, namespace_id, name)
+        return plaintext, _api_key(info)
 
-    def list_api_keys(self, user: Principal) -> list[ApiKeyInfo]:
+    def list_api_keys(self, user: Principal) -> list[ApiKey]:
+        """The user's keys, oldest first. ``PermissionDenied`` unless ``user`` is a user."""
         self._require_user(user)
-        return self._accounts.list_api_keys(user.id)
+        return [_api_key(info) for info in self._accounts.list_api_keys(user.id)]
 
     def revoke_api_key(self, user: Principal, key_id: str) -> None:
-        """``NotFound`` when ``user`` has no key with this id."""
+        """``NotFound`` when ``user`` has no key with this id; ``PermissionDenied`` unless
+        ``user`` is a user."""
         self._require_user(user)
         self._accounts.revoke_api_key(user.id, key_id)
 
     @staticmethod
     def _require_user(user: Principal) -> None:
         if user.kind != "user":
-            raise PermissionDenied(f"API keys are managed by users, not by a {user.kind}")
+            raise PermissionDenied(
+                f"API keys are managed by a signed-in user, not by a token of kind {user.kind!r}"
+            )
 
     # device authorization (RFC 8628) ------------------------------------------------------
 

@@ -1,7 +1,10 @@
-"""In-memory auth: opaque random tokens mapped to principals, and RFC 8628 device flow."""
+"""In-memory auth: opaque random tokens mapped to principals, API keys kept as SHA-256
+digests (the plain text is returned once, never stored), and the RFC 8628 device flow."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -9,9 +12,9 @@ from datetime import datetime, timedelta
 import attrs
 
 from floww.domain.device_flow import DeviceFlow
-from floww.domain.errors import InvalidInput, Unauthenticated
-from floww.domain.model import Principal
-from floww.ports.auth import Auth, DeviceAuthorization, TokenSet
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.model import ApiKey, Principal
+from floww.ports.auth import ApiKeys, Auth, DeviceAuthorization, TokenSet
 from floww.ports.support import Clock
 
 __all__ = ["InMemoryAuth"]
@@ -23,11 +26,24 @@ class _Grant:
     expires_at: datetime
 
 
-class InMemoryAuth(Auth):
+@attrs.frozen
+class _StoredKey:
+    info: ApiKey
+    sha256: str = attrs.field(repr=False)
+
+
+_API_KEY_PREFIX = "floww_"
+
+
+def _digest(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+class InMemoryAuth(Auth, ApiKeys):
     """Tokens live in a dictionary; time comes from the injected clock, so expiry and
     ``slow_down`` are testable without sleeping. ``create_user``, ``issue_token`` and
     ``revoke`` exist for tests and embedded setups; ``device_flow`` holds the device logins
-    in progress."""
+    in progress. API keys follow the ``ApiKeys`` port, with the same errors as ``LocalAuth``."""
 
     def __init__(
         self,
@@ -44,6 +60,7 @@ class InMemoryAuth(Auth):
         self._lock = threading.Lock()
         self._tokens: dict[str, _Grant] = {}
         self._users: dict[str, Principal] = {}
+        self._api_keys: dict[str, _StoredKey] = {}
         self.device_flow = DeviceFlow(
             clock.now, expires_in=device_expires_in, interval=device_interval
         )
@@ -74,6 +91,8 @@ class InMemoryAuth(Auth):
     def verify(self, token: str) -> Principal:
         if not token:
             raise Unauthenticated("no token given")
+        if token.startswith(_API_KEY_PREFIX):
+            return self._verify_api_key(token)
         with self._lock:
             grant = self._tokens.get(token)
         if grant is None:
@@ -102,6 +121,67 @@ class InMemoryAuth(Auth):
             scopes=(f"push:{repository}",),
         )
         return self.issue_token(principal, ttl_seconds)
+
+    # API keys ---------------------------------------------------------------------------
+
+    def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
+        self._require_user(user)
+        if not namespace_id or not isinstance(name, str) or not name.strip():
+            raise InvalidInput("an API key needs a namespace and a name")
+        plaintext = _API_KEY_PREFIX + secrets.token_urlsafe(32)
+        info = ApiKey(
+            id=f"key_{secrets.token_urlsafe(9)}",
+            name=name.strip(),
+            namespace_id=namespace_id,
+            user_id=user.id,
+            created_at=self._clock.now(),
+            hint=f"{_API_KEY_PREFIX}...{plaintext[-4:]}",
+        )
+        with self._lock:
+            if not any(known.id == user.id for known in self._users.values()):
+                raise NotFound("user", user.id)
+            self._api_keys[info.id] = _StoredKey(info, _digest(plaintext))
+        return plaintext, info
+
+    def list_api_keys(self, user: Principal) -> list[ApiKey]:
+        self._require_user(user)
+        with self._lock:
+            found = [k.info for k in self._api_keys.values() if k.info.user_id == user.id]
+        return sorted(found, key=lambda info: (info.created_at, info.id))
+
+    def revoke_api_key(self, user: Principal, key_id: str) -> None:
+        self._require_user(user)
+        with self._lock:
+            stored = self._api_keys.get(key_id)
+            if stored is None or stored.info.user_id != user.id:
+                raise NotFound("API key", key_id)
+            del self._api_keys[key_id]
+
+    def _verify_api_key(self, plaintext: str) -> Principal:
+        digest = _digest(plaintext)
+        with self._lock:
+            stored = next(
+                (k for k in self._api_keys.values() if hmac.compare_digest(k.sha256, digest)),
+                None,
+            )
+            owner = next(
+                (u for u in self._users.values() if stored and u.id == stored.info.user_id), None
+            )
+        if stored is None:
+            raise Unauthenticated("unknown or revoked API key")
+        return Principal(
+            id=stored.info.user_id,
+            kind="api_key",
+            email=owner.email if owner is not None else None,
+            namespace_id=stored.info.namespace_id,
+        )
+
+    @staticmethod
+    def _require_user(user: Principal) -> None:
+        if user.kind != "user":
+            raise PermissionDenied(
+                f"API keys are managed by a signed-in user, not by a token of kind {user.kind!r}"
+            )
 
     # device authorization (RFC 8628) ------------------------------------------------------
 

@@ -30,6 +30,8 @@ def hint_for(exc: FlowwError) -> str:
         hint = "run `floww init` to create the project and its workflow"
     elif isinstance(exc, NotFound) and exc.kind == "namespace":
         hint = "see `floww namespace show` for the namespaces you can use"
+    elif isinstance(exc, NotFound) and exc.kind == "API key":
+        hint = "see `floww api-keys list` for your keys of this namespace"
     elif isinstance(exc, ProviderNotConfigured):
         hint = "set them up with `floww providers setup TYPE:ALIAS` (or run without --yes)"
     elif isinstance(exc, Unavailable):
@@ -38,6 +40,18 @@ def hint_for(exc: FlowwError) -> str:
         return ""
     key = hint.split("`")[1] if "`" in hint else hint
     return "" if key in exc.message else hint
+
+
+def _refused_api_key_hint(exc: FlowwError) -> str:
+    """When ``FLOWW_TOKEN`` is set it wins over a login, so a refusal is about that key."""
+    ctx = click.get_current_context(silent=True)
+    environ = getattr(ctx.find_root().obj, "environ", None) if ctx is not None else None
+    if not isinstance(exc, Unauthenticated) or not environ or not environ.get("FLOWW_TOKEN"):
+        return ""
+    return (
+        "the key in FLOWW_TOKEN was refused; run `floww login` or use another key "
+        "(unset FLOWW_TOKEN to use your login)"
+    )
 
 
 def handle_errors(hint: str = "") -> Callable[[F], F]:
@@ -49,7 +63,8 @@ def handle_errors(hint: str = "") -> Callable[[F], F]:
             try:
                 return command(*args, **kwargs)
             except FlowwError as exc:
-                raise FlowwClickError(exc, hint or hint_for(exc)) from exc
+                shown = hint or _refused_api_key_hint(exc) or hint_for(exc)
+                raise FlowwClickError(exc, shown) from exc
 
         return wrapper  # type: ignore[return-value]
 
@@ -73,6 +88,7 @@ def cli() -> None:
 
 def _register() -> None:
     from floww.entrypoints.cli.account import login, logout, namespace, whoami
+    from floww.entrypoints.cli.api_keys import api_keys
     from floww.entrypoints.cli.configuration import config
     from floww.entrypoints.cli.deploy import deploy
     from floww.entrypoints.cli.dev import dev
@@ -97,6 +113,7 @@ def _register() -> None:
         logs,
         invoke,
         providers,
+        api_keys,
         config,
     ):
         cli.add_command(command)

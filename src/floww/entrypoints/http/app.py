@@ -20,6 +20,7 @@ from floww.domain.model import Principal, ProviderField, RuntimeTarget
 from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http import errors, pages, webhooks
 from floww.entrypoints.http.api import (
+    api_keys,
     auth,
     config,
     deployments,
@@ -31,7 +32,7 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
-from floww.ports.auth import TokenSet
+from floww.ports.auth import ApiKeys, TokenSet
 from floww.ports.image_registry import ImageRegistry
 
 __all__ = ["HttpServices", "api_routes", "create_app"]
@@ -49,6 +50,7 @@ class HttpServices:
     credentials of ``/api/namespaces/{id}/registry-credentials`` (503 without one);
     ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
     (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
+    ``api_keys`` serves ``/api/namespaces/{id}/api-keys`` (503 without one).
     """
 
     deps: ServerDeps
@@ -60,6 +62,7 @@ class HttpServices:
     extra_routes: Sequence[BaseRoute] = ()
     registry: ImageRegistry | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
+    api_keys: ApiKeys | None = None
 
 
 def api_routes() -> list[BaseRoute]:
@@ -71,6 +74,7 @@ def api_routes() -> list[BaseRoute]:
         *providers.ROUTES,
         *runtimes.ROUTES,
         *registry.ROUTES,
+        *api_keys.ROUTES,
         *deployments.ROUTES,
         *executions.ROUTES,
         *kv.ROUTES,

@@ -1,0 +1,69 @@
+"""API keys for CI: a signed-in user makes a key for one namespace they may use, lists the
+keys of that namespace, and revokes them.
+
+The ``ApiKeys`` port decides who may manage keys at all (users only: ``PermissionDenied`` for
+an API key, an execution or a registry token); these use cases add the namespace rules. A
+namespace the caller may not use is ``NotFound``, as everywhere, so other tenants' ids are not
+confirmed; a key of another namespace, or of another user, is ``NotFound`` too.
+"""
+
+from __future__ import annotations
+
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
+from floww.domain.model import ApiKey, Principal
+from floww.domain.usecases.access import require_namespace
+from floww.ports.auth import ApiKeys
+from floww.ports.workflow_repo import WorkflowRepo
+
+__all__ = ["MAX_NAME_LENGTH", "create_api_key", "list_api_keys", "revoke_api_key"]
+
+MAX_NAME_LENGTH = 100
+
+
+def _require_user(principal: Principal) -> None:
+    if principal.kind != "user":
+        raise PermissionDenied(
+            "API keys are managed by a signed-in user, not with an API key or a workflow token"
+        )
+
+
+def create_api_key(
+    principal: Principal, namespace_id: str, name: str, *, repo: WorkflowRepo, keys: ApiKeys
+) -> tuple[str, ApiKey]:
+    """A new key of the caller for ``namespace_id``: its plain text (to be shown once) and its
+    info. ``NotFound`` when the caller may not use the namespace, ``PermissionDenied`` when the
+    caller is not a user, ``InvalidInput`` for an empty name or one over 100 characters."""
+    require_namespace(repo, principal, namespace_id)
+    _require_user(principal)
+    cleaned = name.strip() if isinstance(name, str) else ""
+    if not cleaned:
+        raise InvalidInput("an API key needs a name, such as 'github-actions'", field="name")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"an API key name has at most {MAX_NAME_LENGTH} characters", field="name"
+        )
+    return keys.create_api_key(principal, namespace_id, cleaned)
+
+
+def list_api_keys(
+    principal: Principal, namespace_id: str, *, repo: WorkflowRepo, keys: ApiKeys
+) -> list[ApiKey]:
+    """The caller's keys for ``namespace_id``, oldest first. ``NotFound`` / ``PermissionDenied``
+    as for ``create_api_key``."""
+    require_namespace(repo, principal, namespace_id)
+    _require_user(principal)
+    return [key for key in keys.list_api_keys(principal) if key.namespace_id == namespace_id]
+
+
+def revoke_api_key(
+    principal: Principal, namespace_id: str, key_id: str, *, repo: WorkflowRepo, keys: ApiKeys
+) -> None:
+    """Revoke one of the caller's keys of ``namespace_id``; it stops working at once.
+    ``NotFound`` for an unknown key, one of another namespace or another user; otherwise as for
+    ``create_api_key``."""
+    require_namespace(repo, principal, namespace_id)
+    _require_user(principal)
+    mine = keys.list_api_keys(principal)
+    if not any(key.id == key_id and key.namespace_id == namespace_id for key in mine):
+        raise NotFound("API key", key_id)
+    keys.revoke_api_key(principal, key_id)
