@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from benchmarks.load import LoadResult, run_load
+from benchmarks.load import LoadResult, WrkResult, run_load, run_wrk
 
 TOTAL = int(os.environ.get("BENCH_REQUESTS", "3000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
@@ -50,12 +51,18 @@ def _serve(module: str) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _measure(url: str) -> LoadResult:
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+USE_WRK = shutil.which("wrk") is not None
+
+
+def _measure(url: str) -> LoadResult | WrkResult:
     run_load(url, total=200, concurrency=CONCURRENCY)  # warm-up: workers, connections
+    if USE_WRK:
+        return run_wrk(url, seconds=SECONDS, connections=CONCURRENCY)
     return run_load(url, total=TOTAL, concurrency=CONCURRENCY)
 
 
-def _line(name: str, result: LoadResult) -> str:
+def _line(name: str, result: LoadResult | WrkResult) -> str:
     return (
         f"{name:<34} {result.throughput:>9.0f} req/s   p50 {result.percentile(50):>7.2f} ms"
         f"   p99 {result.percentile(99):>7.2f} ms   errors {result.errors}"
@@ -67,9 +74,15 @@ def webhook_bench() -> list[str]:
         baseline = _measure(url)
     with _serve("benchmarks.serve_floww") as url:
         floww = _measure(url)
+    load = (
+        f"wrk, {SECONDS} s, {CONCURRENCY} connections"
+        if USE_WRK
+        else f"{TOTAL} requests from a Python client (install wrk for better figures), "
+        f"{CONCURRENCY} concurrent"
+    )
     return [
-        f"deployed webhook vs bare Starlette ({TOTAL} requests, {CONCURRENCY} concurrent clients, "
-        "one uvicorn process each, log level warning, no access log)",
+        f"deployed webhook vs bare Starlette ({load}; one uvicorn process each, "
+        "log level warning, no access log)",
         _line("bare Starlette JSON endpoint", baseline),
         _line("floww webhook -> local worker", floww),
         f"{'ratio floww / baseline':<34} throughput x{floww.throughput / baseline.throughput:.3f}"

@@ -80,3 +80,65 @@ def run_load(
 ) -> LoadResult:
     hdrs = {"content-type": "application/json", **(headers or {})}
     return asyncio.run(_load(method, url, body, hdrs, total, concurrency, expect))
+
+
+@attrs.frozen
+class WrkResult:
+    """What ``wrk --latency`` reports: throughput, latency percentiles, failed responses."""
+
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def percentile(self, p: float) -> float:
+        return {50: self.p50_ms, 99: self.p99_ms}[int(p)]
+
+
+_WRK_SCRIPT = (
+    'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
+)
+
+
+def _wrk_ms(text: str) -> float:
+    value, unit = float(text[:-2] if text.endswith(("ms", "us")) else text[:-1]), text
+    if unit.endswith("us"):
+        return value / 1000
+    if unit.endswith("ms"):
+        return value
+    return value * 1000  # seconds
+
+
+def run_wrk(url: str, *, seconds: int = 10, connections: int = 16, threads: int = 1) -> WrkResult:
+    """Drive ``url`` with Debian's ``wrk`` (a C load generator: it measures the server, not
+    the client). Raises ``FileNotFoundError`` when wrk is not installed."""
+    import re
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT)
+        script.flush()
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _wrk_ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _wrk_ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
+    return WrkResult(
+        rps, p50, p99, (int(bad.group(1)) if bad else 0) + (int(errors.group(1)) if errors else 0)
+    )

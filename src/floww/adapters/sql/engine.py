@@ -99,9 +99,13 @@ def _sqlite_engine(url: URL) -> Engine:
         raise Unavailable(
             f"cannot create the directory for SQLite database {url.database}: {error}"
         ) from error
+    # Connections are kept (not opened per request): opening one runs the pragmas below, and
+    # the server's thread pools easily outnumber SQLAlchemy's default pool of 5 + 10.
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=64,
+        max_overflow=64,
     )
 
     @event.listens_for(engine, "connect")

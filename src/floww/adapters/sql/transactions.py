@@ -10,8 +10,10 @@ is atomic and a reader sees a committed state only.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, Table, exc
@@ -23,6 +25,20 @@ from floww.domain.errors import Conflict, InvalidInput
 
 __all__ = ["Transactions"]
 
+# SQLite has one writer at a time. Writers of this process queue on a lock (a fast hand-over)
+# instead of in SQLite's busy handler, which sleeps in growing steps and made tail latency
+# balloon under concurrent webhooks. Other processes still queue on the busy timeout.
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _LOCKS_GUARD:
+        lock = _SQLITE_WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+        return lock
+
 
 class Transactions:
     """Opens transactions on ``engine`` and builds dialect-specific upserts."""
@@ -33,6 +49,9 @@ class Transactions:
         self._insert: Callable[[Table], Any] = (
             postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         )
+        self._writers: threading.Lock | None = (
+            _write_lock(engine) if self.dialect == "sqlite" else None
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -42,7 +61,8 @@ class Transactions:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: on SQLite it takes the write lock at once."""
-        with self._translated(), self.engine.connect() as conn:
+        queue = self._writers if self._writers is not None else nullcontext()
+        with queue, self._translated(), self.engine.connect() as conn:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
                 yield conn
