@@ -28,6 +28,23 @@ __all__ = ["GitHub", "Provider", "Secret", "Slack"]
 H = TypeVar("H", bound=Callable[..., Any])
 
 
+def _check_known(provider: Provider) -> None:
+    """A provider must name its type, and the platform must know how to set it up: a type of
+    the catalog, or one that declares its own credential fields. ``InvalidInput`` otherwise
+    (reported against the line that made the provider)."""
+    from floww.sdk.catalog import provider_types
+
+    kind = type(provider).type
+    if not kind:
+        raise InvalidInput(f"provider class {type(provider).__name__} does not name its type")
+    if kind not in provider_types() and not provider.setup_fields:
+        known = ", ".join(sorted(t for t in provider_types() if t != "builtin"))
+        raise InvalidInput(
+            f"unknown provider type {kind!r}: floww knows {known}; give your provider class "
+            "its credential `fields`, or keep the credentials in a Secret(...)"
+        )
+
+
 class Provider:
     """Base class of every provider type.
 
@@ -40,6 +57,7 @@ class Provider:
 
     def __init__(self, alias: str = "default") -> None:
         self.alias = check_name("provider alias", alias)
+        _check_known(self)
         declare_provider(self.ref, self.setup_fields)
 
     def __repr__(self) -> str:

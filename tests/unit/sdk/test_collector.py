@@ -204,10 +204,11 @@ def test_bundle_from_directory_reads_the_project(tmp_path: Path) -> None:
 def test_a_provider_written_in_user_code_reports_its_use(load: Load) -> None:
     source = """
     from floww import Provider
+    from floww.domain.model import ProviderField
 
     class Jira(Provider):
         type = "jira"
-
+        fields = (ProviderField("token", secret=True),)
         def on_issue(self, project):
             return self._trigger("issue", {"project": project})
 
@@ -217,5 +218,25 @@ def test_a_provider_written_in_user_code_reports_its_use(load: Load) -> None:
     """
     with pytest.raises(UserCodeError) as caught:
         load({"main.py": source})
-    assert (caught.value.filename, caught.value.lineno) == ("main.py", 11)
+    assert (caught.value.filename, caught.value.lineno) == ("main.py", 12)
     assert "not JSON" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("declaration", "expected"),
+    [
+        (
+            "class Notion(Provider):\n    type = 'notion'\n\nnotion = Notion()",
+            "unknown provider type 'notion'",
+        ),
+        ("class Nameless(Provider):\n    pass\n\nthing = Nameless()", "does not name its type"),
+    ],
+)
+def test_an_unknown_provider_names_the_line_that_made_it(
+    load: Load, declaration: str, expected: str
+) -> None:
+    source = "from floww import Provider\n\n" + declaration + "\n"
+    with pytest.raises(UserCodeError) as caught:
+        load({"main.py": source})
+    assert (caught.value.filename, caught.value.lineno) == ("main.py", 6)
+    assert expected in caught.value.reason

@@ -51,10 +51,11 @@ def test_identity_is_invariant_under_key_reordering(
 
 _SOURCE = """
 from floww import Provider
+from floww.domain.model import ProviderField
 
 class Custom(Provider):
     type = "custom"
-
+    fields = (ProviderField("token", secret=True),)
     def on(self, input):
         return self._trigger("event", input)
 
