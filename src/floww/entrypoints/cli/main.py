@@ -35,7 +35,7 @@ def hint_for(exc: FlowwError) -> str:
     elif isinstance(exc, ProviderNotConfigured):
         hint = "set them up with `floww providers setup TYPE:ALIAS` (or run without --yes)"
     elif isinstance(exc, Unavailable):
-        hint = "check the server URL (`floww config get server`) and that `floww serve` runs"
+        hint = "check the server URL with `floww config get server`"
     else:
         return ""
     key = hint.split("`")[1] if "`" in hint else hint
