@@ -151,6 +151,8 @@ def _ensure_admin(deps: ServerDeps, auth: LocalAuth, home: Path) -> dict[str, st
 def build_server(settings: Settings) -> Server:
     """Everything a ``floww serve`` process runs, wired. Applies database migrations."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only.
+    settings.home.chmod(0o700)
     container = ServerContainer(settings=settings)
     migrate(container.engine())
     deps: ServerDeps = container.deps()

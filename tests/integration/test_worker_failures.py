@@ -16,16 +16,18 @@ import pytest
 
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.memory import (
+    FakeImageBuilder,
     InMemoryAuth,
+    InMemoryImageRegistry,
     InMemorySecretBox,
 )
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
-from floww.domain.model import CodeBundle, ExecutionStatus, Principal, Workflow
+from floww.domain.model import CodeBundle, ExecutionStatus, Principal, RuntimeTarget, Workflow
 from floww.domain.usecases.deployments import DeploymentRequest, create_deployment, create_runtime
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
 from floww.domain.usecases.workflows import create_namespace, create_workflow
-from tests.contracts.factories_local_host import FLOWW_SOURCE, registry_with_image
+from tests.contracts.factories_local_host import FLOWW_SOURCE
 from tests.support import memory_deps
 
 pytestmark = pytest.mark.integration
@@ -53,12 +55,17 @@ CODE = textwrap.dedent(
 
 
 @pytest.fixture
-def deps(tmp_path: Path) -> Iterator[ServerDeps]:
+def registry() -> InMemoryImageRegistry:
+    return InMemoryImageRegistry()
+
+
+@pytest.fixture
+def deps(tmp_path: Path, registry: InMemoryImageRegistry) -> Iterator[ServerDeps]:
     engine = make_engine(f"sqlite:///{tmp_path / 'floww.db'}")
     migrate(engine)
     with (
         LocalFunctionHost(
-            registry_with_image(),
+            registry,
             tmp_path / "images",
             workers_per_runtime=1,
             fallback_path=[FLOWW_SOURCE],
@@ -74,13 +81,21 @@ def deps(tmp_path: Path) -> Iterator[ServerDeps]:
 
 
 @pytest.fixture
-def deployed(deps: ServerDeps) -> tuple[Workflow, LocalFunctionHost, str]:
+def deployed(
+    deps: ServerDeps, registry: InMemoryImageRegistry
+) -> tuple[Workflow, LocalFunctionHost, str]:
     assert isinstance(deps.auth, InMemoryAuth)
     user: Principal = deps.auth.create_user("ops@example.com")
     namespace = create_namespace(deps, user, "ops")
     workflow = create_workflow(deps, user, namespace.id, "fragile")
+    image = FakeImageBuilder().build(RuntimeTarget("linux/amd64", "3.11"), []).image
+    registry.push(f"floww/{namespace.id}", "tag", image)
     runtime = create_runtime(
-        deps, user, namespace_id=namespace.id, spec_hash="tag", image_ref="img:tag"
+        deps,
+        user,
+        namespace_id=namespace.id,
+        spec_hash="tag",
+        image_ref=f"floww/{namespace.id}:tag",
     )
     create_deployment(
         deps,

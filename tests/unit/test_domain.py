@@ -165,3 +165,19 @@ def test_slack_signature_window_and_challenge() -> None:
         verify_delivery(MESSAGE, {"signing_secret": "k"}, headers, body, now + timedelta(minutes=6))
     with pytest.raises(Unauthenticated):
         verify_delivery(MESSAGE, {"signing_secret": "other"}, headers, body, now)
+
+
+def test_odd_signature_headers_and_payloads_are_refused_not_crashed() -> None:
+    body = json.dumps({"ref": "refs/heads/main"}).encode()
+    headers = {"x-hub-signature-256": "sha256=é" + "0" * 63, "x-github-event": "push"}
+    with pytest.raises(Unauthenticated):
+        verify_delivery(PUSH, {"webhook_secret": "s"}, headers, body, datetime.now(UTC))
+    now = datetime.now(UTC)
+    ts = str(int(now.timestamp()))
+    odd = json.dumps({"type": "event_callback", "event": ["not", "an", "object"]}).encode()
+    signed = {"x-slack-request-timestamp": ts, "x-slack-signature": sign_slack("k", ts, odd)}
+    assert verify_delivery(MESSAGE, {"signing_secret": "k"}, signed, odd, now).ignored
+    deep = b"[" * 100_000 + b"]" * 100_000
+    signed = {"x-slack-request-timestamp": ts, "x-slack-signature": sign_slack("k", ts, deep)}
+    with pytest.raises(Unauthenticated):
+        verify_delivery(MESSAGE, {"signing_secret": "k"}, signed, deep, now)

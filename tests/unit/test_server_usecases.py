@@ -110,7 +110,7 @@ def _deployed(deps: ServerDeps, user: Principal, *, github_secret: str = "whsec"
         config={"token": "ghp_x", "webhook_secret": github_secret},
     )
     runtime = create_runtime(
-        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="img:h"
+        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref=f"floww/{namespace.id}:h"
     )
     create_deployment(
         deps,
@@ -236,7 +236,7 @@ def test_a_deployment_using_an_unconfigured_provider_stores_nothing(deps: Server
     namespace = create_namespace(deps, user, "acme")
     workflow = create_workflow(deps, user, namespace.id, "wf")
     runtime = create_runtime(
-        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="img:h"
+        deps, user, namespace_id=namespace.id, spec_hash="h", image_ref=f"floww/{namespace.id}:h"
     )
     with pytest.raises(ProviderNotConfigured) as caught:
         create_deployment(
@@ -348,3 +348,76 @@ def test_executions_a_stopped_server_left_behind_end_failed(
     assert recovered.id == "exe_stuck" and recovered.status == ExecutionStatus.FAILED
     assert recovered.error is not None and recovered.error.type == "Interrupted"
     assert deps.repo.get_execution("exe_fresh").status == ExecutionStatus.RECEIVED
+
+
+def test_a_runtime_comes_only_from_the_namespaces_own_repository(deps: ServerDeps) -> None:
+    from floww.domain.errors import PermissionDenied
+
+    user = _user(deps, "a@x")
+    namespace = create_namespace(deps, user, "acme")
+    with pytest.raises(PermissionDenied):
+        create_runtime(
+            deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="floww/ns_other:h"
+        )
+    with pytest.raises(PermissionDenied):
+        create_runtime(
+            deps, user, namespace_id=namespace.id, spec_hash="h", image_ref="library/python:3.12"
+        )
+    assert deps.repo.find_runtime(namespace.id, "h") is None
+
+
+def test_a_registry_push_token_reaches_no_api_object(deps: ServerDeps) -> None:
+    from floww.domain.usecases.access import require_namespace, require_workflow
+
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    pusher = Principal(
+        "reg", kind="registry", namespace_id=workflow.namespace_id, scopes=("push:x",)
+    )
+    with pytest.raises(NotFound):
+        require_workflow(deps.repo, pusher, workflow.id, manage=False)
+    with pytest.raises(NotFound):
+        require_namespace(deps.repo, pusher, workflow.namespace_id, manage=False)
+
+
+def test_an_idempotency_key_replays_only_its_own_endpoint(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    first = handle_webhook(deps, _request(workflow, "/ok", b'{"n": 1}', **{"idempotency-key": "k"}))
+    other = handle_webhook(deps, _request(workflow, "/created", **{"idempotency-key": "k"}))
+    assert first.body == {"method": "POST", "body": {"n": 1}}
+    assert (other.status, other.body) == (201, {"id": 7})
+
+
+@pytest.mark.parametrize(
+    ("response", "status", "checks"),
+    [
+        (
+            {"status": 200, "headers": {"Set-Cookie": "s=1", "X-A": "b"}, "body": "x"},
+            200,
+            {"x-a": "b"},
+        ),
+        (
+            {"status": 200, "headers": {"Content-Type": "text/html"}, "body": "<p>"},
+            200,
+            {"content-security-policy": "sandbox"},
+        ),
+        ({"status": "abc", "headers": {}, "body": None}, 500, {}),
+        ({"status": 99, "headers": {}, "body": None}, 500, {}),
+        ({"status": 200, "headers": {"X-Bad": "a\r\nSet-Cookie: s=1"}, "body": None}, 500, {}),
+    ],
+)
+def test_a_handlers_response_is_checked(
+    response: dict[str, object], status: int, checks: dict[str, str]
+) -> None:
+    from floww.domain.model import Execution
+    from floww.domain.usecases.webhooks import response_for
+
+    execution = Execution(
+        "e", "w", "t", ExecutionStatus.COMPLETED, datetime.now(UTC), result={"$response": response}
+    )
+    answer = response_for(execution)
+    assert answer.status == status
+    assert "set-cookie" not in answer.headers
+    for name, value in checks.items():
+        assert answer.headers[name] == value
+    if status == 200:
+        assert answer.headers["x-content-type-options"] == "nosniff"

@@ -29,6 +29,8 @@ __all__ = [
     "check_digest",
     "check_repository",
     "check_tag",
+    "image_repository",
+    "runtime_repository",
     "valid_digest",
 ]
 
@@ -70,6 +72,18 @@ def check_digest(digest: str) -> str:
 def valid_digest(digest: str) -> bool:
     """Whether ``digest`` is a well-formed sha256 digest (``sha256:`` and 64 hex digits)."""
     return _DIGEST.match(digest) is not None
+
+
+def runtime_repository(namespace_id: str) -> str:
+    """The registry repository holding a namespace's runtime images: ``floww/<namespace id>``."""
+    return f"floww/{namespace_id.lower()}"
+
+
+def image_repository(image_ref: str) -> str:
+    """The repository of ``repo:tag`` or ``repo@sha256:...``."""
+    name = image_ref.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name.rsplit(":", 1)[0] if ":" in last else name
 
 
 def blob_digest(data: bytes) -> str:

@@ -49,10 +49,15 @@ def sign_slack(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also holds for a header with non-ASCII characters."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+
+
 def _json_body(body: bytes) -> Any:
     try:
         return json.loads(body or b"null")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise Unauthenticated("delivery body is not JSON") from exc
 
 
@@ -61,7 +66,7 @@ def _github(
 ) -> Delivery:
     secret = config.get("webhook_secret", "")
     given = headers.get("x-hub-signature-256", "")
-    if not secret or not hmac.compare_digest(given, sign_github(secret, body)):
+    if not secret or not _same(given, sign_github(secret, body)):
         raise Unauthenticated("GitHub signature does not match the webhook secret")
     kind = headers.get("x-github-event", "")
     delivery_id = headers.get("x-github-delivery")
@@ -92,7 +97,7 @@ def _slack(
         raise Unauthenticated("Slack request timestamp is missing or malformed") from None
     if age > SLACK_TOLERANCE_SECONDS:
         raise Unauthenticated("Slack request timestamp is outside the allowed window")
-    if not secret or not hmac.compare_digest(given, sign_slack(secret, timestamp, body)):
+    if not secret or not _same(given, sign_slack(secret, timestamp, body)):
         raise Unauthenticated("Slack signature does not match the signing secret")
     payload = _json_body(body)
     if not isinstance(payload, dict):
@@ -100,6 +105,8 @@ def _slack(
     if payload.get("type") == "url_verification":
         return Delivery(reply={"challenge": payload.get("challenge")})
     event = payload.get("event") or {}
+    if not isinstance(event, dict):
+        return Delivery(ignored="Slack payload's event is not an object")
     if event.get("type") != spec.trigger_type:
         return Delivery(ignored=f"Slack event {event.get('type')!r} is not {spec.trigger_type!r}")
     channel = spec.input.get("channel")

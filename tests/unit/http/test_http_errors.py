@@ -65,6 +65,7 @@ def test_unknown_route_and_wrong_method_are_json(world: World) -> None:
         (b'{"name": "Not Valid!"}', "name"),
         (b'{"name": NaN}', "NaN"),
         (b"\xff\xfe", "UTF-8"),
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
     ],
 )
 def test_malformed_bodies_are_400_naming_the_problem(

@@ -235,7 +235,7 @@ def test_other_tenants_objects_are_out_of_reach(
     if body == "DEPLOY":
         rt = world.client.post(  # A's own runtime, aimed at B's workflow
             f"/api/namespaces/{a.namespace_id}/runtimes",
-            json={"spec_hash": ids["hash"], "image_ref": "floww/a:x"},
+            json={"spec_hash": ids["hash"], "image_ref": f"floww/{a.namespace_id}:x"},
             headers=a.headers,
         ).json()
         body = {"runtime_id": rt["id"], "code": {"entrypoint": "main.py", "files": {}}}

@@ -14,6 +14,8 @@ _FULL_ACCESS_KINDS = {"user", "api_key"}
 
 
 def _may_access(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> bool:
+    if principal.kind == "registry":
+        return False  # push tokens open the registry (``authorize_registry``) and nothing else
     if principal.namespace_id is not None:
         # API keys, execution and registry tokens are bound to one namespace.
         return principal.namespace_id == namespace_id

@@ -15,6 +15,7 @@ import attrs
 
 from floww.domain.errors import InvalidInput, ProviderNotConfigured
 from floww.domain.model import CodeBundle, ProviderRef, RuntimeStatus, Workflow
+from floww.domain.oci import runtime_repository
 from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.providers import missing_providers
 from floww.ports.image_registry import ImageRegistry
@@ -23,11 +24,6 @@ from floww.ports.support import ImageBuilder, Prompter
 from floww.ports.userspace import UserspaceRunner
 
 __all__ = ["DeployRequest", "DeployResult", "deploy", "runtime_repository"]
-
-
-def runtime_repository(namespace_id: str) -> str:
-    """The registry repository holding a namespace's runtime images."""
-    return f"floww/{namespace_id.lower()}"
 
 
 @attrs.frozen

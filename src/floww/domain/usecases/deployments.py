@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from floww.domain.errors import InvalidInput, NotFound, ProviderNotConfigured, UserCodeError
+from floww.domain.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProviderNotConfigured,
+    UserCodeError,
+)
 from floww.domain.model import (
     CodeBundle,
     Deployment,
@@ -24,6 +30,7 @@ from floww.domain.model import (
     TriggerSource,
     TriggerSpec,
 )
+from floww.domain.oci import image_repository, runtime_repository
 from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_url
 from floww.domain.usecases.access import require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
@@ -52,8 +59,14 @@ def create_runtime(
     deps: ServerDeps, principal: Principal, *, namespace_id: str, spec_hash: str, image_ref: str
 ) -> Runtime:
     """Find the namespace's runtime for ``spec_hash`` or create it from ``image_ref`` on the
-    function host. A runtime whose image failed is retried."""
+    function host. A runtime whose image failed is retried. The image must be one of the
+    namespace's own (``floww/<namespace id>``): ``PermissionDenied`` otherwise."""
     require_namespace(deps.repo, principal, namespace_id)
+    if image_repository(image_ref) != runtime_repository(namespace_id):
+        raise PermissionDenied(
+            f"runtime images of this namespace come from {runtime_repository(namespace_id)}, "
+            f"not {image_repository(image_ref)}"
+        )
     existing = deps.repo.find_runtime(namespace_id, spec_hash)
     if existing is not None and existing.status == RuntimeStatus.READY:
         return existing

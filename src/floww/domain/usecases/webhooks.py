@@ -69,20 +69,55 @@ class WebhookResponse:
     execution_id: str | None = None
 
 
+# Headers a handler may not set: they would act for the platform's own origin (cookies) or
+# on the connection itself.
+_FORBIDDEN_HEADERS = {"set-cookie", "connection", "transfer-encoding", "content-length"}
+
+
+def _handler_response(spec: Any, headers: dict[str, str], execution_id: str) -> WebhookResponse:
+    """A ``floww.Response`` as the handler returned it, checked: a status of 100-599, header
+    names and values without line breaks, no cookies. Webhooks share the platform's origin,
+    so responses never sniff a type and HTML runs sandboxed."""
+    if not isinstance(spec, dict):
+        return _broken_response(execution_id, headers, "the handler's Response is malformed")
+    status = spec.get("status", 200)
+    raw_headers = spec.get("headers") or {}
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return _broken_response(
+            execution_id, headers, f"the handler's status {status!r} is invalid"
+        )
+    if not isinstance(raw_headers, dict):
+        return _broken_response(execution_id, headers, "the handler's headers are malformed")
+    merged: dict[str, str] = {}
+    for name, value in raw_headers.items():
+        key, text = str(name).lower(), str(value)
+        if any(c in key + text for c in "\r\n\0") or not key:
+            return _broken_response(
+                execution_id, headers, f"the handler's header {key!r} is invalid"
+            )
+        if key not in _FORBIDDEN_HEADERS:
+            merged[key] = text
+    merged["x-content-type-options"] = "nosniff"
+    if "html" in merged.get("content-type", "") or "xml" in merged.get("content-type", ""):
+        merged["content-security-policy"] = "sandbox"
+    merged.update(headers)
+    return WebhookResponse(status, spec.get("body"), merged, execution_id)
+
+
+def _broken_response(execution_id: str, headers: dict[str, str], why: str) -> WebhookResponse:
+    error = {"type": "InvalidResponse", "message": why}
+    return WebhookResponse(
+        500, {"error": error, "execution_id": execution_id}, headers, execution_id
+    )
+
+
 def response_for(execution: Execution) -> WebhookResponse:
     """The HTTP answer a finished (or still running) execution gives a builtin webhook."""
     headers = {"x-floww-execution-id": execution.id}
     if execution.status == ExecutionStatus.COMPLETED:
         result = execution.result
         if isinstance(result, dict) and set(result) == {RESPONSE_MARKER}:
-            spec = result[RESPONSE_MARKER]
-            merged = {
-                **{str(k).lower(): str(v) for k, v in dict(spec.get("headers") or {}).items()},
-                **headers,
-            }
-            return WebhookResponse(
-                int(spec.get("status", 200)), spec.get("body"), merged, execution.id
-            )
+            return _handler_response(result[RESPONSE_MARKER], headers, execution.id)
         if result is None:
             return WebhookResponse(204, None, headers, execution.id)
         return WebhookResponse(200, result, headers, execution.id)
@@ -113,7 +148,7 @@ def parse_body(headers: Mapping[str, str], body: bytes) -> Any:
     if "json" in content_type:
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return body.decode("utf-8", "replace")
     if content_type.startswith("text/") or "form" in content_type or not content_type:
         return body.decode("utf-8", "replace")
@@ -195,7 +230,8 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
     if primary.owner.type == "builtin":
         event = _webhook_event(request, primary)
         key = request.headers.get("idempotency-key")
-        dedupe_key = f"idempotency:{key}" if key else None
+        # Scoped to the endpoint, so one route's answer is never replayed to another.
+        dedupe_key = f"idempotency:{request.method} {request.path}:{key}" if key else None
         direct_reply: Any = None
     else:
         provider = deps.repo.find_provider(workflow.namespace_id, primary.owner)

@@ -119,6 +119,8 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput(
             f"request body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise InvalidInput("request body is nested too deeply") from None
 
 
 def json_object(value: Any, what: str = "request body") -> dict[str, Any]:

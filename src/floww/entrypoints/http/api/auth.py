@@ -36,7 +36,7 @@ async def _form(request: Request) -> dict[str, Any]:
     if "json" in request.headers.get("content-type", ""):
         try:
             doc = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("request body is not JSON") from None
         if not isinstance(doc, dict):
             raise InvalidInput("request body must be a JSON object")
