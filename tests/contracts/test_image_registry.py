@@ -92,3 +92,23 @@ def test_another_namespace_may_not_push_to_a_repository(registry: ImageRegistry)
     registry.push_credentials(owner, f"floww/{owner}")
     with pytest.raises(PermissionDenied):
         registry.push_credentials("nsintruder", f"floww/{owner}")
+
+
+def test_identical_content_pushed_to_two_repositories_is_pulled_from_both(
+    registry: ImageRegistry,
+) -> None:
+    first, second, img = repository(), repository(), image(b"shared layer")
+    assert registry.push(first, "v1", img) == registry.push(second, "v1", img)
+    assert registry.pull(first, "v1") == img
+    assert registry.pull(second, img.digest) == img
+
+
+def test_an_image_is_not_found_through_a_repository_it_was_not_pushed_to(
+    registry: ImageRegistry,
+) -> None:
+    owner, other, img = repository(), repository(), image(b"private layer")
+    registry.push(owner, "v1", img)
+    registry.push(other, "v1", image(b"something else"))
+    with pytest.raises(NotFound):
+        registry.pull(other, img.digest)
+    assert registry.exists(other, "v2") is False

@@ -3,15 +3,19 @@ the reference ``docker-registry``."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from floww.adapters.api.registry import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
@@ -23,15 +27,18 @@ from floww.domain.errors import (
     Unavailable,
 )
 from floww.domain.oci import MANIFEST_MEDIA_TYPE, OciImage, blob_digest
+from floww.entrypoints.http.registry import registry_routes
 from tests.contracts.factories_registry import (
     RegistryTokens,
     docker_registry_server,
     floww_registry_server,
+    serve_asgi,
 )
 
 pytestmark = pytest.mark.integration
 
 REPO = "floww/ns1"
+OTHER = "floww/ns2"
 CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
 
 
@@ -240,6 +247,146 @@ def test_unknown_things_answer_the_spec_error_codes(floww: Floww) -> None:
     assert (bad.status_code, bad.json()["errors"][0]["code"]) == (400, "DIGEST_INVALID")
     with pytest.raises(NotFound):
         floww.client().resolve(REPO, "v9")
+
+
+# blobs belong to repositories ----------------------------------------------------------------
+
+
+def test_a_token_for_one_repository_cannot_read_anothers_blob_by_digest(floww: Floww) -> None:
+    theirs = image(b"another namespace's dependencies")
+    floww.client(OTHER).push(OTHER, "v1", theirs)
+    for blob in (CONFIG, theirs.layers[0]):
+        answer = floww.http.get(f"/v2/{REPO}/blobs/{sha(blob)}", headers=floww.auth(REPO))
+        assert (answer.status_code, answer.json()["errors"][0]["code"]) == (404, "BLOB_UNKNOWN")
+        assert theirs.layers[0] not in answer.content
+        head = floww.http.head(f"/v2/{REPO}/blobs/{sha(blob)}", headers=floww.auth(REPO))
+        assert head.status_code == 404
+    own = floww.http.get(f"/v2/{OTHER}/blobs/{sha(theirs.layers[0])}", headers=floww.auth(OTHER))
+    assert own.content == theirs.layers[0]
+
+
+def test_a_manifest_naming_another_repositorys_blob_is_refused(floww: Floww) -> None:
+    theirs = image(b"uploaded to ns2 only")
+    floww.client(OTHER).push(OTHER, "v1", theirs)
+    headers = {**floww.auth(REPO), "Content-Type": MANIFEST_MEDIA_TYPE}
+    answer = floww.http.put(f"/v2/{REPO}/manifests/v1", content=theirs.manifest(), headers=headers)
+    assert (answer.status_code, answer.json()["errors"][0]["code"]) == (
+        400,
+        "MANIFEST_BLOB_UNKNOWN",
+    )
+    assert floww.store.exists(REPO, "v1") is False
+
+
+def test_an_identical_layer_in_two_repositories_is_stored_once_and_read_through_both(
+    floww: Floww,
+) -> None:
+    img = image(b"shared dependency layer")
+    mine, theirs = floww.client(REPO), floww.client(OTHER)
+    assert mine.push(REPO, "v1", img) == theirs.push(OTHER, "v1", img)
+    assert theirs.uploaded_blobs == 2  # knowing REPO has them does not make them OTHER's
+    assert len(list((floww.store.root / "blobs" / "sha256").iterdir())) == 3
+    for repository in (REPO, OTHER):
+        answer = floww.http.get(
+            f"/v2/{repository}/blobs/{sha(img.layers[0])}", headers=floww.auth(repository)
+        )
+        assert answer.content == img.layers[0]
+        assert floww.client(repository).pull(repository, "v1") == img
+
+
+# names and limits ----------------------------------------------------------------------------
+
+
+class RecordingAuthorizer:
+    def __init__(self, tokens: RegistryTokens) -> None:
+        self.tokens = tokens
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, header: str | None, repository: str, action: str) -> None:
+        self.calls.append((repository, action))
+        self.tokens.authorize(header, repository, action)
+
+
+@contextlib.contextmanager
+def registry(
+    max_upload_bytes: int = 1 << 30,
+) -> Iterator[tuple[httpx.Client, RecordingAuthorizer, RegistryTokens]]:
+    tokens = RegistryTokens()
+    authorizer = RecordingAuthorizer(tokens)
+    with tempfile.TemporaryDirectory() as root:
+        store = LocalImageRegistry(
+            Path(root), registry_host="127.0.0.1", max_upload_bytes=max_upload_bytes
+        )
+        app = Starlette(routes=registry_routes(store, authorizer))
+        with serve_asgi(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+            yield http, authorizer, tokens
+
+
+def test_an_empty_or_malformed_name_is_refused_before_authorizing() -> None:
+    with registry() as (http, authorizer, tokens):
+        headers = {"Authorization": f"Bearer {tokens.issue('ns1', REPO, 900)}"}
+        digest = sha(b"anything")
+        requests = [
+            ("GET", f"/v2//blobs/{digest}"),
+            ("HEAD", f"/v2//blobs/{digest}"),
+            ("POST", "/v2//blobs/uploads/"),
+            ("PATCH", "/v2//blobs/uploads/" + "0" * 32),
+            ("GET", "/v2//manifests/v1"),
+            ("PUT", "/v2//manifests/v1"),
+            ("GET", "/v2//tags/list"),
+            ("GET", "/v2/Floww/NS1/tags/list"),
+            ("GET", f"/v2/floww//ns1/blobs/{digest}"),
+        ]
+        for method, path in requests:
+            answer = http.request(method, path, headers=headers)
+            assert answer.status_code == 400, (method, path)
+            if method != "HEAD":
+                assert answer.json()["errors"][0]["code"] == "NAME_INVALID"
+        assert authorizer.calls == []
+        assert http.get("/v2/", headers=headers).status_code == 200
+        assert authorizer.calls == [("", "pull")]
+
+
+def test_an_upload_past_the_size_limit_is_refused_and_discarded() -> None:
+    with registry(max_upload_bytes=1000) as (http, _, tokens):
+        headers = {"Authorization": f"Bearer {tokens.issue('ns1', REPO, 900)}"}
+        data = os.urandom(1500)
+        monolithic = http.post(
+            f"/v2/{REPO}/blobs/uploads/", params={"digest": sha(data)}, content=data,
+            headers=headers,
+        )  # fmt: skip
+        assert (monolithic.status_code, monolithic.json()["errors"][0]["code"]) == (
+            413,
+            "SIZE_INVALID",
+        )
+        start = http.post(f"/v2/{REPO}/blobs/uploads/", headers=headers)
+        location = start.headers["location"]
+        assert http.patch(location, content=data[:600], headers=headers).status_code == 202
+
+        def streamed() -> Iterator[bytes]:  # no Content-Length: caught while writing
+            yield data[600:1000]
+            yield data[1000:]
+
+        over = http.patch(location, content=streamed(), headers=headers)
+        assert (over.status_code, over.json()["errors"][0]["code"]) == (413, "SIZE_INVALID")
+        gone = http.get(location, headers=headers)
+        assert (gone.status_code, gone.json()["errors"][0]["code"]) == (404, "BLOB_UPLOAD_UNKNOWN")
+        # A declared length past the limit is refused before the body is read: this one is
+        # never sent in full, so an answer proves nothing waited for it.
+        url = httpx.URL(str(http.base_url))
+        with socket.create_connection((url.host, url.port or 80), timeout=10) as raw:
+            target = http.post(f"/v2/{REPO}/blobs/uploads/", headers=headers).headers["location"]
+            raw.sendall(
+                f"PATCH {target} HTTP/1.1\r\nHost: {url.host}\r\n"
+                f"Authorization: {headers['Authorization']}\r\n"
+                "Content-Length: 5000\r\n\r\nonly a few bytes".encode()
+            )
+            assert raw.recv(4096).startswith(b"HTTP/1.1 413")
+        small = os.urandom(1000)
+        ok = http.post(
+            f"/v2/{REPO}/blobs/uploads/", params={"digest": sha(small)}, content=small,
+            headers=headers,
+        )  # fmt: skip
+        assert ok.status_code == 201
 
 
 # other registries and failures ---------------------------------------------------------------

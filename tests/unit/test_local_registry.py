@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 
 from floww.adapters.api.registry import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
-from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES
+from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES, OciStore
 from floww.domain.errors import (
     Conflict,
     InvalidInput,
@@ -27,6 +30,7 @@ from floww.domain.errors import (
 from floww.domain.oci import OciImage
 
 REPO = "floww/ns1"
+OTHER = "floww/ns2"
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
 
 
@@ -55,11 +59,11 @@ def leftovers(store: LocalImageRegistry) -> list[Path]:
 
 
 def test_blobs_are_content_addressed_files(store: LocalImageRegistry) -> None:
-    digest = store.put_blob(b"hello")
+    digest = store.put_blob(b"hello", repository=REPO)
     assert digest == sha(b"hello")
     path = store.root / "blobs" / "sha256" / digest.removeprefix("sha256:")
     assert path.read_bytes() == b"hello"
-    assert store.blob_size(digest) == 5 and store.blob_exists(digest)
+    assert store.blob_size(REPO, digest) == 5 and store.blob_exists(digest)
     assert store.put_blob(b"hello", digest) == digest  # storing again is harmless
     assert leftovers(store) == []
 
@@ -75,12 +79,12 @@ def test_a_blob_whose_content_does_not_match_its_digest_is_not_stored(
 
 def test_unknown_and_malformed_digests(store: LocalImageRegistry) -> None:
     with pytest.raises(NotFound):
-        store.blob_size(sha(b"nothing"))
+        store.blob_size(REPO, sha(b"nothing"))
     with pytest.raises(NotFound):
-        store.open_blob(sha(b"nothing"))
+        store.open_blob(REPO, sha(b"nothing"))
     for bad in ("sha256:short", "md5:" + "0" * 32, "sha256:../../etc/passwd", "SHA256:" + "A" * 64):
         with pytest.raises(InvalidInput):
-            store.blob_size(bad)
+            store.blob_size(REPO, bad)
         assert store.blob_exists(bad) is False
 
 
@@ -97,7 +101,7 @@ def test_a_resumable_upload_is_checked_and_moved_into_place(store: LocalImageReg
     with pytest.raises(Conflict), store.append_to_upload(REPO, upload, start=3):
         pass
     assert store.finish_upload(REPO, upload, sha(b"abcdef")) == sha(b"abcdef")
-    assert store.read_blob(sha(b"abcdef")) == b"abcdef"
+    assert store.read_blob(REPO, sha(b"abcdef")) == b"abcdef"
     with pytest.raises(NotFound):
         store.upload_size(REPO, upload)
 
@@ -223,6 +227,137 @@ def test_a_blob_corrupted_on_disk_is_reported(store: LocalImageRegistry) -> None
     layer.write_bytes(b"rot")
     with pytest.raises(InvalidInput, match="corrupt"):
         store.pull(REPO, "v1")
+
+
+# blobs belong to repositories ----------------------------------------------------------------
+
+
+def stored_blob_files(store: OciStore) -> list[Path]:
+    return sorted((store.root / "blobs" / "sha256").iterdir())
+
+
+def test_a_blob_is_served_only_through_a_repository_it_belongs_to(
+    store: LocalImageRegistry,
+) -> None:
+    img = image(b"secret layer")
+    store.push(OTHER, "v1", img)
+    layer = sha(img.layers[0])
+    assert store.blob_exists(layer)  # stored...
+    assert store.repository_has_blob(OTHER, layer)
+    assert not store.repository_has_blob(REPO, layer)  # ...but not REPO's
+    with pytest.raises(NotFound):
+        store.blob_size(REPO, layer)
+    with pytest.raises(NotFound):
+        store.open_blob(REPO, layer)
+    with pytest.raises(NotFound):
+        store.read_blob(REPO, layer)
+    assert store.read_blob(OTHER, layer) == img.layers[0]
+
+
+def test_a_finished_upload_belongs_to_its_repository_only(store: LocalImageRegistry) -> None:
+    upload = store.start_upload(REPO)
+    with store.append_to_upload(REPO, upload) as sink:
+        sink.write(b"uploaded")
+    digest = store.finish_upload(REPO, upload, sha(b"uploaded"))
+    assert store.read_blob(REPO, digest) == b"uploaded"
+    with pytest.raises(NotFound):
+        store.read_blob(OTHER, digest)
+
+
+def test_a_manifest_may_name_only_its_repositorys_blobs(store: LocalImageRegistry) -> None:
+    img = image(b"theirs")
+    store.push(OTHER, "v1", img)
+    with pytest.raises(InvalidInput, match="unknown content") as refused:
+        store.put_manifest(REPO, "v1", img.manifest())
+    assert refused.value.details["field"] == "blob"
+    assert store.exists(REPO, "v1") is False
+    index = image(b"theirs")  # an image index naming another repository's manifest
+    body = json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": index.digest,
+         "size": len(index.manifest())}]}).encode()  # fmt: skip
+    with pytest.raises(InvalidInput, match="unknown content"):
+        store.put_manifest(REPO, "list", body)
+    assert store.put_manifest(OTHER, "list", body)  # fine where the manifest lives
+
+
+def test_identical_content_in_two_repositories_is_stored_once(store: LocalImageRegistry) -> None:
+    img = image(b"shared")
+    assert store.push(REPO, "v1", img) == store.push(OTHER, "v1", img)
+    assert len(stored_blob_files(store)) == 3  # config, layer, manifest: one copy each
+    assert store.pull(REPO, "v1") == img == store.pull(OTHER, "v1")
+    layer = sha(img.layers[0])
+    assert store.read_blob(REPO, layer) == store.read_blob(OTHER, layer)
+
+
+def test_a_store_without_memberships_derives_them_from_its_manifests(tmp_path: Path) -> None:
+    img = image(b"pushed long ago")
+    digest = make(tmp_path).push(REPO, "v1", img)
+    repo_dir = tmp_path / "repositories" / "floww+ns1"
+    shutil.rmtree(repo_dir / "blobs")  # as a store written before memberships left it
+    (repo_dir / ".blobs-derived").unlink(missing_ok=True)
+    again = make(tmp_path)
+    assert again.pull(REPO, "v1") == img
+    assert again.read_blob(REPO, sha(img.layers[0])) == img.layers[0]
+    assert again.put_manifest(REPO, "v2", img.manifest()) == digest  # its blobs count as REPO's
+    with pytest.raises(NotFound):
+        again.read_blob(OTHER, sha(img.layers[0]))
+    assert (repo_dir / ".blobs-derived").is_file()
+
+
+# upload limits and the sweep -------------------------------------------------------------------
+
+
+def test_an_upload_past_the_size_limit_is_discarded(tmp_path: Path) -> None:
+    store = OciStore(tmp_path, max_upload_bytes=10)
+    upload = store.start_upload(REPO)
+    with store.append_to_upload(REPO, upload) as sink:
+        sink.write(b"123456")
+    with pytest.raises(PayloadTooLarge), store.append_to_upload(REPO, upload) as sink:
+        sink.write(b"7890")  # exactly the limit is fine
+        sink.write(b"!")
+    with pytest.raises(NotFound):
+        store.upload_size(REPO, upload)
+    assert list((tmp_path / "uploads").iterdir()) == []
+    with pytest.raises(InvalidInput):
+        OciStore(tmp_path, max_upload_bytes=0)
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make ``path`` (and a folder's files) look untouched for ``seconds``."""
+    then = time.time() - seconds
+    for item in [*path.iterdir(), path] if path.is_dir() else [path]:
+        os.utime(item, (then, then))
+
+
+def test_the_sweep_removes_stale_uploads_and_temporary_files(tmp_path: Path) -> None:
+    store = OciStore(tmp_path)
+    stale, fresh, busy = (store.start_upload(REPO) for _ in range(3))
+    age(tmp_path / "uploads" / stale, 7200)
+    age(tmp_path / "uploads" / busy, 7200)
+    leftover = tmp_path / "tmp" / "crashed-write"
+    leftover.write_bytes(b"half")
+    age(leftover, 7200)
+    with store.append_to_upload(REPO, busy):  # a request is writing it right now
+        assert store.sweep_uploads(3600) == 1
+    with pytest.raises(NotFound):
+        store.upload_size(REPO, stale)
+    assert store.upload_size(REPO, fresh) == 0 and store.upload_size(REPO, busy) == 0
+    assert not leftover.exists()
+
+
+def test_starting_an_upload_sweeps_at_most_once_per_interval(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = OciStore(
+        tmp_path, upload_max_age_seconds=3600, sweep_interval_seconds=60, clock=lambda: now[0]
+    )
+    first = store.start_upload(REPO)
+    age(tmp_path / "uploads" / first, 7200)
+    store.start_upload(REPO)  # the first start swept already; the next is not due yet
+    assert store.upload_size(REPO, first) == 0
+    now[0] += 61
+    store.start_upload(REPO)
+    with pytest.raises(NotFound):
+        store.upload_size(REPO, first)
 
 
 # push credentials ---------------------------------------------------------------------------

@@ -7,8 +7,11 @@ endpoint serves.
 - ``exists`` never raises for a missing repository or tag (it does for a malformed name).
 - ``resolve`` and ``pull`` raise ``NotFound`` for an unknown repository, tag or digest and
   ``InvalidInput`` for a malformed one; ``pull`` re-hashes every blob it returns.
-- ``push`` stores the config and layers (content already stored is not written again), then the
-  manifest under the tag; identical content gives the same digest and changes nothing.
+- ``push`` stores the config and layers as blobs of the repository (content already stored is
+  not written again, only recorded as the repository's too), then the manifest under the tag;
+  identical content gives the same digest and changes nothing.
+- ``pull`` returns only blobs that belong to the repository (``NotFound`` otherwise), however
+  many repositories share the stored copy.
 - ``push_credentials``: a namespace may push to its own repository ``floww/<namespace_id>``
   only (``PermissionDenied`` otherwise). The password is a token from ``issue_push_token``
   (``Unavailable`` when no token issuer is configured); the registry checks it when a client
@@ -21,7 +24,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from floww.adapters.local.oci_store import OciStore, is_digest
+from floww.adapters.local.oci_store import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_UPLOAD_MAX_AGE_SECONDS,
+    OciStore,
+    is_digest,
+)
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from floww.domain.oci import OciImage, check_repository, check_tag
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
@@ -34,7 +42,8 @@ PUSH_USERNAME = "floww"
 
 class LocalImageRegistry(OciStore, ImageRegistry):
     """``registry_host`` is what clients put in image references (``host:port``);
-    ``issue_push_token(namespace_id, repository, ttl_seconds)`` makes the push password."""
+    ``issue_push_token(namespace_id, repository, ttl_seconds)`` makes the push password;
+    ``max_upload_bytes`` and ``upload_max_age_seconds`` are the store's upload limits."""
 
     def __init__(
         self,
@@ -42,8 +51,12 @@ class LocalImageRegistry(OciStore, ImageRegistry):
         *,
         registry_host: str,
         issue_push_token: Callable[[str, str, int], str] | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        upload_max_age_seconds: float = DEFAULT_UPLOAD_MAX_AGE_SECONDS,
     ) -> None:
-        super().__init__(root)
+        super().__init__(
+            root, max_upload_bytes=max_upload_bytes, upload_max_age_seconds=upload_max_age_seconds
+        )
         self.registry_host = registry_host
         self._issue_push_token = issue_push_token
 
@@ -64,7 +77,7 @@ class LocalImageRegistry(OciStore, ImageRegistry):
         check_repository(repository)
         check_tag(tag)
         for blob in (image.config, *image.layers):
-            self.put_blob(blob)
+            self.put_blob(blob, repository=repository)
         return self.put_manifest(repository, tag, image.manifest())
 
     def pull(self, repository: str, reference: str) -> OciImage:
@@ -80,8 +93,8 @@ class LocalImageRegistry(OciStore, ImageRegistry):
                 field="manifest",
             ) from exc
         return OciImage(
-            config=self.read_blob(config_digest),
-            layers=tuple(self.read_blob(digest) for digest in layer_digests),
+            config=self.read_blob(repository, config_digest),
+            layers=tuple(self.read_blob(repository, digest) for digest in layer_digests),
         )
 
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:

@@ -6,11 +6,22 @@ Layout under ``root``::
     repositories/<name>/index.json     an OCI image index per repository: one entry per tag
                                        (``org.opencontainers.image.ref.name``) and one
                                        unannotated entry per manifest no tag points at
+    repositories/<name>/blobs/<hex>    an empty file per blob the repository may serve
     uploads/<id>/data, .../repository  resumable blob uploads in progress
     tmp/                               files being written, renamed into place when complete
 
 A repository name may contain ``/``; on disk it is one directory with ``/`` written as ``+``
 (a character names may not contain), so no name can shadow another's files.
+
+Blobs are stored once per digest, but each is served only through the repositories it belongs
+to: one it was uploaded or pushed to, or one whose manifests name it. A manifest is accepted
+only when every blob it names belongs to its repository, so knowing a digest never reveals
+another repository's content. A store written before memberships existed gets them derived
+from each repository's manifests the first time that repository is consulted.
+
+An upload may hold at most ``max_upload_bytes``; a write past that discards it. Uploads (and
+temporary files) left untouched for ``upload_max_age_seconds`` are swept away, at most once
+per ``sweep_interval_seconds``, when an upload starts, or whenever ``sweep_uploads`` is called.
 
 Every write goes to a temporary file first and is renamed into place, so readers never see a
 partial blob or index. A blob is stored only after its content hashes to its digest. Index
@@ -18,11 +29,11 @@ updates take a per-repository lock (a thread lock plus ``flock``), so concurrent
 threads or processes, never lose a tag.
 
 Errors: ``InvalidInput`` for a malformed repository name, tag, digest or manifest, a digest
-that does not match the content, or a manifest naming blobs the store lacks (``field`` in its
+that does not match the content, or a manifest naming blobs its repository lacks (``field`` in its
 details says which: ``name``, ``tag``, ``digest``, ``manifest``, ``blob``); ``PayloadTooLarge``
-for an oversized manifest; ``NotFound`` (kind ``blob``, ``manifest``, ``repository``,
-``upload``) for what is not stored; ``Conflict`` for a chunk that does not continue an upload
-where it stands.
+for an oversized manifest or upload; ``NotFound`` (kind ``blob``, ``manifest``, ``repository``,
+``upload``) for what is not stored, or not in the repository asked about; ``Conflict`` for a
+chunk that does not continue an upload where it stands.
 """
 
 from __future__ import annotations
@@ -36,8 +47,9 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,11 +65,14 @@ from floww.domain.oci import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_UPLOAD_MAX_AGE_SECONDS",
     "INDEX_MEDIA_TYPE",
     "MANIFEST_MEDIA_TYPES",
     "MAX_MANIFEST_BYTES",
     "OciStore",
     "StoredManifest",
+    "UploadSink",
     "check_digest",
     "check_repository",
     "check_tag",
@@ -76,8 +91,12 @@ MANIFEST_MEDIA_TYPES = (
     DOCKER_LIST_MEDIA_TYPE,
 )
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+DEFAULT_UPLOAD_MAX_AGE_SECONDS = 24 * 3600
+DEFAULT_SWEEP_INTERVAL_SECONDS = 60.0
 _REF_NAME = "org.opencontainers.image.ref.name"
 _COPY_CHUNK = 1024 * 1024
+_DERIVED = ".blobs-derived"  # marks a repository whose memberships were derived from its index
 
 
 def is_digest(reference: str) -> bool:
@@ -91,62 +110,114 @@ class StoredManifest:
     body: bytes = attrs.field(repr=False)
 
 
-class OciStore:
-    """The store's own operations, used by the registry adapter and the ``/v2/`` endpoint."""
+class UploadSink:
+    """Appends to an upload; a write that would take it past ``limit`` bytes raises
+    ``PayloadTooLarge`` (and the store then discards the upload)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, handle: IO[bytes], size: int, limit: int) -> None:
+        self._handle = handle
+        self.size = size
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:
+        if self.size + len(data) > self.limit:
+            raise PayloadTooLarge(self.size + len(data), self.limit)
+        written = self._handle.write(data)
+        self.size += written
+        return written
+
+
+class OciStore:
+    """The store's own operations, used by the registry adapter and the ``/v2/`` endpoint.
+
+    ``max_upload_bytes`` caps one upload; ``upload_max_age_seconds`` is how long an untouched
+    upload survives; ``clock`` (monotonic seconds) paces the sweeps ``start_upload`` runs."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        upload_max_age_seconds: float = DEFAULT_UPLOAD_MAX_AGE_SECONDS,
+        sweep_interval_seconds: float = DEFAULT_SWEEP_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_upload_bytes <= 0:
+            raise InvalidInput("max_upload_bytes must be positive", field="max_upload_bytes")
         self.root = Path(root)
         for sub in ("blobs/sha256", "repositories", "uploads", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_max_age_seconds = upload_max_age_seconds
+        self._sweep_interval = sweep_interval_seconds
+        self._clock = clock
+        self._next_sweep: float | None = None
         self._locks_guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._derived: set[str] = set()
 
     # blobs -----------------------------------------------------------------------------------
 
     def blob_exists(self, digest: str) -> bool:
+        """Whether the content is stored at all; not whether any repository may serve it."""
         return valid_digest(digest) and self._blob_path(digest).is_file()
 
-    def blob_size(self, digest: str) -> int:
+    def repository_has_blob(self, repository: str, digest: str) -> bool:
+        """Whether the blob is stored and belongs to ``repository``."""
+        check_repository(repository)
+        check_digest(digest)
+        self._derive_members(repository)
+        return self._member_path(repository, digest).is_file() and self.blob_exists(digest)
+
+    def blob_size(self, repository: str, digest: str) -> int:
+        self._check_member(repository, digest)
         try:
             return self._blob_path(digest).stat().st_size
         except FileNotFoundError as exc:
             raise NotFound("blob", digest) from exc
 
-    def open_blob(self, digest: str) -> IO[bytes]:
-        """The blob for reading; the caller closes it."""
-        try:
-            return self._blob_path(digest).open("rb")
-        except FileNotFoundError as exc:
-            raise NotFound("blob", digest) from exc
+    def open_blob(self, repository: str, digest: str) -> IO[bytes]:
+        """The blob for reading, if it belongs to ``repository``; the caller closes it."""
+        self._check_member(repository, digest)
+        return self._open_stored(digest)
 
-    def read_blob(self, digest: str) -> bytes:
+    def read_blob(self, repository: str, digest: str) -> bytes:
         """The whole blob, re-hashed: a blob damaged on disk is reported, never returned."""
-        with self.open_blob(digest) as handle:
-            data = handle.read()
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            raise InvalidInput(f"stored blob {digest} is corrupt", field="blob")
-        return data
+        self._check_member(repository, digest)
+        return self._read_stored(digest)
 
-    def put_blob(self, data: bytes, digest: str | None = None) -> str:
-        """Store ``data``; when ``digest`` is given the content must hash to it."""
-        return self.write_blob([data], digest)
+    def put_blob(
+        self, data: bytes, digest: str | None = None, *, repository: str | None = None
+    ) -> str:
+        """Store ``data`` (in ``repository`` when given); when ``digest`` is given the content
+        must hash to it."""
+        return self.write_blob([data], digest, repository=repository)
 
-    def write_blob(self, chunks: Iterable[bytes], digest: str | None = None) -> str:
-        """Store streamed content; return its digest."""
+    def write_blob(
+        self, chunks: Iterable[bytes], digest: str | None = None, *, repository: str | None = None
+    ) -> str:
+        """Store streamed content (in ``repository`` when given); return its digest."""
         if digest is not None:
             check_digest(digest)
+        if repository is not None:
+            check_repository(repository)
         hasher = hashlib.sha256()
         with self._temp_file() as (handle, temp):
             for chunk in chunks:
                 hasher.update(chunk)
                 handle.write(chunk)
             handle.close()
-            return self._commit_blob(temp, hasher, digest)
+            stored = self._commit_blob(temp, hasher, digest)
+        if repository is not None:
+            self._link(repository, stored)
+        return stored
 
     # resumable uploads ------------------------------------------------------------------------
 
     def start_upload(self, repository: str) -> str:
+        """A new upload to ``repository``; sweeps stale uploads first when one is due."""
         check_repository(repository)
+        self._sweep_if_due()
         upload_id = uuid.uuid4().hex
         folder = self.root / "uploads" / upload_id
         folder.mkdir()
@@ -160,11 +231,12 @@ class OciStore:
     @contextlib.contextmanager
     def append_to_upload(
         self, repository: str, upload_id: str, *, start: int | None = None
-    ) -> Iterator[IO[bytes]]:
-        """A handle that appends to the upload. ``start``, when the client states it, must be
-        the upload's current size; one writer at a time (``Conflict`` otherwise)."""
-        data = self._upload_folder(repository, upload_id) / "data"
-        with data.open("ab") as handle:
+    ) -> Iterator[UploadSink]:
+        """A sink that appends to the upload. ``start``, when the client states it, must be
+        the upload's current size; one writer at a time (``Conflict`` otherwise). Writing past
+        ``max_upload_bytes`` raises ``PayloadTooLarge`` and discards the upload."""
+        folder = self._upload_folder(repository, upload_id)
+        with (folder / "data").open("ab") as handle:
             try:
                 # Never wait: a writer blocked here could stall the server's event loop.
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -175,11 +247,16 @@ class OciStore:
                 raise Conflict(
                     f"chunk starts at {start} but the upload holds {size} bytes", size=size
                 )
-            yield handle
+            try:
+                yield UploadSink(handle, size, self.max_upload_bytes)
+            except PayloadTooLarge:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
 
     def finish_upload(self, repository: str, upload_id: str, digest: str) -> str:
-        """Move the completed upload into the blob store after checking its digest; the upload
-        is gone afterwards, whether or not the digest matched."""
+        """Move the completed upload into the blob store after checking its digest, and make
+        it a blob of ``repository``; the upload is gone afterwards, whether or not the digest
+        matched."""
         check_digest(digest)
         folder = self._upload_folder(repository, upload_id)
         try:
@@ -187,12 +264,27 @@ class OciStore:
             with (folder / "data").open("rb") as handle:
                 while chunk := handle.read(_COPY_CHUNK):
                     hasher.update(chunk)
-            return self._commit_blob(folder / "data", hasher, digest)
+            stored = self._commit_blob(folder / "data", hasher, digest)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        self._link(repository, stored)
+        return stored
 
     def cancel_upload(self, repository: str, upload_id: str) -> None:
         shutil.rmtree(self._upload_folder(repository, upload_id), ignore_errors=True)
+
+    def sweep_uploads(self, older_than_seconds: float) -> int:
+        """Remove uploads, and temporary files, untouched for ``older_than_seconds``; an upload
+        being written right now is left alone. Returns how many uploads were removed."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for folder in (self.root / "uploads").iterdir():
+            if _last_change(folder) < cutoff and _remove_idle_upload(folder):
+                removed += 1
+        for temp in (self.root / "tmp").iterdir():
+            if _last_change(temp) < cutoff:
+                temp.unlink(missing_ok=True)
+        return removed
 
     # manifests and tags -----------------------------------------------------------------------
 
@@ -200,7 +292,7 @@ class OciStore:
         self, repository: str, reference: str, body: bytes, media_type: str | None = None
     ) -> str:
         """Store a manifest under a tag or its own digest; every blob (and, for an index, every
-        manifest) it names must be stored already. Returns the manifest digest."""
+        manifest) it names must belong to ``repository`` already. Returns the manifest digest."""
         check_repository(repository)
         if len(body) > MAX_MANIFEST_BYTES:
             raise PayloadTooLarge(len(body), MAX_MANIFEST_BYTES)
@@ -211,8 +303,8 @@ class OciStore:
                 raise InvalidInput(f"manifest hashes to {digest}, not {reference}", field="digest")
         else:
             check_tag(reference)
-        media_type = self._check_manifest(body, media_type)
-        self.put_blob(body, digest)
+        media_type = self._check_manifest(repository, body, media_type)
+        self.put_blob(body, digest, repository=repository)
         with self._repository_lock(repository):
             entries = self._read_index(repository)
             entries = _with_manifest(entries, digest, media_type, len(body), reference)
@@ -224,7 +316,7 @@ class OciStore:
         entry = self._find(repository, reference)
         digest = str(entry["digest"])
         try:
-            body = self.read_blob(digest)
+            body = self._read_stored(digest)
         except NotFound as exc:
             raise NotFound("manifest", f"{repository}@{digest}") from exc
         return StoredManifest(digest=digest, media_type=str(entry["mediaType"]), body=body)
@@ -257,7 +349,7 @@ class OciStore:
             raise NotFound("manifest", key)
         return matches[0]
 
-    def _check_manifest(self, body: bytes, media_type: str | None) -> str:
+    def _check_manifest(self, repository: str, body: bytes, media_type: str | None) -> str:
         try:
             doc = json.loads(body)
         except ValueError as exc:
@@ -270,19 +362,77 @@ class OciStore:
             kind = INDEX_MEDIA_TYPE if "manifests" in doc else MANIFEST_MEDIA_TYPE
         if kind not in MANIFEST_MEDIA_TYPES:
             raise InvalidInput(f"unsupported manifest media type {kind!r}", field="manifest")
-        if "manifests" in doc:
-            references = doc.get("manifests")
-        else:
-            references = [doc.get("config"), *(doc.get("layers") or [])]
-        if not isinstance(references, list):
+        references = _references(doc)
+        if references is None:
             raise InvalidInput("manifest references must be a list", field="manifest")
-        for ref in references:
-            digest = ref.get("digest") if isinstance(ref, dict) else None
+        for digest in references:
             if not isinstance(digest, str) or not valid_digest(digest):
                 raise InvalidInput(f"manifest names an invalid digest {digest!r}", field="digest")
-            if not self.blob_exists(digest):
-                raise InvalidInput(f"manifest names unknown content {digest}", field="blob")
+            if not self.repository_has_blob(repository, digest):
+                raise InvalidInput(
+                    f"manifest names unknown content {digest} (not in {repository})", field="blob"
+                )
         return kind
+
+    def _check_member(self, repository: str, digest: str) -> None:
+        if not self.repository_has_blob(repository, digest):
+            raise NotFound("blob", digest)
+
+    def _link(self, repository: str, digest: str) -> None:
+        members = self._repository_dir(repository) / "blobs"
+        members.mkdir(parents=True, exist_ok=True)
+        (members / digest.removeprefix("sha256:")).touch()
+
+    def _member_path(self, repository: str, digest: str) -> Path:
+        return self._repository_dir(repository) / "blobs" / digest.removeprefix("sha256:")
+
+    def _derive_members(self, repository: str) -> None:
+        """Give a repository written before memberships existed the blobs its manifests name."""
+        if repository in self._derived:
+            return
+        folder = self._repository_dir(repository)
+        if not (folder / "index.json").is_file():
+            return  # nothing pushed yet: nothing to derive
+        if not (folder / _DERIVED).is_file():
+            with self._repository_lock(repository):
+                if not (folder / _DERIVED).is_file():
+                    for entry in self._read_index(repository):
+                        for digest in self._named_by(str(entry.get("digest", ""))):
+                            self._link(repository, digest)
+                    (folder / _DERIVED).touch()
+        self._derived.add(repository)
+
+    def _named_by(self, manifest_digest: str) -> list[str]:
+        """The manifest's own digest and every well-formed digest it names."""
+        if not valid_digest(manifest_digest):
+            return []
+        try:
+            references = _references(json.loads(self._read_stored(manifest_digest))) or []
+        except (NotFound, InvalidInput, ValueError):
+            references = []
+        named = [d for d in references if isinstance(d, str) and valid_digest(d)]
+        return [manifest_digest, *named]
+
+    def _open_stored(self, digest: str) -> IO[bytes]:
+        try:
+            return self._blob_path(digest).open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound("blob", digest) from exc
+
+    def _read_stored(self, digest: str) -> bytes:
+        with self._open_stored(digest) as handle:
+            data = handle.read()
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise InvalidInput(f"stored blob {digest} is corrupt", field="blob")
+        return data
+
+    def _sweep_if_due(self) -> None:
+        now = self._clock()
+        with self._locks_guard:
+            if self._next_sweep is not None and now < self._next_sweep:
+                return
+            self._next_sweep = now + self._sweep_interval
+        self.sweep_uploads(self.upload_max_age_seconds)
 
     def _commit_blob(self, source: Path, hasher: Any, digest: str | None) -> str:
         actual = "sha256:" + str(hasher.hexdigest())
@@ -345,6 +495,44 @@ class OciStore:
         with lock, (folder / ".lock").open("a") as lock_file:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
             yield
+
+
+def _references(doc: object) -> list[object] | None:
+    """The digests a manifest (or image index) names; None when it names them malformedly."""
+    if not isinstance(doc, dict):
+        return None
+    if "manifests" in doc:
+        refs = doc.get("manifests")
+    else:
+        layers = doc.get("layers") or []
+        refs = [doc.get("config"), *layers] if isinstance(layers, list) else None
+    if not isinstance(refs, list):
+        return None
+    return [ref.get("digest") if isinstance(ref, dict) else None for ref in refs]
+
+
+def _last_change(path: Path) -> float:
+    """The latest modification time of ``path`` and, for a folder, its files; ``inf`` when it
+    is gone (so it is never taken for stale)."""
+    try:
+        times = [path.stat().st_mtime]
+        if path.is_dir():
+            times += [child.stat().st_mtime for child in path.iterdir()]
+    except FileNotFoundError:
+        return float("inf")
+    return max(times)
+
+
+def _remove_idle_upload(folder: Path) -> bool:
+    try:
+        with (folder / "data").open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(folder, ignore_errors=True)
+    except BlockingIOError:
+        return False  # a request is writing it right now
+    except FileNotFoundError:
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 def _tag_of(entry: dict[str, Any]) -> str | None:

@@ -6,8 +6,12 @@ HEAD/GET, blob uploads (monolithic ``POST ?digest=``, or ``POST`` then ``PATCH``
 mounts are not offered: a ``POST ?mount=`` starts an ordinary upload, as the spec allows.
 
 Every request passes ``authorize(authorization_header, repository, action)`` first, with
-action ``pull`` or ``push`` (``repository`` is ``""`` for the version check): it raises
-``Unauthenticated`` (401 with a Basic challenge) or ``PermissionDenied`` (403 ``DENIED``).
+action ``pull`` or ``push`` (``repository`` is ``""`` for the version check, and only there: a
+route naming an empty or malformed repository answers 400 ``NAME_INVALID`` without asking the
+authorizer): it raises ``Unauthenticated`` (401 with a Basic challenge) or
+``PermissionDenied`` (403 ``DENIED``). A blob is served only through a repository it belongs to
+(404 ``BLOB_UNKNOWN`` otherwise), and an upload past the store's ``max_upload_bytes`` is
+discarded with 413 ``SIZE_INVALID``.
 ``token_from_authorization`` reads the token out of a Basic (as the password) or Bearer header.
 
 Errors use the spec's body ``{"errors": [{"code", "message", "detail"}]}``; request bodies are
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -40,7 +45,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from floww.domain.oci import check_digest
+from floww.domain.oci import check_digest, check_repository
 
 __all__ = ["API_VERSION_HEADER", "Authorizer", "registry_routes", "token_from_authorization"]
 
@@ -109,23 +114,25 @@ class _RegistryApi:
         self._authorize = authorize
 
     def _allow(self, request: Request, action: str) -> str:
-        name = str(request.path_params.get("name", ""))
+        """The repository the route names, once the caller may ``action`` it; a malformed or
+        empty name is refused before the authorizer sees it (which reads ``""`` as "check the
+        credentials only")."""
+        name = check_repository(str(request.path_params.get("name", "")))
         self._authorize(request.headers.get("authorization"), name, action)
         return name
 
     async def version(self, request: Request) -> Response:
-        self._allow(request, "pull")
+        self._authorize(request.headers.get("authorization"), "", "pull")
         return JSONResponse({})
 
     async def blob(self, request: Request) -> Response:
-        self._allow(request, "pull")
-        digest = request.path_params["digest"]
-        check_digest(digest)
-        size = self._store.blob_size(digest)
+        name = self._allow(request, "pull")
+        digest = check_digest(request.path_params["digest"])
+        size = await run_in_threadpool(self._store.blob_size, name, digest)
         headers = {"Docker-Content-Digest": digest, "Content-Length": str(size)}
         if request.method == "HEAD":
             return Response(headers=headers, media_type="application/octet-stream")
-        handle = self._store.open_blob(digest)
+        handle = await run_in_threadpool(self._store.open_blob, name, digest)
 
         def chunks() -> Iterator[bytes]:
             with handle:
@@ -162,7 +169,10 @@ class _RegistryApi:
 
     async def _append(self, request: Request, name: str, upload_id: str) -> None:
         start = _range_start(request.headers.get("content-range"))
+        declared = request.headers.get("content-length", "")
         with self._store.append_to_upload(name, upload_id, start=start) as sink:
+            if declared.isdigit() and sink.size + int(declared) > sink.limit:
+                raise PayloadTooLarge(sink.size + int(declared), sink.limit)  # before reading it
             async for chunk in request.stream():
                 if chunk:
                     await run_in_threadpool(sink.write, chunk)
@@ -172,7 +182,8 @@ class _RegistryApi:
         try:
             await self._append(request, name, upload_id)
         except BaseException:
-            self._store.cancel_upload(name, upload_id)
+            with contextlib.suppress(NotFound):  # an oversize upload is discarded already
+                self._store.cancel_upload(name, upload_id)
             raise
         stored = await run_in_threadpool(self._store.finish_upload, name, upload_id, digest)
         headers = {"Location": f"/v2/{name}/blobs/{stored}", "Docker-Content-Digest": stored}
