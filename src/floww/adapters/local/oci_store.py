@@ -22,6 +22,7 @@ from each repository's manifests the first time that repository is consulted.
 An upload may hold at most ``max_upload_bytes``; a write past that discards it. Uploads (and
 temporary files) left untouched for ``upload_max_age_seconds`` are swept away, at most once
 per ``sweep_interval_seconds``, when an upload starts, or whenever ``sweep_uploads`` is called.
+The upload operations live in ``oci_uploads`` (``OciUploads``, which ``OciStore`` inherits).
 
 Every write goes to a temporary file first and is renamed into place, so readers never see a
 partial blob or index. A blob is stored only after its content hashes to its digest. Index
@@ -43,19 +44,23 @@ import fcntl
 import hashlib
 import json
 import os
-import re
-import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 
-from floww.domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from floww.adapters.local.oci_uploads import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_SWEEP_INTERVAL_SECONDS,
+    DEFAULT_UPLOAD_MAX_AGE_SECONDS,
+    OciUploads,
+    UploadSink,
+)
+from floww.domain.errors import InvalidInput, NotFound, PayloadTooLarge
 from floww.domain.oci import (
     MANIFEST_MEDIA_TYPE,
     check_digest,
@@ -79,8 +84,6 @@ __all__ = [
     "is_digest",
 ]
 
-_UPLOAD_ID = re.compile(r"^[a-f0-9]{32}$")
-
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -91,11 +94,7 @@ MANIFEST_MEDIA_TYPES = (
     DOCKER_LIST_MEDIA_TYPE,
 )
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
-DEFAULT_UPLOAD_MAX_AGE_SECONDS = 24 * 3600
-DEFAULT_SWEEP_INTERVAL_SECONDS = 60.0
 _REF_NAME = "org.opencontainers.image.ref.name"
-_COPY_CHUNK = 1024 * 1024
 _DERIVED = ".blobs-derived"  # marks a repository whose memberships were derived from its index
 
 
@@ -110,24 +109,7 @@ class StoredManifest:
     body: bytes = attrs.field(repr=False)
 
 
-class UploadSink:
-    """Appends to an upload; a write that would take it past ``limit`` bytes raises
-    ``PayloadTooLarge`` (and the store then discards the upload)."""
-
-    def __init__(self, handle: IO[bytes], size: int, limit: int) -> None:
-        self._handle = handle
-        self.size = size
-        self.limit = limit
-
-    def write(self, data: bytes) -> int:
-        if self.size + len(data) > self.limit:
-            raise PayloadTooLarge(self.size + len(data), self.limit)
-        written = self._handle.write(data)
-        self.size += written
-        return written
-
-
-class OciStore:
+class OciStore(OciUploads):
     """The store's own operations, used by the registry adapter and the ``/v2/`` endpoint.
 
     ``max_upload_bytes`` caps one upload; ``upload_max_age_seconds`` is how long an untouched
@@ -142,16 +124,15 @@ class OciStore:
         sweep_interval_seconds: float = DEFAULT_SWEEP_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_upload_bytes <= 0:
-            raise InvalidInput("max_upload_bytes must be positive", field="max_upload_bytes")
+        self._init_uploads(
+            max_upload_bytes=max_upload_bytes,
+            upload_max_age_seconds=upload_max_age_seconds,
+            sweep_interval_seconds=sweep_interval_seconds,
+            clock=clock,
+        )
         self.root = Path(root)
         for sub in ("blobs/sha256", "repositories", "uploads", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self.max_upload_bytes = max_upload_bytes
-        self.upload_max_age_seconds = upload_max_age_seconds
-        self._sweep_interval = sweep_interval_seconds
-        self._clock = clock
-        self._next_sweep: float | None = None
         self._locks_guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._derived: set[str] = set()
@@ -211,80 +192,6 @@ class OciStore:
         if repository is not None:
             self._link(repository, stored)
         return stored
-
-    # resumable uploads ------------------------------------------------------------------------
-
-    def start_upload(self, repository: str) -> str:
-        """A new upload to ``repository``; sweeps stale uploads first when one is due."""
-        check_repository(repository)
-        self._sweep_if_due()
-        upload_id = uuid.uuid4().hex
-        folder = self.root / "uploads" / upload_id
-        folder.mkdir()
-        (folder / "data").touch()
-        (folder / "repository").write_text(repository)
-        return upload_id
-
-    def upload_size(self, repository: str, upload_id: str) -> int:
-        return (self._upload_folder(repository, upload_id) / "data").stat().st_size
-
-    @contextlib.contextmanager
-    def append_to_upload(
-        self, repository: str, upload_id: str, *, start: int | None = None
-    ) -> Iterator[UploadSink]:
-        """A sink that appends to the upload. ``start``, when the client states it, must be
-        the upload's current size; one writer at a time (``Conflict`` otherwise). Writing past
-        ``max_upload_bytes`` raises ``PayloadTooLarge`` and discards the upload."""
-        folder = self._upload_folder(repository, upload_id)
-        with (folder / "data").open("ab") as handle:
-            try:
-                # Never wait: a writer blocked here could stall the server's event loop.
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise Conflict("the upload is being written by another request") from exc
-            size = handle.seek(0, os.SEEK_END)
-            if start is not None and start != size:
-                raise Conflict(
-                    f"chunk starts at {start} but the upload holds {size} bytes", size=size
-                )
-            try:
-                yield UploadSink(handle, size, self.max_upload_bytes)
-            except PayloadTooLarge:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise
-
-    def finish_upload(self, repository: str, upload_id: str, digest: str) -> str:
-        """Move the completed upload into the blob store after checking its digest, and make
-        it a blob of ``repository``; the upload is gone afterwards, whether or not the digest
-        matched."""
-        check_digest(digest)
-        folder = self._upload_folder(repository, upload_id)
-        try:
-            hasher = hashlib.sha256()
-            with (folder / "data").open("rb") as handle:
-                while chunk := handle.read(_COPY_CHUNK):
-                    hasher.update(chunk)
-            stored = self._commit_blob(folder / "data", hasher, digest)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        self._link(repository, stored)
-        return stored
-
-    def cancel_upload(self, repository: str, upload_id: str) -> None:
-        shutil.rmtree(self._upload_folder(repository, upload_id), ignore_errors=True)
-
-    def sweep_uploads(self, older_than_seconds: float) -> int:
-        """Remove uploads, and temporary files, untouched for ``older_than_seconds``; an upload
-        being written right now is left alone. Returns how many uploads were removed."""
-        cutoff = time.time() - older_than_seconds
-        removed = 0
-        for folder in (self.root / "uploads").iterdir():
-            if _last_change(folder) < cutoff and _remove_idle_upload(folder):
-                removed += 1
-        for temp in (self.root / "tmp").iterdir():
-            if _last_change(temp) < cutoff:
-                temp.unlink(missing_ok=True)
-        return removed
 
     # manifests and tags -----------------------------------------------------------------------
 
@@ -426,14 +333,6 @@ class OciStore:
             raise InvalidInput(f"stored blob {digest} is corrupt", field="blob")
         return data
 
-    def _sweep_if_due(self) -> None:
-        now = self._clock()
-        with self._locks_guard:
-            if self._next_sweep is not None and now < self._next_sweep:
-                return
-            self._next_sweep = now + self._sweep_interval
-        self.sweep_uploads(self.upload_max_age_seconds)
-
     def _commit_blob(self, source: Path, hasher: Any, digest: str | None) -> str:
         actual = "sha256:" + str(hasher.hexdigest())
         if digest is not None and actual != digest:
@@ -456,16 +355,6 @@ class OciStore:
     def _blob_path(self, digest: str) -> Path:
         check_digest(digest)
         return self.root / "blobs" / "sha256" / digest.removeprefix("sha256:")
-
-    def _upload_folder(self, repository: str, upload_id: str) -> Path:
-        folder = self.root / "uploads" / upload_id
-        try:
-            owner = (folder / "repository").read_text() if _UPLOAD_ID.match(upload_id) else None
-        except FileNotFoundError:
-            owner = None
-        if owner != repository:
-            raise NotFound("upload", upload_id)
-        return folder
 
     def _repository_dir(self, repository: str) -> Path:
         check_repository(repository)
@@ -509,30 +398,6 @@ def _references(doc: object) -> list[object] | None:
     if not isinstance(refs, list):
         return None
     return [ref.get("digest") if isinstance(ref, dict) else None for ref in refs]
-
-
-def _last_change(path: Path) -> float:
-    """The latest modification time of ``path`` and, for a folder, its files; ``inf`` when it
-    is gone (so it is never taken for stale)."""
-    try:
-        times = [path.stat().st_mtime]
-        if path.is_dir():
-            times += [child.stat().st_mtime for child in path.iterdir()]
-    except FileNotFoundError:
-        return float("inf")
-    return max(times)
-
-
-def _remove_idle_upload(folder: Path) -> bool:
-    try:
-        with (folder / "data").open("rb") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(folder, ignore_errors=True)
-    except BlockingIOError:
-        return False  # a request is writing it right now
-    except FileNotFoundError:
-        shutil.rmtree(folder, ignore_errors=True)
-    return True
 
 
 def _tag_of(entry: dict[str, Any]) -> str | None:
