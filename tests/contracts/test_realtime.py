@@ -72,3 +72,14 @@ def test_a_blocked_reader_gets_a_later_message(realtime: Realtime) -> None:
     reader.join(timeout=2)
     assert got == [{"reply_to": "r1", "body": {"nested": [1, "two", None]}}]
     subscription.close()
+
+
+def test_subscriber_count_follows_subscriptions(realtime: Realtime) -> None:
+    channel = f"workflow:count-{id(realtime)}"
+    assert realtime.subscriber_count(channel) == 0
+    first, second = realtime.subscribe(channel), realtime.subscribe(channel)
+    assert realtime.subscriber_count(channel) == 2
+    first.close()
+    assert realtime.subscriber_count(channel) == 1
+    second.close()
+    assert realtime.subscriber_count(channel) == 0

@@ -26,7 +26,9 @@ from floww.domain.model import (
     InvocationResult,
     Principal,
     ProviderRef,
+    RuntimeTarget,
     TriggerSource,
+    TriggerSpec,
     Workflow,
 )
 from floww.domain.usecases.deployments import DeploymentRequest, create_deployment, create_runtime
@@ -421,3 +423,58 @@ def test_a_handlers_response_is_checked(
         assert answer.headers[name] == value
     if status == 200:
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_dev_triggers_without_a_connected_session_answer_at_once(deps: ServerDeps) -> None:
+    from floww.domain.usecases.triggers import sync_dev_triggers
+
+    user = _user(deps, "a@x")
+    namespace = create_namespace(deps, user, "acme")
+    workflow = create_workflow(deps, user, namespace.id, "wf")
+    spec = TriggerSpec(ProviderRef("builtin"), "webhook", {"path": "/hi", "methods": ["POST"]})
+    sync_dev_triggers(deps, user, workflow.id, [spec])
+    response = handle_webhook(deps, _request(workflow, "/hi"))
+    assert response.status == 503 and response.body["error"]["type"] == "NoDevSession"
+    stored = deps.repo.get_execution(response.execution_id or "")
+    assert stored.status == ExecutionStatus.FAILED
+
+
+def test_an_observed_event_is_not_run_by_the_dev_session(deps: ServerDeps) -> None:
+    from floww.adapters.memory import ScriptedPrompter
+    from floww.adapters.memory.platform import InProcessPlatform
+    from floww.domain.usecases.dev import DevSession, handle_dev_event
+
+    class NeverRun:
+        def load(self, code: CodeBundle, providers: dict[str, dict[str, str]]) -> object:
+            raise AssertionError("not expected")
+
+        def invoke(self, invocation: object) -> object:
+            raise AssertionError("an observed event must not run locally")
+
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    platform = InProcessPlatform(
+        deps, user, target=RuntimeTarget("local", "3.11"), provider_fields=fields_for
+    )
+    session = DevSession(
+        workflow=workflow,
+        read_code=lambda: CodeBundle("main.py", {"main.py": CODE}),
+        platform=platform,
+        runner=NeverRun(),  # type: ignore[arg-type]
+        prompter=ScriptedPrompter(),
+    )
+    spec = {
+        "provider": {"type": "builtin", "alias": "default"},
+        "trigger_type": "webhook",
+        "input": {},
+    }
+    message = {
+        "type": "event",
+        "event_id": "e",
+        "trigger": spec,
+        "event": {},
+        "token": "t",
+        "reply_to": None,
+    }
+    done = handle_dev_event(session, message)
+    assert done is not None and done.observed and done.reply_error is None

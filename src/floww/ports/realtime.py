@@ -28,3 +28,6 @@ class Realtime(Protocol):
     def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
     def subscribe(self, channel: str) -> Subscription: ...
+
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscribers the channel has now (a dev session is one)."""

@@ -234,3 +234,14 @@ def test_providers_setup_prompts_with_secret_fields_hidden(world: World) -> None
     for field in fields:  # hidden input is not echoed back
         shown = f"answer-{field['name']}" in result.output
         assert shown is not field["secret"]
+
+
+def test_a_secret_is_set_up_with_the_fields_its_code_declares(world: World) -> None:
+    world.login()
+    empty = world.run("providers", "setup", "secret:stripe")
+    assert empty.exit_code == 64 and "--set NAME=VALUE" in empty.output
+    made = world.run("providers", "setup", "secret:stripe", "--set", "api_key=sk_test_1")
+    assert made.exit_code == 0, made.output
+    (stored,) = world.repo.list_providers(world.namespace_id)
+    assert (stored.ref.key, stored.config) == ("secret:stripe", {"api_key": "sk_test_1"})
+    assert "sk_test_1" not in world.run("providers", "list", "--json").output

@@ -78,8 +78,8 @@ class ReloadOutcome:
 @attrs.frozen
 class DevEvent:
     """One event run by the session; ``reply_error`` says why the answer did not reach the
-    server (``None`` when it did). ``observed``: the caller was answered by the active
-    deployment, so this run's result went nowhere."""
+    server (``None`` when it did). ``observed``: the active deployment ran and answered it, so
+    the session did not run it."""
 
     trigger: TriggerSpec
     result: InvocationResult
@@ -163,12 +163,14 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         deadline_ms=session.deadline_ms,
         workflow_id=session.workflow.id,
     )
+    if reply_to is None:
+        # The active deployment ran it and answered: running it here too would repeat its side
+        # effects (a second message, a second charge).
+        return DevEvent(spec, InvocationResult(ok=True), observed=True)
     try:
         result = _invoke(session, spec, event, context)
     except FlowwError as exc:  # the runner itself failed (timeout, crash): still answer
         result = InvocationResult(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
-    if reply_to is None:
-        return DevEvent(spec, result, observed=True)
     try:
         session.platform.reply(session.workflow.id, reply_to, token, result)
     except NotFound:

@@ -81,7 +81,7 @@ def invoke_manual(
     ]
     deployment = deps.repo.find_active_deployment(workflow_id)
     if not matches or deployment is None:
-        raise NotFound("manual trigger", name)
+        raise NotFound("manual trigger", f"{name} (no active deployment declares it; deploy first)")
     trigger = matches[0]
     execution = new_execution(
         deps, trigger, {"input": payload, "triggered_by": principal.id}, triggered_by=principal.id

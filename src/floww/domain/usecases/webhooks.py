@@ -259,6 +259,25 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             return WebhookResponse(200, {"ok": True, "duplicate": True}, {}, seen.id)
         return response_for(seen)
 
+    if (
+        dev is not None
+        and deployed is None
+        and not deps.realtime.subscriber_count(workflow_channel(workflow.id))
+    ):
+        # Dev triggers left by a session that died: answer now instead of waiting it out.
+        info = ErrorInfo("NoDevSession", "no dev session is connected to this workflow")
+        final = execution.transition(
+            ExecutionStatus.FAILED, error=info, finished_at=deps.clock.now()
+        )
+        deps.repo.update_execution(final)
+        error = {
+            "type": "NoDevSession",
+            "message": "no `floww dev` session is connected; start one",
+        }
+        return WebhookResponse(
+            503, {"error": error, "execution_id": execution.id}, {}, execution.id
+        )
+
     if dev is not None:
         dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
         if deployed is None:
@@ -305,7 +324,7 @@ def _record_dev_reply(deps: ServerDeps, started: Execution, t0: float) -> Execut
     reply = deps.replies.wait(started.id, deps.settings.response_deadline_s)
     elapsed = round((deps.clock.monotonic() - t0) * 1000, 3)
     if reply is None:
-        info = ErrorInfo("DeadlineExceeded", "no dev session answered in time")
+        info = ErrorInfo("DeadlineExceeded", "the dev session did not answer in time")
         final = started.transition(
             ExecutionStatus.TIMED_OUT, error=info, finished_at=deps.clock.now(), duration_ms=elapsed
         )

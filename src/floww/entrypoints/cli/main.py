@@ -14,6 +14,7 @@ from floww.domain.errors import (
     ProviderNotConfigured,
     Unauthenticated,
     Unavailable,
+    UserCodeError,
 )
 from floww.entrypoints.cli.errors import FlowwClickError
 
@@ -33,9 +34,14 @@ def hint_for(exc: FlowwError) -> str:
     elif isinstance(exc, NotFound) and exc.kind == "API key":
         hint = "see `floww api-keys list` for your keys of this namespace"
     elif isinstance(exc, ProviderNotConfigured):
-        hint = "set them up with `floww providers setup TYPE:ALIAS` (or run without --yes)"
+        hint = "set them up with `floww providers setup TYPE:ALIAS --set FIELD=VALUE`"
     elif isinstance(exc, Unavailable):
         hint = "check the server URL with `floww config get server`"
+    elif isinstance(exc, UserCodeError) and "ModuleNotFoundError" in exc.message:
+        hint = (
+            "floww loads your code here first: install the project's requirements in this "
+            "environment (`pip install -r requirements.txt`)"
+        )
     else:
         return ""
     key = hint.split("`")[1] if "`" in hint else hint

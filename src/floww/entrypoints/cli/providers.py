@@ -67,6 +67,7 @@ def providers_setup(provider: str, values: tuple[str, ...], namespace_name: str 
     Examples:
       floww providers setup slack:ops
       floww providers setup github --set token=ghp_...
+      floww providers setup secret:stripe --set api_key=sk_live_...
     """
     env = current_env()
     given = _assignments(values)
@@ -74,6 +75,15 @@ def providers_setup(provider: str, values: tuple[str, ...], namespace_name: str 
     s = session()
     ns = s.namespace(namespace_name)
     fields = s.platform.provider_fields(ref.type)
+    if not fields:
+        # A Secret: its fields are whatever the code declares, all of them secret.
+        if not given:
+            raise InvalidInput(
+                f"{ref.key} takes the fields your code declares: pass each as --set NAME=VALUE"
+            )
+        s.platform.setup_provider(str(ns["id"]), ref, dict(given))
+        click.echo(f"Provider {ref.key} is set up in {ns['name']}.")
+        return
     unknown = sorted(set(given) - {f.name for f in fields})
     if unknown:
         names = ", ".join(f.name for f in fields)

@@ -7,9 +7,10 @@ anything is stored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from starlette.concurrency import run_in_threadpool
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -55,8 +56,26 @@ async def webhook(request: Request) -> Response:
         query=dict(request.query_params),
         body=body,
     )
-    answer = await run_in_threadpool(handle_webhook, deps, incoming)
+    # Webhook callers may wait for handlers for up to the response deadline: they get threads of
+    # their own, so the API (and the dev replies they wait for) never queues behind them.
+    limiter = _limiter(request)
+    answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     return render(answer)
+
+
+WEBHOOK_THREADS = 200
+
+
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's webhook limiter for the running event loop (a limiter belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    current: tuple[object, anyio.CapacityLimiter] | None = getattr(
+        request.app.state, "webhook_limiter", None
+    )
+    if current is None or current[0] is not loop:
+        current = (loop, anyio.CapacityLimiter(WEBHOOK_THREADS))
+        request.app.state.webhook_limiter = current
+    return current[1]
 
 
 ROUTES = [

@@ -38,6 +38,7 @@ from floww.entrypoints.cli.devloop.output import (
     DevOutput,
     listening_lines,
     reload_error_lines,
+    trigger_label,
 )
 from floww.ports.realtime import Subscription
 from floww.ports.support import Clock
@@ -183,9 +184,12 @@ class DevLoop:
             result = _with_duration(result, _ms(started))
         event = message.get("event")
         method = event.get("method") if isinstance(event, dict) else None
-        note = f"reply not delivered: {done.reply_error}" if done.reply_error else None
         if done.observed:
-            note = "the active deployment answered the caller"
+            clock = at.astimezone().strftime("%H:%M:%S")
+            label = trigger_label(done.trigger, method)
+            self.out.line(f"{clock}  {label}  ran on the active deployment (not run here)")
+            return
+        note = f"reply not delivered: {done.reply_error}" if done.reply_error else None
         self.out.event(at, done.trigger, result, method=method, note=note)
 
     # events on this machine -------------------------------------------------------------------
