@@ -42,7 +42,7 @@ class Settings:
     database_url: str = ""
     production: bool = False
     function_host: str = "local"
-    workers_per_runtime: int = 2
+    workers_per_runtime: int = 4
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
