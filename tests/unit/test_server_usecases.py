@@ -145,8 +145,8 @@ def test_webhook_answers(deps: ServerDeps) -> None:
 
     with pytest.raises(NotFound):
         handle_webhook(deps, _request(workflow, "/nope"))
-    with pytest.raises(NotFound):
-        handle_webhook(deps, _request(workflow, "/ok", method="DELETE"))
+    wrong_method = handle_webhook(deps, _request(workflow, "/ok", method="DELETE"))
+    assert (wrong_method.status, wrong_method.headers["allow"]) == (405, "POST, PUT")
     with pytest.raises(PayloadTooLarge):
         handle_webhook(deps, _request(workflow, "/ok", b"x" * 1001))
 

@@ -76,10 +76,11 @@ def test_text_and_empty_answers(world: World) -> None:
     assert (empty.status_code, empty.content) == (204, b"")
 
 
-def test_unknown_webhook_and_wrong_method_are_404(world: World) -> None:
+def test_unknown_webhook_is_404_and_wrong_method_405(world: World) -> None:
     tenant = _deploy_code(world, ECHO)
     assert world.client.post(f"/webhook/{tenant.workflow_id}/nope").status_code == 404
-    assert world.client.get(f"/webhook/{tenant.workflow_id}/echo").status_code == 404
+    wrong = world.client.get(f"/webhook/{tenant.workflow_id}/echo")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["allow"]
     assert world.client.post("/webhook/wf_unknown/echo").status_code == 404
 
 

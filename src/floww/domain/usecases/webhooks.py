@@ -218,7 +218,20 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
     }
     if not hooks:
-        raise NotFound("webhook", f"{request.method} {request.path}")
+        allowed = sorted(
+            {
+                h.method
+                for h in deps.repo.list_webhooks(request.workflow_id)
+                if PathTemplate.parse(h.path).match(request.path) is not None
+            }
+        )
+        if not allowed:
+            raise NotFound("webhook", f"{request.method} {request.path}")
+        error = {
+            "type": "MethodNotAllowed",
+            "message": f"{request.path} accepts {', '.join(allowed)}, not {request.method}",
+        }
+        return WebhookResponse(405, {"error": error}, {"allow": ", ".join(allowed)})
     workflow = deps.repo.get_workflow(request.workflow_id)
     deployed = hooks.get(TriggerSource.DEPLOYMENT)
     dev = hooks.get(TriggerSource.DEV)
