@@ -147,3 +147,19 @@ def test_stop_clears_the_dev_triggers_and_the_subscription(world: World) -> None
     assert world.deps.repo.list_triggers(world.workflow.id, TriggerSource.DEV) == []
     assert realtime.subscriber_count(channel) == 0  # type: ignore[attr-defined]
     assert world.loop.reload(["main.py"]) is None
+
+
+def test_a_provider_that_cannot_be_asked_for_says_how_to_set_it_up(world: World) -> None:
+    from floww.entrypoints.cli.prompter import TerminalPrompter
+
+    world.loop.start()
+    world.loop.session.prompter = TerminalPrompter(interactive=False)
+    good = world.main.read_text()
+    world.main.write_text(
+        good.replace("from floww import", "from floww import Secret,")
+        + '\nstripe = Secret("stripe", fields=("api_key",))\n'
+    )
+    assert world.loop.reload(["main.py"]) is None
+    text = "\n".join(world.lines)
+    assert "floww providers setup secret:stripe --set FIELD=VALUE" in text
+    assert "still serving the last good code" in text

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from floww.domain.errors import DeadlineExceeded, FlowwError
+from floww.domain.errors import DeadlineExceeded, FlowwError, ProviderNotConfigured
 from floww.domain.model import ErrorInfo, InvocationResult, TriggerSpec
 from floww.domain.usecases.dev import (
     DevSession,
@@ -109,9 +109,13 @@ class DevLoop:
             try:
                 outcome = reload_code(self.session)
             except FlowwError as exc:
-                self.out.lines(
-                    [f"✗ reload failed: {exc}", f"{INDENT}still serving the last good code"]
-                )
+                lines = [f"✗ reload failed: {exc}", f"{INDENT}still serving the last good code"]
+                if isinstance(exc, ProviderNotConfigured):
+                    lines += [
+                        f"{INDENT}set it up: floww providers setup {t}:{a} --set FIELD=VALUE"
+                        for t, a in exc.missing
+                    ] + [f"{INDENT}then save a file to reload"]
+                self.out.lines(lines)
                 return None
             except (OSError, UnicodeError) as exc:
                 self.out.lines([f"✗ could not read the project: {exc}"])
