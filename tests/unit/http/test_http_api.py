@@ -135,6 +135,7 @@ def test_deploy_hello_then_call_its_webhook_and_read_the_execution(world: World)
     assert listed.status_code == 200
     (entry,) = listed.json()["items"]
     assert entry["id"] == execution_id and entry["status"] == "completed"
+    assert entry["trigger"] == "webhook POST /hello/{name}"
     assert "logs" not in entry and listed.json()["next_before"] is None
 
     one = world.client.get(f"/api/executions/{execution_id}", headers=ada.headers).json()

@@ -38,6 +38,7 @@ __all__ = [
     "list_executions",
     "list_providers",
     "provider_configs",
+    "trigger_labels",
 ]
 
 MAX_PAGE = 200
@@ -146,3 +147,10 @@ def get_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> 
     except NotFound:
         raise NotFound("execution", execution_id) from None
     return execution
+
+
+def trigger_labels(deps: ServerDeps, principal: Principal, workflow_id: str) -> dict[str, str]:
+    """A short description (``webhook POST /hello``, ``cron '*/5 * * * *'``) of each current
+    trigger of the workflow, by trigger id; triggers removed since are absent."""
+    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    return {t.id: t.spec.describe() for t in deps.repo.list_triggers(workflow_id)}

@@ -103,10 +103,11 @@ def executions_list(
     rows = [
         (
             e["id"],
+            e.get("trigger") or "(removed trigger)",
             e["status"],
             e.get("received_at", ""),
             f"{e['duration_ms']:.0f}ms" if e.get("duration_ms") is not None else "",
         )
         for e in found
     ]
-    echo_table(rows, ("ID", "STATUS", "RECEIVED", "DURATION"), "No executions yet.")
+    echo_table(rows, ("ID", "TRIGGER", "STATUS", "RECEIVED", "DURATION"), "No executions yet.")

@@ -40,8 +40,15 @@ async def list_executions(request: Request) -> Response:
             before=before,
         )
     )
+    labels = await run_in_threadpool(
+        queries.trigger_labels,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+    )
     next_before = found[-1].received_at.isoformat() if len(found) == limit else None
-    return ok({"items": [execution_json(e, full=False) for e in found], "next_before": next_before})
+    items = [{**execution_json(e, full=False), "trigger": labels.get(e.trigger_id)} for e in found]
+    return ok({"items": items, "next_before": next_before})
 
 
 async def get_execution(request: Request) -> Response:
