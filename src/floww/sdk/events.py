@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,13 +86,85 @@ class ManualEvent:
         return {"input": self.input, "triggered_by": self.triggered_by}
 
 
+def _dig(payload: dict[str, Any], *path: str) -> Any:
+    """``payload[path[0]][path[1]]...``, or ``None`` as soon as a step is missing."""
+    value: Any = payload
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def _branch(payload: dict[str, Any]) -> str | None:
+    ref = payload.get("ref")
+    prefix = "refs/heads/"
+    return ref[len(prefix) :] if isinstance(ref, str) and ref.startswith(prefix) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _slack_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """The inner event of a Slack Events API envelope; the payload itself if it is bare."""
+    inner = payload.get("event")
+    return inner if isinstance(inner, dict) else payload
+
+
+_Resolve = Callable[[dict[str, Any]], Any]
+
+# What each provider event offers on top of ``type`` and ``payload``, read from the payload as
+# the provider documents it. A value the payload lacks reads as ``None`` (``[]`` for lists).
+_CONVENIENCES: dict[str, dict[str, _Resolve]] = {
+    "push": {  # GitHub: https://docs.github.com/webhooks/webhook-events-and-payloads#push
+        "pusher": lambda p: _dig(p, "pusher", "name"),
+        "ref": lambda p: _dig(p, "ref"),
+        "branch": _branch,
+        "repository": lambda p: _dig(p, "repository", "full_name"),
+        "commits": lambda p: _list(p.get("commits")),
+        "head_commit": lambda p: _dig(p, "head_commit"),
+    },
+    "message": {  # Slack Events API: an ``event_callback`` envelope around the message
+        "user": lambda p: _dig(_slack_event(p), "user"),
+        "channel": lambda p: _dig(_slack_event(p), "channel"),
+        "text": lambda p: _dig(_slack_event(p), "text"),
+        "ts": lambda p: _dig(_slack_event(p), "ts"),
+    },
+}
+
+
 @attrs.frozen
 class ProviderEvent:
     """An event of a third-party provider (a GitHub push, a Slack message): its payload as the
-    provider sent it."""
+    provider sent it, plus read-only conveniences for the well-known event types.
+
+    A GitHub ``push`` offers ``pusher`` (the pusher's name), ``ref``, ``branch`` (the ref
+    without ``refs/heads/``; ``None`` for a tag), ``repository`` (``owner/name``), ``commits``
+    and ``head_commit``. A Slack ``message`` offers ``user``, ``channel``, ``text`` and ``ts``
+    (read from the envelope's ``event``). What the payload lacks reads as ``None`` (``commits``
+    as ``[]``); any other attribute raises ``AttributeError`` naming the ones available.
+    The wire form stays ``{"type", "payload"}``.
+    """
 
     type: str
     payload: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only when normal lookup fails. Private names (copy, pickle probing, attrs
+        # internals) fail at once, so nothing here runs before the fields are set.
+        if name.startswith("_") or name in ("type", "payload"):
+            raise AttributeError(name)
+        conveniences = _CONVENIENCES.get(self.type, {})
+        if name in conveniences:
+            return conveniences[name](self.payload)
+        available = ", ".join(["type", "payload", "to_wire", *conveniences])
+        raise AttributeError(
+            f"{self.type!r} event has no attribute {name!r}; available: {available}"
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_CONVENIENCES.get(self.type, {})})
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": self.type, "payload": dict(self.payload)}

@@ -20,7 +20,6 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from floww.domain.errors import (
@@ -30,6 +29,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from floww.sdk.http import Transport, urlopen_transport
 
 __all__ = [
     "HttpKvBackend",
@@ -114,17 +114,6 @@ class InMemoryKvBackend(KvBackend):
     def list(self, prefix: str = "") -> dict[str, Any]:
         with self._lock:
             return {k: json.loads(v) for k, v in self._items.items() if k.startswith(prefix)}
-
-
-Transport = Callable[[urllib.request.Request, float], bytes]
-"""Sends a request with a timeout and returns the response body; raises ``HTTPError`` for an
-error status and ``URLError`` / ``OSError`` when the server cannot be reached."""
-
-
-def urlopen_transport(request: urllib.request.Request, timeout: float) -> bytes:
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body: bytes = response.read()
-    return body
 
 
 class HttpKvBackend(KvBackend):

@@ -4,14 +4,24 @@ A provider is named by its type and an alias (``GitHub()`` is ``github:default``
 ``Slack("ops")`` is ``slack:ops``). Constructing one records *provider usage*, so the platform
 can check that the namespace has credentials for it; its credentials are read, at invocation
 time, from the configs injected for that invocation (``provider.config``).
+
+Providers with a web API offer async actions on it, made with those credentials::
+
+    await slack.send_message(channel="#deploys", text="shipped")
+    await github.create_issue("acme", "api", title="flaky test")
+
+They run on a worker thread (the handler's loop keeps going) with a timeout, and fail with
+domain errors (``floww.sdk.http``). An optional ``api_url`` in the config points them at another
+server (GitHub Enterprise, or a stand-in in tests).
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from floww.domain.errors import InvalidInput, UserCodeError
+from floww.domain.errors import InvalidInput, PermissionDenied, Unavailable, UserCodeError
 from floww.domain.model import ProviderField, ProviderRef
 from floww.sdk.config import config_for
 from floww.sdk.declarations import (
@@ -22,6 +32,7 @@ from floww.sdk.declarations import (
     trigger_spec,
     user_location,
 )
+from floww.sdk.http import JsonClient, Transport
 
 __all__ = ["GitHub", "Provider", "Secret", "Slack"]
 
@@ -135,12 +146,54 @@ class Secret(Provider):
         return self.config.get(field, default)
 
 
-class GitHub(Provider):
+def _api_url_field(default: str) -> ProviderField:
+    return ProviderField(
+        "api_url", label=f"API URL (empty for {default})", secret=False, required=False
+    )
+
+
+class _ApiProvider(Provider):
+    """A provider with a JSON web API, reached with a token from the injected config.
+
+    The API lives at ``api_url`` (the config's optional field of that name, else the public
+    default): a GitHub Enterprise server, or a local stand-in in tests. ``transport`` replaces
+    the HTTP transport (tests, or a proxy).
+    """
+
+    default_api_url: ClassVar[str] = ""
+    service: ClassVar[str] = ""
+    token_field: ClassVar[str] = "token"
+
+    def __init__(self, alias: str = "default", *, transport: Transport | None = None) -> None:
+        super().__init__(alias)
+        self._transport = transport
+
+    def _client(self, headers: Mapping[str, str]) -> JsonClient:
+        """A client with this invocation's credentials: ``ProviderNotConfigured`` outside an
+        invocation or without a config, ``InvalidInput`` when the token is empty."""
+        config = self.config
+        token = config.get(self.token_field, "")
+        if not token:
+            raise InvalidInput(f"provider {self.ref.key} has no {self.token_field} set up")
+        return JsonClient(
+            self.service,
+            config.get("api_url") or self.default_api_url,
+            headers={"Authorization": f"Bearer {token}", **headers},
+            transport=self._transport,
+        )
+
+
+class GitHub(_ApiProvider):
+    """GitHub: push triggers, and issues and comments through the REST API (v3)."""
+
     type = "github"
     fields = (
         ProviderField("token", label="Personal access token", secret=True),
         ProviderField("webhook_secret", label="Webhook secret", secret=True),
+        _api_url_field("https://api.github.com"),
     )
+    default_api_url = "https://api.github.com"
+    service = "GitHub"
 
     def on_push(self, owner: str, repository: str, branch: str | None = None) -> Callable[[H], H]:
         """Run the handler on every push to ``owner/repository`` (only ``branch`` if given)."""
@@ -152,13 +205,63 @@ class GitHub(Provider):
             input["branch"] = check_name("branch", branch)
         return self._trigger("push", input)
 
+    async def create_issue(
+        self, owner: str, repository: str, title: str, body: str = ""
+    ) -> dict[str, Any]:
+        """Open an issue in ``owner/repository``; the created issue as GitHub returns it
+        (``number``, ``html_url``, ...). Errors: see ``floww.sdk.http``."""
+        path = _repo_path(owner, repository) + "/issues"
+        payload = {"title": check_name("title", title), "body": _text("body", body)}
+        return _object(self.service, await self._github().request("POST", path, payload))
 
-class Slack(Provider):
+    async def create_comment(
+        self, owner: str, repository: str, issue_number: int, body: str
+    ) -> dict[str, Any]:
+        """Comment on issue (or pull request) ``issue_number``; the created comment as GitHub
+        returns it. Errors: see ``floww.sdk.http``."""
+        if isinstance(issue_number, bool) or not isinstance(issue_number, int) or issue_number < 1:
+            raise InvalidInput(f"issue_number must be a positive integer, not {issue_number!r}")
+        path = f"{_repo_path(owner, repository)}/issues/{issue_number}/comments"
+        payload = {"body": check_name("body", body)}
+        return _object(self.service, await self._github().request("POST", path, payload))
+
+    def _github(self) -> JsonClient:
+        return self._client(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "floww",
+            }
+        )
+
+
+# Slack error codes that mean the token cannot do this (the Web API answers them with HTTP 200).
+_SLACK_DENIED = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+    }
+)
+
+
+class Slack(_ApiProvider):
+    """Slack: message triggers, and posting messages through the Web API."""
+
     type = "slack"
     fields = (
         ProviderField("bot_token", label="Bot token", secret=True),
         ProviderField("signing_secret", label="Signing secret", secret=True),
+        _api_url_field("https://slack.com/api"),
     )
+    default_api_url = "https://slack.com/api"
+    service = "Slack"
+    token_field = "bot_token"
 
     def on_message(self, channel: str | None = None) -> Callable[[H], H]:
         """Run the handler on every message the bot sees (only in ``channel`` if given)."""
@@ -166,3 +269,42 @@ class Slack(Provider):
         if channel is not None:
             input["channel"] = check_name("channel", channel)
         return self._trigger("message", input)
+
+    async def send_message(self, channel: str, text: str, **extra: Any) -> dict[str, Any]:
+        """Post ``text`` to ``channel`` (a name such as ``#deploys`` or an id) with
+        ``chat.postMessage``; ``extra`` adds its other arguments (``blocks``, ``thread_ts``,
+        ...). Returns the API's answer (``channel``, ``ts``, ``message``).
+
+        Slack's own errors (``{"ok": false, "error": ...}``) raise ``PermissionDenied`` for an
+        authentication or scope error, ``Unavailable`` when rate limited, else
+        ``InvalidInput("Slack: <error>")``; HTTP failures: see ``floww.sdk.http``."""
+        payload = {**extra, "channel": check_name("channel", channel), "text": _text("text", text)}
+        client = self._client({"Accept": "application/json"})
+        answer = _object(self.service, await client.request("POST", "/chat.postMessage", payload))
+        if answer.get("ok") is not True:
+            error = str(answer.get("error") or "unknown_error")
+            if error in _SLACK_DENIED:
+                raise PermissionDenied(f"Slack: {error}")
+            if error == "ratelimited":
+                raise Unavailable(f"Slack: {error}")
+            raise InvalidInput(f"Slack: {error}")
+        return answer
+
+
+def _repo_path(owner: str, repository: str) -> str:
+    quote = urllib.parse.quote
+    owner = check_name("owner", owner)
+    repository = check_name("repository", repository)
+    return f"/repos/{quote(owner, safe='')}/{quote(repository, safe='')}"
+
+
+def _text(what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _object(service: str, answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise Unavailable(f"{service} answered with {type(answer).__name__}, not a JSON object")
+    return answer

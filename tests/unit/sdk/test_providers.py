@@ -85,9 +85,12 @@ def test_config_is_read_from_the_current_invocation_only() -> None:
 
 def test_catalog_lists_types_and_their_fields() -> None:
     assert list(provider_types()) == ["builtin", "github", "secret", "slack"]
-    assert [f.name for f in fields_for("github")] == ["token", "webhook_secret"]
-    assert [f.name for f in fields_for("slack")] == ["bot_token", "signing_secret"]
-    assert all(f.secret for f in fields_for("slack") + fields_for("secret"))
+    assert [f.name for f in fields_for("github")] == ["token", "webhook_secret", "api_url"]
+    assert [f.name for f in fields_for("slack")] == ["bot_token", "signing_secret", "api_url"]
+    for kind in ("github", "slack"):
+        optional = [f for f in fields_for(kind) if not f.required]
+        assert [(f.name, f.secret) for f in optional] == [("api_url", False)]
+        assert all(f.secret for f in fields_for(kind) if f.required)
     assert fields_for("builtin") == ()
     with pytest.raises(NotFound):
         fields_for("gitlab")
