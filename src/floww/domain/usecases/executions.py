@@ -16,6 +16,7 @@ from floww.domain.model import (
     InvocationResult,
     ProviderRef,
     Trigger,
+    Workflow,
 )
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.workflow_repo import WorkflowRepo
@@ -125,12 +126,17 @@ def _fail(
 
 
 def run_execution(
-    deps: ServerDeps, execution: Execution, deployment: Deployment, trigger: Trigger
+    deps: ServerDeps,
+    execution: Execution,
+    deployment: Deployment,
+    trigger: Trigger,
+    workflow: Workflow | None = None,
 ) -> Execution:
     """Invoke the deployment's runtime for a RECEIVED execution and record STARTED, then
     COMPLETED / FAILED / TIMED_OUT. Never raises for what the handler or host did: the outcome
-    is in the returned execution."""
-    workflow = deps.repo.get_workflow(execution.workflow_id)
+    is in the returned execution. Pass ``workflow`` when the caller has it already."""
+    if workflow is None:
+        workflow = deps.repo.get_workflow(execution.workflow_id)
     started = execution.transition(
         ExecutionStatus.STARTED, started_at=deps.clock.now(), deployment_id=deployment.id
     )

@@ -311,7 +311,7 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             deps.repo.update_execution(final)
             return response_for(final)
         future: Future[Execution] = deps.executor.submit(
-            run_execution, deps, execution, deployment, trigger
+            run_execution, deps, execution, deployment, trigger, workflow
         )
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
