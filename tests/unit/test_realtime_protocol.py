@@ -15,9 +15,10 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from floww.adapters.local.realtime import LocalRealtimeHub, Outbox
+from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.domain.errors import InvalidInput, Unauthenticated, Unavailable
 from floww.domain.model import Principal
+from floww.entrypoints.http.outbox import Outbox
 from floww.entrypoints.http.realtime import (
     ClientSession,
     Disconnect,

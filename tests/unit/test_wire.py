@@ -1,5 +1,5 @@
 """The wire codecs: the runtime contract (``floww.sdk.wire``) and the generic domain codec
-(``floww.adapters.wire``): round trips through real JSON, shapes, bad input."""
+(``floww.codec``): round trips through real JSON, shapes, bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floww.adapters.wire import structure, unstructure
+from floww.codec import structure, unstructure
 from floww.domain.errors import InvalidInput, UserCodeError
 from floww.domain.model import (
     CodeBundle,

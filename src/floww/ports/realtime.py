@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Realtime", "Subscription", "workflow_channel"]
+__all__ = ["Realtime", "RealtimeHub", "Subscriber", "Subscription", "workflow_channel"]
 
 
 def workflow_channel(workflow_id: str) -> str:
@@ -31,3 +31,23 @@ class Realtime(Protocol):
 
     def subscriber_count(self, channel: str) -> int:
         """How many subscribers the channel has now (a dev session is one)."""
+
+
+class Subscriber(Protocol):
+    """Something a hub hands encoded (JSON text) publications to, such as the outbox of a
+    websocket connection."""
+
+    def offer(self, channel: str, encoded: str) -> bool:
+        """Take one encoded message; ``False`` when closed or overflowed (the hub then drops
+        the subscriber from the channel)."""
+
+
+class RealtimeHub(Realtime, Protocol):
+    """A ``Realtime`` that also fans out to subscribers outside the process's own
+    subscriptions: the edge that speaks the Centrifugo client protocol attaches one per
+    subscribed channel of a connection."""
+
+    def attach(self, channel: str, subscriber: Subscriber) -> None: ...
+
+    def detach(self, channel: str, subscriber: Subscriber) -> None:
+        """Stop delivering; detaching twice is harmless."""

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from floww.adapters.api.client import ApiClient
-from floww.adapters.wire import structure
+from floww.codec import structure
 from floww.domain.errors import NotFound, Unavailable
 from floww.domain.model import (
     CodeBundle,

@@ -51,8 +51,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import attrs
-
 from floww.adapters.local.oci_uploads import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_SWEEP_INTERVAL_SECONDS,
@@ -68,6 +66,7 @@ from floww.domain.oci import (
     check_tag,
     valid_digest,
 )
+from floww.ports.registry_storage import RegistryStorage, StoredManifest
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -102,18 +101,13 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
-@attrs.frozen
-class StoredManifest:
-    digest: str
-    media_type: str
-    body: bytes = attrs.field(repr=False)
-
-
-class OciStore(OciUploads):
+class OciStore(OciUploads, RegistryStorage):
     """The store's own operations, used by the registry adapter and the ``/v2/`` endpoint.
 
     ``max_upload_bytes`` caps one upload; ``upload_max_age_seconds`` is how long an untouched
     upload survives; ``clock`` (monotonic seconds) paces the sweeps ``start_upload`` runs."""
+
+    max_manifest_bytes = MAX_MANIFEST_BYTES
 
     def __init__(
         self,

@@ -11,34 +11,28 @@ subscriber that falls that far behind is dropped rather than allowed to grow wit
 
 - an in-process ``LocalSubscription`` is closed (``overflowed`` becomes true, ``get`` returns
   ``None`` from then on);
-- a websocket ``Outbox`` overflows: it refuses further messages and its connection closes itself
-  with the Centrifugo "slow" disconnect code, so the client reconnects and subscribes afresh.
-  Messages published while it was behind are lost to that connection.
+- a websocket connection's outbox (``floww.entrypoints.http.outbox``) overflows: it refuses
+  further messages and its connection closes itself with the Centrifugo "slow" disconnect
+  code, so the client reconnects and subscribes afresh. Messages published while it was
+  behind are lost to that connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import queue
 import threading
-from collections import deque
-from typing import Any, Protocol
+from typing import Any
 
 from floww.domain.errors import InvalidInput
-from floww.ports.realtime import Realtime, Subscription
+from floww.ports.realtime import RealtimeHub, Subscriber, Subscription
 
-__all__ = ["DEFAULT_MAX_PENDING", "LocalRealtimeHub", "LocalSubscription", "Outbox"]
+__all__ = ["DEFAULT_MAX_PENDING", "LocalRealtimeHub", "LocalSubscription"]
 
 DEFAULT_MAX_PENDING = 1000
 
 _CLOSED = object()
-
-
-class _Subscriber(Protocol):
-    def offer(self, channel: str, encoded: str) -> bool:
-        """Take one encoded message; ``False`` when the subscriber is closed or overflowed."""
 
 
 class LocalSubscription(Subscription):
@@ -101,78 +95,7 @@ class LocalSubscription(Subscription):
                     self._queue.get_nowait()
 
 
-class Outbox:
-    """The bounded mailbox of one websocket connection, shared by all its channels.
-
-    Publishers on any thread ``offer`` encoded messages; the connection itself queues its own
-    frames (command replies, pings) with ``put_frame`` on ``loop``. The connection's writer task
-    awaits ``take`` and gets everything queued so far, in order: ``(channel, encoded message)``
-    for a publication, ``(None, frame)`` for the connection's own frames. Past ``max_pending``
-    unsent items the outbox overflows: it refuses more and ``take`` returns ``None``, the
-    signal for the connection to close. ``close`` also makes ``take`` return ``None``.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_pending: int = DEFAULT_MAX_PENDING):
-        self._loop = loop
-        self._max_pending = max_pending
-        self._lock = threading.Lock()
-        self._items: deque[tuple[str | None, str]] = deque()
-        self._ready = asyncio.Event()
-        self._closed = False
-        self.overflowed = False
-
-    def offer(self, channel: str, encoded: str) -> bool:
-        with self._lock:
-            if self._closed:
-                return False
-            if len(self._items) >= self._max_pending:
-                self.overflowed = self._closed = True
-                self._items.clear()
-            else:
-                self._items.append((channel, encoded))
-            wake = self._closed or len(self._items) == 1
-        if wake:
-            self._wake()
-        return not self._closed
-
-    def put_frame(self, frame: str) -> None:
-        """Queue one of the connection's own frames after everything queued so far. Not counted
-        against ``max_pending``: the connection makes these at the pace of its client."""
-        with self._lock:
-            if self._closed:
-                return
-            self._items.append((None, frame))
-            wake = len(self._items) == 1
-        if wake:
-            self._wake()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._items.clear()
-        self._wake()
-
-    async def take(self) -> list[tuple[str | None, str]] | None:
-        """Everything queued so far (waiting for at least one item), or ``None`` once the outbox
-        is closed or overflowed. Call it from ``loop`` only."""
-        while True:
-            with self._lock:
-                if self._closed:
-                    return None
-                if self._items:
-                    items = list(self._items)
-                    self._items.clear()
-                    self._ready.clear()
-                    return items
-                self._ready.clear()
-            await self._ready.wait()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting any more
-            self._loop.call_soon_threadsafe(self._ready.set)
-
-
-class LocalRealtimeHub(Realtime):
+class LocalRealtimeHub(RealtimeHub):
     """Fan-out of published messages to in-process subscriptions and websocket outboxes.
 
     ``max_pending`` bounds every in-process subscription (outboxes carry their own bound).
@@ -183,7 +106,7 @@ class LocalRealtimeHub(Realtime):
             raise InvalidInput("max_pending must be at least 1")
         self._max_pending = max_pending
         self._lock = threading.Lock()
-        self._subscribers: dict[str, list[_Subscriber]] = {}
+        self._subscribers: dict[str, list[Subscriber]] = {}
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Deliver ``message`` to the channel's current subscribers; ``InvalidInput`` when it is
@@ -209,23 +132,21 @@ class LocalRealtimeHub(Realtime):
         self._add(channel, subscription)
         return subscription
 
-    def attach(self, channel: str, outbox: Outbox) -> None:
-        """Start delivering ``channel`` to a websocket connection's ``outbox``."""
-        self._add(channel, outbox)
+    def attach(self, channel: str, subscriber: Subscriber) -> None:
+        self._add(channel, subscriber)
 
-    def detach(self, channel: str, outbox: Outbox) -> None:
-        """Stop delivering ``channel`` to ``outbox``; detaching twice is harmless."""
-        self._remove(channel, outbox)
+    def detach(self, channel: str, subscriber: Subscriber) -> None:
+        self._remove(channel, subscriber)
 
     def subscriber_count(self, channel: str) -> int:
         with self._lock:
             return len(self._subscribers.get(channel, ()))
 
-    def _add(self, channel: str, subscriber: _Subscriber) -> None:
+    def _add(self, channel: str, subscriber: Subscriber) -> None:
         with self._lock:
             self._subscribers.setdefault(channel, []).append(subscriber)
 
-    def _remove(self, channel: str, subscriber: _Subscriber) -> None:
+    def _remove(self, channel: str, subscriber: Subscriber) -> None:
         with self._lock:
             subscribers = self._subscribers.get(channel, [])
             if subscriber in subscribers:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from floww.adapters.wire import unstructure
+from floww.codec import unstructure
 from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from floww.domain.model import Deployment, Execution, Principal
 from floww.sdk.wire import spec_to_wire

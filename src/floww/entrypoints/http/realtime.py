@@ -41,7 +41,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from floww.adapters.local.realtime import DEFAULT_MAX_PENDING, LocalRealtimeHub, Outbox
 from floww.domain.errors import (
     FlowwError,
     NotFound,
@@ -49,6 +48,8 @@ from floww.domain.errors import (
     Unauthenticated,
 )
 from floww.domain.model import Principal
+from floww.entrypoints.http.outbox import DEFAULT_MAX_PENDING, Outbox
+from floww.ports.realtime import RealtimeHub
 
 __all__ = ["ClientSession", "Disconnect", "decode_commands", "encode_frame", "realtime_route"]
 
@@ -143,7 +144,7 @@ class ClientSession:
 
     def __init__(
         self,
-        hub: LocalRealtimeHub,
+        hub: RealtimeHub,
         outbox: Outbox,
         *,
         authenticate: Callable[[str], Principal],
@@ -294,7 +295,7 @@ async def _ping(session: ClientSession, outbox: Outbox, interval: float) -> Disc
 
 
 def realtime_route(
-    hub: LocalRealtimeHub,
+    hub: RealtimeHub,
     *,
     authenticate: Callable[[str], Principal],
     may_subscribe: Callable[[Principal, str], bool],

@@ -1,4 +1,4 @@
-"""The Registry HTTP API v2 (OCI distribution spec) over the local image store, at ``/v2/``.
+"""The Registry HTTP API v2 (OCI distribution spec) at ``/v2/``, over a ``RegistryStorage``.
 
 Serves what ``docker push``/``pull`` and floww's own client need: the version check, blob
 HEAD/GET, blob uploads (monolithic ``POST ?digest=``, or ``POST`` then ``PATCH`` chunks then
@@ -33,8 +33,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from floww.adapters.local.image_registry import LocalImageRegistry
-from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES
 from floww.domain.errors import (
     Conflict,
     FlowwError,
@@ -46,6 +44,7 @@ from floww.domain.errors import (
     Unavailable,
 )
 from floww.domain.oci import check_digest, check_repository
+from floww.ports.registry_storage import RegistryStorage
 
 __all__ = ["API_VERSION_HEADER", "Authorizer", "registry_routes", "token_from_authorization"]
 
@@ -90,7 +89,7 @@ def token_from_authorization(header: str | None) -> str | None:
     return None
 
 
-def registry_routes(store: LocalImageRegistry, authorize: Authorizer) -> list[BaseRoute]:
+def registry_routes(store: RegistryStorage, authorize: Authorizer) -> list[BaseRoute]:
     api = _RegistryApi(store, authorize)
     return [
         Route("/v2/", _guarded(api.version), methods=["GET"]),
@@ -109,7 +108,7 @@ def registry_routes(store: LocalImageRegistry, authorize: Authorizer) -> list[Ba
 
 
 class _RegistryApi:
-    def __init__(self, store: LocalImageRegistry, authorize: Authorizer) -> None:
+    def __init__(self, store: RegistryStorage, authorize: Authorizer) -> None:
         self._store = store
         self._authorize = authorize
 
@@ -193,7 +192,7 @@ class _RegistryApi:
         reference = request.path_params["reference"]
         if request.method == "PUT":
             name = self._allow(request, "push")
-            body = await _limited_body(request, MAX_MANIFEST_BYTES)
+            body = await _limited_body(request, self._store.max_manifest_bytes)
             media_type = request.headers.get("content-type", "").split(";")[0].strip() or None
             digest = await run_in_threadpool(
                 self._store.put_manifest, name, reference, body, media_type

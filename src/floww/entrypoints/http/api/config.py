@@ -8,7 +8,7 @@ import importlib.metadata
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.adapters.wire import unstructure
+from floww.codec import unstructure
 from floww.entrypoints.http.codec import Doc, authenticate, ok, op, services
 from floww.entrypoints.http.openapi import build_document
 

@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.adapters.wire import unstructure
+from floww.codec import unstructure
 from floww.domain.usecases import queries, workflows
 from floww.entrypoints.http.codec import (
     Doc,

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.adapters.wire import unstructure
+from floww.codec import unstructure
 from floww.domain.errors import InvalidInput
 from floww.domain.model import ProviderRef
 from floww.domain.usecases import providers, queries
