@@ -6,14 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from floww.adapters.inprocess import ProcessReplies, RandomIds, SystemClock
 from floww.adapters.memory import (
     InMemoryAuth,
     InMemoryFunctionHost,
     InMemoryRealtime,
-    InMemoryReplies,
     InMemoryWorkflowRepo,
-    RandomIds,
-    SystemClock,
 )
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.ports.auth import Auth
@@ -45,7 +43,7 @@ def memory_deps(
             repo=repo if repo is not None else InMemoryWorkflowRepo(),
             host=host if host is not None else InMemoryFunctionHost(),
             realtime=realtime if realtime is not None else InMemoryRealtime(),
-            replies=InMemoryReplies(),
+            replies=ProcessReplies(),
             auth=auth if auth is not None else InMemoryAuth(clock),
             clock=clock,
             ids=RandomIds(),

@@ -19,13 +19,14 @@ from dependency_injector import containers, providers
 from starlette.applications import Starlette
 
 import floww
+from floww.adapters.inprocess import ProcessReplies, RandomIds, SystemClock
 from floww.adapters.local.auth import LocalAuth
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.image_builder import embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
-from floww.adapters.memory import InMemoryFunctionHost, InMemoryReplies, RandomIds, SystemClock
+from floww.adapters.memory import InMemoryFunctionHost
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal
@@ -100,7 +101,7 @@ class ServerContainer(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryFunctionHost),
     )
     realtime = providers.Singleton(LocalRealtimeHub)
-    replies = providers.Singleton(InMemoryReplies)
+    replies = providers.Singleton(ProcessReplies)
     deps = providers.Singleton(
         ServerDeps,
         repo=repo,

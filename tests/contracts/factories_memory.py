@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from floww.adapters.inprocess import ProcessReplies
 from floww.adapters.memory import (
     InMemoryAuth,
     InMemoryFunctionHost,
     InMemoryImageRegistry,
     InMemoryRealtime,
-    InMemoryReplies,
     InMemoryWorkflowRepo,
     ManualClock,
 )
@@ -40,7 +40,7 @@ def memory_realtime() -> Iterator[Realtime]:
 
 
 def memory_replies() -> Iterator[Replies]:
-    yield InMemoryReplies()
+    yield ProcessReplies()
 
 
 def memory_auth() -> Iterator[AuthHarness]:

@@ -29,8 +29,9 @@ from centrifuge import (
 from starlette.applications import Starlette
 
 from floww.adapters.api.realtime import CentrifugeSubscription
+from floww.adapters.inprocess import SystemClock
 from floww.adapters.local.realtime import LocalRealtimeHub
-from floww.adapters.memory import InMemoryAuth, InMemoryWorkflowRepo, SystemClock
+from floww.adapters.memory import InMemoryAuth, InMemoryWorkflowRepo
 from floww.domain.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from floww.domain.model import Member, Namespace, Principal, Workflow
 from floww.domain.usecases.access import require_workflow

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from floww.adapters.inprocess import RandomIds, SystemClock
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
@@ -20,10 +21,8 @@ from floww.adapters.memory import (
     InMemorySecretBox,
     InMemoryWorkflowRepo,
     ManualClock,
-    RandomIds,
     ScriptedPrompter,
     SequentialIds,
-    SystemClock,
 )
 from floww.adapters.memory.prompter import AskedField
 from floww.domain.errors import InvalidInput, Unauthenticated
@@ -211,7 +210,7 @@ def test_realtime_logs_published_messages() -> None:
 
 def test_in_process_runner_keeps_the_last_good_code() -> None:
     pytest.importorskip("floww.sdk.runtime", reason="the SDK runtime is not available")
-    from floww.adapters.memory import InProcessRunner
+    from floww.adapters.inprocess import InProcessRunner
     from floww.domain.errors import UserCodeError
     from floww.domain.model import CodeBundle, ExecutionContext, Invocation
 
@@ -240,7 +239,7 @@ def test_in_process_runner_keeps_the_last_good_code() -> None:
 def test_random_ids_are_valid_registry_path_components() -> None:
     import re
 
-    from floww.adapters.memory import RandomIds
+    from floww.adapters.inprocess import RandomIds
 
     ids = RandomIds()
     component = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$")

@@ -10,10 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from floww.adapters.memory import (
-    InMemoryAuth,
-    ManualClock,
-)
+from floww.adapters.memory import InMemoryAuth, ManualClock
 from floww.domain.errors import (
     NotFound,
     PayloadTooLarge,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from floww.adapters.inprocess import InProcessRunner
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
     InMemoryImageRegistry,
-    InProcessRunner,
     ScriptedPrompter,
 )
 from floww.adapters.memory.platform import InProcessPlatform

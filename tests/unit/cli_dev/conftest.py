@@ -9,12 +9,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from floww.adapters.memory import (
-    InMemoryAuth,
-    InProcessRunner,
-    ScriptedPrompter,
-    SystemClock,
-)
+from floww.adapters.inprocess import InProcessRunner, SystemClock
+from floww.adapters.memory import InMemoryAuth, ScriptedPrompter
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import Principal, RuntimeTarget, Workflow
 from floww.domain.usecases.deps import ServerDeps

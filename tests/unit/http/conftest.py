@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from tests.support import TEST_SETTINGS, memory_deps
 
+from floww.adapters.inprocess import InProcessRunner, SystemClock
 from floww.adapters.memory import (
     FakeImageBuilder,
     InMemoryAuth,
@@ -19,8 +20,6 @@ from floww.adapters.memory import (
     InMemoryRealtime,
     InMemorySecretBox,
     InMemoryWorkflowRepo,
-    InProcessRunner,
-    SystemClock,
 )
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget

@@ -1,17 +1,17 @@
-"""Complete in-memory adapters of every port: fast, thread-safe, and held to the same contract
-suites as the real adapters. Shipped for tests (including users' own) and embedding."""
+"""Complete in-memory fakes of the ports: fast, thread-safe, and held to the same contract
+suites as the real adapters. Shipped for tests (including users' own) and embedding. The
+in-process pieces that also serve in production (system clock, random ids, the reply
+rendezvous, the in-process userspace runner) live in ``floww.adapters.inprocess``."""
 
 from floww.adapters.memory.auth import InMemoryAuth
-from floww.adapters.memory.clock import ManualClock, SystemClock
+from floww.adapters.memory.clock import ManualClock
 from floww.adapters.memory.function_host import InMemoryFunctionHost
-from floww.adapters.memory.ids import RandomIds, SequentialIds
+from floww.adapters.memory.ids import SequentialIds
 from floww.adapters.memory.image_builder import FakeImageBuilder
 from floww.adapters.memory.image_registry import InMemoryImageRegistry
 from floww.adapters.memory.prompter import ScriptedPrompter
 from floww.adapters.memory.realtime import InMemoryRealtime, InMemorySubscription
-from floww.adapters.memory.replies import InMemoryReplies
 from floww.adapters.memory.secret_box import InMemorySecretBox
-from floww.adapters.memory.userspace import InProcessRunner
 from floww.adapters.memory.workflow_repo import InMemoryWorkflowRepo
 
 __all__ = [
@@ -20,14 +20,10 @@ __all__ = [
     "InMemoryFunctionHost",
     "InMemoryImageRegistry",
     "InMemoryRealtime",
-    "InMemoryReplies",
     "InMemorySecretBox",
     "InMemorySubscription",
     "InMemoryWorkflowRepo",
-    "InProcessRunner",
     "ManualClock",
-    "RandomIds",
     "ScriptedPrompter",
     "SequentialIds",
-    "SystemClock",
 ]

@@ -1,23 +1,14 @@
-"""Clocks: the system clock, and a manual one that tests move by hand."""
+"""A manual clock that tests move by hand."""
 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 from floww.domain.errors import InvalidInput
 from floww.ports.support import Clock
 
-__all__ = ["ManualClock", "SystemClock"]
-
-
-class SystemClock(Clock):
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
+__all__ = ["ManualClock"]
 
 
 class ManualClock(Clock):

@@ -11,8 +11,8 @@ import attrs
 import click
 
 from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.inprocess import InProcessRunner
 from floww.adapters.local.docker_builder import DockerImageBuilder
-from floww.adapters.memory import InProcessRunner
 from floww.domain.errors import Unavailable
 from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.deploy import DeployRequest, DeployResult

@@ -12,7 +12,7 @@ from types import FrameType
 import attrs
 import click
 
-from floww.adapters.memory import InProcessRunner, SystemClock
+from floww.adapters.inprocess import InProcessRunner, SystemClock
 from floww.domain.usecases.dev import DevSession
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.project import find_project

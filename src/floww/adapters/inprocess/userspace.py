@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from floww.adapters.memory.function_host import call_runtime, invoke_in_process
 from floww.domain.model import CodeBundle, Definitions, Invocation, InvocationResult
 from floww.ports.userspace import UserspaceRunner
 from floww.sdk import wire
+from floww.sdk.inprocess import call_runtime, invoke_in_process
 
 __all__ = ["InProcessRunner"]
 

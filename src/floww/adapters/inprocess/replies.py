@@ -1,4 +1,5 @@
-"""An in-process reply rendezvous guarded by one condition variable."""
+"""Replies within one process: a rendezvous guarded by one condition variable (the embedded
+profile on SQLite, which is single-process, and tests)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import InvocationResult
 from floww.ports.replies import Replies
 
-__all__ = ["InMemoryReplies"]
+__all__ = ["ProcessReplies"]
 
 
-class InMemoryReplies(Replies):
+class ProcessReplies(Replies):
     """An id is open from ``open`` until ``wait`` returns. ``deliver`` to an unknown or
     released id is ``NotFound``, a second ``deliver`` is ``Conflict``; opening an id that is
     open is ``Conflict``, and waiting on an id that is not open is ``NotFound``."""
