@@ -1,24 +1,18 @@
-"""Shared test setup: a ``ServerDeps`` over the in-memory adapters."""
+"""Shared test setup: a ``ServerDeps`` over the in-memory adapters, built through the
+composition root (``floww.bootstrap.memory_adapters``)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from floww.adapters.inprocess import ProcessReplies, RandomIds, SystemClock
-from floww.adapters.memory import (
-    InMemoryAuth,
-    InMemoryFunctionHost,
-    InMemoryRealtime,
-    InMemoryWorkflowRepo,
-)
+import attrs
+
+from floww.bootstrap import memory_adapters, server_deps
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
-from floww.ports.auth import Auth
-from floww.ports.function_host import FunctionHost
-from floww.ports.realtime import Realtime
 from floww.ports.support import Clock
-from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["TEST_SETTINGS", "memory_deps"]
 
@@ -27,26 +21,11 @@ TEST_SETTINGS = ServerSettings(base_url="http://floww.test", response_deadline_s
 
 @contextlib.contextmanager
 def memory_deps(
-    *,
-    settings: ServerSettings = TEST_SETTINGS,
-    clock: Clock | None = None,
-    auth: Auth | None = None,
-    repo: WorkflowRepo | None = None,
-    host: FunctionHost | None = None,
-    realtime: Realtime | None = None,
+    *, settings: ServerSettings = TEST_SETTINGS, clock: Clock | None = None, **replace: Any
 ) -> Iterator[ServerDeps]:
-    """``ServerDeps`` with a four-thread executor, shut down on exit. Whatever is not given is
-    a fresh in-memory adapter (``SystemClock``, ``InMemoryAuth`` on that clock, ...)."""
-    clock = clock if clock is not None else SystemClock()
+    """``ServerDeps`` with a four-thread executor, shut down on exit. Whatever is not given
+    (``repo=``, ``host=``, ``realtime=``, ``identity=``, ``tokens=``, ...) is the memory
+    profile's fresh adapter on ``clock`` (default: the system clock)."""
+    adapters = attrs.evolve(memory_adapters(clock=clock), **replace)
     with ThreadPoolExecutor(4) as executor:
-        yield ServerDeps(
-            repo=repo if repo is not None else InMemoryWorkflowRepo(),
-            host=host if host is not None else InMemoryFunctionHost(),
-            realtime=realtime if realtime is not None else InMemoryRealtime(),
-            replies=ProcessReplies(),
-            auth=auth if auth is not None else InMemoryAuth(clock),
-            clock=clock,
-            ids=RandomIds(),
-            executor=executor,
-            settings=settings,
-        )
+        yield server_deps(adapters, settings, executor)

@@ -1,55 +1,245 @@
-"""The composition root: settings -> adapters -> use cases -> the HTTP app.
+"""The composition root: settings -> adapters -> use cases -> the HTTP app and the CLI.
 
-This is the one place that knows which adapter serves which port; tests swap adapters here
-(or build ``ServerDeps`` from fakes directly). The embedded profile: SQLite (or PostgreSQL by
-URL), a local OCI registry served at ``/v2/``, warm local worker processes, the realtime hub
-inside the server and local accounts.
+This is the only module that imports adapters (an import contract checks it; ``floww.testing``
+may reach the in-memory ones). It builds
+
+- the server's adapters from a profile (``Settings.profile``): ``embedded`` (SQLite or
+  PostgreSQL, the local OCI store at ``/v2/``, warm local workers, the realtime hub inside the
+  server, local accounts), ``memory`` (the in-memory fakes, for tests and embedding) and
+  ``cloud`` (a slot: WorkOS, Centrifugo, ECR and Lambda plug in here);
+- the server's use-case dependencies (``ServerDeps``) and its HTTP app from those adapters;
+- the client's adapters (``ClientAdapters``) that the CLI's commands use.
+
+Tests build through the same functions and swap what they need: ``server_adapters(settings,
+repo=...)`` or ``memory_adapters(...)``. See ``docs/architecture.md`` ("Profiles").
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import attrs
-from dependency_injector import containers, providers
-from starlette.applications import Starlette
+import httpx
+from starlette.routing import BaseRoute
 
 import floww
-from floww.adapters.inprocess import ProcessReplies, RandomIds, SystemClock
+from floww.adapters.api.auth import DeviceFlowClient
+from floww.adapters.api.client import ApiClient
+from floww.adapters.api.platform import HttpPlatform
+from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.inprocess import InProcessRunner, ProcessReplies, RandomIds, SystemClock
 from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.function_host import LocalFunctionHost
-from floww.adapters.local.image_builder import embedded_target
+from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
-from floww.adapters.memory import InMemoryFunctionHost
+from floww.adapters.memory import (
+    InMemoryFunctionHost,
+    InMemoryIdentity,
+    InMemoryImageRegistry,
+    InMemoryPlatformTokens,
+    InMemorySecretBox,
+    InMemoryWorkflowRepo,
+)
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
-from floww.domain.errors import Unauthenticated
-from floww.domain.model import Principal
+from floww.domain.errors import InvalidInput, Unauthenticated
+from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.usecases.access import authorize_registry, may_subscribe
+from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.domain.usecases.workflows import create_namespace
+from floww.entrypoints.cli.main import cli
+from floww.entrypoints.cli.session import CliEnv
+from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
 from floww.entrypoints.scheduler import CronScheduler
+from floww.ports.api_keys import ApiKeys
+from floww.ports.function_host import FunctionHost
+from floww.ports.identity import Identity, TokenSet
+from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.realtime import RealtimeHub
+from floww.ports.registry_storage import RegistryStorage
+from floww.ports.replies import Replies
+from floww.ports.support import Clock, IdGenerator
+from floww.ports.tokens import PlatformTokens
+from floww.ports.workflow_repo import WorkflowRepo
 from floww.sdk.catalog import fields_for, provider_types
 from floww.settings import Settings
 
-__all__ = ["ADMIN_EMAIL", "Server", "ServerContainer", "build_server"]
+__all__ = [
+    "ADMIN_EMAIL",
+    "REALTIME_PATH",
+    "Server",
+    "ServerAdapters",
+    "build_server",
+    "client_adapters",
+    "embedded_adapters",
+    "http_services",
+    "main",
+    "memory_adapters",
+    "server_adapters",
+    "server_deps",
+]
 
 ADMIN_EMAIL = "admin@localhost"
+REALTIME_PATH = "/connection/websocket"
+
+FirstStart = Callable[[ServerDeps], "dict[str, str] | None"]
+
+
+def _no_first_start(deps: ServerDeps) -> dict[str, str] | None:
+    return None
+
+
+@attrs.frozen
+class ServerAdapters:
+    """One adapter per port, as a profile chose them.
+
+    ``registry`` issues push credentials; ``registry_storage`` is what ``/v2/`` serves (none:
+    no ``/v2/``). ``password_login`` backs the device approval page, ``refresh_tokens`` the
+    refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
+    ``first_start`` runs once the dependencies exist (the embedded admin account)."""
+
+    repo: WorkflowRepo
+    host: FunctionHost
+    realtime: RealtimeHub
+    replies: Replies
+    identity: Identity
+    tokens: PlatformTokens
+    clock: Clock
+    ids: IdGenerator
+    runtime_target: RuntimeTarget
+    registry: ImageRegistry | None = None
+    registry_storage: RegistryStorage | None = None
+    api_keys: ApiKeys | None = None
+    password_login: Callable[[str, str], Principal] | None = None
+    refresh_tokens: Callable[[str], TokenSet] | None = None
+    auth_provider: str = "local"
+    first_start: FirstStart = _no_first_start
+    closers: Sequence[Callable[[], None]] = ()
 
 
 def _floww_source_root() -> str:
     return str(Path(floww.__file__).resolve().parent.parent)
 
 
-def _server_settings(settings: Settings) -> ServerSettings:
+def _registry_host(settings: Settings) -> str:
+    return settings.base_url.split("://", 1)[-1]
+
+
+# server: profiles -----------------------------------------------------------------------------
+
+
+def embedded_adapters(settings: Settings) -> ServerAdapters:
+    """The embedded profile under ``settings.home``. Applies database migrations."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only.
+    settings.home.chmod(0o700)
+    clock = SystemClock()
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    box = AesGcmSecretBox.from_home(settings.home, production=settings.production)
+    identity = LocalAuth(
+        settings.home,
+        clock,
+        verification_uri=f"{settings.base_url}/device",
+        production=settings.production,
+    )
+    tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
+    registry = LocalImageRegistry(
+        settings.home / "registry",
+        registry_host=_registry_host(settings),
+        issue_push_token=lambda ns, repo, ttl: tokens.issue_registry_token(
+            namespace_id=ns, repository=repo, ttl_seconds=ttl
+        ),
+    )
+    host: FunctionHost
+    if settings.function_host == "memory":
+        host = InMemoryFunctionHost()
+    else:
+        host = LocalFunctionHost(
+            registry,
+            settings.home / "runtimes",
+            workers_per_runtime=settings.workers_per_runtime,
+            fallback_path=[_floww_source_root()],
+        )
+
+    def first_start(deps: ServerDeps) -> dict[str, str] | None:
+        return _ensure_admin(deps, identity, settings.home)
+
+    return ServerAdapters(
+        repo=SqlWorkflowRepo(engine, box),
+        host=host,
+        realtime=LocalRealtimeHub(),
+        replies=ProcessReplies(),
+        identity=identity,
+        tokens=tokens,
+        clock=clock,
+        ids=RandomIds(),
+        runtime_target=embedded_target(),
+        registry=registry,
+        registry_storage=registry,
+        api_keys=identity,
+        password_login=identity.check_password,
+        refresh_tokens=identity.refresh,
+        first_start=first_start,
+        closers=(engine.dispose,),
+    )
+
+
+def memory_adapters(
+    *, clock: Clock | None = None, verification_uri: str = "http://127.0.0.1:8000/device"
+) -> ServerAdapters:
+    """The in-memory fakes: nothing touches the disk or the network; a process's state ends
+    with it. For tests and for embedding floww in another program."""
+    clock = clock if clock is not None else SystemClock()
+    identity = InMemoryIdentity(clock, verification_uri=verification_uri)
+    return ServerAdapters(
+        repo=InMemoryWorkflowRepo(InMemorySecretBox()),
+        host=InMemoryFunctionHost(),
+        realtime=LocalRealtimeHub(),
+        replies=ProcessReplies(),
+        identity=identity,
+        tokens=InMemoryPlatformTokens(clock),
+        clock=clock,
+        ids=RandomIds(),
+        runtime_target=embedded_target(),
+        registry=InMemoryImageRegistry(),
+        api_keys=identity,
+        auth_provider="memory",
+    )
+
+
+def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
+    """The adapters of ``settings.profile``, with any of them replaced by keyword (tests pass
+    fakes here: ``server_adapters(settings, repo=InMemoryWorkflowRepo())``)."""
+    if settings.profile == "embedded":
+        adapters = embedded_adapters(settings)
+    elif settings.profile == "memory":
+        adapters = memory_adapters(verification_uri=f"{settings.base_url}/device")
+    else:
+        raise InvalidInput(
+            f"the {settings.profile!r} profile cannot run here: its adapters (WorkOS, "
+            "Centrifugo, ECR, Lambda) are not part of this build; use FLOWW_PROFILE=embedded",
+            field="profile",
+        )
+    return attrs.evolve(adapters, **replace)
+
+
+# server: dependencies and the HTTP app --------------------------------------------------------
+
+
+def server_settings(settings: Settings) -> ServerSettings:
     return ServerSettings(
         base_url=settings.base_url,
         response_deadline_s=settings.response_deadline_s,
@@ -58,89 +248,113 @@ def _server_settings(settings: Settings) -> ServerSettings:
     )
 
 
-class ServerContainer(containers.DeclarativeContainer):
-    settings = providers.Dependency(instance_of=Settings)
-
-    clock = providers.Singleton(SystemClock)
-    ids = providers.Singleton(RandomIds)
-    executor = providers.Singleton(ThreadPoolExecutor, max_workers=32, thread_name_prefix="floww")
-    secret_box = providers.Singleton(
-        AesGcmSecretBox.from_home, settings.provided.home, production=settings.provided.production
-    )
-    engine = providers.Singleton(make_engine, settings.provided.db_url)
-    repo = providers.Singleton(SqlWorkflowRepo, engine, secret_box)
-    auth = providers.Singleton(
-        LocalAuth,
-        settings.provided.home,
-        clock,
-        verification_uri=providers.Callable(lambda s: f"{s.base_url}/device", settings),
-        production=settings.provided.production,
-    )
-    registry = providers.Singleton(
-        LocalImageRegistry,
-        providers.Callable(lambda s: s.home / "registry", settings),
-        registry_host=providers.Callable(lambda s: s.base_url.split("://", 1)[-1], settings),
-        issue_push_token=providers.Callable(
-            lambda a: (
-                lambda ns, repo, ttl: a.issue_registry_token(
-                    namespace_id=ns, repository=repo, ttl_seconds=ttl
-                )
-            ),
-            auth,
-        ),
-    )
-    host = providers.Selector(
-        settings.provided.function_host,
-        local=providers.Singleton(
-            LocalFunctionHost,
-            registry,
-            providers.Callable(lambda s: s.home / "runtimes", settings),
-            workers_per_runtime=settings.provided.workers_per_runtime,
-            fallback_path=providers.Callable(lambda: [_floww_source_root()]),
-        ),
-        memory=providers.Singleton(InMemoryFunctionHost),
-    )
-    realtime = providers.Singleton(LocalRealtimeHub)
-    replies = providers.Singleton(ProcessReplies)
-    deps = providers.Singleton(
-        ServerDeps,
-        repo=repo,
-        host=host,
-        realtime=realtime,
-        replies=replies,
-        auth=auth,
-        clock=clock,
-        ids=ids,
+def server_deps(
+    adapters: ServerAdapters, settings: ServerSettings, executor: ThreadPoolExecutor
+) -> ServerDeps:
+    return ServerDeps(
+        repo=adapters.repo,
+        host=adapters.host,
+        realtime=adapters.realtime,
+        replies=adapters.replies,
+        identity=adapters.identity,
+        tokens=adapters.tokens,
+        clock=adapters.clock,
+        ids=adapters.ids,
         executor=executor,
-        settings=providers.Callable(_server_settings, settings),
+        settings=settings,
+    )
+
+
+def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps) -> HttpServices:
+    """The HTTP edge's services: the API, webhooks, pages, ``/v2/`` over the registry storage
+    and the realtime endpoint over the hub."""
+
+    def authorize_push(header: str | None, repository: str, action: str) -> None:
+        token = token_from_authorization(header)
+        if token is None:
+            raise Unauthenticated("use a bearer token, or basic auth with the token as password")
+        principal = authenticate(token, identity=deps.identity, tokens=deps.tokens)
+        if repository:  # an empty repository asks only whether the credentials are good
+            authorize_registry(deps.repo, principal, repository, action)
+
+    def authenticate_token(token: str) -> Principal:
+        return authenticate(token, identity=deps.identity, tokens=deps.tokens)
+
+    def subscribe_allowed(principal: Principal, channel: str) -> bool:
+        return may_subscribe(deps.repo, principal, channel)
+
+    ws_base = settings.base_url.replace("http://", "ws://").replace("https://", "wss://")
+    routes: list[BaseRoute] = [
+        realtime_route(
+            adapters.realtime,
+            authenticate=authenticate_token,
+            may_subscribe=subscribe_allowed,
+            path=REALTIME_PATH,
+        )
+    ]
+    if adapters.registry_storage is not None:
+        routes[:0] = registry_routes(adapters.registry_storage, authorize_push)
+    return HttpServices(
+        deps=deps,
+        provider_types=lambda: {name: fields_for(name) for name in provider_types()},
+        fields_for=fields_for,
+        runtime_target=adapters.runtime_target,
+        public_config={
+            "realtime_url": f"{ws_base}{REALTIME_PATH}",
+            "registry_host": _registry_host(settings),
+            "auth_provider": adapters.auth_provider,
+        },
+        password_login=adapters.password_login,
+        registry=adapters.registry,
+        refresh_tokens=adapters.refresh_tokens,
+        api_keys=adapters.api_keys,
+        extra_routes=routes,
     )
 
 
 @attrs.define
 class Server:
     settings: Settings
-    container: ServerContainer
+    adapters: ServerAdapters
     deps: ServerDeps
-    app: Starlette
+    app: Any
     scheduler: CronScheduler
+    executor: ThreadPoolExecutor
     first_start: dict[str, str] | None = None
+
+    def start_background(self) -> None:
+        """Start what runs beside the HTTP app: the cron scheduler and recovery."""
+        self.scheduler.start()
 
     def close(self) -> None:
         self.scheduler.stop()
-        host: Any = self.deps.host
-        if hasattr(host, "close"):
-            host.close()
-        executor: Any = self.deps.executor
-        executor.shutdown(wait=False, cancel_futures=True)
+        close_host = getattr(self.deps.host, "close", None)
+        if callable(close_host):
+            close_host()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for close in self.adapters.closers:
+            close()
 
 
-def _ensure_admin(deps: ServerDeps, auth: LocalAuth, home: Path) -> dict[str, str] | None:
+def build_server(settings: Settings, **replace: Any) -> Server:
+    """Everything a ``floww serve`` process runs, wired from ``settings`` (adapters replaced
+    by keyword, as in ``server_adapters``)."""
+    adapters = server_adapters(settings, **replace)
+    executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="floww")
+    deps = server_deps(adapters, server_settings(settings), executor)
+    app = create_app(http_services(settings, adapters, deps))
+    first = adapters.first_start(deps)
+    scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
+    return Server(settings, adapters, deps, app, scheduler, executor, first)
+
+
+def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:
     """On first start: an admin account and its ``default`` namespace. The password goes to a
     file only its owner can read, never to the console or a log."""
-    if auth.has_users():
+    if accounts.has_users():
         return None
     password = secrets.token_urlsafe(16)
-    admin = auth.create_user(ADMIN_EMAIL, password)
+    admin = accounts.create_user(ADMIN_EMAIL, password)
     namespace = create_namespace(deps, admin, "default")
     password_file = home / "initial-admin-password"
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -149,54 +363,56 @@ def _ensure_admin(deps: ServerDeps, auth: LocalAuth, home: Path) -> dict[str, st
     return {"email": ADMIN_EMAIL, "password_file": str(password_file), "namespace": namespace.name}
 
 
-def build_server(settings: Settings) -> Server:
-    """Everything a ``floww serve`` process runs, wired. Applies database migrations."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    # The database holds webhook bodies, logs and KV values in the clear: owner only.
-    settings.home.chmod(0o700)
-    container = ServerContainer(settings=settings)
-    migrate(container.engine())
-    deps: ServerDeps = container.deps()
-    auth: LocalAuth = container.auth()
+# client ---------------------------------------------------------------------------------------
 
-    def authorize(header: str | None, repository: str, action: str) -> None:
-        token = token_from_authorization(header)
-        if token is None:
-            raise Unauthenticated("use a bearer token, or basic auth with the token as password")
-        principal = auth.verify(token)
-        if repository:  # an empty repository asks only whether the credentials are good
-            authorize_registry(deps.repo, principal, repository, action)
 
-    def subscribe_allowed(principal: Principal, channel: str) -> bool:
-        return may_subscribe(deps.repo, principal, channel)
+def _api(server: str, http: httpx.Client, token: TokenSource) -> JsonApi:
+    return ApiClient(server, http=http, token=token)
 
-    realtime_path = "/connection/websocket"
-    ws_base = settings.base_url.replace("http://", "ws://").replace("https://", "wss://")
-    services = HttpServices(
-        deps=deps,
-        provider_types=lambda: {name: fields_for(name) for name in provider_types()},
-        fields_for=fields_for,
-        runtime_target=embedded_target(),
-        public_config={
-            "realtime_url": f"{ws_base}{realtime_path}",
-            "registry_host": settings.base_url.split("://", 1)[-1],
-            "auth_provider": "local",
-        },
-        password_login=auth.check_password,
-        registry=container.registry(),
-        refresh_tokens=auth.refresh,
-        api_keys=auth,
-        extra_routes=[
-            *registry_routes(container.registry(), authorize),
-            realtime_route(
-                container.realtime(),
-                authenticate=auth.verify,
-                may_subscribe=subscribe_allowed,
-                path=realtime_path,
-            ),
-        ],
+
+def _platform(server: str, http: httpx.Client, token: TokenSource) -> HttpPlatform:
+    return HttpPlatform(ApiClient(server, http=http, token=token))
+
+
+def _device_login(
+    server: str, http: httpx.Client, auth_config: dict[str, Any], sleep: Callable[[float], None]
+) -> DeviceFlowClient:
+    return DeviceFlowClient(ApiClient(server, http=http), auth_config, sleep=sleep)
+
+
+def _registry(
+    server: str,
+    http: httpx.Client,
+    credentials: Callable[[str], tuple[str, str]],
+    issue: Callable[[str, str], RegistryCredentials],
+) -> ImageRegistry:
+    return RegistryV2Client(server, http=http, credentials=credentials, issue_credentials=issue)
+
+
+def _docker_builder(
+    root: Path, docker: Sequence[str], report: Callable[[str], None]
+) -> DockerBuilder:
+    return DockerImageBuilder(root, docker=docker, report=report)
+
+
+def client_adapters(**replace: Any) -> ClientAdapters:
+    """The CLI's adapters: the server's HTTP API, the Registry v2 client, the daemonless (pip)
+    and Docker image builders, the in-process userspace runner, the system clock, and the
+    server this process can become (``floww serve``)."""
+    adapters = ClientAdapters(
+        api=_api,
+        platform=_platform,
+        device_login=_device_login,
+        registry=_registry,
+        pip_builder=PipImageBuilder,
+        docker_builder=_docker_builder,
+        runner=InProcessRunner,
+        clock=SystemClock,
+        build_server=build_server,
     )
-    app = create_app(services)
-    first = _ensure_admin(deps, auth, settings.home)
-    scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
-    return Server(settings, container, deps, app, scheduler, first)
+    return attrs.evolve(adapters, **replace)
+
+
+def main() -> None:
+    """The ``floww`` command."""
+    cli.main(prog_name="floww", obj=CliEnv.from_process(client_adapters()))

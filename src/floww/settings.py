@@ -12,7 +12,9 @@ import attrs
 
 from floww.domain.errors import InvalidInput
 
-__all__ = ["Settings", "default_home"]
+__all__ = ["PROFILES", "Settings", "default_home"]
+
+PROFILES = ("embedded", "memory", "cloud")
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
@@ -33,7 +35,8 @@ def _bool(value: str) -> bool:
 @attrs.frozen
 class Settings:
     """``public_url`` is how clients and providers reach this server (webhook URLs, the API URL
-    given to runtimes); it defaults to ``http://<host>:<port>``."""
+    given to runtimes); it defaults to ``http://<host>:<port>``. ``profile`` chooses the
+    adapters (``floww.bootstrap``): ``embedded`` (the default), ``memory`` or ``cloud``."""
 
     home: Path
     host: str = "127.0.0.1"
@@ -41,6 +44,7 @@ class Settings:
     public_url: str = ""
     database_url: str = ""
     production: bool = False
+    profile: str = "embedded"
     function_host: str = "local"
     workers_per_runtime: int = 4
     response_deadline_s: float = 30.0
@@ -68,6 +72,7 @@ class Settings:
             "public_url": str,
             "database_url": str,
             "production": _bool,
+            "profile": str,
             "function_host": str,
             "workers_per_runtime": int,
             "response_deadline_s": float,
@@ -85,6 +90,8 @@ class Settings:
                 raise InvalidInput(f"FLOWW_{name.upper()}={raw!r} is not valid: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["home"] = Path(values["home"]).expanduser()
+        if values.get("profile", "embedded") not in PROFILES:
+            raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         return cls(**values)

@@ -1,5 +1,5 @@
-"""The local auth adapter (key files, accounts file, signed tokens) in the ``Auth`` and
-``ApiKeys`` suites."""
+"""The local auth adapter (key files, accounts file, signed tokens) in the ``Identity``,
+``PlatformTokens`` and ``ApiKeys`` suites."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.memory import ManualClock
 from tests.contracts.harness import AuthHarness
 
@@ -18,7 +19,8 @@ def local_auth() -> Iterator[AuthHarness]:
     with tempfile.TemporaryDirectory(prefix="floww-auth-") as home:
         clock = ManualClock()
         auth = LocalAuth(Path(home), clock, verification_uri="http://127.0.0.1:8000/device")
-        yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user)
+        tokens = LocalPlatformTokens(Path(home), clock)
+        yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user, tokens=tokens)
 
 
 AUTH_FACTORIES = [pytest.param(local_auth, id="local")]

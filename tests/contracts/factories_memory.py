@@ -8,9 +8,10 @@ import pytest
 
 from floww.adapters.inprocess import ProcessReplies
 from floww.adapters.memory import (
-    InMemoryAuth,
     InMemoryFunctionHost,
+    InMemoryIdentity,
     InMemoryImageRegistry,
+    InMemoryPlatformTokens,
     InMemoryRealtime,
     InMemoryWorkflowRepo,
     ManualClock,
@@ -45,8 +46,10 @@ def memory_replies() -> Iterator[Replies]:
 
 def memory_auth() -> Iterator[AuthHarness]:
     clock = ManualClock()
-    auth = InMemoryAuth(clock)
-    yield AuthHarness(auth=auth, clock=clock, make_user=auth.create_user)
+    auth = InMemoryIdentity(clock)
+    yield AuthHarness(
+        auth=auth, clock=clock, make_user=auth.create_user, tokens=InMemoryPlatformTokens(clock)
+    )
 
 
 REPO_FACTORIES = [pytest.param(memory_repo, id="memory")]

@@ -4,7 +4,7 @@
 - ``v2-docker-registry``: ``RegistryV2Client`` against Debian's ``docker-registry`` (the
   reference distribution server) with filesystem storage in a temporary directory.
 - ``v2-floww``: ``RegistryV2Client`` against floww's own ``/v2/`` endpoint, served by uvicorn,
-  with push tokens from ``InMemoryAuth``.
+  with push tokens from ``InMemoryIdentity``.
 
 The two client factories skip the ``push_credentials`` tests: a v2 client has no credentials
 to issue (the floww server does, and ``local-disk`` covers it).
@@ -32,8 +32,8 @@ from starlette.types import ASGIApp
 
 from floww.adapters.api.registry import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
-from floww.adapters.memory import InMemoryAuth, ManualClock
-from floww.domain.errors import PermissionDenied
+from floww.adapters.memory import InMemoryPlatformTokens, ManualClock
+from floww.domain.errors import PermissionDenied, Unauthenticated
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 
@@ -50,19 +50,21 @@ START_TIMEOUT_SECONDS = 15.0
 
 
 class RegistryTokens:
-    """Push tokens from an ``Auth`` adapter, and the authorizer the ``/v2/`` endpoint calls:
-    a registry token for ``repository`` may push and pull there, and nowhere else."""
+    """Push tokens from a ``PlatformTokens`` adapter, and the authorizer the ``/v2/`` endpoint
+    calls: a registry token for ``repository`` may push and pull there, and nowhere else."""
 
     def __init__(self) -> None:
-        self.auth = InMemoryAuth(ManualClock())
+        self.tokens = InMemoryPlatformTokens(ManualClock())
 
     def issue(self, namespace_id: str, repository: str, ttl_seconds: int) -> str:
-        return self.auth.issue_registry_token(
+        return self.tokens.issue_registry_token(
             namespace_id=namespace_id, repository=repository, ttl_seconds=ttl_seconds
         )
 
     def authorize(self, header: str | None, repository: str, action: str) -> None:
-        principal = self.auth.verify(token_from_authorization(header) or "")
+        principal = self.tokens.verify(token_from_authorization(header) or "")
+        if principal is None:
+            raise Unauthenticated("not a registry token")
         if repository and f"push:{repository}" not in principal.scopes:
             raise PermissionDenied(f"this token may not {action} {repository}")
 

@@ -8,16 +8,19 @@ import attrs
 
 from floww.adapters.memory import ManualClock
 from floww.domain.model import Principal
-from floww.ports.auth import Auth
+from floww.ports.identity import Identity
+from floww.ports.tokens import PlatformTokens
 
 __all__ = ["AuthHarness"]
 
 
 @attrs.frozen
 class AuthHarness:
-    """An Auth adapter with the controls its suite needs: a clock the test moves, and a way to
-    make a user principal the adapter will accept."""
+    """An ``Identity`` adapter with the controls its suite needs (a clock the test moves, a way
+    to make a user principal the adapter will accept) and the ``PlatformTokens`` adapter of the
+    same profile."""
 
-    auth: Auth
+    auth: Identity
     clock: ManualClock
     make_user: Callable[[str], Principal]
+    tokens: PlatformTokens

@@ -9,7 +9,8 @@ import pytest
 
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import ApiKey, Principal
-from floww.ports.auth import ApiKeys
+from floww.domain.usecases.authentication import authenticate
+from floww.ports.api_keys import ApiKeys
 
 if TYPE_CHECKING:
     from tests.contracts.harness import AuthHarness
@@ -84,10 +85,12 @@ def test_only_users_manage_keys(api_keys_harness: AuthHarness) -> None:
     keys = keys_of(api_keys_harness)
     user = api_keys_harness.make_user("ada@example.com")
     plaintext, info = keys.create_api_key(user, "ns_1", "ci")
-    execution = api_keys_harness.auth.verify(
-        api_keys_harness.auth.issue_execution_token(
+    execution = authenticate(
+        api_keys_harness.tokens.issue_execution_token(
             namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
-        )
+        ),
+        identity=api_keys_harness.auth,
+        tokens=api_keys_harness.tokens,
     )
     for principal in (api_keys_harness.auth.verify(plaintext), execution):
         with pytest.raises(PermissionDenied):

@@ -1,4 +1,5 @@
-"""Contract of ``Auth``: tokens, execution and registry scopes, RFC 8628 device flow."""
+"""Contracts of ``Identity`` (user tokens, RFC 8628 device flow) and ``PlatformTokens``
+(execution and registry tokens), and how ``authenticate`` tells them apart."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import pytest
 
 from floww.domain.errors import (
     DeviceAuthorizationPending,
+    InvalidInput,
     NotFound,
     Unauthenticated,
 )
-from floww.ports.auth import DeviceAuthorization
+from floww.domain.model import Principal
+from floww.domain.usecases.authentication import authenticate
+from floww.ports.identity import DeviceAuthorization
 
 if TYPE_CHECKING:
     from tests.contracts.harness import AuthHarness
@@ -29,12 +33,15 @@ def test_verify_rejects_missing_and_forged_tokens(auth_harness: AuthHarness) -> 
             auth_harness.auth.verify(token)
 
 
+def verify(harness: AuthHarness, token: str) -> Principal:
+    return authenticate(token, identity=harness.auth, tokens=harness.tokens)
+
+
 def test_execution_token_names_its_execution(auth_harness: AuthHarness) -> None:
-    auth = auth_harness.auth
-    token = auth.issue_execution_token(
+    token = auth_harness.tokens.issue_execution_token(
         namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
     )
-    principal = auth.verify(token)
+    principal = verify(auth_harness, token)
     assert principal.kind == "execution"
     assert (principal.namespace_id, principal.workflow_id, principal.execution_id) == (
         "ns_1",
@@ -44,31 +51,63 @@ def test_execution_token_names_its_execution(auth_harness: AuthHarness) -> None:
 
 
 def test_execution_token_expires(auth_harness: AuthHarness) -> None:
-    token = auth_harness.auth.issue_execution_token(
+    token = auth_harness.tokens.issue_execution_token(
         namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
     )
     auth_harness.clock.advance(59)
-    auth_harness.auth.verify(token)
+    verify(auth_harness, token)
     auth_harness.clock.advance(2)
     with pytest.raises(Unauthenticated):
-        auth_harness.auth.verify(token)
+        verify(auth_harness, token)
 
 
 def test_registry_token_is_scoped_to_one_repository(auth_harness: AuthHarness) -> None:
-    token = auth_harness.auth.issue_registry_token(
+    token = auth_harness.tokens.issue_registry_token(
         namespace_id="ns_1", repository="floww/ns_1", ttl_seconds=300
     )
-    principal = auth_harness.auth.verify(token)
+    principal = verify(auth_harness, token)
     assert principal.kind == "registry"
     assert principal.namespace_id == "ns_1"
     assert principal.scopes == ("push:floww/ns_1",)
 
 
 def test_tokens_are_distinct(auth_harness: AuthHarness) -> None:
-    issue = auth_harness.auth.issue_registry_token
+    issue = auth_harness.tokens.issue_registry_token
     first = issue(namespace_id="ns_1", repository="r", ttl_seconds=60)
     second = issue(namespace_id="ns_1", repository="r", ttl_seconds=60)
     assert first != second
+
+
+def test_platform_and_user_tokens_are_told_apart(auth_harness: AuthHarness) -> None:
+    """A user's token is no platform token, and a platform token is never a user's."""
+    device = auth_harness.auth.start_device("floww-cli")
+    auth_harness.auth.approve_device(device.user_code, auth_harness.make_user("ada@example.com"))
+    access = auth_harness.auth.poll_device(device.device_code).access_token
+    assert auth_harness.tokens.verify(access) is None
+    assert verify(auth_harness, access).kind == "user"
+    execution = auth_harness.tokens.issue_execution_token(
+        namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
+    )
+    with pytest.raises(Unauthenticated):
+        auth_harness.auth.verify(execution)
+
+
+def test_a_forged_platform_token_is_refused_not_passed_on(auth_harness: AuthHarness) -> None:
+    token = auth_harness.tokens.issue_execution_token(
+        namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
+    )
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(Unauthenticated):
+        verify(auth_harness, forged)
+
+
+def test_issuing_needs_ids_and_a_lifetime(auth_harness: AuthHarness) -> None:
+    with pytest.raises(InvalidInput):
+        auth_harness.tokens.issue_execution_token(
+            namespace_id="", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
+        )
+    with pytest.raises(InvalidInput):
+        auth_harness.tokens.issue_registry_token(namespace_id="ns_1", repository="r", ttl_seconds=0)
 
 
 class TestDeviceFlow:

@@ -18,7 +18,7 @@ import httpx
 
 __all__ = ["RunningServer", "approve_device_login", "free_port", "running_server"]
 
-SERVE = (sys.executable, "-c", "from floww.entrypoints.cli import main; main()", "serve")
+SERVE = (sys.executable, "-c", "from floww.bootstrap import main; main()", "serve")
 
 
 def free_port() -> int:

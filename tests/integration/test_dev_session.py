@@ -32,7 +32,7 @@ from tests.integration.serving import (
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-c", "from floww.entrypoints.cli import main; main()")
+FLOWW = (sys.executable, "-c", "from floww.bootstrap import main; main()")
 TIMEOUT = 30.0
 
 

@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from floww.adapters.api.realtime import CentrifugeSubscription
 from floww.adapters.inprocess import SystemClock
 from floww.adapters.local.realtime import LocalRealtimeHub
-from floww.adapters.memory import InMemoryAuth, InMemoryWorkflowRepo
+from floww.adapters.memory import InMemoryIdentity, InMemoryWorkflowRepo
 from floww.domain.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from floww.domain.model import Member, Namespace, Principal, Workflow
 from floww.domain.usecases.access import require_workflow
@@ -51,8 +51,8 @@ class Server:
     token_b: str  # a member of namespace B, owner of workflow wf_b
 
 
-def _tenants() -> tuple[InMemoryAuth, InMemoryWorkflowRepo, str, str]:
-    auth, repo = InMemoryAuth(SystemClock()), InMemoryWorkflowRepo()
+def _tenants() -> tuple[InMemoryIdentity, InMemoryWorkflowRepo, str, str]:
+    auth, repo = InMemoryIdentity(SystemClock()), InMemoryWorkflowRepo()
     now = datetime.now(UTC)
     tokens = []
     for name in ("a", "b"):

@@ -17,7 +17,7 @@ import pytest
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.memory import (
     FakeImageBuilder,
-    InMemoryAuth,
+    InMemoryIdentity,
     InMemoryImageRegistry,
     InMemorySecretBox,
 )
@@ -84,8 +84,8 @@ def deps(tmp_path: Path, registry: InMemoryImageRegistry) -> Iterator[ServerDeps
 def deployed(
     deps: ServerDeps, registry: InMemoryImageRegistry
 ) -> tuple[Workflow, LocalFunctionHost, str]:
-    assert isinstance(deps.auth, InMemoryAuth)
-    user: Principal = deps.auth.create_user("ops@example.com")
+    assert isinstance(deps.identity, InMemoryIdentity)
+    user: Principal = deps.identity.create_user("ops@example.com")
     namespace = create_namespace(deps, user, "ops")
     workflow = create_workflow(deps, user, namespace.id, "fragile")
     image = FakeImageBuilder().build(RuntimeTarget("linux/amd64", "3.11"), []).image

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 
-from floww.adapters.memory import InMemoryAuth, ManualClock
+from floww.adapters.memory import InMemoryIdentity, ManualClock
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
 from floww.domain.model import Principal
 from floww.domain.usecases.api_keys import create_api_key, list_api_keys, revoke_api_key
@@ -21,7 +21,7 @@ from tests.support import memory_deps
 @attrs.frozen
 class Setup:
     deps: ServerDeps
-    auth: InMemoryAuth
+    auth: InMemoryIdentity
     ada: Principal
     bob: Principal
     ns_a: str
@@ -31,8 +31,8 @@ class Setup:
 @pytest.fixture
 def setup() -> Iterator[Setup]:
     clock = ManualClock()
-    auth = InMemoryAuth(clock)
-    with memory_deps(clock=clock, auth=auth) as deps:
+    auth = InMemoryIdentity(clock)
+    with memory_deps(clock=clock, identity=auth) as deps:
         ada, bob = auth.create_user("ada@example.com"), auth.create_user("bob@example.com")
         ns_a = create_namespace(deps, ada, "a").id
         ns_b = create_namespace(deps, bob, "b").id

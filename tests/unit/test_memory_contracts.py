@@ -15,7 +15,7 @@ import pytest
 from floww.adapters.inprocess import RandomIds, SystemClock
 from floww.adapters.memory import (
     FakeImageBuilder,
-    InMemoryAuth,
+    InMemoryIdentity,
     InMemoryImageRegistry,
     InMemoryRealtime,
     InMemorySecretBox,
@@ -182,7 +182,7 @@ class TestScriptedPrompter:
 class TestAuthExtras:
     def test_issue_verify_revoke_expire(self) -> None:
         clock = ManualClock()
-        auth = InMemoryAuth(clock)
+        auth = InMemoryIdentity(clock)
         user = auth.create_user("ada@example.com")
         assert auth.create_user("ada@example.com") == user
         token = auth.issue_token(user, ttl_seconds=10)

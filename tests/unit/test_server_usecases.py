@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from floww.adapters.memory import InMemoryAuth, ManualClock
+from floww.adapters.memory import InMemoryIdentity, ManualClock
 from floww.domain.errors import (
     NotFound,
     PayloadTooLarge,
@@ -93,8 +93,8 @@ def deps(clock: ManualClock) -> Iterator[ServerDeps]:
 
 
 def _user(deps: ServerDeps, email: str) -> Principal:
-    assert isinstance(deps.auth, InMemoryAuth)
-    return deps.auth.create_user(email)
+    assert isinstance(deps.identity, InMemoryIdentity)
+    return deps.identity.create_user(email)
 
 
 def _deployed(deps: ServerDeps, user: Principal, *, github_secret: str = "whsec") -> Workflow:
@@ -250,18 +250,18 @@ def test_a_deployment_using_an_unconfigured_provider_stores_nothing(deps: Server
 
 def test_dev_replies_need_the_events_own_token(deps: ServerDeps) -> None:
     user = _user(deps, "a@x")
-    token = deps.auth.issue_execution_token(
+    token = deps.tokens.issue_execution_token(
         namespace_id="n", workflow_id="w", execution_id="e1", ttl_seconds=60
     )
     deps.replies.open("e2")
     with pytest.raises(Unauthenticated):
         submit_dev_reply(deps, execution_id="e2", token=token, result=InvocationResult(ok=True))
-    assert isinstance(deps.auth, InMemoryAuth)
+    assert isinstance(deps.identity, InMemoryIdentity)
     with pytest.raises(Unauthenticated):
         submit_dev_reply(
             deps,
             execution_id="e2",
-            token=deps.auth.issue_token(user),
+            token=deps.identity.issue_token(user),
             result=InvocationResult(ok=True),
         )
     assert deps.replies.wait("e2", 0.01) is None
@@ -302,7 +302,7 @@ def test_a_dev_token_reaches_its_workflows_kv_and_nothing_else(deps: ServerDeps)
     workflow = _deployed(deps, owner)
     with pytest.raises(NotFound):
         issue_dev_token(deps, stranger, workflow.id)
-    principal = deps.auth.verify(issue_dev_token(deps, owner, workflow.id))
+    principal = deps.tokens.verify(issue_dev_token(deps, owner, workflow.id))
     assert (principal.kind, principal.workflow_id) == ("execution", workflow.id)
     kv_put(deps, principal, None, "ticks", 3)
     assert kv_get(deps, owner, workflow.namespace_id, "ticks").value == 3

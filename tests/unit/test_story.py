@@ -13,7 +13,7 @@ import pytest
 from floww.adapters.inprocess import InProcessRunner
 from floww.adapters.memory import (
     FakeImageBuilder,
-    InMemoryAuth,
+    InMemoryIdentity,
     InMemoryImageRegistry,
     ScriptedPrompter,
 )
@@ -40,8 +40,8 @@ def deps() -> Iterator[ServerDeps]:
 
 @pytest.fixture
 def user(deps: ServerDeps) -> Principal:
-    auth = deps.auth
-    assert isinstance(auth, InMemoryAuth)
+    auth = deps.identity
+    assert isinstance(auth, InMemoryIdentity)
     return auth.create_user("ada@example.com")
 
 

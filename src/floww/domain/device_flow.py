@@ -1,4 +1,4 @@
-"""The bookkeeping of RFC 8628 device authorization, shared by every ``Auth`` that serves it.
+"""The bookkeeping of RFC 8628 device authorization, shared by every ``Identity`` that serves it.
 
 ``DeviceFlow`` holds the pending devices and applies the rules; it issues no tokens (its
 owner does, for the principal ``poll`` returns) and keeps everything in memory:

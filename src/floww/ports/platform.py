@@ -9,7 +9,7 @@ API. Both raise the domain errors: ``NotFound``, ``PermissionDenied``, ``Invalid
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -26,9 +26,10 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.triggers import TriggerDiff
+from floww.ports.image_registry import RegistryCredentials
 from floww.ports.realtime import Subscription
 
-__all__ = ["DeploymentReceipt", "Platform", "TriggerDiff"]
+__all__ = ["DeploymentReceipt", "Platform", "ServerApi", "TriggerDiff"]
 
 
 @attrs.frozen
@@ -89,3 +90,39 @@ class Platform(Protocol):
         triggers: Sequence[TriggerSpec],
         provider_mapping: dict[str, str],
     ) -> DeploymentReceipt: ...
+
+
+class ServerApi(Platform, Protocol):
+    """A floww server as the CLI's other commands see it, beyond what ``dev`` and ``deploy``
+    need: listings and single records as JSON documents of the HTTP API (``docs/cli.md``
+    shows their fields), manual runs, provider removal and registry push credentials."""
+
+    def config(self) -> dict[str, Any]:
+        """The server's ``/api/config``."""
+        ...
+
+    def remove_provider(self, namespace_id: str, ref: ProviderRef) -> None: ...
+
+    def registry_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:
+        """Short-lived push credentials for one repository of the namespace."""
+        ...
+
+    def whoami(self) -> dict[str, Any]: ...
+
+    def list_namespaces(self) -> list[dict[str, Any]]: ...
+
+    def list_workflows(self, namespace_id: str) -> list[dict[str, Any]]: ...
+
+    def list_deployments(self, workflow_id: str) -> list[dict[str, Any]]: ...
+
+    def list_executions(
+        self, workflow_id: str, *, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]: ...
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]: ...
+
+    def invoke_manual(self, workflow_id: str, name: str, payload: Any) -> dict[str, Any]: ...
+
+    def list_providers(self, namespace_id: str) -> list[dict[str, Any]]: ...
+
+    def list_provider_types(self) -> list[dict[str, Any]]: ...

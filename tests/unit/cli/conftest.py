@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,23 +19,22 @@ from starlette.testclient import TestClient
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.memory import (
     FakeImageBuilder,
-    InMemoryAuth,
+    InMemoryIdentity,
+    InMemoryPlatformTokens,
     InMemorySecretBox,
     InMemoryWorkflowRepo,
     ManualClock,
 )
+from floww.bootstrap import client_adapters, http_services, memory_adapters, server_deps
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
-from floww.domain.usecases.access import authorize_registry
 from floww.domain.usecases.deps import ServerSettings
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
-from floww.entrypoints.http.app import HttpServices, create_app
-from floww.entrypoints.http.registry import registry_routes, token_from_authorization
-from floww.ports.auth import TokenSet
-from floww.sdk.catalog import fields_for, provider_types
-from tests.support import memory_deps
+from floww.entrypoints.http.app import create_app
+from floww.ports.identity import TokenSet
+from floww.settings import Settings
 
 SERVER = "http://floww.test"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
@@ -43,9 +43,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
 
 @attrs.define
 class Refresher:
-    """The refresh grant over ``InMemoryAuth``: refresh tokens are remembered here."""
+    """The refresh grant over ``InMemoryIdentity``: refresh tokens are remembered here."""
 
-    auth: InMemoryAuth
+    auth: InMemoryIdentity
     users: dict[str, Principal] = attrs.field(factory=dict)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -67,7 +67,7 @@ class Refresher:
 class World:
     tmp: Path
     clock: ManualClock
-    auth: InMemoryAuth
+    auth: InMemoryIdentity
     repo: InMemoryWorkflowRepo
     registry: LocalImageRegistry
     refresher: Refresher
@@ -108,7 +108,7 @@ class World:
             now=lambda: self.clock.now().timestamp(),
             interactive=self.interactive,
             open_browser=self._open_browser,
-            image_builder=lambda _: self.builder,
+            adapters=client_adapters(pip_builder=lambda _: self.builder),
             docker_available=lambda: False,
         )
 
@@ -146,36 +146,33 @@ class _chdir:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
-    auth = InMemoryAuth(clock, verification_uri=f"{SERVER}/device")
+    auth = InMemoryIdentity(clock, verification_uri=f"{SERVER}/device")
     repo = InMemoryWorkflowRepo(InMemorySecretBox())
+    tokens = InMemoryPlatformTokens(clock)
     registry = LocalImageRegistry(
         tmp_path / "registry",
         registry_host="floww.test",
-        issue_push_token=lambda ns, repository, ttl: auth.issue_registry_token(
+        issue_push_token=lambda ns, repository, ttl: tokens.issue_registry_token(
             namespace_id=ns, repository=repository, ttl_seconds=ttl
         ),
     )
     refresher = Refresher(auth)
     settings = ServerSettings(base_url=SERVER, response_deadline_s=5)
-    with memory_deps(clock=clock, auth=auth, repo=repo, settings=settings) as deps:
-
-        def authorize(header: str | None, repository: str, action: str) -> None:
-            token = token_from_authorization(header)
-            if token is None:
-                raise Unauthenticated("no credentials")
-            principal = auth.verify(token)
-            if repository:
-                authorize_registry(repo, principal, repository, action)
-
-        services = HttpServices(
-            deps=deps,
-            provider_types=lambda: {name: fields_for(name) for name in provider_types()},
-            fields_for=fields_for,
-            runtime_target=TARGET,
-            public_config={"realtime_url": "ws://floww.test/connection/websocket"},
-            registry=registry,
-            refresh_tokens=refresher,
-            extra_routes=registry_routes(registry, authorize),
+    adapters = attrs.evolve(
+        memory_adapters(clock=clock),
+        identity=auth,
+        tokens=tokens,
+        api_keys=None,
+        repo=repo,
+        registry=registry,
+        registry_storage=registry,
+        refresh_tokens=refresher,
+        runtime_target=TARGET,
+    )
+    with ThreadPoolExecutor(4) as executor:
+        deps = server_deps(adapters, settings, executor)
+        services = http_services(
+            Settings(home=tmp_path / "home", public_url=SERVER), adapters, deps
         )
         client = TestClient(create_app(services), base_url=SERVER)
         user = auth.create_user("ada@example.com")

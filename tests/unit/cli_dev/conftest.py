@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from floww.adapters.inprocess import InProcessRunner, SystemClock
-from floww.adapters.memory import InMemoryAuth, ScriptedPrompter
+from floww.adapters.memory import InMemoryIdentity, ScriptedPrompter
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import Principal, RuntimeTarget, Workflow
 from floww.domain.usecases.deps import ServerDeps
@@ -49,8 +49,8 @@ def deps() -> Iterator[ServerDeps]:
 
 @pytest.fixture
 def world(deps: ServerDeps, tmp_path: Path) -> Iterator[World]:
-    auth = deps.auth
-    assert isinstance(auth, InMemoryAuth)
+    auth = deps.identity
+    assert isinstance(auth, InMemoryIdentity)
     user = auth.create_user("ada@example.com")
     namespace = create_namespace(deps, user, "acme")
     workflow = create_workflow(deps, user, namespace.id, "hello")

@@ -15,7 +15,7 @@ from tests.support import TEST_SETTINGS, memory_deps
 from floww.adapters.inprocess import InProcessRunner, SystemClock
 from floww.adapters.memory import (
     FakeImageBuilder,
-    InMemoryAuth,
+    InMemoryIdentity,
     InMemoryImageRegistry,
     InMemoryRealtime,
     InMemorySecretBox,
@@ -51,7 +51,7 @@ class Tenant:
 @attrs.define
 class World:
     deps: ServerDeps
-    auth: InMemoryAuth
+    auth: InMemoryIdentity
     repo: InMemoryWorkflowRepo
     realtime: InMemoryRealtime
     registry: InMemoryImageRegistry
@@ -119,7 +119,7 @@ def world() -> Iterator[World]:
 
 def make_world() -> Iterator[World]:
     clock = SystemClock()
-    auth = InMemoryAuth(clock, verification_uri="http://testserver/device")
+    auth = InMemoryIdentity(clock, verification_uri="http://testserver/device")
     repo = InMemoryWorkflowRepo(InMemorySecretBox())
     realtime = InMemoryRealtime()
     passwords: dict[str, str] = {}
@@ -132,7 +132,7 @@ def make_world() -> Iterator[World]:
     passwords["ada@example.com"] = PASSWORD
     settings = attrs.evolve(TEST_SETTINGS, execution_timeout_s=5, max_body_bytes=MAX_BODY)
     with memory_deps(
-        clock=clock, auth=auth, repo=repo, realtime=realtime, settings=settings
+        clock=clock, identity=auth, repo=repo, realtime=realtime, settings=settings
     ) as deps:
         services = HttpServices(
             deps=deps,

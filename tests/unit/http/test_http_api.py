@@ -199,7 +199,7 @@ def test_manual_invoke(world: World) -> None:
 
 def test_kv_matches_the_sdk_client(world: World) -> None:
     ada = world.tenant("ada@example.com", "acme")
-    token = world.auth.issue_execution_token(
+    token = world.deps.tokens.issue_execution_token(
         namespace_id=ada.namespace_id,
         workflow_id=ada.workflow_id,
         execution_id="exe_test",

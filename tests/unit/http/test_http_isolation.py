@@ -187,7 +187,7 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
             "hash": receipt_b["runtime"]["spec_hash"],
             "rt": receipt_b["runtime"]["id"],
         }
-        exec_token = world.auth.issue_execution_token(
+        exec_token = world.deps.tokens.issue_execution_token(
             namespace_id=a.namespace_id,
             workflow_id=a.workflow_id,
             execution_id="exe_a",

@@ -28,7 +28,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from floww.ports.auth import DeviceAuthorization, TokenSet
+from floww.ports.identity import DeviceAuthorization, TokenSet
 
 __all__ = ["DEVICE_GRANT", "DeviceFlowClient"]
 

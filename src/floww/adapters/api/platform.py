@@ -30,7 +30,7 @@ from floww.domain.model import (
 )
 from floww.domain.triggers import TriggerDiff
 from floww.ports.image_registry import RegistryCredentials
-from floww.ports.platform import DeploymentReceipt, Platform
+from floww.ports.platform import DeploymentReceipt, ServerApi
 from floww.ports.realtime import Subscription, workflow_channel
 from floww.sdk import wire
 
@@ -49,7 +49,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-class HttpPlatform(Platform):
+class HttpPlatform(ServerApi):
     def __init__(self, api: ApiClient, *, subscriber: SubscriptionFactory = _centrifuge) -> None:
         self.api = api
         self._subscriber = subscriber

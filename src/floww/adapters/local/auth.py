@@ -2,14 +2,13 @@
 and the RFC 8628 device flow served by the floww server itself.
 
 Tokens are HS256 JWTs (see ``tokens``), each purpose signed with its own key from
-``<home>/keys`` (see ``keys``):
+``<home>/keys`` (see ``keys``); the platform's own tokens (execution, registry) are
+``platform_tokens``:
 
 =========== ================================== =============================================
 purpose     principal from ``verify``          claims
 =========== ================================== =============================================
 access      kind ``user``: id, email           ``sub``, ``email``
-execution   kind ``execution``                 ``ns``, ``wf``, ``ex`` (one execution)
-registry    kind ``registry``, scope push:repo ``ns``, ``repo``
 refresh     never (only ``refresh`` takes it)  ``sub``
 =========== ================================== =============================================
 
@@ -31,25 +30,19 @@ from typing import Any
 
 from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo
 from floww.adapters.local.keys import KeyStore
+from floww.adapters.local.platform_tokens import claim, require_values
 from floww.adapters.local.tokens import TokenCodec
 from floww.domain.device_flow import DeviceFlow
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import ApiKey, Principal
-from floww.ports.auth import ApiKeys, Auth, DeviceAuthorization, TokenSet
+from floww.ports.api_keys import ApiKeys
+from floww.ports.identity import DeviceAuthorization, Identity, TokenSet
 from floww.ports.support import Clock
 
 __all__ = ["LocalAuth"]
 
-_TOKEN_PURPOSES = ("access", "refresh", "execution", "registry")
-_BEARER_PURPOSES = ("access", "execution", "registry")
+_TOKEN_PURPOSES = ("access", "refresh")
 _MAX_PENDING_DEVICES = 10_000
-
-
-def _claim(claims: dict[str, Any], name: str) -> str:
-    value = claims.get(name)
-    if not isinstance(value, str) or not value:
-        raise Unauthenticated("malformed token")
-    return value
 
 
 def _api_key(info: ApiKeyInfo) -> ApiKey:
@@ -63,14 +56,8 @@ def _api_key(info: ApiKeyInfo) -> ApiKey:
     )
 
 
-def _require(**values: str) -> None:
-    empty = [name for name, value in values.items() if not isinstance(value, str) or not value]
-    if empty:
-        raise InvalidInput(f"a token needs a non-empty {', '.join(empty)}")
-
-
-class LocalAuth(Auth, ApiKeys):
-    """``Auth`` backed by files under ``home``; time comes from ``clock``.
+class LocalAuth(Identity, ApiKeys):
+    """``Identity`` backed by files under ``home``; time comes from ``clock``.
 
     Construction loads (outside production mode: creates) the key files and raises
     ``InvalidInput`` when production mode finds a key missing or weak.
@@ -111,34 +98,17 @@ class LocalAuth(Auth, ApiKeys):
     # verifying ----------------------------------------------------------------------------
 
     def verify(self, token: str) -> Principal:
-        """The principal of an access, execution or registry token, or of an API key.
+        """The principal of a user's access token or of an API key.
         ``Unauthenticated`` for anything missing, malformed, forged, expired or revoked, and
         for refresh tokens."""
         if not token or not isinstance(token, str):
             raise Unauthenticated("no token given")
         if token.startswith(API_KEY_PREFIX):
             return self._accounts.verify_api_key(token)
-        purpose, claims = self._codec.decode(
-            token, purposes=_BEARER_PURPOSES, now=self._clock.now()
-        )
-        if purpose == "execution":
-            return Principal(
-                id=f"execution:{_claim(claims, 'ex')}",
-                kind="execution",
-                namespace_id=_claim(claims, "ns"),
-                workflow_id=_claim(claims, "wf"),
-                execution_id=_claim(claims, "ex"),
-            )
-        if purpose == "registry":
-            return Principal(
-                id=f"registry:{_claim(claims, 'ns')}",
-                kind="registry",
-                namespace_id=_claim(claims, "ns"),
-                scopes=(f"push:{_claim(claims, 'repo')}",),
-            )
+        _, claims = self._codec.decode(token, purposes=("access",), now=self._clock.now())
         email = claims.get("email")
         return Principal(
-            id=_claim(claims, "sub"),
+            id=claim(claims, "sub"),
             kind="user",
             email=email if isinstance(email, str) else None,
         )
@@ -150,27 +120,11 @@ class LocalAuth(Auth, ApiKeys):
         non-positive lifetime."""
         if principal.kind != "user":
             raise InvalidInput(f"access tokens are for users, not for a {principal.kind}")
-        _require(id=principal.id)
+        require_values(id=principal.id)
         claims: dict[str, Any] = {"sub": principal.id}
         if principal.email is not None:
             claims["email"] = principal.email
         return self._codec.encode("access", claims, now=self._clock.now(), ttl_seconds=ttl_seconds)
-
-    def issue_execution_token(
-        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
-    ) -> str:
-        _require(namespace_id=namespace_id, workflow_id=workflow_id, execution_id=execution_id)
-        claims = {"ns": namespace_id, "wf": workflow_id, "ex": execution_id}
-        return self._codec.encode(
-            "execution", claims, now=self._clock.now(), ttl_seconds=ttl_seconds
-        )
-
-    def issue_registry_token(self, *, namespace_id: str, repository: str, ttl_seconds: int) -> str:
-        _require(namespace_id=namespace_id, repository=repository)
-        claims = {"ns": namespace_id, "repo": repository}
-        return self._codec.encode(
-            "registry", claims, now=self._clock.now(), ttl_seconds=ttl_seconds
-        )
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """A new token set for the user of a valid refresh token. ``Unauthenticated`` for a
@@ -179,7 +133,7 @@ class LocalAuth(Auth, ApiKeys):
             raise Unauthenticated("no refresh token given")
         _, claims = self._codec.decode(refresh_token, purposes=("refresh",), now=self._clock.now())
         try:
-            user = self._accounts.get_user(_claim(claims, "sub"))
+            user = self._accounts.get_user(claim(claims, "sub"))
         except NotFound:
             raise Unauthenticated("the user of this refresh token no longer exists") from None
         return self._token_set(user)

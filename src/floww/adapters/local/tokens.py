@@ -24,7 +24,7 @@ from typing import Any
 
 from floww.domain.errors import InvalidInput, Unauthenticated
 
-__all__ = ["TokenCodec"]
+__all__ = ["TokenCodec", "claimed_purpose"]
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_TOKEN_LENGTH = 8192
@@ -52,6 +52,22 @@ def _parse_segment(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Unauthenticated("malformed token")
     return value
+
+
+def claimed_purpose(token: str) -> str | None:
+    """The purpose a token's header claims (unverified), or ``None`` when it is not a token of
+    this codec's shape: a router's question, never a check."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 2:
+        return None
+    segment = token.split(".", 1)[0]
+    if not _SEGMENT.fullmatch(segment):
+        return None
+    try:
+        header = _parse_segment(segment)
+    except Unauthenticated:
+        return None
+    purpose = header.get("kid")
+    return purpose if isinstance(purpose, str) and header.get("alg") == "HS256" else None
 
 
 class TokenCodec:

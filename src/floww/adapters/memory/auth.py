@@ -1,4 +1,4 @@
-"""In-memory auth: opaque random tokens mapped to principals, API keys kept as SHA-256
+"""In-memory identity: opaque random tokens mapped to principals, API keys kept as SHA-256
 digests (the plain text is returned once, never stored), and the RFC 8628 device flow."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import attrs
 from floww.domain.device_flow import DeviceFlow
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import ApiKey, Principal
-from floww.ports.auth import ApiKeys, Auth, DeviceAuthorization, TokenSet
+from floww.ports.api_keys import ApiKeys
+from floww.ports.identity import DeviceAuthorization, Identity, TokenSet
 from floww.ports.support import Clock
 
-__all__ = ["InMemoryAuth"]
+__all__ = ["InMemoryIdentity"]
 
 
 @attrs.define
@@ -39,11 +40,12 @@ def _digest(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-class InMemoryAuth(Auth, ApiKeys):
+class InMemoryIdentity(Identity, ApiKeys):
     """Tokens live in a dictionary; time comes from the injected clock, so expiry and
     ``slow_down`` are testable without sleeping. ``create_user``, ``issue_token`` and
     ``revoke`` exist for tests and embedded setups; ``device_flow`` holds the device logins
-    in progress. API keys follow the ``ApiKeys`` port, with the same errors as ``LocalAuth``."""
+    in progress. API keys follow the ``ApiKeys`` port, with the same errors as ``LocalAuth``. The
+    platform's own tokens are ``InMemoryPlatformTokens``."""
 
     def __init__(
         self,
@@ -100,27 +102,6 @@ class InMemoryAuth(Auth, ApiKeys):
         if self._clock.now() >= grant.expires_at:
             raise Unauthenticated("token expired")
         return grant.principal
-
-    def issue_execution_token(
-        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
-    ) -> str:
-        principal = Principal(
-            id=f"execution:{execution_id}",
-            kind="execution",
-            namespace_id=namespace_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
-        )
-        return self.issue_token(principal, ttl_seconds)
-
-    def issue_registry_token(self, *, namespace_id: str, repository: str, ttl_seconds: int) -> str:
-        principal = Principal(
-            id=f"registry:{namespace_id}",
-            kind="registry",
-            namespace_id=namespace_id,
-            scopes=(f"push:{repository}",),
-        )
-        return self.issue_token(principal, ttl_seconds)
 
     # API keys ---------------------------------------------------------------------------
 

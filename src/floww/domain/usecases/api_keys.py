@@ -12,7 +12,7 @@ from __future__ import annotations
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
 from floww.domain.model import ApiKey, Principal
 from floww.domain.usecases.access import require_namespace
-from floww.ports.auth import ApiKeys
+from floww.ports.api_keys import ApiKeys
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["MAX_NAME_LENGTH", "create_api_key", "list_api_keys", "revoke_api_key"]

@@ -6,11 +6,12 @@ from concurrent.futures import Executor
 
 import attrs
 
-from floww.ports.auth import Auth
 from floww.ports.function_host import FunctionHost
+from floww.ports.identity import Identity
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
+from floww.ports.tokens import PlatformTokens
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["ServerDeps", "ServerSettings"]
@@ -35,7 +36,8 @@ class ServerDeps:
     host: FunctionHost
     realtime: Realtime
     replies: Replies
-    auth: Auth
+    identity: Identity
+    tokens: PlatformTokens
     clock: Clock
     ids: IdGenerator
     executor: Executor

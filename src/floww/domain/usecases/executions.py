@@ -149,7 +149,7 @@ def run_execution(
     try:
         runtime = deps.repo.get_runtime(deployment.runtime_id)
         providers = deployment_provider_configs(deps.repo, workflow.namespace_id, deployment)
-        token = deps.auth.issue_execution_token(
+        token = deps.tokens.issue_execution_token(
             namespace_id=workflow.namespace_id,
             workflow_id=workflow.id,
             execution_id=execution.id,

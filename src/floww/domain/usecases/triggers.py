@@ -96,7 +96,7 @@ def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) ->
     scoped like an execution token to this one workflow and its namespace (KV, nothing else),
     living as long as a working day."""
     workflow = require_workflow(deps.repo, principal, workflow_id)
-    return deps.auth.issue_execution_token(
+    return deps.tokens.issue_execution_token(
         namespace_id=workflow.namespace_id,
         workflow_id=workflow.id,
         execution_id=deps.ids.new_id("dev"),

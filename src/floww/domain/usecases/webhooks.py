@@ -29,6 +29,7 @@ from floww.domain.model import (
     Webhook,
 )
 from floww.domain.paths import PathTemplate
+from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
 from floww.domain.verification import verify_delivery
@@ -192,7 +193,7 @@ def dev_event_message(
 ) -> dict[str, Any]:
     """The realtime message for dev sessions. ``reply_to`` is ``None`` when the caller gets
     its answer elsewhere (the active deployment's), so the session only observes the event."""
-    token = deps.auth.issue_execution_token(
+    token = deps.tokens.issue_execution_token(
         namespace_id=namespace_id,
         workflow_id=execution.workflow_id,
         execution_id=execution.id,
@@ -351,7 +352,7 @@ def submit_dev_reply(
 ) -> None:
     """A dev session answers an event. The token must be the execution token sent with it;
     ``Unauthenticated`` otherwise, ``NotFound`` when nobody waits any more."""
-    principal = deps.auth.verify(token)
+    principal = authenticate(token, identity=deps.identity, tokens=deps.tokens)
     if principal.kind != "execution" or principal.execution_id != execution_id:
         raise Unauthenticated("the reply token does not belong to this event")
     deps.replies.deliver(execution_id, result)

@@ -1,7 +1,7 @@
-"""The ``floww`` command line."""
+"""The ``floww`` command line (started by ``floww.bootstrap.main`` with its adapters)."""
 
 from __future__ import annotations
 
-from floww.entrypoints.cli.main import cli, main
+from floww.entrypoints.cli.main import cli
 
-__all__ = ["cli", "main"]
+__all__ = ["cli"]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 
-from floww.adapters.api.registry import RegistryV2Client
-from floww.adapters.inprocess import InProcessRunner
-from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.domain.errors import Unavailable
 from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.deploy import DeployRequest, DeployResult
@@ -22,21 +18,17 @@ from floww.entrypoints.cli.output import Progress, echo_json
 from floww.entrypoints.cli.project import Project, find_project
 from floww.entrypoints.cli.prompter import TerminalPrompter
 from floww.entrypoints.cli.session import CliEnv, Session, current_env, session
+from floww.ports.image_registry import ImageRegistry
 from floww.ports.support import ImageBuilder
 from floww.sdk.bundle import bundle_from_directory
 
-__all__ = ["deploy", "diff_lines", "docker_command", "docker_daemon_available"]
+__all__ = ["deploy", "diff_lines", "docker_command"]
 
 
 def docker_command(env: CliEnv) -> tuple[str, ...]:
     """The Docker client: ``FLOWW_DOCKER`` (a command line, for example ``podman``), else
     ``docker``."""
     return tuple(shlex.split(env.environ.get("FLOWW_DOCKER", ""))) or ("docker",)
-
-
-def docker_daemon_available(docker: Sequence[str] = ("docker",)) -> bool:
-    """Whether ``docker info`` answers (a daemon is reachable)."""
-    return DockerImageBuilder(Path.cwd(), docker=docker).daemon_reachable()
 
 
 def _echo_docker(line: str) -> None:
@@ -47,8 +39,8 @@ def _image_builder(env: CliEnv, project: Project) -> ImageBuilder:
     """The project's Dockerfile built by Docker when there is one, else the daemonless
     build. ``Unavailable`` when there is a Dockerfile but no daemon answers."""
     if not (project.root / "Dockerfile").exists():
-        return env.image_builder(env.cache_dir / "images")
-    docker = DockerImageBuilder(project.root, docker=docker_command(env), report=_echo_docker)
+        return env.adapters.pip_builder(env.cache_dir / "images")
+    docker = env.adapters.docker_builder(project.root, docker_command(env), _echo_docker)
     available = env.docker_available or docker.daemon_reachable
     if not available():
         raise Unavailable(
@@ -75,7 +67,7 @@ def _diff_json(diff: TriggerDiff) -> dict[str, list[str]]:
     }
 
 
-def _registry(s: Session, namespace_id: str) -> RegistryV2Client:
+def _registry(s: Session, namespace_id: str) -> ImageRegistry:
     """The server's ``/v2/``, authenticated with short-lived push credentials (Basic, the
     push token as password), asked for once per repository."""
     issued: dict[str, tuple[str, str]] = {}
@@ -86,11 +78,8 @@ def _registry(s: Session, namespace_id: str) -> RegistryV2Client:
             issued[repository] = (got.username, got.password)
         return issued[repository]
 
-    return RegistryV2Client(
-        s.server,
-        http=s.api_http,
-        credentials=credentials,
-        issue_credentials=s.platform.registry_credentials,
+    return s.env.adapters.registry(
+        s.server, s.api_http, credentials, s.platform.registry_credentials
     )
 
 
@@ -167,7 +156,7 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
             platform=s.platform,
             registry=_registry(s, str(ns["id"])),
             builder=builder,
-            runner=InProcessRunner(),
+            runner=env.adapters.runner(),
             prompter=TerminalPrompter(interactive=env.interactive and not yes),
             report=progress.step,
         )

@@ -12,7 +12,6 @@ from types import FrameType
 import attrs
 import click
 
-from floww.adapters.inprocess import InProcessRunner, SystemClock
 from floww.domain.usecases.dev import DevSession
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.project import find_project
@@ -109,12 +108,12 @@ def dev(port: int, no_local: bool, yes: bool, project_dir: Path, server: str | N
         workflow=workflow,
         read_code=lambda: bundle_from_directory(project.root, project.entrypoint),
         platform=s.platform,
-        runner=InProcessRunner(),
+        runner=env.adapters.runner(),
         prompter=prompter,
         api_url=s.server,
         local_token=s.platform.dev_token(workflow.id),
     )
-    clock = SystemClock()
+    clock = env.adapters.clock()
     loop = DevLoop(dev_session, DevOutput(click.echo), clock=clock)
     local = (
         None

@@ -18,7 +18,7 @@ from floww.domain.errors import (
 )
 from floww.entrypoints.cli.errors import FlowwClickError
 
-__all__ = ["cli", "handle_errors", "hint_for", "main"]
+__all__ = ["cli", "handle_errors", "hint_for"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,7 +126,3 @@ def _register() -> None:
 
 
 _register()
-
-
-def main() -> None:
-    cli(prog_name="floww")

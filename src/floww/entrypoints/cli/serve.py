@@ -40,13 +40,13 @@ def serve(
     """Run the floww platform: HTTP API, webhooks, registry, realtime hub, cron and workers."""
     import uvicorn
 
-    from floww.bootstrap import build_server
+    from floww.entrypoints.cli.session import current_env
     from floww.settings import Settings
 
     settings = Settings.load(
         host=host, port=port, home=home, database_url=database_url, public_url=public_url
     )
-    server = build_server(settings)
+    server = current_env().adapters.build_server(settings)
     url = settings.base_url
     click.echo(f"floww is serving at {url}  (home: {settings.home})")
     if server.first_start:
@@ -58,7 +58,7 @@ def serve(
     click.echo(
         f"Next: `floww login --server {url}`, then `floww init` and `floww dev` in a project."
     )
-    server.scheduler.start()
+    server.start_background()
     try:
         uvicorn.run(server.app, host=settings.host, port=settings.port, log_level="info")
     finally:

@@ -1,10 +1,11 @@
 """What a command needs to talk to a server: the server URL, credentials (``FLOWW_TOKEN``
-first, then the stored ones, refreshed when they expire), an ``HttpPlatform`` and the
+first, then the stored ones, refreshed when they expire), a ``Platform`` and the
 namespace to work in.
 
-``CliEnv`` is everything a command takes from the outside world: environment variables, the
-config directory, the HTTP transport, the clock, and whether a person is at the terminal.
-``main`` builds it from the process; tests hand their own to ``cli.main(obj=...)``.
+``CliEnv`` is everything a command takes from the outside world: the client-side adapters
+(from the composition root), environment variables, the config directory, the HTTP transport,
+the clock, and whether a person is at the terminal. ``floww.bootstrap.main`` builds it from the
+process; tests hand their own to ``cli.main(obj=...)``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ import attrs
 import click
 import httpx
 
-from floww.adapters.api.auth import DeviceFlowClient
-from floww.adapters.api.client import ApiClient
-from floww.adapters.api.platform import HttpPlatform
 from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import Workflow
 from floww.entrypoints.cli.project import find_project
@@ -32,22 +30,17 @@ from floww.entrypoints.cli.store import (
     default_config_dir,
     normalize_server,
 )
-from floww.ports.auth import TokenSet
-from floww.ports.support import ImageBuilder
+from floww.entrypoints.cli.wiring import ClientAdapters, DeviceLogin
+from floww.ports.identity import TokenSet
 
 __all__ = ["DEFAULT_SERVER", "CliEnv", "Session", "current_env", "session"]
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
-def _pip_builder(cache_dir: Path) -> ImageBuilder:
-    from floww.adapters.local.image_builder import PipImageBuilder
-
-    return PipImageBuilder(cache_dir)
-
-
 @attrs.define
 class CliEnv:
+    adapters: ClientAdapters
     environ: Mapping[str, str]
     config_dir: Path
     cache_dir: Path
@@ -56,14 +49,14 @@ class CliEnv:
     now: Callable[[], float] = time.time
     interactive: bool = False
     open_browser: Callable[[str], bool] | None = None
-    image_builder: Callable[[Path], ImageBuilder] = _pip_builder
     docker_available: Callable[[], bool] | None = None
 
     @classmethod
-    def from_process(cls) -> CliEnv:
+    def from_process(cls, adapters: ClientAdapters) -> CliEnv:
         environ = dict(os.environ)
         cache = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return cls(
+            adapters=adapters,
             environ=environ,
             config_dir=default_config_dir(environ),
             cache_dir=Path(cache) / "floww",
@@ -82,7 +75,9 @@ def current_env() -> CliEnv:
     ctx = click.get_current_context()
     root = ctx.find_root()
     if not isinstance(root.obj, CliEnv):
-        root.obj = CliEnv.from_process()
+        raise click.UsageError(
+            "this command line was started without its wiring; run the `floww` command"
+        )
     return root.obj
 
 
@@ -100,8 +95,8 @@ class Session:
             or DEFAULT_SERVER
         )
         self._http = env.http()
-        self.api = ApiClient(self.server, http=self._http, token=self.token)
-        self.platform = HttpPlatform(self.api)
+        self.api = env.adapters.api(self.server, self._http, self.token)
+        self.platform = env.adapters.platform(self.server, self._http, self.token)
 
     @property
     def api_http(self) -> httpx.Client:
@@ -131,12 +126,13 @@ class Session:
             stored = self.refresh(stored.refresh_token)
         return stored.access_token
 
-    def device_flow(self) -> DeviceFlowClient:
+    def device_flow(self) -> DeviceLogin:
         auth_config = self.platform.config().get("auth") or {}
-        return DeviceFlowClient(
-            ApiClient(self.server, http=self._http),
+        return self.env.adapters.device_login(
+            self.server,
+            self._http,
             auth_config if isinstance(auth_config, dict) else {},
-            sleep=self.env.sleep,
+            self.env.sleep,
         )
 
     def refresh(self, refresh_token: str) -> StoredCredentials:

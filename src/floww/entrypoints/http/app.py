@@ -32,7 +32,8 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
-from floww.ports.auth import ApiKeys, TokenSet
+from floww.ports.api_keys import ApiKeys
+from floww.ports.identity import TokenSet
 from floww.ports.image_registry import ImageRegistry
 
 __all__ = ["HttpServices", "api_routes", "create_app"]

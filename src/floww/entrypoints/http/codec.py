@@ -6,6 +6,7 @@ Parsing is where untrusted input meets the use cases: every helper raises ``Inva
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from floww.codec import unstructure
 from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from floww.domain.model import Deployment, Execution, Principal
+from floww.domain.usecases.authentication import authenticate as authenticate_token
 from floww.sdk.wire import spec_to_wire
 
 if TYPE_CHECKING:
@@ -80,7 +82,12 @@ async def authenticate(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    return await run_in_threadpool(services(request).deps.auth.verify, token.strip())
+    deps = services(request).deps
+    return await run_in_threadpool(
+        functools.partial(
+            authenticate_token, token.strip(), identity=deps.identity, tokens=deps.tokens
+        )
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:

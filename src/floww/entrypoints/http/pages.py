@@ -126,7 +126,7 @@ async def submit(request: Request) -> Response:
     if not _same_origin(request) or not _tokens(request).consume(form.get("form_token", "")):
         return _form(request, user_code, "The form expired; please try again.", 403)
     decision = form.get("decision", "approve")
-    auth = services(request).deps.auth
+    auth = services(request).deps.identity
     try:
         user = await run_in_threadpool(login, form.get("email", ""), form.get("password", ""))
         if decision == "deny":

@@ -29,7 +29,7 @@ from floww.entrypoints.http.codec import (
     read_json,
     services,
 )
-from floww.ports.auth import ApiKeys
+from floww.ports.api_keys import ApiKeys
 
 __all__ = ["ROUTES", "api_key_json"]
 

@@ -22,7 +22,7 @@ from floww.domain.errors import (
     Unauthenticated,
 )
 from floww.entrypoints.http.codec import Doc, op, read_body, services
-from floww.ports.auth import TokenSet
+from floww.ports.identity import TokenSet
 
 __all__ = ["DEVICE_GRANT", "REFRESH_GRANT", "ROUTES"]
 
@@ -60,7 +60,7 @@ async def start_device(request: Request) -> Response:
     client_id = form.get("client_id") or "floww-cli"
     if not isinstance(client_id, str):
         raise InvalidInput("field 'client_id' must be a string", field="client_id")
-    started = await run_in_threadpool(services(request).deps.auth.start_device, client_id)
+    started = await run_in_threadpool(services(request).deps.identity.start_device, client_id)
     return JSONResponse(
         {
             "device_code": started.device_code,
@@ -111,7 +111,7 @@ async def token(request: Request) -> Response:
     if not isinstance(device_code, str) or not device_code:
         return _oauth_error("invalid_request", "device_code is required")
     try:
-        tokens = await run_in_threadpool(services(request).deps.auth.poll_device, device_code)
+        tokens = await run_in_threadpool(services(request).deps.identity.poll_device, device_code)
     except DeviceAuthorizationPending as exc:
         return _oauth_error(exc.code, exc.message)
     except NotFound:

@@ -1,0 +1,5 @@
+"""``python -m floww``: the same as the ``floww`` command."""
+
+from floww.bootstrap import main
+
+main()

@@ -1,0 +1,89 @@
+"""What the CLI's commands get from the composition root (``floww.bootstrap.client_adapters``):
+factories of the client-side adapters, typed by the ports they serve. Commands never import an
+adapter; tests hand in their own ``ClientAdapters`` (see ``CliEnv``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import httpx
+
+from floww.ports.identity import DeviceAuthorization, TokenSet
+from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.platform import ServerApi
+from floww.ports.support import Clock, ImageBuilder
+from floww.ports.userspace import UserspaceRunner
+
+__all__ = [
+    "ClientAdapters",
+    "DeviceLogin",
+    "DockerBuilder",
+    "JsonApi",
+    "ServerProcess",
+    "TokenSource",
+]
+
+
+class JsonApi(Protocol):
+    """The server's JSON API, as ``get``/``post``/``delete`` of a path; domain errors for error
+    answers."""
+
+    def get(self, path: str, **kwargs: Any) -> Any: ...
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any: ...
+
+    def delete(self, path: str, **kwargs: Any) -> Any: ...
+
+
+class DeviceLogin(Protocol):
+    """The client side of a device login (RFC 8628) and of the refresh-token grant."""
+
+    def start(self) -> DeviceAuthorization: ...
+
+    def poll(self, device: DeviceAuthorization) -> TokenSet: ...
+
+    def refresh(self, refresh_token: str) -> TokenSet: ...
+
+
+class DockerBuilder(ImageBuilder, Protocol):
+    def daemon_reachable(self) -> bool: ...
+
+
+class ServerProcess(Protocol):
+    """A wired ``floww serve`` process (``floww.bootstrap.Server``)."""
+
+    app: Any
+    first_start: dict[str, str] | None
+
+    def start_background(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+TokenSource = Callable[[], str | None] | None
+
+
+@attrs.frozen
+class ClientAdapters:
+    api: Callable[[str, httpx.Client, TokenSource], JsonApi]
+    platform: Callable[[str, httpx.Client, TokenSource], ServerApi]
+    device_login: Callable[
+        [str, httpx.Client, dict[str, Any], Callable[[float], None]], DeviceLogin
+    ]
+    registry: Callable[
+        [
+            str,
+            httpx.Client,
+            Callable[[str], tuple[str, str]],
+            Callable[[str, str], RegistryCredentials],
+        ],
+        ImageRegistry,
+    ]
+    pip_builder: Callable[[Path], ImageBuilder]
+    docker_builder: Callable[[Path, Sequence[str], Callable[[str], None]], DockerBuilder]
+    runner: Callable[[], UserspaceRunner]
+    clock: Callable[[], Clock]
+    build_server: Callable[[Any], ServerProcess]

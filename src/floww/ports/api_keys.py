@@ -1,0 +1,35 @@
+"""ApiKeys: long-lived keys for CI, managed by a signed-in user."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from floww.domain.model import ApiKey, Principal
+
+__all__ = ["ApiKeys"]
+
+
+class ApiKeys(Protocol):
+    """Long-lived API keys (for CI, sent as ``FLOWW_TOKEN``), each bound to one namespace.
+
+    A key is shown in plain text once, when it is created; the adapter keeps only a digest.
+    ``Identity.verify`` of a live key gives ``Principal(kind="api_key", id=<owner's user id>,
+    namespace_id=<its namespace>)``; after ``revoke_api_key`` it raises ``Unauthenticated``.
+    Only user principals manage keys: every method raises ``PermissionDenied`` for any other
+    kind (an API key cannot mint or revoke keys). Whether the user may use the namespace is
+    the caller's decision (see ``floww.domain.usecases.api_keys``).
+    """
+
+    def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
+        """A new key of ``user`` for ``namespace_id``: its plain text and its public info.
+        ``InvalidInput`` for an empty namespace id or name; ``NotFound`` for an unknown user."""
+        ...
+
+    def list_api_keys(self, user: Principal) -> list[ApiKey]:
+        """The live keys of ``user`` (every namespace), oldest first."""
+        ...
+
+    def revoke_api_key(self, user: Principal, key_id: str) -> None:
+        """Make the key unusable at once. ``NotFound`` for an unknown id, a key already revoked
+        and a key of another user (the same answer, so ids of others are not confirmed)."""
+        ...
