@@ -23,7 +23,7 @@ from tests.integration.serving import RunningServer, running_server
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-m", "floww.entrypoints.cli")
+FLOWW = (sys.executable, "-m", "floww")
 
 
 @pytest.fixture(scope="module")
