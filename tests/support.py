@@ -26,6 +26,8 @@ def memory_deps(
     """``ServerDeps`` with a four-thread executor, shut down on exit. Whatever is not given
     (``repo=``, ``host=``, ``realtime=``, ``identity=``, ``tokens=``, ...) is the memory
     profile's fresh adapter on ``clock`` (default: the system clock)."""
+    if "identity" in replace and "api_keys" not in replace:
+        replace["api_keys"] = replace["identity"]  # one provider serves both, as in bootstrap
     adapters = attrs.evolve(memory_adapters(clock=clock), **replace)
     with ThreadPoolExecutor(4) as executor:
         yield server_deps(adapters, settings, executor)

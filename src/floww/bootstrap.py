@@ -262,6 +262,7 @@ def server_deps(
         ids=adapters.ids,
         executor=executor,
         settings=settings,
+        api_keys=adapters.api_keys,
     )
 
 
@@ -307,7 +308,6 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         password_login=adapters.password_login,
         registry=adapters.registry,
         refresh_tokens=adapters.refresh_tokens,
-        api_keys=adapters.api_keys,
         extra_routes=routes,
     )
 

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from floww.adapters.memory import InMemoryIdentity, ManualClock
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from floww.domain.model import Principal
 from floww.domain.usecases.api_keys import create_api_key, list_api_keys, revoke_api_key
 from floww.domain.usecases.deps import ServerDeps
@@ -40,52 +40,52 @@ def setup() -> Iterator[Setup]:
 
 
 def test_a_member_creates_lists_and_revokes_keys_of_one_namespace(setup: Setup) -> None:
-    s, repo = setup, setup.deps.repo
+    s = setup
     ns_c = create_namespace(s.deps, s.ada, "c").id
-    plaintext, key = create_api_key(s.ada, s.ns_a, "ci", repo=repo, keys=s.auth)
-    _, other = create_api_key(s.ada, ns_c, "ci", repo=repo, keys=s.auth)
+    plaintext, key = create_api_key(s.deps, s.ada, s.ns_a, "ci")
+    _, other = create_api_key(s.deps, s.ada, ns_c, "ci")
     assert s.auth.verify(plaintext).namespace_id == s.ns_a
-    assert list_api_keys(s.ada, s.ns_a, repo=repo, keys=s.auth) == [key]
-    assert list_api_keys(s.ada, ns_c, repo=repo, keys=s.auth) == [other]
+    assert list_api_keys(s.deps, s.ada, s.ns_a) == [key]
+    assert list_api_keys(s.deps, s.ada, ns_c) == [other]
     with pytest.raises(NotFound):  # the key exists, but not in this namespace
-        revoke_api_key(s.ada, ns_c, key.id, repo=repo, keys=s.auth)
-    revoke_api_key(s.ada, s.ns_a, key.id, repo=repo, keys=s.auth)
-    assert list_api_keys(s.ada, s.ns_a, repo=repo, keys=s.auth) == []
-    assert list_api_keys(s.ada, ns_c, repo=repo, keys=s.auth) == [other]
+        revoke_api_key(s.deps, s.ada, ns_c, key.id)
+    revoke_api_key(s.deps, s.ada, s.ns_a, key.id)
+    assert list_api_keys(s.deps, s.ada, s.ns_a) == []
+    assert list_api_keys(s.deps, s.ada, ns_c) == [other]
 
 
 def test_a_namespace_one_may_not_use_is_not_found(setup: Setup) -> None:
-    s, repo = setup, setup.deps.repo
+    s = setup
     with pytest.raises(NotFound):
-        create_api_key(s.ada, s.ns_b, "intruder", repo=repo, keys=s.auth)
+        create_api_key(s.deps, s.ada, s.ns_b, "intruder")
     with pytest.raises(NotFound):
-        list_api_keys(s.ada, s.ns_b, repo=repo, keys=s.auth)
-    _, bobs = create_api_key(s.bob, s.ns_b, "ci", repo=repo, keys=s.auth)
+        list_api_keys(s.deps, s.ada, s.ns_b)
+    _, bobs = create_api_key(s.deps, s.bob, s.ns_b, "ci")
     with pytest.raises(NotFound):
-        revoke_api_key(s.ada, s.ns_b, bobs.id, repo=repo, keys=s.auth)
+        revoke_api_key(s.deps, s.ada, s.ns_b, bobs.id)
     with pytest.raises(NotFound):  # her own namespace, his key
-        revoke_api_key(s.ada, s.ns_a, bobs.id, repo=repo, keys=s.auth)
-    assert list_api_keys(s.bob, s.ns_b, repo=repo, keys=s.auth) == [bobs]
+        revoke_api_key(s.deps, s.ada, s.ns_a, bobs.id)
+    assert list_api_keys(s.deps, s.bob, s.ns_b) == [bobs]
 
 
 def test_an_api_key_cannot_manage_keys(setup: Setup) -> None:
-    s, repo = setup, setup.deps.repo
-    plaintext, key = create_api_key(s.ada, s.ns_a, "ci", repo=repo, keys=s.auth)
+    s = setup
+    plaintext, key = create_api_key(s.deps, s.ada, s.ns_a, "ci")
     as_key = s.auth.verify(plaintext)
     with pytest.raises(PermissionDenied):
-        create_api_key(as_key, s.ns_a, "more", repo=repo, keys=s.auth)
+        create_api_key(s.deps, as_key, s.ns_a, "more")
     with pytest.raises(PermissionDenied):
-        list_api_keys(as_key, s.ns_a, repo=repo, keys=s.auth)
+        list_api_keys(s.deps, as_key, s.ns_a)
     with pytest.raises(PermissionDenied):
-        revoke_api_key(as_key, s.ns_a, key.id, repo=repo, keys=s.auth)
+        revoke_api_key(s.deps, as_key, s.ns_a, key.id)
     with pytest.raises(NotFound):  # and reaches no other namespace either
-        create_api_key(as_key, s.ns_b, "more", repo=repo, keys=s.auth)
+        create_api_key(s.deps, as_key, s.ns_b, "more")
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
 def test_names_are_checked(setup: Setup, name: str) -> None:
     with pytest.raises(InvalidInput):
-        create_api_key(setup.ada, setup.ns_a, name, repo=setup.deps.repo, keys=setup.auth)
+        create_api_key(setup.deps, setup.ada, setup.ns_a, name)
 
 
 def test_the_fake_keeps_only_a_digest(setup: Setup) -> None:
@@ -93,3 +93,9 @@ def test_the_fake_keeps_only_a_digest(setup: Setup) -> None:
     stored = list(setup.auth._api_keys.values())
     assert [k.sha256 for k in stored] == [hashlib.sha256(plaintext.encode()).hexdigest()]
     assert plaintext not in repr(vars(setup.auth)) + repr([attrs.asdict(k) for k in stored])
+
+
+def test_a_server_without_api_keys_says_so(setup: Setup) -> None:
+    without = attrs.evolve(setup.deps, api_keys=None)
+    with pytest.raises(Unavailable, match="does not manage API keys"):
+        list_api_keys(without, setup.ada, setup.ns_a)

@@ -19,7 +19,7 @@ from floww.adapters.memory import (
 )
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import ExecutionStatus, Principal, RuntimeTarget, TriggerSource
-from floww.domain.usecases.deploy import DeployRequest, deploy
+from floww.domain.usecases.deploy import DeployDeps, DeployRequest, deploy
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev import DevSession, handle_dev_event, reload_code, start_dev, stop_dev
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
@@ -67,14 +67,14 @@ def test_deploy_then_webhook_runs_the_handler(deps: ServerDeps, user: Principal)
         code=bundle_from_directory(EXAMPLE, "main.py"),
         assume_yes=True,
     )
-    tools = dict(
+    tools = DeployDeps(
         platform=platform,
         registry=registry,
         builder=builder,
         runner=InProcessRunner(),
         prompter=ScriptedPrompter(),
     )
-    result = deploy(request, **tools)  # type: ignore[arg-type]
+    result = deploy(tools, request)
 
     assert result.receipt is not None and result.built and result.uploaded
     assert any(
@@ -92,7 +92,7 @@ def test_deploy_then_webhook_runs_the_handler(deps: ServerDeps, user: Principal)
     assert execution.event["path_params"] == {"name": "ada"}
     assert any("ada" in line.message for line in execution.logs)
 
-    again = deploy(request, **tools)  # type: ignore[arg-type]
+    again = deploy(tools, request)
     assert not again.built and not again.uploaded and not again.runtime_created
     assert builder.builds == 1 and registry.pushes == 1
     assert not again.diff.changed

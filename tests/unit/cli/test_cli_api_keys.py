@@ -18,7 +18,10 @@ from tests.unit.cli.conftest import SERVER, World, hello_project
 def keys_world(world: World) -> World:
     """The CLI world, with the server serving API keys as the composition root does."""
     app: Any = world.client.app
-    app.state.services = attrs.evolve(app.state.services, api_keys=world.auth)
+    services = app.state.services
+    app.state.services = attrs.evolve(
+        services, deps=attrs.evolve(services.deps, api_keys=world.auth)
+    )
     return world
 
 

@@ -132,7 +132,12 @@ def make_world() -> Iterator[World]:
     passwords["ada@example.com"] = PASSWORD
     settings = attrs.evolve(TEST_SETTINGS, execution_timeout_s=5, max_body_bytes=MAX_BODY)
     with memory_deps(
-        clock=clock, identity=auth, repo=repo, realtime=realtime, settings=settings
+        clock=clock,
+        identity=auth,
+        api_keys=None,
+        repo=repo,
+        realtime=realtime,
+        settings=settings,
     ) as deps:
         services = HttpServices(
             deps=deps,

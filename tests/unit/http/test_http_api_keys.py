@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 def with_api_keys(world: World) -> World:
     """The shared world serves no ``ApiKeys``; give it the in-memory auth, as bootstrap does."""
     app: Any = world.client.app
-    app.state.services = attrs.evolve(app.state.services, api_keys=world.auth)
+    services = app.state.services
+    app.state.services = attrs.evolve(
+        services, deps=attrs.evolve(services.deps, api_keys=world.auth)
+    )
     return world
 
 

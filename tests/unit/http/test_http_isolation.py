@@ -152,7 +152,10 @@ WEBHOOK_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, str]]]:
     for world in make_world():
         app: Any = world.client.app  # serve API keys, as the composition root does
-        app.state.services = attrs.evolve(app.state.services, api_keys=world.auth)
+        services = app.state.services
+        app.state.services = attrs.evolve(
+            services, deps=attrs.evolve(services.deps, api_keys=world.auth)
+        )
         a = world.tenant("a@example.com", "tenant-a")
         b = world.tenant("b@example.com", "tenant-b")
         receipt_b = world.deploy_hello(b)

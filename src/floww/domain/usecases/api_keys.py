@@ -4,16 +4,17 @@ keys of that namespace, and revokes them.
 The ``ApiKeys`` port decides who may manage keys at all (users only: ``PermissionDenied`` for
 an API key, an execution or a registry token); these use cases add the namespace rules. A
 namespace the caller may not use is ``NotFound``, as everywhere, so other tenants' ids are not
-confirmed; a key of another namespace, or of another user, is ``NotFound`` too.
+confirmed; a key of another namespace, or of another user, is ``NotFound`` too. A server whose
+identity provider manages no keys (``ServerDeps.api_keys`` is ``None``) answers ``Unavailable``.
 """
 
 from __future__ import annotations
 
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
+from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
 from floww.domain.model import ApiKey, Principal
 from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.deps import ServerDeps
 from floww.ports.api_keys import ApiKeys
-from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["MAX_NAME_LENGTH", "create_api_key", "list_api_keys", "revoke_api_key"]
 
@@ -27,13 +28,23 @@ def _require_user(principal: Principal) -> None:
         )
 
 
+def _keys(deps: ServerDeps) -> ApiKeys:
+    if deps.api_keys is None:
+        raise Unavailable(
+            "this server does not manage API keys (its auth provider has none); "
+            "use a `floww login` session instead"
+        )
+    return deps.api_keys
+
+
 def create_api_key(
-    principal: Principal, namespace_id: str, name: str, *, repo: WorkflowRepo, keys: ApiKeys
+    deps: ServerDeps, principal: Principal, namespace_id: str, name: str
 ) -> tuple[str, ApiKey]:
     """A new key of the caller for ``namespace_id``: its plain text (to be shown once) and its
     info. ``NotFound`` when the caller may not use the namespace, ``PermissionDenied`` when the
     caller is not a user, ``InvalidInput`` for an empty name or one over 100 characters."""
-    require_namespace(repo, principal, namespace_id)
+    keys = _keys(deps)
+    require_namespace(deps.repo, principal, namespace_id)
     _require_user(principal)
     cleaned = name.strip() if isinstance(name, str) else ""
     if not cleaned:
@@ -45,23 +56,21 @@ def create_api_key(
     return keys.create_api_key(principal, namespace_id, cleaned)
 
 
-def list_api_keys(
-    principal: Principal, namespace_id: str, *, repo: WorkflowRepo, keys: ApiKeys
-) -> list[ApiKey]:
+def list_api_keys(deps: ServerDeps, principal: Principal, namespace_id: str) -> list[ApiKey]:
     """The caller's keys for ``namespace_id``, oldest first. ``NotFound`` / ``PermissionDenied``
     as for ``create_api_key``."""
-    require_namespace(repo, principal, namespace_id)
+    keys = _keys(deps)
+    require_namespace(deps.repo, principal, namespace_id)
     _require_user(principal)
     return [key for key in keys.list_api_keys(principal) if key.namespace_id == namespace_id]
 
 
-def revoke_api_key(
-    principal: Principal, namespace_id: str, key_id: str, *, repo: WorkflowRepo, keys: ApiKeys
-) -> None:
+def revoke_api_key(deps: ServerDeps, principal: Principal, namespace_id: str, key_id: str) -> None:
     """Revoke one of the caller's keys of ``namespace_id``; it stops working at once.
     ``NotFound`` for an unknown key, one of another namespace or another user; otherwise as for
     ``create_api_key``."""
-    require_namespace(repo, principal, namespace_id)
+    keys = _keys(deps)
+    require_namespace(deps.repo, principal, namespace_id)
     _require_user(principal)
     mine = keys.list_api_keys(principal)
     if not any(key.id == key_id and key.namespace_id == namespace_id for key in mine):

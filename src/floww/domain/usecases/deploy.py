@@ -23,7 +23,7 @@ from floww.ports.platform import DeploymentReceipt, Platform
 from floww.ports.support import ImageBuilder, Prompter
 from floww.ports.userspace import UserspaceRunner
 
-__all__ = ["DeployRequest", "DeployResult", "deploy", "runtime_repository"]
+__all__ = ["DeployDeps", "DeployRequest", "DeployResult", "deploy", "runtime_repository"]
 
 
 @attrs.frozen
@@ -67,18 +67,23 @@ def _ensure_workflow(request: DeployRequest, platform: Platform, prompter: Promp
     return platform.create_workflow(request.namespace_id, request.workflow_name)
 
 
-def deploy(
-    request: DeployRequest,
-    *,
-    platform: Platform,
-    registry: ImageRegistry,
-    builder: ImageBuilder,
-    runner: UserspaceRunner,
-    prompter: Prompter,
-    report: Callable[[str], None] = lambda _: None,
-) -> DeployResult:
+@attrs.frozen
+class DeployDeps:
+    """The ports ``deploy`` runs over; ``report`` hears each step (progress)."""
+
+    platform: Platform
+    registry: ImageRegistry
+    builder: ImageBuilder
+    runner: UserspaceRunner
+    prompter: Prompter
+    report: Callable[[str], None] = lambda _: None
+
+
+def deploy(deps: DeployDeps, request: DeployRequest) -> DeployResult:
     """Raises ``UserCodeError`` (the code does not load), ``ProviderNotConfigured`` (missing
     credentials and ``assume_yes`` forbids asking), and what the platform raises."""
+    platform, registry, builder = deps.platform, deps.registry, deps.builder
+    runner, prompter, report = deps.runner, deps.prompter, deps.report
     workflow = _ensure_workflow(request, platform, prompter)
 
     report("Fetching provider configuration")

@@ -6,6 +6,7 @@ from concurrent.futures import Executor
 
 import attrs
 
+from floww.ports.api_keys import ApiKeys
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity
 from floww.ports.realtime import Realtime
@@ -42,3 +43,4 @@ class ServerDeps:
     ids: IdGenerator
     executor: Executor
     settings: ServerSettings = ServerSettings()
+    api_keys: ApiKeys | None = None

@@ -11,7 +11,7 @@ import click
 
 from floww.domain.errors import Unavailable
 from floww.domain.triggers import TriggerDiff
-from floww.domain.usecases.deploy import DeployRequest, DeployResult
+from floww.domain.usecases.deploy import DeployDeps, DeployRequest, DeployResult
 from floww.domain.usecases.deploy import deploy as run_deploy
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.output import Progress, echo_json
@@ -151,8 +151,7 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
         assume_yes=yes,
     )
     try:
-        result = run_deploy(
-            request,
+        deps = DeployDeps(
             platform=s.platform,
             registry=_registry(s, str(ns["id"])),
             builder=builder,
@@ -160,6 +159,7 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
             prompter=TerminalPrompter(interactive=env.interactive and not yes),
             report=progress.step,
         )
+        result = run_deploy(deps, request)
     except BaseException:
         progress.done("failed")
         raise

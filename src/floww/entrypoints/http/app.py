@@ -32,7 +32,6 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
-from floww.ports.api_keys import ApiKeys
 from floww.ports.identity import TokenSet
 from floww.ports.image_registry import ImageRegistry
 
@@ -51,7 +50,6 @@ class HttpServices:
     credentials of ``/api/namespaces/{id}/registry-credentials`` (503 without one);
     ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
     (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
-    ``api_keys`` serves ``/api/namespaces/{id}/api-keys`` (503 without one).
     """
 
     deps: ServerDeps
@@ -63,7 +61,6 @@ class HttpServices:
     extra_routes: Sequence[BaseRoute] = ()
     registry: ImageRegistry | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
-    api_keys: ApiKeys | None = None
 
 
 def api_routes() -> list[BaseRoute]:

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.domain.errors import Unavailable
 from floww.domain.model import ApiKey
 from floww.domain.usecases import api_keys
 from floww.entrypoints.http.codec import (
@@ -29,7 +28,6 @@ from floww.entrypoints.http.codec import (
     read_json,
     services,
 )
-from floww.ports.api_keys import ApiKeys
 
 __all__ = ["ROUTES", "api_key_json"]
 
@@ -44,54 +42,38 @@ def api_key_json(key: ApiKey) -> dict[str, Any]:
     }
 
 
-def _keys(request: Request) -> ApiKeys:
-    keys = services(request).api_keys
-    if keys is None:
-        raise Unavailable(
-            "this server does not manage API keys (its auth provider has none); "
-            "use a `floww login` session instead"
-        )
-    return keys
-
-
 async def create_key(request: Request) -> Response:
     principal = await authenticate(request)
-    keys = _keys(request)
     name = field(json_object(await read_json(request)), "name", str)
     plaintext, key = await run_in_threadpool(
         api_keys.create_api_key,
+        services(request).deps,
         principal,
         request.path_params["namespace_id"],
         name,
-        repo=services(request).deps.repo,
-        keys=keys,
     )
     return ok({"key": plaintext, "api_key": api_key_json(key)}, 201)
 
 
 async def list_keys(request: Request) -> Response:
     principal = await authenticate(request)
-    keys = _keys(request)
     found = await run_in_threadpool(
         api_keys.list_api_keys,
+        services(request).deps,
         principal,
         request.path_params["namespace_id"],
-        repo=services(request).deps.repo,
-        keys=keys,
     )
     return ok({"items": [api_key_json(key) for key in found]})
 
 
 async def revoke_key(request: Request) -> Response:
     principal = await authenticate(request)
-    keys = _keys(request)
     await run_in_threadpool(
         api_keys.revoke_api_key,
+        services(request).deps,
         principal,
         request.path_params["namespace_id"],
         request.path_params["key_id"],
-        repo=services(request).deps.repo,
-        keys=keys,
     )
     return Response(status_code=204)
 
