@@ -1,5 +1,5 @@
 """Triggers and webhooks of ``InMemoryWorkflowRepo``: atomic replacement per workflow and
-source, and webhook lookup by method and path (the most specific template wins)."""
+source, and webhook lookup by method and path (``floww.domain.routing``: the most specific wins)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,13 @@ from floww.adapters.memory.repo_tables import RepoTables
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate
+from floww.domain.routing import most_specific
 
 __all__ = ["RouteTables"]
 
 
 def _webhook_key(webhook: Webhook) -> tuple[str, str]:
     return webhook.method.upper(), PathTemplate.parse(webhook.path).shape
-
-
-def _specificity(template: PathTemplate) -> tuple[int, ...]:
-    """Smaller is more specific: a literal segment beats a parameter, leftmost first."""
-    return tuple(1 if seg.startswith("{") else 0 for seg in template.segments)
 
 
 class RouteTables(RepoTables):
@@ -105,16 +101,14 @@ class RouteTables(RepoTables):
         found: list[Webhook] = []
         with self._lock:
             for source in TriggerSource:
-                best: tuple[tuple[int, ...], Webhook] | None = None
-                for webhook in self._webhooks.get((workflow_id, source), ()):
-                    if webhook.method.upper() != method:
-                        continue
-                    template = PathTemplate.parse(webhook.path)
-                    if template.match(path) is None:
-                        continue
-                    rank = _specificity(template)
-                    if best is None or rank < best[0]:
-                        best = (rank, webhook)
+                best = most_specific(
+                    (
+                        (PathTemplate.parse(webhook.path), webhook)
+                        for webhook in self._webhooks.get((workflow_id, source), ())
+                        if webhook.method.upper() == method
+                    ),
+                    path,
+                )
                 if best is not None:
-                    found.append(best[1])
+                    found.append(best[0])
         return found

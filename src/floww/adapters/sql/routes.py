@@ -20,6 +20,7 @@ from floww.adapters.sql.schema import triggers, webhooks
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate, normalize_path
+from floww.domain.routing import most_specific
 
 __all__ = [
     "find_webhooks",
@@ -114,8 +115,8 @@ def webhook_rows(
 
 
 def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) -> list[Webhook]:
-    """At most one webhook per source matching the request, static before templated and,
-    among templates, the one whose literal segments come first."""
+    """At most one webhook per source matching the request, ranked by
+    ``floww.domain.routing`` (a static path, probed first, beats any template)."""
     method_key, request_path = method.upper(), normalize_path(path)
     static = conn.execute(
         select(webhooks).where(
@@ -125,9 +126,7 @@ def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) ->
             webhooks.c.is_static.is_(True),
         )
     ).all()
-    best: dict[TriggerSource, tuple[tuple[int, ...], Webhook]] = {}
-    for row in static:
-        best[TriggerSource(row.source)] = ((), webhook_from_row(row))
+    best = {TriggerSource(row.source): webhook_from_row(row) for row in static}
     if len(best) < len(TriggerSource):
         segment_count = len([p for p in request_path.split("/") if p])
         candidates = conn.execute(
@@ -139,15 +138,18 @@ def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) ->
                 webhooks.c.source.in_([s.value for s in TriggerSource if s not in best]),
             )
         ).all()
-        for row in candidates:
-            template = PathTemplate.parse(row.path)
-            if template.match(request_path) is None:
-                continue
-            source = TriggerSource(row.source)
-            rank = tuple(1 if seg.startswith("{") else 0 for seg in template.segments)
-            if source not in best or rank < best[source][0]:
-                best[source] = (rank, webhook_from_row(row))
-    return [best[source][1] for source in TriggerSource if source in best]
+        for source in TriggerSource:
+            found = most_specific(
+                (
+                    (PathTemplate.parse(row.path), row)
+                    for row in candidates
+                    if TriggerSource(row.source) is source
+                ),
+                request_path,
+            )
+            if found is not None:
+                best[source] = webhook_from_row(found[0])
+    return [best[source] for source in TriggerSource if source in best]
 
 
 def replace(

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, InvocationResult, TriggerSpec
 from floww.domain.paths import PathTemplate
+from floww.domain.routing import most_specific
 from floww.domain.usecases.webhooks import response_for, webhook_event
 from floww.entrypoints.http.webhooks import METHODS, render
 
@@ -45,17 +46,16 @@ RunEvent = Callable[[TriggerSpec, dict[str, Any]], InvocationResult]
 def match_webhook(
     specs: Sequence[TriggerSpec], method: str, path: str
 ) -> tuple[TriggerSpec, dict[str, str]] | None:
-    """The builtin webhook trigger that ``method path`` reaches, with its path parameters."""
-    for spec in specs:
-        if spec.provider.type != "builtin" or spec.trigger_type != "webhook":
-            continue
-        methods = [str(m).upper() for m in spec.input.get("methods") or ["POST"]]
-        if method.upper() not in methods:
-            continue
-        params = PathTemplate.parse(str(spec.input.get("path", "/"))).match(path)
-        if params is not None:
-            return spec, params
-    return None
+    """The builtin webhook trigger that ``method path`` reaches, with its path parameters,
+    ranked as the server ranks them (``floww.domain.routing``)."""
+    candidates = (
+        (PathTemplate.parse(str(spec.input.get("path", "/"))), spec)
+        for spec in specs
+        if spec.provider.type == "builtin"
+        and spec.trigger_type == "webhook"
+        and method.upper() in [str(m).upper() for m in spec.input.get("methods") or ["POST"]]
+    )
+    return most_specific(candidates, path)
 
 
 def _headers(request: Request) -> dict[str, str]:

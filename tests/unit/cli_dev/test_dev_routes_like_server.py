@@ -1,0 +1,127 @@
+"""``floww dev``'s local webhook server and the platform's ingress pick the same trigger for
+the same request: static paths beat templated ones, and among templates the one whose literal
+segments come first, whatever order the code declares them in."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from floww.adapters.memory import InMemoryWorkflowRepo
+from floww.adapters.memory.secret_box import InMemorySecretBox
+from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
+from floww.domain.model import Namespace, ProviderRef, Trigger, TriggerSpec, Workflow
+from floww.domain.paths import PathTemplate
+from floww.domain.triggers import webhooks_for
+from floww.entrypoints.cli.devloop import match_webhook
+from floww.ports.workflow_repo import WorkflowRepo
+
+BUILTIN = ProviderRef("builtin")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _memory() -> Iterator[WorkflowRepo]:
+    yield InMemoryWorkflowRepo()
+
+
+def _sqlite() -> Iterator[WorkflowRepo]:
+    directory = Path(tempfile.mkdtemp(prefix="floww-routes-"))
+    engine = make_engine(f"sqlite:///{directory / 'floww.db'}")
+    try:
+        migrate(engine)
+        yield SqlWorkflowRepo(engine, InMemorySecretBox())
+    finally:
+        engine.dispose()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=[_memory, _sqlite], ids=["memory", "sqlite"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[WorkflowRepo, Workflow]]:
+    for repo in request.param():
+        repo.create_namespace(Namespace("ns_1", "acme", T0))
+        workflow = Workflow("wf_1", "ns_1", "orders", T0)
+        repo.create_workflow(workflow)
+        yield repo, workflow
+
+
+def _hook(path: str, *methods: str) -> TriggerSpec:
+    return TriggerSpec(BUILTIN, "webhook", {"path": path, "methods": list(methods) or ["POST"]})
+
+
+def _server_pick(
+    server: tuple[WorkflowRepo, Workflow], specs: Sequence[TriggerSpec], method: str, path: str
+) -> TriggerSpec | None:
+    """Deploy ``specs`` and ask the repo which trigger the request reaches."""
+    repo, workflow = server
+    triggers = [Trigger(f"tr_{i}", workflow.id, spec) for i, spec in enumerate(specs)]
+    hooks = [hook for trigger in triggers for hook in webhooks_for(trigger)]
+    repo.replace_triggers(workflow.id, triggers[0].source, triggers, hooks)
+    found = repo.find_webhooks(workflow.id, method, path)
+    by_id = {trigger.id: trigger.spec for trigger in triggers}
+    return by_id[found[0].trigger_id] if found else None
+
+
+def _dev_pick(specs: Sequence[TriggerSpec], method: str, path: str) -> TriggerSpec | None:
+    found = match_webhook(specs, method, path)
+    return None if found is None else found[0]
+
+
+NEW = _hook("/orders/new")
+ANY = _hook("/orders/{id}")
+ITEM = _hook("/orders/{id}/items")
+ALL = _hook("/{kind}/{id}/items")
+
+
+@pytest.mark.parametrize("specs", [[NEW, ANY], [ANY, NEW]], ids=["static first", "templated first"])
+def test_static_beats_templated_in_dev_as_on_the_server(
+    server: tuple[WorkflowRepo, Workflow], specs: list[TriggerSpec]
+) -> None:
+    for path, wanted in (("/orders/new", NEW), ("/orders/42", ANY)):
+        assert _server_pick(server, specs, "POST", path) == wanted
+        assert _dev_pick(specs, "POST", path) == wanted
+
+
+@pytest.mark.parametrize("specs", [[ALL, ITEM], [ITEM, ALL]], ids=["wide first", "narrow first"])
+def test_the_leftmost_literal_wins_in_dev_as_on_the_server(
+    server: tuple[WorkflowRepo, Workflow], specs: list[TriggerSpec]
+) -> None:
+    assert _server_pick(server, specs, "POST", "/orders/7/items") == ITEM
+    assert _dev_pick(specs, "POST", "/orders/7/items") == ITEM
+
+
+def _template(segments: list[str]) -> str:
+    return "/" + "/".join(f"{{p{i}}}" if s == "*" else s for i, s in enumerate(segments))
+
+
+_TEMPLATE = st.lists(st.sampled_from(["a", "b", "*"]), min_size=1, max_size=3).map(_template)
+
+
+def _distinct_shapes(templates: list[str]) -> list[str]:
+    """One template per shape: two of one shape would be refused as a conflict."""
+    by_shape = {PathTemplate.parse(t).shape: t for t in templates}
+    return list(by_shape.values())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    templates=st.lists(_TEMPLATE, min_size=1, max_size=6).map(_distinct_shapes),
+    request_path=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map(
+        lambda s: "/" + "/".join(s)
+    ),
+)
+def test_any_declared_set_routes_alike(
+    server: tuple[WorkflowRepo, Workflow], templates: list[str], request_path: str
+) -> None:
+    specs = [_hook(t) for t in templates]
+    assert _dev_pick(specs, "POST", request_path) == _server_pick(
+        server, specs, "POST", request_path
+    )
