@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable
+from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable, error_type_name
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, InvocationResult, TriggerSpec
 from floww.domain.paths import PathTemplate
 from floww.domain.routing import most_specific
@@ -67,7 +67,11 @@ def _headers(request: Request) -> dict[str, str]:
 
 def _answer(result: InvocationResult, workflow_id: str, execution_id: str) -> Response:
     status = ExecutionStatus.COMPLETED if result.ok else ExecutionStatus.FAILED
-    if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
+    if (
+        not result.ok
+        and result.error is not None
+        and result.error.type == error_type_name(DeadlineExceeded)
+    ):
         status = ExecutionStatus.TIMED_OUT
     execution = Execution(
         id=execution_id,
@@ -119,9 +123,9 @@ def local_webhook_app(
         try:
             result = await run_in_threadpool(run, spec, event)
         except DeadlineExceeded as exc:
-            result = InvocationResult(ok=False, error=ErrorInfo("DeadlineExceeded", str(exc)))
+            result = InvocationResult(ok=False, error=ErrorInfo(error_type_name(exc), str(exc)))
         except FlowwError as exc:
-            return _error(503, type(exc).__name__, str(exc))
+            return _error(503, error_type_name(exc), str(exc))
         return _answer(result, workflow_id, execution_id)
 
     return Starlette(routes=[Route("/{path:path}", webhook, methods=METHODS)])
