@@ -1,4 +1,4 @@
-"""The incoming webhook, as ARCHITECTURE §5 lays it out:
+"""The incoming webhook, as docs/architecture.md ("Flows") lays it out:
 
 find the webhook -> verify a provider delivery -> record the execution durably (deduplicated
 on the delivery id) -> deliver to listening dev sessions -> run the active deployment -> answer.

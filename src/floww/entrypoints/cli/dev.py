@@ -1,5 +1,6 @@
-"""``floww dev``: run the project on this machine with live events (ARCHITECTURE §5
-"(client) dev"). A thin shell: the session is ``usecases.dev``, the machinery ``devloop``."""
+"""``floww dev``: run the project on this machine with live events (docs/architecture.md,
+"Flows", "(client) dev"). A thin shell: the session is ``usecases.dev``, the machinery
+``devloop``."""
 
 from __future__ import annotations
 
