@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from floww.adapters.memory.repo_tables import RepoTables
-from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate
 from floww.domain.routing import most_specific
+from floww.domain.triggers import check_trigger_set
 
 __all__ = ["RouteTables"]
-
-
-def _webhook_key(webhook: Webhook) -> tuple[str, str]:
-    return webhook.method.upper(), PathTemplate.parse(webhook.path).shape
 
 
 class RouteTables(RepoTables):
@@ -29,35 +26,8 @@ class RouteTables(RepoTables):
         webhooks: Sequence[Webhook],
     ) -> None:
         triggers, webhooks = tuple(triggers), tuple(webhooks)
+        check_trigger_set(workflow_id, source, triggers, webhooks)
         trigger_ids = {t.id for t in triggers}
-        if len(trigger_ids) != len(triggers):
-            raise Conflict("two triggers share an id", workflow_id=workflow_id)
-        for trigger in triggers:
-            if trigger.workflow_id != workflow_id or trigger.source != source:
-                raise InvalidInput(
-                    f"trigger {trigger.id} belongs to {trigger.workflow_id}/"
-                    f"{trigger.source.value}, not {workflow_id}/{source.value}"
-                )
-        routes: dict[tuple[str, str], Webhook] = {}
-        for webhook in webhooks:
-            if webhook.workflow_id != workflow_id or webhook.source != source:
-                raise InvalidInput(
-                    f"webhook {webhook.id} belongs to {webhook.workflow_id}/"
-                    f"{webhook.source.value}, not {workflow_id}/{source.value}"
-                )
-            if webhook.trigger_id not in trigger_ids:
-                raise InvalidInput(
-                    f"webhook {webhook.id} fires unknown trigger {webhook.trigger_id}"
-                )
-            key = _webhook_key(webhook)
-            if key in routes:
-                raise Conflict(
-                    f"webhooks {routes[key].path!r} and {webhook.path!r} both serve "
-                    f"{key[0]} {key[1]}",
-                    method=key[0],
-                    path=webhook.path,
-                )
-            routes[key] = webhook
         with self._lock:
             self._workflow(workflow_id)
             for (other_wf, other_source), existing in self._triggers.items():
