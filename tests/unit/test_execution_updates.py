@@ -3,18 +3,12 @@ both repositories: no move to another workflow, and a final status never changes
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import attrs
 import pytest
 
-from floww.adapters.memory import InMemoryWorkflowRepo
-from floww.adapters.memory.secret_box import InMemorySecretBox
-from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.errors import Conflict, FlowwError, InvalidInput
 from floww.domain.model import (
     Execution,
@@ -23,6 +17,8 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.ports.workflow_repo import WorkflowRepo
+from tests.contracts.factories_memory import memory_repo
+from tests.contracts.factories_sql import sqlite_repo
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RECEIVED = Execution("ex_1", "wf_1", "tr_1", ExecutionStatus.RECEIVED, T0)
@@ -38,21 +34,6 @@ def test_the_rule_lives_on_the_execution() -> None:
         started.check_replaces(done.workflow_id, ExecutionStatus.COMPLETED)
     with pytest.raises(InvalidInput, match="another workflow"):
         attrs.evolve(started, workflow_id="wf_2").check_replaces("wf_1", RECEIVED.status)
-
-
-def _memory() -> Iterator[WorkflowRepo]:
-    yield InMemoryWorkflowRepo()
-
-
-def _sqlite() -> Iterator[WorkflowRepo]:
-    directory = Path(tempfile.mkdtemp(prefix="floww-executions-"))
-    engine = make_engine(f"sqlite:///{directory / 'floww.db'}")
-    try:
-        migrate(engine)
-        yield SqlWorkflowRepo(engine, InMemorySecretBox())
-    finally:
-        engine.dispose()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _outcomes(repos: Iterator[WorkflowRepo]) -> list[str]:
@@ -82,7 +63,7 @@ def _outcomes(repos: Iterator[WorkflowRepo]) -> list[str]:
 
 
 def test_both_repositories_apply_it_alike() -> None:
-    memory, sqlite = _outcomes(_memory()), _outcomes(_sqlite())
+    memory, sqlite = _outcomes(memory_repo()), _outcomes(sqlite_repo())
     assert memory == sqlite
     assert memory[1:4] == ["ok", "ok", "ok"]
     assert memory[0].startswith("InvalidInput") and memory[4].startswith("Conflict")

@@ -4,45 +4,26 @@ segments come first, whatever order the code declares them in."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from floww.adapters.memory import InMemoryWorkflowRepo
-from floww.adapters.memory.secret_box import InMemorySecretBox
-from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.model import Namespace, ProviderRef, Trigger, TriggerSpec, Workflow
 from floww.domain.paths import PathTemplate
 from floww.domain.triggers import webhooks_for
 from floww.entrypoints.cli.devloop import match_webhook
 from floww.ports.workflow_repo import WorkflowRepo
+from tests.contracts.factories_memory import memory_repo
+from tests.contracts.factories_sql import sqlite_repo
 
 BUILTIN = ProviderRef("builtin")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _memory() -> Iterator[WorkflowRepo]:
-    yield InMemoryWorkflowRepo()
-
-
-def _sqlite() -> Iterator[WorkflowRepo]:
-    directory = Path(tempfile.mkdtemp(prefix="floww-routes-"))
-    engine = make_engine(f"sqlite:///{directory / 'floww.db'}")
-    try:
-        migrate(engine)
-        yield SqlWorkflowRepo(engine, InMemorySecretBox())
-    finally:
-        engine.dispose()
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture(scope="module", params=[_memory, _sqlite], ids=["memory", "sqlite"])
+@pytest.fixture(scope="module", params=[memory_repo, sqlite_repo], ids=["memory", "sqlite"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[WorkflowRepo, Workflow]]:
     for repo in request.param():
         repo.create_namespace(Namespace("ns_1", "acme", T0))
