@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from floww.domain.paths import PathTemplate
 
-__all__ = ["most_specific", "specificity"]
+__all__ = ["allowed_methods", "most_specific", "specificity"]
 
 T = TypeVar("T")
 
@@ -38,3 +38,11 @@ def most_specific(
         if best is None or rank < best[0]:
             best = (rank, value, params)
     return None if best is None else (best[1], best[2])
+
+
+def allowed_methods(routes: Iterable[tuple[str, PathTemplate]], path: str) -> list[str]:
+    """The methods, upper-case and sorted, of the ``(method, template)`` routes whose template
+    matches ``path``: what a request with another method is told (405 with ``Allow``)."""
+    return sorted(
+        {method.upper() for method, template in routes if template.match(path) is not None}
+    )

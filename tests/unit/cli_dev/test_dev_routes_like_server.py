@@ -6,18 +6,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
-from floww.domain.model import Namespace, ProviderRef, Trigger, TriggerSpec, Workflow
+from floww.domain.model import (
+    InvocationResult,
+    Namespace,
+    ProviderRef,
+    Trigger,
+    TriggerSpec,
+    Workflow,
+)
 from floww.domain.paths import PathTemplate
 from floww.domain.triggers import webhooks_for
-from floww.entrypoints.cli.devloop import match_webhook
+from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook
+from floww.entrypoints.cli.devloop import local_webhook_app, match_webhook
 from floww.ports.workflow_repo import WorkflowRepo
 from tests.contracts.factories_memory import memory_repo
 from tests.contracts.factories_sql import sqlite_repo
+from tests.support import memory_deps
 
 BUILTIN = ProviderRef("builtin")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -36,14 +47,20 @@ def _hook(path: str, *methods: str) -> TriggerSpec:
     return TriggerSpec(BUILTIN, "webhook", {"path": path, "methods": list(methods) or ["POST"]})
 
 
+def _install(repo: WorkflowRepo, workflow: Workflow, specs: Sequence[TriggerSpec]) -> list[Trigger]:
+    """Deploy ``specs`` as the workflow's triggers, with their webhooks."""
+    triggers = [Trigger(f"tr_{i}", workflow.id, spec) for i, spec in enumerate(specs)]
+    hooks = [hook for trigger in triggers for hook in webhooks_for(trigger)]
+    repo.replace_triggers(workflow.id, triggers[0].source, triggers, hooks)
+    return triggers
+
+
 def _server_pick(
     server: tuple[WorkflowRepo, Workflow], specs: Sequence[TriggerSpec], method: str, path: str
 ) -> TriggerSpec | None:
     """Deploy ``specs`` and ask the repo which trigger the request reaches."""
     repo, workflow = server
-    triggers = [Trigger(f"tr_{i}", workflow.id, spec) for i, spec in enumerate(specs)]
-    hooks = [hook for trigger in triggers for hook in webhooks_for(trigger)]
-    repo.replace_triggers(workflow.id, triggers[0].source, triggers, hooks)
+    triggers = _install(repo, workflow, specs)
     found = repo.find_webhooks(workflow.id, method, path)
     by_id = {trigger.id: trigger.spec for trigger in triggers}
     return by_id[found[0].trigger_id] if found else None
@@ -106,3 +123,22 @@ def test_any_declared_set_routes_alike(
     assert _dev_pick(specs, "POST", request_path) == _server_pick(
         server, specs, "POST", request_path
     )
+
+
+def test_a_known_path_with_another_method_is_405_in_dev_as_on_the_server() -> None:
+    specs = [_hook("/orders/{id}", "POST", "PUT"), _hook("/orders/new", "GET")]
+    with memory_deps() as deps:
+        deps.repo.create_namespace(Namespace("ns_1", "acme", T0))
+        workflow = Workflow("wf_1", "ns_1", "orders", T0)
+        deps.repo.create_workflow(workflow)
+        _install(deps.repo, workflow, specs)
+        server = handle_webhook(deps, IncomingRequest("wf_1", "DELETE", "/orders/42", {}, {}, b""))
+
+    def never(spec: TriggerSpec, event: dict[str, Any]) -> InvocationResult:
+        raise AssertionError("no handler runs for a method the path does not accept")
+
+    dev = TestClient(local_webhook_app(lambda: specs, never)).delete("/orders/42")
+
+    assert (dev.status_code, dev.headers["allow"]) == (server.status, server.headers["allow"])
+    assert dev.json() == server.body
+    assert server.status == 405 and server.headers["allow"] == "POST, PUT"

@@ -25,8 +25,8 @@ from starlette.routing import Route
 from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable, error_type_name
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, InvocationResult, TriggerSpec
 from floww.domain.paths import PathTemplate
-from floww.domain.routing import most_specific
-from floww.domain.usecases.webhooks import response_for, webhook_event
+from floww.domain.routing import allowed_methods, most_specific
+from floww.domain.usecases.webhooks import method_not_allowed, response_for, webhook_event
 from floww.entrypoints.http.webhooks import METHODS, render
 
 __all__ = [
@@ -43,19 +43,23 @@ _MAX_BODY = 6 * 1024 * 1024
 RunEvent = Callable[[TriggerSpec, dict[str, Any]], InvocationResult]
 
 
+def _served(specs: Sequence[TriggerSpec]) -> list[tuple[str, PathTemplate, TriggerSpec]]:
+    """``(method, template, spec)`` of every builtin webhook route in ``specs``."""
+    return [
+        (str(method).upper(), PathTemplate.parse(str(spec.input.get("path", "/"))), spec)
+        for spec in specs
+        if spec.provider.type == "builtin" and spec.trigger_type == "webhook"
+        for method in spec.input.get("methods") or ["POST"]
+    ]
+
+
 def match_webhook(
     specs: Sequence[TriggerSpec], method: str, path: str
 ) -> tuple[TriggerSpec, dict[str, str]] | None:
     """The builtin webhook trigger that ``method path`` reaches, with its path parameters,
     ranked as the server ranks them (``floww.domain.routing``)."""
-    candidates = (
-        (PathTemplate.parse(str(spec.input.get("path", "/"))), spec)
-        for spec in specs
-        if spec.provider.type == "builtin"
-        and spec.trigger_type == "webhook"
-        and method.upper() in [str(m).upper() for m in spec.input.get("methods") or ["POST"]]
-    )
-    return most_specific(candidates, path)
+    wanted = method.upper()
+    return most_specific(((t, spec) for m, t, spec in _served(specs) if m == wanted), path)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -101,16 +105,14 @@ def local_webhook_app(
 
     async def webhook(request: Request) -> Response:
         method, path = request.method.upper(), request.url.path
-        found = match_webhook(routes(), method, path)
+        specs = routes()
+        found = match_webhook(specs, method, path)
         if found is None:
-            known = sorted(
-                {
-                    f"{str(m).upper()} {s.input.get('path')}"
-                    for s in routes()
-                    if s.provider.type == "builtin" and s.trigger_type == "webhook"
-                    for m in (s.input.get("methods") or ["POST"])
-                }
-            )
+            served = _served(specs)
+            allowed = allowed_methods(((m, t) for m, t, _ in served), path)
+            if allowed:
+                return render(method_not_allowed(method, path, allowed))
+            known = sorted({f"{m} {spec.input.get('path')}" for m, _, spec in served})
             hint = f"; this code serves: {', '.join(known)}" if known else ""
             return _error(404, "NotFound", f"webhook {method} {path} not found{hint}")
         spec, params = found
