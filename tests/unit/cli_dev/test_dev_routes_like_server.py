@@ -4,6 +4,7 @@ segments come first, whatever order the code declares them in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from floww.domain.errors import PayloadTooLarge
 from floww.domain.model import (
     InvocationResult,
     Namespace,
@@ -25,6 +27,7 @@ from floww.domain.paths import PathTemplate
 from floww.domain.triggers import webhooks_for
 from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook
 from floww.entrypoints.cli.devloop import local_webhook_app, match_webhook
+from floww.entrypoints.http.errors import floww_error_response
 from floww.ports.workflow_repo import WorkflowRepo
 from tests.contracts.factories_memory import memory_repo
 from tests.contracts.factories_sql import sqlite_repo
@@ -142,3 +145,15 @@ def test_a_known_path_with_another_method_is_405_in_dev_as_on_the_server() -> No
     assert (dev.status_code, dev.headers["allow"]) == (server.status, server.headers["allow"])
     assert dev.json() == server.body
     assert server.status == 405 and server.headers["allow"] == "POST, PUT"
+
+
+def test_a_body_over_the_limit_is_refused_in_dev_as_on_the_server() -> None:
+    def never(spec: TriggerSpec, event: dict[str, Any]) -> InvocationResult:
+        raise AssertionError("no handler runs for a body over the limit")
+
+    app = local_webhook_app(lambda: [NEW], never, max_body_bytes=8)
+    dev = TestClient(app).post("/orders/new", content=b"x" * 9)
+    server = floww_error_response(PayloadTooLarge(9, 8))
+
+    assert dev.status_code == server.status_code == 413
+    assert dev.json() == json.loads(bytes(server.body))

@@ -22,11 +22,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable, error_type_name
+from floww.domain.errors import (
+    DeadlineExceeded,
+    FlowwError,
+    PayloadTooLarge,
+    Unavailable,
+    error_type_name,
+)
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, InvocationResult, TriggerSpec
 from floww.domain.paths import PathTemplate
 from floww.domain.routing import allowed_methods, most_specific
 from floww.domain.usecases.webhooks import method_not_allowed, response_for, webhook_event
+from floww.entrypoints.http.errors import floww_error_response
 from floww.entrypoints.http.webhooks import METHODS, render
 
 __all__ = [
@@ -118,7 +125,7 @@ def local_webhook_app(
         spec, params = found
         body = await request.body()
         if len(body) > max_body_bytes:
-            return _error(413, "PayloadTooLarge", f"request body exceeds {max_body_bytes} bytes")
+            return floww_error_response(PayloadTooLarge(len(body), max_body_bytes))
         headers = _headers(request)
         event = webhook_event(method, path, headers, dict(request.query_params), body, params)
         execution_id = f"local-{next(counter)}"
