@@ -8,6 +8,7 @@ import pytest
 
 from floww.domain.errors import (
     DeviceAuthorizationPending,
+    InvalidInput,
     NotFound,
     Unauthenticated,
 )
@@ -125,6 +126,18 @@ class TestDeviceFlow:
             auth.approve_device("BCDF-GHJK", auth_harness.make_user("ada@example.com"))
         with pytest.raises(NotFound):
             auth.deny_device("BCDF-GHJK")
+
+    def test_a_device_login_is_granted_to_users_only(self, auth_harness: AuthHarness) -> None:
+        auth = auth_harness.auth
+        device = auth.start_device("floww-cli")
+        execution = auth.verify(
+            auth.issue_execution_token(
+                namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
+            )
+        )
+        with pytest.raises(InvalidInput):
+            auth.approve_device(device.user_code, execution)
+        assert poll_code(auth_harness, device) == "authorization_pending"
 
     def test_a_device_code_yields_one_token_set(self, auth_harness: AuthHarness) -> None:
         auth = auth_harness.auth

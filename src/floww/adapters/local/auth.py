@@ -243,8 +243,6 @@ class LocalAuth(Auth, ApiKeys):
     def approve_device(self, user_code: str, user: Principal) -> None:
         """Grant a pending code to ``user``. ``NotFound`` for an unknown or expired code,
         ``Conflict`` for one already approved or denied, ``InvalidInput`` for a non-user."""
-        if user.kind != "user":
-            raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
         self.device_flow.approve(user_code, user)
 
     def deny_device(self, user_code: str) -> None:
