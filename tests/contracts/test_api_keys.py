@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import ApiKey, Principal
-from floww.domain.usecases.authentication import authenticate
 from floww.ports.api_keys import ApiKeys
 
 if TYPE_CHECKING:
@@ -81,25 +80,19 @@ def test_another_users_key_is_not_found_and_keeps_working(api_keys_harness: Auth
     assert keys.list_api_keys(eve) == []
 
 
-def test_only_users_manage_keys(api_keys_harness: AuthHarness) -> None:
+def test_keys_are_the_principals_and_its_kind_is_the_callers_business(
+    api_keys_harness: AuthHarness,
+) -> None:
+    """Who may manage keys (users only) is decided once, in ``usecases.api_keys``; the
+    adapter keeps the keys of ``principal.id`` and does not judge the principal's kind."""
     keys = keys_of(api_keys_harness)
     user = api_keys_harness.make_user("ada@example.com")
     plaintext, info = keys.create_api_key(user, "ns_1", "ci")
-    execution = authenticate(
-        api_keys_harness.tokens.issue_execution_token(
-            namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
-        ),
-        identity=api_keys_harness.auth,
-        tokens=api_keys_harness.tokens,
-    )
-    for principal in (api_keys_harness.auth.verify(plaintext), execution):
-        with pytest.raises(PermissionDenied):
-            keys.create_api_key(principal, "ns_1", "more")
-        with pytest.raises(PermissionDenied):
-            keys.list_api_keys(principal)
-        with pytest.raises(PermissionDenied):
-            keys.revoke_api_key(principal, info.id)
-    assert keys.list_api_keys(user) == [info]
+    as_key = api_keys_harness.auth.verify(plaintext)
+    assert as_key.kind == "api_key" and as_key.id == user.id
+    assert keys.list_api_keys(as_key) == [info]
+    keys.revoke_api_key(as_key, info.id)
+    assert keys.list_api_keys(user) == []
 
 
 def test_bad_input_and_unknown_users_are_refused(api_keys_harness: AuthHarness) -> None:

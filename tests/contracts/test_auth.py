@@ -165,6 +165,19 @@ class TestDeviceFlow:
         with pytest.raises(NotFound):
             auth.deny_device("BCDF-GHJK")
 
+    def test_a_device_login_is_granted_to_users_only(self, auth_harness: AuthHarness) -> None:
+        auth = auth_harness.auth
+        device = auth.start_device("floww-cli")
+        execution = verify(
+            auth_harness,
+            auth_harness.tokens.issue_execution_token(
+                namespace_id="ns_1", workflow_id="wf_1", execution_id="ex_1", ttl_seconds=60
+            ),
+        )
+        with pytest.raises(InvalidInput):
+            auth.approve_device(device.user_code, execution)
+        assert poll_code(auth_harness, device) == "authorization_pending"
+
     def test_a_device_code_yields_one_token_set(self, auth_harness: AuthHarness) -> None:
         auth = auth_harness.auth
         device = auth.start_device("floww-cli")

@@ -150,7 +150,10 @@ class DeviceFlow:
             return device.user
 
     def approve(self, user_code: str, user: Principal) -> None:
-        """Grant a pending code to ``user``; ``NotFound`` / ``Conflict`` as for ``deny``."""
+        """Grant a pending code to ``user``; ``NotFound`` / ``Conflict`` as for ``deny``,
+        ``InvalidInput`` when ``user`` is not a user (a device login is a user's session)."""
+        if user.kind != "user":
+            raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
         with self._lock:
             self._undecided(user_code).user = user
 

@@ -16,6 +16,10 @@ them (``raise NotFound(...) from exc``); the edges map them once to HTTP statuse
     ├── DeadlineExceeded         the work did not finish in time
     ├── ExecutionFailed          the user's handler raised
     └── DeviceAuthorizationPending  a device login is not granted (yet)
+
+On the wire (the HTTP API's error bodies, a runtime's answer) an error is named by
+``error_type_name``; ``error_class_for`` reads the name back. The structured fields of an error
+travel as its ``details``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UserCodeError",
+    "error_class_for",
+    "error_type_name",
 ]
 
 
@@ -73,7 +79,11 @@ class PayloadTooLarge(InvalidInput):
     """The request body is larger than the limit."""
 
     def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"request body of {size} bytes exceeds the limit of {limit} bytes")
+        super().__init__(
+            f"request body of {size} bytes exceeds the limit of {limit} bytes",
+            size=size,
+            limit=limit,
+        )
         self.size = size
         self.limit = limit
 
@@ -145,3 +155,21 @@ class DeviceAuthorizationPending(FlowwError):
     def __init__(self, code: str, message: str = "") -> None:
         super().__init__(message or code.replace("_", " "), code=code)
         self.code = code
+
+
+def error_type_name(error: FlowwError | type[FlowwError]) -> str:
+    """The name an error travels under: its class name (``NotFound``, ``UserCodeError``)."""
+    cls = error if isinstance(error, type) else type(error)
+    return cls.__name__
+
+
+def error_class_for(name: str) -> type[FlowwError] | None:
+    """The error class of the tree above named ``name`` on the wire; ``None`` for a name that
+    is not one of them (an OAuth error code, a proxy's answer)."""
+    todo: list[type[FlowwError]] = [FlowwError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__ == __name__ and cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None

@@ -344,6 +344,17 @@ class Execution:
             )
         return attrs.evolve(self, status=status, **changes)
 
+    def check_replaces(self, stored_workflow_id: str, stored_status: ExecutionStatus) -> None:
+        """The rule of every ``WorkflowRepo.update_execution``: this version may replace the
+        stored one (of that workflow and status). ``InvalidInput`` for a move to another
+        workflow, ``Conflict`` when the stored status is final and this one differs."""
+        if stored_workflow_id != self.workflow_id:
+            raise InvalidInput(f"execution {self.id} cannot move to another workflow")
+        if stored_status.is_final and self.status != stored_status:
+            raise Conflict(
+                f"execution {self.id} is {stored_status.value} already", execution_id=self.id
+            )
+
 
 @attrs.frozen
 class KvItem:

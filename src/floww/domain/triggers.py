@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import attrs
 
-from floww.domain.model import Trigger, TriggerSpec, Webhook
+from floww.domain.errors import Conflict, InvalidInput
+from floww.domain.model import Trigger, TriggerSource, TriggerSpec, Webhook
 from floww.domain.paths import PathTemplate
 
-__all__ = ["TriggerDiff", "diff_triggers", "webhook_url", "webhooks_for"]
+__all__ = ["TriggerDiff", "check_trigger_set", "diff_triggers", "webhook_url", "webhooks_for"]
 
 
 @attrs.frozen
@@ -75,3 +76,41 @@ def webhooks_for(trigger: Trigger) -> list[Webhook]:
 
 def webhook_url(base_url: str, hook: Webhook) -> str:
     return f"{base_url.rstrip('/')}/webhook/{hook.workflow_id}{hook.path}"
+
+
+def check_trigger_set(
+    workflow_id: str,
+    source: TriggerSource,
+    triggers: Sequence[Trigger],
+    webhooks: Sequence[Webhook],
+) -> None:
+    """The rules every ``WorkflowRepo.replace_triggers`` applies to a replacement set:
+    ``Conflict`` for two triggers of one id, or two webhooks serving one method and path shape
+    (they would match the same requests); ``InvalidInput`` for a trigger or webhook of another
+    workflow or source, or a webhook of a trigger not in the set."""
+    trigger_ids = {t.id for t in triggers}
+    if len(trigger_ids) != len(triggers):
+        raise Conflict("two triggers share an id", workflow_id=workflow_id)
+    for trigger in triggers:
+        if trigger.workflow_id != workflow_id or trigger.source != source:
+            raise InvalidInput(
+                f"trigger {trigger.id} belongs to {trigger.workflow_id}/"
+                f"{trigger.source.value}, not {workflow_id}/{source.value}"
+            )
+    served: dict[tuple[str, str], Webhook] = {}
+    for hook in webhooks:
+        if hook.workflow_id != workflow_id or hook.source != source:
+            raise InvalidInput(
+                f"webhook {hook.id} belongs to {hook.workflow_id}/{hook.source.value}, "
+                f"not {workflow_id}/{source.value}"
+            )
+        if hook.trigger_id not in trigger_ids:
+            raise InvalidInput(f"webhook {hook.id} fires unknown trigger {hook.trigger_id}")
+        key = (hook.method.upper(), PathTemplate.parse(hook.path).shape)
+        if key in served:
+            raise Conflict(
+                f"webhooks {served[key].path!r} and {hook.path!r} both serve {key[0]} {key[1]}",
+                method=key[0],
+                path=hook.path,
+            )
+        served[key] = hook

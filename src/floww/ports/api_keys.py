@@ -15,9 +15,9 @@ class ApiKeys(Protocol):
     A key is shown in plain text once, when it is created; the adapter keeps only a digest.
     ``Identity.verify`` of a live key gives ``Principal(kind="api_key", id=<owner's user id>,
     namespace_id=<its namespace>)``; after ``revoke_api_key`` it raises ``Unauthenticated``.
-    Only user principals manage keys: every method raises ``PermissionDenied`` for any other
-    kind (an API key cannot mint or revoke keys). Whether the user may use the namespace is
-    the caller's decision (see ``floww.domain.usecases.api_keys``).
+    An adapter keeps the keys of ``user.id`` and does not judge the principal: who may manage
+    keys (users only, never an API key or a workflow token) and in which namespaces is decided
+    once, by the caller (``floww.domain.usecases.api_keys``).
     """
 
     def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:

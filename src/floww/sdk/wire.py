@@ -1,4 +1,5 @@
-"""The runtime contract's codec (ARCHITECTURE §6): snake_case JSON, for both sides of it.
+"""The runtime contract's codec (docs/architecture.md, "Wire contracts"): snake_case JSON, for
+both sides of it.
 
 The runtime decodes requests (``code_from_wire``, ``spec_from_wire``, ``execution_from_wire``,
 ...) and hosts encode them (``invocation_to_wire``, ``definitions_request``) and decode the

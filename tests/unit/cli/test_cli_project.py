@@ -122,14 +122,20 @@ def test_plan_shows_the_trigger_diff_and_changes_nothing(world: World) -> None:
     }
 
 
-def test_unknown_workflow_says_to_run_init(world: World) -> None:
+def test_a_stale_workflow_id_falls_back_to_the_name_and_is_rewritten(world: World) -> None:
     world.login()
     project = hello_project(world)
     text = (project / "floww.toml").read_text()
-    (project / "floww.toml").write_text(text.replace('id = "', 'id = "wf_gone'))
+    recorded = text.split('id = "', 1)[1].split('"', 1)[0]
+    (project / "floww.toml").write_text(text.replace(f'id = "{recorded}', 'id = "wf_gone'))
     result = world.run("deploy", "--yes", cwd=project)
-    assert result.exit_code == 66
-    assert "run `floww init`" in result.output
+    assert result.exit_code == 0, result.output
+    assert "wf_gone of floww.toml no longer exists" in result.output
+    assert f'id = "{recorded}"' in (project / "floww.toml").read_text()
+
+
+def test_unknown_workflow_says_to_run_init(world: World) -> None:
+    world.login()
     nowhere = world.run("executions", "list", cwd=world.tmp)
     assert nowhere.exit_code == 66
     assert "floww.toml" in nowhere.output and "run `floww init`" in nowhere.output

@@ -57,15 +57,25 @@ def test_routes_path_parameters_and_methods_to_the_trigger() -> None:
     assert event["headers"]["content-type"] == "application/json"
 
 
-def test_unknown_path_or_method_is_404_naming_what_is_served() -> None:
+def test_an_unknown_path_is_404_naming_what_is_served() -> None:
     seen: list[tuple[TriggerSpec, dict[str, Any]]] = []
     client = _app(None, seen)
 
-    answer = client.post("/orders/42")
+    answer = client.post("/customers/42")
 
     assert answer.status_code == 404
     message = answer.json()["error"]["message"]
-    assert "POST /orders/42 not found" in message and "GET /orders/{order_id}" in message
+    assert "POST /customers/42 not found" in message and "GET /orders/{order_id}" in message
+    assert seen == []
+
+
+def test_a_known_path_with_another_method_is_405_as_on_the_server() -> None:
+    seen: list[tuple[TriggerSpec, dict[str, Any]]] = []
+
+    answer = _app(None, seen).post("/orders/42")
+
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, PUT")
+    assert answer.json()["error"]["type"] == "MethodNotAllowed"
     assert seen == []
 
 
@@ -95,6 +105,6 @@ def test_the_loop_serves_the_current_code_locally(world: World) -> None:
 
     assert first.json() == {"message": "hi ada"}
     assert second.json() == {"message": "hello ada"}
-    assert client.get("/hello/ada").status_code == 404
+    assert client.get("/hello/ada").status_code == 405
     local = [line for line in world.lines if line.endswith("(local)")]
     assert len(local) == 2 and all("POST /hello/{name}  ok" in line for line in local)

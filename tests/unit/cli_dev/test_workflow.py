@@ -1,4 +1,5 @@
-"""The workflow prerequisite of ``floww dev``: recorded id, then name, then create or pick."""
+"""The workflow prerequisite of ``floww dev`` and ``floww deploy``: recorded id, then name,
+then create or pick."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from floww.adapters.memory import ScriptedPrompter
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.errors import InvalidInput
-from floww.entrypoints.cli.devloop.workflow import resolve_workflow
+from floww.domain.usecases.project_workflow import resolve_workflow
 from floww.sdk.catalog import fields_for
 from tests.unit.cli_dev.conftest import TARGET, World
 
@@ -40,7 +41,9 @@ def test_the_recorded_id_wins_and_a_stale_one_falls_back_to_the_name(world: Worl
     )
 
     assert by_id == world.workflow and stale == world.workflow
-    assert prompter.said == ["Workflow wf_gone of floww.toml no longer exists."]
+    assert prompter.said == [
+        "Workflow wf_gone of floww.toml no longer exists; using the workflow named 'hello'."
+    ]
 
 
 def test_a_missing_workflow_is_created_with_yes_or_consent(world: World) -> None:

@@ -2,13 +2,12 @@
 
 Every request goes to ``base_url`` with ``Authorization: Bearer <token>`` when a token is set.
 The server's error body ``{"error": {"type", "message", ...}}`` is mapped back to the domain
-error tree, once, here:
-
-    400 -> InvalidInput              401 -> Unauthenticated      403 -> PermissionDenied
-    404 -> NotFound                  409 -> Conflict             413 -> PayloadTooLarge
-    422 -> UserCodeError (filename, lineno) or ProviderNotConfigured (missing)
-    502 -> ExecutionFailed           504 -> DeadlineExceeded
-    503, other 5xx, timeouts, refused connections -> Unavailable naming the URL
+error tree, once, here: ``type`` names the class (``floww.domain.errors.error_class_for``) and
+the other fields are its details. An answer that names no floww error (an OAuth error code, a
+proxy's page) is mapped by status: 401 Unauthenticated, 403 PermissionDenied, 404 NotFound,
+409 Conflict, other 4xx InvalidInput, 5xx Unavailable. 5xx answers, timeouts and refused
+connections give ``Unavailable`` naming the URL, except the server's own ``ExecutionFailed``
+(502) and ``DeadlineExceeded`` (504).
 
 ``token`` may be a callable, asked before each request, so a caller can refresh credentials
 between requests.
@@ -25,6 +24,7 @@ import httpx
 from floww.domain.errors import (
     Conflict,
     DeadlineExceeded,
+    DeviceAuthorizationPending,
     ExecutionFailed,
     FlowwError,
     InvalidInput,
@@ -35,6 +35,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
     UserCodeError,
+    error_class_for,
 )
 
 __all__ = ["ApiClient", "error_from_response"]
@@ -141,31 +142,44 @@ def _error_doc(response: httpx.Response) -> dict[str, Any]:
 
 
 def error_from_response(response: httpx.Response, base_url: str = "") -> FlowwError:
-    """The domain error a non-2xx answer stands for."""
+    """The domain error a non-2xx answer stands for: the class its ``type`` names, else the
+    one its status suggests."""
     status = response.status_code
     doc = _error_doc(response)
-    kind = str(doc.get("type") or "")
     message = str(doc.get("message") or f"HTTP {status} from {response.request.url}")
-    if status == 404:
-        key = doc.get("key")
-        if isinstance(key, str) and isinstance(doc.get("kind"), str):
-            return NotFound(str(doc["kind"]), key)
+    cls = error_class_for(str(doc.get("type") or ""))
+    if status >= 500 and cls not in (ExecutionFailed, DeadlineExceeded):
+        where = base_url or str(response.request.url)
+        return Unavailable(f"{where} answered {status}: {message}", url=where)
+    try:
+        return _rebuild(cls or _by_status(status), message, doc, response)
+    except (KeyError, TypeError, ValueError):  # a name without the fields its class needs
+        return _by_status(status)(message)
+
+
+def _by_status(status: int) -> type[FlowwError]:
+    """For a 4xx answer whose type is no floww error (an OAuth error code, a proxy's page)."""
+    return {401: Unauthenticated, 403: PermissionDenied, 404: NotFound, 409: Conflict}.get(
+        status, InvalidInput
+    )
+
+
+def _rebuild(
+    cls: type[FlowwError], message: str, doc: dict[str, Any], response: httpx.Response
+) -> FlowwError:
+    """``cls`` again, with the structured fields the server sent; ``KeyError`` / ``TypeError``
+    when they are missing or malformed."""
+    details = {k: v for k, v in doc.items() if k not in ("type", "message")}
+    if cls is NotFound:
+        if isinstance(doc.get("kind"), str) and isinstance(doc.get("key"), str):
+            return NotFound(doc["kind"], doc["key"])
         error: FlowwError = NotFound("resource", response.request.url.path)
         error.message = message
         error.args = (message,)
         return error
-    if status == 409:
-        return Conflict(message)
-    if status == 413:
-        size, limit = doc.get("size"), doc.get("limit")
-        if isinstance(size, int) and isinstance(limit, int):
-            return PayloadTooLarge(size, limit)
-        return InvalidInput(message)
-    if status == 422:
-        if kind == "ProviderNotConfigured" or "missing" in doc:
-            missing = doc.get("missing") or []
-            pairs = [(str(m[0]), str(m[1])) for m in missing if isinstance(m, list) and len(m) == 2]
-            return ProviderNotConfigured(pairs)
+    if cls is PayloadTooLarge:
+        return PayloadTooLarge(_int(doc["size"]), _int(doc["limit"]))
+    if cls is UserCodeError:
         filename, lineno = doc.get("filename"), doc.get("lineno")
         reason = message
         if isinstance(filename, str) and reason.startswith(f"{filename}:"):
@@ -175,18 +189,18 @@ def error_from_response(response: httpx.Response, base_url: str = "") -> FlowwEr
             filename=filename if isinstance(filename, str) else None,
             lineno=lineno if isinstance(lineno, int) else None,
         )
-    details = {k: v for k, v in doc.items() if k in ("field", "oauth_error")}
-    if status == 400:
-        return InvalidInput(message, **details)
-    if status == 401:
-        return Unauthenticated(message, **details)
-    if status == 403:
-        return PermissionDenied(message)
-    if status == 502:
+    if cls is ProviderNotConfigured:
+        missing = doc.get("missing") or []
+        pairs = [(str(m[0]), str(m[1])) for m in missing if isinstance(m, list) and len(m) == 2]
+        return ProviderNotConfigured(pairs)
+    if cls is ExecutionFailed:
         return ExecutionFailed(message, error_type=str(doc.get("error_type") or "Exception"))
-    if status == 504:
-        return DeadlineExceeded(message)
-    if status >= 500:
-        where = base_url or str(response.request.url)
-        return Unavailable(f"{where} answered {status}: {message}", url=where)
-    return InvalidInput(message)
+    if cls is DeviceAuthorizationPending:
+        return DeviceAuthorizationPending(str(doc["code"]), message)
+    return cls(message, **details)
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, not {value!r}")
+    return value

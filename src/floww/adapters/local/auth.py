@@ -33,7 +33,7 @@ from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.platform_tokens import claim, require_values
 from floww.adapters.local.tokens import TokenCodec
 from floww.domain.device_flow import DeviceFlow
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import ApiKey, Principal
 from floww.ports.api_keys import ApiKeys
 from floww.ports.identity import DeviceAuthorization, Identity, TokenSet
@@ -167,29 +167,18 @@ class LocalAuth(Identity, ApiKeys):
 
     def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
         """A new API key of ``user`` for one namespace: the plain text (shown once) and its
-        info. ``PermissionDenied`` unless ``user`` is a user; ``InvalidInput`` for an empty
-        namespace or name; ``NotFound`` for an unknown user."""
-        self._require_user(user)
+        info. ``InvalidInput`` for an empty namespace or name; ``NotFound`` for an unknown
+        user. Who may manage keys is ``usecases.api_keys``'s decision."""
         plaintext, info = self._accounts.create_api_key(user.id, namespace_id, name)
         return plaintext, _api_key(info)
 
     def list_api_keys(self, user: Principal) -> list[ApiKey]:
-        """The user's keys, oldest first. ``PermissionDenied`` unless ``user`` is a user."""
-        self._require_user(user)
+        """The user's keys, oldest first."""
         return [_api_key(info) for info in self._accounts.list_api_keys(user.id)]
 
     def revoke_api_key(self, user: Principal, key_id: str) -> None:
-        """``NotFound`` when ``user`` has no key with this id; ``PermissionDenied`` unless
-        ``user`` is a user."""
-        self._require_user(user)
+        """``NotFound`` when ``user`` has no key with this id."""
         self._accounts.revoke_api_key(user.id, key_id)
-
-    @staticmethod
-    def _require_user(user: Principal) -> None:
-        if user.kind != "user":
-            raise PermissionDenied(
-                f"API keys are managed by a signed-in user, not by a token of kind {user.kind!r}"
-            )
 
     # device authorization (RFC 8628) ------------------------------------------------------
 
@@ -208,8 +197,6 @@ class LocalAuth(Identity, ApiKeys):
     def approve_device(self, user_code: str, user: Principal) -> None:
         """Grant a pending code to ``user``. ``NotFound`` for an unknown or expired code,
         ``Conflict`` for one already approved or denied, ``InvalidInput`` for a non-user."""
-        if user.kind != "user":
-            raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
         self.device_flow.approve(user_code, user)
 
     def deny_device(self, user_code: str) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from floww.domain.device_flow import DeviceFlow
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import ApiKey, Principal
 from floww.ports.api_keys import ApiKeys
 from floww.ports.identity import DeviceAuthorization, Identity, TokenSet
@@ -106,7 +106,6 @@ class InMemoryIdentity(Identity, ApiKeys):
     # API keys ---------------------------------------------------------------------------
 
     def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
-        self._require_user(user)
         if not namespace_id or not isinstance(name, str) or not name.strip():
             raise InvalidInput("an API key needs a namespace and a name")
         plaintext = _API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -125,13 +124,11 @@ class InMemoryIdentity(Identity, ApiKeys):
         return plaintext, info
 
     def list_api_keys(self, user: Principal) -> list[ApiKey]:
-        self._require_user(user)
         with self._lock:
             found = [k.info for k in self._api_keys.values() if k.info.user_id == user.id]
         return sorted(found, key=lambda info: (info.created_at, info.id))
 
     def revoke_api_key(self, user: Principal, key_id: str) -> None:
-        self._require_user(user)
         with self._lock:
             stored = self._api_keys.get(key_id)
             if stored is None or stored.info.user_id != user.id:
@@ -156,13 +153,6 @@ class InMemoryIdentity(Identity, ApiKeys):
             email=owner.email if owner is not None else None,
             namespace_id=stored.info.namespace_id,
         )
-
-    @staticmethod
-    def _require_user(user: Principal) -> None:
-        if user.kind != "user":
-            raise PermissionDenied(
-                f"API keys are managed by a signed-in user, not by a token of kind {user.kind!r}"
-            )
 
     # device authorization (RFC 8628) ------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """InProcessPlatform: the client's view of a floww server, served by calling the server's use
 cases in this process. Used by tests and by embedding floww as a library; the HTTP API adapter
-offers the same port over the network."""
+offers the same port over the network.
+
+Every method calls the use case the server's route (or realtime edge) calls, with no check of
+its own, so both answer alike: the same access checks, token kinds and errors."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from floww.domain.errors import PermissionDenied
 from floww.domain.model import (
     CodeBundle,
     InvocationResult,
@@ -19,8 +23,8 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.triggers import TriggerDiff
-from floww.domain.usecases import deployments, providers, triggers, webhooks, workflows
-from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases import deployments, providers, queries, replies, triggers, workflows
+from floww.domain.usecases.access import may_subscribe
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.platform import DeploymentReceipt, Platform
 from floww.ports.realtime import Subscription, workflow_channel
@@ -46,11 +50,10 @@ class InProcessPlatform(Platform):
         return self._target
 
     def get_workflow(self, workflow_id: str) -> Workflow:
-        return require_workflow(self._deps.repo, self._principal, workflow_id)
+        return queries.get_workflow(self._deps, self._principal, workflow_id)
 
     def find_workflow(self, namespace_id: str, name: str) -> Workflow | None:
-        require_namespace(self._deps.repo, self._principal, namespace_id)
-        return self._deps.repo.find_workflow(namespace_id, name)
+        return queries.find_workflow(self._deps, self._principal, namespace_id, name)
 
     def create_workflow(self, namespace_id: str, name: str) -> Workflow:
         return workflows.create_workflow(self._deps, self._principal, namespace_id, name)
@@ -59,8 +62,7 @@ class InProcessPlatform(Platform):
         return self._fields(provider_type)
 
     def provider_configs(self, namespace_id: str) -> dict[str, dict[str, str]]:
-        require_namespace(self._deps.repo, self._principal, namespace_id)
-        return {p.ref.key: dict(p.config) for p in self._deps.repo.list_providers(namespace_id)}
+        return queries.provider_configs(self._deps, self._principal, namespace_id)
 
     def setup_provider(
         self, namespace_id: str, ref: ProviderRef, config: dict[str, str]
@@ -86,15 +88,18 @@ class InProcessPlatform(Platform):
         return triggers.issue_dev_token(self._deps, self._principal, workflow_id)
 
     def subscribe(self, workflow_id: str) -> Subscription:
-        require_workflow(self._deps.repo, self._principal, workflow_id)
-        return self._deps.realtime.subscribe(workflow_channel(workflow_id))
+        channel = workflow_channel(workflow_id)
+        if not may_subscribe(self._deps.repo, self._principal, channel):
+            raise PermissionDenied(f"not allowed to listen on {channel}")
+        return self._deps.realtime.subscribe(channel)
 
     def reply(self, workflow_id: str, reply_to: str, token: str, result: InvocationResult) -> None:
-        webhooks.submit_dev_reply(self._deps, execution_id=reply_to, token=token, result=result)
+        replies.reply_to_event(
+            self._deps, self._principal, execution_id=reply_to, token=token, result=result
+        )
 
     def find_runtime(self, namespace_id: str, spec_hash: str) -> Runtime | None:
-        require_namespace(self._deps.repo, self._principal, namespace_id)
-        return self._deps.repo.find_runtime(namespace_id, spec_hash)
+        return queries.find_runtime(self._deps, self._principal, namespace_id, spec_hash)
 
     def create_runtime(self, namespace_id: str, spec_hash: str, image_ref: str) -> Runtime:
         return deployments.create_runtime(

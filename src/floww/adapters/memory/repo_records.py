@@ -139,13 +139,7 @@ class RecordTables(RepoTables):
             if execution.id not in self._executions:
                 raise NotFound("execution", execution.id)
             seq, stored = self._executions[execution.id]
-            if stored.workflow_id != execution.workflow_id:
-                raise InvalidInput(f"execution {execution.id} cannot move to another workflow")
-            if stored.status.is_final and execution.status != stored.status:
-                raise Conflict(
-                    f"execution {execution.id} is {stored.status.value} already",
-                    execution_id=execution.id,
-                )
+            execution.check_replaces(stored.workflow_id, stored.status)
             if execution.dedupe_key != stored.dedupe_key and execution.dedupe_key is not None:
                 twin = self._by_dedupe_key(execution.workflow_id, execution.dedupe_key)
                 if twin is not None and twin.id != execution.id:

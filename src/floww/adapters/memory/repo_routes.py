@@ -1,25 +1,18 @@
 """Triggers and webhooks of ``InMemoryWorkflowRepo``: atomic replacement per workflow and
-source, and webhook lookup by method and path (the most specific template wins)."""
+source, and webhook lookup by method and path (``floww.domain.routing``: the most specific wins)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from floww.adapters.memory.repo_tables import RepoTables
-from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate
+from floww.domain.routing import most_specific
+from floww.domain.triggers import check_trigger_set
 
 __all__ = ["RouteTables"]
-
-
-def _webhook_key(webhook: Webhook) -> tuple[str, str]:
-    return webhook.method.upper(), PathTemplate.parse(webhook.path).shape
-
-
-def _specificity(template: PathTemplate) -> tuple[int, ...]:
-    """Smaller is more specific: a literal segment beats a parameter, leftmost first."""
-    return tuple(1 if seg.startswith("{") else 0 for seg in template.segments)
 
 
 class RouteTables(RepoTables):
@@ -33,35 +26,8 @@ class RouteTables(RepoTables):
         webhooks: Sequence[Webhook],
     ) -> None:
         triggers, webhooks = tuple(triggers), tuple(webhooks)
+        check_trigger_set(workflow_id, source, triggers, webhooks)
         trigger_ids = {t.id for t in triggers}
-        if len(trigger_ids) != len(triggers):
-            raise Conflict("two triggers share an id", workflow_id=workflow_id)
-        for trigger in triggers:
-            if trigger.workflow_id != workflow_id or trigger.source != source:
-                raise InvalidInput(
-                    f"trigger {trigger.id} belongs to {trigger.workflow_id}/"
-                    f"{trigger.source.value}, not {workflow_id}/{source.value}"
-                )
-        routes: dict[tuple[str, str], Webhook] = {}
-        for webhook in webhooks:
-            if webhook.workflow_id != workflow_id or webhook.source != source:
-                raise InvalidInput(
-                    f"webhook {webhook.id} belongs to {webhook.workflow_id}/"
-                    f"{webhook.source.value}, not {workflow_id}/{source.value}"
-                )
-            if webhook.trigger_id not in trigger_ids:
-                raise InvalidInput(
-                    f"webhook {webhook.id} fires unknown trigger {webhook.trigger_id}"
-                )
-            key = _webhook_key(webhook)
-            if key in routes:
-                raise Conflict(
-                    f"webhooks {routes[key].path!r} and {webhook.path!r} both serve "
-                    f"{key[0]} {key[1]}",
-                    method=key[0],
-                    path=webhook.path,
-                )
-            routes[key] = webhook
         with self._lock:
             self._workflow(workflow_id)
             for (other_wf, other_source), existing in self._triggers.items():
@@ -105,16 +71,14 @@ class RouteTables(RepoTables):
         found: list[Webhook] = []
         with self._lock:
             for source in TriggerSource:
-                best: tuple[tuple[int, ...], Webhook] | None = None
-                for webhook in self._webhooks.get((workflow_id, source), ()):
-                    if webhook.method.upper() != method:
-                        continue
-                    template = PathTemplate.parse(webhook.path)
-                    if template.match(path) is None:
-                        continue
-                    rank = _specificity(template)
-                    if best is None or rank < best[0]:
-                        best = (rank, webhook)
+                best = most_specific(
+                    (
+                        (PathTemplate.parse(webhook.path), webhook)
+                        for webhook in self._webhooks.get((workflow_id, source), ())
+                        if webhook.method.upper() == method
+                    ),
+                    path,
+                )
                 if best is not None:
-                    found.append(best[1])
+                    found.append(best[0])
         return found

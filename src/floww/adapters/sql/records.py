@@ -112,13 +112,7 @@ def update_execution(conn: Connection, execution: Execution, values: dict[str, A
     ).first()
     if stored is None:
         raise NotFound("execution", execution.id)
-    if stored.workflow_id != execution.workflow_id:
-        raise InvalidInput(f"execution {execution.id} cannot move to another workflow")
-    status = ExecutionStatus(stored.status)
-    if status.is_final and execution.status != status:
-        raise Conflict(
-            f"execution {execution.id} is {status.value} already", execution_id=execution.id
-        )
+    execution.check_replaces(stored.workflow_id, ExecutionStatus(stored.status))
     if execution.dedupe_key is not None and execution.dedupe_key != stored.dedupe_key:
         _refuse_dedupe_twin(conn, execution)
     conn.execute(update(executions).where(executions.c.id == execution.id).values(values))

@@ -30,6 +30,7 @@ from floww.domain.model import (
     TriggerSource,
     Webhook,
 )
+from floww.domain.triggers import check_trigger_set
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["SqlWorkflowRepo"]
@@ -50,10 +51,9 @@ class SqlWorkflowRepo(SqlTenancy, WorkflowRepo):
         triggers: Sequence[Trigger],
         webhooks: Sequence[Webhook],
     ) -> None:
+        check_trigger_set(workflow_id, source, triggers, webhooks)
         trigger_values = routes.trigger_rows(workflow_id, source, tuple(triggers))
-        hook_values = routes.webhook_rows(
-            workflow_id, source, {row["id"] for row in trigger_values}, tuple(webhooks)
-        )
+        hook_values = routes.webhook_rows(workflow_id, source, tuple(webhooks))
         with self._tx.write() as conn:
             self._lock_workflow(conn, workflow_id)
             routes.replace(conn, workflow_id, source, trigger_values, hook_values)

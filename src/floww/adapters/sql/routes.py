@@ -1,5 +1,5 @@
-"""Trigger and webhook rows: validating a replacement set and finding the webhook a request
-is for.
+"""Trigger and webhook rows: storing a replacement set (checked first by
+``domain.triggers.check_trigger_set``) and finding the webhook a request is for.
 
 A webhook row stores its path's *shape* (every parameter as ``{}``); for a static path that
 is the normalized path itself. Ingress therefore probes the unique (workflow, method, shape,
@@ -17,9 +17,10 @@ from sqlalchemy.engine import Connection, Row
 
 from floww.adapters.sql.codec import json_copy, trigger_from_row, webhook_from_row
 from floww.adapters.sql.schema import triggers, webhooks
-from floww.domain.errors import Conflict, InvalidInput, NotFound
+from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate, normalize_path
+from floww.domain.routing import most_specific
 
 __all__ = [
     "find_webhooks",
@@ -38,61 +39,31 @@ _SOURCE_ORDER = {source.value: rank for rank, source in enumerate(TriggerSource)
 def trigger_rows(
     workflow_id: str, source: TriggerSource, triggers: Sequence[Trigger]
 ) -> list[dict[str, Any]]:
-    """Rows for ``triggers``; ``Conflict`` for a repeated id, ``InvalidInput`` for a trigger of
-    another workflow or source."""
-    if len({t.id for t in triggers}) != len(triggers):
-        raise Conflict("two triggers share an id", workflow_id=workflow_id)
-    rows = []
-    for position, trigger in enumerate(triggers):
-        if trigger.workflow_id != workflow_id or trigger.source != source:
-            raise InvalidInput(
-                f"trigger {trigger.id} belongs to {trigger.workflow_id}/"
-                f"{trigger.source.value}, not {workflow_id}/{source.value}"
-            )
-        rows.append(
-            {
-                "id": trigger.id,
-                "workflow_id": workflow_id,
-                "source": source.value,
-                "position": position,
-                "deployment_id": trigger.deployment_id,
-                "provider_type": trigger.spec.provider.type,
-                "provider_alias": trigger.spec.provider.alias,
-                "trigger_type": trigger.spec.trigger_type,
-                "input": json_copy(trigger.spec.input),
-                "state": json_copy(trigger.state),
-            }
-        )
-    return rows
+    """Rows for ``triggers``, a set ``check_trigger_set`` accepted."""
+    return [
+        {
+            "id": trigger.id,
+            "workflow_id": workflow_id,
+            "source": source.value,
+            "position": position,
+            "deployment_id": trigger.deployment_id,
+            "provider_type": trigger.spec.provider.type,
+            "provider_alias": trigger.spec.provider.alias,
+            "trigger_type": trigger.spec.trigger_type,
+            "input": json_copy(trigger.spec.input),
+            "state": json_copy(trigger.state),
+        }
+        for position, trigger in enumerate(triggers)
+    ]
 
 
 def webhook_rows(
-    workflow_id: str,
-    source: TriggerSource,
-    trigger_ids: set[str],
-    hooks: Sequence[Webhook],
+    workflow_id: str, source: TriggerSource, hooks: Sequence[Webhook]
 ) -> list[dict[str, Any]]:
-    """Rows for ``hooks``; ``Conflict`` when two serve the same method and path shape,
-    ``InvalidInput`` for a hook of another workflow or source or of an unknown trigger."""
-    seen: dict[tuple[str, str], Webhook] = {}
+    """Rows for ``hooks``, a set ``check_trigger_set`` accepted."""
     rows = []
     for position, hook in enumerate(hooks):
-        if hook.workflow_id != workflow_id or hook.source != source:
-            raise InvalidInput(
-                f"webhook {hook.id} belongs to {hook.workflow_id}/{hook.source.value}, "
-                f"not {workflow_id}/{source.value}"
-            )
-        if hook.trigger_id not in trigger_ids:
-            raise InvalidInput(f"webhook {hook.id} fires unknown trigger {hook.trigger_id}")
         template = PathTemplate.parse(hook.path)
-        key = (hook.method.upper(), template.shape)
-        if key in seen:
-            raise Conflict(
-                f"webhooks {seen[key].path!r} and {hook.path!r} both serve {key[0]} {key[1]}",
-                method=key[0],
-                path=hook.path,
-            )
-        seen[key] = hook
         rows.append(
             {
                 "id": hook.id,
@@ -102,7 +73,7 @@ def webhook_rows(
                 "position": position,
                 "method": hook.method,
                 "path": hook.path,
-                "method_key": key[0],
+                "method_key": hook.method.upper(),
                 "shape": template.shape,
                 "segment_count": len(template.segments),
                 "is_static": template.is_static,
@@ -114,8 +85,8 @@ def webhook_rows(
 
 
 def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) -> list[Webhook]:
-    """At most one webhook per source matching the request, static before templated and,
-    among templates, the one whose literal segments come first."""
+    """At most one webhook per source matching the request, ranked by
+    ``floww.domain.routing`` (a static path, probed first, beats any template)."""
     method_key, request_path = method.upper(), normalize_path(path)
     static = conn.execute(
         select(webhooks).where(
@@ -125,9 +96,7 @@ def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) ->
             webhooks.c.is_static.is_(True),
         )
     ).all()
-    best: dict[TriggerSource, tuple[tuple[int, ...], Webhook]] = {}
-    for row in static:
-        best[TriggerSource(row.source)] = ((), webhook_from_row(row))
+    best = {TriggerSource(row.source): webhook_from_row(row) for row in static}
     if len(best) < len(TriggerSource):
         segment_count = len([p for p in request_path.split("/") if p])
         candidates = conn.execute(
@@ -139,15 +108,18 @@ def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) ->
                 webhooks.c.source.in_([s.value for s in TriggerSource if s not in best]),
             )
         ).all()
-        for row in candidates:
-            template = PathTemplate.parse(row.path)
-            if template.match(request_path) is None:
-                continue
-            source = TriggerSource(row.source)
-            rank = tuple(1 if seg.startswith("{") else 0 for seg in template.segments)
-            if source not in best or rank < best[source][0]:
-                best[source] = (rank, webhook_from_row(row))
-    return [best[source][1] for source in TriggerSource if source in best]
+        for source in TriggerSource:
+            found = most_specific(
+                (
+                    (PathTemplate.parse(row.path), row)
+                    for row in candidates
+                    if TriggerSource(row.source) is source
+                ),
+                request_path,
+            )
+            if found is not None:
+                best[source] = webhook_from_row(found[0])
+    return [best[source] for source in TriggerSource if source in best]
 
 
 def replace(

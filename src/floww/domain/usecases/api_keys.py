@@ -1,8 +1,9 @@
 """API keys for CI: a signed-in user makes a key for one namespace they may use, lists the
 keys of that namespace, and revokes them.
 
-The ``ApiKeys`` port decides who may manage keys at all (users only: ``PermissionDenied`` for
-an API key, an execution or a registry token); these use cases add the namespace rules. A
+These use cases are the one place that decides who may manage keys at all (users only:
+``PermissionDenied`` for an API key, an execution or a registry token) and the namespace rules;
+the ``ApiKeys`` adapters only keep the keys. A
 namespace the caller may not use is ``NotFound``, as everywhere, so other tenants' ids are not
 confirmed; a key of another namespace, or of another user, is ``NotFound`` too. A server whose
 identity provider manages no keys (``ServerDeps.api_keys`` is ``None``) answers ``Unavailable``.

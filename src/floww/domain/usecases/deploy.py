@@ -1,6 +1,6 @@
-"""Client side of ``floww deploy`` (ARCHITECTURE §5).
+"""Client side of ``floww deploy`` (docs/architecture.md, "Flows").
 
-prerequisites: the workflow exists (else create it, asking unless ``assume_yes``).
+prerequisites: the workflow exists (``project_workflow.resolve_workflow``, as for dev).
 checks: fetch providers -> execute userspace -> verify every used provider is configured.
 deploy: build the runtime image (only when the registry lacks its tag) -> upload it -> create
 the runtime if missing -> create the deployment. ``plan`` stops after the checks and returns
@@ -17,6 +17,7 @@ from floww.domain.errors import InvalidInput, ProviderNotConfigured
 from floww.domain.model import CodeBundle, ProviderRef, RuntimeStatus, Workflow
 from floww.domain.oci import runtime_repository
 from floww.domain.triggers import TriggerDiff
+from floww.domain.usecases.project_workflow import resolve_workflow
 from floww.domain.usecases.providers import missing_providers
 from floww.ports.image_registry import ImageRegistry
 from floww.ports.platform import DeploymentReceipt, Platform
@@ -49,24 +50,6 @@ class DeployResult:
     runtime_created: bool = False
 
 
-def _ensure_workflow(request: DeployRequest, platform: Platform, prompter: Prompter) -> Workflow:
-    if request.workflow_id:
-        return platform.get_workflow(request.workflow_id)
-    found = platform.find_workflow(request.namespace_id, request.workflow_name)
-    if found is not None:
-        return found
-    if request.plan:
-        raise InvalidInput(
-            f"workflow {request.workflow_name!r} does not exist yet; "
-            "deploy without --plan to create it"
-        )
-    if not request.assume_yes and not prompter.confirm(
-        f"Workflow {request.workflow_name!r} does not exist. Create it?", default=True
-    ):
-        raise InvalidInput("deploy needs a workflow; run `floww init` or pass --yes to create it")
-    return platform.create_workflow(request.namespace_id, request.workflow_name)
-
-
 @attrs.frozen
 class DeployDeps:
     """The ports ``deploy`` runs over; ``report`` hears each step (progress)."""
@@ -84,7 +67,16 @@ def deploy(deps: DeployDeps, request: DeployRequest) -> DeployResult:
     credentials and ``assume_yes`` forbids asking), and what the platform raises."""
     platform, registry, builder = deps.platform, deps.registry, deps.builder
     runner, prompter, report = deps.runner, deps.prompter, deps.report
-    workflow = _ensure_workflow(request, platform, prompter)
+    workflow = resolve_workflow(
+        platform,
+        name=request.workflow_name,
+        workflow_id=request.workflow_id,
+        namespace_id=lambda: request.namespace_id,
+        prompter=prompter,
+        assume_yes=request.assume_yes,
+        command="floww deploy",
+        plan=request.plan,
+    )
 
     report("Fetching provider configuration")
     configs = platform.provider_configs(workflow.namespace_id)

@@ -1,4 +1,4 @@
-"""Client side of ``floww dev`` (ARCHITECTURE §5).
+"""Client side of ``floww dev`` (docs/architecture.md, "Flows").
 
 start: fetch the namespace's providers -> execute userspace -> verify every used provider is
 configured (prompt for the missing ones, then start over) -> sync the dev triggers.

@@ -6,19 +6,36 @@ several server processes never both run it; the event carries the real scheduled
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from floww.domain.cron import CronSchedule
 from floww.domain.errors import InvalidInput, NotFound
-from floww.domain.model import Execution, ExecutionStatus, Principal, Trigger, TriggerSource
+from floww.domain.model import (
+    Execution,
+    ExecutionStatus,
+    Principal,
+    Trigger,
+    TriggerSource,
+    TriggerSpec,
+)
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import new_execution, run_execution
 
-__all__ = ["CronTick", "due_cron_ticks", "fire_cron_tick", "invoke_manual"]
+__all__ = [
+    "CronTick",
+    "cron_schedule",
+    "due_cron_ticks",
+    "due_ticks",
+    "fire_cron_tick",
+    "invoke_manual",
+]
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -27,18 +44,40 @@ class CronTick:
     scheduled_at: datetime
 
 
-def due_cron_ticks(triggers: list[Trigger], after: datetime, until: datetime) -> list[CronTick]:
-    """Every fire time in (``after``, ``until``] of the given cron triggers, oldest first."""
-    ticks: list[CronTick] = []
-    for trigger in triggers:
-        if trigger.spec.trigger_type != "cron":
+def cron_schedule(spec: TriggerSpec) -> CronSchedule | None:
+    """The schedule of a builtin cron trigger; ``None`` for any other trigger and for an
+    expression that does not parse (sync refuses those, so one never stops the others)."""
+    if spec.provider.type != "builtin" or spec.trigger_type != "cron":
+        return None
+    try:
+        return CronSchedule.parse(str(spec.input.get("expression", "")))
+    except InvalidInput:
+        return None
+
+
+def due_ticks(
+    items: Iterable[T], spec_of: Callable[[T], TriggerSpec], after: datetime, until: datetime
+) -> list[tuple[T, datetime]]:
+    """Every fire time in (``after``, ``until``] of the cron triggers among ``items``, oldest
+    first: the one rule of the server's scheduler and of ``floww dev``'s local cron."""
+    ticks: list[tuple[T, datetime]] = []
+    for item in items:
+        schedule = cron_schedule(spec_of(item))
+        if schedule is None:
             continue
-        schedule = CronSchedule.parse(str(trigger.spec.input.get("expression", "")))
         for moment in schedule.fire_times_after(after):
             if moment > until:
                 break
-            ticks.append(CronTick(trigger, moment))
-    return sorted(ticks, key=lambda t: t.scheduled_at)
+            ticks.append((item, moment))
+    return sorted(ticks, key=lambda tick: tick[1])
+
+
+def due_cron_ticks(triggers: list[Trigger], after: datetime, until: datetime) -> list[CronTick]:
+    """Every fire time in (``after``, ``until``] of the given cron triggers, oldest first."""
+    return [
+        CronTick(trigger, moment)
+        for trigger, moment in due_ticks(triggers, lambda t: t.spec, after, until)
+    ]
 
 
 def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:

@@ -1,4 +1,4 @@
-"""The incoming webhook, as ARCHITECTURE §5 lays it out:
+"""The incoming webhook, as docs/architecture.md ("Flows") lays it out:
 
 find the webhook -> verify a provider delivery -> record the execution durably (deduplicated
 on the delivery id) -> deliver to listening dev sessions -> run the active deployment -> answer.
@@ -29,6 +29,7 @@ from floww.domain.model import (
     Webhook,
 )
 from floww.domain.paths import PathTemplate
+from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
@@ -41,6 +42,7 @@ __all__ = [
     "WebhookResponse",
     "dev_event_message",
     "handle_webhook",
+    "method_not_allowed",
     "parse_body",
     "response_for",
     "submit_dev_reply",
@@ -209,6 +211,15 @@ def dev_event_message(
     }
 
 
+def method_not_allowed(method: str, path: str, allowed: list[str]) -> WebhookResponse:
+    """The answer to a known path called with a method it does not accept."""
+    error = {
+        "type": "MethodNotAllowed",
+        "message": f"{path} accepts {', '.join(allowed)}, not {method}",
+    }
+    return WebhookResponse(405, {"error": error}, {"allow": ", ".join(allowed)})
+
+
 def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
     """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
     not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
@@ -219,20 +230,16 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
     }
     if not hooks:
-        allowed = sorted(
-            {
-                h.method
+        allowed = allowed_methods(
+            (
+                (h.method, PathTemplate.parse(h.path))
                 for h in deps.repo.list_webhooks(request.workflow_id)
-                if PathTemplate.parse(h.path).match(request.path) is not None
-            }
+            ),
+            request.path,
         )
         if not allowed:
             raise NotFound("webhook", f"{request.method} {request.path}")
-        error = {
-            "type": "MethodNotAllowed",
-            "message": f"{request.path} accepts {', '.join(allowed)}, not {request.method}",
-        }
-        return WebhookResponse(405, {"error": error}, {"allow": ", ".join(allowed)})
+        return method_not_allowed(request.method, request.path, allowed)
     workflow = deps.repo.get_workflow(request.workflow_id)
     deployed = hooks.get(TriggerSource.DEPLOYMENT)
     dev = hooks.get(TriggerSource.DEV)

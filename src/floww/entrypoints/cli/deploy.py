@@ -1,4 +1,4 @@
-"""``floww deploy``: ship the project to the server (ARCHITECTURE §5 "(client) deploy")."""
+"""``floww deploy``: ship the project to the server (docs/architecture.md, "Flows")."""
 
 from __future__ import annotations
 

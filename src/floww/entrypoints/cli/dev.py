@@ -1,5 +1,6 @@
-"""``floww dev``: run the project on this machine with live events (ARCHITECTURE §5
-"(client) dev"). A thin shell: the session is ``usecases.dev``, the machinery ``devloop``."""
+"""``floww dev``: run the project on this machine with live events (docs/architecture.md,
+"Flows", "(client) dev"). A thin shell: the session is ``usecases.dev``, the machinery
+``devloop``."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def dev(port: int, no_local: bool, yes: bool, project_dir: Path, server: str | N
       floww dev
       curl -X POST http://127.0.0.1:8765/hello/ada
     """
+    from floww.domain.usecases.project_workflow import resolve_workflow
     from floww.entrypoints.cli.devloop import (
         DevLoop,
         DevOutput,
@@ -70,7 +72,6 @@ def dev(port: int, no_local: bool, yes: bool, project_dir: Path, server: str | N
         local_webhook_app,
     )
     from floww.entrypoints.cli.devloop.output import listening_lines
-    from floww.entrypoints.cli.devloop.workflow import resolve_workflow
 
     env = current_env()
     project = find_project(project_dir.resolve())

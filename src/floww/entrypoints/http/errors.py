@@ -1,9 +1,10 @@
 """The one table from the domain error tree to HTTP statuses, and the JSON error body.
 
-Every error answer is ``{"error": {"type", "message", ...details}}``. Unexpected exceptions
-become a bare 500 whose body names nothing internal; the log line keeps the exception class and
-the stack (file, line, function) but neither source lines nor the exception message, which may
-carry secrets.
+Every error answer is ``{"error": {"type", "message", ...details}}``, ``type`` being the
+error's wire name (``floww.domain.errors.error_type_name``), which the API client reads back.
+Unexpected exceptions become a bare 500 whose body names nothing internal; the log line keeps
+the exception class and the stack (file, line, function) but neither source lines nor the
+exception message, which may carry secrets.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from floww.domain.errors import (
     Unauthenticated,
     Unavailable,
     UserCodeError,
+    error_type_name,
 )
 
 __all__ = [
@@ -96,7 +98,7 @@ def floww_error_response(exc: FlowwError) -> JSONResponse:
     details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
-        error_body(type(exc).__name__, exc.message, **details), status, headers=headers
+        error_body(error_type_name(exc), exc.message, **details), status, headers=headers
     )
 
 

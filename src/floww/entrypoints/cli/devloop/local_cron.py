@@ -11,36 +11,19 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from floww.domain.cron import CronSchedule
-from floww.domain.errors import InvalidInput
 from floww.domain.model import TriggerSpec
+from floww.domain.usecases import scheduling
 from floww.ports.support import Clock
 
 __all__ = ["LocalCron", "due_ticks"]
-
-
-def _is_cron(spec: TriggerSpec) -> bool:
-    return spec.provider.type == "builtin" and spec.trigger_type == "cron"
 
 
 def due_ticks(
     specs: Sequence[TriggerSpec], after: datetime, until: datetime
 ) -> list[tuple[TriggerSpec, datetime]]:
     """Every fire time in (``after``, ``until``] of the cron triggers in ``specs``, oldest
-    first. An invalid expression fires nothing (the server refuses it on sync)."""
-    ticks: list[tuple[TriggerSpec, datetime]] = []
-    for spec in specs:
-        if not _is_cron(spec):
-            continue
-        try:
-            schedule = CronSchedule.parse(str(spec.input.get("expression", "")))
-        except InvalidInput:
-            continue
-        for moment in schedule.fire_times_after(after):
-            if moment > until:
-                break
-            ticks.append((spec, moment))
-    return sorted(ticks, key=lambda tick: tick[1])
+    first, by the server scheduler's rule (an invalid expression fires nothing)."""
+    return scheduling.due_ticks(specs, lambda spec: spec, after, until)
 
 
 class LocalCron:
@@ -73,11 +56,8 @@ class LocalCron:
         self._last = now
         waits = [self._max_sleep]
         for spec in specs:
-            if _is_cron(spec):
-                try:
-                    schedule = CronSchedule.parse(str(spec.input.get("expression", "")))
-                except InvalidInput:
-                    continue
+            schedule = scheduling.cron_schedule(spec)
+            if schedule is not None:
                 waits.append((schedule.next_after(now) - now).total_seconds())
         return max(0.01, min(waits))
 

@@ -22,10 +22,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from floww.domain.errors import DeadlineExceeded, FlowwError, Unavailable
+from floww.domain.errors import (
+    DeadlineExceeded,
+    FlowwError,
+    PayloadTooLarge,
+    Unavailable,
+    error_type_name,
+)
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, InvocationResult, TriggerSpec
 from floww.domain.paths import PathTemplate
-from floww.domain.usecases.webhooks import response_for, webhook_event
+from floww.domain.routing import allowed_methods, most_specific
+from floww.domain.usecases.webhooks import method_not_allowed, response_for, webhook_event
+from floww.entrypoints.http.errors import floww_error_response
 from floww.entrypoints.http.webhooks import METHODS, render
 
 __all__ = [
@@ -42,20 +50,23 @@ _MAX_BODY = 6 * 1024 * 1024
 RunEvent = Callable[[TriggerSpec, dict[str, Any]], InvocationResult]
 
 
+def _served(specs: Sequence[TriggerSpec]) -> list[tuple[str, PathTemplate, TriggerSpec]]:
+    """``(method, template, spec)`` of every builtin webhook route in ``specs``."""
+    return [
+        (str(method).upper(), PathTemplate.parse(str(spec.input.get("path", "/"))), spec)
+        for spec in specs
+        if spec.provider.type == "builtin" and spec.trigger_type == "webhook"
+        for method in spec.input.get("methods") or ["POST"]
+    ]
+
+
 def match_webhook(
     specs: Sequence[TriggerSpec], method: str, path: str
 ) -> tuple[TriggerSpec, dict[str, str]] | None:
-    """The builtin webhook trigger that ``method path`` reaches, with its path parameters."""
-    for spec in specs:
-        if spec.provider.type != "builtin" or spec.trigger_type != "webhook":
-            continue
-        methods = [str(m).upper() for m in spec.input.get("methods") or ["POST"]]
-        if method.upper() not in methods:
-            continue
-        params = PathTemplate.parse(str(spec.input.get("path", "/"))).match(path)
-        if params is not None:
-            return spec, params
-    return None
+    """The builtin webhook trigger that ``method path`` reaches, with its path parameters,
+    ranked as the server ranks them (``floww.domain.routing``)."""
+    wanted = method.upper()
+    return most_specific(((t, spec) for m, t, spec in _served(specs) if m == wanted), path)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -67,7 +78,11 @@ def _headers(request: Request) -> dict[str, str]:
 
 def _answer(result: InvocationResult, workflow_id: str, execution_id: str) -> Response:
     status = ExecutionStatus.COMPLETED if result.ok else ExecutionStatus.FAILED
-    if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
+    if (
+        not result.ok
+        and result.error is not None
+        and result.error.type == error_type_name(DeadlineExceeded)
+    ):
         status = ExecutionStatus.TIMED_OUT
     execution = Execution(
         id=execution_id,
@@ -97,31 +112,29 @@ def local_webhook_app(
 
     async def webhook(request: Request) -> Response:
         method, path = request.method.upper(), request.url.path
-        found = match_webhook(routes(), method, path)
+        specs = routes()
+        found = match_webhook(specs, method, path)
         if found is None:
-            known = sorted(
-                {
-                    f"{str(m).upper()} {s.input.get('path')}"
-                    for s in routes()
-                    if s.provider.type == "builtin" and s.trigger_type == "webhook"
-                    for m in (s.input.get("methods") or ["POST"])
-                }
-            )
+            served = _served(specs)
+            allowed = allowed_methods(((m, t) for m, t, _ in served), path)
+            if allowed:
+                return render(method_not_allowed(method, path, allowed))
+            known = sorted({f"{m} {spec.input.get('path')}" for m, _, spec in served})
             hint = f"; this code serves: {', '.join(known)}" if known else ""
             return _error(404, "NotFound", f"webhook {method} {path} not found{hint}")
         spec, params = found
         body = await request.body()
         if len(body) > max_body_bytes:
-            return _error(413, "PayloadTooLarge", f"request body exceeds {max_body_bytes} bytes")
+            return floww_error_response(PayloadTooLarge(len(body), max_body_bytes))
         headers = _headers(request)
         event = webhook_event(method, path, headers, dict(request.query_params), body, params)
         execution_id = f"local-{next(counter)}"
         try:
             result = await run_in_threadpool(run, spec, event)
         except DeadlineExceeded as exc:
-            result = InvocationResult(ok=False, error=ErrorInfo("DeadlineExceeded", str(exc)))
+            result = InvocationResult(ok=False, error=ErrorInfo(error_type_name(exc), str(exc)))
         except FlowwError as exc:
-            return _error(503, type(exc).__name__, str(exc))
+            return _error(503, error_type_name(exc), str(exc))
         return _answer(result, workflow_id, execution_id)
 
     return Starlette(routes=[Route("/{path:path}", webhook, methods=METHODS)])
