@@ -4,6 +4,7 @@ the server's peak resident memory (VmHWM) before and after. ``python -m benchmar
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -31,10 +32,9 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _send(port: int, head: bytes) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        try:
+        # the server may answer and close before the head is fully sent
+        with contextlib.suppress(OSError):
             sock.sendall(head)
-        except OSError:
-            pass  # the server may answer and close before the head is fully sent
         try:
             answer = sock.recv(4096)
         except OSError as exc:

@@ -49,9 +49,11 @@ from floww.adapters.memory import (
     InMemorySecretBox,
     InMemoryWorkflowRepo,
 )
+from floww.adapters.memory.limit_store import InMemoryLimitStore
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
+from floww.domain.rate_limits import TokenBucket
 from floww.domain.usecases.access import authorize_registry, may_subscribe
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
@@ -60,6 +62,7 @@ from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
+from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
 from floww.entrypoints.scheduler import CronScheduler
@@ -308,6 +311,12 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         registry=adapters.registry,
         refresh_tokens=adapters.refresh_tokens,
         api_keys=adapters.api_keys,
+        guard=EdgeGuard(
+            InMemoryLimitStore(),
+            deps.clock,
+            device_starts=TokenBucket(settings.device_starts_per_minute, 60.0),
+            client_ip_header=settings.client_ip_header,
+        ),
         extra_routes=routes,
     )
 

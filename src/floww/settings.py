@@ -111,6 +111,9 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("profile", "embedded") not in PROFILES:
             raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
+        for name in ("max_header_bytes", "max_headers", "device_starts_per_minute"):
+            if name in values and values[name] < 1:
+                raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         return cls(**values)

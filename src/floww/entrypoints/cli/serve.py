@@ -40,8 +40,8 @@ def serve(
     """Run the floww platform: HTTP API, webhooks, registry, realtime hub, cron and workers."""
     import uvicorn
 
-    from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
     from floww.entrypoints.cli.session import current_env
+    from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
     from floww.settings import Settings
 
     settings = Settings.load(

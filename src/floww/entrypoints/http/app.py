@@ -32,6 +32,7 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
+from floww.entrypoints.http.limits import EdgeGuard
 from floww.ports.api_keys import ApiKeys
 from floww.ports.identity import TokenSet
 from floww.ports.image_registry import ImageRegistry
@@ -52,6 +53,7 @@ class HttpServices:
     ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
     (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
     ``api_keys`` serves ``/api/namespaces/{id}/api-keys`` (503 without one).
+    ``guard`` rate-limits device-login starts and password sign-ins (no limits without one).
     """
 
     deps: ServerDeps
@@ -64,6 +66,7 @@ class HttpServices:
     registry: ImageRegistry | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
     api_keys: ApiKeys | None = None
+    guard: EdgeGuard | None = None
 
 
 def api_routes() -> list[BaseRoute]:

@@ -9,6 +9,7 @@ carry secrets.
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 from typing import Any
 
@@ -28,6 +29,7 @@ from floww.domain.errors import (
     PayloadTooLarge,
     PermissionDenied,
     ProviderNotConfigured,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     UserCodeError,
@@ -39,6 +41,7 @@ __all__ = [
     "error_body",
     "floww_error_response",
     "http_exception_response",
+    "retry_after",
     "status_for",
 ]
 
@@ -55,6 +58,7 @@ STATUS_BY_ERROR: tuple[tuple[type[FlowwError], int], ...] = (
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (ProviderNotConfigured, 422),
+    (RateLimited, 429),
     (Unavailable, 503),
     (DeadlineExceeded, 504),
     # The user's handler failed: the platform worked, the upstream code did not.
@@ -95,9 +99,16 @@ def floww_error_response(exc: FlowwError) -> JSONResponse:
     status = status_for(exc)
     details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": retry_after(exc)}
     return JSONResponse(
         error_body(type(exc).__name__, exc.message, **details), status, headers=headers
     )
+
+
+def retry_after(exc: RateLimited) -> str:
+    """The ``Retry-After`` value: whole seconds, rounded up, at least one."""
+    return str(max(1, math.ceil(exc.retry_after_s)))
 
 
 async def _floww_error_handler(_: Request, exc: Exception) -> Response:
