@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from floww.domain.rate_limits import TokenBucket
 from floww.domain.usecases.access import authorize_registry, may_subscribe
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.retention import RetentionPolicy
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
@@ -65,6 +67,7 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
 from floww.ports.function_host import FunctionHost
@@ -330,13 +333,19 @@ class Server:
     scheduler: CronScheduler
     executor: ThreadPoolExecutor
     first_start: dict[str, str] | None = None
+    sweeper: RetentionSweeper | None = None
 
     def start_background(self) -> None:
-        """Start what runs beside the HTTP app: the cron scheduler and recovery."""
+        """Start what runs beside the HTTP app: the cron scheduler and recovery, and the
+        retention sweeper."""
         self.scheduler.start()
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     def close(self) -> None:
         self.scheduler.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         close_host = getattr(self.deps.host, "close", None)
         if callable(close_host):
             close_host()
@@ -354,7 +363,14 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     app = create_app(http_services(settings, adapters, deps))
     first = adapters.first_start(deps)
     scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
-    return Server(settings, adapters, deps, app, scheduler, executor, first)
+    policy = RetentionPolicy(
+        max_age=timedelta(days=settings.execution_retention_days),
+        keep_per_workflow=settings.execution_retention_count,
+    )
+    sweeper = RetentionSweeper(
+        deps.repo, deps.clock, policy, interval=settings.retention_interval_s
+    )
+    return Server(settings, adapters, deps, app, scheduler, executor, first, sweeper)
 
 
 def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:

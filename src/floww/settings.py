@@ -114,6 +114,18 @@ class Settings:
         for name in ("max_header_bytes", "max_headers", "device_starts_per_minute"):
             if name in values and values[name] < 1:
                 raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
+        for name in (
+            "header_timeout_s",
+            "body_timeout_s",
+            "execution_retention_days",
+            "retention_interval_s",
+        ):
+            if name in values and not values[name] > 0:
+                raise InvalidInput(f"FLOWW_{name.upper()} must be a positive number")
+        if values.get("execution_retention_days", 0) > 36_500:
+            raise InvalidInput("FLOWW_EXECUTION_RETENTION_DAYS must be at most 36500")
+        if values.get("execution_retention_count", 1) < 0:
+            raise InvalidInput("FLOWW_EXECUTION_RETENTION_COUNT must not be negative")
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         return cls(**values)

@@ -15,6 +15,9 @@ import attrs
 __all__ = ["Backoff", "Bucket", "Failures", "TokenBucket", "after_failure", "take", "wait_for"]
 
 
+_EPSILON = 1e-9
+
+
 @attrs.frozen
 class TokenBucket:
     capacity: int
@@ -39,8 +42,8 @@ def take(bucket: Bucket | None, rule: TokenBucket, now: float) -> tuple[Bucket, 
         tokens = float(rule.capacity)
     else:
         tokens = min(float(rule.capacity), bucket.tokens + max(0.0, now - bucket.at) * rate)
-    if tokens >= 1.0:
-        return Bucket(tokens - 1.0, now), None
+    if tokens >= 1.0 - _EPSILON:  # waiting exactly as long as told is enough
+        return Bucket(max(0.0, tokens - 1.0), now), None
     return Bucket(tokens, now), (1.0 - tokens) / rate
 
 
