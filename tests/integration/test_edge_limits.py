@@ -236,7 +236,7 @@ def test_retention_keeps_each_workflows_history_bounded(
 
 def test_a_restarted_server_applies_the_retention_it_is_started_with(tmp_path: Path) -> None:
     """History kept under a roomy policy is trimmed by the sweep a restarted server runs at
-    start under a tighter one; unfinished executions and other workflows' are untouched."""
+    start under a tighter one."""
     home = tmp_path / "home"
     with running_server(home, env={**ENV, "FLOWW_EXECUTION_RETENTION_COUNT": "100"}) as first:
         token = approve_device_login(first)
