@@ -177,6 +177,25 @@ def test_a_body_that_never_completes_is_cut_off(server: RunningServer, workflow:
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
+def test_a_slow_but_steady_body_is_read_to_the_end(server: RunningServer, workflow: str) -> None:
+    """The body limit is a pause between chunks, not a total: 6 chunks 0.5 s apart take
+    twice the 1.5 s limit and still arrive."""
+    body = b'{"n": 1, "padding": "abcdefghij"}'
+    chunks = [body[i : i + 6] for i in range(0, len(body), 6)]
+    head = (
+        f"POST /webhook/{workflow}/hook HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=PATIENCE_S) as sock:
+        sock.sendall(head)
+        for chunk in chunks:
+            time.sleep(0.5)
+            sock.sendall(chunk)
+        answer = _read_until_closed(sock)
+    assert len(chunks) * 0.5 > 1.5
+    assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]  # the route ran: no dev session
+
+
 def test_a_silent_connection_is_closed(server: RunningServer) -> None:
     assert _raw(server, b"").startswith(b"HTTP/1.1 408 ")
 

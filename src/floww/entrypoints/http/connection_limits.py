@@ -12,8 +12,11 @@ adds four bounds to it:
 - the head must arrive within ``header_timeout_s`` of the connection opening (or of the first
   byte of a later request on a kept-alive connection): ``408`` and closed otherwise. A client
   that connects and sends nothing is closed the same way;
-- the body must be complete within ``body_timeout_s`` of the head: otherwise ``408`` (when
-  nothing was answered yet) and the connection is closed; the app sees a disconnect.
+- while a body is being read, ``body_timeout_s`` may pass between two of its chunks at most
+  (as nginx's ``client_body_timeout``; a total would cut off large registry uploads on slow
+  links): otherwise ``408`` (when nothing was answered yet) and the connection is closed; the
+  app sees a disconnect. Time while the server itself stopped reading (the app is slow to
+  consume the body) does not count.
 
 Bodies keep their own size limit in the routes (``413``).
 """
@@ -68,6 +71,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_count = 0
         self._closed_by_limit = False
         self._read_timer: asyncio.TimerHandle | None = None
+        self._last_read = 0.0
 
     # connection ---------------------------------------------------------------------------
 
@@ -130,6 +134,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         if not self._closed_by_limit:
+            self._last_read = self.loop.time()
             super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -142,6 +147,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
+        self._last_read = self.loop.time()
         self._read_timer = self.loop.call_later(seconds, self._read_timed_out)
 
     def _disarm(self) -> None:
@@ -156,7 +162,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._in_head:
             why = "the request head did not arrive in time"
         else:
-            why = "the request body did not arrive in time"
+            quiet = self.loop.time() - self._last_read
+            if self.flow.read_paused:
+                # the app is the slow one: the client gets a full period once reading resumes
+                self._arm(self.limits.body_timeout_s)
+                return
+            if quiet < self.limits.body_timeout_s:  # a chunk came since the timer was set
+                delay = self.limits.body_timeout_s - quiet
+                self._read_timer = self.loop.call_later(delay, self._read_timed_out)
+                return
+            why = "the request body stalled"
         self._refuse(408, "Request Timeout", "RequestTimeout", why)
 
     def _refuse(self, status: int, reason: str, error_type: str, message: str) -> None:
