@@ -1,6 +1,8 @@
-"""Peak memory of a real ``floww serve`` under oversized request heads: a 64 MiB header, then
-20,000 headers, each sent once on a raw socket to a route. Prints the answer's status line and
-the server's peak resident memory (VmHWM) before and after. ``python -m benchmarks.edge``."""
+"""The edge limits in figures. Peak memory of a real ``floww serve`` under oversized request
+heads (a 64 MiB header, then 20,000 headers, each sent once on a raw socket): the answer's
+status line and the server's peak resident memory (VmHWM) before and after. Then the price of
+the limits: the bare Starlette endpoint under uvicorn's own httptools protocol and under
+floww's limited one, same load. ``python -m benchmarks.edge``."""
 
 from __future__ import annotations
 
@@ -71,6 +73,22 @@ def run() -> list[str]:
         process.wait(timeout=10)
 
 
+def overhead() -> list[str]:
+    from benchmarks.__main__ import CONCURRENCY, _measure, _serve
+
+    with _serve("benchmarks.serve_baseline") as url:
+        plain = _measure(url)
+    with _serve("benchmarks.serve_limited") as url:
+        limited = _measure(url)
+    return [
+        f"bare endpoint, uvicorn httptools:   {plain.throughput:>7.0f} req/s   "
+        f"p50 {plain.percentile(50):.2f} ms   p99 {plain.percentile(99):.2f} ms",
+        f"bare endpoint, with floww's limits: {limited.throughput:>7.0f} req/s   "
+        f"p50 {limited.percentile(50):.2f} ms   p99 {limited.percentile(99):.2f} ms"
+        f"   ({CONCURRENCY} concurrent)",
+    ]
+
+
 if __name__ == "__main__":
-    for line in run():
+    for line in [*run(), *overhead()]:
         print(line, flush=True)
