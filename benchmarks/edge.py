@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
-
-SERVE = (sys.executable, "-c", "from floww.entrypoints.cli import main; main()", "serve")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.integration.serving import RunningServer, approve_device_login, running_server
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -44,33 +34,45 @@ def _send(port: int, head: bytes) -> str:
     return answer.split(b"\r\n", 1)[0].decode(errors="replace") or "closed without answer"
 
 
-def run() -> list[str]:
-    home = Path(tempfile.mkdtemp(prefix="floww-bench-edge-"))
-    port = _free_port()
-    process = subprocess.Popen(
-        [*SERVE, "--home", str(home), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _webhook(server: RunningServer) -> tuple[httpx.Client, str]:
+    """A logged-in API client and a workflow with a dev webhook ``POST /hook`` (no session
+    listens: each call is stored as an execution and answered 503)."""
+    token = approve_device_login(server)
+    api = httpx.Client(
+        base_url=server.url, headers={"authorization": f"Bearer {token}"}, timeout=60
     )
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/config", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        lines = [f"floww serve peak RSS at start: {_peak_rss_mb(process.pid):.0f} MB"]
-        target = b"POST /webhook/wf_none/hook HTTP/1.1\r\nhost: x\r\n"
+    (namespace,) = api.get("/api/namespaces").json()["items"]
+    workflow = api.post(
+        f"/api/namespaces/{namespace['id']}/workflows", json={"name": "edge"}
+    ).json()["id"]
+    spec = {
+        "provider": {"type": "builtin", "alias": "default"},
+        "trigger_type": "webhook",
+        "input": {"path": "/hook", "methods": ["POST"]},
+    }
+    api.put(f"/api/workflows/{workflow}/dev-triggers", json={"triggers": [spec]})
+    return api, workflow
+
+
+def run() -> list[str]:
+    home = Path(tempfile.mkdtemp(prefix="floww-bench-edge-")) / "home"
+    with running_server(home) as server:
+        api, workflow = _webhook(server)
+        port = int(server.url.rsplit(":", 1)[1])
+        pid = server.process.pid
+        lines = [f"floww serve peak RSS at start: {_peak_rss_mb(pid):.0f} MB"]
+        target = f"POST /webhook/{workflow}/hook HTTP/1.1\r\nhost: x\r\n".encode()
         big = target + b"x-big: " + b"a" * (64 * 1024 * 1024) + b"\r\n\r\n"
-        status = _send(port, big)
-        lines.append(f"64 MiB header -> {status!r}; peak RSS {_peak_rss_mb(process.pid):.0f} MB")
         many = target + b"".join(b"x-h%d: v\r\n" % i for i in range(20_000)) + b"\r\n"
-        status = _send(port, many)
-        lines.append(f"20,000 headers -> {status!r}; peak RSS {_peak_rss_mb(process.pid):.0f} MB")
+        for name, head in (("64 MiB header", big), ("20,000 headers", many)):
+            status = _send(port, head)
+            stored = len(api.get(f"/api/workflows/{workflow}/executions").json()["items"])
+            lines.append(
+                f"{name} on a webhook -> {status!r}; executions stored {stored}; "
+                f"peak RSS {_peak_rss_mb(pid):.0f} MB"
+            )
+        api.close()
         return lines
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def overhead() -> list[str]:
