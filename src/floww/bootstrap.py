@@ -33,7 +33,13 @@ from floww.adapters.api.auth import DeviceFlowClient
 from floww.adapters.api.client import ApiClient
 from floww.adapters.api.platform import HttpPlatform
 from floww.adapters.api.registry import RegistryV2Client
-from floww.adapters.inprocess import InProcessRunner, ProcessReplies, RandomIds, SystemClock
+from floww.adapters.inprocess import (
+    InProcessRunner,
+    ProcessLimitStore,
+    ProcessReplies,
+    RandomIds,
+    SystemClock,
+)
 from floww.adapters.local.auth import LocalAuth
 from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.function_host import LocalFunctionHost
@@ -50,7 +56,6 @@ from floww.adapters.memory import (
     InMemorySecretBox,
     InMemoryWorkflowRepo,
 )
-from floww.adapters.memory.limit_store import InMemoryLimitStore
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
@@ -73,6 +78,7 @@ from floww.ports.api_keys import ApiKeys
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.limit_store import LimitStore
 from floww.ports.realtime import RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.replies import Replies
@@ -114,7 +120,8 @@ class ServerAdapters:
     ``registry`` issues push credentials; ``registry_storage`` is what ``/v2/`` serves (none:
     no ``/v2/``). ``password_login`` backs the device approval page, ``refresh_tokens`` the
     refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
-    ``first_start`` runs once the dependencies exist (the embedded admin account)."""
+    ``first_start`` runs once the dependencies exist (the embedded admin account).
+    ``limit_store`` keeps the edge's rate-limit counters (in this process by default)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -133,6 +140,7 @@ class ServerAdapters:
     auth_provider: str = "local"
     first_start: FirstStart = _no_first_start
     closers: Sequence[Callable[[], None]] = ()
+    limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
 
 
 def _floww_source_root() -> str:
@@ -315,7 +323,7 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         refresh_tokens=adapters.refresh_tokens,
         api_keys=adapters.api_keys,
         guard=EdgeGuard(
-            InMemoryLimitStore(),
+            adapters.limit_store,
             deps.clock,
             device_starts=TokenBucket(settings.device_starts_per_minute, 60.0),
             client_ip_header=settings.client_ip_header,

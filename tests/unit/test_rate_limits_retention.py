@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from floww.adapters.inprocess.limit_store import ProcessLimitStore
 from floww.adapters.memory import InMemorySecretBox, InMemoryWorkflowRepo, ManualClock
-from floww.adapters.memory.limit_store import InMemoryLimitStore
 from floww.domain.errors import RateLimited
 from floww.domain.model import Execution, ExecutionStatus, Namespace, Workflow
 from floww.domain.rate_limits import Backoff, TokenBucket, after_failure, take, wait_for
@@ -54,7 +54,7 @@ def test_backoff_doubles_up_to_its_cap_and_forgets() -> None:
 
 
 def test_a_refused_device_start_says_when_to_retry() -> None:
-    store = InMemoryLimitStore()
+    store = ProcessLimitStore()
     rule = TokenBucket(2, 60.0)
     admit_device_start(store, rule, client="a", now=0.0)
     admit_device_start(store, rule, client="a", now=0.0)
@@ -65,7 +65,7 @@ def test_a_refused_device_start_says_when_to_retry() -> None:
 
 
 def test_the_limit_store_stays_bounded() -> None:
-    store = InMemoryLimitStore(capacity=3)
+    store = ProcessLimitStore(capacity=3)
     for n in range(10):
         store.update(f"k{n}", lambda state: ((state or 0) + 1, None))
     assert len(store) == 3

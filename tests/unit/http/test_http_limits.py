@@ -10,8 +10,8 @@ import attrs
 import pytest
 from conftest import PASSWORD
 
+from floww.adapters.inprocess.limit_store import ProcessLimitStore
 from floww.adapters.memory import ManualClock
-from floww.adapters.memory.limit_store import InMemoryLimitStore
 from floww.domain.rate_limits import TokenBucket
 from floww.entrypoints.http.limits import EdgeGuard
 
@@ -23,7 +23,7 @@ A, B = "203.0.113.7", "198.51.100.9"
 
 def _guard(world: World, clock: ManualClock, header: str = "x-forwarded-for") -> None:
     guard = EdgeGuard(
-        InMemoryLimitStore(),
+        ProcessLimitStore(),
         clock,
         device_starts=TokenBucket(capacity=3, period_s=60.0),
         client_ip_header=header,
@@ -115,7 +115,7 @@ def test_a_client_guessing_across_accounts_is_delayed(world: World, clock: Manua
 
 def _guard_with_roomy_device_starts(world: World, clock: ManualClock) -> None:
     guard = EdgeGuard(
-        InMemoryLimitStore(), clock, TokenBucket(1000, 60.0), client_ip_header="x-forwarded-for"
+        ProcessLimitStore(), clock, TokenBucket(1000, 60.0), client_ip_header="x-forwarded-for"
     )
     app = world.client.app
     app.state.services = attrs.evolve(app.state.services, guard=guard)  # type: ignore[attr-defined]

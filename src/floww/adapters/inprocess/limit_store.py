@@ -1,4 +1,4 @@
-"""InMemoryLimitStore: rate-limit states in this process, at most ``capacity`` keys (the
+"""ProcessLimitStore: rate-limit states in this process, at most ``capacity`` keys (the
 least recently updated are forgotten first), so a flood of distinct clients cannot grow it
 without bound."""
 
@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 
 from floww.ports.limit_store import LimitStore
 
-__all__ = ["InMemoryLimitStore"]
+__all__ = ["ProcessLimitStore"]
 
 T = TypeVar("T")
 
 
-class InMemoryLimitStore(LimitStore):
+class ProcessLimitStore(LimitStore):
     def __init__(self, capacity: int = 100_000) -> None:
         self._capacity = capacity
         self._states: OrderedDict[str, Any] = OrderedDict()
