@@ -94,6 +94,10 @@ def webhook_bench() -> list[str]:
 def main() -> None:
     for line in webhook_bench():
         print(line, flush=True)
+    print(flush=True)
+    edge = importlib.import_module("benchmarks.edge")
+    for line in [*edge.run(), *edge.overhead()]:
+        print(line, flush=True)
     try:
         dev = importlib.import_module("benchmarks.dev")
     except ModuleNotFoundError:

@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,13 @@ from floww.adapters.api.auth import DeviceFlowClient
 from floww.adapters.api.client import ApiClient
 from floww.adapters.api.platform import HttpPlatform
 from floww.adapters.api.registry import RegistryV2Client
-from floww.adapters.inprocess import InProcessRunner, ProcessReplies, RandomIds, SystemClock
+from floww.adapters.inprocess import (
+    InProcessRunner,
+    ProcessLimitStore,
+    ProcessReplies,
+    RandomIds,
+    SystemClock,
+)
 from floww.adapters.local.auth import LocalAuth
 from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.function_host import LocalFunctionHost
@@ -52,21 +59,26 @@ from floww.adapters.memory import (
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
+from floww.domain.rate_limits import TokenBucket
 from floww.domain.usecases.access import authorize_registry, may_subscribe
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.retention import RetentionPolicy
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
+from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.limit_store import LimitStore
 from floww.ports.realtime import RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.replies import Replies
@@ -108,7 +120,8 @@ class ServerAdapters:
     ``registry`` issues push credentials; ``registry_storage`` is what ``/v2/`` serves (none:
     no ``/v2/``). ``password_login`` backs the device approval page, ``refresh_tokens`` the
     refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
-    ``first_start`` runs once the dependencies exist (the embedded admin account)."""
+    ``first_start`` runs once the dependencies exist (the embedded admin account).
+    ``limit_store`` keeps the edge's rate-limit counters (in this process by default)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -127,6 +140,7 @@ class ServerAdapters:
     auth_provider: str = "local"
     first_start: FirstStart = _no_first_start
     closers: Sequence[Callable[[], None]] = ()
+    limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
 
 
 def _floww_source_root() -> str:
@@ -308,6 +322,12 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         password_login=adapters.password_login,
         registry=adapters.registry,
         refresh_tokens=adapters.refresh_tokens,
+        guard=EdgeGuard(
+            adapters.limit_store,
+            deps.clock,
+            device_starts=TokenBucket(settings.device_starts_per_minute, 60.0),
+            client_ip_header=settings.client_ip_header,
+        ),
         extra_routes=routes,
     )
 
@@ -321,13 +341,19 @@ class Server:
     scheduler: CronScheduler
     executor: ThreadPoolExecutor
     first_start: dict[str, str] | None = None
+    sweeper: RetentionSweeper | None = None
 
     def start_background(self) -> None:
-        """Start what runs beside the HTTP app: the cron scheduler and recovery."""
+        """Start what runs beside the HTTP app: the cron scheduler and recovery, and the
+        retention sweeper."""
         self.scheduler.start()
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     def close(self) -> None:
         self.scheduler.stop()
+        if self.sweeper is not None:
+            self.sweeper.stop()
         close_host = getattr(self.deps.host, "close", None)
         if callable(close_host):
             close_host()
@@ -345,7 +371,14 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     app = create_app(http_services(settings, adapters, deps))
     first = adapters.first_start(deps)
     scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
-    return Server(settings, adapters, deps, app, scheduler, executor, first)
+    policy = RetentionPolicy(
+        max_age=timedelta(days=settings.execution_retention_days),
+        keep_per_workflow=settings.execution_retention_count,
+    )
+    sweeper = RetentionSweeper(
+        deps.repo, deps.clock, policy, interval=settings.retention_interval_s
+    )
+    return Server(settings, adapters, deps, app, scheduler, executor, first, sweeper)
 
 
 def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:

@@ -51,6 +51,16 @@ class Settings:
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
     cron_interval_s: float = 1.0
+    # limits at the edge (docs/decisions.md, "Limits at the edge")
+    max_header_bytes: int = 32_768
+    max_headers: int = 100
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    client_ip_header: str = ""
+    device_starts_per_minute: int = 10
+    execution_retention_days: float = 30.0
+    execution_retention_count: int = 1000
+    retention_interval_s: float = 300.0
 
     @property
     def base_url(self) -> str:
@@ -79,6 +89,15 @@ class Settings:
             "execution_timeout_s": float,
             "max_body_bytes": int,
             "cron_interval_s": float,
+            "max_header_bytes": int,
+            "max_headers": int,
+            "header_timeout_s": float,
+            "body_timeout_s": float,
+            "client_ip_header": str,
+            "device_starts_per_minute": int,
+            "execution_retention_days": float,
+            "execution_retention_count": int,
+            "retention_interval_s": float,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -92,6 +111,21 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("profile", "embedded") not in PROFILES:
             raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
+        for name in ("max_header_bytes", "max_headers", "device_starts_per_minute"):
+            if name in values and values[name] < 1:
+                raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
+        for name in (
+            "header_timeout_s",
+            "body_timeout_s",
+            "execution_retention_days",
+            "retention_interval_s",
+        ):
+            if name in values and not values[name] > 0:
+                raise InvalidInput(f"FLOWW_{name.upper()} must be a positive number")
+        if values.get("execution_retention_days", 0) > 36_500:
+            raise InvalidInput("FLOWW_EXECUTION_RETENTION_DAYS must be at most 36500")
+        if values.get("execution_retention_count", 1) < 0:
+            raise InvalidInput("FLOWW_EXECUTION_RETENTION_COUNT must not be negative")
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         return cls(**values)

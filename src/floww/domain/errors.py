@@ -13,6 +13,7 @@ them (``raise NotFound(...) from exc``); the edges map them once to HTTP statuse
     ├── PermissionDenied         valid credentials, but not for this
     ├── ProviderNotConfigured    userspace uses a provider the namespace has no credentials for
     ├── Unavailable              a dependency (database, registry, host) cannot be reached now
+    ├── RateLimited              too many attempts from this client or on this account; wait
     ├── DeadlineExceeded         the work did not finish in time
     ├── ExecutionFailed          the user's handler raised
     └── DeviceAuthorizationPending  a device login is not granted (yet)
@@ -38,6 +39,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderNotConfigured",
+    "RateLimited",
     "Unauthenticated",
     "Unavailable",
     "UserCodeError",
@@ -133,6 +135,14 @@ class ProviderNotConfigured(FlowwError):
 
 class Unavailable(FlowwError):
     """A dependency cannot be reached right now; retrying later may succeed."""
+
+
+class RateLimited(FlowwError):
+    """Too many attempts: the caller may try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=round(retry_after_s, 3))
+        self.retry_after_s = retry_after_s
 
 
 class DeadlineExceeded(FlowwError):

@@ -150,6 +150,14 @@ class WorkflowRepo(Protocol):
         """Executions of any workflow still RECEIVED or STARTED that were received before
         ``received_before``, oldest first (for recovery after a crash)."""
 
+    def prune_executions(
+        self, *, received_before: datetime, keep_per_workflow: int, limit: int = 500
+    ) -> int:
+        """Delete, with their logs, up to ``limit`` finished executions (of any workflow) that
+        were received before ``received_before`` or are not among the ``keep_per_workflow``
+        newest executions of their workflow, oldest first; returns how many went. Unfinished
+        executions are never deleted. ``InvalidInput`` for a negative number or naive time."""
+
     # cron
     def claim_cron_tick(self, trigger_id: str, scheduled_at: datetime) -> bool:
         """True for exactly one caller per (trigger, scheduled time), across processes."""

@@ -21,6 +21,7 @@ SAMPLES: dict[type[FlowwError], FlowwError] = {
     errors.ProviderNotConfigured: errors.ProviderNotConfigured([("slack", "ops")]),
     errors.ExecutionFailed: errors.ExecutionFailed("handler failed", error_type="KeyError"),
     errors.DeviceAuthorizationPending: errors.DeviceAuthorizationPending("slow_down"),
+    errors.RateLimited: errors.RateLimited("too many sign-ins", retry_after_s=4.0),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from floww.adapters.sql import codec, records, routes
 from floww.adapters.sql.repo_tenancy import SqlTenancy
+from floww.adapters.sql.retention import SqlRetention
 from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes, workflows
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import (
@@ -36,7 +37,7 @@ from floww.ports.workflow_repo import WorkflowRepo
 __all__ = ["SqlWorkflowRepo"]
 
 
-class SqlWorkflowRepo(SqlTenancy, WorkflowRepo):
+class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     """The port's rules plus those of the in-memory fake: parents must exist (``NotFound``),
     a final execution status never changes (``Conflict``). Provider configs are sealed with
     ``secret_box`` before they reach the database and opened on every read. The schema must

@@ -38,6 +38,7 @@ from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
 
 __all__ = [
+    "UNSTORED_HEADERS",
     "IncomingRequest",
     "WebhookResponse",
     "dev_event_message",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 RESPONSE_MARKER = "$response"
+
+# A caller's credentials never reach the stored execution (nor, therefore, the handler):
+# docs/decisions.md, "Webhook callers' credentials are not stored".
+UNSTORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 @attrs.frozen
@@ -166,11 +171,12 @@ def webhook_event(
     body: bytes,
     path_params: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The wire event of a builtin webhook, the same on the server and in ``floww dev``."""
+    """The wire event of a builtin webhook, the same on the server and in ``floww dev``.
+    The caller's credentials (``UNSTORED_HEADERS``) are left out: the event is stored."""
     return {
         "method": method,
         "path": path,
-        "headers": dict(headers),
+        "headers": {k: v for k, v in headers.items() if k.lower() not in UNSTORED_HEADERS},
         "query": dict(query),
         "body": parse_body(headers, body),
         "raw_body_b64": base64.b64encode(body).decode(),

@@ -41,6 +41,7 @@ def serve(
     import uvicorn
 
     from floww.entrypoints.cli.session import current_env
+    from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
     from floww.settings import Settings
 
     settings = Settings.load(
@@ -60,6 +61,18 @@ def serve(
     )
     server.start_background()
     try:
-        uvicorn.run(server.app, host=settings.host, port=settings.port, log_level="info")
+        limits = ConnectionLimits(
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+        )
+        uvicorn.run(
+            server.app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            http=limited_protocol(limits),
+        )
     finally:
         server.close()

@@ -32,6 +32,7 @@ from floww.entrypoints.http.api import (
     registry,
     runtimes,
 )
+from floww.entrypoints.http.limits import EdgeGuard
 from floww.ports.identity import TokenSet
 from floww.ports.image_registry import ImageRegistry
 
@@ -50,6 +51,7 @@ class HttpServices:
     credentials of ``/api/namespaces/{id}/registry-credentials`` (503 without one);
     ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
     (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
+    ``guard`` rate-limits device-login starts and password sign-ins (no limits without one).
     """
 
     deps: ServerDeps
@@ -61,6 +63,7 @@ class HttpServices:
     extra_routes: Sequence[BaseRoute] = ()
     registry: ImageRegistry | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
+    guard: EdgeGuard | None = None
 
 
 def api_routes() -> list[BaseRoute]:

@@ -10,6 +10,7 @@ exception message, which may carry secrets.
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 from typing import Any
 
@@ -29,6 +30,7 @@ from floww.domain.errors import (
     PayloadTooLarge,
     PermissionDenied,
     ProviderNotConfigured,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     UserCodeError,
@@ -41,6 +43,7 @@ __all__ = [
     "error_body",
     "floww_error_response",
     "http_exception_response",
+    "retry_after",
     "status_for",
 ]
 
@@ -57,6 +60,7 @@ STATUS_BY_ERROR: tuple[tuple[type[FlowwError], int], ...] = (
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (ProviderNotConfigured, 422),
+    (RateLimited, 429),
     (Unavailable, 503),
     (DeadlineExceeded, 504),
     # The user's handler failed: the platform worked, the upstream code did not.
@@ -97,9 +101,16 @@ def floww_error_response(exc: FlowwError) -> JSONResponse:
     status = status_for(exc)
     details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": retry_after(exc)}
     return JSONResponse(
         error_body(error_type_name(exc), exc.message, **details), status, headers=headers
     )
+
+
+def retry_after(exc: RateLimited) -> str:
+    """The ``Retry-After`` value: whole seconds, rounded up, at least one."""
+    return str(max(1, math.ceil(exc.retry_after_s)))
 
 
 async def _floww_error_handler(_: Request, exc: Exception) -> Response:

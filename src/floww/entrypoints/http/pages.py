@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from floww.domain.errors import Conflict, FlowwError, NotFound, Unauthenticated
+from floww.domain.errors import Conflict, FlowwError, NotFound, RateLimited, Unauthenticated
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
+from floww.entrypoints.http.errors import retry_after
 
 __all__ = ["ROUTES", "FormTokens"]
 
@@ -127,14 +128,29 @@ async def submit(request: Request) -> Response:
         return _form(request, user_code, "The form expired; please try again.", 403)
     decision = form.get("decision", "approve")
     auth = services(request).deps.identity
+    guard = services(request).guard
+    email = form.get("email", "")
     try:
-        user = await run_in_threadpool(login, form.get("email", ""), form.get("password", ""))
+        if guard is not None:
+            guard.admit_login(request, email)
+        user = await run_in_threadpool(login, email, form.get("password", ""))
+    except RateLimited as exc:
+        page = _form(request, user_code, "Too many failed sign-ins: wait, then try again.", 429)
+        page.headers["Retry-After"] = retry_after(exc)
+        return page
+    except Unauthenticated:
+        if guard is not None:
+            guard.login_failed(request, email)
+        return _form(request, user_code, "Wrong email or password.", 401)
+    except FlowwError as exc:
+        return _form(request, user_code, exc.message, 400)
+    if guard is not None:
+        guard.login_succeeded(request, email)
+    try:
         if decision == "deny":
             await run_in_threadpool(auth.deny_device, user_code)
         else:
             await run_in_threadpool(auth.approve_device, user_code, user)
-    except Unauthenticated:
-        return _form(request, user_code, "Wrong email or password.", 401)
     except NotFound:
         return _form(request, "", "That code is unknown or has expired.", 404)
     except Conflict:

@@ -56,6 +56,9 @@ def _oauth_error(code: str, description: str) -> JSONResponse:
 
 
 async def start_device(request: Request) -> Response:
+    guard = services(request).guard
+    if guard is not None:
+        guard.admit_device_start(request)
     form = await _form(request)
     client_id = form.get("client_id") or "floww-cli"
     if not isinstance(client_id, str):
