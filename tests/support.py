@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -14,7 +15,9 @@ from floww.bootstrap import memory_adapters, server_deps
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.ports.support import Clock
 
-__all__ = ["TEST_SETTINGS", "memory_deps"]
+__all__ = ["EXAMPLES", "TEST_SETTINGS", "memory_deps"]
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 TEST_SETTINGS = ServerSettings(base_url="http://floww.test", response_deadline_s=5)
 

@@ -4,13 +4,12 @@ examples/hello through the API."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from starlette.testclient import TestClient
-from tests.support import TEST_SETTINGS, memory_deps
+from tests.support import EXAMPLES, TEST_SETTINGS, memory_deps
 
 from floww.adapters.inprocess import InProcessRunner, SystemClock
 from floww.adapters.memory import (
@@ -30,7 +29,7 @@ from floww.sdk import wire
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for, provider_types
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
+EXAMPLE = EXAMPLES / "hello"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
 PASSWORD = "correct horse battery staple"
 MAX_BODY = 64 * 1024

@@ -12,7 +12,7 @@ from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.errors import InvalidInput
 from floww.domain.usecases.project_workflow import resolve_workflow
 from floww.sdk.catalog import fields_for
-from tests.unit.cli_dev.conftest import TARGET, World
+from tests.unit.entrypoints.cli.devloop.conftest import TARGET, World
 
 
 def _platform(world: World) -> InProcessPlatform:

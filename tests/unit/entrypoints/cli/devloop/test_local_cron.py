@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from floww.adapters.memory import ManualClock
 from floww.domain.model import ProviderRef, TriggerSpec
 from floww.entrypoints.cli.devloop import LocalCron, due_ticks
-from tests.unit.cli_dev.conftest import World
+from tests.unit.entrypoints.cli.devloop.conftest import World
 
 EVERY_5 = TriggerSpec(ProviderRef("builtin"), "cron", {"expression": "*/5 * * * *"})
 HOURLY = TriggerSpec(ProviderRef("builtin"), "cron", {"expression": "0 * * * *"})

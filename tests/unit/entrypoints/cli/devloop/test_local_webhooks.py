@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from floww.domain.model import ErrorInfo, InvocationResult, ProviderRef, TriggerSpec
 from floww.entrypoints.cli.devloop import local_webhook_app, match_webhook
-from tests.unit.cli_dev.conftest import World
+from tests.unit.entrypoints.cli.devloop.conftest import World
 
 BUILTIN = ProviderRef("builtin")
 

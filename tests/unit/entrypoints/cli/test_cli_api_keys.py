@@ -11,7 +11,7 @@ import pytest
 
 from floww.domain.errors import PermissionDenied, Unauthenticated
 from floww.entrypoints.cli.errors import FlowwClickError
-from tests.unit.cli.conftest import SERVER, World, hello_project
+from tests.unit.entrypoints.cli.conftest import SERVER, World, hello_project
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.http.app import create_app
 from floww.ports.identity import TokenSet
 from floww.settings import Settings
+from tests.support import EXAMPLES
 
 SERVER = "http://floww.test"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
+EXAMPLE = EXAMPLES / "hello"
 
 
 @attrs.define

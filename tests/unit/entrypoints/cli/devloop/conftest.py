@@ -20,9 +20,9 @@ from floww.entrypoints.cli.devloop import DevLoop, DevOutput
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for
 from floww.sdk.kv import InMemoryKvBackend
-from tests.support import memory_deps
+from tests.support import EXAMPLES, memory_deps
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello"
+EXAMPLE = EXAMPLES / "hello"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
 
 

@@ -8,7 +8,7 @@ import time
 
 from floww.domain.model import ExecutionStatus, TriggerSource
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
-from tests.unit.cli_dev.conftest import World
+from tests.unit.entrypoints.cli.devloop.conftest import World
 
 
 def _post(world: World, path: str, body: bytes = b'{"from": "test"}') -> WebhookResponse:

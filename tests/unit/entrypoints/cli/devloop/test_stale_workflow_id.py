@@ -18,7 +18,7 @@ from floww.domain.usecases.project_workflow import resolve_workflow
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for
 from floww.sdk.kv import InMemoryKvBackend
-from tests.unit.cli_dev.conftest import TARGET, World
+from tests.unit.entrypoints.cli.devloop.conftest import TARGET, World
 
 CODE = """\
 from floww import Builtin

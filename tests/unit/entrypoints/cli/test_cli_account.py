@@ -11,7 +11,7 @@ import pytest
 from floww.domain.errors import Unauthenticated
 from floww.entrypoints.cli.errors import FlowwClickError
 from floww.entrypoints.cli.store import ClientStore, StoredCredentials
-from tests.unit.cli.conftest import SERVER, World
+from tests.unit.entrypoints.cli.conftest import SERVER, World
 
 
 def test_login_prints_the_code_opens_the_browser_and_stores_tokens_0600(world: World) -> None:

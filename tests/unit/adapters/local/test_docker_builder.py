@@ -29,8 +29,8 @@ from floww.domain.oci import OciImage, blob_digest
 from floww.domain.usecases.deploy import runtime_repository
 from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.project import Project
-from tests.unit.cli.conftest import World, hello_project
-from tests.unit.cli.conftest import world as world
+from tests.unit.entrypoints.cli.conftest import World, hello_project
+from tests.unit.entrypoints.cli.conftest import world as world
 
 TARGET = RuntimeTarget("linux/amd64", "3.12")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from floww.domain.usecases.deploy import runtime_repository
-from tests.unit.cli.conftest import World, hello_project
+from tests.unit.entrypoints.cli.conftest import World, hello_project
 
 
 def _json(world: World, *args: str, cwd: Path | None = None) -> Any:

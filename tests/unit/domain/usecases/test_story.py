@@ -26,9 +26,9 @@ from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, han
 from floww.domain.usecases.workflows import create_namespace, create_workflow
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.catalog import fields_for
-from tests.support import memory_deps
+from tests.support import EXAMPLES, memory_deps
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+EXAMPLE = EXAMPLES / "hello"
 TARGET = RuntimeTarget("linux/amd64", "3.12")
 
 
