@@ -5,6 +5,13 @@ GitHub signs the raw body with HMAC-SHA256 under the webhook secret
 signs ``v0:<timestamp>:<raw body>`` with the app's signing secret (``X-Slack-Signature``,
 ``X-Slack-Request-Timestamp``), rejects stale timestamps, and sends a ``url_verification``
 challenge once when the URL is configured.
+
+A GitHub delivery is JSON, or a form whose ``payload`` field is the JSON (both content types
+GitHub's settings offer; the signature covers the raw body either way). A push runs a trigger
+only when it is for the trigger's repository (``owner/repository``, compared as GitHub does,
+without regard to case) and, when the trigger names one, its branch. A Slack ``message``
+trigger runs for messages people write, never for bots' messages (its own included) nor edits
+and deletions, so a handler that posts to its channel cannot trigger itself.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -61,6 +69,36 @@ def _json_body(body: bytes) -> Any:
         raise Unauthenticated("delivery body is not JSON") from exc
 
 
+def _github_payload(headers: Mapping[str, str], body: bytes) -> Any:
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return _json_body(body)
+    try:
+        form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Unauthenticated("GitHub form delivery cannot be read") from exc
+    fields = form.get("payload")
+    if not fields or len(fields) != 1:
+        raise Unauthenticated("GitHub form delivery has no payload field")
+    return _json_body(fields[0].encode("utf-8"))
+
+
+def _github_repository(payload: Any) -> str | None:
+    """The ``owner/name`` a GitHub payload is about, lower-cased; ``None`` when it names none."""
+    repository = payload.get("repository") if isinstance(payload, dict) else None
+    if not isinstance(repository, dict):
+        return None
+    full_name = repository.get("full_name")
+    if isinstance(full_name, str) and full_name:
+        return full_name.lower()
+    owner = repository.get("owner")
+    login = owner.get("login") if isinstance(owner, dict) else None
+    name = repository.get("name")
+    if isinstance(login, str) and isinstance(name, str):
+        return f"{login}/{name}".lower()
+    return None
+
+
 def _github(
     spec: TriggerSpec, config: Mapping[str, str], headers: Mapping[str, str], body: bytes
 ) -> Delivery:
@@ -72,9 +110,13 @@ def _github(
     delivery_id = headers.get("x-github-delivery")
     if kind == "ping":
         return Delivery(reply={"ok": True, "pong": True}, delivery_id=delivery_id)
-    payload = _json_body(body)
+    payload = _github_payload(headers, body)
     if kind != spec.trigger_type:
         return Delivery(ignored=f"GitHub event {kind!r} is not {spec.trigger_type!r}")
+    wanted = f"{spec.input.get('owner', '')}/{spec.input.get('repository', '')}".lower()
+    about = _github_repository(payload)
+    if about != wanted:
+        return Delivery(ignored=f"delivery for repository {about!r}, not {wanted!r}")
     branch = spec.input.get("branch")
     if branch and isinstance(payload, dict) and payload.get("ref") != f"refs/heads/{branch}":
         return Delivery(ignored=f"push to {payload.get('ref')!r}, not to branch {branch!r}")
@@ -109,12 +151,23 @@ def _slack(
         return Delivery(ignored="Slack payload's event is not an object")
     if event.get("type") != spec.trigger_type:
         return Delivery(ignored=f"Slack event {event.get('type')!r} is not {spec.trigger_type!r}")
+    if spec.trigger_type == "message" and not _written_by_a_person(event):
+        return Delivery(ignored=f"Slack message of subtype {event.get('subtype')!r} or by a bot")
     channel = spec.input.get("channel")
     if channel and event.get("channel") != channel:
         return Delivery(ignored=f"message in {event.get('channel')!r}, not {channel!r}")
     return Delivery(
         event={"type": spec.trigger_type, "payload": payload}, delivery_id=payload.get("event_id")
     )
+
+
+# Message subtypes a person's own writing produces; the others are bots, edits, deletions,
+# joins and the like (https://api.slack.com/events/message).
+_PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
+
+
+def _written_by_a_person(event: Mapping[str, Any]) -> bool:
+    return event.get("subtype") in _PERSON_SUBTYPES and not event.get("bot_id")
 
 
 def verify_delivery(

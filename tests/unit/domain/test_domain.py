@@ -4,6 +4,7 @@ trigger diffs and delivery verification."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from floww.domain.errors import Conflict, InvalidInput, Unauthenticated
 from floww.domain.model import Execution, ExecutionStatus, ProviderRef, TriggerSpec
 from floww.domain.paths import PathTemplate
 from floww.domain.triggers import diff_triggers
-from floww.domain.verification import sign_github, sign_slack, verify_delivery
+from floww.domain.verification import Delivery, sign_github, sign_slack, verify_delivery
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 json_values = st.recursive(
@@ -136,18 +137,66 @@ def test_github_signature_verifies_only_the_exact_body(body: bytes, secret: str)
         verify_delivery(PUSH, {"webhook_secret": secret + "x"}, headers, body, datetime.now(UTC))
 
 
-def test_github_push_to_another_branch_is_ignored() -> None:
-    body = json.dumps({"ref": "refs/heads/dev"}).encode()
+ACME_API = {"full_name": "acme/api", "name": "api", "owner": {"login": "acme"}}
+
+
+def _push(payload: dict[str, object], content_type: str = "application/json") -> Delivery:
+    if content_type == "application/json":
+        body = json.dumps(payload).encode()
+    else:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
     headers = {
         "x-hub-signature-256": sign_github("s", body),
         "x-github-event": "push",
         "x-github-delivery": "d1",
+        "content-type": content_type,
     }
-    assert verify_delivery(PUSH, {"webhook_secret": "s"}, headers, body, datetime.now(UTC)).ignored
-    body = json.dumps({"ref": "refs/heads/main"}).encode()
-    headers["x-hub-signature-256"] = sign_github("s", body)
-    delivery = verify_delivery(PUSH, {"webhook_secret": "s"}, headers, body, datetime.now(UTC))
-    assert delivery.delivery_id == "d1" and delivery.event["payload"] == {"ref": "refs/heads/main"}
+    return verify_delivery(PUSH, {"webhook_secret": "s"}, headers, body, datetime.now(UTC))
+
+
+def test_github_push_to_another_branch_is_ignored() -> None:
+    assert _push({"ref": "refs/heads/dev", "repository": ACME_API}).ignored
+    delivery = _push({"ref": "refs/heads/main", "repository": ACME_API})
+    assert delivery.delivery_id == "d1" and delivery.event["payload"]["ref"] == "refs/heads/main"
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        {"full_name": "evil/other", "name": "other", "owner": {"login": "evil"}},
+        {"full_name": "evil/api", "name": "api", "owner": {"login": "evil"}},
+        {"full_name": "acme/api-fork", "name": "api-fork", "owner": {"login": "acme"}},
+        None,
+    ],
+)
+def test_github_push_to_another_repository_is_ignored(repository: object) -> None:
+    """A correctly signed push of another repository (the secret is shared, or reused) must
+    not run a trigger declared for acme/api."""
+    payload: dict[str, object] = {"ref": "refs/heads/main"}
+    if repository is not None:
+        payload["repository"] = repository
+    assert _push(payload).ignored
+
+
+def test_github_repository_names_match_without_regard_to_case() -> None:
+    shouted = {"full_name": "ACME/Api", "name": "Api", "owner": {"login": "ACME"}}
+    assert not _push({"ref": "refs/heads/main", "repository": shouted}).ignored
+    by_owner = {"name": "api", "owner": {"login": "acme"}}
+    assert not _push({"ref": "refs/heads/main", "repository": by_owner}).ignored
+
+
+def test_a_github_form_delivery_is_read_like_json() -> None:
+    form = "application/x-www-form-urlencoded"
+    delivery = _push({"ref": "refs/heads/main", "repository": ACME_API}, form)
+    assert delivery.event["payload"]["repository"]["full_name"] == "acme/api"
+    body = b"payload=not-json"
+    headers = {
+        "x-hub-signature-256": sign_github("s", body),
+        "x-github-event": "push",
+        "content-type": form,
+    }
+    with pytest.raises(Unauthenticated, match="not JSON"):
+        verify_delivery(PUSH, {"webhook_secret": "s"}, headers, body, datetime.now(UTC))
 
 
 MESSAGE = TriggerSpec(ProviderRef("slack"), "message", {})
@@ -165,6 +214,40 @@ def test_slack_signature_window_and_challenge() -> None:
         verify_delivery(MESSAGE, {"signing_secret": "k"}, headers, body, now + timedelta(minutes=6))
     with pytest.raises(Unauthenticated):
         verify_delivery(MESSAGE, {"signing_secret": "other"}, headers, body, now)
+
+
+def _slack_event(event: dict[str, object]) -> Delivery:
+    now = datetime.now(UTC)
+    body = json.dumps({"type": "event_callback", "event_id": "Ev1", "event": event}).encode()
+    ts = str(int(now.timestamp()))
+    headers = {"x-slack-request-timestamp": ts, "x-slack-signature": sign_slack("k", ts, body)}
+    return verify_delivery(MESSAGE, {"signing_secret": "k"}, headers, body, now)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "message", "subtype": "bot_message", "bot_id": "B1", "text": "hi"},
+        {"type": "message", "bot_id": "B1", "text": "posted by an app as a bot"},
+        {"type": "message", "subtype": "message_changed", "message": {"text": "edited"}},
+        {"type": "message", "subtype": "message_deleted"},
+        {"type": "message", "subtype": "channel_join", "user": "U1"},
+    ],
+)
+def test_slack_messages_of_bots_and_edits_do_not_run_message_triggers(
+    event: dict[str, object],
+) -> None:
+    assert _slack_event(event).ignored
+
+
+def test_slack_messages_people_write_run_message_triggers() -> None:
+    for event in (
+        {"type": "message", "user": "U1", "text": "hello"},
+        {"type": "message", "subtype": "thread_broadcast", "user": "U1", "text": "hi all"},
+        {"type": "message", "subtype": "file_share", "user": "U1", "text": "see this"},
+    ):
+        delivery = _slack_event(event)
+        assert delivery.ignored is None and delivery.delivery_id == "Ev1"
 
 
 def test_odd_signature_headers_and_payloads_are_refused_not_crashed() -> None:

@@ -167,7 +167,9 @@ def test_idempotency_key_runs_once(deps: ServerDeps) -> None:
 def test_github_delivery_is_verified_deduplicated_and_run(deps: ServerDeps) -> None:
     workflow = _deployed(deps, _user(deps, "a@x"))
     hook = next(h for h in deps.repo.list_webhooks(workflow.id) if h.owner.type == "github")
-    body = json.dumps({"ref": "refs/heads/main", "pusher": {"name": "ada"}}).encode()
+    repository = {"full_name": "acme/api", "name": "api", "owner": {"login": "acme"}}
+    push = {"ref": "refs/heads/main", "pusher": {"name": "ada"}, "repository": repository}
+    body = json.dumps(push).encode()
     headers = {"x-github-event": "push", "x-github-delivery": "d-1"}
 
     with pytest.raises(Unauthenticated):
