@@ -4,7 +4,8 @@ Each port's fixture is parametrised over a list of named factories. A factory is
 it yields a fresh adapter and cleans up after the test. An adapter joins a suite from a module
 ``tests/contracts/factories_<name>.py`` that defines lists such as
 ``REPO_FACTORIES = [pytest.param(factory, id=...)]`` (real systems also get
-``marks=pytest.mark.integration``); the suites themselves never change.
+``marks=pytest.mark.integration``); the suites themselves live in ``floww.testing.contracts``
+and never change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.workflow_repo import WorkflowRepo
-from tests.contracts.harness import AuthHarness
+from floww.testing.contracts.harness import AuthHarness
 
 
 def _collect(name: str) -> list[Any]:

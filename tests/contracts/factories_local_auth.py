@@ -11,7 +11,7 @@ import pytest
 
 from floww.adapters.local.auth import LocalAuth
 from floww.adapters.memory import ManualClock
-from tests.contracts.harness import AuthHarness
+from floww.testing.contracts.harness import AuthHarness
 
 
 def local_auth() -> Iterator[AuthHarness]:

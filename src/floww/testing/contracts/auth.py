@@ -14,7 +14,7 @@ from floww.domain.errors import (
 from floww.ports.auth import DeviceAuthorization
 
 if TYPE_CHECKING:
-    from tests.contracts.harness import AuthHarness
+    from floww.testing.contracts.harness import AuthHarness
 
 
 def poll_code(harness: AuthHarness, device: DeviceAuthorization) -> str:

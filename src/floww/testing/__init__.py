@@ -1,0 +1,1 @@
+"""Testing support shipped with floww: the port contract suites (``floww.testing.contracts``)."""
