@@ -23,6 +23,7 @@ from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.workflow_repo import WorkflowRepo
 from floww.testing.contracts.harness import AuthHarness
+from floww.testing.contracts.platform import PlatformHarness
 
 
 def _collect(name: str) -> list[Any]:
@@ -42,6 +43,7 @@ REALTIME_FACTORIES = _collect("REALTIME_FACTORIES")
 REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
+PLATFORM_FACTORIES = _collect("PLATFORM_FACTORIES")
 
 
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
@@ -82,4 +84,9 @@ def auth_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
 @pytest.fixture(params=API_KEYS_FACTORIES)
 def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
     """An ``AuthHarness`` whose ``auth`` also implements ``ApiKeys``."""
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=PLATFORM_FACTORIES)
+def platform_harness(request: pytest.FixtureRequest) -> Iterator[PlatformHarness]:
     yield from _from_factory(request)
