@@ -21,8 +21,10 @@ from floww.ports.function_host import FunctionHost
 from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
+from floww.ports.userspace import UserspaceRunner
 from floww.ports.workflow_repo import WorkflowRepo
 from floww.testing.contracts.harness import AuthHarness
+from floww.testing.contracts.image_builder import ImageBuilderHarness
 from floww.testing.contracts.platform import PlatformHarness
 
 
@@ -44,6 +46,8 @@ REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
 PLATFORM_FACTORIES = _collect("PLATFORM_FACTORIES")
+IMAGE_BUILDER_FACTORIES = _collect("IMAGE_BUILDER_FACTORIES")
+RUNNER_FACTORIES = _collect("RUNNER_FACTORIES")
 
 
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
@@ -89,4 +93,14 @@ def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
 
 @pytest.fixture(params=PLATFORM_FACTORIES)
 def platform_harness(request: pytest.FixtureRequest) -> Iterator[PlatformHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=IMAGE_BUILDER_FACTORIES)
+def image_builder_harness(request: pytest.FixtureRequest) -> Iterator[ImageBuilderHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=RUNNER_FACTORIES)
+def runner(request: pytest.FixtureRequest) -> Iterator[UserspaceRunner]:
     yield from _from_factory(request)
