@@ -50,6 +50,22 @@ IMAGE_BUILDER_FACTORIES = _collect("IMAGE_BUILDER_FACTORIES")
 RUNNER_FACTORIES = _collect("RUNNER_FACTORIES")
 
 
+# Drifts the suites found, fixed on another branch (issue 7, item 4); strict, so the fix turns
+# them into failures that ask for the mark to go.
+KNOWN_DRIFTS = {
+    "test_a_stranger_cannot_answer_a_dev_event[in-process]": (
+        "InProcessPlatform.reply skips the access check the API's reply use case makes"
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = KNOWN_DRIFTS.get(item.name)
+        if reason is not None and item.path.parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+
+
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
     factory: Callable[[], Iterator[Any]] = request.param
     yield from factory()

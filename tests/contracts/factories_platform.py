@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.usecases.access import may_subscribe
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.realtime import realtime_route
@@ -58,7 +60,17 @@ def in_process_platform() -> Iterator[PlatformHarness]:
         def with_token(token: str) -> InProcessPlatform:
             return platform(deps.auth.verify(token))
 
-        yield PlatformHarness(platform(member), mine, platform(stranger), theirs, with_token)
+        def send_webhook(url: str, body: bytes) -> tuple[int, Any]:
+            # The URL is ``<base>/webhook/<workflow id>/<path>``: what the HTTP edge parses.
+            workflow_id, _, path = url.split("/webhook/", 1)[1].partition("/")
+            headers = {"content-type": "application/json"}
+            request = IncomingRequest(workflow_id, "POST", "/" + path, headers, {}, body)
+            response = handle_webhook(deps, request)
+            return response.status, response.body
+
+        yield PlatformHarness(
+            platform(member), mine, platform(stranger), theirs, with_token, send_webhook
+        )
 
 
 @contextlib.contextmanager
@@ -111,8 +123,13 @@ def http_platform() -> Iterator[PlatformHarness]:
                 def platform(user: Principal) -> HttpPlatform:
                     return with_token(auth.issue_token(user))
 
+                def send_webhook(url: str, body: bytes) -> tuple[int, Any]:
+                    headers = {"content-type": "application/json"}
+                    answer = http.post(url, content=body, headers=headers)
+                    return answer.status_code, answer.json() if answer.content else None
+
                 yield PlatformHarness(
-                    platform(member), mine, platform(stranger), theirs, with_token
+                    platform(member), mine, platform(stranger), theirs, with_token, send_webhook
                 )
 
 

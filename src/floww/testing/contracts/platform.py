@@ -8,8 +8,10 @@ unchanged; in particular a stranger gets ``NotFound`` for what is not theirs, as
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import pytest
@@ -73,6 +75,8 @@ class PlatformHarness:
     stranger_namespace_id: str
     with_token: Callable[[str], Platform]
     """The same server signed in with another token (a dev token, say)."""
+    send_webhook: Callable[[str, bytes], tuple[int, Any]]
+    """POST a JSON body to a webhook URL the platform gave out; the status and decoded body."""
 
 
 def name() -> str:
@@ -175,7 +179,9 @@ def test_dev_triggers_give_webhook_urls_and_clear(platform_harness: PlatformHarn
     workflow = h.platform.create_workflow(h.namespace_id, name())
     cron = TriggerSpec(BUILTIN, "cron", {"expression": "*/5 * * * *"})
     urls = h.platform.sync_dev_triggers(workflow.id, [HELLO_TRIGGER, cron])
-    assert len(urls) == 1 and urls[0].endswith("/hello") and workflow.id in urls[0]
+    # Each entry is "<METHOD> <URL>".
+    assert len(urls) == 1 and urls[0].startswith("POST http") and urls[0].endswith("/hello")
+    assert f"/webhook/{workflow.id}/" in urls[0]
     assert h.platform.sync_dev_triggers(workflow.id, [HELLO_TRIGGER]) == urls
     h.platform.clear_dev_triggers(workflow.id)
     with pytest.raises(NotFound):
@@ -312,3 +318,59 @@ def test_a_stranger_cannot_deploy_or_plan(platform_harness: PlatformHarness) -> 
             triggers=[HELLO_TRIGGER],
             provider_mapping={},
         )
+
+
+# dev events: a webhook delivered to the session, answered through the platform -------------
+
+
+@attrs.define
+class _PendingWebhook:
+    """A webhook request in flight on a thread while the test answers its dev event."""
+
+    thread: threading.Thread
+    outcome: list[tuple[int, Any]]
+
+    def answer(self, timeout: float = 10) -> tuple[int, Any]:
+        self.thread.join(timeout)
+        assert self.outcome, "the webhook request did not finish"
+        return self.outcome[0]
+
+
+def _dev_event(h: PlatformHarness) -> tuple[str, dict[str, Any], _PendingWebhook]:
+    workflow = h.platform.create_workflow(h.namespace_id, name())
+    (entry,) = h.platform.sync_dev_triggers(workflow.id, [HELLO_TRIGGER])
+    url = entry.split(" ", 1)[1]
+    subscription = h.platform.subscribe(workflow.id)
+    try:
+        outcome: list[tuple[int, Any]] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(h.send_webhook(url, b'{"who": "ada"}')), daemon=True
+        )
+        thread.start()
+        message = subscription.get(timeout=10)
+    finally:
+        subscription.close()
+    assert message is not None and message["type"] == "event", message
+    return workflow.id, message, _PendingWebhook(thread, outcome)
+
+
+def test_a_dev_event_is_answered_through_the_platform(platform_harness: PlatformHarness) -> None:
+    h = platform_harness
+    workflow_id, event, pending = _dev_event(h)
+    assert event["event"]["body"] == {"who": "ada"}
+    answer = InvocationResult(ok=True, result={"hello": "ada"})
+    h.platform.reply(workflow_id, event["reply_to"], event["token"], answer)
+    assert pending.answer() == (200, {"hello": "ada"})
+
+
+def test_a_stranger_cannot_answer_a_dev_event(platform_harness: PlatformHarness) -> None:
+    """Even holding the event's token, someone who cannot see the workflow gets ``NotFound``."""
+    h = platform_harness
+    workflow_id, event, pending = _dev_event(h)
+    answer = InvocationResult(ok=True, result={"from": "stranger"})
+    with pytest.raises(NotFound):
+        h.stranger.reply(workflow_id, event["reply_to"], event["token"], answer)
+    h.platform.reply(
+        workflow_id, event["reply_to"], event["token"], InvocationResult(ok=True, result=1)
+    )
+    assert pending.answer() == (200, 1)
