@@ -374,3 +374,18 @@ def test_a_stranger_cannot_answer_a_dev_event(platform_harness: PlatformHarness)
         workflow_id, event["reply_to"], event["token"], InvocationResult(ok=True, result=1)
     )
     assert pending.answer() == (200, 1)
+
+
+def test_an_events_token_reads_no_provider_configs(platform_harness: PlatformHarness) -> None:
+    """The token sent with an event goes into the user's code: it answers that event and calls
+    the KV store, and never reads the namespace's provider credentials."""
+    h = platform_harness
+    h.platform.setup_provider(h.namespace_id, SLACK_OPS, dict(SLACK_CONFIG))
+    workflow_id, event, pending = _dev_event(h)
+    try:
+        with pytest.raises((PermissionDenied, NotFound)):
+            h.with_token(event["token"]).provider_configs(h.namespace_id)
+    finally:
+        done = InvocationResult(ok=True, result=None)
+        h.platform.reply(workflow_id, event["reply_to"], event["token"], done)
+    assert pending.answer()[0] in (200, 204)
