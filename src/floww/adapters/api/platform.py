@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from floww.adapters.api.client import ApiClient
 from floww.adapters.wire import structure
-from floww.domain.errors import NotFound, PermissionDenied, Unavailable
+from floww.domain.errors import NotFound, Unavailable
 from floww.domain.model import (
     CodeBundle,
     Deployment,
@@ -140,13 +140,8 @@ class HttpPlatform(Platform):
         return str(answer["token"])
 
     def subscribe(self, workflow_id: str) -> Subscription:
-        """The realtime server refuses a channel that is not the caller's; like the API's 404,
-        that reads as ``NotFound`` for the workflow, the same answer as the in-process platform."""
         token = self.api.token or ""
-        try:
-            return self._subscriber(self.realtime_url(), token, workflow_channel(workflow_id))
-        except PermissionDenied:
-            raise NotFound("workflow", workflow_id) from None
+        return self._subscriber(self.realtime_url(), token, workflow_channel(workflow_id))
 
     def reply(self, workflow_id: str, reply_to: str, token: str, result: InvocationResult) -> None:
         self.api.post(

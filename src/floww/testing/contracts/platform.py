@@ -200,7 +200,13 @@ def test_dev_tokens_and_subscriptions_are_for_members(platform_harness: Platform
         subscription.close()
     with pytest.raises(NotFound):
         h.stranger.dev_token(workflow.id)
-    with pytest.raises(NotFound):
+
+
+def test_a_stranger_may_not_subscribe(platform_harness: PlatformHarness) -> None:
+    """The realtime edge refuses the channel (Centrifugo's error 103): ``PermissionDenied``."""
+    h = platform_harness
+    workflow = h.platform.create_workflow(h.namespace_id, name())
+    with pytest.raises(PermissionDenied):
         h.stranger.subscribe(workflow.id)
 
 
