@@ -4,7 +4,8 @@ Each port's fixture is parametrised over a list of named factories. A factory is
 it yields a fresh adapter and cleans up after the test. An adapter joins a suite from a module
 ``tests/contracts/factories_<name>.py`` that defines lists such as
 ``REPO_FACTORIES = [pytest.param(factory, id=...)]`` (real systems also get
-``marks=pytest.mark.integration``); the suites themselves never change.
+``marks=pytest.mark.integration``); the suites themselves live in ``floww.testing.contracts``
+and never change.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from floww.ports.function_host import FunctionHost
 from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
+from floww.ports.userspace import UserspaceRunner
 from floww.ports.workflow_repo import WorkflowRepo
-from tests.contracts.harness import AuthHarness
+from floww.testing.contracts.harness import AuthHarness
+from floww.testing.contracts.image_builder import ImageBuilderHarness
+from floww.testing.contracts.platform import PlatformHarness
 
 
 def _collect(name: str) -> list[Any]:
@@ -41,6 +45,21 @@ REALTIME_FACTORIES = _collect("REALTIME_FACTORIES")
 REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
+PLATFORM_FACTORIES = _collect("PLATFORM_FACTORIES")
+IMAGE_BUILDER_FACTORIES = _collect("IMAGE_BUILDER_FACTORIES")
+RUNNER_FACTORIES = _collect("RUNNER_FACTORIES")
+
+
+# Drifts the suites found, fixed on another branch (issue 7, item 4); strict, so the fix turns
+# them into failures that ask for the mark to go.
+KNOWN_DRIFTS: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = KNOWN_DRIFTS.get(item.name)
+        if reason is not None and item.path.parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 def _from_factory(request: pytest.FixtureRequest) -> Iterator[Any]:
@@ -81,4 +100,19 @@ def auth_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
 @pytest.fixture(params=API_KEYS_FACTORIES)
 def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
     """An ``AuthHarness`` whose ``auth`` also implements ``ApiKeys``."""
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=PLATFORM_FACTORIES)
+def platform_harness(request: pytest.FixtureRequest) -> Iterator[PlatformHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=IMAGE_BUILDER_FACTORIES)
+def image_builder_harness(request: pytest.FixtureRequest) -> Iterator[ImageBuilderHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=RUNNER_FACTORIES)
+def runner(request: pytest.FixtureRequest) -> Iterator[UserspaceRunner]:
     yield from _from_factory(request)

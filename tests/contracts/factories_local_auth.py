@@ -12,7 +12,7 @@ import pytest
 from floww.adapters.local.auth import LocalAuth
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.memory import ManualClock
-from tests.contracts.harness import AuthHarness
+from floww.testing.contracts.harness import AuthHarness
 
 
 def local_auth() -> Iterator[AuthHarness]:

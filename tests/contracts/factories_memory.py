@@ -21,7 +21,7 @@ from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.workflow_repo import WorkflowRepo
-from tests.contracts.harness import AuthHarness
+from floww.testing.contracts.harness import AuthHarness
 
 
 def memory_repo() -> Iterator[WorkflowRepo]:

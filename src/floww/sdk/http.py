@@ -18,11 +18,13 @@ Credentials travel in headers only; no error message ever repeats them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from floww.domain.errors import (
@@ -33,7 +35,13 @@ from floww.domain.errors import (
     Unavailable,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "JsonClient", "Transport", "urlopen_transport"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "JsonClient",
+    "Transport",
+    "provider_transport",
+    "urlopen_transport",
+]
 
 DEFAULT_TIMEOUT = 15.0
 """Seconds one provider API call may take before it fails with ``Unavailable``."""
@@ -50,11 +58,30 @@ def urlopen_transport(request: urllib.request.Request, timeout: float) -> bytes:
     return body
 
 
+_context_transport: ContextVar[Transport | None] = ContextVar(
+    "floww_provider_transport", default=None
+)
+
+
+@contextlib.contextmanager
+def provider_transport(transport: Transport) -> Iterator[None]:
+    """Send the provider API calls made in this context through ``transport`` (unless a client
+    was given its own): ``floww.testing`` records provider actions this way instead of sending
+    them. The context travels into handlers, worker threads and ``asyncio`` tasks."""
+    token = _context_transport.set(transport)
+    try:
+        yield
+    finally:
+        _context_transport.reset(token)
+
+
 class JsonClient:
     """JSON requests to one API (``service`` names it in error messages) under ``base_url``.
 
     ``headers`` go with every request (the credentials among them). ``InvalidInput`` at once
-    when ``base_url`` is not an absolute ``http``/``https`` URL.
+    when ``base_url`` is not an absolute ``http``/``https`` URL. Requests go through
+    ``transport``, else the one ``provider_transport`` set for this context, else
+    ``urlopen_transport``.
     """
 
     def __init__(
@@ -73,7 +100,7 @@ class JsonClient:
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers or {})
         self._timeout = timeout
-        self._transport = transport or urlopen_transport
+        self._transport = transport or _context_transport.get() or urlopen_transport
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         """``call`` on a worker thread, so an async handler's loop keeps running."""

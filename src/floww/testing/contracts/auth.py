@@ -18,7 +18,7 @@ from floww.domain.usecases.authentication import authenticate
 from floww.ports.identity import DeviceAuthorization
 
 if TYPE_CHECKING:
-    from tests.contracts.harness import AuthHarness
+    from floww.testing.contracts.harness import AuthHarness
 
 
 def poll_code(harness: AuthHarness, device: DeviceAuthorization) -> str:

@@ -12,7 +12,7 @@ from floww.domain.model import ApiKey, Principal
 from floww.ports.api_keys import ApiKeys
 
 if TYPE_CHECKING:
-    from tests.contracts.harness import AuthHarness
+    from floww.testing.contracts.harness import AuthHarness
 
 
 def keys_of(harness: AuthHarness) -> ApiKeys:

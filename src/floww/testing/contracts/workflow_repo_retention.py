@@ -1,4 +1,5 @@
-"""Contract of ``WorkflowRepo.prune_executions``: every adapter passes these unchanged."""
+"""Contract of ``WorkflowRepo.prune_executions`` (execution retention): every adapter passes
+these unchanged. Needs the ``repo`` fixture, as the ``workflow_repo`` suite does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from floww.domain.errors import InvalidInput, NotFound
 from floww.domain.model import ExecutionStatus, LogLine, Namespace, Workflow
 from floww.ports.workflow_repo import WorkflowRepo
-from tests.contracts.test_workflow_repo import T0, execution, make_namespace, make_workflow
+from floww.testing.contracts.workflow_repo import T0, execution, make_namespace, make_workflow
 
 DONE = ExecutionStatus.COMPLETED
 LONG_AGO = T0 - timedelta(days=3650)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -84,7 +85,7 @@ def webhook_for(
     return Webhook(uid("wh"), trig.workflow_id, trig.id, method, path, owner, trig.source)
 
 
-def execution(workflow: Workflow, **changes: object) -> Execution:
+def execution(workflow: Workflow, **changes: Any) -> Execution:
     base = Execution(
         id=uid("ex"),
         workflow_id=workflow.id,
@@ -96,7 +97,7 @@ def execution(workflow: Workflow, **changes: object) -> Execution:
     return attrs.evolve(base, **changes)
 
 
-def deployment(workflow: Workflow, runtime_id: str = "rt_1", **changes: object) -> Deployment:
+def deployment(workflow: Workflow, runtime_id: str = "rt_1", **changes: Any) -> Deployment:
     base = Deployment(
         id=uid("dp"),
         workflow_id=workflow.id,
