@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from floww.adapters.memory.repo_tables import RepoTables
-from floww.domain.errors import InvalidInput
+from floww.domain.usecases.retention import check_prune_request
 
 __all__ = ["RetentionTables"]
 
@@ -16,10 +16,7 @@ class RetentionTables(RepoTables):
     def prune_executions(
         self, *, received_before: datetime, keep_per_workflow: int, limit: int = 500
     ) -> int:
-        if keep_per_workflow < 0 or limit < 0:
-            raise InvalidInput("keep_per_workflow and limit must not be negative")
-        if received_before.tzinfo is None:
-            raise InvalidInput("timestamps must be timezone-aware")
+        check_prune_request(received_before, keep_per_workflow, limit)
         with self._lock:
             by_workflow: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
             for seq, execution in self._executions.values():

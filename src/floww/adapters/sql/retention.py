@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 
 from floww.adapters.sql.repo_base import SqlRepoBase
 from floww.adapters.sql.schema import executions
-from floww.domain.errors import InvalidInput
 from floww.domain.model import ExecutionStatus
+from floww.domain.usecases.retention import check_prune_request
 
 __all__ = ["SqlRetention"]
 
@@ -27,10 +27,7 @@ class SqlRetention(SqlRepoBase):
     def prune_executions(
         self, *, received_before: datetime, keep_per_workflow: int, limit: int = 500
     ) -> int:
-        if keep_per_workflow < 0 or limit < 0:
-            raise InvalidInput("keep_per_workflow and limit must not be negative")
-        if received_before.tzinfo is None:
-            raise InvalidInput("timestamps must be timezone-aware")
+        check_prune_request(received_before, keep_per_workflow, limit)
         with self._tx.write() as conn:
             doomed = _too_old(conn, received_before, limit)
             if len(doomed) < limit:

@@ -7,14 +7,24 @@ after its execution is gone runs again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
+from floww.domain.errors import InvalidInput
 from floww.ports.support import Clock
 from floww.ports.workflow_repo import WorkflowRepo
 
-__all__ = ["RetentionPolicy", "sweep_executions"]
+__all__ = ["RetentionPolicy", "check_prune_request", "sweep_executions"]
+
+
+def check_prune_request(received_before: datetime, keep_per_workflow: int, limit: int) -> None:
+    """What every ``WorkflowRepo.prune_executions`` refuses: ``InvalidInput`` for negative
+    counts and a naive time."""
+    if keep_per_workflow < 0 or limit < 0:
+        raise InvalidInput("keep_per_workflow and limit must not be negative")
+    if received_before.tzinfo is None:
+        raise InvalidInput("timestamps must be timezone-aware")
 
 
 @attrs.frozen

@@ -10,15 +10,11 @@ import click
 
 from floww.domain.errors import NotFound
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import json_option, server_option
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import CliEnv, current_env, session
 
 __all__ = ["login", "logout", "namespace", "whoami"]
-
-_SERVER = click.option(
-    "--server", default=None, help="Server URL [default: FLOWW_SERVER, the current server]."
-)
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def _open_browser(env: CliEnv, url: str) -> bool:
@@ -36,7 +32,7 @@ def _open_browser(env: CliEnv, url: str) -> bool:
 
 
 @click.command()
-@_SERVER
+@server_option
 @click.option("--no-browser", is_flag=True, help="Only print the code and URL.")
 @handle_errors()
 def login(server: str | None, no_browser: bool) -> None:
@@ -73,7 +69,7 @@ def login(server: str | None, no_browser: bool) -> None:
 
 
 @click.command()
-@_SERVER
+@server_option
 @handle_errors()
 def logout(server: str | None) -> None:
     """Forget the stored credentials for a server (the current one by default).
@@ -92,8 +88,8 @@ def logout(server: str | None) -> None:
 
 
 @click.command()
-@_SERVER
-@_JSON
+@server_option
+@json_option
 @handle_errors()
 def whoami(server: str | None, as_json: bool) -> None:
     """Show who you are on the current server.
@@ -119,8 +115,8 @@ def namespace() -> None:
 
 
 @namespace.command("show")
-@_SERVER
-@_JSON
+@server_option
+@json_option
 @handle_errors()
 def namespace_show(server: str | None, as_json: bool) -> None:
     """Show the current namespace and the ones you can use.
@@ -143,7 +139,7 @@ def namespace_show(server: str | None, as_json: bool) -> None:
 
 
 @click.argument("name")
-@_SERVER
+@server_option
 @handle_errors()
 def _select(name: str, server: str | None) -> None:
     """Work in namespace NAME on the current server from now on.

@@ -11,12 +11,12 @@ import click
 
 from floww.domain.errors import PermissionDenied
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import Session, session
 
 __all__ = ["api_keys"]
 
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 _NAMESPACE = click.option(
     "--namespace", "namespace_name", default=None, help="Namespace [default: current]."
 )
@@ -55,7 +55,7 @@ def api_keys() -> None:
 @api_keys.command("create")
 @click.argument("name")
 @_NAMESPACE
-@_JSON
+@json_option
 @handle_errors()
 def create(name: str, namespace_name: str | None, as_json: bool) -> None:
     """Create an API key named NAME; the key is printed this once only.
@@ -83,7 +83,7 @@ def create(name: str, namespace_name: str | None, as_json: bool) -> None:
 
 @api_keys.command("list")
 @_NAMESPACE
-@_JSON
+@json_option
 @handle_errors()
 def list_(namespace_name: str | None, as_json: bool) -> None:
     """List your API keys of the namespace (never the keys themselves).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json
 from floww.entrypoints.cli.session import DEFAULT_SERVER, current_env
 from floww.entrypoints.cli.store import normalize_server
@@ -68,7 +69,7 @@ def config_set(key: str, value: str) -> None:
 
 
 @config.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @handle_errors()
 def config_list(as_json: bool) -> None:
     """Print every setting.

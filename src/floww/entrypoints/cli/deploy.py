@@ -14,6 +14,7 @@ from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.deploy import DeployDeps, DeployRequest, DeployResult
 from floww.domain.usecases.deploy import deploy as run_deploy
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import project_option, server_option
 from floww.entrypoints.cli.output import Progress, echo_json
 from floww.entrypoints.cli.project import Project, find_project
 from floww.entrypoints.cli.prompter import TerminalPrompter
@@ -111,14 +112,8 @@ def _result_json(result: DeployResult, plan: bool) -> dict[str, Any]:
 @click.option("--plan", is_flag=True, help="Show the trigger changes; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Never prompt (for CI).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=".",
-    help="Project directory [default: the current one].",
-)
-@click.option("--server", default=None, help="Server URL [default: the current server].")
+@project_option
+@server_option
 @handle_errors()
 def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str | None) -> None:
     """Deploy the project: load the code, check its providers, build the runtime image for the

@@ -15,6 +15,7 @@ import click
 
 from floww.domain.usecases.dev import DevSession
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import project_option, server_option
 from floww.entrypoints.cli.project import find_project
 from floww.entrypoints.cli.prompter import TerminalPrompter
 from floww.entrypoints.cli.session import current_env, session
@@ -37,14 +38,8 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 )
 @click.option("--no-local", is_flag=True, help="No local webhook server and no local cron.")
 @click.option("--yes", "-y", is_flag=True, help="Create the workflow without asking.")
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=".",
-    help="Project directory [default: the current one].",
-)
-@click.option("--server", default=None, help="Server URL [default: the current server].")
+@project_option
+@server_option
 @handle_errors()
 def dev(port: int, no_local: bool, yes: bool, project_dir: Path, server: str | None) -> None:
     """Run the workflow on this machine with live events.

@@ -9,6 +9,7 @@ import click
 
 from floww.domain.errors import Conflict, InvalidInput
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import server_option
 from floww.entrypoints.cli.project import PROJECT_FILE, Project
 from floww.entrypoints.cli.session import current_env, session
 
@@ -43,7 +44,7 @@ def _default_name(directory: Path) -> str:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--name", default=None, help="Workflow name [default: the directory's name].")
 @click.option("--namespace", "namespace_name", default=None, help="Namespace [default: current].")
-@click.option("--server", default=None, help="Server URL [default: the current server].")
+@server_option
 @click.option("--yes", "-y", is_flag=True, help="Never prompt; create the workflow if missing.")
 @click.option("--force", is_flag=True, help="Overwrite existing project files.")
 @handle_errors()

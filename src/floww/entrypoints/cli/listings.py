@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import session
 
 __all__ = ["deployments", "executions", "workflow_option", "workflows"]
 
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 workflow_option = click.option(
     "--workflow",
     "-w",
@@ -27,7 +27,7 @@ def workflows() -> None:
 
 @workflows.command("list")
 @click.option("--namespace", "namespace_name", default=None, help="Namespace [default: current].")
-@_JSON
+@json_option
 @handle_errors()
 def workflows_list(namespace_name: str | None, as_json: bool) -> None:
     """List the namespace's workflows.
@@ -53,7 +53,7 @@ def deployments() -> None:
 
 @deployments.command("list")
 @workflow_option
-@_JSON
+@json_option
 @handle_errors()
 def deployments_list(workflow_name: str | None, as_json: bool) -> None:
     """List a workflow's deployments, newest first.
@@ -83,7 +83,7 @@ def executions() -> None:
 @workflow_option
 @click.option("--status", default=None, help="Only executions in this status (e.g. failed).")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-@_JSON
+@json_option
 @handle_errors()
 def executions_list(
     workflow_name: str | None, status: str | None, limit: int, as_json: bool

@@ -7,6 +7,7 @@ import click
 from floww.domain.errors import InvalidInput
 from floww.domain.model import ProviderRef
 from floww.entrypoints.cli.main import handle_errors
+from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.prompter import TerminalPrompter
 from floww.entrypoints.cli.session import current_env, session
@@ -25,7 +26,7 @@ def providers() -> None:
 
 @providers.command("list")
 @_NAMESPACE
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @handle_errors()
 def providers_list(namespace_name: str | None, as_json: bool) -> None:
     """List the namespace's providers; secret fields are not shown.
