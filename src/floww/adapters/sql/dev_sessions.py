@@ -27,7 +27,7 @@ def _lease(row: Any) -> DevSessionLease:
 
 
 class SqlDevSessions(DevSessions):
-    """A session of a deleted workflow goes with it (the rows cascade)."""
+    """A session of a deleted workflow lapses like any other that is no longer renewed."""
 
     def __init__(self, engine: Engine) -> None:
         self._tx = Transactions(engine)

@@ -1,7 +1,8 @@
 """The tables that let several server replicas share what used to live in one process.
 
 - ``dev_sessions``: each ``floww dev`` session of a workflow, its declared triggers and its
-  lease (a session that stops renewing is dropped when the lease lapses).
+  lease (a session that stops renewing is dropped when the lease lapses; so are the sessions
+  of a deleted workflow, hence no foreign key).
 - ``dev_replies``: the rendezvous of a webhook waiting for a dev session's answer, which may
   arrive on another replica.
 - ``realtime_messages``: a short-lived outbox for realtime publications; a replica writes one
@@ -14,7 +15,7 @@ They join the repository's ``metadata``, so the migration check covers them.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table
 
 from floww.adapters.sql.schema import Sequence, metadata
 from floww.adapters.sql.types import Json, JsonOrNull, UtcDateTime
@@ -27,12 +28,7 @@ _NAME = 255
 dev_sessions = Table(
     "dev_sessions",
     metadata,
-    Column(
-        "workflow_id",
-        String(_ID),
-        ForeignKey("workflows.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("workflow_id", String(_ID), primary_key=True),
     Column("session_id", String(_ID), primary_key=True),
     Column("specs", Json, nullable=False),
     Column("connected_at", UtcDateTime(), nullable=False),

@@ -32,12 +32,6 @@ def upgrade() -> None:
         sa.Column("specs", _JSON, nullable=False),
         sa.Column("connected_at", _TIMESTAMP, nullable=False),
         sa.Column("expires_at", _TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["workflow_id"],
-            ["workflows.id"],
-            name=op.f("fk_dev_sessions_workflow_id_workflows"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("workflow_id", "session_id", name=op.f("pk_dev_sessions")),
     )
     op.create_table(
