@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from floww.adapters.memory import (
     InMemoryAuth,
+    InMemoryDevSessions,
     InMemoryFunctionHost,
     InMemoryRealtime,
     InMemoryReplies,
@@ -46,6 +47,7 @@ def memory_deps(
             host=host if host is not None else InMemoryFunctionHost(),
             realtime=realtime if realtime is not None else InMemoryRealtime(),
             replies=InMemoryReplies(),
+            dev_sessions=InMemoryDevSessions(),
             auth=auth if auth is not None else InMemoryAuth(clock),
             clock=clock,
             ids=RandomIds(),

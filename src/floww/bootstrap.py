@@ -27,6 +27,10 @@ from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import InMemoryFunctionHost, InMemoryReplies, RandomIds, SystemClock
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
+from floww.adapters.sql.dev_sessions import SqlDevSessions
+from floww.adapters.sql.notify import PgNotifications
+from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
+from floww.adapters.sql.replies import SqlReplies
 from floww.domain.errors import Unauthenticated
 from floww.domain.model import Principal
 from floww.domain.usecases.access import authorize_registry, may_subscribe
@@ -100,13 +104,27 @@ class ServerContainer(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryFunctionHost),
     )
     realtime = providers.Singleton(LocalRealtimeHub)
-    replies = providers.Singleton(InMemoryReplies)
+    # Replicas on one PostgreSQL share replies and realtime through it; SQLite is one process.
+    notifications = providers.Singleton(
+        lambda e: PgNotifications(e) if e.dialect.name == "postgresql" else None, engine
+    )
+    shared_realtime = providers.Singleton(
+        lambda hub, e, n: hub if n is None else PgFanOutRealtime(hub, e, n),
+        realtime,
+        engine,
+        notifications,
+    )
+    replies = providers.Singleton(
+        lambda e, n: InMemoryReplies() if n is None else SqlReplies(e, n), engine, notifications
+    )
+    dev_sessions = providers.Singleton(SqlDevSessions, engine)
     deps = providers.Singleton(
         ServerDeps,
         repo=repo,
         host=host,
-        realtime=realtime,
+        realtime=shared_realtime,
         replies=replies,
+        dev_sessions=dev_sessions,
         auth=auth,
         clock=clock,
         ids=ids,
@@ -126,6 +144,9 @@ class Server:
 
     def close(self) -> None:
         self.scheduler.stop()
+        notifications = self.container.notifications()
+        if notifications is not None:
+            notifications.close()
         host: Any = self.deps.host
         if hasattr(host, "close"):
             host.close()

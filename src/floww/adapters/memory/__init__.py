@@ -3,6 +3,7 @@ suites as the real adapters. Shipped for tests (including users' own) and embedd
 
 from floww.adapters.memory.auth import InMemoryAuth
 from floww.adapters.memory.clock import ManualClock, SystemClock
+from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.memory.function_host import InMemoryFunctionHost
 from floww.adapters.memory.ids import RandomIds, SequentialIds
 from floww.adapters.memory.image_builder import FakeImageBuilder
@@ -17,6 +18,7 @@ from floww.adapters.memory.workflow_repo import InMemoryWorkflowRepo
 __all__ = [
     "FakeImageBuilder",
     "InMemoryAuth",
+    "InMemoryDevSessions",
     "InMemoryFunctionHost",
     "InMemoryImageRegistry",
     "InMemoryRealtime",
