@@ -28,6 +28,7 @@ from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import InMemoryFunctionHost, InMemoryReplies, RandomIds, SystemClock
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
+from floww.adapters.sql.device_logins import SqlDeviceLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
 from floww.adapters.sql.replies import SqlReplies
@@ -78,6 +79,7 @@ class ServerContainer(containers.DeclarativeContainer):
         clock,
         verification_uri=providers.Callable(lambda s: f"{s.base_url}/device", settings),
         production=settings.provided.production,
+        device_logins=providers.Singleton(SqlDeviceLogins, engine),
     )
     registry = providers.Singleton(
         LocalImageRegistry,

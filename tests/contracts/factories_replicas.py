@@ -1,6 +1,6 @@
 """The adapters that let replicas share state, in their contract suites: dev session leases
-(memory, SQLite, PostgreSQL), replies through the database (SQLite polling, PostgreSQL with
-LISTEN/NOTIFY) and realtime fanned out through PostgreSQL."""
+and device logins (memory, SQLite, PostgreSQL), replies through the database (SQLite
+polling, PostgreSQL with LISTEN/NOTIFY) and realtime fanned out through PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
+from floww.adapters.sql.device_logins import SqlDeviceLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
 from floww.adapters.sql.replies import SqlReplies
+from floww.domain.device_flow import DeviceLoginStore, MemoryDeviceLogins
 from floww.ports.dev_sessions import DevSessions
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
@@ -78,6 +80,24 @@ def postgresql_fanout_realtime() -> Iterator[Realtime]:
         notifications.close()
 
 
+def memory_device_logins() -> Iterator[DeviceLoginStore]:
+    yield MemoryDeviceLogins()
+
+
+def sqlite_device_logins() -> Iterator[DeviceLoginStore]:
+    for engine in _sqlite_engine():
+        yield SqlDeviceLogins(engine)
+
+
+def postgresql_device_logins() -> Iterator[DeviceLoginStore]:
+    yield SqlDeviceLogins(_postgresql_engine())
+
+
+DEVICE_LOGINS_FACTORIES = [
+    pytest.param(memory_device_logins, id="memory"),
+    pytest.param(sqlite_device_logins, id="sqlite"),
+    pytest.param(postgresql_device_logins, id="postgresql", marks=pytest.mark.integration),
+]
 DEV_SESSIONS_FACTORIES = [
     pytest.param(memory_dev_sessions, id="memory"),
     pytest.param(sqlite_dev_sessions, id="sqlite"),

@@ -19,9 +19,11 @@ user may create a key for that namespace. Tokens are stateless: an access or ref
 stays valid until it expires (revoking one means rotating its key file); API keys can be
 revoked one by one.
 
-Device authorizations live in memory only. A restart forgets logins in progress, which costs a
-user one retry of ``floww login``: the codes live ten minutes, and keeping them out of storage
-means a device code never lands on disk.
+Device authorizations live in the ``device_logins`` store handed in (the server's database,
+where device codes are kept as digests only), so a login started on one replica is approved
+and polled on another and survives a restart; without one, in memory. There is no global cap
+on pending logins (a flood must not lock everyone out): expired ones are forgotten as new ones
+start, and floods are refused per client at the edge.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo
 from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.tokens import TokenCodec
-from floww.domain.device_flow import DeviceFlow
+from floww.domain.device_flow import DeviceFlow, DeviceLoginStore
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import ApiKey, Principal
 from floww.ports.auth import ApiKeys, Auth, DeviceAuthorization, TokenSet
@@ -42,7 +44,6 @@ __all__ = ["LocalAuth"]
 
 _TOKEN_PURPOSES = ("access", "refresh", "execution", "registry")
 _BEARER_PURPOSES = ("access", "execution", "registry")
-_MAX_PENDING_DEVICES = 10_000
 
 
 def _claim(claims: dict[str, Any], name: str) -> str:
@@ -87,6 +88,7 @@ class LocalAuth(Auth, ApiKeys):
         refresh_ttl: int = 30 * 24 * 3600,
         device_interval: int = 5,
         device_expires_in: int = 600,
+        device_logins: DeviceLoginStore | None = None,
     ) -> None:
         if min(access_ttl, refresh_ttl, device_interval, device_expires_in) <= 0:
             raise InvalidInput("token lifetimes and device intervals must be positive")
@@ -102,7 +104,7 @@ class LocalAuth(Auth, ApiKeys):
             clock.now,
             expires_in=device_expires_in,
             interval=device_interval,
-            max_pending=_MAX_PENDING_DEVICES,
+            store=device_logins,
         )
 
     def __repr__(self) -> str:
@@ -240,7 +242,7 @@ class LocalAuth(Auth, ApiKeys):
     # device authorization (RFC 8628) ------------------------------------------------------
 
     def start_device(self, client_id: str) -> DeviceAuthorization:
-        """A new pending authorization. ``Unavailable`` when too many are pending."""
+        """A new pending authorization. ``Unavailable`` when no free user code is found."""
         device = self.device_flow.start(client_id)
         return DeviceAuthorization.of(
             device, verification_uri=self._verification_uri, expires_in=self.device_flow.expires_in
