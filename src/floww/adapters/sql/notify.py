@@ -88,7 +88,9 @@ class PgNotifications:
         for channel in missing:
             conn.execute(f'LISTEN "{channel}"')
             self._subscribed.add(channel)
-        self._ready.set()
+        with self._lock:
+            if self._subscribed.issuperset(self._listeners):
+                self._ready.set()
 
     def _dispatch(self, channel: str, payload: str | None) -> None:
         with self._lock:
