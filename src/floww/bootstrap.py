@@ -42,6 +42,7 @@ from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
+    InMemoryDevSessions,
     InMemoryFunctionHost,
     InMemoryIdentity,
     InMemoryImageRegistry,
@@ -50,6 +51,11 @@ from floww.adapters.memory import (
     InMemoryWorkflowRepo,
 )
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
+from floww.adapters.sql.dev_sessions import SqlDevSessions
+from floww.adapters.sql.device_logins import SqlDeviceLogins
+from floww.adapters.sql.notify import PgNotifications
+from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
+from floww.adapters.sql.replies import SqlReplies
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.usecases.access import authorize_registry, may_subscribe
@@ -64,10 +70,11 @@ from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
+from floww.ports.dev_sessions import DevSessions
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
-from floww.ports.realtime import RealtimeHub
+from floww.ports.realtime import Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
@@ -108,12 +115,15 @@ class ServerAdapters:
     ``registry`` issues push credentials; ``registry_storage`` is what ``/v2/`` serves (none:
     no ``/v2/``). ``password_login`` backs the device approval page, ``refresh_tokens`` the
     refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
-    ``first_start`` runs once the dependencies exist (the embedded admin account)."""
+    ``first_start`` runs once the dependencies exist (the embedded admin account).
+    ``published`` is what the use cases publish to when it is not the hub itself (replicas on
+    one PostgreSQL fan publications out through the database to every replica's hub)."""
 
     repo: WorkflowRepo
     host: FunctionHost
     realtime: RealtimeHub
     replies: Replies
+    dev_sessions: DevSessions
     identity: Identity
     tokens: PlatformTokens
     clock: Clock
@@ -127,6 +137,7 @@ class ServerAdapters:
     auth_provider: str = "local"
     first_start: FirstStart = _no_first_start
     closers: Sequence[Callable[[], None]] = ()
+    published: Realtime | None = None
 
 
 def _floww_source_root() -> str:
@@ -154,7 +165,19 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         clock,
         verification_uri=f"{settings.base_url}/device",
         production=settings.production,
+        device_logins=SqlDeviceLogins(engine),
     )
+    # Replicas on one PostgreSQL share dev replies and realtime through it; SQLite is one
+    # process, so they stay in it there.
+    hub = LocalRealtimeHub()
+    notifications = PgNotifications(engine) if engine.dialect.name == "postgresql" else None
+    replies: Replies = ProcessReplies()
+    published: Realtime | None = None
+    closers: tuple[Callable[[], None], ...] = (engine.dispose,)
+    if notifications is not None:
+        replies = SqlReplies(engine, notifications)
+        published = PgFanOutRealtime(hub, engine, notifications)
+        closers = (notifications.close, engine.dispose)
     tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
     registry = LocalImageRegistry(
         settings.home / "registry",
@@ -180,8 +203,10 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     return ServerAdapters(
         repo=SqlWorkflowRepo(engine, box),
         host=host,
-        realtime=LocalRealtimeHub(),
-        replies=ProcessReplies(),
+        realtime=hub,
+        published=published,
+        replies=replies,
+        dev_sessions=SqlDevSessions(engine),
         identity=identity,
         tokens=tokens,
         clock=clock,
@@ -193,7 +218,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
         first_start=first_start,
-        closers=(engine.dispose,),
+        closers=closers,
     )
 
 
@@ -209,6 +234,7 @@ def memory_adapters(
         host=InMemoryFunctionHost(),
         realtime=LocalRealtimeHub(),
         replies=ProcessReplies(),
+        dev_sessions=InMemoryDevSessions(),
         identity=identity,
         tokens=InMemoryPlatformTokens(clock),
         clock=clock,
@@ -254,8 +280,9 @@ def server_deps(
     return ServerDeps(
         repo=adapters.repo,
         host=adapters.host,
-        realtime=adapters.realtime,
+        realtime=adapters.published or adapters.realtime,
         replies=adapters.replies,
+        dev_sessions=adapters.dev_sessions,
         identity=adapters.identity,
         tokens=adapters.tokens,
         clock=adapters.clock,
