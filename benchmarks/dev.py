@@ -27,7 +27,7 @@ import httpx
 from tests.integration.serving import approve_device_login, free_port, running_server
 from tests.integration.test_dev_session import EXAMPLE, start_dev
 
-from floww.adapters.memory import InProcessRunner
+from floww.adapters.inprocess import InProcessRunner
 from floww.entrypoints.cli.store import ClientStore, StoredCredentials
 from floww.sdk.bundle import bundle_from_directory
 

@@ -49,6 +49,7 @@ from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
+    InMemoryDevSessions,
     InMemoryFunctionHost,
     InMemoryIdentity,
     InMemoryImageRegistry,
@@ -57,6 +58,11 @@ from floww.adapters.memory import (
     InMemoryWorkflowRepo,
 )
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
+from floww.adapters.sql.dev_sessions import SqlDevSessions
+from floww.adapters.sql.device_logins import SqlDeviceLogins
+from floww.adapters.sql.notify import PgNotifications
+from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
+from floww.adapters.sql.replies import SqlReplies
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.rate_limits import TokenBucket
@@ -75,11 +81,12 @@ from floww.entrypoints.http.registry import registry_routes, token_from_authoriz
 from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
+from floww.ports.dev_sessions import DevSessions
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.limit_store import LimitStore
-from floww.ports.realtime import RealtimeHub
+from floww.ports.realtime import Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
@@ -121,12 +128,15 @@ class ServerAdapters:
     no ``/v2/``). ``password_login`` backs the device approval page, ``refresh_tokens`` the
     refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
     ``first_start`` runs once the dependencies exist (the embedded admin account).
-    ``limit_store`` keeps the edge's rate-limit counters (in this process by default)."""
+    ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
+    ``published`` is what the use cases publish to when it is not the hub itself (replicas on
+    one PostgreSQL fan publications out through the database to every replica's hub)."""
 
     repo: WorkflowRepo
     host: FunctionHost
     realtime: RealtimeHub
     replies: Replies
+    dev_sessions: DevSessions
     identity: Identity
     tokens: PlatformTokens
     clock: Clock
@@ -141,6 +151,7 @@ class ServerAdapters:
     first_start: FirstStart = _no_first_start
     closers: Sequence[Callable[[], None]] = ()
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
+    published: Realtime | None = None
 
 
 def _floww_source_root() -> str:
@@ -168,7 +179,19 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         clock,
         verification_uri=f"{settings.base_url}/device",
         production=settings.production,
+        device_logins=SqlDeviceLogins(engine),
     )
+    # Replicas on one PostgreSQL share dev replies and realtime through it; SQLite is one
+    # process, so they stay in it there.
+    hub = LocalRealtimeHub()
+    notifications = PgNotifications(engine) if engine.dialect.name == "postgresql" else None
+    replies: Replies = ProcessReplies()
+    published: Realtime | None = None
+    closers: tuple[Callable[[], None], ...] = (engine.dispose,)
+    if notifications is not None:
+        replies = SqlReplies(engine, notifications)
+        published = PgFanOutRealtime(hub, engine, notifications)
+        closers = (notifications.close, engine.dispose)
     tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
     registry = LocalImageRegistry(
         settings.home / "registry",
@@ -194,8 +217,10 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     return ServerAdapters(
         repo=SqlWorkflowRepo(engine, box),
         host=host,
-        realtime=LocalRealtimeHub(),
-        replies=ProcessReplies(),
+        realtime=hub,
+        published=published,
+        replies=replies,
+        dev_sessions=SqlDevSessions(engine),
         identity=identity,
         tokens=tokens,
         clock=clock,
@@ -207,7 +232,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
         first_start=first_start,
-        closers=(engine.dispose,),
+        closers=closers,
     )
 
 
@@ -223,6 +248,7 @@ def memory_adapters(
         host=InMemoryFunctionHost(),
         realtime=LocalRealtimeHub(),
         replies=ProcessReplies(),
+        dev_sessions=InMemoryDevSessions(),
         identity=identity,
         tokens=InMemoryPlatformTokens(clock),
         clock=clock,
@@ -259,6 +285,7 @@ def server_settings(settings: Settings) -> ServerSettings:
         response_deadline_s=settings.response_deadline_s,
         execution_timeout_s=settings.execution_timeout_s,
         max_body_bytes=settings.max_body_bytes,
+        dev_lease_s=settings.dev_lease_s,
     )
 
 
@@ -268,8 +295,9 @@ def server_deps(
     return ServerDeps(
         repo=adapters.repo,
         host=adapters.host,
-        realtime=adapters.realtime,
+        realtime=adapters.published or adapters.realtime,
         replies=adapters.replies,
+        dev_sessions=adapters.dev_sessions,
         identity=adapters.identity,
         tokens=adapters.tokens,
         clock=adapters.clock,

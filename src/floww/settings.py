@@ -51,6 +51,7 @@ class Settings:
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
     cron_interval_s: float = 1.0
+    dev_lease_s: float = 30.0
     # limits at the edge (docs/decisions.md, "Limits at the edge")
     max_header_bytes: int = 32_768
     max_headers: int = 100
@@ -89,6 +90,7 @@ class Settings:
             "execution_timeout_s": float,
             "max_body_bytes": int,
             "cron_interval_s": float,
+            "dev_lease_s": float,
             "max_header_bytes": int,
             "max_headers": int,
             "header_timeout_s": float,

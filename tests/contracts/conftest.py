@@ -116,3 +116,19 @@ def image_builder_harness(request: pytest.FixtureRequest) -> Iterator[ImageBuild
 @pytest.fixture(params=RUNNER_FACTORIES)
 def runner(request: pytest.FixtureRequest) -> Iterator[UserspaceRunner]:
     yield from _from_factory(request)
+
+
+DEV_SESSIONS_FACTORIES = _collect("DEV_SESSIONS_FACTORIES")
+
+
+@pytest.fixture(params=DEV_SESSIONS_FACTORIES)
+def dev_sessions(request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _from_factory(request)
+
+
+DEVICE_LOGINS_FACTORIES = _collect("DEVICE_LOGINS_FACTORIES")
+
+
+@pytest.fixture(params=DEVICE_LOGINS_FACTORIES)
+def device_logins(request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _from_factory(request)

@@ -44,11 +44,16 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    home: Path, *, env: Mapping[str, str] | None = None, timeout: float = 30
+    home: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+    name: str | None = None,
 ) -> Iterator[RunningServer]:
-    """``floww serve --home HOME`` on a free port; stopped (and reaped) on exit."""
+    """``floww serve --home HOME`` on a free port; stopped (and reaped) on exit. ``name``
+    tells apart the logs of servers sharing one home (replicas)."""
     port = free_port()
-    log = home.parent / f"{home.name}-serve.log"
+    log = home.parent / f"{name or home.name}-serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*SERVE, "--home", str(home), "--port", str(port)],

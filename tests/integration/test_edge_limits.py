@@ -29,6 +29,7 @@ ENV = {
     "FLOWW_DEVICE_STARTS_PER_MINUTE": "5",
     "FLOWW_EXECUTION_RETENTION_COUNT": str(RETENTION_COUNT),
     "FLOWW_RETENTION_INTERVAL_S": "0.3",
+    "FLOWW_DEV_LEASE_S": "0.5",
 }
 # How long a test waits for the server before it calls the behaviour missing: far above the
 # configured limits, far below a test's budget.
@@ -56,8 +57,9 @@ def workflow(api: httpx.Client) -> str:
 
 
 def _new_workflow(api: httpx.Client) -> str:
-    """A fresh workflow with a dev webhook ``POST /hook``. No dev session listens, so each
-    call is stored as a failed execution and answered 503 at once."""
+    """A fresh workflow with a dev webhook ``POST /hook`` whose session is gone (its lease,
+    half a second here, lapsed unrenewed), so each call is stored as a failed execution and
+    answered 503 at once."""
     (namespace,) = api.get("/api/namespaces").json()["items"]
     created = api.post(
         f"/api/namespaces/{namespace['id']}/workflows", json={"name": f"wf-{uuid.uuid4().hex}"}
@@ -71,6 +73,7 @@ def _new_workflow(api: httpx.Client) -> str:
     }
     synced = api.put(f"/api/workflows/{workflow_id}/dev-triggers", json={"triggers": [spec]})
     assert synced.status_code == 200, synced.text
+    time.sleep(0.6)  # the session's lease lapses: its triggers stay, nobody answers them
     return workflow_id
 
 

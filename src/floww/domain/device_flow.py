@@ -1,7 +1,9 @@
 """The bookkeeping of RFC 8628 device authorization, shared by every ``Identity`` that serves it.
 
-``DeviceFlow`` holds the pending devices and applies the rules; it issues no tokens (its
-owner does, for the principal ``poll`` returns) and keeps everything in memory:
+``DeviceFlow`` applies the rules to the pending devices of a ``DeviceLoginStore``; it issues
+no tokens (its owner does, for the principal ``poll`` returns). The store is in memory by
+default (``MemoryDeviceLogins``); a database-backed one lets a login started on one server
+replica be approved and polled on another, and survive a restart:
 
 - ``start`` makes a device code and an 8-letter user code (shown as ``BCDF-GHJK``); ``Unavailable``
   once ``max_pending`` devices are pending. Devices expired for a further lifetime are
@@ -23,6 +25,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import attrs
 
@@ -39,6 +42,8 @@ __all__ = [
     "SLOW_DOWN_SECONDS",
     "USER_CODE_ALPHABET",
     "DeviceFlow",
+    "DeviceLoginStore",
+    "MemoryDeviceLogins",
     "PendingDevice",
     "normalize_user_code",
     "random_device_code",
@@ -84,6 +89,90 @@ class PendingDevice:
         return f"{self.user_code[:4]}-{self.user_code[4:]}"
 
 
+class DeviceLoginStore(Protocol):
+    """Where pending devices live. Each method is atomic; a device is found by its device
+    code or by its user code (normalized)."""
+
+    def forget_expired(self, before: datetime) -> None:
+        """Forget the devices that expired before ``before``."""
+
+    def add(self, device: PendingDevice) -> bool:
+        """Store ``device``; ``False`` (and nothing stored) when its user code is taken."""
+
+    def count(self) -> int:
+        """How many devices are stored."""
+
+    def find(self, device_code: str) -> PendingDevice | None: ...
+
+    def find_user_code(self, user_code: str) -> PendingDevice | None: ...
+
+    def record_poll(self, device_code: str, at: datetime, interval: int) -> None: ...
+
+    def decide(self, user_code: str, user: Principal | None) -> bool:
+        """Approve for ``user`` (or deny, for ``None``) a device not yet decided; ``False``
+        when there is none such."""
+
+    def take(self, device_code: str) -> bool:
+        """Forget the device; ``False`` when it was gone already (another poller took it)."""
+
+    def all(self) -> list[PendingDevice]: ...
+
+
+class MemoryDeviceLogins(DeviceLoginStore):
+    """Pending devices in dicts; the caller (``DeviceFlow``) serializes access."""
+
+    def __init__(self) -> None:
+        self._devices: dict[str, PendingDevice] = {}
+        self._user_codes: dict[str, str] = {}
+
+    def forget_expired(self, before: datetime) -> None:
+        for old in [d for d in self._devices.values() if d.expires_at < before]:
+            self.take(old.device_code)
+
+    def add(self, device: PendingDevice) -> bool:
+        if device.user_code in self._user_codes:
+            return False
+        self._devices[device.device_code] = device
+        self._user_codes[device.user_code] = device.device_code
+        return True
+
+    def count(self) -> int:
+        return len(self._devices)
+
+    def find(self, device_code: str) -> PendingDevice | None:
+        return self._devices.get(device_code)
+
+    def find_user_code(self, user_code: str) -> PendingDevice | None:
+        device_code = self._user_codes.get(user_code)
+        return self.find(device_code) if device_code is not None else None
+
+    def record_poll(self, device_code: str, at: datetime, interval: int) -> None:
+        device = self._devices.get(device_code)
+        if device is not None:
+            device.last_poll, device.interval = at, interval
+
+    def decide(self, user_code: str, user: Principal | None) -> bool:
+        device_code = self._user_codes.get(user_code)
+        device = self._devices.get(device_code) if device_code is not None else None
+        if device is None or device.user is not None or device.denied:
+            return False
+        if user is None:
+            device.denied = True
+        else:
+            device.user = user
+        return True
+
+    def take(self, device_code: str) -> bool:
+        device = self._devices.pop(device_code, None)
+        if device is None:
+            return False
+        self._user_codes.pop(device.user_code, None)
+        return True
+
+    def all(self) -> list[PendingDevice]:
+        return list(self._devices.values())
+
+
 class DeviceFlow:
     """Pending device authorizations and their rules (see the module docstring).
     ``expires_in`` and ``interval`` are seconds; ``max_pending`` of None means no limit."""
@@ -97,6 +186,7 @@ class DeviceFlow:
         max_pending: int | None = None,
         new_device_code: Callable[[], str] = random_device_code,
         new_user_code: Callable[[], str] = random_user_code,
+        store: DeviceLoginStore | None = None,
     ) -> None:
         if expires_in <= 0 or interval <= 0:
             raise InvalidInput("device code lifetimes and intervals must be positive")
@@ -107,46 +197,52 @@ class DeviceFlow:
         self._new_device_code = new_device_code
         self._new_user_code = new_user_code
         self._lock = threading.Lock()
-        self._devices: dict[str, PendingDevice] = {}
-        self._user_codes: dict[str, str] = {}
+        self._store: DeviceLoginStore = store if store is not None else MemoryDeviceLogins()
 
     def start(self, client_id: str) -> PendingDevice:
         """A new pending device. ``Unavailable`` when ``max_pending`` are pending already."""
         now = self._now()
+        # Keep expired codes for one more lifetime so their pollers hear ``expired_token``.
+        forget_before = now - timedelta(seconds=self.expires_in)
         with self._lock:
-            self._forget_expired(now)
-            if self._max_pending is not None and len(self._devices) >= self._max_pending:
+            self._store.forget_expired(forget_before)
+            if self._max_pending is not None and self._store.count() >= self._max_pending:
                 raise Unavailable("too many device logins in progress; try again later")
-            device = PendingDevice(
-                device_code=self._new_device_code(),
-                user_code=self._unused_user_code(),
-                client_id=client_id,
-                expires_at=now + timedelta(seconds=self.expires_in),
-                interval=self.interval,
-            )
-            self._devices[device.device_code] = device
-            self._user_codes[device.user_code] = device.device_code
-        return device
+            device_code = self._new_device_code()
+            for _ in range(_USER_CODE_ATTEMPTS):
+                device = PendingDevice(
+                    device_code=device_code,
+                    user_code=normalize_user_code(self._new_user_code()),
+                    client_id=client_id,
+                    expires_at=now + timedelta(seconds=self.expires_in),
+                    interval=self.interval,
+                )
+                if self._store.add(device):
+                    return device
+        raise Unavailable("no free user code could be found; try again later")
 
     def poll(self, device_code: str) -> Principal:
         """The principal who approved the device, once; ``DeviceAuthorizationPending`` until
         then, ``NotFound`` for an unknown (or already answered) device code."""
         now = self._now()
         with self._lock:
-            device = self._devices.get(device_code)
+            device = self._store.find(device_code)
             if device is None:
                 raise NotFound("device code", "(redacted)")
             if now >= device.expires_at:
                 raise DeviceAuthorizationPending("expired_token")
-            previous, device.last_poll = device.last_poll, now
+            previous = device.last_poll
             if previous is not None and (now - previous).total_seconds() < device.interval:
-                device.interval += SLOW_DOWN_SECONDS
+                self._store.record_poll(device_code, now, device.interval + SLOW_DOWN_SECONDS)
                 raise DeviceAuthorizationPending("slow_down")
+            self._store.record_poll(device_code, now, device.interval)
             if device.denied:
                 raise DeviceAuthorizationPending("access_denied")
             if device.user is None:
                 raise DeviceAuthorizationPending("authorization_pending")
-            self._forget(device)  # a device code is good for one token set
+            # A device code is good for one token set, on whichever replica polls first.
+            if not self._store.take(device_code):
+                raise NotFound("device code", "(redacted)")
             return device.user
 
     def approve(self, user_code: str, user: Principal) -> None:
@@ -154,42 +250,23 @@ class DeviceFlow:
         ``InvalidInput`` when ``user`` is not a user (a device login is a user's session)."""
         if user.kind != "user":
             raise InvalidInput(f"a device login is granted to a user, not to a {user.kind}")
-        with self._lock:
-            self._undecided(user_code).user = user
+        self._decide(user_code, user)
 
     def deny(self, user_code: str) -> None:
         """Refuse a pending code. ``NotFound`` for an unknown or expired code, ``Conflict``
         for one already approved or denied."""
-        with self._lock:
-            self._undecided(user_code).denied = True
+        self._decide(user_code, None)
 
     def pending(self) -> list[PendingDevice]:
         """The devices not yet answered (expired ones included until forgotten)."""
         with self._lock:
-            return list(self._devices.values())
+            return self._store.all()
 
-    def _undecided(self, user_code: str) -> PendingDevice:
-        device_code = self._user_codes.get(normalize_user_code(user_code))
-        device = self._devices.get(device_code) if device_code is not None else None
-        if device is None or self._now() >= device.expires_at:
-            raise NotFound("user code", user_code)
-        if device.user is not None or device.denied:
-            raise Conflict(f"user code {user_code} was already decided", user_code=user_code)
-        return device
-
-    def _unused_user_code(self) -> str:
-        for _ in range(_USER_CODE_ATTEMPTS):
-            code = normalize_user_code(self._new_user_code())
-            if code not in self._user_codes:
-                return code
-        raise Unavailable("no free user code could be found; try again later")
-
-    def _forget(self, device: PendingDevice) -> None:
-        self._devices.pop(device.device_code, None)
-        self._user_codes.pop(device.user_code, None)
-
-    def _forget_expired(self, now: datetime) -> None:
-        # Keep expired codes for one more lifetime so their pollers hear ``expired_token``.
-        grace = timedelta(seconds=self.expires_in)
-        for device in [d for d in self._devices.values() if now >= d.expires_at + grace]:
-            self._forget(device)
+    def _decide(self, user_code: str, user: Principal | None) -> None:
+        code = normalize_user_code(user_code)
+        with self._lock:
+            device = self._store.find_user_code(code)
+            if device is None or self._now() >= device.expires_at:
+                raise NotFound("user code", user_code)
+            if not self._store.decide(code, user):
+                raise Conflict(f"user code {user_code} was already decided", user_code=user_code)

@@ -60,11 +60,17 @@ class Platform(Protocol):
     ) -> Provider: ...
 
     def sync_dev_triggers(
-        self, workflow_id: str, triggers: Sequence[TriggerSpec]
+        self, workflow_id: str, triggers: Sequence[TriggerSpec], *, session_id: str = "default"
     ) -> tuple[str, ...]:
-        """Make ``triggers`` the workflow's dev triggers; returns their webhook URLs."""
+        """Register dev session ``session_id`` with the triggers its code declares (and a fresh
+        lease); returns their webhook URLs. The most recently connected live session answers
+        the workflow's dev events."""
 
-    def clear_dev_triggers(self, workflow_id: str) -> None: ...
+    def clear_dev_triggers(self, workflow_id: str, *, session_id: str = "default") -> None:
+        """End the dev session; the workflow's other sessions keep their triggers."""
+
+    def renew_dev_session(self, workflow_id: str, session_id: str) -> None:
+        """Extend the session's lease; ``NotFound`` once it was dropped (register again)."""
 
     def dev_token(self, workflow_id: str) -> str:
         """A workflow-scoped token for code the dev session runs locally (its KV calls)."""

@@ -124,16 +124,19 @@ class HttpPlatform(ServerApi):
     # dev --------------------------------------------------------------------------------------
 
     def sync_dev_triggers(
-        self, workflow_id: str, triggers: Sequence[TriggerSpec]
+        self, workflow_id: str, triggers: Sequence[TriggerSpec], *, session_id: str = "default"
     ) -> tuple[str, ...]:
         doc = self.api.put(
             f"/api/workflows/{_seg(workflow_id)}/dev-triggers",
-            {"triggers": [wire.spec_to_wire(s) for s in triggers]},
+            {"triggers": [wire.spec_to_wire(s) for s in triggers], "session_id": session_id},
         )
         return tuple(str(u) for u in doc.get("webhook_urls", []))
 
-    def clear_dev_triggers(self, workflow_id: str) -> None:
-        self.api.delete(f"/api/workflows/{_seg(workflow_id)}/dev-triggers")
+    def clear_dev_triggers(self, workflow_id: str, *, session_id: str = "default") -> None:
+        self.api.delete(f"/api/workflows/{_seg(workflow_id)}/dev-sessions/{_seg(session_id)}")
+
+    def renew_dev_session(self, workflow_id: str, session_id: str) -> None:
+        self.api.post(f"/api/workflows/{_seg(workflow_id)}/dev-sessions/{_seg(session_id)}/lease")
 
     def dev_token(self, workflow_id: str) -> str:
         answer = self.api.post(f"/api/workflows/{_seg(workflow_id)}/dev-token")

@@ -18,9 +18,11 @@ user may create a key for that namespace. Tokens are stateless: an access or ref
 stays valid until it expires (revoking one means rotating its key file); API keys can be
 revoked one by one.
 
-Device authorizations live in memory only. A restart forgets logins in progress, which costs a
-user one retry of ``floww login``: the codes live ten minutes, and keeping them out of storage
-means a device code never lands on disk.
+Device authorizations live in the ``device_logins`` store handed in (the server's database,
+where device codes are kept as digests only), so a login started on one replica is approved
+and polled on another and survives a restart; without one, in memory. There is no global cap
+on pending logins (a flood must not lock everyone out): expired ones are forgotten as new ones
+start, and floods are refused per client at the edge.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyIn
 from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.platform_tokens import claim, require_values
 from floww.adapters.local.tokens import TokenCodec
-from floww.domain.device_flow import DeviceFlow
+from floww.domain.device_flow import DeviceFlow, DeviceLoginStore
 from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import ApiKey, Principal
 from floww.ports.api_keys import ApiKeys
@@ -42,7 +44,6 @@ from floww.ports.support import Clock
 __all__ = ["LocalAuth"]
 
 _TOKEN_PURPOSES = ("access", "refresh")
-_MAX_PENDING_DEVICES = 10_000
 
 
 def _api_key(info: ApiKeyInfo) -> ApiKey:
@@ -74,6 +75,7 @@ class LocalAuth(Identity, ApiKeys):
         refresh_ttl: int = 30 * 24 * 3600,
         device_interval: int = 5,
         device_expires_in: int = 600,
+        device_logins: DeviceLoginStore | None = None,
     ) -> None:
         if min(access_ttl, refresh_ttl, device_interval, device_expires_in) <= 0:
             raise InvalidInput("token lifetimes and device intervals must be positive")
@@ -89,7 +91,7 @@ class LocalAuth(Identity, ApiKeys):
             clock.now,
             expires_in=device_expires_in,
             interval=device_interval,
-            max_pending=_MAX_PENDING_DEVICES,
+            store=device_logins,
         )
 
     def __repr__(self) -> str:
@@ -183,7 +185,7 @@ class LocalAuth(Identity, ApiKeys):
     # device authorization (RFC 8628) ------------------------------------------------------
 
     def start_device(self, client_id: str) -> DeviceAuthorization:
-        """A new pending authorization. ``Unavailable`` when too many are pending."""
+        """A new pending authorization. ``Unavailable`` when no free user code is found."""
         device = self.device_flow.start(client_id)
         return DeviceAuthorization.of(
             device, verification_uri=self._verification_uri, expires_in=self.device_flow.expires_in

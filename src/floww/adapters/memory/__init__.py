@@ -5,6 +5,7 @@ rendezvous, the in-process userspace runner) live in ``floww.adapters.inprocess`
 
 from floww.adapters.memory.auth import InMemoryIdentity
 from floww.adapters.memory.clock import ManualClock
+from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.memory.function_host import InMemoryFunctionHost
 from floww.adapters.memory.ids import SequentialIds
 from floww.adapters.memory.image_builder import FakeImageBuilder
@@ -17,6 +18,7 @@ from floww.adapters.memory.workflow_repo import InMemoryWorkflowRepo
 
 __all__ = [
     "FakeImageBuilder",
+    "InMemoryDevSessions",
     "InMemoryFunctionHost",
     "InMemoryIdentity",
     "InMemoryImageRegistry",

@@ -23,7 +23,15 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.triggers import TriggerDiff
-from floww.domain.usecases import deployments, providers, queries, replies, triggers, workflows
+from floww.domain.usecases import (
+    deployments,
+    dev_sessions,
+    providers,
+    queries,
+    replies,
+    triggers,
+    workflows,
+)
 from floww.domain.usecases.access import may_subscribe
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.platform import DeploymentReceipt, Platform
@@ -77,12 +85,17 @@ class InProcessPlatform(Platform):
         )
 
     def sync_dev_triggers(
-        self, workflow_id: str, triggers_: Sequence[TriggerSpec]
+        self, workflow_id: str, triggers_: Sequence[TriggerSpec], *, session_id: str = "default"
     ) -> tuple[str, ...]:
-        return triggers.sync_dev_triggers(self._deps, self._principal, workflow_id, triggers_)
+        return dev_sessions.open_dev_session(
+            self._deps, self._principal, workflow_id, triggers_, session_id
+        )
 
-    def clear_dev_triggers(self, workflow_id: str) -> None:
-        triggers.clear_dev_triggers(self._deps, self._principal, workflow_id)
+    def clear_dev_triggers(self, workflow_id: str, *, session_id: str = "default") -> None:
+        dev_sessions.close_dev_session(self._deps, self._principal, workflow_id, session_id)
+
+    def renew_dev_session(self, workflow_id: str, session_id: str) -> None:
+        dev_sessions.renew_dev_session(self._deps, self._principal, workflow_id, session_id)
 
     def dev_token(self, workflow_id: str) -> str:
         return triggers.issue_dev_token(self._deps, self._principal, workflow_id)

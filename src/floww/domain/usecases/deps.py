@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 import attrs
 
 from floww.ports.api_keys import ApiKeys
+from floww.ports.dev_sessions import DevSessions
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity
 from floww.ports.realtime import Realtime
@@ -22,13 +23,15 @@ __all__ = ["ServerDeps", "ServerSettings"]
 class ServerSettings:
     """``base_url`` is where the server is reached from outside (webhook URLs, the API URL
     handed to runtimes). ``response_deadline_s`` bounds how long a webhook caller waits for the
-    handler's answer; ``execution_timeout_s`` bounds the handler itself."""
+    handler's answer; ``execution_timeout_s`` bounds the handler itself. ``dev_lease_s`` is
+    how long a dev session stays live without renewing its lease."""
 
     base_url: str = "http://127.0.0.1:8000"
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
     execution_token_ttl_s: int = 900
+    dev_lease_s: float = 30.0
 
 
 @attrs.frozen
@@ -37,6 +40,7 @@ class ServerDeps:
     host: FunctionHost
     realtime: Realtime
     replies: Replies
+    dev_sessions: DevSessions
     identity: Identity
     tokens: PlatformTokens
     clock: Clock

@@ -9,6 +9,7 @@ events: each realtime message is run on the current code and its result replied 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "handle_dev_event",
     "handle_local_event",
     "reload_code",
+    "renew_dev",
     "set_up_missing_providers",
     "start_dev",
     "stop_dev",
@@ -63,6 +65,7 @@ class DevSession:
     definitions_seen: Definitions | None = None
     webhook_urls: tuple[str, ...] = ()
     local_runs: int = 0
+    session_id: str = attrs.field(factory=lambda: f"dev_{secrets.token_hex(8)}")
 
 
 @attrs.frozen
@@ -79,12 +82,14 @@ class ReloadOutcome:
 class DevEvent:
     """One event run by the session; ``reply_error`` says why the answer did not reach the
     server (``None`` when it did). ``observed``: the active deployment ran and answered it, so
-    the session did not run it."""
+    the session did not run it. ``elsewhere``: another dev session of the workflow answers it
+    (the most recently connected one), so this one only observes it."""
 
     trigger: TriggerSpec
     result: InvocationResult
     reply_error: str | None = None
     observed: bool = False
+    elsewhere: bool = False
 
 
 def start_dev(session: DevSession) -> ReloadOutcome:
@@ -107,7 +112,9 @@ def reload_code(session: DevSession) -> ReloadOutcome:
         set_up = set_up_missing_providers(session, [ref.key for ref in missing])
         outcome = start_dev(session)
         return attrs.evolve(outcome, providers_set_up=tuple(set_up) + outcome.providers_set_up)
-    urls = session.platform.sync_dev_triggers(session.workflow.id, definitions.triggers)
+    urls = session.platform.sync_dev_triggers(
+        session.workflow.id, definitions.triggers, session_id=session.session_id
+    )
     session.code, session.definitions, session.webhook_urls = code, definitions, urls
     return ReloadOutcome(ok=True, definitions=definitions, webhook_urls=urls)
 
@@ -154,6 +161,9 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         reply_to, event = message.get("reply_to"), dict(message["event"])
         if reply_to is not None and not isinstance(reply_to, str):
             raise TypeError("reply_to must be a string or null")
+        answerer = message.get("answerer")
+        if answerer is not None and not isinstance(answerer, str):
+            raise TypeError("answerer must be a string or null")
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"malformed dev event: {exc}") from exc
     context = ExecutionContext(
@@ -167,6 +177,9 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         # The active deployment ran it and answered: running it here too would repeat its side
         # effects (a second message, a second charge).
         return DevEvent(spec, InvocationResult(ok=True), observed=True)
+    if answerer is not None and answerer != session.session_id:
+        # Another dev session answers this event; running it here too would repeat its effects.
+        return DevEvent(spec, InvocationResult(ok=True), observed=True, elsewhere=True)
     try:
         result = _invoke(session, spec, event, context)
     except FlowwError as exc:  # the runner itself failed (timeout, crash): still answer
@@ -195,6 +208,22 @@ def handle_local_event(
     return _invoke(session, spec, event, context)
 
 
+def renew_dev(session: DevSession) -> bool:
+    """Renew the session's lease on the server. When the server had dropped the session (its
+    lease lapsed while this machine slept or was cut off), register it again from the last
+    good code; returns whether it had to."""
+    try:
+        session.platform.renew_dev_session(session.workflow.id, session.session_id)
+    except NotFound:
+        triggers = session.definitions.triggers if session.definitions is not None else ()
+        session.webhook_urls = session.platform.sync_dev_triggers(
+            session.workflow.id, triggers, session_id=session.session_id
+        )
+        return True
+    return False
+
+
 def stop_dev(session: DevSession) -> None:
-    """Remove the session's dev triggers so the server stops routing events to it."""
-    session.platform.clear_dev_triggers(session.workflow.id)
+    """End the session on the server: its lease goes, and with it its dev triggers unless
+    another session of the workflow is live (whose triggers then stay routed)."""
+    session.platform.clear_dev_triggers(session.workflow.id, session_id=session.session_id)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec, Webhook
 from floww.domain.paths import PathTemplate
-from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_url, webhooks_for
+from floww.domain.triggers import TriggerDiff, diff_triggers, webhooks_for
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.support import IdGenerator
@@ -19,9 +19,7 @@ from floww.ports.workflow_repo import WorkflowRepo
 __all__ = [
     "DEV_TOKEN_TTL_S",
     "check_trigger_set",
-    "clear_dev_triggers",
     "issue_dev_token",
-    "sync_dev_triggers",
     "sync_triggers",
 ]
 
@@ -80,17 +78,6 @@ def sync_triggers(
     return diff, webhooks
 
 
-def sync_dev_triggers(
-    deps: ServerDeps, principal: Principal, workflow_id: str, specs: Sequence[TriggerSpec]
-) -> tuple[str, ...]:
-    """Make ``specs`` the workflow's dev triggers; returns their webhook URLs."""
-    require_workflow(deps.repo, principal, workflow_id)
-    _, webhooks = sync_triggers(
-        deps.repo, deps.ids, workflow_id=workflow_id, source=TriggerSource.DEV, specs=specs
-    )
-    return tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
-
-
 def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) -> str:
     """A token for the code a dev session runs on its own machine (local webhooks, local cron):
     scoped like an execution token to this one workflow and its namespace (KV, nothing else),
@@ -102,8 +89,3 @@ def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) ->
         execution_id=deps.ids.new_id("dev"),
         ttl_seconds=DEV_TOKEN_TTL_S,
     )
-
-
-def clear_dev_triggers(deps: ServerDeps, principal: Principal, workflow_id: str) -> None:
-    require_workflow(deps.repo, principal, workflow_id)
-    deps.repo.replace_triggers(workflow_id, TriggerSource.DEV, [], [])

@@ -32,6 +32,7 @@ from floww.domain.paths import PathTemplate
 from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.dev_sessions import dev_answerer
 from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
 from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
@@ -198,9 +199,11 @@ def dev_event_message(
     namespace_id: str,
     *,
     awaits_reply: bool = True,
+    answerer: str | None = None,
 ) -> dict[str, Any]:
     """The realtime message for dev sessions. ``reply_to`` is ``None`` when the caller gets
-    its answer elsewhere (the active deployment's), so the session only observes the event."""
+    its answer elsewhere (the active deployment's), so the session only observes the event;
+    ``answerer`` names the one dev session that answers it (the others observe)."""
     token = deps.tokens.issue_execution_token(
         namespace_id=namespace_id,
         workflow_id=execution.workflow_id,
@@ -214,6 +217,7 @@ def dev_event_message(
         "event": execution.event,
         "token": token,
         "reply_to": execution.id if awaits_reply else None,
+        "answerer": answerer,
     }
 
 
@@ -286,11 +290,8 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             return WebhookResponse(200, {"ok": True, "duplicate": True}, {}, seen.id)
         return response_for(seen)
 
-    if (
-        dev is not None
-        and deployed is None
-        and not deps.realtime.subscriber_count(workflow_channel(workflow.id))
-    ):
+    answerer = dev_answerer(deps, workflow.id) if dev is not None else None
+    if dev is not None and deployed is None and answerer is None:
         # Dev triggers left by a session that died: answer now instead of waiting it out.
         info = ErrorInfo("NoDevSession", "no dev session is connected to this workflow")
         final = execution.transition(
@@ -312,7 +313,12 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         deps.realtime.publish(
             workflow_channel(workflow.id),
             dev_event_message(
-                deps, execution, dev_trigger, workflow.namespace_id, awaits_reply=deployed is None
+                deps,
+                execution,
+                dev_trigger,
+                workflow.namespace_id,
+                awaits_reply=deployed is None,
+                answerer=answerer.session_id if answerer is not None else None,
             ),
         )
 

@@ -313,7 +313,7 @@ def test_a_dev_token_reaches_its_workflows_kv_and_nothing_else(deps: ServerDeps)
 
 
 def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> None:
-    from floww.domain.usecases.triggers import sync_dev_triggers
+    from floww.domain.usecases.dev_sessions import open_dev_session as sync_dev_triggers
     from floww.ports.realtime import workflow_channel
 
     user = _user(deps, "a@x")
@@ -424,14 +424,17 @@ def test_a_handlers_response_is_checked(
         assert answer.headers["x-content-type-options"] == "nosniff"
 
 
-def test_dev_triggers_without_a_connected_session_answer_at_once(deps: ServerDeps) -> None:
-    from floww.domain.usecases.triggers import sync_dev_triggers
+def test_dev_triggers_without_a_connected_session_answer_at_once(
+    deps: ServerDeps, clock: ManualClock
+) -> None:
+    from floww.domain.usecases.dev_sessions import open_dev_session
 
     user = _user(deps, "a@x")
     namespace = create_namespace(deps, user, "acme")
     workflow = create_workflow(deps, user, namespace.id, "wf")
     spec = TriggerSpec(ProviderRef("builtin"), "webhook", {"path": "/hi", "methods": ["POST"]})
-    sync_dev_triggers(deps, user, workflow.id, [spec])
+    open_dev_session(deps, user, workflow.id, [spec], "dev_gone")
+    clock.advance(deps.settings.dev_lease_s)  # the session died without saying so
     response = handle_webhook(deps, _request(workflow, "/hi"))
     assert response.status == 503 and response.body["error"]["type"] == "NoDevSession"
     stored = deps.repo.get_execution(response.execution_id or "")

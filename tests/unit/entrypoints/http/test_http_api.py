@@ -255,3 +255,31 @@ def test_dev_triggers_put_and_delete(world: World) -> None:
     assert len(world.repo.list_triggers(ada.workflow_id, TriggerSource.DEV)) == 3
     assert world.client.delete(path, headers=ada.headers).status_code == 204
     assert world.repo.list_triggers(ada.workflow_id, TriggerSource.DEV) == []
+
+
+def test_dev_sessions_over_http(world: World) -> None:
+    ada = world.tenant("ada@example.com", "acme")
+    path = f"/api/workflows/{ada.workflow_id}/dev-triggers"
+    session = f"/api/workflows/{ada.workflow_id}/dev-sessions"
+    specs = world.hello_specs()
+    first = world.client.put(
+        path, json={"triggers": specs, "session_id": "dev_one"}, headers=ada.headers
+    )
+    assert first.status_code == 200
+    assert first.json()["session_id"] == "dev_one" and first.json()["lease_seconds"] > 0
+    second = world.client.put(
+        path, json={"triggers": specs[:1], "session_id": "dev_two"}, headers=ada.headers
+    )
+    assert second.status_code == 200
+    assert len(world.repo.list_triggers(ada.workflow_id, TriggerSource.DEV)) == 1  # the newest's
+
+    assert world.client.post(f"{session}/dev_one/lease", headers=ada.headers).status_code == 204
+    missing = world.client.post(f"{session}/dev_nobody/lease", headers=ada.headers)
+    assert missing.status_code == 404
+    bad = world.client.put(path, json={"triggers": [], "session_id": "a b"}, headers=ada.headers)
+    assert bad.status_code == 400 and "session id" in bad.json()["error"]["message"]
+
+    assert world.client.delete(f"{session}/dev_two", headers=ada.headers).status_code == 204
+    assert len(world.repo.list_triggers(ada.workflow_id, TriggerSource.DEV)) == 3  # dev_one's
+    assert world.client.delete(f"{session}/dev_one", headers=ada.headers).status_code == 204
+    assert world.repo.list_triggers(ada.workflow_id, TriggerSource.DEV) == []

@@ -122,6 +122,18 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/workflows/{wf}/dev-triggers",
         None,
     ),
+    (
+        "DELETE",
+        "/api/workflows/{workflow_id}/dev-sessions/{session_id}",
+        "/api/workflows/{wf}/dev-sessions/dev_theirs",
+        None,
+    ),
+    (
+        "POST",
+        "/api/workflows/{workflow_id}/dev-sessions/{session_id}/lease",
+        "/api/workflows/{wf}/dev-sessions/dev_theirs/lease",
+        None,
+    ),
     ("POST", "/api/workflows/{workflow_id}/dev-token", "/api/workflows/{wf}/dev-token", None),
     (
         "POST",

@@ -29,6 +29,7 @@ from floww.domain.usecases.dev import (
     handle_dev_event,
     handle_local_event,
     reload_code,
+    renew_dev,
     start_dev,
     stop_dev,
 )
@@ -61,6 +62,7 @@ class DevLoop:
         clock: Clock,
         subscribe: SubscriptionFactory | None = None,
         workers: int = 8,
+        renew_every: float = 10.0,
     ) -> None:
         self.session = session
         self.out = output
@@ -71,6 +73,8 @@ class DevLoop:
         self._stopping = threading.Event()
         self._subscription: Subscription | None = None
         self._listener: threading.Thread | None = None
+        self._renewer: threading.Thread | None = None
+        self.renew_every = renew_every
         self.cron = LocalCron(self.triggers, self._fire_cron, clock)
         self.reloads = 0
         self.local_url: str | None = None
@@ -153,11 +157,27 @@ class DevLoop:
     # events from the server -------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Subscribe to ``workflow:<id>`` and run each event on a worker thread. ``Unavailable``,
-        ``Unauthenticated`` or ``PermissionDenied`` when the subscription cannot be made."""
+        """Subscribe to ``workflow:<id>`` and run each event on a worker thread, and keep the
+        session's lease renewed. ``Unavailable``, ``Unauthenticated`` or ``PermissionDenied``
+        when the subscription cannot be made."""
         self._subscription = self._subscribe(self.session.workflow.id)
         self._listener = threading.Thread(target=self._listen, name="floww-dev-listen", daemon=True)
         self._listener.start()
+        self._renewer = threading.Thread(target=self._renew, name="floww-dev-lease", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stopping.wait(self.renew_every):
+            with self._reload_lock:
+                if self._stopping.is_set():
+                    return
+                try:
+                    registered_again = renew_dev(self.session)
+                except FlowwError as exc:
+                    self.out.line(f"! could not renew the dev session's lease: {exc}")
+                    continue
+            if registered_again:
+                self.out.line("↻ the server had dropped this dev session; registered it again")
 
     def _listen(self) -> None:
         subscription = self._subscription
@@ -191,7 +211,12 @@ class DevLoop:
         if done.observed:
             clock = at.astimezone().strftime("%H:%M:%S")
             label = trigger_label(done.trigger, method)
-            self.out.line(f"{clock}  {label}  ran on the active deployment (not run here)")
+            where = (
+                "another dev session answers it"
+                if done.elsewhere
+                else ("ran on the active deployment")
+            )
+            self.out.line(f"{clock}  {label}  {where} (not run here)")
             return
         note = f"reply not delivered: {done.reply_error}" if done.reply_error else None
         self.out.event(at, done.trigger, result, method=method, note=note)
@@ -229,6 +254,8 @@ class DevLoop:
         self.cron.stop()
         if self._listener is not None:
             self._listener.join(2)
+        if self._renewer is not None:
+            self._renewer.join(2)
         if self._subscription is not None:
             self._subscription.close()
         try:

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.errors import InvalidInput
-from floww.domain.usecases import replies, triggers
+from floww.domain.usecases import dev_sessions, replies, triggers
+from floww.domain.usecases.dev_sessions import DEFAULT_SESSION
 from floww.entrypoints.http.api.deployments import triggers_from
 from floww.entrypoints.http.codec import (
     Doc,
@@ -16,6 +17,7 @@ from floww.entrypoints.http.codec import (
     json_object,
     ok,
     op,
+    optional_field,
     read_json,
     services,
 )
@@ -27,24 +29,41 @@ __all__ = ["ROUTES"]
 
 async def sync_dev_triggers(request: Request) -> Response:
     principal = await authenticate(request)
-    specs = triggers_from(json_object(await read_json(request)))
+    doc = json_object(await read_json(request))
+    specs = triggers_from(doc)
+    session_id = optional_field(doc, "session_id", str, DEFAULT_SESSION)
     urls = await run_in_threadpool(
-        triggers.sync_dev_triggers,
+        dev_sessions.open_dev_session,
         services(request).deps,
         principal,
         request.path_params["workflow_id"],
         specs,
+        session_id,
     )
-    return ok({"webhook_urls": list(urls)})
+    lease = services(request).deps.settings.dev_lease_s
+    return ok({"webhook_urls": list(urls), "session_id": session_id, "lease_seconds": lease})
 
 
 async def clear_dev_triggers(request: Request) -> Response:
     principal = await authenticate(request)
     await run_in_threadpool(
-        triggers.clear_dev_triggers,
+        dev_sessions.close_dev_session,
         services(request).deps,
         principal,
         request.path_params["workflow_id"],
+        request.path_params.get("session_id", DEFAULT_SESSION),
+    )
+    return Response(status_code=204)
+
+
+async def renew_lease(request: Request) -> Response:
+    principal = await authenticate(request)
+    await run_in_threadpool(
+        dev_sessions.renew_dev_session,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+        request.path_params["session_id"],
     )
     return Response(status_code=204)
 
@@ -83,15 +102,26 @@ async def reply(request: Request) -> Response:
 _TRIGGERS = {
     "type": "object",
     "required": ["triggers"],
-    "properties": {"triggers": {"type": "array", "items": ref("TriggerSpec")}},
+    "properties": {
+        "triggers": {"type": "array", "items": ref("TriggerSpec")},
+        "session_id": {"type": "string"},
+    },
 }
-_URLS = {"type": "object", "properties": {"webhook_urls": {"type": "array"}}}
+_URLS = {
+    "type": "object",
+    "properties": {
+        "webhook_urls": {"type": "array"},
+        "session_id": {"type": "string"},
+        "lease_seconds": {"type": "number"},
+    },
+}
 _REPLY = {
     "type": "object",
     "required": ["token", "result"],
     "properties": {"token": {"type": "string"}, "result": ref("InvocationResult")},
 }
 _DEV = "/api/workflows/{workflow_id}/dev-triggers"
+_SESSION = "/api/workflows/{workflow_id}/dev-sessions/{session_id}"
 _TOKEN = {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
 
 ROUTES = [
@@ -99,9 +129,28 @@ ROUTES = [
         "PUT",
         _DEV,
         sync_dev_triggers,
-        Doc("Make these the dev triggers", _TRIGGERS, _URLS, tag="dev"),
+        Doc(
+            "Register a dev session and the triggers its code declares", _TRIGGERS, _URLS, tag="dev"
+        ),
     ),
-    op("DELETE", _DEV, clear_dev_triggers, Doc("Remove the dev triggers", status=204, tag="dev")),
+    op(
+        "DELETE",
+        _DEV,
+        clear_dev_triggers,
+        Doc("End the dev session that named no session id", status=204, tag="dev"),
+    ),
+    op(
+        "DELETE",
+        _SESSION,
+        clear_dev_triggers,
+        Doc("End one dev session; the others keep their triggers", status=204, tag="dev"),
+    ),
+    op(
+        "POST",
+        f"{_SESSION}/lease",
+        renew_lease,
+        Doc("Renew a dev session's lease (404 once it was dropped)", status=204, tag="dev"),
+    ),
     op(
         "POST",
         "/api/workflows/{workflow_id}/dev-token",

@@ -163,3 +163,18 @@ def test_a_provider_that_cannot_be_asked_for_says_how_to_set_it_up(world: World)
     text = "\n".join(world.lines)
     assert "floww providers setup secret:stripe --set FIELD=VALUE" in text
     assert "still serving the last good code" in text
+
+
+def test_the_loop_renews_its_lease_and_registers_again_once_dropped(world: World) -> None:
+    world.loop.renew_every = 0.02
+    world.loop.start()
+    session = world.loop.session
+    world.deps.dev_sessions.remove(world.workflow.id, session.session_id)  # as if it lapsed
+    world.loop.listen()
+
+    assert _wait_for(lambda: any("registered it again" in line for line in world.lines))
+    live = world.deps.dev_sessions.live(world.workflow.id, world.deps.clock.now())
+    assert [s.session_id for s in live] == [session.session_id]
+    assert _post(world, "/hello/grace").body == {"message": "hi grace"}
+    world.loop.stop()
+    assert world.deps.dev_sessions.live(world.workflow.id, world.deps.clock.now()) == []

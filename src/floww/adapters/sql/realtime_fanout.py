@@ -1,0 +1,90 @@
+"""Realtime across replicas: publications go through PostgreSQL to every replica's own hub.
+
+``PgFanOutRealtime`` wraps the realtime service of this process (the hub the dev sessions'
+websockets are attached to). ``publish`` writes the message to the ``realtime_messages``
+outbox and NOTIFYs its row id on ``floww_realtime`` in one transaction, then publishes to its
+own hub at once (so its subscribers see their channel in publish order); every other replica
+hears the id, reads the row and publishes it to its own hub. NOTIFY alone
+would not do: its payload is capped at 8000 bytes and a dev event carries a webhook body.
+Rows older than ``keep_s`` seconds are deleted as new ones are written. Subscriptions and
+subscriber counts are the local hub's.
+
+Delivery is at most once per replica: a replica that loses its listening connection misses
+what was published until it is back (the dev client's deadline then answers the caller).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select
+
+from floww.adapters.sql.notify import PgNotifications, notify
+from floww.adapters.sql.replica_schema import realtime_messages
+from floww.adapters.sql.transactions import Transactions
+from floww.domain.errors import InvalidInput
+from floww.ports.realtime import Realtime, Subscription
+
+__all__ = ["REALTIME_CHANNEL", "PgFanOutRealtime"]
+
+REALTIME_CHANNEL = "floww_realtime"
+
+
+class PgFanOutRealtime(Realtime):
+    def __init__(
+        self,
+        local: Realtime,
+        engine: Engine,
+        notifications: PgNotifications,
+        *,
+        keep_s: float = 60.0,
+    ) -> None:
+        self.local = local
+        self._origin = secrets.token_hex(8)
+        self._tx = Transactions(engine)
+        self._keep = timedelta(seconds=keep_s)
+        notifications.listen(REALTIME_CHANNEL, self._heard)
+
+    def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """``InvalidInput`` for a message JSON cannot carry; ``Unavailable`` when the database
+        cannot be reached."""
+        if not isinstance(message, dict):
+            raise InvalidInput("realtime message must be a JSON object")
+        try:
+            json.dumps(message, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"realtime message is not JSON: {exc}") from exc
+        now = datetime.now(UTC)
+        with self._tx.write() as conn:
+            conn.execute(
+                delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
+            )
+            row_id = conn.execute(
+                insert(realtime_messages)
+                .values(channel=channel, message=message, created_at=now)
+                .returning(realtime_messages.c.id)
+            ).scalar_one()
+            notify(conn, REALTIME_CHANNEL, f"{self._origin}:{row_id}")
+        self.local.publish(channel, message)
+
+    def subscribe(self, channel: str) -> Subscription:
+        return self.local.subscribe(channel)
+
+    def subscriber_count(self, channel: str) -> int:
+        return self.local.subscriber_count(channel)
+
+    def _heard(self, payload: str | None) -> None:
+        origin, _, row_id = (payload or "").partition(":")
+        if origin == self._origin or not row_id.isdigit():
+            return
+        with self._tx.read() as conn:
+            row = conn.execute(
+                select(realtime_messages.c.channel, realtime_messages.c.message).where(
+                    realtime_messages.c.id == int(row_id)
+                )
+            ).first()
+        if row is not None:
+            self.local.publish(row.channel, dict(row.message))
