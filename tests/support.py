@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.memory import (
     InMemoryAuth,
     InMemoryFunctionHost,
@@ -50,5 +51,6 @@ def memory_deps(
             clock=clock,
             ids=RandomIds(),
             executor=executor,
+            dispatcher=ThreadDispatcher(concurrency=4, queue_limit=100, idle_s=1.0),
             settings=settings,
         )

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 import floww
 from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.image_builder import embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
@@ -35,6 +36,7 @@ from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.sdk.catalog import fields_for, provider_types
 from floww.settings import Settings
@@ -54,6 +56,7 @@ def _server_settings(settings: Settings) -> ServerSettings:
         response_deadline_s=settings.response_deadline_s,
         execution_timeout_s=settings.execution_timeout_s,
         max_body_bytes=settings.max_body_bytes,
+        lease_ttl_s=settings.lease_ttl_s,
     )
 
 
@@ -63,6 +66,11 @@ class ServerContainer(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
     executor = providers.Singleton(ThreadPoolExecutor, max_workers=32, thread_name_prefix="floww")
+    dispatcher = providers.Singleton(
+        ThreadDispatcher,
+        concurrency=settings.provided.concurrency_per_workflow,
+        queue_limit=settings.provided.queue_per_workflow,
+    )
     secret_box = providers.Singleton(
         AesGcmSecretBox.from_home, settings.provided.home, production=settings.provided.production
     )
@@ -94,7 +102,9 @@ class ServerContainer(containers.DeclarativeContainer):
             LocalFunctionHost,
             registry,
             providers.Callable(lambda s: s.home / "runtimes", settings),
-            workers_per_runtime=settings.provided.workers_per_runtime,
+            workers_per_runtime=providers.Callable(
+                lambda s: max(s.workers_per_runtime, s.concurrency_per_workflow), settings
+            ),
             fallback_path=providers.Callable(lambda: [_floww_source_root()]),
         ),
         memory=providers.Singleton(InMemoryFunctionHost),
@@ -111,7 +121,9 @@ class ServerContainer(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         executor=executor,
+        dispatcher=dispatcher,
         settings=providers.Callable(_server_settings, settings),
+        owner_id=providers.Callable(lambda ids: ids.new_id("srv"), ids),
     )
 
 
@@ -122,10 +134,13 @@ class Server:
     deps: ServerDeps
     app: Starlette
     scheduler: CronScheduler
+    leases: LeaseKeeper
     first_start: dict[str, str] | None = None
 
     def close(self) -> None:
         self.scheduler.stop()
+        self.leases.stop()
+        self.container.dispatcher().close()
         host: Any = self.deps.host
         if hasattr(host, "close"):
             host.close()
@@ -198,4 +213,4 @@ def build_server(settings: Settings) -> Server:
     app = create_app(services)
     first = _ensure_admin(deps, auth, settings.home)
     scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
-    return Server(settings, container, deps, app, scheduler, first)
+    return Server(settings, container, deps, app, scheduler, LeaseKeeper(deps), first)

@@ -47,6 +47,10 @@ class Settings:
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
     cron_interval_s: float = 1.0
+    # Fair scheduling and leases (docs/decisions.md, "Executions have owners").
+    concurrency_per_workflow: int = 4
+    queue_per_workflow: int = 100
+    lease_ttl_s: float = 30.0
 
     @property
     def base_url(self) -> str:
@@ -74,6 +78,9 @@ class Settings:
             "execution_timeout_s": float,
             "max_body_bytes": int,
             "cron_interval_s": float,
+            "concurrency_per_workflow": int,
+            "queue_per_workflow": int,
+            "lease_ttl_s": float,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")

@@ -13,6 +13,7 @@ them (``raise NotFound(...) from exc``); the edges map them once to HTTP statuse
     ├── PermissionDenied         valid credentials, but not for this
     ├── ProviderNotConfigured    userspace uses a provider the namespace has no credentials for
     ├── Unavailable              a dependency (database, registry, host) cannot be reached now
+    │   └── Overloaded           a queue is full: retry after ``retry_after_s`` seconds
     ├── DeadlineExceeded         the work did not finish in time
     ├── ExecutionFailed          the user's handler raised
     └── DeviceAuthorizationPending  a device login is not granted (yet)
@@ -31,6 +32,7 @@ __all__ = [
     "FlowwError",
     "InvalidInput",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderNotConfigured",
@@ -123,6 +125,14 @@ class ProviderNotConfigured(FlowwError):
 
 class Unavailable(FlowwError):
     """A dependency cannot be reached right now; retrying later may succeed."""
+
+
+class Overloaded(Unavailable):
+    """Too much work is waiting already; nothing was accepted. Retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
 
 
 class DeadlineExceeded(FlowwError):

@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 import attrs
 
 from floww.ports.auth import Auth
+from floww.ports.dispatcher import Dispatcher
 from floww.ports.function_host import FunctionHost
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
@@ -20,17 +21,23 @@ __all__ = ["ServerDeps", "ServerSettings"]
 class ServerSettings:
     """``base_url`` is where the server is reached from outside (webhook URLs, the API URL
     handed to runtimes). ``response_deadline_s`` bounds how long a webhook caller waits for the
-    handler's answer; ``execution_timeout_s`` bounds the handler itself."""
+    handler's answer; ``execution_timeout_s`` bounds the handler itself, from when a worker
+    takes it. ``lease_ttl_s`` is how long an execution's lease lasts unless its owner renews
+    it: a process that died is noticed that long after its last renewal."""
 
     base_url: str = "http://127.0.0.1:8000"
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
     execution_token_ttl_s: int = 900
+    lease_ttl_s: float = 30.0
 
 
 @attrs.frozen
 class ServerDeps:
+    """``dispatcher`` runs executions per workflow; ``owner_id`` names this server process in
+    the leases of the executions it runs (unique per process)."""
+
     repo: WorkflowRepo
     host: FunctionHost
     realtime: Realtime
@@ -39,4 +46,6 @@ class ServerDeps:
     clock: Clock
     ids: IdGenerator
     executor: Executor
+    dispatcher: Dispatcher
     settings: ServerSettings = ServerSettings()
+    owner_id: str = "server"

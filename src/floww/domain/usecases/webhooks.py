@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -27,10 +26,11 @@ from floww.domain.model import (
     Trigger,
     TriggerSource,
     Webhook,
+    Workflow,
 )
 from floww.domain.paths import PathTemplate
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
+from floww.domain.usecases.executions import complete_execution, new_execution, queue_execution
 from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
@@ -261,9 +261,17 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
         direct_reply = {"ok": True}
 
+    # A place in the workflow's queue is held before anything is recorded: a full queue
+    # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
+    deployment = deps.repo.find_active_deployment(workflow.id) if deployed is not None else None
+    slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
     try:
-        execution = new_execution(deps, trigger, event, dedupe_key=dedupe_key)
+        execution = new_execution(
+            deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment
+        )
     except Conflict:
+        if slot is not None:
+            slot.release()
         assert dedupe_key is not None
         seen = deps.repo.find_execution_by_dedupe_key(request.workflow_id, dedupe_key)
         if seen is None:
@@ -271,12 +279,28 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         if direct_reply is not None:
             return WebhookResponse(200, {"ok": True, "duplicate": True}, {}, seen.id)
         return response_for(seen)
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
 
-    if (
-        dev is not None
-        and deployed is None
-        and not deps.realtime.subscriber_count(workflow_channel(workflow.id))
-    ):
+    if slot is not None and deployment is not None:
+        future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        if direct_reply is not None:
+            return WebhookResponse(200, direct_reply, {}, execution.id)
+        try:
+            return response_for(future.result(timeout=deps.settings.response_deadline_s))
+        except FutureTimeout:
+            return response_for(deps.repo.get_execution(execution.id))
+
+    if deployed is not None:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
+        deps.repo.update_execution(final)
+        return response_for(final)
+
+    if not deps.realtime.subscriber_count(workflow_channel(workflow.id)):
         # Dev triggers left by a session that died: answer now instead of waiting it out.
         info = ErrorInfo("NoDevSession", "no dev session is connected to this workflow")
         final = execution.transition(
@@ -290,37 +314,31 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         return WebhookResponse(
             503, {"error": error, "execution_id": execution.id}, {}, execution.id
         )
-
-    if dev is not None:
-        dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
-        if deployed is None:
-            deps.replies.open(execution.id)
-        deps.realtime.publish(
-            workflow_channel(workflow.id),
-            dev_event_message(
-                deps, execution, dev_trigger, workflow.namespace_id, awaits_reply=deployed is None
-            ),
-        )
-
-    if deployed is not None:
-        deployment = deps.repo.find_active_deployment(workflow.id)
-        if deployment is None:
-            final = execution.transition(
-                ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now()
-            )
-            deps.repo.update_execution(final)
-            return response_for(final)
-        future: Future[Execution] = deps.executor.submit(
-            run_execution, deps, execution, deployment, trigger, workflow
-        )
-        if direct_reply is not None:
-            return WebhookResponse(200, direct_reply, {}, execution.id)
-        try:
-            return response_for(future.result(timeout=deps.settings.response_deadline_s))
-        except FutureTimeout:
-            return response_for(deps.repo.get_execution(execution.id))
-
+    deps.replies.open(execution.id)
+    _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
     return _await_dev_reply(deps, execution, direct_reply)
+
+
+def _tell_dev_sessions(
+    deps: ServerDeps,
+    execution: Execution,
+    workflow: Workflow,
+    dev: Webhook | None,
+    primary: Webhook,
+    trigger: Trigger,
+    *,
+    awaits_reply: bool,
+) -> None:
+    """Publish the event to the dev sessions of the workflow, when it has dev triggers."""
+    if dev is None:
+        return
+    dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
+    deps.realtime.publish(
+        workflow_channel(workflow.id),
+        dev_event_message(
+            deps, execution, dev_trigger, workflow.namespace_id, awaits_reply=awaits_reply
+        ),
+    )
 
 
 def _await_dev_reply(deps: ServerDeps, execution: Execution, direct_reply: Any) -> WebhookResponse:

@@ -59,6 +59,7 @@ def serve(
         f"Next: `floww login --server {url}`, then `floww init` and `floww dev` in a project."
     )
     server.scheduler.start()
+    server.leases.start()
     try:
         uvicorn.run(server.app, host=settings.host, port=settings.port, log_level="info")
     finally:

@@ -9,6 +9,7 @@ carry secrets.
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 from typing import Any
 
@@ -25,6 +26,7 @@ from floww.domain.errors import (
     FlowwError,
     InvalidInput,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     PermissionDenied,
     ProviderNotConfigured,
@@ -94,7 +96,9 @@ def _json_safe(value: Any) -> Any:
 def floww_error_response(exc: FlowwError) -> JSONResponse:
     status = status_for(exc)
     details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, Overloaded):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return JSONResponse(
         error_body(type(exc).__name__, exc.message, **details), status, headers=headers
     )
