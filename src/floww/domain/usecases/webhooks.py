@@ -126,6 +126,14 @@ def response_for(execution: Execution) -> WebhookResponse:
         return WebhookResponse(
             504, {"error": error, "execution_id": execution.id}, headers, execution.id
         )
+    if execution.status == ExecutionStatus.INTERRUPTED:
+        error = {
+            "type": "Interrupted",
+            "message": "the server stopped while the handler ran; it may have run",
+        }
+        return WebhookResponse(
+            500, {"error": error, "execution_id": execution.id}, headers, execution.id
+        )
     if execution.status == ExecutionStatus.FAILED:
         error = {
             "type": "ExecutionFailed",
