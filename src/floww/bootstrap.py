@@ -141,6 +141,7 @@ class Server:
         self.scheduler.stop()
         self.leases.stop()
         self.container.dispatcher().close()
+        self.leases.release()  # before the workers stop: what runs now is interrupted
         host: Any = self.deps.host
         if hasattr(host, "close"):
             host.close()

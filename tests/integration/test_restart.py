@@ -182,3 +182,33 @@ def test_kill_9_under_load_then_restart(database_url: str, tmp_path: Path) -> No
         f"\n[{database_url.split(':', 1)[0]}] acknowledged {len(acknowledged)} of "
         f"{HELLO_REQUESTS}, unanswered (server killed) {lost}, interrupted {len(running_ids)}"
     )
+
+
+def test_a_clean_stop_hands_its_executions_over_at_once(tmp_path: Path) -> None:
+    """SIGTERM: the running handler is INTERRUPTED before the process exits, and the waiting
+    execution is run by the next process as soon as it starts, without waiting for a lease
+    to run out (the lease here is a minute long)."""
+    home = tmp_path / "home"
+    database_url = f"sqlite:///{home / 'floww.db'}"
+    env = server_env(database_url, lease_ttl_s="60", concurrency_per_workflow="1")
+    with running_server(home, env=env) as first:
+        cli = client_env(first, tmp_path / "client")
+        deployed = deploy(cli, make_project(tmp_path, "sleepy", cli, extra=SLEEPY))
+        sleep_url = webhook_url(deployed, "/sleep")
+        running = httpx.post(sleep_url, timeout=10)
+        waiting = httpx.post(sleep_url, timeout=10)
+        assert (running.status_code, waiting.status_code) == (202, 202)
+        assert waiting.json()["status"] == "queued"
+    # running_server stopped it with SIGTERM
+    with sql_repo(database_url) as repo:
+        stopped = repo.get_execution(running.headers["x-floww-execution-id"])
+        assert stopped.status is ExecutionStatus.INTERRUPTED, stopped
+        queued = repo.get_execution(waiting.headers["x-floww-execution-id"])
+        assert queued.status is ExecutionStatus.QUEUED
+        with running_server(home, env=env):
+
+            def rerun() -> bool:
+                again = repo.get_execution(queued.id)
+                return again.status is ExecutionStatus.STARTED and again.owner != queued.owner
+
+            assert wait_until(rerun, timeout=20)

@@ -3,13 +3,15 @@
 Every ``renew_interval`` seconds it renews the lease of every unfinished execution this process
 owns (one statement); at start and then every ``sweep_interval`` seconds it runs the recovery
 sweep, which acts only on executions whose lease lapsed (their owner is gone). The renewal
-runs on its own thread so that no amount of work in the process delays it.
+runs on its own thread so that no amount of work in the process delays it. On a clean stop,
+``release`` hands over at once instead of letting the leases run out.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from floww.domain.errors import FlowwError
 from floww.domain.usecases.deps import ServerDeps
@@ -59,6 +61,19 @@ class LeaseKeeper:
                 len(recovered.settled),
             )
         return recovered
+
+    def release(self) -> Recovered | None:
+        """On a clean stop, after the dispatcher closed: let every lease of this process lapse
+        now and sweep once, so the executions it was running are INTERRUPTED at once and the
+        ones still waiting are run by the next process as soon as it starts."""
+        try:
+            self._deps.repo.renew_leases(
+                self._deps.owner_id, self._deps.clock.now() - timedelta(seconds=1)
+            )
+        except FlowwError as exc:
+            log.warning("leases: cannot release: %s", exc)
+            return None
+        return self.sweep()
 
     def start(self) -> None:
         for target, name in ((self._renew_loop, "renew"), (self._sweep_loop, "sweep")):

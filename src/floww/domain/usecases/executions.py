@@ -7,7 +7,8 @@ recovery sweep (``recovery.py``) only acts on executions whose lease lapsed."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "deployment_provider_configs",
     "lease_until",
     "new_execution",
+    "outcome",
     "queue_execution",
     "run_execution",
 ]
@@ -129,11 +131,31 @@ def queue_execution(
     return slot.submit(lambda: run_execution(deps, execution, deployment, trigger, workflow))
 
 
+def outcome(
+    deps: ServerDeps, future: Future[Execution], execution_id: str, timeout: float | None = None
+) -> Execution:
+    """The execution as its run left it, or as stored when the wait ran out or the run was
+    cancelled (the server is stopping: the execution stays QUEUED for the next process)."""
+    try:
+        return future.result(timeout=timeout)
+    except (FutureTimeout, CancelledError):
+        return deps.repo.get_execution(execution_id)
+
+
 def _fail(
     deps: ServerDeps, execution: Execution, status: ExecutionStatus, error: ErrorInfo, ms: float
 ) -> Execution:
     final = execution.transition(status, error=error, finished_at=deps.clock.now(), duration_ms=ms)
-    deps.repo.update_execution(final)
+    return _record_final(deps, final)
+
+
+def _record_final(deps: ServerDeps, final: Execution) -> Execution:
+    """Store the outcome; when the execution was settled meanwhile (marked interrupted by a
+    stopping server), that record stands and is returned."""
+    try:
+        deps.repo.update_execution(final)
+    except Conflict:
+        return deps.repo.get_execution(final.id)
     return final
 
 
@@ -191,4 +213,7 @@ def run_execution(
     except FlowwError as exc:
         info = ErrorInfo(type(exc).__name__, str(exc))
         return _fail(deps, started, ExecutionStatus.FAILED, info, elapsed())
-    return complete_execution(deps, started, result, duration_ms=elapsed())
+    try:
+        return complete_execution(deps, started, result, duration_ms=elapsed())
+    except Conflict:
+        return deps.repo.get_execution(execution.id)

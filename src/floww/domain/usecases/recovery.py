@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-from floww.domain.errors import Conflict, NotFound, Overloaded
+from floww.domain.errors import Conflict, NotFound, Unavailable
 from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, TriggerSource
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import lease_until, queue_execution
@@ -44,8 +44,8 @@ class Recovered:
 
 
 def recover_executions(deps: ServerDeps, *, limit: int = 500) -> Recovered:
-    """One sweep over the executions whose lease lapsed. A workflow whose queue is full keeps
-    its executions for a later sweep."""
+    """One sweep over the executions whose lease lapsed. A workflow whose queue is full (or a
+    dispatcher that is closed) keeps its executions for a later sweep."""
     done = Recovered()
     now = deps.clock.now()
     for lapsed in deps.repo.list_lapsed_executions(now, limit):
@@ -56,7 +56,7 @@ def recover_executions(deps: ServerDeps, *, limit: int = 500) -> Recovered:
             continue
         try:
             slot = deps.dispatcher.reserve(lapsed.workflow_id)
-        except Overloaded:
+        except Unavailable:  # the queue is full, or this process is stopping: a later sweep
             continue
         taken = deps.repo.take_over_execution(lapsed.id, now, deps.owner_id, lease_until(deps))
         if taken is None:

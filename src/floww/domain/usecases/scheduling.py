@@ -23,7 +23,7 @@ from floww.domain.model import (
 )
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.executions import new_execution, queue_execution
+from floww.domain.usecases.executions import new_execution, outcome, queue_execution
 
 __all__ = ["CronTick", "due_cron_ticks", "fire_cron_tick", "invoke_manual"]
 
@@ -84,7 +84,8 @@ def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
         final = execution.transition(status, error=refused, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return final
-    return queue_execution(deps, slot, execution, deployment, tick.trigger).result()
+    future = queue_execution(deps, slot, execution, deployment, tick.trigger)
+    return outcome(deps, future, execution.id)
 
 
 def invoke_manual(
@@ -118,4 +119,4 @@ def invoke_manual(
     except BaseException:
         slot.release()
         raise
-    return queue_execution(deps, slot, execution, deployment, trigger).result()
+    return outcome(deps, queue_execution(deps, slot, execution, deployment, trigger), execution.id)

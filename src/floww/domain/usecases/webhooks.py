@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import attrs
@@ -30,7 +29,12 @@ from floww.domain.model import (
 )
 from floww.domain.paths import PathTemplate
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.executions import complete_execution, new_execution, queue_execution
+from floww.domain.usecases.executions import (
+    complete_execution,
+    new_execution,
+    outcome,
+    queue_execution,
+)
 from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
@@ -297,10 +301,8 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
-        try:
-            return response_for(future.result(timeout=deps.settings.response_deadline_s))
-        except FutureTimeout:
-            return response_for(deps.repo.get_execution(execution.id))
+        deadline = deps.settings.response_deadline_s
+        return response_for(outcome(deps, future, execution.id, deadline))
 
     if deployed is not None:
         _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -60,7 +61,14 @@ def serve(
     )
     server.scheduler.start()
     server.leases.start()
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception it lets ``close`` hand
+    # the running executions over (interrupted) and stop the workers, instead of dying here.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         uvicorn.run(server.app, host=settings.host, port=settings.port, log_level="info")
     finally:
         server.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
