@@ -107,7 +107,7 @@ class ServerContainer(containers.DeclarativeContainer):
             ),
             fallback_path=providers.Callable(lambda: [_floww_source_root()]),
         ),
-        memory=providers.Singleton(InMemoryFunctionHost),
+        memory=providers.Singleton(InMemoryFunctionHost, registry=registry),
     )
     realtime = providers.Singleton(LocalRealtimeHub)
     replies = providers.Singleton(InMemoryReplies)

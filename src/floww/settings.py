@@ -94,4 +94,14 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
+        _check_scheduling(values)
         return cls(**values)
+
+
+def _check_scheduling(values: Mapping[str, Any]) -> None:
+    if values.get("concurrency_per_workflow", 1) < 1:
+        raise InvalidInput("FLOWW_CONCURRENCY_PER_WORKFLOW must be at least 1")
+    if values.get("queue_per_workflow", 0) < 0:
+        raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
+    if values.get("lease_ttl_s", 1.0) <= 0:
+        raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
