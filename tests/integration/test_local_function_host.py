@@ -327,6 +327,20 @@ def test_destroy_and_close_stop_the_workers(make_host: MakeHost) -> None:
     assert gone(pid_two)
 
 
+def test_a_second_host_runs_a_runtime_the_first_created(make_host: MakeHost) -> None:
+    """As a restarted server or a second replica: same registry, same image cache, no memory
+    of the runtime."""
+    first = make_host()
+    created = ready(first)
+    assert first.invoke(created, call("/pid")).ok
+    first.close()
+    second = make_host()
+    assert second.runtime_status(created) is RuntimeStatus.READY
+    assert second.invoke(created, call("/pid")).ok
+    again = second.create_runtime(created)  # idempotent: nothing to redo
+    assert again.status is RuntimeStatus.READY
+
+
 def test_idle_workers_are_stopped_and_come_back_on_demand(make_host: MakeHost) -> None:
     host = make_host(workers_per_runtime=2, idle_s=0.5)
     runtime = ready(host)

@@ -332,6 +332,30 @@ def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> No
     assert message["event_id"] == response.execution_id
 
 
+def test_a_full_queue_refuses_before_recording_anything(deps: ServerDeps) -> None:
+    import attrs
+
+    from floww.adapters.local.dispatcher import ThreadDispatcher
+    from floww.domain.errors import Overloaded
+
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    narrow = attrs.evolve(deps, dispatcher=ThreadDispatcher(concurrency=1, queue_limit=0))
+    held = narrow.dispatcher.reserve(workflow.id)  # the workflow's only place
+    with pytest.raises(Overloaded) as info:
+        handle_webhook(narrow, _request(workflow, "/ok"))
+    assert info.value.retry_after_s > 0
+    with pytest.raises(Overloaded):
+        invoke_manual(narrow, user, workflow.id, "double", {"n": 1})
+    assert deps.repo.list_executions(workflow.id) == []
+    narrow.dispatcher.reserve(deps.ids.new_id("wf")).release()  # other workflows have room
+    held.release()
+    assert handle_webhook(narrow, _request(workflow, "/ok")).status == 200
+    (execution,) = deps.repo.list_executions(workflow.id)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert execution.owner == deps.owner_id and execution.lease_expires_at is not None
+
+
 def test_only_executions_whose_owner_is_gone_are_recovered(
     deps: ServerDeps, clock: ManualClock
 ) -> None:
