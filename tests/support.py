@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.bootstrap import memory_adapters, server_deps
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.ports.support import Clock
@@ -31,6 +32,7 @@ def memory_deps(
     profile's fresh adapter on ``clock`` (default: the system clock)."""
     if "identity" in replace and "api_keys" not in replace:
         replace["api_keys"] = replace["identity"]  # one provider serves both, as in bootstrap
+    replace.setdefault("dispatcher", ThreadDispatcher(concurrency=4, queue_limit=100, idle_s=1.0))
     adapters = attrs.evolve(memory_adapters(clock=clock), **replace)
     with ThreadPoolExecutor(4) as executor:
         yield server_deps(adapters, settings, executor)

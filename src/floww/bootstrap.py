@@ -41,6 +41,7 @@ from floww.adapters.inprocess import (
     SystemClock,
 )
 from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
@@ -78,10 +79,12 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.realtime import realtime_route
 from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
 from floww.ports.dev_sessions import DevSessions
+from floww.ports.dispatcher import Dispatcher
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
@@ -129,6 +132,7 @@ class ServerAdapters:
     refresh grant and ``api_keys`` the API-key routes, where the identity provider has them.
     ``first_start`` runs once the dependencies exist (the embedded admin account).
     ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
+    ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
     one PostgreSQL fan publications out through the database to every replica's hub)."""
 
@@ -152,6 +156,7 @@ class ServerAdapters:
     closers: Sequence[Callable[[], None]] = ()
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
+    dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
 
 
 def _floww_source_root() -> str:
@@ -202,12 +207,14 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     )
     host: FunctionHost
     if settings.function_host == "memory":
-        host = InMemoryFunctionHost()
+        host = InMemoryFunctionHost(registry=registry)
     else:
         host = LocalFunctionHost(
             registry,
             settings.home / "runtimes",
-            workers_per_runtime=settings.workers_per_runtime,
+            workers_per_runtime=max(
+                settings.workers_per_runtime, settings.concurrency_per_workflow
+            ),
             fallback_path=[_floww_source_root()],
         )
 
@@ -233,6 +240,10 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         refresh_tokens=identity.refresh,
         first_start=first_start,
         closers=closers,
+        dispatcher=ThreadDispatcher(
+            concurrency=settings.concurrency_per_workflow,
+            queue_limit=settings.queue_per_workflow,
+        ),
     )
 
 
@@ -286,6 +297,7 @@ def server_settings(settings: Settings) -> ServerSettings:
         execution_timeout_s=settings.execution_timeout_s,
         max_body_bytes=settings.max_body_bytes,
         dev_lease_s=settings.dev_lease_s,
+        lease_ttl_s=settings.lease_ttl_s,
     )
 
 
@@ -303,8 +315,10 @@ def server_deps(
         clock=adapters.clock,
         ids=adapters.ids,
         executor=executor,
+        dispatcher=adapters.dispatcher,
         settings=settings,
         api_keys=adapters.api_keys,
+        owner_id=adapters.ids.new_id("srv"),
     )
 
 
@@ -368,13 +382,15 @@ class Server:
     app: Any
     scheduler: CronScheduler
     executor: ThreadPoolExecutor
+    leases: LeaseKeeper
     first_start: dict[str, str] | None = None
     sweeper: RetentionSweeper | None = None
 
     def start_background(self) -> None:
-        """Start what runs beside the HTTP app: the cron scheduler and recovery, and the
-        retention sweeper."""
+        """Start what runs beside the HTTP app: the cron scheduler, the lease keeper (renewal
+        and recovery) and the retention sweeper."""
         self.scheduler.start()
+        self.leases.start()
         if self.sweeper is not None:
             self.sweeper.start()
 
@@ -382,6 +398,9 @@ class Server:
         self.scheduler.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
+        self.leases.stop()
+        self.adapters.dispatcher.close()
+        self.leases.release()  # before the workers stop: what runs now is interrupted
         close_host = getattr(self.deps.host, "close", None)
         if callable(close_host):
             close_host()
@@ -406,7 +425,9 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     sweeper = RetentionSweeper(
         deps.repo, deps.clock, policy, interval=settings.retention_interval_s
     )
-    return Server(settings, adapters, deps, app, scheduler, executor, first, sweeper)
+    return Server(
+        settings, adapters, deps, app, scheduler, executor, LeaseKeeper(deps), first, sweeper
+    )
 
 
 def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:

@@ -62,6 +62,10 @@ class Settings:
     execution_retention_days: float = 30.0
     execution_retention_count: int = 1000
     retention_interval_s: float = 300.0
+    # Fair scheduling and leases (docs/decisions.md, "Executions have owners").
+    concurrency_per_workflow: int = 4
+    queue_per_workflow: int = 100
+    lease_ttl_s: float = 30.0
 
     @property
     def base_url(self) -> str:
@@ -100,6 +104,9 @@ class Settings:
             "execution_retention_days": float,
             "execution_retention_count": int,
             "retention_interval_s": float,
+            "concurrency_per_workflow": int,
+            "queue_per_workflow": int,
+            "lease_ttl_s": float,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -130,4 +137,14 @@ class Settings:
             raise InvalidInput("FLOWW_EXECUTION_RETENTION_COUNT must not be negative")
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
+        _check_scheduling(values)
         return cls(**values)
+
+
+def _check_scheduling(values: Mapping[str, Any]) -> None:
+    if values.get("concurrency_per_workflow", 1) < 1:
+        raise InvalidInput("FLOWW_CONCURRENCY_PER_WORKFLOW must be at least 1")
+    if values.get("queue_per_workflow", 0) < 0:
+        raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
+    if values.get("lease_ttl_s", 1.0) <= 0:
+        raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")

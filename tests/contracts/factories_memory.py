@@ -8,6 +8,7 @@ import pytest
 
 from floww.adapters.inprocess import ProcessReplies
 from floww.adapters.memory import (
+    FakeImageBuilder,
     InMemoryFunctionHost,
     InMemoryIdentity,
     InMemoryImageRegistry,
@@ -16,6 +17,7 @@ from floww.adapters.memory import (
     InMemoryWorkflowRepo,
     ManualClock,
 )
+from floww.domain.model import RuntimeTarget
 from floww.ports.function_host import FunctionHost
 from floww.ports.image_registry import ImageRegistry
 from floww.ports.realtime import Realtime
@@ -33,7 +35,11 @@ def memory_registry() -> Iterator[ImageRegistry]:
 
 
 def memory_host() -> Iterator[FunctionHost]:
-    yield InMemoryFunctionHost()
+    """Over a registry that holds ``img:tag`` only, as the local host's suite has it."""
+    registry = InMemoryImageRegistry()
+    built = FakeImageBuilder().build(RuntimeTarget("linux/amd64", "3.11"), [])
+    registry.push("img", "tag", built.image)
+    yield InMemoryFunctionHost(registry=registry)
 
 
 def memory_realtime() -> Iterator[Realtime]:

@@ -19,7 +19,7 @@ import pytest
 import floww
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.memory import InMemoryImageRegistry
-from floww.domain.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable
+from floww.domain.errors import DeadlineExceeded, InvalidInput, Unavailable
 from floww.domain.model import (
     CodeBundle,
     ExecutionContext,
@@ -102,7 +102,9 @@ def empty_image() -> OciImage:
     return image(tar_gz([]))
 
 
-def call(path: str, deadline_ms: int = 20_000, code: CodeBundle = CODE) -> Invocation:
+def call(
+    path: str, deadline_ms: int = 20_000, code: CodeBundle = CODE, workflow_id: str = "wf_1"
+) -> Invocation:
     spec = TriggerSpec(ProviderRef("builtin"), "webhook", {"path": path, "methods": ["POST"]})
     event = {"method": "POST", "path": path, "headers": {}, "query": {}, "body": {}}
     return Invocation(
@@ -110,7 +112,7 @@ def call(path: str, deadline_ms: int = 20_000, code: CodeBundle = CODE) -> Invoc
         trigger=spec,
         event=event,
         providers={},
-        execution=ExecutionContext("ex_1", "token", "http://127.0.0.1:9", deadline_ms, "wf_1"),
+        execution=ExecutionContext("ex_1", "token", "http://127.0.0.1:9", deadline_ms, workflow_id),
     )
 
 
@@ -317,12 +319,47 @@ def test_destroy_and_close_stop_the_workers(make_host: MakeHost) -> None:
     pid_two = host.invoke(two, call("/pid")).result
     host.destroy_runtime(one)
     assert gone(pid_one)
-    with pytest.raises(NotFound):
-        host.destroy_runtime(one)
-    with pytest.raises(NotFound):
-        host.invoke(one, call("/pid"))
+    host.destroy_runtime(one)  # idempotent
+    again = host.invoke(one, call("/pid")).result  # materialized again, by a new worker
+    assert again != pid_one
     host.close()
+    assert gone(again)
     assert gone(pid_two)
+
+
+def test_a_second_host_runs_a_runtime_the_first_created(make_host: MakeHost) -> None:
+    """As a restarted server or a second replica: same registry, same image cache, no memory
+    of the runtime."""
+    first = make_host()
+    created = ready(first)
+    assert first.invoke(created, call("/pid")).ok
+    first.close()
+    second = make_host()
+    assert second.runtime_status(created) is RuntimeStatus.READY
+    assert second.invoke(created, call("/pid")).ok
+    again = second.create_runtime(created)  # idempotent: nothing to redo
+    assert again.status is RuntimeStatus.READY
+
+
+def test_idle_workers_are_stopped_and_come_back_on_demand(make_host: MakeHost) -> None:
+    host = make_host(workers_per_runtime=2, idle_s=0.5)
+    runtime = ready(host)
+    first = host.invoke(runtime, call("/pid")).result
+    deadline = time.monotonic() + 10
+    while host.worker_pids(runtime.id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert host.worker_pids(runtime.id) == ()
+    assert gone(first)
+    assert host.invoke(runtime, call("/pid")).ok
+
+
+def test_each_workflow_has_its_own_workers(make_host: MakeHost) -> None:
+    host = make_host(workers_per_runtime=1)
+    runtime = ready(host)
+    one = host.invoke(runtime, call("/pid", workflow_id="wf_1")).result
+    two = host.invoke(runtime, call("/pid", workflow_id="wf_2")).result
+    assert one != two
+    assert set(host.worker_pids(runtime.id)) == {one, two}
 
 
 def test_a_worker_that_cannot_start_is_unavailable(make_host: MakeHost) -> None:

@@ -343,11 +343,6 @@ def test_webhooks_of_a_deployment_answer_on_the_replica_that_did_not_deploy_it(
     answer = httpx.post(hook, json={}, timeout=60)
     assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"})
     on_b = hook.replace(replicas.a.url, replicas.b.url)
-    if httpx.post(on_b, json={}, timeout=60).status_code != 200:
-        pytest.xfail(
-            "a runtime is still process state of the replica that created it; materialising "
-            "it on first use in any process is issue 8 item 1"
-        )
     for _ in range(5):
         answer = httpx.post(on_b, json={}, timeout=60)
         assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"})

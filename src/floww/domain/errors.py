@@ -14,6 +14,7 @@ them (``raise NotFound(...) from exc``); the edges map them once to HTTP statuse
     ├── ProviderNotConfigured    userspace uses a provider the namespace has no credentials for
     ├── Unavailable              a dependency (database, registry, host) cannot be reached now
     ├── RateLimited              too many attempts from this client or on this account; wait
+    │   └── Overloaded           a queue is full: retry after ``retry_after_s`` seconds
     ├── DeadlineExceeded         the work did not finish in time
     ├── ExecutionFailed          the user's handler raised
     └── DeviceAuthorizationPending  a device login is not granted (yet)
@@ -36,6 +37,7 @@ __all__ = [
     "FlowwError",
     "InvalidInput",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderNotConfigured",
@@ -142,6 +144,14 @@ class RateLimited(FlowwError):
 
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message, retry_after_s=round(retry_after_s, 3))
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(Unavailable):
+    """Too much work is waiting already; nothing was accepted. Retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
         self.retry_after_s = retry_after_s
 
 

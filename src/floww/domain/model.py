@@ -266,11 +266,14 @@ class Deployment:
 
 class ExecutionStatus(enum.StrEnum):
     RECEIVED = "received"
+    QUEUED = "queued"
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     NO_DEPLOYMENT = "no_deployment"
+    # Its server stopped after the handler may have started: it may have run, in part or whole.
+    INTERRUPTED = "interrupted"
 
     @property
     def is_final(self) -> bool:
@@ -282,19 +285,27 @@ _FINAL = {
     ExecutionStatus.FAILED,
     ExecutionStatus.TIMED_OUT,
     ExecutionStatus.NO_DEPLOYMENT,
+    ExecutionStatus.INTERRUPTED,
 }
 _ALLOWED = {
     ExecutionStatus.RECEIVED: {
+        ExecutionStatus.QUEUED,
         ExecutionStatus.STARTED,
         ExecutionStatus.NO_DEPLOYMENT,
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
     },
+    ExecutionStatus.QUEUED: {
+        ExecutionStatus.STARTED,
+        ExecutionStatus.NO_DEPLOYMENT,
+        ExecutionStatus.FAILED,
+    },
     ExecutionStatus.STARTED: {
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.INTERRUPTED,
     },
 }
 
@@ -316,8 +327,14 @@ class ErrorInfo:
 
 @attrs.frozen
 class Execution:
-    """One run of one trigger. Moves RECEIVED -> STARTED -> COMPLETED / FAILED / TIMED_OUT,
-    or RECEIVED -> NO_DEPLOYMENT when nothing could run it; final states never change."""
+    """One run of one trigger. Moves RECEIVED -> QUEUED (waiting for a worker) -> STARTED ->
+    COMPLETED / FAILED / TIMED_OUT, or to NO_DEPLOYMENT when nothing could run it; a STARTED
+    one whose server stopped becomes INTERRUPTED. Final states never change.
+
+    ``owner`` is the server process that holds the execution's lease and ``lease_expires_at``
+    when that lease lapses unless renewed: only an execution whose lease lapsed is recovered.
+    The repository changes the lease (``renew_leases``, ``take_over_execution``), never
+    ``update_execution``."""
 
     id: str
     workflow_id: str
@@ -334,6 +351,8 @@ class Execution:
     error: ErrorInfo | None = None
     logs: tuple[LogLine, ...] = ()
     triggered_by: str | None = None
+    owner: str | None = None
+    lease_expires_at: datetime | None = None
 
     def transition(self, status: ExecutionStatus, **changes: Any) -> Execution:
         """Return the execution moved to ``status``; raise ``Conflict`` for an illegal move."""

@@ -5,8 +5,7 @@ hands each to ``fire_cron_tick``, which claims it in the repository first: sever
 processes on one database run each tick once. Ticks that fell due while no scheduler ran are
 not replayed (a restart does not fire a burst of stale runs).
 
-It also sweeps, at start and then every ``recovery_interval`` seconds, the executions a stopped
-server left RECEIVED or STARTED, so none stays unfinished forever.
+Recovering the executions of a stopped server is the lease keeper's (``leases.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from datetime import datetime
 
 from floww.domain.errors import FlowwError
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.executions import recover_interrupted_executions
 from floww.domain.usecases.scheduling import CronTick, due_cron_ticks, fire_cron_tick
 
 __all__ = ["CronScheduler"]
@@ -26,13 +24,9 @@ log = logging.getLogger("floww.scheduler")
 
 
 class CronScheduler:
-    def __init__(
-        self, deps: ServerDeps, *, interval: float = 1.0, recovery_interval: float = 60.0
-    ) -> None:
+    def __init__(self, deps: ServerDeps, *, interval: float = 1.0) -> None:
         self._deps = deps
         self._interval = interval
-        self._recovery_interval = recovery_interval
-        self._next_recovery = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: datetime | None = None
@@ -73,22 +67,8 @@ class CronScheduler:
         self._thread = threading.Thread(target=self._loop, name="floww-cron", daemon=True)
         self._thread.start()
 
-    def recover(self) -> None:
-        try:
-            recovered = recover_interrupted_executions(self._deps)
-        except FlowwError as exc:
-            log.warning("recovery: cannot sweep unfinished executions: %s", exc)
-            return
-        if recovered:
-            log.info("recovery: %d interrupted execution(s) marked failed", len(recovered))
-
     def _loop(self) -> None:
-        while True:
-            if self._deps.clock.monotonic() >= self._next_recovery:
-                self.recover()
-                self._next_recovery = self._deps.clock.monotonic() + self._recovery_interval
-            if self._stop.wait(self._interval):
-                return
+        while not self._stop.wait(self._interval):
             self.run_once()
 
     def stop(self) -> None:

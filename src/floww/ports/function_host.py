@@ -1,13 +1,19 @@
 """FunctionHost: runs deployed user code.
 
+A host is a cache: a runtime is a durable record (its image reference) that every call carries,
+and a host that has not seen it yet (after a restart, on a second replica) materializes it from
+its image on first use and keeps it warm. Nothing a host forgets can fail a deploy or a run.
+
 - ``create_runtime`` prepares the runtime's image and returns it READY, or FAILED with an
   error; it never leaves it PENDING without a way to learn more from ``runtime_status``.
+  It is idempotent.
 - ``get_definitions`` loads the code and returns what it declares; ``UserCodeError`` when the
   code does not load.
 - ``invoke`` runs one trigger; a handler that raises gives ``InvocationResult(ok=False)``;
   ``DeadlineExceeded`` when it runs past ``execution.deadline_ms``; ``Unavailable`` when the
-  host itself failed (crashed worker, unreachable service).
-- ``NotFound`` for a runtime the host does not know.
+  host itself failed (crashed worker, unreachable service) and for a FAILED runtime.
+- ``destroy_runtime`` releases what the host holds for the runtime (idempotent); a later call
+  materializes it again.
 """
 
 from __future__ import annotations

@@ -144,11 +144,20 @@ class WorkflowRepo(Protocol):
     ) -> list[Execution]:
         """Newest first; ``before`` pages by ``received_at``."""
 
-    def list_unfinished_executions(
-        self, received_before: datetime, limit: int = 100
-    ) -> list[Execution]:
-        """Executions of any workflow still RECEIVED or STARTED that were received before
-        ``received_before``, oldest first (for recovery after a crash)."""
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        """Extend to ``until`` the lease of every unfinished execution ``owner`` holds; how
+        many were renewed. One statement, whatever their number."""
+
+    def list_lapsed_executions(self, now: datetime, limit: int = 100) -> list[Execution]:
+        """Unfinished executions (RECEIVED, QUEUED, STARTED) of any workflow whose lease
+        lapsed before ``now`` (or that never had one), oldest first: their owner is gone."""
+
+    def take_over_execution(
+        self, execution_id: str, now: datetime, owner: str, until: datetime
+    ) -> Execution | None:
+        """Make ``owner`` the holder of the execution's lease until ``until``, but only if it
+        is unfinished and its lease lapsed before ``now``: exactly one of several recovering
+        processes gets it. The execution as taken over, or ``None``."""
 
     def prune_executions(
         self, *, received_before: datetime, keep_per_workflow: int, limit: int = 500

@@ -29,6 +29,7 @@ from floww.domain.errors import (
     FlowwError,
     InvalidInput,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     PermissionDenied,
     ProviderNotConfigured,
@@ -148,7 +149,7 @@ def error_from_response(response: httpx.Response, base_url: str = "") -> FlowwEr
     doc = _error_doc(response)
     message = str(doc.get("message") or f"HTTP {status} from {response.request.url}")
     cls = error_class_for(str(doc.get("type") or ""))
-    if status >= 500 and cls not in (ExecutionFailed, DeadlineExceeded):
+    if status >= 500 and cls not in (ExecutionFailed, DeadlineExceeded, Overloaded):
         where = base_url or str(response.request.url)
         return Unavailable(f"{where} answered {status}: {message}", url=where)
     try:

@@ -1,20 +1,26 @@
 """A function host that runs deployed code in warm local worker processes.
 
+The host is a cache over the registry: a runtime is a durable record (its image reference), and
+any call on a runtime this process has not seen yet (after a restart, on a second replica)
+materializes it first, exactly as ``create_runtime`` does; ``create_runtime`` is idempotent.
+
 ``create_runtime`` pulls the runtime's image from the registry and unpacks its layers, in
 order, into ``cache_dir/<manifest digest hex>/`` (once per digest, atomically, refusing any
 entry that would land outside that directory: absolute paths, ``..``, links pointing out,
 devices). The image's site directory (``opt/floww/site`` when the image has one, else its
 root) goes on the workers' ``PYTHONPATH`` ahead of ``fallback_path``.
 
-Each runtime gets a pool of ``python -m floww.sdk.runtime`` workers, started on first use and
-kept warm. A worker gets a minimal environment (``PATH``, ``LANG``, a private ``HOME`` and
-``TMPDIR``, plus ``env``), never the server's own. Code files cross the pipe only the first
+Each (runtime, workflow) gets its own pool of ``python -m floww.sdk.runtime`` workers, so one
+workflow's slow handlers never hold the workers of another: a pool grows on demand up to
+``workers_per_runtime`` and stops the workers idle for ``idle_s``. A worker gets a minimal
+environment (``PATH``, ``LANG``, a private ``HOME`` and ``TMPDIR``, plus ``env``), never the
+server's own. Code files cross the pipe only the first
 time a worker sees a digest.
 
 Errors: a bad or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
 ``DeadlineExceeded`` past ``execution.deadline_ms`` (the worker is killed and replaced) and
-``Unavailable`` when its worker dies (only that invocation fails). ``NotFound`` for a runtime
-the host does not know; ``Unavailable`` for a FAILED runtime or a closed host.
+``Unavailable`` when its worker dies (only that invocation fails), for a FAILED runtime and
+for a closed host.
 """
 
 from __future__ import annotations
@@ -68,8 +74,12 @@ _GRACE_SECONDS = 0.25
 
 @attrs.define
 class _Entry:
+    """A materialized runtime: its spec is ``None`` when it FAILED. Pools by workflow id (the
+    empty id for ``get_definitions``)."""
+
     runtime: Runtime
-    pool: WorkerPool | None = None
+    spec: WorkerSpec | None = None
+    pools: dict[str, WorkerPool] = attrs.field(factory=dict)
 
 
 class LocalFunctionHost(FunctionHost):
@@ -94,6 +104,7 @@ class LocalFunctionHost(FunctionHost):
         env: Mapping[str, str] | None = None,
         start_timeout: float = 30.0,
         load_timeout: float = 30.0,
+        idle_s: float = 300.0,
     ) -> None:
         if workers_per_runtime < 1:
             raise ValueError("workers_per_runtime must be at least 1")
@@ -106,13 +117,27 @@ class LocalFunctionHost(FunctionHost):
         self._start_timeout = start_timeout
         self._load_timeout = load_timeout
         self._scratch = Path(tempfile.mkdtemp(prefix="floww-host-"))
+        self._idle_s = idle_s
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._making: dict[str, threading.Lock] = {}
         self._closed = False
+        self._stopping = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="floww-host-reaper", daemon=True)
+        self._reaper.start()
 
     # -- FunctionHost ------------------------------------------------------------------------
 
     def create_runtime(self, runtime: Runtime) -> Runtime:
+        """Materialize ``runtime`` from its image; idempotent (a READY runtime of the same image
+        is returned as it is). One caller prepares a given runtime at a time."""
+        with self._lock:
+            self._check_open()
+            making = self._making.setdefault(runtime.id, threading.Lock())
+        with making:
+            return self._materialize(runtime)
+
+    def _materialize(self, runtime: Runtime) -> Runtime:
         with self._lock:
             self._check_open()
             known = self._entries.get(runtime.id)
@@ -126,7 +151,7 @@ class LocalFunctionHost(FunctionHost):
             site = self._prepare(runtime.image_ref)
         except _ImageProblem as exc:
             made = attrs.evolve(runtime, status=RuntimeStatus.FAILED, error=str(exc))
-            pool = None
+            spec = None
         else:
             made = attrs.evolve(runtime, status=RuntimeStatus.READY, error="")
             spec = WorkerSpec(
@@ -136,17 +161,15 @@ class LocalFunctionHost(FunctionHost):
                 self._scratch,
                 self._start_timeout,
             )
-            pool = WorkerPool(lambda: Worker(spec), self._workers)
         with self._lock:
             closed = self._closed
             replaced = None if closed else self._entries.get(runtime.id)
             if not closed:
-                self._entries[runtime.id] = _Entry(made, pool)
+                self._entries[runtime.id] = _Entry(made, spec)
         if closed:
-            self._stop(pool)
             raise Unavailable("the function host is closed")
         if replaced is not None:
-            self._stop(replaced.pool)
+            self._stop(replaced)
         return made
 
     def runtime_status(self, runtime: Runtime) -> RuntimeStatus:
@@ -162,7 +185,7 @@ class LocalFunctionHost(FunctionHost):
             return answer
 
         late = f"loading the code took longer than {self._load_timeout:g} s"
-        answer = _on_worker(self._pool(runtime), self._load_timeout, load, late)
+        answer = _on_worker(self._pool(runtime, ""), self._load_timeout, load, late)
         return _checked(definitions_from_wire, answer)
 
     def invoke(self, runtime: Runtime, invocation: Invocation) -> InvocationResult:
@@ -175,20 +198,20 @@ class LocalFunctionHost(FunctionHost):
             return _invoke_on(worker, invocation, None if limit is None else _after(limit))
 
         late = f"the handler did not finish within {deadline_ms} ms"
-        answer = _on_worker(self._pool(runtime), limit, run, late)
+        pool = self._pool(runtime, invocation.execution.workflow_id)
+        answer = _on_worker(pool, limit, run, late)
         result = _checked(result_from_wire, answer)
         if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
             raise DeadlineExceeded(result.error.message or "the handler ran past its deadline")
         return result
 
     def destroy_runtime(self, runtime: Runtime) -> None:
-        """Stop the runtime's workers and forget it. The unpacked image stays in the cache: other
-        runtimes may share its digest."""
+        """Stop the runtime's workers and forget it (a later call materializes it again);
+        idempotent. The unpacked image stays in the cache: other runtimes may share its digest."""
         with self._lock:
             entry = self._entries.pop(runtime.id, None)
-        if entry is None:
-            raise NotFound("runtime", runtime.id)
-        self._stop(entry.pool)
+        if entry is not None:
+            self._stop(entry)
 
     # -- lifecycle and introspection -----------------------------------------------------------
 
@@ -198,8 +221,9 @@ class LocalFunctionHost(FunctionHost):
             self._closed = True
             entries = list(self._entries.values())
             self._entries.clear()
+        self._stopping.set()
         for entry in entries:
-            self._stop(entry.pool)
+            self._stop(entry)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> LocalFunctionHost:
@@ -214,14 +238,13 @@ class LocalFunctionHost(FunctionHost):
         self.close()
 
     def worker_pids(self, runtime_id: str) -> tuple[int, ...]:
-        """The process ids of the runtime's live workers (none before its first call)."""
-        pool = self._entry_by_id(runtime_id).pool
-        return pool.pids() if pool is not None else ()
+        """The process ids of the runtime's live workers, of every workflow (none before its
+        first call)."""
+        return tuple(sorted(pid for pool in self._pools_of(runtime_id) for pid in pool.pids()))
 
     def files_sent(self, runtime_id: str) -> int:
         """How many requests carried code files to the runtime's current workers."""
-        pool = self._entry_by_id(runtime_id).pool
-        return pool.files_sent() if pool is not None else 0
+        return sum(pool.files_sent() for pool in self._pools_of(runtime_id))
 
     def image_root(self, image_digest: str) -> Path:
         """Where the image with manifest ``image_digest`` is (or would be) unpacked."""
@@ -251,29 +274,52 @@ class LocalFunctionHost(FunctionHost):
         site = root / SITE_DIR
         return site if site.is_dir() else root
 
-    def _entry_by_id(self, runtime_id: str) -> _Entry:
+    def _pools_of(self, runtime_id: str) -> list[WorkerPool]:
         with self._lock:
             entry = self._entries.get(runtime_id)
-        if entry is None:
-            raise NotFound("runtime", runtime_id)
-        return entry
+            if entry is None:
+                raise NotFound("runtime", runtime_id)
+            return list(entry.pools.values())
 
     def _entry(self, runtime: Runtime) -> _Entry:
-        return self._entry_by_id(runtime.id)
+        """The runtime as this process has it, materialized on first use."""
+        with self._lock:
+            self._check_open()
+            entry = self._entries.get(runtime.id)
+        if entry is None or entry.runtime.image_ref != runtime.image_ref:
+            self.create_runtime(runtime)
+            with self._lock:
+                self._check_open()
+                entry = self._entries[runtime.id]
+        return entry
 
-    def _pool(self, runtime: Runtime) -> WorkerPool:
+    def _pool(self, runtime: Runtime, workflow_id: str) -> WorkerPool:
         entry = self._entry(runtime)
-        if entry.pool is None:
+        spec = entry.spec
+        if spec is None:
             raise Unavailable(f"runtime {runtime.id} failed: {entry.runtime.error}")
-        return entry.pool
+        with self._lock:
+            self._check_open()
+            pool = entry.pools.get(workflow_id)
+            if pool is None:
+                pool = entry.pools[workflow_id] = WorkerPool(lambda: Worker(spec), self._workers)
+            return pool
 
     def _check_open(self) -> None:
         if self._closed:
             raise Unavailable("the function host is closed")
 
+    def _reap(self) -> None:
+        """Stop the workers that stayed idle for ``idle_s``."""
+        while not self._stopping.wait(max(self._idle_s / 4, 0.05)):
+            with self._lock:
+                pools = [p for e in self._entries.values() for p in e.pools.values()]
+            for pool in pools:
+                pool.shrink(self._idle_s)
+
     @staticmethod
-    def _stop(pool: WorkerPool | None) -> None:
-        if pool is not None:
+    def _stop(entry: _Entry) -> None:
+        for pool in entry.pools.values():
             pool.close()
 
 

@@ -3,7 +3,8 @@
 A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group: one
 request line in, one answer line out. A ``WorkerPool`` keeps up to ``size`` of them for one
 runtime, started on first use and reused while they stay healthy; a worker that failed is
-killed (with everything it started) and a replacement is started in the background.
+killed (with everything it started) and a replacement is started in the background; ``shrink``
+stops the workers that stayed idle too long.
 
 Errors: ``Worker.request`` raises ``TimeoutError`` when no answer came in time (the caller
 decides what that means and discards the worker), ``Unavailable`` when the process exited
@@ -268,6 +269,7 @@ class WorkerPool:
         self._size = size
         self._ready = threading.Condition()
         self._idle: list[Worker] = []
+        self._idle_since: dict[Worker, float] = {}
         self._members: set[Worker] = set()
         self._starting = 0
         self._closed = False
@@ -289,6 +291,7 @@ class WorkerPool:
                     raise Unavailable("the runtime's workers were stopped")
                 while self._idle:
                     worker = self._idle.pop()
+                    self._idle_since.pop(worker, None)
                     if worker.alive:
                         return worker
                     self._members.discard(worker)
@@ -306,9 +309,23 @@ class WorkerPool:
         with self._ready:
             if not self._closed and worker in self._members:
                 self._idle.append(worker)
+                self._idle_since[worker] = time.monotonic()
                 self._ready.notify()
                 return
         worker.stop()
+
+    def shrink(self, idle_for: float) -> int:
+        """Stop the workers idle for ``idle_for`` seconds or more; how many were stopped."""
+        cutoff = time.monotonic() - idle_for
+        with self._ready:
+            stale = [w for w in self._idle if self._idle_since.get(w, cutoff) <= cutoff]
+            for worker in stale:
+                self._idle.remove(worker)
+                self._idle_since.pop(worker, None)
+                self._members.discard(worker)
+        for worker in stale:
+            worker.stop()
+        return len(stale)
 
     def discard(self, worker: Worker) -> None:
         """Kill ``worker`` (it failed or ran late) and start a replacement in the background."""
@@ -331,6 +348,7 @@ class WorkerPool:
             workers = list(self._members)
             self._members.clear()
             self._idle.clear()
+            self._idle_since.clear()
             refills = list(self._refills)
             self._ready.notify_all()
         for worker in workers:
@@ -358,6 +376,7 @@ class WorkerPool:
                 self._members.add(worker)
                 if not for_caller:
                     self._idle.append(worker)
+                    self._idle_since[worker] = time.monotonic()
                 self._ready.notify()
                 return worker
         worker.stop()

@@ -29,6 +29,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _lapsed(execution: Execution, now: datetime) -> bool:
+    lease = execution.lease_expires_at
+    return not execution.status.is_final and (lease is None or lease < now)
+
+
 class RecordTables(RepoTables):
     """What deploying and running leave behind: runtimes, deployments, executions, claimed
     cron ticks and each namespace's key-value items."""
@@ -147,7 +152,11 @@ class RecordTables(RepoTables):
                         f"execution {twin.id} already has dedupe key {execution.dedupe_key!r}",
                         execution_id=twin.id,
                     )
-            self._executions[execution.id] = (seq, execution)
+            # The lease changes only through the lease methods.
+            kept = attrs.evolve(
+                execution, owner=stored.owner, lease_expires_at=stored.lease_expires_at
+            )
+            self._executions[execution.id] = (seq, kept)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._lock:
@@ -176,19 +185,36 @@ class RecordTables(RepoTables):
         found.sort(key=lambda entry: (entry[1].received_at, entry[0]), reverse=True)
         return [ex for _, ex in found[:limit]]
 
-    def list_unfinished_executions(
-        self, received_before: datetime, limit: int = 100
-    ) -> list[Execution]:
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        until = _utc(until)
+        renewed = 0
+        with self._lock:
+            for key, (seq, ex) in list(self._executions.items()):
+                if ex.owner == owner and not ex.status.is_final:
+                    self._executions[key] = (seq, attrs.evolve(ex, lease_expires_at=until))
+                    renewed += 1
+        return renewed
+
+    def list_lapsed_executions(self, now: datetime, limit: int = 100) -> list[Execution]:
         if limit < 0:
             raise InvalidInput("limit must not be negative")
+        now = _utc(now)
         with self._lock:
-            found = [
-                (seq, ex)
-                for seq, ex in self._executions.values()
-                if not ex.status.is_final and ex.received_at < received_before
-            ]
+            found = [(seq, ex) for seq, ex in self._executions.values() if _lapsed(ex, now)]
         found.sort(key=lambda entry: (entry[1].received_at, entry[0]))
         return [ex for _, ex in found[:limit]]
+
+    def take_over_execution(
+        self, execution_id: str, now: datetime, owner: str, until: datetime
+    ) -> Execution | None:
+        now, until = _utc(now), _utc(until)
+        with self._lock:
+            entry = self._executions.get(execution_id)
+            if entry is None or not _lapsed(entry[1], now):
+                return None
+            taken = attrs.evolve(entry[1], owner=owner, lease_expires_at=until)
+            self._executions[execution_id] = (entry[0], taken)
+            return taken
 
     def _by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         for _, execution in self._executions.values():

@@ -156,6 +156,8 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         ),
         "logs": [_log_to_json(line) for line in execution.logs],
         "triggered_by": execution.triggered_by,
+        "owner": execution.owner,
+        "lease_expires_at": execution.lease_expires_at,
     }
 
 
@@ -179,6 +181,8 @@ def execution_from_row(row: Row[Any]) -> Execution:
         else ErrorInfo(error["type"], error["message"], error["traceback"]),
         logs=tuple(_log_from_json(doc) for doc in row.logs),
         triggered_by=row.triggered_by,
+        owner=row.owner,
+        lease_expires_at=row.lease_expires_at,
     )
 
 

@@ -29,8 +29,20 @@ __all__ = [
     "kv_put_statement",
     "list_deployments",
     "list_executions",
+    "list_lapsed_executions",
+    "renew_leases",
+    "take_over_execution",
     "update_execution",
 ]
+
+_UNFINISHED = [
+    ExecutionStatus.RECEIVED.value,
+    ExecutionStatus.QUEUED.value,
+    ExecutionStatus.STARTED.value,
+]
+# The lease columns change only through the lease statements, never with an update: a version
+# read before a renewal must not move the lease back.
+_LEASE_COLUMNS = ("owner", "lease_expires_at")
 
 _ACTIVE = DeploymentStatus.ACTIVE.value
 
@@ -115,7 +127,8 @@ def update_execution(conn: Connection, execution: Execution, values: dict[str, A
     execution.check_replaces(stored.workflow_id, ExecutionStatus(stored.status))
     if execution.dedupe_key is not None and execution.dedupe_key != stored.dedupe_key:
         _refuse_dedupe_twin(conn, execution)
-    conn.execute(update(executions).where(executions.c.id == execution.id).values(values))
+    changes = {k: v for k, v in values.items() if k not in _LEASE_COLUMNS}
+    conn.execute(update(executions).where(executions.c.id == execution.id).values(changes))
 
 
 def get_execution(conn: Connection, execution_id: str) -> Execution:
@@ -155,18 +168,45 @@ def list_executions(
     return [codec.execution_from_row(row) for row in conn.execute(query)]
 
 
-def list_unfinished_executions(
-    conn: Connection, received_before: datetime, limit: int
-) -> list[Execution]:
-    """Oldest first; RECEIVED or STARTED only."""
-    unfinished = [ExecutionStatus.RECEIVED.value, ExecutionStatus.STARTED.value]
+def renew_leases(conn: Connection, owner: str, until: datetime) -> int:
+    result = conn.execute(
+        update(executions)
+        .where(executions.c.owner == owner, executions.c.status.in_(_UNFINISHED))
+        .values(lease_expires_at=until)
+    )
+    return int(result.rowcount)
+
+
+def _lapsed(now: datetime) -> Any:
+    return executions.c.status.in_(_UNFINISHED) & (
+        executions.c.lease_expires_at.is_(None) | (executions.c.lease_expires_at < now)
+    )
+
+
+def list_lapsed_executions(conn: Connection, now: datetime, limit: int) -> list[Execution]:
+    """Oldest first; unfinished and without a live lease."""
     query = (
         select(executions)
-        .where(executions.c.status.in_(unfinished), executions.c.received_at < received_before)
+        .where(_lapsed(now))
         .order_by(executions.c.received_at, executions.c.seq)
         .limit(limit)
     )
     return [codec.execution_from_row(row) for row in conn.execute(query)]
+
+
+def take_over_execution(
+    conn: Connection, execution_id: str, now: datetime, owner: str, until: datetime
+) -> Execution | None:
+    """A compare-and-set on the lapsed lease: one conditional update, so of several processes
+    exactly one sees its row changed."""
+    result = conn.execute(
+        update(executions)
+        .where(executions.c.id == execution_id, _lapsed(now))
+        .values(owner=owner, lease_expires_at=until)
+    )
+    if result.rowcount != 1:
+        return None
+    return get_execution(conn, execution_id)
 
 
 def _row(conn: Connection, execution_id: str) -> Any:

@@ -181,15 +181,25 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
                 conn, workflow_id, status=status, limit=limit, before=before
             )
 
-    def list_unfinished_executions(
-        self, received_before: datetime, limit: int = 100
-    ) -> list[Execution]:
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        _aware(until)
+        with self._tx.write() as conn:
+            return records.renew_leases(conn, owner, until)
+
+    def list_lapsed_executions(self, now: datetime, limit: int = 100) -> list[Execution]:
         if limit < 0:
             raise InvalidInput("limit must not be negative")
-        if received_before.tzinfo is None:
-            raise InvalidInput("timestamps must be timezone-aware")
+        _aware(now)
         with self._tx.read() as conn:
-            return records.list_unfinished_executions(conn, received_before, limit)
+            return records.list_lapsed_executions(conn, now, limit)
+
+    def take_over_execution(
+        self, execution_id: str, now: datetime, owner: str, until: datetime
+    ) -> Execution | None:
+        _aware(now)
+        _aware(until)
+        with self._tx.write() as conn:
+            return records.take_over_execution(conn, execution_id, now, owner, until)
 
     # cron ---------------------------------------------------------------------------------
 
@@ -220,3 +230,8 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def kv_list(self, namespace_id: str, prefix: str = "") -> list[KvItem]:
         with self._tx.read() as conn:
             return records.kv_list(conn, namespace_id, prefix)
+
+
+def _aware(moment: datetime) -> None:
+    if moment.tzinfo is None:
+        raise InvalidInput("timestamps must be timezone-aware")

@@ -237,8 +237,12 @@ executions = Table(
     Column("error", JsonOrNull, nullable=True),
     Column("logs", Json, nullable=False),
     Column("triggered_by", String(_NAME), nullable=True),
+    # The lease of the server process running it (migration 0002).
+    Column("owner", String(_ID), nullable=True),
+    Column("lease_expires_at", UtcDateTime(), nullable=True),
     UniqueConstraint("workflow_id", "dedupe_key"),
     Index(None, "workflow_id", "received_at"),
+    Index(None, "status", "lease_expires_at"),
 )
 
 cron_ticks = Table(

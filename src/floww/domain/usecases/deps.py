@@ -8,6 +8,7 @@ import attrs
 
 from floww.ports.api_keys import ApiKeys
 from floww.ports.dev_sessions import DevSessions
+from floww.ports.dispatcher import Dispatcher
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity
 from floww.ports.realtime import Realtime
@@ -23,7 +24,9 @@ __all__ = ["ServerDeps", "ServerSettings"]
 class ServerSettings:
     """``base_url`` is where the server is reached from outside (webhook URLs, the API URL
     handed to runtimes). ``response_deadline_s`` bounds how long a webhook caller waits for the
-    handler's answer; ``execution_timeout_s`` bounds the handler itself. ``dev_lease_s`` is
+    handler's answer; ``execution_timeout_s`` bounds the handler itself, from when a worker
+    takes it. ``lease_ttl_s`` is how long an execution's lease lasts unless its owner renews
+    it: a process that died is noticed that long after its last renewal. ``dev_lease_s`` is
     how long a dev session stays live without renewing its lease."""
 
     base_url: str = "http://127.0.0.1:8000"
@@ -32,10 +35,14 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     execution_token_ttl_s: int = 900
     dev_lease_s: float = 30.0
+    lease_ttl_s: float = 30.0
 
 
 @attrs.frozen
 class ServerDeps:
+    """``dispatcher`` runs executions per workflow; ``owner_id`` names this server process in
+    the leases of the executions it runs (unique per process)."""
+
     repo: WorkflowRepo
     host: FunctionHost
     realtime: Realtime
@@ -46,5 +53,7 @@ class ServerDeps:
     clock: Clock
     ids: IdGenerator
     executor: Executor
+    dispatcher: Dispatcher
     settings: ServerSettings = ServerSettings()
     api_keys: ApiKeys | None = None
+    owner_id: str = "server"

@@ -1,8 +1,15 @@
-"""Running an execution on the active deployment, and recording its outcome."""
+"""Recording executions, queueing them for a worker, running them on the active deployment
+and recording their outcome.
+
+Every execution is created with a lease held by this server process (``deps.owner_id``),
+which renews it while the execution is unfinished (``floww.entrypoints.leases``); the
+recovery sweep (``recovery.py``) only acts on executions whose lease lapsed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timedelta
 from typing import Any
 
 from floww.domain.errors import Conflict, DeadlineExceeded, FlowwError, ProviderNotConfigured
@@ -19,13 +26,16 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.usecases.deps import ServerDeps
+from floww.ports.dispatcher import Slot
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = [
     "complete_execution",
     "deployment_provider_configs",
+    "lease_until",
     "new_execution",
-    "recover_interrupted_executions",
+    "outcome",
+    "queue_execution",
     "run_execution",
 ]
 
@@ -37,17 +47,24 @@ def new_execution(
     *,
     dedupe_key: str | None = None,
     triggered_by: str | None = None,
+    queued_for: Deployment | None = None,
 ) -> Execution:
-    """Durably record a RECEIVED execution; ``Conflict`` if ``dedupe_key`` was seen before."""
+    """Durably record a RECEIVED execution (QUEUED for ``queued_for`` when the caller holds a
+    dispatcher slot for it), leased to this process; ``Conflict`` if ``dedupe_key`` was seen
+    before."""
+    now = deps.clock.now()
     execution = Execution(
         id=deps.ids.new_id("exe"),
         workflow_id=trigger.workflow_id,
         trigger_id=trigger.id,
-        status=ExecutionStatus.RECEIVED,
-        received_at=deps.clock.now(),
+        status=ExecutionStatus.RECEIVED if queued_for is None else ExecutionStatus.QUEUED,
+        received_at=now,
         event=event,
+        deployment_id=None if queued_for is None else queued_for.id,
         dedupe_key=dedupe_key,
         triggered_by=triggered_by,
+        owner=deps.owner_id,
+        lease_expires_at=lease_until(deps),
     )
     deps.repo.create_execution(execution)
     return execution
@@ -97,31 +114,48 @@ def complete_execution(
     return final
 
 
-def recover_interrupted_executions(deps: ServerDeps, *, limit: int = 500) -> list[Execution]:
-    """Mark FAILED the executions still RECEIVED or STARTED long after they could have
-    finished (their server stopped mid-way): nothing stays STARTED forever. "Long after" is
-    the execution timeout plus the response deadline, so live executions are never touched."""
-    grace = deps.settings.execution_timeout_s + deps.settings.response_deadline_s
-    cutoff = deps.clock.now() - timedelta(seconds=grace)
-    recovered: list[Execution] = []
-    for execution in deps.repo.list_unfinished_executions(cutoff, limit):
-        info = ErrorInfo("Interrupted", "the server stopped before this execution finished")
-        try:
-            final = execution.transition(
-                ExecutionStatus.FAILED, error=info, finished_at=deps.clock.now()
-            )
-            deps.repo.update_execution(final)
-        except Conflict:  # finished meanwhile
-            continue
-        recovered.append(final)
-    return recovered
+def lease_until(deps: ServerDeps) -> datetime:
+    """When a lease taken or renewed now lapses."""
+    return deps.clock.now() + timedelta(seconds=deps.settings.lease_ttl_s)
+
+
+def queue_execution(
+    deps: ServerDeps,
+    slot: Slot,
+    execution: Execution,
+    deployment: Deployment,
+    trigger: Trigger,
+    workflow: Workflow | None = None,
+) -> Future[Execution]:
+    """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it."""
+    return slot.submit(lambda: run_execution(deps, execution, deployment, trigger, workflow))
+
+
+def outcome(
+    deps: ServerDeps, future: Future[Execution], execution_id: str, timeout: float | None = None
+) -> Execution:
+    """The execution as its run left it, or as stored when the wait ran out or the run was
+    cancelled (the server is stopping: the execution stays QUEUED for the next process)."""
+    try:
+        return future.result(timeout=timeout)
+    except (FutureTimeout, CancelledError):
+        return deps.repo.get_execution(execution_id)
 
 
 def _fail(
     deps: ServerDeps, execution: Execution, status: ExecutionStatus, error: ErrorInfo, ms: float
 ) -> Execution:
     final = execution.transition(status, error=error, finished_at=deps.clock.now(), duration_ms=ms)
-    deps.repo.update_execution(final)
+    return _record_final(deps, final)
+
+
+def _record_final(deps: ServerDeps, final: Execution) -> Execution:
+    """Store the outcome; when the execution was settled meanwhile (marked interrupted by a
+    stopping server), that record stands and is returned."""
+    try:
+        deps.repo.update_execution(final)
+    except Conflict:
+        return deps.repo.get_execution(final.id)
     return final
 
 
@@ -132,15 +166,19 @@ def run_execution(
     trigger: Trigger,
     workflow: Workflow | None = None,
 ) -> Execution:
-    """Invoke the deployment's runtime for a RECEIVED execution and record STARTED, then
-    COMPLETED / FAILED / TIMED_OUT. Never raises for what the handler or host did: the outcome
-    is in the returned execution. Pass ``workflow`` when the caller has it already."""
+    """Invoke the deployment's runtime for a RECEIVED or QUEUED execution and record STARTED
+    (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
+    handler or host did: the outcome is in the returned execution; one that finished meanwhile
+    (recovered, say) is returned as stored, not run. Pass ``workflow`` when the caller has it."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
     started = execution.transition(
         ExecutionStatus.STARTED, started_at=deps.clock.now(), deployment_id=deployment.id
     )
-    deps.repo.update_execution(started)
+    try:
+        deps.repo.update_execution(started)
+    except Conflict:
+        return deps.repo.get_execution(execution.id)
     t0 = deps.clock.monotonic()
 
     def elapsed() -> float:
@@ -175,4 +213,7 @@ def run_execution(
     except FlowwError as exc:
         info = ErrorInfo(type(exc).__name__, str(exc))
         return _fail(deps, started, ExecutionStatus.FAILED, info, elapsed())
-    return complete_execution(deps, started, result, duration_ms=elapsed())
+    try:
+        return complete_execution(deps, started, result, duration_ms=elapsed())
+    except Conflict:
+        return deps.repo.get_execution(execution.id)

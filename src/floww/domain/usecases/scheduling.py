@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import attrs
 
 from floww.domain.cron import CronSchedule
-from floww.domain.errors import InvalidInput, NotFound
+from floww.domain.errors import InvalidInput, NotFound, Overloaded
 from floww.domain.model import (
+    ErrorInfo,
     Execution,
     ExecutionStatus,
     Principal,
@@ -24,7 +25,7 @@ from floww.domain.model import (
 )
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.executions import new_execution, run_execution
+from floww.domain.usecases.executions import new_execution, outcome, queue_execution
 
 __all__ = [
     "CronTick",
@@ -81,26 +82,43 @@ def due_cron_ticks(triggers: list[Trigger], after: datetime, until: datetime) ->
 
 
 def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
-    """Run the tick if this caller claims it; ``None`` when another process already did, or
-    when the trigger's deployment is no longer active."""
+    """Run the tick if this caller claims it and wait for it; ``None`` when another process
+    already did. NO_DEPLOYMENT when the trigger's deployment is no longer active; FAILED
+    (``Overloaded``) when the workflow's queue is full: a tick is run at most once."""
     if not deps.repo.claim_cron_tick(tick.trigger.id, tick.scheduled_at):
         return None
     deployment = deps.repo.find_active_deployment(tick.trigger.workflow_id)
+    if deployment is not None and deployment.id != tick.trigger.deployment_id:
+        deployment = None
+    slot, refused = None, None
+    if deployment is not None:
+        try:
+            slot = deps.dispatcher.reserve(tick.trigger.workflow_id)
+        except Overloaded as exc:
+            refused = ErrorInfo("Overloaded", str(exc))
     event = {
         "scheduled_time": tick.scheduled_at.isoformat(),
         "expression": tick.trigger.spec.input.get("expression"),
     }
-    execution = new_execution(
-        deps,
-        tick.trigger,
-        event,
-        dedupe_key=f"cron:{tick.trigger.id}:{tick.scheduled_at.isoformat()}",
-    )
-    if deployment is None or deployment.id != tick.trigger.deployment_id:
-        final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
+    try:
+        execution = new_execution(
+            deps,
+            tick.trigger,
+            event,
+            dedupe_key=f"cron:{tick.trigger.id}:{tick.scheduled_at.isoformat()}",
+            queued_for=deployment if slot is not None else None,
+        )
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
+    if slot is None or deployment is None:
+        status = ExecutionStatus.FAILED if refused else ExecutionStatus.NO_DEPLOYMENT
+        final = execution.transition(status, error=refused, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return final
-    return run_execution(deps, execution, deployment, tick.trigger)
+    future = queue_execution(deps, slot, execution, deployment, tick.trigger)
+    return outcome(deps, future, execution.id)
 
 
 def invoke_manual(
@@ -122,7 +140,16 @@ def invoke_manual(
     if not matches or deployment is None:
         raise NotFound("manual trigger", f"{name} (no active deployment declares it; deploy first)")
     trigger = matches[0]
-    execution = new_execution(
-        deps, trigger, {"input": payload, "triggered_by": principal.id}, triggered_by=principal.id
-    )
-    return run_execution(deps, execution, deployment, trigger)
+    slot = deps.dispatcher.reserve(workflow_id)
+    try:
+        execution = new_execution(
+            deps,
+            trigger,
+            {"input": payload, "triggered_by": principal.id},
+            triggered_by=principal.id,
+            queued_for=deployment,
+        )
+    except BaseException:
+        slot.release()
+        raise
+    return outcome(deps, queue_execution(deps, slot, execution, deployment, trigger), execution.id)

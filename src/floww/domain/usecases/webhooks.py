@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import attrs
@@ -27,13 +25,19 @@ from floww.domain.model import (
     Trigger,
     TriggerSource,
     Webhook,
+    Workflow,
 )
 from floww.domain.paths import PathTemplate
 from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev_sessions import dev_answerer
-from floww.domain.usecases.executions import complete_execution, new_execution, run_execution
+from floww.domain.usecases.executions import (
+    complete_execution,
+    new_execution,
+    outcome,
+    queue_execution,
+)
 from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
@@ -134,6 +138,14 @@ def response_for(execution: Execution) -> WebhookResponse:
         error = {"type": "DeadlineExceeded", "message": "the handler ran past its deadline"}
         return WebhookResponse(
             504, {"error": error, "execution_id": execution.id}, headers, execution.id
+        )
+    if execution.status == ExecutionStatus.INTERRUPTED:
+        error = {
+            "type": "Interrupted",
+            "message": "the server stopped while the handler ran; it may have run",
+        }
+        return WebhookResponse(
+            500, {"error": error, "execution_id": execution.id}, headers, execution.id
         )
     if execution.status == ExecutionStatus.FAILED:
         error = {
@@ -279,9 +291,17 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
         direct_reply = {"ok": True}
 
+    # A place in the workflow's queue is held before anything is recorded: a full queue
+    # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
+    deployment = deps.repo.find_active_deployment(workflow.id) if deployed is not None else None
+    slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
     try:
-        execution = new_execution(deps, trigger, event, dedupe_key=dedupe_key)
+        execution = new_execution(
+            deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment
+        )
     except Conflict:
+        if slot is not None:
+            slot.release()
         assert dedupe_key is not None
         seen = deps.repo.find_execution_by_dedupe_key(request.workflow_id, dedupe_key)
         if seen is None:
@@ -289,9 +309,26 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         if direct_reply is not None:
             return WebhookResponse(200, {"ok": True, "duplicate": True}, {}, seen.id)
         return response_for(seen)
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
 
-    answerer = dev_answerer(deps, workflow.id) if dev is not None else None
-    if dev is not None and deployed is None and answerer is None:
+    if slot is not None and deployment is not None:
+        future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        if direct_reply is not None:
+            return WebhookResponse(200, direct_reply, {}, execution.id)
+        deadline = deps.settings.response_deadline_s
+        return response_for(outcome(deps, future, execution.id, deadline))
+
+    if deployed is not None:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
+        deps.repo.update_execution(final)
+        return response_for(final)
+
+    if dev_answerer(deps, workflow.id) is None:
         # Dev triggers left by a session that died: answer now instead of waiting it out.
         info = ErrorInfo("NoDevSession", "no dev session is connected to this workflow")
         final = execution.transition(
@@ -305,42 +342,38 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         return WebhookResponse(
             503, {"error": error, "execution_id": execution.id}, {}, execution.id
         )
-
-    if dev is not None:
-        dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
-        if deployed is None:
-            deps.replies.open(execution.id)
-        deps.realtime.publish(
-            workflow_channel(workflow.id),
-            dev_event_message(
-                deps,
-                execution,
-                dev_trigger,
-                workflow.namespace_id,
-                awaits_reply=deployed is None,
-                answerer=answerer.session_id if answerer is not None else None,
-            ),
-        )
-
-    if deployed is not None:
-        deployment = deps.repo.find_active_deployment(workflow.id)
-        if deployment is None:
-            final = execution.transition(
-                ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now()
-            )
-            deps.repo.update_execution(final)
-            return response_for(final)
-        future: Future[Execution] = deps.executor.submit(
-            run_execution, deps, execution, deployment, trigger, workflow
-        )
-        if direct_reply is not None:
-            return WebhookResponse(200, direct_reply, {}, execution.id)
-        try:
-            return response_for(future.result(timeout=deps.settings.response_deadline_s))
-        except FutureTimeout:
-            return response_for(deps.repo.get_execution(execution.id))
-
+    deps.replies.open(execution.id)
+    _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
     return _await_dev_reply(deps, execution, direct_reply)
+
+
+def _tell_dev_sessions(
+    deps: ServerDeps,
+    execution: Execution,
+    workflow: Workflow,
+    dev: Webhook | None,
+    primary: Webhook,
+    trigger: Trigger,
+    *,
+    awaits_reply: bool,
+) -> None:
+    """Publish the event to the dev sessions of the workflow, when it has dev triggers; the
+    event names the one session that answers it (the others observe)."""
+    if dev is None:
+        return
+    dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
+    answerer = dev_answerer(deps, workflow.id)
+    deps.realtime.publish(
+        workflow_channel(workflow.id),
+        dev_event_message(
+            deps,
+            execution,
+            dev_trigger,
+            workflow.namespace_id,
+            awaits_reply=awaits_reply,
+            answerer=answerer.session_id if answerer is not None else None,
+        ),
+    )
 
 
 def _await_dev_reply(deps: ServerDeps, execution: Execution, direct_reply: Any) -> WebhookResponse:

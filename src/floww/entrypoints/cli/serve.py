@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -60,6 +61,9 @@ def serve(
         f"Next: `floww login --server {url}`, then `floww init` and `floww dev` in a project."
     )
     server.start_background()
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception it lets ``close`` hand
+    # the running executions over (interrupted) and stop the workers, instead of dying here.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         limits = ConnectionLimits(
             max_header_bytes=settings.max_header_bytes,
@@ -76,3 +80,7 @@ def serve(
         )
     finally:
         server.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)

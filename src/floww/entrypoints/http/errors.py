@@ -27,6 +27,7 @@ from floww.domain.errors import (
     FlowwError,
     InvalidInput,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     PermissionDenied,
     ProviderNotConfigured,
@@ -100,15 +101,15 @@ def _json_safe(value: Any) -> Any:
 def floww_error_response(exc: FlowwError) -> JSONResponse:
     status = status_for(exc)
     details = {k: _json_safe(v) for k, v in exc.details.items() if k not in {"type", "message"}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": retry_after(exc)}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, RateLimited | Overloaded):
+        headers["Retry-After"] = retry_after(exc)
     return JSONResponse(
         error_body(error_type_name(exc), exc.message, **details), status, headers=headers
     )
 
 
-def retry_after(exc: RateLimited) -> str:
+def retry_after(exc: RateLimited | Overloaded) -> str:
     """The ``Retry-After`` value: whole seconds, rounded up, at least one."""
     return str(max(1, math.ceil(exc.retry_after_s)))
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from floww.domain.errors import DeadlineExceeded, NotFound, UserCodeError
+from floww.domain.errors import DeadlineExceeded, Unavailable, UserCodeError
 from floww.domain.model import (
     CodeBundle,
     ExecutionContext,
@@ -126,19 +126,40 @@ def test_past_the_deadline_raises(host: FunctionHost, runtime: Runtime) -> None:
         host.invoke(runtime, invocation(hook("/slow"), webhook_event("/slow"), deadline_ms=100))
 
 
-def test_unknown_runtime_raises_not_found(host: FunctionHost) -> None:
-    ghost = Runtime("rt_ghost", "ns_1", "hash", "img:tag")
-    with pytest.raises(NotFound):
-        host.runtime_status(ghost)
-    with pytest.raises(NotFound):
+def test_a_runtime_created_elsewhere_runs_on_first_use(host: FunctionHost) -> None:
+    """As after a restart, or on a second replica: the record alone is enough."""
+    stored = Runtime(f"rt_{uuid.uuid4().hex[:8]}", "ns_1", "hash", "img:tag", RuntimeStatus.READY)
+    result = host.invoke(
+        stored, invocation(hook("/hello/{name}"), webhook_event("/hello/ada", name="ada"))
+    )
+    assert result.ok, result.error
+    assert host.runtime_status(stored) is RuntimeStatus.READY
+    assert {s.input["path"] for s in host.get_definitions(stored, CODE, {}).triggers} >= {"/boom"}
+
+
+def test_create_runtime_is_idempotent(host: FunctionHost, runtime: Runtime) -> None:
+    assert host.invoke(runtime, invocation(hook("/boom"), webhook_event("/boom"))).ok is False
+    again = host.create_runtime(runtime)
+    assert again.status is RuntimeStatus.READY
+    assert host.invoke(runtime, invocation(hook("/boom"), webhook_event("/boom"))).ok is False
+
+
+def test_a_runtime_whose_image_is_missing_fails(host: FunctionHost) -> None:
+    ghost = Runtime("rt_ghost", "ns_1", "hash", "img:missing", RuntimeStatus.READY)
+    assert host.runtime_status(ghost) is RuntimeStatus.FAILED
+    with pytest.raises(Unavailable):
         host.get_definitions(ghost, CODE, {})
-    with pytest.raises(NotFound):
+    with pytest.raises(Unavailable):
         host.invoke(ghost, invocation(hook("/boom"), webhook_event("/boom")))
+    made = host.create_runtime(ghost)
+    assert made.status is RuntimeStatus.FAILED
+    assert "img:missing" in made.error
 
 
-def test_destroyed_runtime_is_unknown(host: FunctionHost, runtime: Runtime) -> None:
+def test_destroy_is_idempotent_and_the_runtime_comes_back(
+    host: FunctionHost, runtime: Runtime
+) -> None:
     host.destroy_runtime(runtime)
-    with pytest.raises(NotFound):
-        host.runtime_status(runtime)
-    with pytest.raises(NotFound):
-        host.destroy_runtime(runtime)
+    host.destroy_runtime(runtime)
+    assert host.runtime_status(runtime) is RuntimeStatus.READY
+    assert host.invoke(runtime, invocation(hook("/boom"), webhook_event("/boom"))).ok is False

@@ -448,21 +448,72 @@ class TestDeployments:
 
 
 class TestExecutions:
-    def test_unfinished_executions_oldest_first_across_workflows(
+    def test_lapsed_executions_oldest_first_across_workflows(
         self, repo: WorkflowRepo, namespace: Namespace, workflow: Workflow
     ) -> None:
         other = make_workflow(repo, namespace)
-        old_started = execution(workflow, received_at=T0, status=ExecutionStatus.STARTED)
-        old_received = execution(other, received_at=T0 + timedelta(seconds=1))
-        old_done = execution(workflow, received_at=T0, status=ExecutionStatus.COMPLETED)
-        recent = execution(workflow, received_at=T0 + timedelta(hours=1))
-        for item in (recent, old_done, old_received, old_started):
+        lease = {"owner": "srv_a", "lease_expires_at": T0 + timedelta(minutes=1)}
+        old_started = execution(workflow, status=ExecutionStatus.STARTED, **lease)
+        old_queued = execution(other, received_at=T0 + timedelta(seconds=1), **lease)
+        no_lease = execution(
+            workflow, received_at=T0 + timedelta(seconds=2), status=ExecutionStatus.QUEUED
+        )
+        done = execution(workflow, status=ExecutionStatus.COMPLETED, **lease)
+        live = execution(
+            workflow, owner="srv_b", lease_expires_at=T0 + timedelta(hours=1), received_at=T0
+        )
+        for item in (live, done, no_lease, old_queued, old_started):
             repo.create_execution(item)
-        cutoff = T0 + timedelta(minutes=5)
-        found = repo.list_unfinished_executions(cutoff)
-        assert [e.id for e in found] == [old_started.id, old_received.id]
-        assert [e.id for e in repo.list_unfinished_executions(cutoff, limit=1)] == [old_started.id]
-        assert repo.list_unfinished_executions(T0) == []
+        now = T0 + timedelta(minutes=5)
+        found = repo.list_lapsed_executions(now)
+        assert [e.id for e in found] == [old_started.id, old_queued.id, no_lease.id]
+        assert found[0].owner == "srv_a"
+        assert found[0].lease_expires_at == T0 + timedelta(minutes=1)
+        assert [e.id for e in repo.list_lapsed_executions(now, limit=1)] == [old_started.id]
+        assert [e.id for e in repo.list_lapsed_executions(T0)] == [no_lease.id]
+
+    def test_renewed_leases_do_not_lapse(self, repo: WorkflowRepo, workflow: Workflow) -> None:
+        lease = {"owner": "srv_a", "lease_expires_at": T0}
+        mine = execution(workflow, status=ExecutionStatus.STARTED, **lease)
+        finished = execution(workflow, status=ExecutionStatus.FAILED, **lease)
+        theirs = execution(workflow, owner="srv_b", lease_expires_at=T0)
+        for item in (mine, finished, theirs):
+            repo.create_execution(item)
+        assert repo.renew_leases("srv_a", T0 + timedelta(minutes=2)) == 1
+        now = T0 + timedelta(minutes=1)
+        assert [e.id for e in repo.list_lapsed_executions(now)] == [theirs.id]
+        assert repo.get_execution(mine.id).lease_expires_at == T0 + timedelta(minutes=2)
+        assert repo.get_execution(finished.id).lease_expires_at == T0
+
+    def test_update_never_moves_the_lease(self, repo: WorkflowRepo, workflow: Workflow) -> None:
+        queued = execution(
+            workflow, status=ExecutionStatus.QUEUED, owner="srv_a", lease_expires_at=T0
+        )
+        repo.create_execution(queued)
+        repo.renew_leases("srv_a", T0 + timedelta(minutes=2))
+        stale = queued.transition(ExecutionStatus.STARTED, started_at=T0)
+        repo.update_execution(attrs.evolve(stale, owner="srv_x", lease_expires_at=None))
+        stored = repo.get_execution(queued.id)
+        assert stored.status is ExecutionStatus.STARTED
+        assert (stored.owner, stored.lease_expires_at) == ("srv_a", T0 + timedelta(minutes=2))
+
+    def test_only_one_takes_over_a_lapsed_execution(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        lapsed = execution(workflow, owner="srv_dead", lease_expires_at=T0)
+        live = execution(workflow, owner="srv_b", lease_expires_at=T0 + timedelta(hours=1))
+        done = execution(workflow, status=ExecutionStatus.COMPLETED, lease_expires_at=T0)
+        for item in (lapsed, live, done):
+            repo.create_execution(item)
+        now, until = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+        taken = repo.take_over_execution(lapsed.id, now, "srv_c", until)
+        assert taken is not None
+        assert (taken.id, taken.owner, taken.lease_expires_at) == (lapsed.id, "srv_c", until)
+        assert repo.take_over_execution(lapsed.id, now, "srv_d", until) is None
+        assert repo.take_over_execution(live.id, now, "srv_d", until) is None
+        assert repo.take_over_execution(done.id, now, "srv_d", until) is None
+        assert repo.take_over_execution("ex_missing", now, "srv_d", until) is None
+        assert repo.get_execution(live.id).owner == "srv_b"
 
     def test_create_get_update(self, repo: WorkflowRepo, workflow: Workflow) -> None:
         created = execution(workflow, dedupe_key="delivery-1")

@@ -152,7 +152,7 @@ def test_past_the_response_deadline_answers_202_and_finishes_later(deps: ServerD
     workflow = _deployed(deps, _user(deps, "a@x"))
     response = handle_webhook(deps, _request(workflow, "/slow"))
     assert response.status == 202 and response.body["execution_id"] == response.execution_id
-    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    _settle(deps)
     assert deps.repo.get_execution(response.execution_id or "").status == ExecutionStatus.COMPLETED
 
 
@@ -183,7 +183,7 @@ def test_github_delivery_is_verified_deduplicated_and_run(deps: ServerDeps) -> N
     first = handle_webhook(deps, _request(workflow, hook.path, body, **signed))
     again = handle_webhook(deps, _request(workflow, hook.path, body, **signed))
     assert first.status == again.status == 200 and again.body["duplicate"] is True
-    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    _settle(deps)
     (execution,) = deps.repo.list_executions(workflow.id)
     assert execution.status == ExecutionStatus.COMPLETED
     assert any("push by ada" in line.message for line in execution.logs)
@@ -196,7 +196,7 @@ def test_cron_ticks_fire_once_with_the_scheduled_time(deps: ServerDeps, clock: M
     clock.advance(10 * 60)
     ticks = one.run_once() + two.run_once()
     assert [t.scheduled_at.minute for t in ticks] == [5, 10, 5, 10]
-    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    _settle(deps)
     runs = deps.repo.list_executions(workflow.id)
     assert sorted(e.event["scheduled_time"] for e in runs) == [
         "2026-03-01T12:05:00+00:00",
@@ -331,24 +331,77 @@ def test_with_a_deployment_the_dev_session_only_observes(deps: ServerDeps) -> No
     assert message["event_id"] == response.execution_id
 
 
-def test_executions_a_stopped_server_left_behind_end_failed(
+def test_a_full_queue_refuses_before_recording_anything(deps: ServerDeps) -> None:
+    import attrs
+
+    from floww.adapters.local.dispatcher import ThreadDispatcher
+    from floww.domain.errors import Overloaded
+
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    narrow = attrs.evolve(deps, dispatcher=ThreadDispatcher(concurrency=1, queue_limit=0))
+    held = narrow.dispatcher.reserve(workflow.id)  # the workflow's only place
+    with pytest.raises(Overloaded) as info:
+        handle_webhook(narrow, _request(workflow, "/ok"))
+    assert info.value.retry_after_s > 0
+    with pytest.raises(Overloaded):
+        invoke_manual(narrow, user, workflow.id, "double", {"n": 1})
+    assert deps.repo.list_executions(workflow.id) == []
+    narrow.dispatcher.reserve(deps.ids.new_id("wf")).release()  # other workflows have room
+    held.release()
+    assert handle_webhook(narrow, _request(workflow, "/ok")).status == 200
+    (execution,) = deps.repo.list_executions(workflow.id)
+    assert execution.status == ExecutionStatus.COMPLETED
+    assert execution.owner == deps.owner_id and execution.lease_expires_at is not None
+
+
+def test_only_executions_whose_owner_is_gone_are_recovered(
     deps: ServerDeps, clock: ManualClock
 ) -> None:
+    from datetime import timedelta
+
     from floww.domain.model import Execution
-    from floww.domain.usecases.executions import recover_interrupted_executions
+    from floww.domain.usecases.recovery import recover_executions
 
     workflow = _deployed(deps, _user(deps, "a@x"))
-    trigger = deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)[0]
-    stuck = Execution("exe_stuck", workflow.id, trigger.id, ExecutionStatus.STARTED, clock.now())
-    deps.repo.create_execution(stuck)
-    assert recover_interrupted_executions(deps) == []  # it may still be running
-    clock.advance(deps.settings.execution_timeout_s + deps.settings.response_deadline_s + 1)
-    fresh = Execution("exe_fresh", workflow.id, trigger.id, ExecutionStatus.RECEIVED, clock.now())
-    deps.repo.create_execution(fresh)
-    (recovered,) = recover_interrupted_executions(deps)
-    assert recovered.id == "exe_stuck" and recovered.status == ExecutionStatus.FAILED
-    assert recovered.error is not None and recovered.error.type == "Interrupted"
-    assert deps.repo.get_execution("exe_fresh").status == ExecutionStatus.RECEIVED
+    trigger = next(
+        t
+        for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)
+        if t.spec.input.get("path") == "/ok"
+    )
+    now = clock.now()
+    lapsed = {"owner": "srv_gone", "lease_expires_at": now + timedelta(seconds=5)}
+    live = {"owner": "srv_alive", "lease_expires_at": now + timedelta(hours=1)}
+    event = {"method": "POST", "path": "/ok", "headers": {}, "query": {}, "body": 1}
+    started = Execution(
+        "exe_started", workflow.id, trigger.id, ExecutionStatus.STARTED, now, event, **lapsed
+    )
+    queued = Execution(
+        "exe_queued", workflow.id, trigger.id, ExecutionStatus.QUEUED, now, event, **lapsed
+    )
+    running = Execution(
+        "exe_running", workflow.id, trigger.id, ExecutionStatus.STARTED, now, event, **live
+    )
+    for execution in (started, queued, running):
+        deps.repo.create_execution(execution)
+    assert len(recover_executions(deps)) == 0  # every lease is live
+    clock.advance(10)
+    recovered = recover_executions(deps)
+    assert [e.id for e in recovered.interrupted] == ["exe_started"]
+    assert [e.id for e, _ in recovered.requeued] == ["exe_queued"]
+    assert recovered.requeued[0][1].result(timeout=10).status == ExecutionStatus.COMPLETED
+    interrupted = deps.repo.get_execution("exe_started")
+    assert interrupted.status == ExecutionStatus.INTERRUPTED
+    assert interrupted.error is not None and interrupted.error.type == "Interrupted"
+    assert "may have run" in interrupted.error.message
+    rerun = deps.repo.get_execution("exe_queued")
+    assert (rerun.status, rerun.result) == (
+        ExecutionStatus.COMPLETED,
+        {"method": "POST", "body": 1},
+    )
+    assert rerun.owner == deps.owner_id
+    assert deps.repo.get_execution("exe_running").status == ExecutionStatus.STARTED
+    assert len(recover_executions(deps)) == 0
 
 
 def test_a_runtime_comes_only_from_the_namespaces_own_repository(deps: ServerDeps) -> None:
@@ -480,3 +533,9 @@ def test_an_observed_event_is_not_run_by_the_dev_session(deps: ServerDeps) -> No
     }
     done = handle_dev_event(session, message)
     assert done is not None and done.observed and done.reply_error is None
+
+
+def _settle(deps: ServerDeps) -> None:
+    """Wait for the work the use cases handed to the executor and the dispatcher."""
+    deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    assert deps.dispatcher.drain(timeout=30)  # type: ignore[attr-defined]

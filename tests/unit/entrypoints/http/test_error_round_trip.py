@@ -22,6 +22,7 @@ SAMPLES: dict[type[FlowwError], FlowwError] = {
     errors.ExecutionFailed: errors.ExecutionFailed("handler failed", error_type="KeyError"),
     errors.DeviceAuthorizationPending: errors.DeviceAuthorizationPending("slow_down"),
     errors.RateLimited: errors.RateLimited("too many sign-ins", retry_after_s=4.0),
+    errors.Overloaded: errors.Overloaded("the queue is full", retry_after_s=5.0),
 }
 
 

@@ -1,0 +1,190 @@
+"""A dispatcher of threads, one lane per key (a workflow).
+
+Each key may run ``concurrency`` pieces of work at once and hold ``queue_limit`` more waiting;
+a reservation past that raises ``Overloaded`` with ``retry_after_s``. A key's threads are
+started on demand, up to its concurrency, and each one ends after ``idle_s`` without work, so
+a quiet key costs nothing. Keys share nothing but the lock that guards the bookkeeping: one
+key's slow work never holds up another's.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import attrs
+
+from floww.domain.errors import Overloaded, Unavailable
+from floww.ports.dispatcher import Dispatcher, Slot
+
+__all__ = ["ThreadDispatcher"]
+
+T = TypeVar("T")
+
+
+@attrs.define
+class _Lane:
+    ready: threading.Condition
+    waiting: collections.deque[tuple[Callable[[], Any], Future[Any]]] = attrs.field(
+        factory=collections.deque
+    )
+    reserved: int = 0
+    threads: int = 0
+    busy: int = 0
+
+    @property
+    def load(self) -> int:
+        return self.busy + len(self.waiting) + self.reserved
+
+    @property
+    def empty(self) -> bool:
+        return self.threads == 0 and self.reserved == 0 and not self.waiting
+
+
+class _Slot(Slot):
+    def __init__(self, dispatcher: ThreadDispatcher, key: str) -> None:
+        self._dispatcher = dispatcher
+        self._key = key
+        self._used = False
+
+    def submit(self, work: Callable[[], T]) -> Future[T]:
+        if self._used:
+            raise RuntimeError("a dispatcher slot is used once")
+        self._used = True
+        return self._dispatcher._submit(self._key, work)
+
+    def release(self) -> None:
+        if not self._used:
+            self._used = True
+            self._dispatcher._release(self._key)
+
+
+class ThreadDispatcher(Dispatcher):
+    """``concurrency`` lanes and ``queue_limit`` waiting places per key; idle threads end
+    after ``idle_s``. ``retry_after_s`` is what a refused caller is told to wait."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 4,
+        queue_limit: int = 100,
+        idle_s: float = 30.0,
+        retry_after_s: float = 5.0,
+    ) -> None:
+        if concurrency < 1 or queue_limit < 0:
+            raise ValueError("concurrency must be at least 1 and queue_limit not negative")
+        self._concurrency = concurrency
+        self._queue_limit = queue_limit
+        self._idle_s = idle_s
+        self._retry_after_s = retry_after_s
+        self._lock = threading.Lock()
+        self._lanes: dict[str, _Lane] = {}
+        self._closed = False
+
+    def reserve(self, key: str) -> Slot:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the server is shutting down")
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane(threading.Condition(self._lock))
+            if lane.load >= self._concurrency + self._queue_limit:
+                raise Overloaded(
+                    f"{lane.load} executions of this workflow are running or waiting already",
+                    retry_after_s=self._retry_after_s,
+                )
+            lane.reserved += 1
+        return _Slot(self, key)
+
+    def stats(self, key: str) -> dict[str, int]:
+        """What the key's lane holds now: threads, busy, waiting (for tests and benchmarks)."""
+        with self._lock:
+            lane = self._lanes.get(key)
+            if lane is None:
+                return {"threads": 0, "busy": 0, "waiting": 0}
+            return {"threads": lane.threads, "busy": lane.busy, "waiting": len(lane.waiting)}
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until no key has work running or waiting; whether that happened in time."""
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not any(lane.busy or lane.waiting for lane in self._lanes.values()):
+                    return True
+            if until is not None and time.monotonic() >= until:
+                return False
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Refuse new work and cancel what waits; running work finishes on its own."""
+        with self._lock:
+            self._closed = True
+            cancelled = [f for lane in self._lanes.values() for _, f in lane.waiting]
+            for lane in self._lanes.values():
+                lane.waiting.clear()
+                lane.ready.notify_all()
+        for future in cancelled:
+            future.cancel()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _submit(self, key: str, work: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            lane = self._lanes[key]
+            lane.reserved -= 1
+            if self._closed:
+                self._forget_if_empty(key, lane)
+                future.cancel()
+                return future
+            lane.waiting.append((work, future))
+            idle = lane.threads - lane.busy
+            start = idle < len(lane.waiting) and lane.threads < self._concurrency
+            if start:
+                lane.threads += 1
+            else:
+                lane.ready.notify()
+        if start:
+            threading.Thread(
+                target=self._serve, args=(key, lane), name=f"floww-run-{key}", daemon=True
+            ).start()
+        return future
+
+    def _release(self, key: str) -> None:
+        with self._lock:
+            lane = self._lanes[key]
+            lane.reserved -= 1
+            self._forget_if_empty(key, lane)
+
+    def _serve(self, key: str, lane: _Lane) -> None:
+        while True:
+            with self._lock:
+                idle_until = time.monotonic() + self._idle_s
+                while not lane.waiting and not self._closed:
+                    left = idle_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    lane.ready.wait(left)
+                if not lane.waiting:
+                    lane.threads -= 1
+                    self._forget_if_empty(key, lane)
+                    return
+                work, future = lane.waiting.popleft()
+                lane.busy += 1
+            try:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(work())
+                    except BaseException as exc:
+                        future.set_exception(exc)
+            finally:
+                with self._lock:
+                    lane.busy -= 1
+
+    def _forget_if_empty(self, key: str, lane: _Lane) -> None:
+        if lane.empty and self._lanes.get(key) is lane:
+            del self._lanes[key]

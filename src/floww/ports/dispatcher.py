@@ -1,0 +1,36 @@
+"""Dispatcher: runs the work of executions with a concurrency limit per key (a workflow id)
+and a bounded queue in front of each key, so one key's slow work never starves another's.
+
+- ``reserve(key)`` holds a place in the key's queue before anything is recorded; it raises
+  ``Overloaded`` (with ``retry_after_s``) when the key has as much running and waiting as it
+  may, and ``Unavailable`` once the dispatcher is closed.
+- ``Slot.submit(work)`` runs ``work`` once the key has a free lane; its future carries the
+  result or the exception. A slot is used once: ``submit`` or ``release``, never both.
+- Work still waiting when the dispatcher closes is cancelled (its future says so); what it
+  would have run is durable elsewhere (a QUEUED execution whose lease lapses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Protocol, TypeVar
+
+__all__ = ["Dispatcher", "Slot"]
+
+T = TypeVar("T")
+
+
+class Slot(Protocol):
+    def submit(self, work: Callable[[], T]) -> Future[T]:
+        """Queue ``work`` in the place this slot holds."""
+
+    def release(self) -> None:
+        """Give the place back unused. Idempotent."""
+
+
+class Dispatcher(Protocol):
+    def reserve(self, key: str) -> Slot: ...
+
+    def close(self) -> None:
+        """Refuse new work and cancel what waits; running work finishes on its own."""

@@ -1,0 +1,95 @@
+"""ThreadDispatcher: per-key concurrency, a bounded queue in front, threads that come and go."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from floww.adapters.local.dispatcher import ThreadDispatcher
+from floww.domain.errors import Overloaded, Unavailable
+
+
+def wait_for(condition: object, timeout: float = 5.0) -> bool:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_busy_key_never_holds_up_another() -> None:
+    dispatcher = ThreadDispatcher(concurrency=2, queue_limit=10, idle_s=1.0)
+    gate = threading.Event()
+    slow = [dispatcher.reserve("slow").submit(gate.wait) for _ in range(6)]
+    assert wait_for(lambda: dispatcher.stats("slow") == {"threads": 2, "busy": 2, "waiting": 4})
+    fast = dispatcher.reserve("fast").submit(lambda: "done")
+    assert fast.result(timeout=2) == "done"
+    gate.set()
+    assert all(f.result(timeout=5) for f in slow)
+    dispatcher.close()
+
+
+def test_a_full_queue_is_refused_with_a_retry_hint_and_nothing_is_lost() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=2, retry_after_s=3)
+    gate = threading.Event()
+    taken = [dispatcher.reserve("wf") for _ in range(3)]
+    with pytest.raises(Overloaded) as info:
+        dispatcher.reserve("wf")
+    assert info.value.retry_after_s == 3
+    futures = [slot.submit(gate.wait) for slot in taken]
+    gate.set()
+    assert [f.result(timeout=5) for f in futures] == [True, True, True]
+    dispatcher.reserve("wf").release()  # room again
+    dispatcher.close()
+
+
+def test_a_released_slot_frees_its_place() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=0)
+    slot = dispatcher.reserve("wf")
+    with pytest.raises(Overloaded):
+        dispatcher.reserve("wf")
+    slot.release()
+    slot.release()  # idempotent
+    assert dispatcher.reserve("wf").submit(lambda: 7).result(timeout=5) == 7
+    dispatcher.close()
+
+
+def test_threads_grow_to_the_limit_and_end_when_idle() -> None:
+    dispatcher = ThreadDispatcher(concurrency=3, queue_limit=10, idle_s=0.2)
+    gate = threading.Event()
+    futures = [dispatcher.reserve("wf").submit(gate.wait) for _ in range(5)]
+    assert wait_for(lambda: dispatcher.stats("wf")["busy"] == 3)
+    assert dispatcher.stats("wf")["threads"] == 3
+    gate.set()
+    assert all(f.result(timeout=5) for f in futures)
+    assert wait_for(lambda: dispatcher.stats("wf")["threads"] == 0)
+    assert dispatcher.reserve("wf").submit(lambda: "again").result(timeout=5) == "again"
+    dispatcher.close()
+
+
+def test_errors_travel_in_the_future() -> None:
+    dispatcher = ThreadDispatcher()
+
+    def boom() -> None:
+        raise ValueError("kaput")
+
+    with pytest.raises(ValueError, match="kaput"):
+        dispatcher.reserve("wf").submit(boom).result(timeout=5)
+    dispatcher.close()
+
+
+def test_close_cancels_waiting_work_and_refuses_more() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=5)
+    gate = threading.Event()
+    running = dispatcher.reserve("wf").submit(gate.wait)
+    assert wait_for(lambda: dispatcher.stats("wf")["busy"] == 1)
+    waiting = dispatcher.reserve("wf").submit(lambda: "never")
+    dispatcher.close()
+    assert waiting.cancelled()
+    with pytest.raises(Unavailable):
+        dispatcher.reserve("wf")
+    gate.set()
+    assert running.result(timeout=5) is True
