@@ -25,14 +25,15 @@ def main(port: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="floww-bench-"))
     settings = Settings.load(home=home, port=port, response_deadline_s=30.0)
     server = build_server(settings)
-    auth = server.container.auth()
-    admin = auth.check_password(ADMIN_EMAIL, (home / "initial-admin-password").read_text().strip())
+    login = server.adapters.password_login
+    assert login is not None and server.adapters.registry is not None
+    admin = login(ADMIN_EMAIL, (home / "initial-admin-password").read_text().strip())
     deps = server.deps
     namespace = deps.repo.list_namespaces(admin.id)[0]
     workflow = create_workflow(deps, admin, namespace.id, "bench")
     built = PipImageBuilder(home / "build-cache").build(embedded_target(), [])
     repository = runtime_repository(namespace.id)
-    server.container.registry().push(repository, built.tag, built.image)
+    server.adapters.registry.push(repository, built.tag, built.image)
     runtime = create_runtime(
         deps,
         admin,

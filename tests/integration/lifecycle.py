@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-m", "floww.entrypoints.cli")
+FLOWW = (sys.executable, "-m", "floww")
 T = TypeVar("T")
 
 
