@@ -29,10 +29,10 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
-from floww.adapters.api.auth import DeviceFlowClient
-from floww.adapters.api.client import ApiClient
-from floww.adapters.api.platform import HttpPlatform
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.client import ApiClient
+from floww.adapters.http_client.device_login import DeviceFlowClient
+from floww.adapters.http_client.platform import HttpPlatform
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.inprocess import (
     InProcessRunner,
     ProcessLimitStore,
@@ -40,14 +40,14 @@ from floww.adapters.inprocess import (
     RandomIds,
     SystemClock,
 )
-from floww.adapters.local.auth import LocalAuth
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.function_host import LocalFunctionHost
+from floww.adapters.local.hub import LocalRealtimeHub
+from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
-from floww.adapters.local.realtime import LocalRealtimeHub
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
     InMemoryDevSessions,
@@ -76,9 +76,9 @@ from floww.entrypoints.cli.main import cli
 from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
+from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.limits import EdgeGuard
-from floww.entrypoints.http.realtime import realtime_route
-from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.memory import ManualClock
 from floww.testing.contracts.harness import AuthHarness

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from floww.adapters.local.realtime import LocalRealtimeHub
+from floww.adapters.local.hub import LocalRealtimeHub
 from floww.ports.realtime import Realtime
 
 

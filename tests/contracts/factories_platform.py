@@ -24,8 +24,8 @@ import httpx
 import pytest
 import uvicorn
 
-from floww.adapters.api.client import ApiClient
-from floww.adapters.api.platform import HttpPlatform
+from floww.adapters.http_client.client import ApiClient
+from floww.adapters.http_client.platform import HttpPlatform
 from floww.adapters.memory import InMemoryIdentity
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.bootstrap import http_services, memory_adapters, server_deps

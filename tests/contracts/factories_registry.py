@@ -30,11 +30,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.memory import InMemoryPlatformTokens, ManualClock
 from floww.domain.errors import PermissionDenied, Unauthenticated
-from floww.entrypoints.http.registry import registry_routes, token_from_authorization
+from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 
 __all__ = [

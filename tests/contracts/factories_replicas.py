@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from floww.adapters.local.realtime import LocalRealtimeHub
+from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions

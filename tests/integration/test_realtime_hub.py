@@ -28,14 +28,14 @@ from centrifuge import (
 )
 from starlette.applications import Starlette
 
-from floww.adapters.api.realtime import CentrifugeSubscription
+from floww.adapters.http_client.centrifuge_subscription import CentrifugeSubscription
 from floww.adapters.inprocess import SystemClock
-from floww.adapters.local.realtime import LocalRealtimeHub
+from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory import InMemoryIdentity, InMemoryWorkflowRepo
 from floww.domain.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from floww.domain.model import Member, Namespace, Principal, Workflow
 from floww.domain.usecases.access import require_workflow
-from floww.entrypoints.http.realtime import realtime_route
+from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.ports.realtime import workflow_channel
 
 pytestmark = pytest.mark.integration

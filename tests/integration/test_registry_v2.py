@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.domain.errors import (
     InvalidInput,
@@ -27,7 +27,7 @@ from floww.domain.errors import (
     Unavailable,
 )
 from floww.domain.oci import MANIFEST_MEDIA_TYPE, OciImage, blob_digest
-from floww.entrypoints.http.registry import registry_routes
+from floww.entrypoints.http.registry_v2 import registry_routes
 from tests.contracts.factories_registry import (
     RegistryTokens,
     docker_registry_server,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from floww.adapters.local.realtime import LocalRealtimeHub
+from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory import ManualClock
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.device_logins import SqlDeviceLogins

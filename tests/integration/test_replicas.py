@@ -27,7 +27,7 @@ import attrs
 import httpx
 import pytest
 
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.local.image_builder import PipImageBuilder
 from floww.domain.model import RuntimeTarget
 from floww.entrypoints.cli.store import ClientStore, StoredCredentials

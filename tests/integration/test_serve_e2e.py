@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.local.image_builder import PipImageBuilder
 from floww.domain.model import RuntimeTarget
 from floww.sdk.bundle import bundle_from_directory

@@ -3,10 +3,10 @@ suites as the real adapters. Shipped for tests (including users' own) and embedd
 in-process pieces that also serve in production (system clock, random ids, the reply
 rendezvous, the in-process userspace runner) live in ``floww.adapters.inprocess``."""
 
-from floww.adapters.memory.auth import InMemoryIdentity
 from floww.adapters.memory.clock import ManualClock
 from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.memory.function_host import InMemoryFunctionHost
+from floww.adapters.memory.identity import InMemoryIdentity
 from floww.adapters.memory.ids import SequentialIds
 from floww.adapters.memory.image_builder import FakeImageBuilder
 from floww.adapters.memory.image_registry import InMemoryImageRegistry

@@ -21,15 +21,15 @@ from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http import errors, pages, webhooks
 from floww.entrypoints.http.api import (
     api_keys,
-    auth,
     config,
     deployments,
     dev,
     executions,
     kv,
+    login,
     namespaces,
     providers,
-    registry,
+    registry_credentials,
     runtimes,
 )
 from floww.entrypoints.http.limits import EdgeGuard
@@ -70,11 +70,11 @@ def api_routes() -> list[BaseRoute]:
     """Every route this package defines (without the extra ones)."""
     return [
         *config.ROUTES,
-        *auth.ROUTES,
+        *login.ROUTES,
         *namespaces.ROUTES,
         *providers.ROUTES,
         *runtimes.ROUTES,
-        *registry.ROUTES,
+        *registry_credentials.ROUTES,
         *api_keys.ROUTES,
         *deployments.ROUTES,
         *executions.ROUTES,

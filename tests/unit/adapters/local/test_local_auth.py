@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floww.adapters.local.auth import LocalAuth
+from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.keys import KEY_PURPOSES, KeyStore
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.memory import ManualClock

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from floww.adapters.api.registry import RegistryV2Client
+from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.local.image_registry import LocalImageRegistry
 from floww.adapters.local.oci_store import MAX_MANIFEST_BYTES, OciStore
 from floww.domain.errors import (

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import floww.domain.errors as errors
-from floww.adapters.api.client import error_from_response
+from floww.adapters.http_client.client import error_from_response
 from floww.domain.errors import FlowwError
 from floww.entrypoints.http.errors import floww_error_response
 

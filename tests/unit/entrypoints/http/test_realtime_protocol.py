@@ -15,17 +15,17 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from floww.adapters.local.realtime import LocalRealtimeHub
+from floww.adapters.local.hub import LocalRealtimeHub
 from floww.domain.errors import InvalidInput, Unauthenticated, Unavailable
 from floww.domain.model import Principal
-from floww.entrypoints.http.outbox import Outbox
-from floww.entrypoints.http.realtime import (
+from floww.entrypoints.http.centrifuge_edge import (
     ClientSession,
     Disconnect,
     decode_commands,
     encode_frame,
     realtime_route,
 )
+from floww.entrypoints.http.outbox import Outbox
 
 ALICE = Principal(id="user_alice", namespace_id="ns_a")
 MINE, THEIRS = "workflow:wf_a", "workflow:wf_b"

@@ -20,7 +20,7 @@ without ``id`` or any command before ``connect`` close the socket with 3501 "bad
 Publications travel as ``{"push": {"channel", "pub": {"data"}}}``. The server sends an empty ``{}``
 ping every ``ping_interval`` seconds and closes a client that sent nothing since the previous ping
 with 3012 "no pong"; a socket that does not connect within one interval is closed with 3502
-"stale"; one whose outbox overflows (see ``floww.adapters.local.realtime``) with 3008 "slow".
+"stale"; one whose outbox overflows (see ``floww.adapters.local.hub``) with 3008 "slow".
 A connection keeps its subscriptions for its lifetime, even past the expiry of the token it
 connected with.
 """

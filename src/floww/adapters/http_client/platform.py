@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from floww.adapters.api.client import ApiClient
+from floww.adapters.http_client.client import ApiClient
 from floww.codec import structure
 from floww.domain.errors import NotFound, Unavailable
 from floww.domain.model import (
@@ -40,7 +40,7 @@ SubscriptionFactory = Callable[[str, str, str], Subscription]
 
 
 def _centrifuge(url: str, token: str, channel: str) -> Subscription:
-    from floww.adapters.api.realtime import CentrifugeSubscription
+    from floww.adapters.http_client.centrifuge_subscription import CentrifugeSubscription
 
     return CentrifugeSubscription(url, token, channel)
 

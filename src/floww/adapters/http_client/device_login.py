@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from floww.adapters.api.client import ApiClient
+from floww.adapters.http_client.client import ApiClient
 from floww.domain.errors import (
     DeadlineExceeded,
     FlowwError,
