@@ -10,13 +10,13 @@ runs on its own thread so that no amount of work in the process delays it. On a 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from floww.domain.errors import FlowwError
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import lease_until
 from floww.domain.usecases.recovery import Recovered, recover_executions
+from floww.entrypoints.background import Periodic
 
 __all__ = ["LeaseKeeper"]
 
@@ -35,10 +35,10 @@ class LeaseKeeper:
     ) -> None:
         ttl = deps.settings.lease_ttl_s
         self._deps = deps
-        self._renew_interval = renew_interval or ttl / 3
-        self._sweep_interval = sweep_interval or ttl / 2
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops = (
+            Periodic("floww-lease-renew", self.renew, renew_interval or ttl / 3),
+            Periodic("floww-lease-sweep", self.sweep, sweep_interval or ttl / 2, at_start=True),
+        )
 
     def renew(self) -> int:
         try:
@@ -76,22 +76,9 @@ class LeaseKeeper:
         return self.sweep()
 
     def start(self) -> None:
-        for target, name in ((self._renew_loop, "renew"), (self._sweep_loop, "sweep")):
-            thread = threading.Thread(target=target, name=f"floww-lease-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for loop in self._loops:
+            loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self._renew_interval):
-            self.renew()
-
-    def _sweep_loop(self) -> None:
-        while True:
-            self.sweep()
-            if self._stop.wait(self._sweep_interval):
-                return
+        for loop in self._loops:
+            loop.stop()

@@ -6,10 +6,10 @@ simply gone."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from floww.domain.errors import FlowwError
 from floww.domain.usecases.retention import RetentionPolicy, sweep_executions
+from floww.entrypoints.background import Periodic
 from floww.ports.support import Clock
 from floww.ports.workflow_repo import WorkflowRepo
 
@@ -31,16 +31,17 @@ class RetentionSweeper:
         self._repo = repo
         self._clock = clock
         self._policy = policy
-        self._interval = interval
         self._pause_s = pause_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("floww-retention", self.sweep, interval, at_start=True)
 
     def sweep(self) -> int:
         """One sweep; returns how many executions it deleted (0 when the database failed)."""
         try:
             deleted = sweep_executions(
-                self._repo, self._clock, self._policy, pause=lambda: self._stop.wait(self._pause_s)
+                self._repo,
+                self._clock,
+                self._policy,
+                pause=lambda: self._loop.stopping.wait(self._pause_s),
             )
         except FlowwError as exc:
             log.warning("retention: cannot sweep executions: %s", exc)
@@ -50,16 +51,7 @@ class RetentionSweeper:
         return deleted
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="floww-retention", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.sweep()
-            if self._stop.wait(self._interval):
-                return
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop()

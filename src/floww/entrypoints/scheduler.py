@@ -11,12 +11,12 @@ Recovering the executions of a stopped server is the lease keeper's (``leases.py
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 
 from floww.domain.errors import FlowwError
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.scheduling import CronTick, due_cron_ticks, fire_cron_tick
+from floww.entrypoints.background import Periodic
 
 __all__ = ["CronScheduler"]
 
@@ -26,9 +26,7 @@ log = logging.getLogger("floww.scheduler")
 class CronScheduler:
     def __init__(self, deps: ServerDeps, *, interval: float = 1.0) -> None:
         self._deps = deps
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("floww-cron", self.run_once, interval)
         self._last: datetime | None = None
 
     def run_once(self, now: datetime | None = None) -> list[CronTick]:
@@ -64,14 +62,7 @@ class CronScheduler:
 
     def start(self) -> None:
         self._last = self._deps.clock.now()
-        self._thread = threading.Thread(target=self._loop, name="floww-cron", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.run_once()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop()
