@@ -14,7 +14,12 @@ from floww.adapters.memory import InMemorySecretBox, InMemoryWorkflowRepo, Manua
 from floww.domain.errors import RateLimited
 from floww.domain.model import Execution, ExecutionStatus, Namespace, Workflow
 from floww.domain.rate_limits import Backoff, TokenBucket, after_failure, take, wait_for
-from floww.domain.usecases.limits import admit_device_start
+from floww.domain.usecases.limits import (
+    LoginLimits,
+    admit_device_start,
+    admit_login,
+    login_succeeded,
+)
 from floww.domain.usecases.retention import RetentionPolicy, sweep_executions
 from floww.entrypoints.retention import RetentionSweeper
 
@@ -117,3 +122,23 @@ def test_a_sweep_yields_between_batches() -> None:
     sweeper = RetentionSweeper(repo, clock, policy, interval=3600, pause_s=0)
     assert sweeper.sweep() == 5
     assert [e.id for e in repo.list_executions(workflow.id)] == ["ex_0"]
+
+
+def _admitted(store: ProcessLimitStore, limits: LoginLimits, account: str, tries: int) -> int:
+    admitted = 0
+    for _ in range(tries):
+        try:
+            admit_login(store, limits, account=account, client="203.0.113.7", now=100.0)
+        except RateLimited:
+            continue
+        admitted += 1
+    return admitted
+
+
+def test_sign_ins_sent_together_are_counted_before_any_password_is_checked() -> None:
+    """A burst is admitted all at once, before any password check can report a failure:
+    each admitted attempt counts as failed at once, so the burst cannot outrun the backoff."""
+    store, limits = ProcessLimitStore(), LoginLimits()
+    assert _admitted(store, limits, "ada@example.com", 60) == limits.account.free_failures + 1
+    login_succeeded(store, account="ada@example.com", client="203.0.113.7")
+    assert _admitted(store, limits, "ada@example.com", 1) == 1

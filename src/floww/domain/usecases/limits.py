@@ -13,14 +13,13 @@ from typing import Any
 import attrs
 
 from floww.domain.errors import RateLimited
-from floww.domain.rate_limits import Backoff, Failures, TokenBucket, after_failure, take, wait_for
+from floww.domain.rate_limits import Backoff, TokenBucket, after_failure, take, wait_for
 from floww.ports.limit_store import LimitStore
 
 __all__ = [
     "LoginLimits",
     "admit_device_start",
     "admit_login",
-    "login_failed",
     "login_succeeded",
 ]
 
@@ -55,9 +54,14 @@ def _keys(account: str, client: str) -> tuple[str, str]:
     return f"login:account:{account.strip().casefold()}", f"login:client:{client}"
 
 
-def _peek(store: LimitStore, key: str, rule: Backoff, now: float) -> float | None:
+def _attempt(store: LimitStore, key: str, rule: Backoff, now: float) -> float | None:
+    """Count one attempt as failed now, in the same update that checks the wait, so attempts
+    sent together cannot all pass before any is counted; the wait when refused (nothing
+    counted then)."""
+
     def change(state: Any) -> tuple[Any, float | None]:
-        return state, wait_for(state, rule, now)
+        wait = wait_for(state, rule, now)
+        return (state, wait) if wait is not None else (after_failure(state, rule, now), None)
 
     return store.update(key, change)
 
@@ -65,34 +69,19 @@ def _peek(store: LimitStore, key: str, rule: Backoff, now: float) -> float | Non
 def admit_login(
     store: LimitStore, limits: LoginLimits, *, account: str, client: str, now: float
 ) -> None:
-    """``RateLimited`` while the account or the client must wait before another attempt."""
-    account_key, client_key = _keys(account, client)
-    waits = [
-        w
-        for w in (
-            _peek(store, account_key, limits.account, now),
-            _peek(store, client_key, limits.client, now),
-        )
-        if w is not None
-    ]
-    if waits:
-        raise RateLimited(
-            "too many failed sign-ins; wait before trying again", retry_after_s=max(waits)
-        )
-
-
-def login_failed(
-    store: LimitStore, limits: LoginLimits, *, account: str, client: str, now: float
-) -> None:
+    """Admit one sign-in attempt, counted as failed until ``login_succeeded`` says otherwise;
+    ``RateLimited`` while the account or the client must wait."""
     account_key, client_key = _keys(account, client)
     for key, rule in ((account_key, limits.account), (client_key, limits.client)):
-
-        def change(state: Any, rule: Backoff = rule) -> tuple[Failures, None]:
-            return after_failure(state, rule, now), None
-
-        store.update(key, change)
+        wait = _attempt(store, key, rule, now)
+        if wait is not None:  # a refused attempt counts nowhere further
+            raise RateLimited(
+                "too many failed sign-ins; wait before trying again", retry_after_s=wait
+            )
 
 
 def login_succeeded(store: LimitStore, *, account: str, client: str) -> None:
+    """The attempt was right: the account starts afresh. The client's count keeps it (a
+    client's budget of attempts is large; one good password must not reset a guesser's)."""
     account_key, _ = _keys(account, client)
     store.update(account_key, lambda _: (None, None))

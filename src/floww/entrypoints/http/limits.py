@@ -62,14 +62,5 @@ class EdgeGuard:
             now=self.clock.monotonic(),
         )
 
-    def login_failed(self, request: Request, account: str) -> None:
-        limits.login_failed(
-            self.store,
-            self.login,
-            account=account,
-            client=self.client(request),
-            now=self.clock.monotonic(),
-        )
-
     def login_succeeded(self, request: Request, account: str) -> None:
         limits.login_succeeded(self.store, account=account, client=self.client(request))

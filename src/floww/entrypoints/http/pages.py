@@ -138,9 +138,7 @@ async def submit(request: Request) -> Response:
         page = _form(request, user_code, "Too many failed sign-ins: wait, then try again.", 429)
         page.headers["Retry-After"] = retry_after(exc)
         return page
-    except Unauthenticated:
-        if guard is not None:
-            guard.login_failed(request, email)
+    except Unauthenticated:  # admitted attempts count as failed until they succeed
         return _form(request, user_code, "Wrong email or password.", 401)
     except FlowwError as exc:
         return _form(request, user_code, exc.message, 400)
