@@ -217,6 +217,19 @@ def test_a_device_login_flood_is_refused_while_others_sign_in(server: RunningSer
     assert approve_device_login(server)
 
 
+def test_a_forwarding_header_does_not_change_who_the_client_is(tmp_path: Path) -> None:
+    """With no client-IP header configured, X-Forwarded-For is the caller's own words, even
+    from the loopback address a same-host proxy would use: a flood that names a new address
+    each time is still one client. (Its own server: it spends 127.0.0.1's starts.)"""
+    with running_server(tmp_path / "home", env=ENV) as own:
+        answers = [
+            httpx.post(f"{own.url}/api/auth/device", headers={"x-forwarded-for": f"198.51.100.{n}"})
+            for n in range(12)
+        ]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}, statuses
+
+
 def _sign_in_page(client: httpx.Client, server: RunningServer, password: str) -> httpx.Response:
     page = client.get(f"{server.url}/device").text
     token = re.search(r"name=form_token value='([^']+)'", page)

@@ -77,6 +77,9 @@ def serve(
             port=settings.port,
             log_level="info",
             http=limited_protocol(limits),
+            # The client address is the peer's, or FLOWW_CLIENT_IP_HEADER's when configured;
+            # never a forwarding header a caller may set itself.
+            proxy_headers=False,
         )
     finally:
         server.close()
