@@ -5,6 +5,7 @@ being listed here (or among the routes that hold no tenant object) fails the tes
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -125,13 +126,13 @@ CASES: list[tuple[str, str, str, Any]] = [
     (
         "DELETE",
         "/api/workflows/{workflow_id}/dev-sessions/{session_id}",
-        "/api/workflows/{wf}/dev-sessions/dev_theirs",
+        "/api/workflows/{wf}/dev-sessions/default",
         None,
     ),
     (
         "POST",
         "/api/workflows/{workflow_id}/dev-sessions/{session_id}/lease",
-        "/api/workflows/{wf}/dev-sessions/dev_theirs/lease",
+        "/api/workflows/{wf}/dev-sessions/default/lease",
         None,
     ),
     ("POST", "/api/workflows/{workflow_id}/dev-token", "/api/workflows/{wf}/dev-token", None),
@@ -216,6 +217,9 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
         yield world, a, b, ids, principals
 
 
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+
 def _b_state(world: World, b: Tenant) -> Any:
     return (
         [(p.ref.key, dict(p.config)) for p in world.repo.list_providers(b.namespace_id)],
@@ -225,6 +229,12 @@ def _b_state(world: World, b: Tenant) -> Any:
         [w.name for w in world.repo.list_workflows(b.namespace_id)],
         len(world.repo.list_executions(b.workflow_id)),
         world.auth.list_api_keys(b.user),
+        [  # B's dev session and its lease: neither ended nor renewed by A
+            (lease.session_id, lease.expires_at)
+            for lease in world.deps.dev_sessions.live(
+                b.workflow_id, datetime.min.replace(tzinfo=UTC)
+            )
+        ],
     )
 
 
