@@ -195,7 +195,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     closers: tuple[Callable[[], None], ...] = (engine.dispose,)
     if notifications is not None:
         replies = SqlReplies(engine, notifications)
-        published = PgFanOutRealtime(hub, engine, notifications)
+        published = PgFanOutRealtime(hub, engine, notifications, box)
         closers = (notifications.close, engine.dispose)
     tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
     registry = LocalImageRegistry(

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from floww.adapters.local.hub import LocalRealtimeHub
+from floww.adapters.memory import InMemorySecretBox
 from floww.adapters.memory.dev_sessions import InMemoryDevSessions
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
@@ -75,7 +76,7 @@ def postgresql_fanout_realtime() -> Iterator[Realtime]:
     engine = _postgresql_engine()
     notifications = PgNotifications(engine)
     try:
-        yield PgFanOutRealtime(LocalRealtimeHub(), engine, notifications)
+        yield PgFanOutRealtime(LocalRealtimeHub(), engine, notifications, InMemorySecretBox())
     finally:
         notifications.close()
 

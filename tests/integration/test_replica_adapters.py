@@ -3,6 +3,7 @@ LISTEN connection, on one PostgreSQL database (and the device-code digest on SQL
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from floww.adapters.local.hub import LocalRealtimeHub
-from floww.adapters.memory import ManualClock
+from floww.adapters.memory import InMemorySecretBox, ManualClock
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.device_logins import SqlDeviceLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
-from floww.adapters.sql.replica_schema import device_logins
+from floww.adapters.sql.replica_schema import device_logins, realtime_messages
 from floww.adapters.sql.replies import SqlReplies
 from floww.domain.device_flow import DeviceFlow
 from floww.domain.model import InvocationResult
@@ -24,6 +25,7 @@ from tests.integration.postgres import session_database
 
 pytestmark = pytest.mark.integration
 
+BOX = InMemorySecretBox()  # replicas share one home, so one secret box
 ANSWER = InvocationResult(ok=True, result={"status": 200, "body": "from b"})
 
 
@@ -61,8 +63,8 @@ def test_a_publication_on_one_replica_reaches_subscribers_of_another(
     engine: Engine, listeners: tuple[PgNotifications, PgNotifications]
 ) -> None:
     hub_a, hub_b = LocalRealtimeHub(), LocalRealtimeHub()
-    replica_a = PgFanOutRealtime(hub_a, engine, listeners[0])
-    replica_b = PgFanOutRealtime(hub_b, engine, listeners[1])
+    replica_a = PgFanOutRealtime(hub_a, engine, listeners[0], BOX)
+    replica_b = PgFanOutRealtime(hub_b, engine, listeners[1], BOX)
     on_a, on_b = replica_a.subscribe("workflow:w"), replica_b.subscribe("workflow:w")
     body = {"type": "event", "body": "x" * 20_000}  # over NOTIFY's 8000-byte payload cap
     for n in range(3):
@@ -71,6 +73,17 @@ def test_a_publication_on_one_replica_reaches_subscribers_of_another(
         got = [subscription.get(timeout=10) for _ in range(3)]
         assert [m["n"] if m else None for m in got] == [0, 1, 2]
         assert subscription.get(timeout=0.2) is None  # each once, never echoed back
+
+
+def test_the_outbox_holds_nothing_readable(
+    engine: Engine, listeners: tuple[PgNotifications, PgNotifications]
+) -> None:
+    """A dev event carries an execution token and the caller's request: sealed at rest."""
+    replica = PgFanOutRealtime(LocalRealtimeHub(), engine, listeners[0], BOX)
+    replica.publish("workflow:w", {"type": "event", "token": "tok-live-123", "body": "card 4242"})
+    with engine.connect() as conn:
+        stored = [json.dumps(row.message) for row in conn.execute(select(realtime_messages))]
+    assert stored and not any("tok-live" in row or "4242" in row for row in stored)
 
 
 def test_device_codes_are_stored_as_digests_only(tmp_path: Path) -> None:

@@ -6,8 +6,11 @@ outbox and NOTIFYs its row id on ``floww_realtime`` in one transaction, then pub
 own hub at once (so its subscribers see their channel in publish order); every other replica
 hears the id, reads the row and publishes it to its own hub. NOTIFY alone
 would not do: its payload is capped at 8000 bytes and a dev event carries a webhook body.
-Rows older than ``keep_s`` seconds are deleted as new ones are written. Subscriptions and
-subscriber counts are the local hub's.
+A message is sealed with the secret box before it is stored (a dev event carries an execution
+token and the caller's request), so the outbox holds nothing readable at rest; replicas share
+the box's key with the rest of the home. Rows older than ``keep_s`` seconds are deleted as new
+ones are written and as others are heard. Subscriptions and subscriber counts are the local
+hub's.
 
 Delivery is at most once per replica: a replica that loses its listening connection misses
 what was published until it is back (the dev client's deadline then answers the caller).
@@ -15,6 +18,7 @@ what was published until it is back (the dev client's deadline then answers the 
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -27,6 +31,7 @@ from floww.adapters.sql.replica_schema import realtime_messages
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import InvalidInput
 from floww.ports.realtime import Realtime, Subscription
+from floww.ports.support import SecretBox
 
 __all__ = ["REALTIME_CHANNEL", "PgFanOutRealtime"]
 
@@ -39,10 +44,12 @@ class PgFanOutRealtime(Realtime):
         local: Realtime,
         engine: Engine,
         notifications: PgNotifications,
+        box: SecretBox,
         *,
         keep_s: float = 60.0,
     ) -> None:
         self.local = local
+        self._box = box
         self._origin = secrets.token_hex(8)
         self._tx = Transactions(engine)
         self._keep = timedelta(seconds=keep_s)
@@ -54,17 +61,16 @@ class PgFanOutRealtime(Realtime):
         if not isinstance(message, dict):
             raise InvalidInput("realtime message must be a JSON object")
         try:
-            json.dumps(message, allow_nan=False)
+            encoded = json.dumps(message, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"realtime message is not JSON: {exc}") from exc
+        sealed = {"sealed": base64.b64encode(self._box.seal(encoded)).decode("ascii")}
         now = datetime.now(UTC)
         with self._tx.write() as conn:
-            conn.execute(
-                delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
-            )
+            self._forget_old(conn, now)
             row_id = conn.execute(
                 insert(realtime_messages)
-                .values(channel=channel, message=message, created_at=now)
+                .values(channel=channel, message=sealed, created_at=now)
                 .returning(realtime_messages.c.id)
             ).scalar_one()
             notify(conn, REALTIME_CHANNEL, f"{self._origin}:{row_id}")
@@ -80,11 +86,18 @@ class PgFanOutRealtime(Realtime):
         origin, _, row_id = (payload or "").partition(":")
         if origin == self._origin or not row_id.isdigit():
             return
-        with self._tx.read() as conn:
+        with self._tx.write() as conn:
             row = conn.execute(
                 select(realtime_messages.c.channel, realtime_messages.c.message).where(
                     realtime_messages.c.id == int(row_id)
                 )
             ).first()
+            self._forget_old(conn, datetime.now(UTC))
         if row is not None:
-            self.local.publish(row.channel, dict(row.message))
+            opened = self._box.open(base64.b64decode(row.message["sealed"]))
+            self.local.publish(row.channel, json.loads(opened))
+
+    def _forget_old(self, conn: Any, now: datetime) -> None:
+        conn.execute(
+            delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
+        )

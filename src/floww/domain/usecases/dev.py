@@ -157,7 +157,7 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
         return None
     try:
         spec = spec_from_dict(message["trigger"])
-        event_id, token = str(message["event_id"]), str(message["token"])
+        event_id, token = str(message["event_id"]), str(message.get("token") or "")
         reply_to, event = message.get("reply_to"), dict(message["event"])
         if reply_to is not None and not isinstance(reply_to, str):
             raise TypeError("reply_to must be a string or null")

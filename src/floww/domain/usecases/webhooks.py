@@ -216,11 +216,17 @@ def dev_event_message(
     """The realtime message for dev sessions. ``reply_to`` is ``None`` when the caller gets
     its answer elsewhere (the active deployment's), so the session only observes the event;
     ``answerer`` names the one dev session that answers it (the others observe)."""
-    token = deps.tokens.issue_execution_token(
-        namespace_id=namespace_id,
-        workflow_id=execution.workflow_id,
-        execution_id=execution.id,
-        ttl_seconds=deps.settings.execution_token_ttl_s,
+    # Only an event a session answers needs a token (to reply, and for ``ctx.kv``): one the
+    # sessions only observe carries none, so no live token travels where it is not used.
+    token = (
+        deps.tokens.issue_execution_token(
+            namespace_id=namespace_id,
+            workflow_id=execution.workflow_id,
+            execution_id=execution.id,
+            ttl_seconds=deps.settings.execution_token_ttl_s,
+        )
+        if awaits_reply
+        else None
     )
     return {
         "type": "event",

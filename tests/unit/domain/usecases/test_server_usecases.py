@@ -32,7 +32,12 @@ from floww.domain.usecases.deployments import DeploymentRequest, create_deployme
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.domain.usecases.providers import setup_provider
 from floww.domain.usecases.scheduling import invoke_manual
-from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook, submit_dev_reply
+from floww.domain.usecases.webhooks import (
+    IncomingRequest,
+    dev_event_message,
+    handle_webhook,
+    submit_dev_reply,
+)
 from floww.domain.usecases.workflows import create_namespace, create_workflow
 from floww.domain.verification import sign_github
 from floww.entrypoints.scheduler import CronScheduler
@@ -539,3 +544,19 @@ def _settle(deps: ServerDeps) -> None:
     """Wait for the work the use cases handed to the executor and the dispatcher."""
     deps.executor.shutdown(wait=True)  # type: ignore[attr-defined]
     assert deps.dispatcher.drain(timeout=30)  # type: ignore[attr-defined]
+
+
+def test_only_an_event_a_dev_session_answers_carries_a_token(deps: ServerDeps) -> None:
+    workflow = _deployed(deps, _user(deps, "a@x"))
+    from floww.domain.model import Execution
+
+    trigger = deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)[0]
+    execution = Execution(
+        "ex_obs", workflow.id, trigger.id, ExecutionStatus.RECEIVED, deps.clock.now()
+    )
+    namespace_id = workflow.namespace_id
+    observed = dev_event_message(deps, execution, trigger, namespace_id, awaits_reply=False)
+    answered = dev_event_message(deps, execution, trigger, namespace_id, awaits_reply=True)
+    assert observed["token"] is None and observed["reply_to"] is None
+    principal = deps.tokens.verify(answered["token"])
+    assert principal is not None and principal.execution_id == "ex_obs"
