@@ -81,6 +81,9 @@ class HttpPlatform(ServerApi):
     def get_workflow(self, workflow_id: str) -> Workflow:
         return structure(self.api.get(f"/api/workflows/{_seg(workflow_id)}"), Workflow)
 
+    def has_active_deployment(self, workflow_id: str) -> bool:
+        return any(d.get("status") == "active" for d in self.list_deployments(workflow_id))
+
     def find_workflow(self, namespace_id: str, name: str) -> Workflow | None:
         found = self.api.get(
             f"/api/namespaces/{_seg(namespace_id)}/workflows", params={"name": name}

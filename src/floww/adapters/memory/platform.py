@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from floww.domain.errors import PermissionDenied
 from floww.domain.model import (
     CodeBundle,
+    DeploymentStatus,
     InvocationResult,
     Principal,
     Provider,
@@ -59,6 +60,10 @@ class InProcessPlatform(Platform):
 
     def get_workflow(self, workflow_id: str) -> Workflow:
         return queries.get_workflow(self._deps, self._principal, workflow_id)
+
+    def has_active_deployment(self, workflow_id: str) -> bool:
+        deployments = queries.list_deployments(self._deps, self._principal, workflow_id)
+        return any(d.status == DeploymentStatus.ACTIVE for d in deployments)
 
     def find_workflow(self, namespace_id: str, name: str) -> Workflow | None:
         return queries.find_workflow(self._deps, self._principal, namespace_id, name)

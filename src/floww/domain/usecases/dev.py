@@ -37,6 +37,7 @@ __all__ = [
     "DevEvent",
     "DevSession",
     "ReloadOutcome",
+    "cron_left_to_deployment",
     "handle_dev_event",
     "handle_local_event",
     "reload_code",
@@ -191,6 +192,13 @@ def handle_dev_event(session: DevSession, message: dict[str, Any]) -> DevEvent |
     except FlowwError as exc:
         return DevEvent(spec, result, str(exc))
     return DevEvent(spec, result)
+
+
+def cron_left_to_deployment(session: DevSession) -> bool:
+    """Whether the workflow's active deployment runs its cron: a local tick then would run the
+    schedule a second time (a second message, a second write to the namespace's KV), so
+    ``floww dev`` only says it left the tick to the deployment."""
+    return session.platform.has_active_deployment(session.workflow.id)
 
 
 def handle_local_event(

@@ -33,6 +33,8 @@ def render(answer: WebhookResponse) -> Response:
     """JSON for dicts, lists, numbers and booleans; ``text/plain`` for a string; no body for
     ``None``. The handler's own headers win, except ``content-length``."""
     headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    # Webhooks share the platform's origin: no answer is sniffed into something else.
+    headers["X-Content-Type-Options"] = "nosniff"
     has_type = any(k.lower() == "content-type" for k in headers)
     if answer.body is None:
         return Response(status_code=answer.status, headers=headers)

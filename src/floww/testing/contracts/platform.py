@@ -272,6 +272,7 @@ def test_plan_then_deploy_then_plan_again(platform_harness: PlatformHarness) -> 
     workflow = h.platform.create_workflow(h.namespace_id, name())
     plan = h.platform.plan_deployment(workflow.id, [HELLO_TRIGGER])
     assert (plan.added, plan.removed, plan.kept) == ((HELLO_TRIGGER,), (), ())
+    assert not h.platform.has_active_deployment(workflow.id)
     receipt = h.platform.create_deployment(
         workflow.id,
         runtime_id=_runtime_id(h),
@@ -281,6 +282,7 @@ def test_plan_then_deploy_then_plan_again(platform_harness: PlatformHarness) -> 
     )
     assert receipt.deployment.workflow_id == workflow.id
     assert receipt.diff.added == (HELLO_TRIGGER,)
+    assert h.platform.has_active_deployment(workflow.id)
     assert len(receipt.webhook_urls) == 1 and receipt.webhook_urls[0].endswith("/hello")
     replan = h.platform.plan_deployment(workflow.id, [HELLO_TRIGGER])
     assert (replan.added, replan.removed, replan.kept) == ((), (), (HELLO_TRIGGER,))

@@ -74,6 +74,9 @@ def test_text_and_empty_answers(world: World) -> None:
     assert text.headers["content-type"].startswith("text/plain")
     empty = world.client.delete(f"/webhook/{tenant.workflow_id}/nothing")
     assert (empty.status_code, empty.content) == (204, b"")
+    # whatever the handler returns, the platform's origin never serves it sniffed
+    for answer in (text, empty):
+        assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def test_unknown_webhook_is_404_and_wrong_method_405(world: World) -> None:

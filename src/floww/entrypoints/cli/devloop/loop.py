@@ -26,6 +26,7 @@ from floww.domain.model import ErrorInfo, InvocationResult, TriggerSpec
 from floww.domain.usecases.dev import (
     DevSession,
     ReloadOutcome,
+    cron_left_to_deployment,
     handle_dev_event,
     handle_local_event,
     reload_code,
@@ -244,7 +245,21 @@ class DevLoop:
             "scheduled_time": scheduled.isoformat(),
             "expression": spec.input.get("expression"),
         }
-        self._pool.submit(self.run_local, spec, event)
+        self._pool.submit(self._run_cron_tick, spec, event)
+
+    def _run_cron_tick(self, spec: TriggerSpec, event: dict[str, Any]) -> None:
+        try:
+            deployed = cron_left_to_deployment(self.session)
+        except FlowwError as exc:
+            self.out.line(f"cron {spec.input.get('expression')}: cannot ask the server ({exc})")
+            return
+        if deployed:
+            self.out.line(
+                f"cron {spec.input.get('expression')} at {event['scheduled_time']}: "
+                "left to the active deployment (it runs this schedule)"
+            )
+            return
+        self.run_local(spec, event)
 
     # stop -------------------------------------------------------------------------------------
 

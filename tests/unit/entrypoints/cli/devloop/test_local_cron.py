@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from floww.adapters.memory import ManualClock
-from floww.domain.model import ProviderRef, TriggerSpec
+from floww.domain.model import CodeBundle, Deployment, ProviderRef, TriggerSpec
 from floww.entrypoints.cli.devloop import LocalCron, due_ticks
 from tests.unit.entrypoints.cli.devloop.conftest import World
 
@@ -55,3 +55,23 @@ def test_the_loop_runs_cron_ticks_on_the_current_code(world: World) -> None:
     assert result.ok
     assert any("tick at 2024-01-01T10:00:00+00:00" in log.message for log in result.logs)
     assert any("cron */5 * * * *  ok" in line for line in world.lines)
+
+
+def test_a_tick_is_left_to_the_active_deployment(world: World) -> None:
+    """With a deployment active, the server's scheduler runs the schedule: a local tick too
+    would run it twice (the example's cron counts its ticks in the namespace's KV)."""
+    world.loop.start()
+    tick = next(t for t in world.loop.triggers() if t.trigger_type == "cron")
+    event = {"scheduled_time": "2024-01-01T10:00:00+00:00", "expression": "*/5 * * * *"}
+    world.loop._run_cron_tick(tick, event)
+    assert any("cron */5 * * * *  ok" in line for line in world.lines)
+    ran = len(world.lines)
+
+    code = CodeBundle("main.py", {"main.py": "x = 1\n"})
+    world.deps.repo.activate_deployment(
+        Deployment("dp_1", world.workflow.id, "rt_1", code, (tick,), {})
+    )
+    world.loop._run_cron_tick(tick, event)
+
+    assert not any("cron */5 * * * *  ok" in line for line in world.lines[ran:])
+    assert any("left to the active deployment" in line for line in world.lines[ran:])
