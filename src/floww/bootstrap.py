@@ -298,6 +298,7 @@ def server_settings(settings: Settings) -> ServerSettings:
         max_body_bytes=settings.max_body_bytes,
         dev_lease_s=settings.dev_lease_s,
         lease_ttl_s=settings.lease_ttl_s,
+        webhook_calls_per_workflow=settings.webhook_calls_per_workflow,
     )
 
 

@@ -52,6 +52,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     cron_interval_s: float = 1.0
     dev_lease_s: float = 30.0
+    webhook_calls_per_workflow: int = 50
     # limits at the edge (docs/decisions.md, "Limits at the edge")
     max_header_bytes: int = 32_768
     max_headers: int = 100
@@ -95,6 +96,7 @@ class Settings:
             "max_body_bytes": int,
             "cron_interval_s": float,
             "dev_lease_s": float,
+            "webhook_calls_per_workflow": int,
             "max_header_bytes": int,
             "max_headers": int,
             "header_timeout_s": float,
@@ -120,7 +122,12 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("profile", "embedded") not in PROFILES:
             raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
-        for name in ("max_header_bytes", "max_headers", "device_starts_per_minute"):
+        for name in (
+            "max_header_bytes",
+            "max_headers",
+            "device_starts_per_minute",
+            "webhook_calls_per_workflow",
+        ):
             if name in values and values[name] < 1:
                 raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
         for name in (

@@ -27,7 +27,8 @@ class ServerSettings:
     handler's answer; ``execution_timeout_s`` bounds the handler itself, from when a worker
     takes it. ``lease_ttl_s`` is how long an execution's lease lasts unless its owner renews
     it: a process that died is noticed that long after its last renewal. ``dev_lease_s`` is
-    how long a dev session stays live without renewing its lease."""
+    how long a dev session stays live without renewing its lease.
+    ``webhook_calls_per_workflow`` bounds one workflow's webhook calls in flight at once."""
 
     base_url: str = "http://127.0.0.1:8000"
     response_deadline_s: float = 30.0
@@ -35,6 +36,7 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     execution_token_ttl_s: int = 900
     dev_lease_s: float = 30.0
+    webhook_calls_per_workflow: int = 50
     lease_ttl_s: float = 30.0
 
 

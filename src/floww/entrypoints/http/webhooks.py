@@ -8,12 +8,16 @@ anything is stored.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
+from collections.abc import Iterator
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from floww.domain.errors import Overloaded
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
 
@@ -59,13 +63,37 @@ async def webhook(request: Request) -> Response:
         body=body,
     )
     # Webhook callers may wait for handlers for up to the response deadline: they get threads of
-    # their own, so the API (and the dev replies they wait for) never queues behind them.
+    # their own, so the API (and the dev replies they wait for) never queues behind them; and
+    # one workflow holds a bounded share of them, so its callers never starve another's.
     limiter = _limiter(request)
-    answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
+    with _workflow_share(request, incoming.workflow_id, deps.settings.webhook_calls_per_workflow):
+        answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     return render(answer)
 
 
 WEBHOOK_THREADS = 200
+
+
+@contextlib.contextmanager
+def _workflow_share(request: Request, workflow_id: str, limit: int) -> Iterator[None]:
+    """One call of ``workflow_id`` in flight; ``Overloaded`` (503, ``Retry-After``) past
+    ``limit`` at once. Counted on the event loop's thread, so no lock is needed."""
+    waiting: collections.Counter[str] = getattr(request.app.state, "webhook_calls", None) or (
+        collections.Counter()
+    )
+    request.app.state.webhook_calls = waiting
+    if waiting[workflow_id] >= limit:
+        raise Overloaded(
+            f"this workflow has {limit} webhook calls in flight already; retry shortly",
+            retry_after_s=1.0,
+        )
+    waiting[workflow_id] += 1
+    try:
+        yield
+    finally:
+        waiting[workflow_id] -= 1
+        if not waiting[workflow_id]:
+            del waiting[workflow_id]
 
 
 def _limiter(request: Request) -> anyio.CapacityLimiter:

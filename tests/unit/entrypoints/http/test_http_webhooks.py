@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from floww.domain.model import ExecutionStatus
 from floww.domain.usecases.webhooks import WebhookResponse
@@ -189,3 +192,39 @@ def test_dev_reply_with_a_foreign_token_is_refused(world: World) -> None:
     assert statuses[:3] == [401, 400, 204]
     assert statuses[3] in (404, 409)  # answered already / nobody waits any more
     assert (answer.status_code, answer.text) == (200, "real")
+
+
+def test_one_workflow_holds_a_bounded_share_of_the_webhook_callers(world: World) -> None:
+    """A dev session that never answers keeps its callers waiting up to the deadline; past the
+    workflow's share the next caller is refused at once (503, Retry-After), and another
+    workflow's webhooks are not held up."""
+    services = world.client.app.state.services  # type: ignore[attr-defined]
+    settings = attrs.evolve(
+        services.deps.settings, webhook_calls_per_workflow=1, response_deadline_s=2.0
+    )
+    world.client.app.state.services = attrs.evolve(  # type: ignore[attr-defined]
+        services, deps=attrs.evolve(services.deps, settings=settings)
+    )
+    silent = world.tenant("s@example.com", "silent-ns")
+    synced = world.client.put(
+        f"/api/workflows/{silent.workflow_id}/dev-triggers",
+        json={"triggers": world.hello_specs()},
+        headers=silent.headers,
+    )
+    assert synced.status_code == 200, synced.text
+    other = _deploy_code(world, ECHO)
+    hook = f"/webhook/{silent.workflow_id}/hello/ada"
+    first: list[int] = []
+    waiting = threading.Thread(target=lambda: first.append(world.client.post(hook).status_code))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while not getattr(world.client.app.state, "webhook_calls", None):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the first call never started"
+        time.sleep(0.01)
+    refused = world.client.post(hook)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["type"] == "Overloaded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert world.client.get(f"/webhook/{other.workflow_id}/text").status_code == 200
+    waiting.join(10)
+    assert first and first[0] != 503
