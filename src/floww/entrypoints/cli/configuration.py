@@ -8,7 +8,7 @@ from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json
 from floww.entrypoints.cli.session import DEFAULT_SERVER, current_env
-from floww.entrypoints.cli.store import normalize_server
+from floww.entrypoints.cli.store import server_url
 
 __all__ = ["config"]
 
@@ -62,7 +62,7 @@ def config_set(key: str, value: str) -> None:
     """
     store = current_env().store
     if _check_key(key) == "server":
-        store.set_current_server(normalize_server(value))
+        store.set_current_server(server_url(value))
     else:
         store.set_namespace(str(_values()["server"]), value)
     click.echo(f"{key} = {value}")

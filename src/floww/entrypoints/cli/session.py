@@ -28,7 +28,7 @@ from floww.entrypoints.cli.store import (
     ClientStore,
     StoredCredentials,
     default_config_dir,
-    normalize_server,
+    server_url,
 )
 from floww.entrypoints.cli.wiring import ClientAdapters, DeviceLogin
 from floww.ports.identity import TokenSet
@@ -88,7 +88,7 @@ class Session:
     def __init__(self, env: CliEnv, server: str | None = None) -> None:
         self.env = env
         self.store = env.store
-        self.server = normalize_server(
+        self.server = server_url(
             server
             or env.environ.get("FLOWW_SERVER")
             or self.store.current_server()

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from floww.domain.errors import InvalidInput
 
 __all__ = ["ClientStore", "StoredCredentials", "default_config_dir"]
 
@@ -61,6 +64,28 @@ def _write(path: Path, doc: dict[str, Any], mode: int) -> None:
 
 def normalize_server(url: str) -> str:
     return url.strip().rstrip("/")
+
+
+def server_url(given: str) -> str:
+    """A server URL as commands use it: ``http://`` added to a bare ``host:port``, no trailing
+    slash. ``InvalidInput`` saying what a server URL looks like for anything else (another
+    scheme, no host, a path such as ``/api``)."""
+    url = normalize_server(given)
+    if "://" not in url and url:
+        url = f"http://{url}"
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    host_ok = bool(parts.hostname) and not any(c.isspace() for c in parts.netloc)
+    if parts.scheme not in ("http", "https") or not host_ok or not port_ok or parts.path:
+        raise InvalidInput(
+            f"{given!r} is not a floww server URL: give http(s)://HOST[:PORT], without a path "
+            "(for example http://127.0.0.1:8000)",
+            field="server",
+        )
+    return url
 
 
 class ClientStore:
