@@ -52,7 +52,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     cron_interval_s: float = 1.0
     dev_lease_s: float = 30.0
-    webhook_calls_per_workflow: int = 50
+    webhook_calls_per_workflow: int = 100
     # limits at the edge (docs/decisions.md, "Limits at the edge")
     max_header_bytes: int = 32_768
     max_headers: int = 100

@@ -36,7 +36,7 @@ class ServerSettings:
     max_body_bytes: int = 1_048_576
     execution_token_ttl_s: int = 900
     dev_lease_s: float = 30.0
-    webhook_calls_per_workflow: int = 50
+    webhook_calls_per_workflow: int = 100
     lease_ttl_s: float = 30.0
 
 
