@@ -16,7 +16,13 @@ from pathlib import Path
 import attrs
 import httpx
 
-__all__ = ["RunningServer", "approve_device_login", "free_port", "running_server"]
+__all__ = [
+    "RunningServer",
+    "approve_device_login",
+    "approve_user_code",
+    "free_port",
+    "running_server",
+]
 
 SERVE = (sys.executable, "-c", "from floww.bootstrap import main; main()", "serve")
 
@@ -87,21 +93,19 @@ def running_server(
             process.wait(timeout=10)
 
 
-def approve_device_login(
-    server: RunningServer, email: str = "admin@localhost", password: str | None = None
-) -> str:
-    """Run the RFC 8628 device flow against the server and approve it on the ``/device`` page;
-    returns the access token."""
+def approve_user_code(
+    server: RunningServer, user_code: str, email: str = "admin@localhost", password: str = ""
+) -> None:
+    """Approve a device login on the server's ``/device`` page, as a person would."""
     with httpx.Client(base_url=server.url, timeout=10) as http:
-        started = http.post("/api/auth/device", data={"client_id": "floww-tests"}).json()
-        page = http.get("/device", params={"user_code": started["user_code"]}).text
+        page = http.get("/device", params={"user_code": user_code}).text
         form_token = re.search(r"name=form_token value='([^']+)'", page)
         assert form_token, page
         approved = http.post(
             "/device",
             data={
                 "form_token": form_token.group(1),
-                "user_code": started["user_code"],
+                "user_code": user_code,
                 "email": email,
                 "password": password or server.admin_password,
                 "decision": "approve",
@@ -109,6 +113,16 @@ def approve_device_login(
             headers={"origin": server.url},
         )
         assert approved.status_code == 200, approved.text
+
+
+def approve_device_login(
+    server: RunningServer, email: str = "admin@localhost", password: str | None = None
+) -> str:
+    """Run the RFC 8628 device flow against the server and approve it on the ``/device`` page;
+    returns the access token."""
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        started = http.post("/api/auth/device", data={"client_id": "floww-tests"}).json()
+        approve_user_code(server, started["user_code"], email, password or "")
         answer = http.post(
             "/api/auth/token",
             data={

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.serving import RunningServer, running_server
+from tests.integration.serving import RunningServer, approve_user_code, running_server
 
 pytestmark = pytest.mark.integration
 
@@ -49,25 +49,6 @@ def floww(
     )
 
 
-def _approve(server: RunningServer, user_code: str) -> None:
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        page = http.get("/device", params={"user_code": user_code}).text
-        form_token = re.search(r"name=form_token value='([^']+)'", page)
-        assert form_token, page
-        approved = http.post(
-            "/device",
-            data={
-                "form_token": form_token.group(1),
-                "user_code": user_code,
-                "email": "admin@localhost",
-                "password": server.admin_password,
-                "decision": "approve",
-            },
-            headers={"origin": server.url},
-        )
-        assert approved.status_code == 200, approved.text
-
-
 @pytest.fixture(scope="module")
 def logged_in(server: RunningServer, cli_env: dict[str, str]) -> dict[str, str]:
     process = subprocess.Popen(
@@ -84,7 +65,7 @@ def logged_in(server: RunningServer, cli_env: dict[str, str]) -> dict[str, str]:
             seen.append(line)
             found = re.search(r"enter the code:\s+([A-Z]{4}-[A-Z]{4})", line)
             if found:
-                _approve(server, found.group(1))
+                approve_user_code(server, found.group(1))
                 break
         else:
             pytest.fail(f"floww login printed no code:\n{''.join(seen)}")

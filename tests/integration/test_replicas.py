@@ -10,7 +10,6 @@ workflow; deploy through one replica and let the cron scheduler of both race for
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +36,7 @@ from tests.integration.postgres import fresh_database
 from tests.integration.serving import (
     RunningServer,
     approve_device_login,
+    approve_user_code,
     free_port,
     running_server,
 )
@@ -99,25 +99,6 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) ->
 # device login ---------------------------------------------------------------------------------
 
 
-def _approve_on_page(server: RunningServer, user_code: str) -> None:
-    with httpx.Client(base_url=server.url, timeout=10) as http:
-        page = http.get("/device", params={"user_code": user_code}).text
-        form_token = re.search(r"name=form_token value='([^']+)'", page)
-        assert form_token, page
-        approved = http.post(
-            "/device",
-            data={
-                "form_token": form_token.group(1),
-                "user_code": user_code,
-                "email": "admin@localhost",
-                "password": server.admin_password,
-                "decision": "approve",
-            },
-            headers={"origin": server.url},
-        )
-        assert approved.status_code == 200, approved.text
-
-
 def _poll(server: RunningServer, device_code: str) -> httpx.Response:
     return httpx.post(
         f"{server.url}/api/auth/token",
@@ -136,7 +117,7 @@ def test_a_device_login_started_on_one_replica_is_approved_and_polled_on_the_oth
     started = _ok(
         httpx.post(f"{replicas.a.url}/api/auth/device", data={"client_id": "floww-tests"})
     )
-    _approve_on_page(replicas.b, started["user_code"])
+    approve_user_code(replicas.b, started["user_code"])
     answer = _poll(replicas.b, started["device_code"])
     assert answer.status_code == 200, answer.text
     assert _poll(replicas.a, started["device_code"]).status_code == 400  # one token set only
@@ -153,7 +134,7 @@ def test_a_device_login_survives_a_restart(
             httpx.post(f"{before.url}/api/auth/device", data={"client_id": "floww-tests"})
         )
     with running_server(home, env=replicas.env, name="replica-c-again") as after:
-        _approve_on_page(after, started["user_code"])
+        approve_user_code(after, started["user_code"])
         answer = _poll(after, started["device_code"])
         assert answer.status_code == 200, answer.text
 
