@@ -135,7 +135,8 @@ def response_for(execution: Execution) -> WebhookResponse:
             return WebhookResponse(204, None, headers, execution.id)
         return WebhookResponse(200, result, headers, execution.id)
     if execution.status == ExecutionStatus.TIMED_OUT:
-        error = {"type": "DeadlineExceeded", "message": "the handler ran past its deadline"}
+        said = execution.error.message if execution.error is not None else ""
+        error = {"type": "DeadlineExceeded", "message": said or "the handler ran past its deadline"}
         return WebhookResponse(
             504, {"error": error, "execution_id": execution.id}, headers, execution.id
         )

@@ -560,3 +560,23 @@ def test_only_an_event_a_dev_session_answers_carries_a_token(deps: ServerDeps) -
     assert observed["token"] is None and observed["reply_to"] is None
     principal = deps.tokens.verify(answered["token"])
     assert principal is not None and principal.execution_id == "ex_obs"
+
+
+def test_a_timeout_says_what_did_not_answer() -> None:
+    from floww.domain.model import ErrorInfo, Execution
+    from floww.domain.usecases.webhooks import response_for
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    silent = Execution(
+        "ex_dev",
+        "wf",
+        "tr",
+        ExecutionStatus.TIMED_OUT,
+        now,
+        error=ErrorInfo("DeadlineExceeded", "the dev session did not answer in time"),
+    )
+    answer = response_for(silent)
+    assert answer.status == 504
+    assert answer.body["error"]["message"] == "the dev session did not answer in time"
+    handler = Execution("ex_run", "wf", "tr", ExecutionStatus.TIMED_OUT, now)
+    assert "handler ran past its deadline" in response_for(handler).body["error"]["message"]
