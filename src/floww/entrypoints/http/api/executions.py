@@ -87,13 +87,14 @@ def _page(
 
 async def get_execution(request: Request) -> Response:
     principal = await authenticate(request)
-    execution = await run_in_threadpool(
-        queries.get_execution,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
-    )
-    return ok(execution_json(execution, full=True))
+    deps = services(request).deps
+
+    def read() -> tuple[Execution, dict[str, str]]:
+        execution = queries.get_execution(deps, principal, request.path_params["execution_id"])
+        return execution, queries.trigger_labels(deps, principal, execution.workflow_id)
+
+    execution, labels = await run_in_threadpool(read)
+    return ok({**execution_json(execution, full=True), "trigger": labels.get(execution.trigger_id)})
 
 
 async def invoke_manual(request: Request) -> Response:
