@@ -142,7 +142,7 @@ def test_list_filters_by_status_trigger_and_time(world: World) -> None:
 
 
 def test_list_across_the_namespace(world: World) -> None:
-    project, workflow_id = _deployed(world)
+    _, workflow_id = _deployed(world)
     other = hello_project(world, "other")
     assert world.run("deploy", "--yes", cwd=other).exit_code == 0
     other_id = next(
