@@ -136,6 +136,46 @@ def test_login_init_deploy_call_redeploy_plan_logs(
     assert [e["status"] for e in json.loads(listed.stdout)] == ["completed"]
 
 
+FAILING = """
+from floww import Builtin
+
+builtin = Builtin()
+
+
+@builtin.webhook("/fail", methods=["POST"])
+def fail(ctx, event):
+    ctx.log.warning("about to fail")
+    raise RuntimeError("kaboom")
+"""
+
+
+def test_a_failed_run_shows_its_traceback(
+    server: RunningServer, logged_in: dict[str, str], tmp_path: Path
+) -> None:
+    env = logged_in
+    project = tmp_path / "failing"
+    made = floww(env, "init", str(project), "--name", "failing", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    (project / "main.py").write_text(FAILING)
+    deployed = _deploy_json(env, project)
+    hook = deployed["webhook_urls"][0].split(" ", 1)[1]
+    assert httpx.post(hook, json={}, timeout=60).status_code == 500
+
+    (entry,) = json.loads(
+        floww(
+            env, "executions", "list", "--json", "--status", "failed", "--since", "1h", cwd=project
+        ).stdout
+    )
+    assert "owner" not in entry and "lease_expires_at" not in entry
+    shown = floww(env, "executions", "show", entry["id"])
+    assert shown.returncode == 0, shown.stderr
+    assert "RuntimeError: kaboom" in shown.stdout and 'raise RuntimeError("kaboom")' in shown.stdout
+    logs = floww(env, "logs", entry["id"])
+    assert "about to fail" in logs.stdout and "Traceback" in logs.stdout, logs.stderr
+    across = floww(env, "executions", "list", "--all-workflows", "--json", cwd=tmp_path)
+    assert entry["id"] in {e["id"] for e in json.loads(across.stdout)}, across.stderr
+
+
 def test_logout_forgets(server: RunningServer, logged_in: dict[str, str]) -> None:
     out = floww(logged_in, "logout")
     assert out.returncode == 0, out.stderr

@@ -127,8 +127,25 @@ class ServerApi(Platform, Protocol):
     def list_deployments(self, workflow_id: str) -> list[dict[str, Any]]: ...
 
     def list_executions(
-        self, workflow_id: str, *, status: str | None = None, limit: int = 20
-    ) -> list[dict[str, Any]]: ...
+        self,
+        workflow_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
+        trigger_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``since`` is an ISO-8601 time with its offset."""
+
+    def list_namespace_executions(
+        self,
+        namespace_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The executions of every workflow of the namespace, newest first."""
 
     def get_execution(self, execution_id: str) -> dict[str, Any]: ...
 

@@ -141,8 +141,23 @@ class WorkflowRepo(Protocol):
         status: ExecutionStatus | None = None,
         limit: int = 50,
         before: datetime | None = None,
+        since: datetime | None = None,
+        trigger_id: str | None = None,
     ) -> list[Execution]:
-        """Newest first; ``before`` pages by ``received_at``."""
+        """Newest first; ``before`` pages by ``received_at`` (exclusive), ``since`` keeps those
+        received at or after it; ``trigger_id`` keeps one trigger's."""
+
+    def list_namespace_executions(
+        self,
+        namespace_id: str,
+        *,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+        since: datetime | None = None,
+    ) -> list[Execution]:
+        """The executions of every workflow of the namespace, filtered and ordered as
+        ``list_executions``."""
 
     def renew_leases(self, owner: str, until: datetime) -> int:
         """Extend to ``until`` the lease of every unfinished execution ``owner`` holds; how

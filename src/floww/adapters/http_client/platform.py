@@ -244,12 +244,30 @@ class HttpPlatform(ServerApi):
         return list(self.api.get(f"/api/workflows/{_seg(workflow_id)}/deployments")["items"])
 
     def list_executions(
-        self, workflow_id: str, *, status: str | None = None, limit: int = 20
+        self,
+        workflow_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
+        trigger_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        params: dict[str, str | int] = {"limit": limit}
-        if status:
-            params["status"] = status
+        params = _execution_filters(status, limit, since)
+        if trigger_id:
+            params["trigger_id"] = trigger_id
         doc = self.api.get(f"/api/workflows/{_seg(workflow_id)}/executions", params=params)
+        return list(doc["items"])
+
+    def list_namespace_executions(
+        self,
+        namespace_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
+    ) -> list[dict[str, Any]]:
+        params = _execution_filters(status, limit, since)
+        doc = self.api.get(f"/api/namespaces/{_seg(namespace_id)}/executions", params=params)
         return list(doc["items"])
 
     def get_execution(self, execution_id: str) -> dict[str, Any]:
@@ -277,3 +295,12 @@ def _diff(doc: dict[str, Any]) -> TriggerDiff:
         removed=tuple(wire.spec_from_wire(s) for s in doc.get("removed", [])),
         kept=tuple(wire.spec_from_wire(s) for s in doc.get("kept", [])),
     )
+
+
+def _execution_filters(status: str | None, limit: int, since: str | None) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if since:
+        params["since"] = since
+    return params

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,16 +172,56 @@ class RecordTables(RepoTables):
         status: ExecutionStatus | None = None,
         limit: int = 50,
         before: datetime | None = None,
+        since: datetime | None = None,
+        trigger_id: str | None = None,
+    ) -> list[Execution]:
+        return self._select_executions(
+            lambda ex: (
+                ex.workflow_id == workflow_id
+                and (trigger_id is None or ex.trigger_id == trigger_id)
+            ),
+            status=status,
+            limit=limit,
+            before=before,
+            since=since,
+        )
+
+    def list_namespace_executions(
+        self,
+        namespace_id: str,
+        *,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+        since: datetime | None = None,
+    ) -> list[Execution]:
+        with self._lock:
+            ids = {w.id for w in self._workflows.values() if w.namespace_id == namespace_id}
+        return self._select_executions(
+            lambda ex: ex.workflow_id in ids, status=status, limit=limit, before=before, since=since
+        )
+
+    def _select_executions(
+        self,
+        keep: Callable[[Execution], bool],
+        *,
+        status: ExecutionStatus | None,
+        limit: int,
+        before: datetime | None,
+        since: datetime | None,
     ) -> list[Execution]:
         if limit < 0:
             raise InvalidInput("limit must not be negative")
+        before = None if before is None else _utc(before)
+        since = None if since is None else _utc(since)
         with self._lock:
             found = [
                 (seq, ex)
                 for seq, ex in self._executions.values()
-                if ex.workflow_id == workflow_id
+                if keep(ex)
                 and (status is None or ex.status == status)
                 and (before is None or ex.received_at < before)
+                and (since is None or ex.received_at >= since)
             ]
         found.sort(key=lambda entry: (entry[1].received_at, entry[0]), reverse=True)
         return [ex for _, ex in found[:limit]]

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from floww.adapters.sql import codec
-from floww.adapters.sql.schema import cron_ticks, deployments, executions, kv_items
+from floww.adapters.sql.schema import cron_ticks, deployments, executions, kv_items, workflows
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import Deployment, DeploymentStatus, Execution, ExecutionStatus, KvItem
 
@@ -30,6 +30,7 @@ __all__ = [
     "list_deployments",
     "list_executions",
     "list_lapsed_executions",
+    "list_namespace_executions",
     "renew_leases",
     "take_over_execution",
     "update_execution",
@@ -156,14 +157,47 @@ def list_executions(
     status: ExecutionStatus | None,
     limit: int,
     before: datetime | None,
+    since: datetime | None = None,
+    trigger_id: str | None = None,
 ) -> list[Execution]:
     """Newest first by ``received_at``, then by insertion; served by the
     (workflow_id, received_at) index."""
     query = select(executions).where(executions.c.workflow_id == workflow_id)
+    if trigger_id is not None:
+        query = query.where(executions.c.trigger_id == trigger_id)
+    return _page(conn, query, status=status, limit=limit, before=before, since=since)
+
+
+def list_namespace_executions(
+    conn: Connection,
+    namespace_id: str,
+    *,
+    status: ExecutionStatus | None,
+    limit: int,
+    before: datetime | None,
+    since: datetime | None,
+) -> list[Execution]:
+    """As ``list_executions``, over every workflow of the namespace."""
+    in_namespace = select(workflows.c.id).where(workflows.c.namespace_id == namespace_id)
+    query = select(executions).where(executions.c.workflow_id.in_(in_namespace))
+    return _page(conn, query, status=status, limit=limit, before=before, since=since)
+
+
+def _page(
+    conn: Connection,
+    query: Select[Any],
+    *,
+    status: ExecutionStatus | None,
+    limit: int,
+    before: datetime | None,
+    since: datetime | None,
+) -> list[Execution]:
     if status is not None:
         query = query.where(executions.c.status == status.value)
     if before is not None:
         query = query.where(executions.c.received_at < before)
+    if since is not None:
+        query = query.where(executions.c.received_at >= since)
     query = query.order_by(executions.c.received_at.desc(), executions.c.seq.desc()).limit(limit)
     return [codec.execution_from_row(row) for row in conn.execute(query)]
 

@@ -171,14 +171,34 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         status: ExecutionStatus | None = None,
         limit: int = 50,
         before: datetime | None = None,
+        since: datetime | None = None,
+        trigger_id: str | None = None,
     ) -> list[Execution]:
-        if limit < 0:
-            raise InvalidInput("limit must not be negative")
-        if before is not None and before.tzinfo is None:
-            raise InvalidInput("timestamps must be timezone-aware")
+        _check_page(limit, before, since)
         with self._tx.read() as conn:
             return records.list_executions(
-                conn, workflow_id, status=status, limit=limit, before=before
+                conn,
+                workflow_id,
+                status=status,
+                limit=limit,
+                before=before,
+                since=since,
+                trigger_id=trigger_id,
+            )
+
+    def list_namespace_executions(
+        self,
+        namespace_id: str,
+        *,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+        since: datetime | None = None,
+    ) -> list[Execution]:
+        _check_page(limit, before, since)
+        with self._tx.read() as conn:
+            return records.list_namespace_executions(
+                conn, namespace_id, status=status, limit=limit, before=before, since=since
             )
 
     def renew_leases(self, owner: str, until: datetime) -> int:
@@ -235,3 +255,11 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
 def _aware(moment: datetime) -> None:
     if moment.tzinfo is None:
         raise InvalidInput("timestamps must be timezone-aware")
+
+
+def _check_page(limit: int, before: datetime | None, since: datetime | None) -> None:
+    if limit < 0:
+        raise InvalidInput("limit must not be negative")
+    for moment in (before, since):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("timestamps must be timezone-aware")

@@ -36,6 +36,7 @@ __all__ = [
     "get_workflow",
     "list_deployments",
     "list_executions",
+    "list_namespace_executions",
     "list_providers",
     "provider_configs",
     "trigger_labels",
@@ -123,20 +124,47 @@ def list_executions(
     status: str | None = None,
     limit: int = 50,
     before: datetime | None = None,
+    since: datetime | None = None,
+    trigger_id: str | None = None,
 ) -> list[Execution]:
-    """Newest first, at most ``limit`` (1..``MAX_PAGE``), received before ``before``.
-    ``InvalidInput`` for an unknown status or a limit out of range."""
+    """Newest first, at most ``limit`` (1..``MAX_PAGE``), received before ``before`` and at or
+    after ``since``, of one trigger if ``trigger_id`` is given. ``InvalidInput`` for an unknown
+    status or a limit out of range."""
     require_workflow(deps.repo, principal, workflow_id, manage=False)
+    wanted = _page_status(status, limit)
+    return deps.repo.list_executions(
+        workflow_id, status=wanted, limit=limit, before=before, since=since, trigger_id=trigger_id
+    )
+
+
+def list_namespace_executions(
+    deps: ServerDeps,
+    principal: Principal,
+    namespace_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    before: datetime | None = None,
+    since: datetime | None = None,
+) -> list[Execution]:
+    """The executions of every workflow of the namespace, as ``list_executions`` pages them."""
+    require_namespace(deps.repo, principal, namespace_id)
+    wanted = _page_status(status, limit)
+    return deps.repo.list_namespace_executions(
+        namespace_id, status=wanted, limit=limit, before=before, since=since
+    )
+
+
+def _page_status(status: str | None, limit: int) -> ExecutionStatus | None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}")
-    wanted: ExecutionStatus | None = None
-    if status is not None:
-        try:
-            wanted = ExecutionStatus(status)
-        except ValueError:
-            allowed = ", ".join(s.value for s in ExecutionStatus)
-            raise InvalidInput(f"unknown status {status!r}; one of {allowed}") from None
-    return deps.repo.list_executions(workflow_id, status=wanted, limit=limit, before=before)
+    if status is None:
+        return None
+    try:
+        return ExecutionStatus(status)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ExecutionStatus)
+        raise InvalidInput(f"unknown status {status!r}; one of {allowed}") from None
 
 
 def get_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> Execution:

@@ -40,9 +40,10 @@ def _as_user(s: Session) -> Iterator[None]:
         ) from exc
 
 
-@click.group("api-keys")
-def api_keys() -> None:
-    """API keys for CI (FLOWW_TOKEN): create, list, revoke.
+@click.group("api-keys", invoke_without_command=True)
+@click.pass_context
+def api_keys(ctx: click.Context) -> None:
+    """API keys for CI (FLOWW_TOKEN): create, list, revoke. Alone: list them.
 
     A key acts for you in one namespace (the current one, or --namespace); it cannot manage
     other keys. Use it as FLOWW_TOKEN:
@@ -50,6 +51,8 @@ def api_keys() -> None:
     \b
       FLOWW_TOKEN=floww_... floww deploy --yes
     """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_)
 
 
 @api_keys.command("create")

@@ -19,9 +19,13 @@ _NAMESPACE = click.option(
 )
 
 
-@click.group()
-def providers() -> None:
-    """List, set up and remove provider credentials (GitHub, Slack, ...) of a namespace."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def providers(ctx: click.Context) -> None:
+    """List, set up and remove provider credentials (GitHub, Slack, ...) of a namespace.
+    Alone: list the current namespace's."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(providers_list)
 
 
 @providers.command("list")

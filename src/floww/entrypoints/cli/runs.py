@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from floww.entrypoints.cli.executions import log_line
 from floww.entrypoints.cli.listings import workflow_option
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.output import echo_json
@@ -16,22 +17,29 @@ __all__ = ["invoke", "logs"]
 
 
 def _log_lines(execution: dict[str, Any]) -> list[str]:
-    lines = []
-    for line in execution.get("logs") or []:
-        fields = line.get("fields") or {}
-        extra = " ".join(f"{k}={v}" for k, v in sorted(fields.items()))
-        text = f"{line.get('at', '')} {execution['id']} {line.get('level', 'info').upper():<7} "
-        lines.append(f"{text}{line.get('message', '')}{'  ' + extra if extra else ''}")
+    """The execution's log lines, then its error with the traceback (when the server sent it)."""
+    lines = [log_line(execution["id"], line) for line in execution.get("logs") or []]
     error = execution.get("error")
     if error:
         lines.append(f"{execution['id']} {error.get('type')}: {error.get('message')}")
+        lines += [f"    {t}" for t in (error.get("traceback") or "").rstrip().splitlines()]
     return lines
 
 
-def _print_new(s: Session, execution_ids: list[str], seen: dict[str, int]) -> None:
+def _json_lines(execution: dict[str, Any]) -> list[str]:
+    """The same as JSON Lines: one object per log line, and one for the error."""
+    records: list[dict[str, Any]] = [
+        {"execution_id": execution["id"], **line} for line in execution.get("logs") or []
+    ]
+    if execution.get("error"):
+        records.append({"execution_id": execution["id"], "error": execution["error"]})
+    return [json.dumps(r, sort_keys=True, default=str) for r in records]
+
+
+def _print_new(s: Session, execution_ids: list[str], seen: dict[str, int], as_json: bool) -> None:
+    render = _json_lines if as_json else _log_lines
     for execution_id in execution_ids:
-        execution = s.platform.get_execution(execution_id)
-        lines = _log_lines(execution)
+        lines = render(s.platform.get_execution(execution_id))
         for line in lines[seen.get(execution_id, 0) :]:
             click.echo(line)
         seen[execution_id] = len(lines)
@@ -48,17 +56,25 @@ def _print_new(s: Session, execution_ids: list[str], seen: dict[str, int]) -> No
     help="How many recent executions to show without an id.",
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: one object a line.")
 @click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
 @handle_errors()
 def logs(
-    execution_id: str | None, workflow_name: str | None, limit: int, follow: bool, interval: float
+    execution_id: str | None,
+    workflow_name: str | None,
+    limit: int,
+    follow: bool,
+    as_json: bool,
+    interval: float,
 ) -> None:
-    """Print the log lines of an execution, or of the latest executions of the workflow.
+    """Print the log lines of an execution, or of the latest executions of the workflow; a
+    failed run ends with its error and traceback.
 
     \b
     Examples:
       floww logs                 # the latest executions of this project's workflow
       floww logs exe_123 --follow
+      floww logs --json | jq .message
     """
     env = current_env()
     s = session()
@@ -72,7 +88,7 @@ def logs(
         listed = s.platform.list_executions(workflow_id, limit=limit)
         return [e["id"] for e in reversed(listed)]
 
-    _print_new(s, current_ids(), seen)
+    _print_new(s, current_ids(), seen, as_json)
     if not follow:
         if not seen:
             click.echo("No executions yet.", err=True)
@@ -80,7 +96,7 @@ def logs(
     try:
         while True:
             env.sleep(interval)
-            _print_new(s, current_ids(), seen)
+            _print_new(s, current_ids(), seen, as_json)
     except KeyboardInterrupt:
         click.echo("", err=True)
 

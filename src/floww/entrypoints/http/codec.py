@@ -213,8 +213,11 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
 
 
 def execution_json(execution: Execution, *, full: bool) -> dict[str, Any]:
-    """An execution; list entries leave out the event and the logs."""
+    """An execution; list entries leave out the event and the logs. The lease (``owner``,
+    ``lease_expires_at``) is the servers' business and names their processes: never shown."""
     doc: dict[str, Any] = unstructure(execution)
+    doc.pop("owner", None)
+    doc.pop("lease_expires_at", None)
     if not full:
         doc.pop("event", None)
         doc.pop("logs", None)

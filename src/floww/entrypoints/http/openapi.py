@@ -99,6 +99,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         trigger_id=_STR,
         status=_STR,
         received_at=_STR,
+        started_at={"type": ["string", "null"]},
         finished_at={"type": ["string", "null"]},
         duration_ms={"type": ["number", "null"]},
         result=_ANY,

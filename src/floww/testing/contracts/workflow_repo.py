@@ -592,6 +592,40 @@ class TestExecutions:
         assert completed == [ex for ex in newest_first if ex.status is ExecutionStatus.COMPLETED]
         assert repo.list_executions("wf_other") == []
 
+    def test_list_by_trigger_and_since(self, repo: WorkflowRepo, workflow: Workflow) -> None:
+        made = []
+        for minute in range(4):
+            trigger_id = "tr_a" if minute % 2 else "tr_b"
+            ex = execution(
+                workflow, received_at=T0 + timedelta(minutes=minute), trigger_id=trigger_id
+            )
+            repo.create_execution(ex)
+            made.append(ex)
+        assert repo.list_executions(workflow.id, trigger_id="tr_a") == [made[3], made[1]]
+        since = T0 + timedelta(minutes=2)
+        assert repo.list_executions(workflow.id, since=since) == [made[3], made[2]]
+        assert repo.list_executions(workflow.id, since=since, trigger_id="tr_b") == [made[2]]
+        with pytest.raises(InvalidInput):
+            repo.list_executions(workflow.id, since=datetime(2026, 1, 1))
+
+    def test_list_across_a_namespace(
+        self, repo: WorkflowRepo, namespace: Namespace, workflow: Workflow
+    ) -> None:
+        other_workflow = make_workflow(repo, namespace)
+        elsewhere = make_workflow(repo, make_namespace(repo))
+        first = execution(workflow, received_at=T0, status=ExecutionStatus.FAILED)
+        second = execution(other_workflow, received_at=T0 + timedelta(minutes=1))
+        foreign = execution(elsewhere, received_at=T0 + timedelta(minutes=2))
+        for ex in (first, second, foreign):
+            repo.create_execution(ex)
+        assert repo.list_namespace_executions(namespace.id) == [second, first]
+        assert repo.list_namespace_executions(namespace.id, limit=1) == [second]
+        assert repo.list_namespace_executions(namespace.id, before=second.received_at) == [first]
+        assert repo.list_namespace_executions(namespace.id, since=second.received_at) == [second]
+        failed = repo.list_namespace_executions(namespace.id, status=ExecutionStatus.FAILED)
+        assert failed == [first]
+        assert repo.list_namespace_executions("ns_missing") == []
+
 
 # cron -----------------------------------------------------------------------------------------
 

@@ -180,6 +180,53 @@ def test_execution_paging_and_status_filter(world: World) -> None:
     assert world.client.get(base, params={"before": "x"}, headers=ada.headers).status_code == 400
 
 
+def test_executions_filtered_by_trigger_and_time_and_across_the_namespace(world: World) -> None:
+    ada = world.tenant("ada@example.com", "acme")
+    world.deploy_hello(ada)
+    assert world.client.post(f"/webhook/{ada.workflow_id}/hello/a").status_code == 200
+    manual = world.client.post(
+        f"/api/workflows/{ada.workflow_id}/manual/greet",
+        json={"input": {"name": "b"}},
+        headers=ada.headers,
+    ).json()
+    assert "owner" not in manual and "lease_expires_at" not in manual
+    base = f"/api/workflows/{ada.workflow_id}/executions"
+    everything = world.client.get(base, headers=ada.headers).json()["items"]
+    assert len(everything) == 2
+    assert all("owner" not in e and "lease_expires_at" not in e for e in everything)
+
+    only = world.client.get(
+        base, params={"trigger_id": manual["trigger_id"]}, headers=ada.headers
+    ).json()["items"]
+    assert [e["id"] for e in only] == [manual["id"]]
+    later = "2999-01-01T00:00:00+00:00"
+    assert world.client.get(base, params={"since": later}, headers=ada.headers).json() == {
+        "items": [],
+        "next_before": None,
+    }
+    naive = world.client.get(base, params={"since": "2020-01-01T00:00:00"}, headers=ada.headers)
+    assert naive.status_code == 400 and "since" in naive.json()["error"]["message"]
+
+    grace = world.tenant("grace@example.com", "acme-2")
+    world.deploy_hello(grace)
+    assert world.client.post(f"/webhook/{grace.workflow_id}/hello/c").status_code == 200
+    across = world.client.get(f"/api/namespaces/{ada.namespace_id}/executions", headers=ada.headers)
+    assert across.status_code == 200
+    entries = across.json()["items"]
+    assert {e["id"] for e in entries} == {e["id"] for e in everything}
+    assert {e["trigger"] for e in entries} == {"webhook POST /hello/{name}", "manual greet"}
+    failed = world.client.get(
+        f"/api/namespaces/{ada.namespace_id}/executions",
+        params={"status": "failed"},
+        headers=ada.headers,
+    )
+    assert failed.json()["items"] == []
+    theirs = world.client.get(
+        f"/api/namespaces/{grace.namespace_id}/executions", headers=ada.headers
+    )
+    assert theirs.status_code == 404
+
+
 def test_manual_invoke(world: World) -> None:
     ada = world.tenant("ada@example.com", "acme")
     world.deploy_hello(ada)

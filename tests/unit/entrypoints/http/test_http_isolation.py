@@ -76,6 +76,7 @@ CASES: list[tuple[str, str, str, Any]] = [
     ),
     ("GET", "/api/workflows/{workflow_id}/executions", "/api/workflows/{wf}/executions", None),
     ("GET", "/api/executions/{execution_id}", "/api/executions/{exe}", None),
+    ("GET", "/api/namespaces/{namespace_id}/executions", "/api/namespaces/{ns}/executions", None),
     (
         "POST",
         "/api/workflows/{workflow_id}/manual/{name}",
