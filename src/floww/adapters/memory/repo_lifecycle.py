@@ -34,10 +34,10 @@ class LifecycleTables(RepoTables):
                 if owner == workflow_id
                 for trigger in triggers
             }
-            for key in [k for k in self._triggers if k[0] == workflow_id]:
-                del self._triggers[key]
-            for key in [k for k in self._webhooks if k[0] == workflow_id]:
-                del self._webhooks[key]
+            for route_key in [k for k in self._triggers if k[0] == workflow_id]:
+                del self._triggers[route_key]
+            for route_key in [k for k in self._webhooks if k[0] == workflow_id]:
+                del self._webhooks[route_key]
             self._cron_ticks = {t for t in self._cron_ticks if t[0] not in trigger_ids}
             for key in [k for k, v in self._executions.items() if v[1].workflow_id == workflow_id]:
                 del self._executions[key]
