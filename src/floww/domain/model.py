@@ -262,6 +262,8 @@ class Deployment:
     provider_mapping: dict[str, str] = attrs.field(converter=_frozen_dict)
     status: DeploymentStatus = DeploymentStatus.ACTIVE
     created_at: datetime | None = None
+    # who created it: a user's e-mail, or ``kind:id`` of another caller
+    created_by: str | None = None
 
 
 class ExecutionStatus(enum.StrEnum):

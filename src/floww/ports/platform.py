@@ -126,6 +126,19 @@ class ServerApi(Platform, Protocol):
 
     def list_deployments(self, workflow_id: str) -> list[dict[str, Any]]: ...
 
+    def activate_deployment(
+        self, workflow_id: str, deployment_id: str | None = None
+    ) -> dict[str, Any]:
+        """Make a stored deployment active again (``None``: the one before the active one);
+        returns the receipt document (``deployment``, ``webhook_urls``, ``diff``)."""
+        ...
+
+    def deactivate_deployment(self, workflow_id: str) -> dict[str, Any] | None:
+        """Back to dev-only; returns the deployment that was active, if any."""
+        ...
+
+    def delete_workflow(self, workflow_id: str) -> None: ...
+
     def list_executions(
         self,
         workflow_id: str,

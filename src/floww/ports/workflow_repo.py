@@ -120,6 +120,17 @@ class WorkflowRepo(Protocol):
     def list_deployments(self, workflow_id: str) -> list[Deployment]:
         """Newest first."""
 
+    def deactivate_deployment(self, workflow_id: str) -> Deployment | None:
+        """Mark the workflow's active deployment inactive; returns it as it now is, or None
+        when none was active. ``NotFound`` for an unknown workflow."""
+
+    # workflows, whole
+    def delete_workflow(self, workflow_id: str) -> list[Runtime]:
+        """Delete the workflow with its triggers, webhooks, deployments, executions and the
+        cron ticks its triggers claimed, atomically; also delete the runtimes its deployments
+        ran on that no deployment of another workflow uses, and return those (so the caller
+        can free them on the function host). ``NotFound`` for an unknown workflow."""
+
     # executions
     def create_execution(self, execution: Execution) -> None:
         """Durably store a new execution; ``Conflict`` when the workflow already has one with

@@ -243,6 +243,21 @@ class HttpPlatform(ServerApi):
     def list_deployments(self, workflow_id: str) -> list[dict[str, Any]]:
         return list(self.api.get(f"/api/workflows/{_seg(workflow_id)}/deployments")["items"])
 
+    def activate_deployment(
+        self, workflow_id: str, deployment_id: str | None = None
+    ) -> dict[str, Any]:
+        base = f"/api/workflows/{_seg(workflow_id)}/deployments"
+        path = f"{base}/{_seg(deployment_id)}/activate" if deployment_id else f"{base}/rollback"
+        return dict(self.api.post(path))
+
+    def deactivate_deployment(self, workflow_id: str) -> dict[str, Any] | None:
+        answer = self.api.post(f"/api/workflows/{_seg(workflow_id)}/deployments/deactivate")
+        previous = answer.get("deactivated")
+        return dict(previous) if previous is not None else None
+
+    def delete_workflow(self, workflow_id: str) -> None:
+        self.api.delete(f"/api/workflows/{_seg(workflow_id)}")
+
     def list_executions(
         self,
         workflow_id: str,

@@ -118,6 +118,7 @@ def deployment_values(deployment: Deployment) -> dict[str, Any]:
         "code_files": json_copy(deployment.code.files),
         "trigger_specs": [spec_to_json(spec) for spec in deployment.triggers],
         "provider_mapping": json_copy(deployment.provider_mapping),
+        "created_by": deployment.created_by,
     }
 
 
@@ -131,6 +132,7 @@ def deployment_from_row(row: Row[Any]) -> Deployment:
         provider_mapping=row.provider_mapping,
         status=DeploymentStatus(row.status),
         created_at=row.created_at,
+        created_by=row.created_by,
     )
 
 

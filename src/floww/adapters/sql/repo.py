@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from sqlalchemy import select
 
-from floww.adapters.sql import codec, records, routes
+from floww.adapters.sql import codec, lifecycle, records, routes
 from floww.adapters.sql.repo_tenancy import SqlTenancy
 from floww.adapters.sql.retention import SqlRetention
 from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes, workflows
@@ -141,6 +141,16 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def list_deployments(self, workflow_id: str) -> list[Deployment]:
         with self._tx.read() as conn:
             return records.list_deployments(conn, workflow_id)
+
+    def deactivate_deployment(self, workflow_id: str) -> Deployment | None:
+        with self._tx.write() as conn:
+            self._lock_workflow(conn, workflow_id)
+            return lifecycle.deactivate_deployment(conn, workflow_id)
+
+    def delete_workflow(self, workflow_id: str) -> list[Runtime]:
+        with self._tx.write() as conn:
+            self._lock_workflow(conn, workflow_id)
+            return lifecycle.delete_workflow(conn, workflow_id)
 
     # executions ---------------------------------------------------------------------------
 

@@ -203,6 +203,8 @@ deployments = Table(
     Column("code_files", Json, nullable=False),
     Column("trigger_specs", Json, nullable=False),
     Column("provider_mapping", Json, nullable=False),
+    # Who created it (migration 0004); None for deployments stored before.
+    Column("created_by", String(_NAME), nullable=True),
     Index(None, "workflow_id", "created_at"),
     Index(
         "uq_deployments_one_active",

@@ -4,6 +4,10 @@ create_deployment: check access -> ask the runtime for definitions (proves the c
 check every used provider exists in the namespace -> store the deployment as active (the
 previous one becomes inactive) -> sync triggers (remove / add / keep by identity) -> return the
 webhook URLs.
+
+activate_deployment (rollback) makes a stored deployment active again and syncs the triggers
+to its specs: no build, no new runtime. deactivate_deployment leaves the workflow with no
+active deployment and no deployment triggers, so its dev sessions answer again.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from floww.ports.platform import DeploymentReceipt
 
 __all__ = [
     "DeploymentRequest",
+    "activate_deployment",
     "create_deployment",
     "create_runtime",
+    "deactivate_deployment",
+    "deployment_history",
     "plan_deployment",
     "resolve_provider_mapping",
 ]
@@ -106,6 +113,19 @@ def plan_deployment(
     return diff_triggers(current, specs)
 
 
+def _require_providers(deps: ServerDeps, namespace_id: str, mapping: Mapping[str, str]) -> None:
+    """``ProviderNotConfigured`` naming every provider ``mapping`` needs that the namespace
+    lacks."""
+    missing = sorted(
+        (ProviderRef.parse(key).type, alias)
+        for key, alias in mapping.items()
+        if deps.repo.find_provider(namespace_id, ProviderRef(ProviderRef.parse(key).type, alias))
+        is None
+    )
+    if missing:
+        raise ProviderNotConfigured(missing)
+
+
 def create_deployment(
     deps: ServerDeps, principal: Principal, request: DeploymentRequest
 ) -> DeploymentReceipt:
@@ -132,16 +152,7 @@ def create_deployment(
                 "the triggers the runtime loaded differ from the ones the client declared"
             )
     mapping = resolve_provider_mapping(definitions.providers, request.provider_mapping)
-    missing = sorted(
-        (ProviderRef.parse(key).type, alias)
-        for key, alias in mapping.items()
-        if deps.repo.find_provider(
-            workflow.namespace_id, ProviderRef(ProviderRef.parse(key).type, alias)
-        )
-        is None
-    )
-    if missing:
-        raise ProviderNotConfigured(missing)
+    _require_providers(deps, workflow.namespace_id, mapping)
 
     check_trigger_set(workflow.id, definitions.triggers)
     deployment = Deployment(
@@ -153,6 +164,7 @@ def create_deployment(
         provider_mapping=mapping,
         status=DeploymentStatus.ACTIVE,
         created_at=deps.clock.now(),
+        created_by=principal.email or f"{principal.kind}:{principal.id}",
     )
     deps.repo.activate_deployment(deployment)
     diff, webhooks = sync_triggers(
@@ -165,3 +177,89 @@ def create_deployment(
     )
     urls = tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
     return DeploymentReceipt(deployment, urls, diff)
+
+
+def _earlier_than_active(deps: ServerDeps, workflow_id: str) -> str:
+    history = deps.repo.list_deployments(workflow_id)
+    active = [i for i, d in enumerate(history) if d.status == DeploymentStatus.ACTIVE]
+    if not active:
+        raise InvalidInput("the workflow has no active deployment; name the deployment to activate")
+    if active[0] + 1 >= len(history):
+        raise InvalidInput("the active deployment is the first one; there is none before it")
+    return history[active[0] + 1].id
+
+
+def activate_deployment(
+    deps: ServerDeps, principal: Principal, workflow_id: str, deployment_id: str | None = None
+) -> DeploymentReceipt:
+    """Make one of the workflow's deployments active again (``None``: the one before the
+    active one) and sync the deployment triggers to its specs. Raises ``NotFound`` (workflow,
+    deployment of another workflow), ``InvalidInput`` (nothing before the active one, its
+    runtime is not ready) and ``ProviderNotConfigured`` (a provider it uses was removed)."""
+    workflow = require_workflow(deps.repo, principal, workflow_id)
+    target_id = deployment_id or _earlier_than_active(deps, workflow.id)
+    try:
+        target = deps.repo.get_deployment(target_id)
+    except NotFound:
+        raise NotFound("deployment", target_id) from None
+    if target.workflow_id != workflow.id:
+        raise NotFound("deployment", target_id)
+    try:
+        runtime = deps.repo.get_runtime(target.runtime_id)
+    except NotFound:
+        raise InvalidInput(f"the runtime of deployment {target.id} is gone") from None
+    if runtime.status != RuntimeStatus.READY:
+        raise InvalidInput(
+            f"runtime {runtime.id} of deployment {target.id} is {runtime.status.value}"
+        )
+    _require_providers(deps, workflow.namespace_id, target.provider_mapping)
+    check_trigger_set(workflow.id, target.triggers)
+    deps.repo.activate_deployment(target)
+    diff, webhooks = sync_triggers(
+        deps.repo,
+        deps.ids,
+        workflow_id=workflow.id,
+        source=TriggerSource.DEPLOYMENT,
+        specs=target.triggers,
+        deployment_id=target.id,
+    )
+    urls = tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
+    return DeploymentReceipt(deps.repo.get_deployment(target.id), urls, diff)
+
+
+def deactivate_deployment(
+    deps: ServerDeps, principal: Principal, workflow_id: str
+) -> Deployment | None:
+    """Return the workflow to dev-only: no active deployment, no deployment triggers (its
+    webhooks answer 404 unless a dev session serves them). Returns the deployment that was
+    active, or None (then only leftover deployment triggers are removed). ``NotFound``."""
+    workflow = require_workflow(deps.repo, principal, workflow_id)
+    previous = deps.repo.deactivate_deployment(workflow.id)
+    sync_triggers(
+        deps.repo,
+        deps.ids,
+        workflow_id=workflow.id,
+        source=TriggerSource.DEPLOYMENT,
+        specs=(),
+    )
+    return previous
+
+
+def deployment_history(
+    deps: ServerDeps, principal: Principal, workflow_id: str
+) -> list[tuple[Deployment, str | None]]:
+    """The workflow's deployments, newest first, each with the image reference of its
+    runtime (None when that runtime is gone). ``NotFound``."""
+    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    images: dict[str, str | None] = {}
+    history = []
+    for deployment in deps.repo.list_deployments(workflow_id):
+        if deployment.runtime_id not in images:
+            try:
+                images[deployment.runtime_id] = deps.repo.get_runtime(
+                    deployment.runtime_id
+                ).image_ref
+            except NotFound:
+                images[deployment.runtime_id] = None
+        history.append((deployment, images[deployment.runtime_id]))
+    return history

@@ -6,12 +6,13 @@ import re
 
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Member, Namespace, Principal, Workflow
-from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.access import require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 
 __all__ = [
     "create_namespace",
     "create_workflow",
+    "delete_workflow",
     "list_namespaces",
     "list_workflows",
     "validate_name",
@@ -67,3 +68,14 @@ def create_workflow(
 def list_workflows(deps: ServerDeps, principal: Principal, namespace_id: str) -> list[Workflow]:
     require_namespace(deps.repo, principal, namespace_id)
     return deps.repo.list_workflows(namespace_id)
+
+
+def delete_workflow(deps: ServerDeps, principal: Principal, workflow_id: str) -> None:
+    """Delete a workflow with its triggers, webhooks, deployments, executions and dev
+    sessions, and free the runtimes no other workflow deploys on. ``NotFound`` when the
+    workflow is not the caller's."""
+    workflow = require_workflow(deps.repo, principal, workflow_id)
+    for lease in deps.dev_sessions.live(workflow.id, deps.clock.now()):
+        deps.dev_sessions.remove(workflow.id, lease.session_id)
+    for runtime in deps.repo.delete_workflow(workflow.id):
+        deps.host.destroy_runtime(runtime)

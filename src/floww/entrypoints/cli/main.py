@@ -97,13 +97,14 @@ def _register() -> None:
     from floww.entrypoints.cli.api_keys import api_keys
     from floww.entrypoints.cli.configuration import config
     from floww.entrypoints.cli.deploy import deploy
+    from floww.entrypoints.cli.deployments import deployments
     from floww.entrypoints.cli.dev import dev
     from floww.entrypoints.cli.executions import executions
     from floww.entrypoints.cli.init import init
-    from floww.entrypoints.cli.listings import deployments, workflows
     from floww.entrypoints.cli.providers import providers
     from floww.entrypoints.cli.runs import invoke, logs
     from floww.entrypoints.cli.serve import serve
+    from floww.entrypoints.cli.workflows import workflows
 
     for command in (
         serve,

@@ -209,6 +209,7 @@ def deployment_json(deployment: Deployment) -> dict[str, Any]:
         "provider_mapping": dict(deployment.provider_mapping),
         "status": deployment.status.value,
         "created_at": deployment.created_at.isoformat() if deployment.created_at else None,
+        "created_by": deployment.created_by,
     }
 
 

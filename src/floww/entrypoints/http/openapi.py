@@ -81,6 +81,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         provider_mapping=_STR_MAP,
         status={"enum": ["active", "inactive"]},
         created_at=_STR,
+        created_by=_STR,
+        image_ref=_STR,
     ),
     "TriggerDiff": _obj(
         ["added", "removed", "kept"],

@@ -106,6 +106,7 @@ def deployment(workflow: Workflow, runtime_id: str = "rt_1", **changes: Any) -> 
         triggers=(cron_spec(),),
         provider_mapping={"slack:default": "pr_1"},
         created_at=T0,
+        created_by="ana@example.com",
     )
     return attrs.evolve(base, **changes)
 

@@ -173,6 +173,10 @@ def test_bare_groups_list(world: World) -> None:
     assert providers.exit_code == 0 and "Usage" not in providers.output
     keys = world.run("api-keys")
     assert keys.exit_code == 0 and "Usage" not in keys.output, keys.output
+    listed = world.run("workflows")
+    assert listed.exit_code == 0 and "hello" in listed.stdout, listed.output
+    history = world.run("deployments", cwd=project)
+    assert history.exit_code == 0 and "active" in history.stdout, history.output
 
 
 @pytest.mark.parametrize(

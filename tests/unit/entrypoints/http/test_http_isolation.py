@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from conftest import Tenant, World
 
 # (method, route path, concrete path, JSON body).
-# Placeholders: {ns} {wf} {exe} {hash} {rt} {key} of B, and {own_ns}: the caller's namespace.
+# Placeholders: {ns} {wf} {exe} {hash} {rt} {key} {dep} of B, and {own_ns} / {own_wf}: the
+# caller's namespace and workflow.
 CASES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/namespaces/{namespace_id}", "/api/namespaces/{ns}", None),
     ("GET", "/api/namespaces/{namespace_id}/workflows", "/api/namespaces/{ns}/workflows", None),
@@ -74,6 +75,31 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/workflows/{wf}/deployments/plan",
         {"triggers": []},
     ),
+    (
+        "POST",
+        "/api/workflows/{workflow_id}/deployments/{deployment_id}/activate",
+        "/api/workflows/{wf}/deployments/{dep}/activate",
+        None,
+    ),
+    (  # B's deployment, addressed through the caller's own workflow
+        "POST",
+        "/api/workflows/{workflow_id}/deployments/{deployment_id}/activate",
+        "/api/workflows/{own_wf}/deployments/{dep}/activate",
+        None,
+    ),
+    (
+        "POST",
+        "/api/workflows/{workflow_id}/deployments/rollback",
+        "/api/workflows/{wf}/deployments/rollback",
+        None,
+    ),
+    (
+        "POST",
+        "/api/workflows/{workflow_id}/deployments/deactivate",
+        "/api/workflows/{wf}/deployments/deactivate",
+        None,
+    ),
+    ("DELETE", "/api/workflows/{workflow_id}", "/api/workflows/{wf}", None),
     ("GET", "/api/workflows/{workflow_id}/executions", "/api/workflows/{wf}/executions", None),
     ("GET", "/api/executions/{execution_id}", "/api/executions/{exe}", None),
     ("GET", "/api/namespaces/{namespace_id}/executions", "/api/namespaces/{ns}/executions", None),
@@ -196,6 +222,8 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
         ).json()["key"]
         ids = {
             "own_ns": a.namespace_id,
+            "own_wf": a.workflow_id,
+            "dep": receipt_b["deployment"]["id"],
             "ns": b.namespace_id,
             "key": key_b.json()["api_key"]["id"],
             "key_secret": key_b.json()["key"],
@@ -226,7 +254,15 @@ def _b_state(world: World, b: Tenant) -> Any:
         [(p.ref.key, dict(p.config)) for p in world.repo.list_providers(b.namespace_id)],
         [(i.key, i.value) for i in world.repo.kv_list(b.namespace_id)],
         sorted(t.id for t in world.repo.list_triggers(b.workflow_id, TriggerSource.DEV)),
-        [d.id for d in world.repo.list_deployments(b.workflow_id)],
+        [(d.id, d.status) for d in world.repo.list_deployments(b.workflow_id)],
+        sorted(t.id for t in world.repo.list_triggers(b.workflow_id, TriggerSource.DEPLOYMENT)),
+        [
+            r.id
+            for r in (
+                world.repo.get_runtime(d.runtime_id)
+                for d in world.repo.list_deployments(b.workflow_id)
+            )
+        ],
         [w.name for w in world.repo.list_workflows(b.namespace_id)],
         len(world.repo.list_executions(b.workflow_id)),
         world.auth.list_api_keys(b.user),

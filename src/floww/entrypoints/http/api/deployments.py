@@ -11,7 +11,7 @@ from starlette.responses import Response
 from floww.domain.errors import InvalidInput
 from floww.domain.model import TriggerSpec
 from floww.domain.triggers import TriggerDiff
-from floww.domain.usecases import deployments, queries
+from floww.domain.usecases import deployments
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
@@ -25,6 +25,7 @@ from floww.entrypoints.http.codec import (
     services,
 )
 from floww.entrypoints.http.openapi import items_of, ref
+from floww.ports.platform import DeploymentReceipt
 from floww.sdk import wire
 
 __all__ = ["ROUTES", "diff_json", "triggers_from"]
@@ -70,14 +71,7 @@ async def create_deployment(request: Request) -> Response:
     receipt = await run_in_threadpool(
         deployments.create_deployment, services(request).deps, principal, deployment_request
     )
-    return ok(
-        {
-            "deployment": deployment_json(receipt.deployment),
-            "webhook_urls": list(receipt.webhook_urls),
-            "diff": diff_json(receipt.diff),
-        },
-        201,
-    )
+    return ok(_receipt_json(receipt), 201)
 
 
 async def plan_deployment(request: Request) -> Response:
@@ -96,12 +90,44 @@ async def plan_deployment(request: Request) -> Response:
 async def list_deployments(request: Request) -> Response:
     principal = await authenticate(request)
     found = await run_in_threadpool(
-        queries.list_deployments,
+        deployments.deployment_history,
         services(request).deps,
         principal,
         request.path_params["workflow_id"],
     )
-    return ok({"items": [deployment_json(d) for d in found]})
+    return ok({"items": [deployment_json(d) | {"image_ref": image} for d, image in found]})
+
+
+def _receipt_json(receipt: DeploymentReceipt) -> dict[str, Any]:
+    return {
+        "deployment": deployment_json(receipt.deployment),
+        "webhook_urls": list(receipt.webhook_urls),
+        "diff": diff_json(receipt.diff),
+    }
+
+
+async def activate_deployment(request: Request) -> Response:
+    """Roll back (or forward) to a stored deployment: no build, triggers synced to it."""
+    principal = await authenticate(request)
+    receipt = await run_in_threadpool(
+        deployments.activate_deployment,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+        request.path_params.get("deployment_id"),
+    )
+    return ok(_receipt_json(receipt))
+
+
+async def deactivate_deployment(request: Request) -> Response:
+    principal = await authenticate(request)
+    previous = await run_in_threadpool(
+        deployments.deactivate_deployment,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+    )
+    return ok({"deactivated": deployment_json(previous) if previous is not None else None})
 
 
 _TRIGGERS = {"type": "array", "items": ref("TriggerSpec")}
@@ -141,5 +167,31 @@ ROUTES = [
         f"{_BASE}/plan",
         plan_deployment,
         Doc("The trigger diff a deployment would make; changes nothing", _PLAN, "TriggerDiff"),
+    ),
+    op(
+        "POST",
+        f"{_BASE}/{{deployment_id}}/activate",
+        activate_deployment,
+        Doc(
+            "Make a stored deployment active again (rollback): no build; triggers follow it",
+            None,
+            "DeploymentReceipt",
+        ),
+    ),
+    op(
+        "POST",
+        f"{_BASE}/rollback",
+        activate_deployment,
+        Doc("Make the deployment before the active one active again", None, "DeploymentReceipt"),
+    ),
+    op(
+        "POST",
+        f"{_BASE}/deactivate",
+        deactivate_deployment,
+        Doc(
+            "Back to dev-only: no active deployment, its triggers removed",
+            None,
+            {"type": "object", "properties": {"deactivated": ref("Deployment")}},
+        ),
     ),
 ]

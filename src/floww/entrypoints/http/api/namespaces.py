@@ -83,6 +83,17 @@ async def get_workflow(request: Request) -> Response:
     return ok(unstructure(workflow))
 
 
+async def delete_workflow(request: Request) -> Response:
+    principal = await authenticate(request)
+    await run_in_threadpool(
+        workflows.delete_workflow,
+        services(request).deps,
+        principal,
+        request.path_params["workflow_id"],
+    )
+    return Response(status_code=204)
+
+
 _NS = "/api/namespaces/{namespace_id}"
 
 ROUTES = [
@@ -117,4 +128,16 @@ ROUTES = [
         Doc("Create a workflow", _NAMED, "Workflow", 201),
     ),
     op("GET", "/api/workflows/{workflow_id}", get_workflow, Doc("One workflow", None, "Workflow")),
+    op(
+        "DELETE",
+        "/api/workflows/{workflow_id}",
+        delete_workflow,
+        Doc(
+            "Delete a workflow: its triggers, webhooks, deployments, executions, dev sessions "
+            "and the runtimes no other workflow uses",
+            None,
+            None,
+            204,
+        ),
+    ),
 ]
