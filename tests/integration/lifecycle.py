@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 from floww.adapters.memory import InMemorySecretBox
 from floww.adapters.sql import SqlWorkflowRepo, make_engine
 from floww.domain.model import Execution
-from tests.integration.serving import RunningServer, approve_device_login
+from tests.integration.serving import FLOWW, RunningServer, approve_device_login
 
 __all__ = [
     "EXAMPLE",
@@ -33,7 +32,6 @@ __all__ = [
 ]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-m", "floww")
 T = TypeVar("T")
 
 

@@ -17,6 +17,7 @@ import attrs
 import httpx
 
 __all__ = [
+    "FLOWW",
     "RunningServer",
     "approve_device_login",
     "approve_user_code",
@@ -24,7 +25,8 @@ __all__ = [
     "running_server",
 ]
 
-SERVE = (sys.executable, "-c", "from floww.bootstrap import main; main()", "serve")
+FLOWW = (sys.executable, "-m", "floww")  # the `floww` command of this environment
+SERVE = (*FLOWW, "serve")
 
 
 def free_port() -> int:

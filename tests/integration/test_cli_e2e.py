@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.serving import RunningServer, approve_user_code, running_server
+from tests.integration.serving import FLOWW, RunningServer, approve_user_code, running_server
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-m", "floww")
 
 
 @pytest.fixture(scope="module")

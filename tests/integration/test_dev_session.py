@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import pytest
 
 from floww.entrypoints.cli.store import ClientStore, StoredCredentials
 from tests.integration.serving import (
+    FLOWW,
     RunningServer,
     approve_device_login,
     free_port,
@@ -32,7 +32,6 @@ from tests.integration.serving import (
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-c", "from floww.bootstrap import main; main()")
 TIMEOUT = 30.0
 
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import tomllib
 from collections import Counter
@@ -34,6 +33,7 @@ from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.wire import code_to_wire
 from tests.integration.postgres import fresh_database
 from tests.integration.serving import (
+    FLOWW,
     RunningServer,
     approve_device_login,
     approve_user_code,
@@ -44,7 +44,6 @@ from tests.integration.serving import (
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
-FLOWW = (sys.executable, "-m", "floww")
 TIMEOUT = 30.0
 
 
