@@ -28,6 +28,7 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.paths import PathTemplate
+from floww.domain.providers import body_limit, verify_delivery
 from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
@@ -38,7 +39,6 @@ from floww.domain.usecases.executions import (
     outcome,
     queue_execution,
 )
-from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
 
@@ -252,8 +252,6 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> WebhookRes
 def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
     """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
     not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
-    if len(request.body) > deps.settings.max_body_bytes:
-        raise PayloadTooLarge(len(request.body), deps.settings.max_body_bytes)
     hooks = {
         h.source: h
         for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
@@ -274,6 +272,9 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
     dev = hooks.get(TriggerSource.DEV)
     primary = deployed or dev
     assert primary is not None
+    limit = body_limit(primary.owner.type, deps.settings.max_body_bytes)
+    if len(request.body) > limit:
+        raise PayloadTooLarge(len(request.body), limit)
     trigger = deps.repo.get_trigger(primary.trigger_id)
 
     dedupe_key: str | None = None
@@ -296,7 +297,8 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             return WebhookResponse(200, {"ignored": delivery.ignored})
         event = delivery.event
         dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
-        direct_reply = {"ok": True}
+        # An empty acknowledgement (Slack's slash commands) is an empty text body.
+        direct_reply = "" if delivery.ack is None else delivery.ack
 
     # A place in the workflow's queue is held before anything is recorded: a full queue
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
