@@ -101,7 +101,7 @@ def test_catalog_lists_types_and_their_fields() -> None:
     from floww.domain.providers import CATALOGUE
 
     assert set(provider_types()) == set(CATALOGUE)
-    for name, cls in provider_types().items():
+    for name in provider_types():
         if name != "secret":
             assert fields_for(name) == CATALOGUE[name].fields
     assert [f.name for f in fields_for("github")] == ["token", "webhook_secret", "api_url"]
@@ -112,7 +112,7 @@ def test_catalog_lists_types_and_their_fields() -> None:
         assert all(f.secret for f in fields_for(kind) if f.required)
     assert fields_for("builtin") == ()
     with pytest.raises(NotFound):
-        fields_for("gitlab")
+        fields_for("notion")
 
 
 def test_builtin_needs_no_config() -> None:
