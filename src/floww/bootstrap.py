@@ -357,20 +357,22 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         return may_subscribe(deps.repo, principal, channel)
 
     ws_base = settings.base_url.replace("http://", "ws://").replace("https://", "wss://")
-    routes: list[BaseRoute] = [
-        realtime_route(
-            adapters.realtime,
-            authenticate=authenticate_token,
-            may_subscribe=subscribe_allowed,
-            path=REALTIME_PATH,
-        )
-    ]
-    if adapters.registry_storage is not None:
-        routes[:0] = registry_routes(adapters.registry_storage, authorize_push)
     realtime_url = f"{ws_base}{REALTIME_PATH}"
-    if settings.realtime == "centrifugo":
+    routes: list[BaseRoute] = []
+    if adapters.registry_storage is not None:
+        routes += registry_routes(adapters.registry_storage, authorize_push)
+    if settings.realtime == "centrifugo":  # clients connect to Centrifugo, which asks these
         realtime_url = settings.centrifugo_ws_url
         routes += proxy_routes(authenticate=authenticate_token, may_subscribe=subscribe_allowed)
+    else:
+        routes.append(
+            realtime_route(
+                adapters.realtime,
+                authenticate=authenticate_token,
+                may_subscribe=subscribe_allowed,
+                path=REALTIME_PATH,
+            )
+        )
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},

@@ -299,10 +299,11 @@ class ClientSession:
             return None
         disconnect = answer.get("disconnect")
         if isinstance(disconnect, dict):
-            raise Disconnect(int(disconnect.get("code", 3000)), str(disconnect.get("reason", "")))
+            code = _code(disconnect.get("code"), 3000)
+            raise Disconnect(code, str(disconnect.get("reason", "")))
         error = answer.get("error")
         if isinstance(error, dict):
-            code, message = int(error.get("code", 100)), str(error.get("message", ""))
+            code, message = _code(error.get("code"), 100), str(error.get("message", ""))
             self._outbox.put_frame(
                 _error(command_id, code, message, temporary=bool(error.get("temporary")))
             )
@@ -352,6 +353,13 @@ class ClientSession:
         self._outbox.put_frame(_reply(command_id, subscribe={}))
         self.channels.add(channel)
         self._hub.attach(channel, self._outbox)
+
+
+def _code(value: Any, default: int) -> int:
+    """A proxy's code as Centrifugo reads it: a non-negative integer, else ``default``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
 
 
 def _bearer(headers: Mapping[str, str]) -> str:

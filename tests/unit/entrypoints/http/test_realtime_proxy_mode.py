@@ -141,3 +141,15 @@ def test_a_connect_token_is_refused_as_centrifugo_would_check_it_as_its_own_jwt(
 
     run(proxy, test)
     assert proxy.requests == []
+
+
+@pytest.mark.parametrize("code", ["4501", None, -1, True, 4.5])
+def test_a_proxy_code_that_is_not_a_number_is_read_as_centrifugo_reads_it(code: Any) -> None:
+    proxy = ScriptedProxy({"disconnect": {"code": code, "reason": "x"}})
+
+    async def test(session: ClientSession, outbox: Outbox) -> None:
+        with pytest.raises(Disconnect) as raised:
+            await send(session, {"id": 1, "connect": {}})
+        assert raised.value.code == 3000
+
+    run(proxy, test)
