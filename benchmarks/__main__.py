@@ -108,6 +108,9 @@ def main() -> None:
     print(flush=True)
     for line in importlib.import_module("benchmarks.replicas").run():
         print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.centrifugo").run():
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
+from floww.adapters.centrifugo import CentrifugoRealtime, HttpProxyCaller
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
 from floww.adapters.http_client.platform import HttpPlatform
@@ -77,6 +78,8 @@ from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
+from floww.entrypoints.http.centrifugo_api import server_api_routes
+from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
@@ -104,6 +107,7 @@ __all__ = [
     "Server",
     "ServerAdapters",
     "build_server",
+    "centrifugo_standin_app",
     "client_adapters",
     "embedded_adapters",
     "http_services",
@@ -284,6 +288,17 @@ def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
             "Centrifugo, ECR, Lambda) are not part of this build; use FLOWW_PROFILE=embedded",
             field="profile",
         )
+    if settings.realtime == "centrifugo":
+        # Centrifugo carries live events to every replica's clients: no fan-out through the
+        # database. The local hub stays for the (unadvertised) embedded endpoint.
+        published = CentrifugoRealtime(
+            settings.centrifugo_api_url,
+            settings.centrifugo_api_key,
+            timeout_s=settings.centrifugo_timeout_s,
+        )
+        adapters = attrs.evolve(
+            adapters, published=published, closers=(*adapters.closers, published.close)
+        )
     return attrs.evolve(adapters, **replace)
 
 
@@ -342,23 +357,29 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         return may_subscribe(deps.repo, principal, channel)
 
     ws_base = settings.base_url.replace("http://", "ws://").replace("https://", "wss://")
-    routes: list[BaseRoute] = [
-        realtime_route(
-            adapters.realtime,
-            authenticate=authenticate_token,
-            may_subscribe=subscribe_allowed,
-            path=REALTIME_PATH,
-        )
-    ]
+    realtime_url = f"{ws_base}{REALTIME_PATH}"
+    routes: list[BaseRoute] = []
     if adapters.registry_storage is not None:
-        routes[:0] = registry_routes(adapters.registry_storage, authorize_push)
+        routes += registry_routes(adapters.registry_storage, authorize_push)
+    if settings.realtime == "centrifugo":  # clients connect to Centrifugo, which asks these
+        realtime_url = settings.centrifugo_ws_url
+        routes += proxy_routes(authenticate=authenticate_token, may_subscribe=subscribe_allowed)
+    else:
+        routes.append(
+            realtime_route(
+                adapters.realtime,
+                authenticate=authenticate_token,
+                may_subscribe=subscribe_allowed,
+                path=REALTIME_PATH,
+            )
+        )
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
         fields_for=fields_for,
         runtime_target=adapters.runtime_target,
         public_config={
-            "realtime_url": f"{ws_base}{REALTIME_PATH}",
+            "realtime_url": realtime_url,
             "registry_host": _registry_host(settings),
             "auth_provider": adapters.auth_provider,
         },
@@ -373,6 +394,36 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         ),
         extra_routes=routes,
     )
+
+
+def centrifugo_standin_app(
+    *, api_key: str, server_url: str, ping_interval: float = 25.0, proxy_timeout_s: float = 1.0
+) -> Any:
+    """The embedded hub playing Centrifugo for a floww server at ``server_url``: its server
+    API (``/api/publish``, ``/api/presence_stats``) and its client websocket
+    (``/connection/websocket``) asking the server's connect and subscribe proxies, with the
+    client's ``Authorization`` header forwarded. For tests and local trials of the
+    ``centrifugo`` realtime setting; see docs/cloud-realtime.md for what it does not play."""
+    from starlette.applications import Starlette
+
+    hub = LocalRealtimeHub()
+    base = server_url.rstrip("/")
+    proxy = HttpProxyCaller(
+        f"{base}{CONNECT_PATH}", f"{base}{SUBSCRIBE_PATH}", timeout_s=proxy_timeout_s
+    )
+
+    def refuse(*_: Any) -> Any:
+        raise Unauthenticated("this endpoint asks the proxies")
+
+    websocket = realtime_route(
+        hub,
+        authenticate=refuse,
+        may_subscribe=refuse,
+        path=REALTIME_PATH,
+        ping_interval=ping_interval,
+        proxy=proxy,
+    )
+    return Starlette(routes=[*server_api_routes(hub, api_key), websocket])
 
 
 @attrs.define

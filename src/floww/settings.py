@@ -67,6 +67,12 @@ class Settings:
     concurrency_per_workflow: int = 4
     queue_per_workflow: int = 100
     lease_ttl_s: float = 30.0
+    # Live events: the embedded hub, or Centrifugo (docs/cloud-realtime.md).
+    realtime: str = "embedded"
+    centrifugo_api_url: str = ""
+    centrifugo_api_key: str = attrs.field(default="", repr=False)
+    centrifugo_ws_url: str = ""
+    centrifugo_timeout_s: float = 2.0
 
     @property
     def base_url(self) -> str:
@@ -109,6 +115,11 @@ class Settings:
             "concurrency_per_workflow": int,
             "queue_per_workflow": int,
             "lease_ttl_s": float,
+            "realtime": str,
+            "centrifugo_api_url": str,
+            "centrifugo_api_key": str,
+            "centrifugo_ws_url": str,
+            "centrifugo_timeout_s": float,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -145,6 +156,7 @@ class Settings:
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         _check_scheduling(values)
+        _check_realtime(values)
         return cls(**values)
 
 
@@ -155,3 +167,32 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
     if values.get("lease_ttl_s", 1.0) <= 0:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
+
+
+def _check_realtime(values: Mapping[str, Any]) -> None:
+    realtime = values.get("realtime", "embedded")
+    if realtime not in {"embedded", "centrifugo"}:
+        raise InvalidInput("FLOWW_REALTIME must be 'embedded' or 'centrifugo'")
+    if values.get("centrifugo_timeout_s", 1.0) <= 0:
+        raise InvalidInput("FLOWW_CENTRIFUGO_TIMEOUT_S must be more than 0")
+    if realtime != "centrifugo":
+        return
+    missing = [
+        f"FLOWW_{name.upper()}"
+        for name in ("centrifugo_api_url", "centrifugo_api_key", "centrifugo_ws_url")
+        if not values.get(name)
+    ]
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_REALTIME=centrifugo needs {' and '.join(missing)}: set "
+            f"{'them' if len(missing) > 1 else 'it'} to your Centrifugo's server API URL, API key "
+            "and client websocket URL (see docs/cloud-realtime.md)"
+        )
+    for name, schemes in (
+        ("centrifugo_api_url", ("http://", "https://")),
+        ("centrifugo_ws_url", ("ws://", "wss://")),
+    ):
+        if not str(values[name]).startswith(schemes):
+            raise InvalidInput(
+                f"FLOWW_{name.upper()} must start with {' or '.join(schemes)}", field=name
+            )

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated
+from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated, Unavailable
 from floww.domain.model import (
     ErrorInfo,
     Execution,
@@ -41,6 +42,8 @@ from floww.domain.usecases.executions import (
 )
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
+
+log = logging.getLogger("floww.webhooks")
 
 __all__ = [
     "UNSTORED_HEADERS",
@@ -325,14 +328,14 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
 
     if slot is not None and deployment is not None:
         future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
         deadline = deps.settings.response_deadline_s
         return response_for(outcome(deps, future, execution.id, deadline))
 
     if deployed is not None:
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger)
         final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return response_for(final)
@@ -352,8 +355,43 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             503, {"error": error, "execution_id": execution.id}, {}, execution.id
         )
     deps.replies.open(execution.id)
-    _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
+    try:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
+    except Unavailable as exc:
+        # Nobody can hear the event: answer now rather than wait out the deadline.
+        deps.replies.wait(execution.id, 0)  # releases the reply id
+        info = ErrorInfo("RealtimeUnavailable", str(exc))
+        final = execution.transition(
+            ExecutionStatus.FAILED, error=info, finished_at=deps.clock.now()
+        )
+        deps.repo.update_execution(final)
+        error = {
+            "type": "Unavailable",
+            "message": "the event cannot reach the `floww dev` session: the realtime service "
+            "is unavailable; try again shortly",
+        }
+        return WebhookResponse(
+            503, {"error": error, "execution_id": execution.id}, {}, execution.id
+        )
     return _await_dev_reply(deps, execution, direct_reply)
+
+
+def _tell_observers(
+    deps: ServerDeps,
+    execution: Execution,
+    workflow: Workflow,
+    dev: Webhook | None,
+    primary: Webhook,
+    trigger: Trigger,
+) -> None:
+    """Dev sessions only watch deployed runs: a realtime service that cannot be reached must
+    not fail the deployed webhook."""
+    try:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+    except Unavailable as exc:
+        log.warning(
+            "dev sessions of workflow %s not told of %s: %s", workflow.id, execution.id, exc
+        )
 
 
 def _tell_dev_sessions(
