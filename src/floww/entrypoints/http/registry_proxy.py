@@ -144,12 +144,14 @@ class _Proxy:
         url = f"{self._upstream.base_url}/v2/{upstream_name}/{rest}"
         if query:
             url = f"{url}?{query}"
-        headers = {k: v for k, v in request.headers.items() if k in _REQUEST_HEADERS}
+        # a list, not a dict: clients send several Accept headers, each one counts
+        headers = [(k, v) for k, v in request.headers.items() if k in _REQUEST_HEADERS]
         credentials = await run_in_threadpool(self._upstream.authorization)
         if credentials:
-            headers["authorization"] = credentials
+            headers.append(("authorization", credentials))
+        length = request.headers.get("content-length", "0")
         streams_body = request.method in {"POST", "PUT", "PATCH"} and (
-            int(headers.get("content-length", "0") or 0) > 0
+            (length.isdigit() and int(length) > 0)
             or "chunked" in request.headers.get("transfer-encoding", "")
         )
         outgoing = self._http.build_request(
