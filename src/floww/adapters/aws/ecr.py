@@ -72,13 +72,20 @@ _RETRY_LATER = {"LimitExceededException", "TooManyRequestsException", "ServerExc
 
 def ecr_client(region: str, *, endpoint_url: str = "") -> Any:
     """A boto3 ECR client for ``region`` (credentials from boto3's usual chain: environment,
-    instance or task role); ``endpoint_url`` replaces AWS's endpoint (a VPC endpoint, a
-    stand-in)."""
+    profile, instance or task role; ``InvalidInput`` naming what to set when there are none);
+    ``endpoint_url`` replaces AWS's endpoint (a VPC endpoint, a stand-in)."""
     import boto3  # here, so that the CLI's start does not load boto3
     from botocore.config import Config
 
+    session = boto3.Session(region_name=region)
+    if session.get_credentials() is None:
+        raise InvalidInput(
+            "ECR needs AWS credentials and none were found: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run the server with an IAM role",
+            field="registry",
+        )
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10)
-    return boto3.client("ecr", region_name=region, endpoint_url=endpoint_url or None, config=config)
+    return session.client("ecr", endpoint_url=endpoint_url or None, config=config)
 
 
 class EcrImageRegistry(ImageRegistry, RegistryUpstream):
@@ -166,12 +173,15 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
                 imageTag=tag,
                 imageManifest=image.manifest().decode(),
                 imageManifestMediaType=MANIFEST_MEDIA_TYPE,
+                imageDigest=image.digest,  # ECR checks it against the manifest
             )
-        except _AlreadyThere:
-            pass
-        except Conflict:
+        except Conflict:  # the tag exists: fine when it names this very image
             if self.resolve(repository, tag) != image.digest:
-                raise
+                raise Conflict(
+                    f"{repository}:{tag} names other content and ECR tags are immutable",
+                    repository=repository,
+                    tag=tag,
+                ) from None
         return image.digest
 
     def pull(self, repository: str, reference: str) -> OciImage:
