@@ -175,7 +175,7 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
                 imageManifestMediaType=MANIFEST_MEDIA_TYPE,
                 imageDigest=image.digest,  # ECR checks it against the manifest
             )
-        except Conflict:  # the tag exists: fine when it names this very image
+        except (_AlreadyThere, Conflict):  # the tag exists: fine when it names this image
             if self.resolve(repository, tag) != image.digest:
                 raise Conflict(
                     f"{repository}:{tag} names other content and ECR tags are immutable",
@@ -303,18 +303,19 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
             raise Unavailable(f"ECR {operation} failed: {exc}", operation=operation) from exc
 
 
-class _AlreadyThere(Conflict):
-    """The repository or the tagged image exists already: success for an idempotent call."""
+class _AlreadyThere(Exception):
+    """The repository or the tagged image exists already: success for an idempotent call
+    (never leaves the adapter, so it is no domain error)."""
 
 
-def _domain_error(operation: str, exc: Any, params: dict[str, Any]) -> FlowwError:
+def _domain_error(operation: str, exc: Any, params: dict[str, Any]) -> FlowwError | _AlreadyThere:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     message = str(error.get("Message", "")) or code
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     subject = params.get("repositoryName", "")
     if code in {"RepositoryAlreadyExistsException", "ImageAlreadyExistsException"}:
-        return _AlreadyThere(message, operation=operation)
+        return _AlreadyThere(message)
     if code in _NOT_FOUND:
         return NotFound(_NOT_FOUND[code], subject or operation)
     if code == "ImageTagAlreadyExistsException":

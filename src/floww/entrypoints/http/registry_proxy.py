@@ -70,10 +70,6 @@ _MAX_ERROR_BODY = 64 * 1024
 _TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=30.0)
 
 
-class _UpstreamRefused(Unavailable):
-    """The upstream answered 401 to the server's own credentials: a gateway error (502)."""
-
-
 def proxy_routes(
     upstream: RegistryUpstream,
     authorize: Authorizer,
@@ -168,7 +164,10 @@ class _Proxy:
             ) from exc
         if answer.status_code == 401:
             await answer.aclose()
-            raise _UpstreamRefused("the upstream registry refused this server's credentials")
+            # the server's own credentials were refused: a gateway error (502), not the client's
+            raise Unavailable(
+                "the upstream registry refused this server's credentials", upstream="refused"
+            )
         relayed = self._answer_headers(answer, name, upstream_name)
         if answer.status_code >= 400:
             return await _relay_error(answer, relayed, head=request.method == "HEAD")
@@ -247,7 +246,7 @@ def _guarded(
             response = await endpoint(request)
         except FlowwError as exc:
             response = registry_error(exc, head=request.method == "HEAD")
-            if isinstance(exc, _UpstreamRefused):
+            if isinstance(exc, Unavailable) and exc.details.get("upstream") == "refused":
                 response.status_code = 502
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
