@@ -123,6 +123,11 @@ def test_aws_failures_become_domain_errors(moto_endpoint: str, http: httpx.Clien
     assert "ECR DescribeImages failed" in info.value.message
 
 
+def test_a_malformed_region_is_named(moto_endpoint: str) -> None:
+    with pytest.raises(InvalidInput, match="FLOWW_ECR_REGION='eu west'"):
+        ecr_client("eu west")
+
+
 def test_the_server_refuses_to_start_without_aws_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,6 +76,7 @@ def ecr_client(region: str, *, endpoint_url: str = "") -> Any:
     ``endpoint_url`` replaces AWS's endpoint (a VPC endpoint, a stand-in)."""
     import boto3  # here, so that the CLI's start does not load boto3
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     session = boto3.Session(region_name=region)
     if session.get_credentials() is None:
@@ -85,7 +86,14 @@ def ecr_client(region: str, *, endpoint_url: str = "") -> Any:
             field="registry",
         )
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10)
-    return session.client("ecr", endpoint_url=endpoint_url or None, config=config)
+    try:
+        return session.client("ecr", endpoint_url=endpoint_url or None, config=config)
+    except (BotoCoreError, ValueError) as exc:
+        raise InvalidInput(
+            f"cannot reach ECR with FLOWW_ECR_REGION={region!r} and "
+            f"FLOWW_ECR_ENDPOINT_URL={endpoint_url!r}: {exc}",
+            field="registry",
+        ) from None
 
 
 class EcrImageRegistry(ImageRegistry, RegistryUpstream):
