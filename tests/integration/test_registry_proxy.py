@@ -48,6 +48,10 @@ class ScopedTokens(InMemoryPlatformTokens):
     """The in-memory platform tokens, plus pull-only registry tokens (a scope the authorizer
     knows, ``pull:<repository>``)."""
 
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.clock = clock
+
     def issue_pull_token(self, namespace_id: str, repository: str) -> str:
         principal = Principal(
             id=f"registry:{namespace_id}",
@@ -79,7 +83,9 @@ class Proxy:
 
 
 @contextlib.contextmanager
-def proxy_server(home: Path, upstream: Upstream, **settings: str) -> Iterator[Proxy]:
+def proxy_server(
+    home: Path, upstream: Upstream, tokens: ScopedTokens | None = None, **settings: str
+) -> Iterator[Proxy]:
     values = {
         "registry": "proxy",
         "registry_upstream_url": upstream.url,
@@ -87,8 +93,8 @@ def proxy_server(home: Path, upstream: Upstream, **settings: str) -> Iterator[Pr
         "registry_upstream_password": upstream.password,
         **settings,
     }
-    clock = ManualClock()
-    tokens = ScopedTokens(clock)
+    tokens = tokens if tokens is not None else ScopedTokens(ManualClock())
+    clock = tokens.clock
     server = build_server(Settings.load({}, home=home, **values), tokens=tokens)
     try:
         with serve_asgi(server.app) as url:
@@ -260,3 +266,32 @@ def test_an_upstream_refusing_the_server_or_gone_is_a_gateway_error(
         down = httpx.get(f"{proxy.url}/v2/{REPO}/tags/list", headers=proxy.auth())
         assert down.status_code == 503
         assert down.json()["errors"][0]["code"] == "UNAVAILABLE"
+
+
+def test_an_upload_started_before_a_restart_finishes_after_it(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """The proxy keeps no upload state: the upstream does, so a restarted server (or another
+    replica) continues an upload another one started."""
+    tokens = ScopedTokens(ManualClock())
+    blob = os.urandom(100_000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with proxy_server(tmp_path / "home", upstream, tokens) as first:
+        auth = first.auth()
+        started = httpx.post(f"{first.url}/v2/{REPO}/blobs/uploads/", headers=auth)
+        patched = httpx.patch(
+            f"{first.url}{started.headers['location']}",
+            content=blob[:60_000],
+            headers={**auth, "Content-Range": "0-59999"},
+        )
+        assert patched.status_code == 202, patched.text
+        location = patched.headers["location"]
+    with proxy_server(tmp_path / "home", upstream, tokens) as second:
+        finished = httpx.put(
+            httpx.URL(f"{second.url}{location}").copy_add_param("digest", digest),
+            content=blob[60_000:],
+            headers={**auth, "Content-Range": "60000-99999"},
+        )
+        assert finished.status_code == 201, finished.text
+        fetched = httpx.get(f"{second.url}/v2/{REPO}/blobs/{digest}", headers=auth)
+        assert fetched.content == blob
