@@ -136,13 +136,15 @@ class _Proxy:
         return urlencode({"mount": digest, "from": self._upstream.repository(source)})
 
     async def _send(self, request: Request, name: str, rest: str, query: str) -> Response:
+        # credentials first, off the event loop: they may be fetched (ECR), and the base URL
+        # may come with them
+        credentials = await run_in_threadpool(self._upstream.authorization)
         upstream_name = self._upstream.repository(name)
         url = f"{self._upstream.base_url}/v2/{upstream_name}/{rest}"
         if query:
             url = f"{url}?{query}"
         # a list, not a dict: clients send several Accept headers, each one counts
         headers = [(k, v) for k, v in request.headers.items() if k in _REQUEST_HEADERS]
-        credentials = await run_in_threadpool(self._upstream.authorization)
         if credentials:
             headers.append(("authorization", credentials))
         length = request.headers.get("content-length", "0")
