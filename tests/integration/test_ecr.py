@@ -190,7 +190,10 @@ def test_skopeo_pushes_through_the_proxy_into_a_new_ecr_repository(
             f"{url}/v2/floww/ecrns/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
         )
         assert started.headers["location"].startswith("/v2/floww/ecrns/blobs/uploads/")
-    (repository,) = ecr_client(REGION, endpoint_url=moto_endpoint).describe_repositories(
-        repositoryNames=["acme/ecrns"]
-    )["repositories"]
+        intruder = push(layout, f"{host}/floww/victim:v1", token)
+        assert intruder.returncode != 0
+    ecr = ecr_client(REGION, endpoint_url=moto_endpoint)
+    (repository,) = ecr.describe_repositories(repositoryNames=["acme/ecrns"])["repositories"]
     assert repository["imageTagMutability"] == "IMMUTABLE"
+    names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+    assert "acme/victim" not in names  # refused before anything reached ECR
