@@ -29,10 +29,12 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
+from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client
 from floww.adapters.centrifugo import CentrifugoRealtime, HttpProxyCaller
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
 from floww.adapters.http_client.platform import HttpPlatform
+from floww.adapters.http_client.registry_upstream import BasicUpstream, proxied_registry
 from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.inprocess import (
     InProcessRunner,
@@ -81,6 +83,7 @@ from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
 from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
 from floww.entrypoints.http.limits import EdgeGuard
+from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.retention import RetentionSweeper
@@ -94,6 +97,7 @@ from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.limit_store import LimitStore
 from floww.ports.realtime import Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
+from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
@@ -161,6 +165,7 @@ class ServerAdapters:
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
+    registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
 
 
 def _floww_source_root() -> str:
@@ -202,13 +207,18 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         published = PgFanOutRealtime(hub, engine, notifications, box)
         closers = (notifications.close, engine.dispose)
     tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
-    registry = LocalImageRegistry(
+    local_registry = LocalImageRegistry(
         settings.home / "registry",
         registry_host=_registry_host(settings),
         issue_push_token=lambda ns, repo, ttl: tokens.issue_registry_token(
             namespace_id=ns, repository=repo, ttl_seconds=ttl
         ),
     )
+    registry: ImageRegistry = local_registry
+    upstream: RegistryUpstream | None = None
+    if settings.registry == "proxy":
+        registry, upstream, close_proxy = _registry_proxy(settings, clock, tokens)
+        closers = (*closers, close_proxy)
     host: FunctionHost
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
@@ -238,7 +248,8 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         ids=RandomIds(),
         runtime_target=embedded_target(),
         registry=registry,
-        registry_storage=registry,
+        registry_storage=local_registry if upstream is None else None,
+        registry_upstream=upstream,
         api_keys=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
@@ -249,6 +260,46 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
             queue_limit=settings.queue_per_workflow,
         ),
     )
+
+
+def _registry_proxy(
+    settings: Settings, clock: Clock, tokens: LocalPlatformTokens
+) -> tuple[ImageRegistry, RegistryUpstream, Callable[[], None]]:
+    """``FLOWW_REGISTRY=proxy``: the upstream ``/v2/`` forwards to (ECR or a v2 server with
+    Basic credentials), the server's ``ImageRegistry`` over it, and what closes them."""
+
+    def issue(namespace_id: str, repository: str, ttl: int) -> str:
+        return tokens.issue_registry_token(
+            namespace_id=namespace_id, repository=repository, ttl_seconds=ttl
+        )
+
+    http = httpx.Client(timeout=60)
+    if settings.registry_upstream_auth == "ecr":
+        ecr = EcrImageRegistry(
+            ecr_client(settings.ecr_region, endpoint_url=settings.ecr_endpoint_url),
+            clock=clock,
+            registry_host=_registry_host(settings),
+            issue_push_token=issue,
+            http=http,
+            repository_prefix=settings.ecr_repository_prefix,
+            scan_on_push=settings.ecr_scan_on_push,
+            upstream_url=settings.registry_upstream_url,
+        )
+        return ecr, ecr, http.close
+    upstream = BasicUpstream(
+        settings.registry_upstream_url,
+        username=settings.registry_upstream_username,
+        password=settings.registry_upstream_password,
+    )
+    registry = proxied_registry(
+        settings.registry_upstream_url,
+        username=settings.registry_upstream_username,
+        password=settings.registry_upstream_password,
+        registry_host=_registry_host(settings),
+        issue_push_token=issue,
+        http=http,
+    )
+    return registry, upstream, http.close
 
 
 def memory_adapters(
@@ -361,6 +412,9 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
     routes: list[BaseRoute] = []
     if adapters.registry_storage is not None:
         routes += registry_routes(adapters.registry_storage, authorize_push)
+    elif adapters.registry_upstream is not None:
+        shared = [r.strip() for r in settings.registry_shared_repositories.split(",") if r.strip()]
+        routes += registry_proxy_routes(adapters.registry_upstream, authorize_push, shared=shared)
     if settings.realtime == "centrifugo":  # clients connect to Centrifugo, which asks these
         realtime_url = settings.centrifugo_ws_url
         routes += proxy_routes(authenticate=authenticate_token, may_subscribe=subscribe_allowed)

@@ -4,6 +4,7 @@ object that the composition root hands out. Nothing else reads the environment."
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,17 @@ class Settings:
     centrifugo_api_key: str = attrs.field(default="", repr=False)
     centrifugo_ws_url: str = ""
     centrifugo_timeout_s: float = 2.0
+    # The image registry (docs/cloud-registry.md): the local OCI store, or a proxy to upstream.
+    registry: str = "local"
+    registry_upstream_url: str = ""
+    registry_upstream_auth: str = "basic"
+    registry_upstream_username: str = ""
+    registry_upstream_password: str = attrs.field(default="", repr=False)
+    registry_shared_repositories: str = ""
+    ecr_region: str = ""
+    ecr_repository_prefix: str = "floww"
+    ecr_scan_on_push: bool = False
+    ecr_endpoint_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -120,6 +132,7 @@ class Settings:
             "centrifugo_api_key": str,
             "centrifugo_ws_url": str,
             "centrifugo_timeout_s": float,
+            **_REGISTRY_READERS,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -157,6 +170,7 @@ class Settings:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         _check_scheduling(values)
         _check_realtime(values)
+        _check_registry(values)
         return cls(**values)
 
 
@@ -196,3 +210,65 @@ def _check_realtime(values: Mapping[str, Any]) -> None:
             raise InvalidInput(
                 f"FLOWW_{name.upper()} must start with {' or '.join(schemes)}", field=name
             )
+
+
+_REGISTRY_READERS: dict[str, Callable[[str], Any]] = {
+    "registry": str,
+    "registry_upstream_url": str,
+    "registry_upstream_auth": str,
+    "registry_upstream_username": str,
+    "registry_upstream_password": str,
+    "registry_shared_repositories": str,
+    "ecr_region": str,
+    "ecr_repository_prefix": str,
+    "ecr_scan_on_push": _bool,
+    "ecr_endpoint_url": str,
+}
+
+
+def _check_registry(values: Mapping[str, Any]) -> None:
+    """``FLOWW_REGISTRY=proxy`` needs an upstream: a v2 server's URL (Basic credentials
+    optional, both or neither) or ECR's region; the error names what is missing."""
+    registry = values.get("registry", "local")
+    if registry not in {"local", "proxy"}:
+        raise InvalidInput("FLOWW_REGISTRY must be 'local' or 'proxy'", field="registry")
+    if registry != "proxy":
+        return
+    auth = values.get("registry_upstream_auth", "basic")
+    if auth not in {"basic", "ecr"}:
+        raise InvalidInput(
+            "FLOWW_REGISTRY_UPSTREAM_AUTH must be 'basic' or 'ecr'", field="registry"
+        )
+    missing = []
+    if auth == "basic":
+        if not values.get("registry_upstream_url"):
+            missing.append(
+                "FLOWW_REGISTRY_UPSTREAM_URL (the upstream registry, e.g. https://host:5000)"
+            )
+        if bool(values.get("registry_upstream_username")) != bool(
+            values.get("registry_upstream_password")
+        ):
+            missing.append(
+                "both FLOWW_REGISTRY_UPSTREAM_USERNAME and FLOWW_REGISTRY_UPSTREAM_PASSWORD"
+            )
+    elif not values.get("ecr_region"):
+        missing.append("FLOWW_ECR_REGION (the AWS region of the ECR registry, e.g. eu-west-1)")
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_REGISTRY=proxy with FLOWW_REGISTRY_UPSTREAM_AUTH={auth} needs "
+            + " and ".join(missing)
+            + "; set them and start again",
+            field="registry",
+        )
+    url = str(values.get("registry_upstream_url", ""))
+    if url and not url.startswith(("http://", "https://")):
+        raise InvalidInput(
+            f"FLOWW_REGISTRY_UPSTREAM_URL must start with http:// or https://, not {url!r}",
+            field="registry",
+        )
+    prefix = str(values.get("ecr_repository_prefix", "floww"))
+    if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", prefix):
+        raise InvalidInput(
+            f"FLOWW_ECR_REPOSITORY_PREFIX must be a lowercase repository path, not {prefix!r}",
+            field="registry",
+        )
