@@ -29,6 +29,13 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
+from floww.adapters.aws.lambda_host import (
+    LAMBDA_PLATFORM,
+    LAMBDA_PYTHON,
+    LambdaConfig,
+    LambdaFunctionHost,
+    lambda_client,
+)
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
 from floww.adapters.http_client.platform import HttpPlatform
@@ -208,6 +215,8 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     host: FunctionHost
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
+    elif settings.function_host == "lambda":
+        host = _lambda_host(settings)
     else:
         host = LocalFunctionHost(
             registry,
@@ -232,7 +241,9 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         tokens=tokens,
         clock=clock,
         ids=RandomIds(),
-        runtime_target=embedded_target(),
+        runtime_target=_lambda_target(settings)
+        if settings.function_host == "lambda"
+        else embedded_target(),
         registry=registry,
         registry_storage=registry,
         api_keys=identity,
@@ -245,6 +256,28 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
             queue_limit=settings.queue_per_workflow,
         ),
     )
+
+
+def _lambda_host(settings: Settings) -> FunctionHost:
+    """AWS Lambda as the function host (``FLOWW_FUNCTION_HOST=lambda``, docs/cloud-functions.md)."""
+    config = LambdaConfig(
+        role_arn=settings.lambda_role_arn,
+        image_prefix=settings.lambda_image_prefix,
+        memory_mb=settings.lambda_memory_mb,
+        timeout_s=settings.lambda_timeout_s,
+        ephemeral_storage_mb=settings.lambda_ephemeral_storage_mb,
+        function_prefix=settings.lambda_function_prefix,
+    )
+    client = lambda_client(
+        settings.lambda_region,
+        endpoint_url=settings.lambda_endpoint_url,
+        timeout_s=settings.lambda_timeout_s,
+    )
+    return LambdaFunctionHost(client, config)
+
+
+def _lambda_target(settings: Settings) -> RuntimeTarget:
+    return RuntimeTarget(LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image)
 
 
 def memory_adapters(
