@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute
 
 import floww
 from floww.adapters.aws.lambda_host import (
+    HANDLER,
     LAMBDA_PLATFORM,
     LAMBDA_PYTHON,
     LambdaConfig,
@@ -277,7 +278,9 @@ def _lambda_host(settings: Settings) -> FunctionHost:
 
 
 def _lambda_target(settings: Settings) -> RuntimeTarget:
-    return RuntimeTarget(LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image)
+    return RuntimeTarget(
+        LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
+    )
 
 
 def memory_adapters(

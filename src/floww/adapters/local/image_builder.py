@@ -6,7 +6,8 @@ the installed package, never fetched from an index) and the project's requiremen
 ``pip install --target <dir> --only-binary=:all:`` for the target's platform and Python version.
 
 The installed tree sits under ``/opt/floww/site`` (``SITE_DIR``) in the layer; the image config
-sets ``PYTHONPATH=/opt/floww/site``, and a function host running the layer without the config
+sets ``PYTHONPATH=/opt/floww/site`` (and ``Cmd`` to the target's handler when it names one:
+the Lambda entry), and a function host running the layer without the config
 must put that directory on ``PYTHONPATH`` itself. Console scripts (``bin/``) and pip's
 ``direct_url.json`` are left out: they name paths of the building machine.
 
@@ -121,7 +122,7 @@ class PipImageBuilder(ImageBuilder):
         """The first 40 hex digits of the sha256 of canonical JSON of the target, the normalised
         requirements, the floww version and the content digest of floww's wheel."""
         wheel = self._floww_wheel()
-        spec = {
+        spec: dict[str, Any] = {
             "target": {
                 "platform": target.platform,
                 "python_version": target.python_version,
@@ -130,6 +131,8 @@ class PipImageBuilder(ImageBuilder):
             "requirements": normalize_requirements(requirements),
             "floww": {"version": wheel.version, "wheel": wheel.content_digest},
         }
+        if target.handler:  # only then, so that the tags of images without one stay as they were
+            spec["target"]["handler"] = target.handler
         return sha256_hex(canonical_json(spec))[:TAG_LENGTH]
 
     def build(self, target: RuntimeTarget, requirements: Sequence[str]) -> BuiltImage:
@@ -210,6 +213,8 @@ class PipImageBuilder(ImageBuilder):
         ]
         env.append("PYTHONPATH=" + ":".join([SITE_DIR, *filter(None, previous)]))
         settings["Env"] = env
+        if target.handler:
+            settings["Cmd"] = [target.handler]
         settings["Labels"] = {
             **(settings.get("Labels") or {}),
             "floww.spec_hash": tag,
