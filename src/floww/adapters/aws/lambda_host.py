@@ -34,7 +34,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
-from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from floww.domain.errors import (
     DeadlineExceeded,
@@ -282,6 +287,11 @@ class LambdaFunctionHost(FunctionHost):
             raise DeadlineExceeded(f"Lambda did not answer {operation} in time") from None
         except ClientError as exc:
             raise _translated(operation, exc) from None
+        except NoCredentialsError:
+            raise Unavailable(
+                "no AWS credentials for Lambda: give the server an IAM role (instance or task "
+                "role) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ) from None
         except BotoCoreError as exc:
             raise Unavailable(f"Lambda cannot be reached ({operation}): {exc}") from None
 
