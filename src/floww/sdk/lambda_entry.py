@@ -24,27 +24,40 @@ from floww.domain.errors import FlowwError
 from floww.sdk.http import JsonClient
 from floww.sdk.runtime import Answer, Runtime
 
-__all__ = ["fetch_code", "handler"]
+__all__ = ["LambdaEntry", "fetch_code", "handler"]
 
 _FETCH_TIMEOUT_S = 30.0
-_runtime = Runtime()
+
+
+class LambdaEntry:
+    """One container's entry: its runtime keeps the code it loaded, by digest."""
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime or Runtime()
+
+    def handle(self, event: Any, context: Any = None) -> Answer:
+        """Answer one runtime-contract request (the Lambda invocation payload)."""
+        answer = self._runtime.handle(event)
+        if not _needs_code(answer) or not isinstance(event, dict):
+            return answer
+        try:
+            files = fetch_code(event)
+        except FlowwError as exc:
+            return {
+                "ok": False,
+                "error": {"type": "CodeUnavailable", "message": str(exc), "traceback": ""},
+                "logs": [],
+                "duration_ms": 0.0,
+            }
+        return self._runtime.handle({**event, "code": {**event["code"], "files": files}})
+
+
+_entry = LambdaEntry()
 
 
 def handler(event: Any, context: Any = None) -> Answer:
-    """Answer one runtime-contract request (the Lambda invocation payload)."""
-    answer = _runtime.handle(event)
-    if not _needs_code(answer) or not isinstance(event, dict):
-        return answer
-    try:
-        files = fetch_code(event)
-    except FlowwError as exc:
-        return {
-            "ok": False,
-            "error": {"type": "CodeUnavailable", "message": str(exc), "traceback": ""},
-            "logs": [],
-            "duration_ms": 0.0,
-        }
-    return _runtime.handle({**event, "code": {**event["code"], "files": files}})
+    """The handler the Lambda image names: this container's ``LambdaEntry``."""
+    return _entry.handle(event, context)
 
 
 def fetch_code(request: dict[str, Any]) -> Any:
