@@ -26,12 +26,13 @@ the function first, as ``create_runtime`` does; ``create_runtime`` is idempotent
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 from botocore.exceptions import (
@@ -75,6 +76,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 HANDLER = "floww.sdk.lambda_entry.handler"
 # What the functions run on: the AWS Lambda Python 3.12 base image (runtime/Dockerfile).
 LAMBDA_PLATFORM = "linux/amd64"
@@ -121,6 +123,35 @@ def lambda_client(region: str, *, endpoint_url: str = "", timeout_s: int = 60) -
     return boto3.client("lambda", endpoint_url=endpoint_url or None, config=config)
 
 
+class _LambdaAnswer(Exception):
+    """An answer of Lambda's that the host acts on; never leaves the host (``_answered``)."""
+
+
+class _Missing(_LambdaAnswer):
+    """The function does not exist (Lambda's ``ResourceNotFoundException``)."""
+
+
+class _Conflict(_LambdaAnswer):
+    """The function exists already, or is being changed (``ResourceConflictException``)."""
+
+
+class _Refused(_LambdaAnswer):
+    """Lambda refused the request's content: a bad image, role or parameter."""
+
+
+def _answered(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``method``, with any of Lambda's answers it did not act on as ``Unavailable``."""
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except _LambdaAnswer as exc:
+            raise Unavailable(f"Lambda: {exc}") from None
+
+    return guarded
+
+
 class LambdaFunctionHost(FunctionHost):
     """Runs runtimes as Lambda functions through ``client`` (a boto3 Lambda client)."""
 
@@ -143,6 +174,7 @@ class LambdaFunctionHost(FunctionHost):
 
     # -- FunctionHost ------------------------------------------------------------------------
 
+    @_answered
     def create_runtime(self, runtime: Runtime) -> Runtime:
         name = self._config.function_name(runtime)
         uri = self._config.image_uri(runtime)
@@ -164,6 +196,7 @@ class LambdaFunctionHost(FunctionHost):
             return self._settled(runtime, RuntimeStatus.FAILED, f"function {name}: {reason}")
         return self._settled(runtime, RuntimeStatus.PENDING, f"function {name} is {state}")
 
+    @_answered
     def runtime_status(self, runtime: Runtime) -> RuntimeStatus:
         try:
             config = self._call(
@@ -176,12 +209,14 @@ class LambdaFunctionHost(FunctionHost):
             return RuntimeStatus.READY
         return RuntimeStatus.FAILED if state == "Failed" else RuntimeStatus.PENDING
 
+    @_answered
     def get_definitions(
         self, runtime: Runtime, code: CodeBundle, providers: dict[str, dict[str, str]]
     ) -> Definitions:
         answer = self._invoke(runtime, definitions_request(code, providers), deadline_ms=0)
         return _decoded(definitions_from_wire, answer)
 
+    @_answered
     def invoke(self, runtime: Runtime, invocation: Invocation) -> InvocationResult:
         payload = invocation_to_wire(invocation, include_files=False)
         answer = self._invoke(runtime, payload, deadline_ms=invocation.execution.deadline_ms)
@@ -191,6 +226,7 @@ class LambdaFunctionHost(FunctionHost):
                 raise DeadlineExceeded(str(error.get("message") or "past the deadline"))
         return _decoded(result_from_wire, answer)
 
+    @_answered
     def destroy_runtime(self, runtime: Runtime) -> None:
         with self._lock:
             self._ready.pop(runtime.id, None)
@@ -300,18 +336,6 @@ class LambdaFunctionHost(FunctionHost):
         return attrs.evolve(runtime, status=status, error=error)
 
 
-class _Missing(FlowwError):
-    """The function does not exist (Lambda's ``ResourceNotFoundException``)."""
-
-
-class _Conflict(FlowwError):
-    """The function exists already (``ResourceConflictException``)."""
-
-
-class _Refused(FlowwError):
-    """Lambda refused the request's content: a bad image, role or parameter."""
-
-
 _REFUSALS = {
     "InvalidParameterValueException",
     "InvalidRequestContentException",
@@ -323,7 +347,7 @@ _REFUSALS = {
 _THROTTLES = {"TooManyRequestsException", "ThrottlingException", "EC2ThrottledException"}
 
 
-def _translated(operation: str, exc: ClientError) -> FlowwError:
+def _translated(operation: str, exc: ClientError) -> Exception:
     error = exc.response.get("Error", {})
     code = str(error.get("Code") or "")
     message = str(error.get("Message") or code or "no reason given")
