@@ -2,10 +2,12 @@
 (``FLOWW_FUNCTION_HOST=lambda``) whose Lambda client talks to moto on loopback, and the real
 CLI, as subprocesses.
 
-Shown: the runtime image is built daemonless for the Lambda target and pushed to the server's
-registry only when missing; the runtime becomes an image function (memory, timeout, storage,
-role, image URI from the settings); the deployment is active and its webhook answers through
-Lambda; a code-only redeploy builds, uploads and creates nothing.
+Shown: the runtime image is built daemonless for the Lambda target over the base image the
+server declares (its layers mounted from the base repository on the server, never read or
+sent by the client) and pushed to the server's registry only when missing; the runtime
+becomes an image function (memory, timeout, storage, role, image URI from the settings); the
+deployment is active and its webhook answers through Lambda; a code-only redeploy builds,
+uploads and creates nothing.
 
 What the stand-ins do not show: moto never runs the image (its answers are canned: computed
 by floww's real Lambda entry in the test process for the same code, and queued before each
@@ -16,8 +18,12 @@ Running the image itself is ``test_lambda_entry.py``.
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import os
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
+from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.domain.oci import OciImage, blob_digest
 from floww.sdk.bundle import bundle_from_directory
 from floww.sdk.lambda_entry import handler
 from floww.sdk.wire import code_to_wire, definitions_request
@@ -46,10 +54,34 @@ def aws() -> Iterator[MotoAws]:
         yield running
 
 
+BASE_REPOSITORY = "floww-base/lambda-python"
+BASE_CONTENT = os.urandom(2 * 1024 * 1024)  # stands in for the AWS base's layers
+
+
+def base_image() -> OciImage:
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as archive:
+        info = tarfile.TarInfo("var/runtime/base.bin")
+        info.size = len(BASE_CONTENT)
+        archive.addfile(info, io.BytesIO(BASE_CONTENT))
+    raw = layer.getvalue()
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/bin:/bin", "PYTHONPATH=/var/runtime"]},
+        "rootfs": {"type": "layers", "diff_ids": [blob_digest(raw)]},
+    }
+    return OciImage(config=json.dumps(config).encode(), layers=(gzip.compress(raw, mtime=0),))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, aws: MotoAws) -> Iterator[RunningServer]:
+    """The server declares a base image that the operator put in its registry beforehand."""
     home = tmp_path_factory.mktemp("floww-home")
+    operator = LocalImageRegistry(home / "registry", registry_host="127.0.0.1")
+    digest = operator.push(BASE_REPOSITORY, "3.12", base_image())
     env = {
+        "FLOWW_LAMBDA_BASE_IMAGE": f"{BASE_REPOSITORY}@{digest}",
         "FLOWW_FUNCTION_HOST": "lambda",
         "FLOWW_LAMBDA_REGION": "us-east-1",
         "FLOWW_LAMBDA_ROLE_ARN": aws.role_arn,
@@ -116,6 +148,22 @@ def test_deploy_creates_the_function_and_a_code_only_redeploy_no_image(
     aws.queue_results(definitions_answer(project))
     first = _deploy_json(env, project)
     assert (first["built"], first["uploaded"], first["runtime_created"]) == (True, True, True)
+
+    # The image is the base's layer (mounted from the base repository on the server) plus
+    # the dependency layer; the base never passed through the client.
+    base_layer = base_image().layers[0]
+    repository, _, tag = first["image_ref"].partition(":")
+    stored = LocalImageRegistry(server.home / "registry", registry_host="127.0.0.1")
+    image = stored.pull(repository, tag)
+    assert image.layers[0] == base_layer and len(image.layers) == 2
+    assert json.loads(image.config)["config"]["Cmd"] == ["floww.sdk.lambda_entry.handler"]
+    client_cache = Path(env["XDG_CACHE_HOME"])
+    assert not [
+        p for p in client_cache.rglob("*") if p.is_file() and blob_digest(base_layer)[7:] in p.name
+    ]
+    assert not any(
+        BASE_CONTENT[:4096] in p.read_bytes() for p in client_cache.rglob("*") if p.is_file()
+    )
 
     (name,) = [n for n in aws.function_names() if n.startswith("floww-")]
     function = aws.client("lambda").get_function(FunctionName=name)
