@@ -6,7 +6,9 @@ for service errors; status 200 with ``X-Amz-Function-Error`` and the runtime's
 
 moto cannot show these (it never throttles, times out or crashes a function). The stand-in
 does not cover Lambda's real retry hints beyond ``Retry-After`` nor its exact messages. The
-boto3 client is the one the server builds (``lambda_client``, its retries included).
+boto3 client is the one the server builds (``lambda_client``, its retries included), and the
+last test follows each failure through the server's webhook use case to the execution's final
+status. Without a scripted answer the stand-in runs floww's Lambda entry on the request.
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ import attrs
 import pytest
 
 from floww.adapters.aws.lambda_host import LambdaConfig, LambdaFunctionHost, lambda_client
+from floww.adapters.memory import InMemoryIdentity
+from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.errors import DeadlineExceeded, Overloaded, Unavailable
-from floww.domain.model import Runtime
+from floww.domain.model import CodeBundle, ExecutionStatus, Runtime, RuntimeTarget
+from floww.domain.oci import runtime_repository
+from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook
+from floww.domain.usecases.workflows import create_namespace
+from floww.sdk.catalog import fields_for
 from floww.sdk.lambda_entry import handler
 from floww.sdk.wire import invocation_to_wire
 from floww.testing.contracts.function_host import hook, invocation, webhook_event
 from tests.integration.serving import free_port
+from tests.support import memory_deps
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +74,11 @@ class _LambdaApi(BaseHTTPRequestHandler):
         else:
             doc = {"Configuration": config, "Code": {"ImageUri": f"prefix/{IMAGE}"}}
             self._send(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
+
+    def do_PUT(self) -> None:  # UpdateFunctionCode
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.script.calls.append(f"PUT {self.path}")
+        self._send(200, {"Content-Type": "application/json"}, b"{}")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -184,3 +198,72 @@ def test_a_function_gone_at_invoke_is_found_again_and_invoked_once_more(
     assert host_at(url).invoke(RUNTIME, BOOM).ok is False
     invokes = [call for call in script.calls if call.endswith("/invocations")]
     assert len(invokes) == 2
+
+
+HOOKS = """
+from floww import Builtin
+
+builtin = Builtin()
+
+
+@builtin.webhook("/hello", methods=["POST"])
+def hello(ctx, event):
+    return {"message": "hi"}
+"""
+
+
+def test_lambdas_failures_become_the_executions_final_status(
+    lambda_api: tuple[str, Scripted],
+) -> None:
+    """Through the webhook use case the server runs: the execution records what Lambda did."""
+    url, script = lambda_api
+    with memory_deps(host=host_at(url)) as deps:
+        identity = deps.identity
+        assert isinstance(identity, InMemoryIdentity)
+        user = identity.create_user("ada@example.com")
+        namespace = create_namespace(deps, user, "aws")
+        platform = InProcessPlatform(
+            deps, user, target=RuntimeTarget("linux/amd64", "3.12"), provider_fields=fields_for
+        )
+        workflow = platform.create_workflow(namespace.id, "hello")
+        runtime = platform.create_runtime(
+            namespace.id, "spec", f"{runtime_repository(namespace.id)}:spec"
+        )
+        code = CodeBundle("main.py", {"main.py": HOOKS})
+        definitions = deps.host.get_definitions(runtime, code, {})  # the entry, via the stand-in
+        platform.create_deployment(
+            workflow.id,
+            runtime_id=runtime.id,
+            code=code,
+            triggers=definitions.triggers,
+            provider_mapping={},
+        )
+        throttled = service_error(429, "TooManyRequestsException", "Rate exceeded")
+        cases = [
+            ([], ExecutionStatus.COMPLETED, None),
+            (
+                [function_error("Sandbox.Timedout", "Task timed out after 60.00 seconds")],
+                ExecutionStatus.TIMED_OUT,
+                "DeadlineExceeded",
+            ),
+            ([throttled, throttled], ExecutionStatus.FAILED, "Overloaded"),
+            (
+                [function_error("Runtime.OutOfMemory", "signal: killed")],
+                ExecutionStatus.FAILED,
+                "Unavailable",
+            ),
+            (
+                [service_error(500, "ServiceException", "x")] * 2,
+                ExecutionStatus.FAILED,
+                "Unavailable",
+            ),
+        ]
+        for answers, status, error_type in cases:
+            script.answers = list(answers)
+            request = IncomingRequest(workflow.id, "POST", "/hello", {}, {}, b"{}")
+            response = handle_webhook(deps, request)
+            assert response.execution_id is not None
+            execution = deps.repo.get_execution(response.execution_id)
+            assert execution.status is status, (answers, execution)
+            assert (execution.error.type if execution.error else None) == error_type
+            assert "Traceback" not in str(response.body)
