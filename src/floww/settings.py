@@ -205,6 +205,12 @@ def _check_lambda(values: Mapping[str, Any]) -> None:
     for name, (low, high) in _LAMBDA_RANGES.items():
         if name in values and not low <= values[name] <= high:
             raise InvalidInput(f"FLOWW_{name.upper()} must be between {low} and {high}")
+    base = str(values.get("lambda_base_image") or "")
+    if base and not (base.startswith("floww-base/") and ("@sha256:" in base or ":" in base)):
+        raise InvalidInput(
+            "FLOWW_LAMBDA_BASE_IMAGE must name an image of the server's registry under "
+            "floww-base/, by digest (floww-base/<name>@sha256:<digest>) or tag"
+        )
     if not str(values["lambda_role_arn"]).startswith("arn:"):
         raise InvalidInput(
             "FLOWW_LAMBDA_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"

@@ -41,6 +41,7 @@ def test_the_missing_settings_are_named_in_one_sentence() -> None:
         ("FLOWW_LAMBDA_EPHEMERAL_STORAGE_MB", "100", "between 512 and 10240"),
         ("FLOWW_LAMBDA_MEMORY_MB", "lots", "FLOWW_LAMBDA_MEMORY_MB='lots' is not valid"),
         ("FLOWW_LAMBDA_ROLE_ARN", "floww-functions", "must be an IAM role ARN"),
+        ("FLOWW_LAMBDA_BASE_IMAGE", "public.ecr.aws/lambda/python:3.12", "under floww-base/"),
     ],
 )
 def test_values_lambda_would_refuse_are_refused_here(name: str, value: str, says: str) -> None:
