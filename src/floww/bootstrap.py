@@ -30,6 +30,14 @@ from starlette.routing import BaseRoute
 
 import floww
 from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client
+from floww.adapters.aws.lambda_host import (
+    HANDLER,
+    LAMBDA_PLATFORM,
+    LAMBDA_PYTHON,
+    LambdaConfig,
+    LambdaFunctionHost,
+    lambda_client,
+)
 from floww.adapters.centrifugo import CentrifugoRealtime, HttpProxyCaller
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
@@ -222,6 +230,8 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
     host: FunctionHost
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
+    elif settings.function_host == "lambda":
+        host = _lambda_host(settings)
     else:
         host = LocalFunctionHost(
             registry,
@@ -246,7 +256,9 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         tokens=tokens,
         clock=clock,
         ids=RandomIds(),
-        runtime_target=embedded_target(),
+        runtime_target=_lambda_target(settings)
+        if settings.function_host == "lambda"
+        else embedded_target(),
         registry=registry,
         registry_storage=local_registry if upstream is None else None,
         registry_upstream=upstream,
@@ -300,6 +312,30 @@ def _registry_proxy(
         http=http,
     )
     return registry, upstream, http.close
+
+
+def _lambda_host(settings: Settings) -> FunctionHost:
+    """AWS Lambda as the function host (``FLOWW_FUNCTION_HOST=lambda``, docs/cloud-functions.md)."""
+    config = LambdaConfig(
+        role_arn=settings.lambda_role_arn,
+        image_prefix=settings.lambda_image_prefix,
+        memory_mb=settings.lambda_memory_mb,
+        timeout_s=settings.lambda_timeout_s,
+        ephemeral_storage_mb=settings.lambda_ephemeral_storage_mb,
+        function_prefix=settings.lambda_function_prefix,
+    )
+    client = lambda_client(
+        settings.lambda_region,
+        endpoint_url=settings.lambda_endpoint_url,
+        timeout_s=settings.lambda_timeout_s,
+    )
+    return LambdaFunctionHost(client, config)
+
+
+def _lambda_target(settings: Settings) -> RuntimeTarget:
+    return RuntimeTarget(
+        LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
+    )
 
 
 def memory_adapters(
