@@ -42,12 +42,14 @@ from floww.adapters.inprocess import (
 )
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
-from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.adapters.local.isolation import local_function_host
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
+from floww.adapters.local.private_home import make_private
+from floww.adapters.local.sandbox import SandboxLimits
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
     InMemoryDevSessions,
@@ -134,7 +136,8 @@ class ServerAdapters:
     ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
     ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
-    one PostgreSQL fan publications out through the database to every replica's hub)."""
+    one PostgreSQL fan publications out through the database to every replica's hub).
+    ``notices`` are what the server says at start about how it runs (its workers' sandbox)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -157,6 +160,7 @@ class ServerAdapters:
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
+    notices: Sequence[str] = ()
 
 
 def _floww_source_root() -> str:
@@ -172,9 +176,9 @@ def _registry_host(settings: Settings) -> str:
 
 def embedded_adapters(settings: Settings) -> ServerAdapters:
     """The embedded profile under ``settings.home``. Applies database migrations."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    # The database holds webhook bodies, logs and KV values in the clear: owner only.
-    settings.home.chmod(0o700)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only, as is
+    # everything else under the home (keys, registry, runtimes).
+    make_private(settings.home)
     clock = SystemClock()
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -206,17 +210,22 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         ),
     )
     host: FunctionHost
+    notices: tuple[str, ...] = ()
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
     else:
-        host = LocalFunctionHost(
+        host, notice = local_function_host(
             registry,
-            settings.home / "runtimes",
+            settings.home,
+            mode=settings.sandbox,
+            limits=_sandbox_limits(settings),
+            allow_unsandboxed=settings.allow_unsandboxed,
             workers_per_runtime=max(
                 settings.workers_per_runtime, settings.concurrency_per_workflow
             ),
             fallback_path=[_floww_source_root()],
         )
+        notices = (notice,)
 
     def first_start(deps: ServerDeps) -> dict[str, str] | None:
         return _ensure_admin(deps, identity, settings.home)
@@ -240,10 +249,21 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         refresh_tokens=identity.refresh,
         first_start=first_start,
         closers=closers,
+        notices=notices,
         dispatcher=ThreadDispatcher(
             concurrency=settings.concurrency_per_workflow,
             queue_limit=settings.queue_per_workflow,
         ),
+    )
+
+
+def _sandbox_limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits(
+        memory_mb=settings.sandbox_memory_mb,
+        cpu_s=settings.sandbox_cpu_s,
+        processes=settings.sandbox_processes,
+        open_files=settings.sandbox_open_files,
+        tmp_mb=settings.sandbox_tmp_mb,
     )
 
 
@@ -386,6 +406,10 @@ class Server:
     leases: LeaseKeeper
     first_start: dict[str, str] | None = None
     sweeper: RetentionSweeper | None = None
+
+    @property
+    def notices(self) -> Sequence[str]:
+        return self.adapters.notices
 
     def start_background(self) -> None:
         """Start what runs beside the HTTP app: the cron scheduler, the lease keeper (renewal

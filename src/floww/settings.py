@@ -67,6 +67,14 @@ class Settings:
     concurrency_per_workflow: int = 4
     queue_per_workflow: int = 100
     lease_ttl_s: float = 30.0
+    # Local workers' sandbox and its limits, per worker (docs/sandbox.md).
+    sandbox: str = "auto"
+    allow_unsandboxed: bool = False
+    sandbox_memory_mb: int = 1024
+    sandbox_cpu_s: int = 3600
+    sandbox_processes: int = 256
+    sandbox_open_files: int = 256
+    sandbox_tmp_mb: int = 64
 
     @property
     def base_url(self) -> str:
@@ -109,6 +117,13 @@ class Settings:
             "concurrency_per_workflow": int,
             "queue_per_workflow": int,
             "lease_ttl_s": float,
+            "sandbox": str,
+            "allow_unsandboxed": _bool,
+            "sandbox_memory_mb": int,
+            "sandbox_cpu_s": int,
+            "sandbox_processes": int,
+            "sandbox_open_files": int,
+            "sandbox_tmp_mb": int,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -145,6 +160,7 @@ class Settings:
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         _check_scheduling(values)
+        _check_sandbox(values)
         return cls(**values)
 
 
@@ -155,3 +171,17 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
     if values.get("lease_ttl_s", 1.0) <= 0:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
+
+
+def _check_sandbox(values: Mapping[str, Any]) -> None:
+    if values.get("sandbox", "auto") not in {"auto", "bwrap", "off"}:
+        raise InvalidInput("FLOWW_SANDBOX must be auto, bwrap or off")
+    for name in (
+        "sandbox_memory_mb",
+        "sandbox_cpu_s",
+        "sandbox_processes",
+        "sandbox_open_files",
+        "sandbox_tmp_mb",
+    ):
+        if values.get(name, 1) < 1:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox
 from floww.domain.errors import InvalidInput, Unavailable
 
 __all__ = ["Worker", "WorkerPool", "WorkerSpec"]
@@ -60,8 +61,10 @@ _EXIT_WAIT_SECONDS = 5.0
 
 
 class WorkerSpec:
-    """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` and the complete
-    environment it gets on top of the minimal one (never the server's own)."""
+    """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` (the runtime's site
+    directory first) and the complete environment it gets on top of the minimal one (never the
+    server's own). With a ``sandbox`` the worker runs in it as ``uid``, its site directory bound
+    at ``SANDBOX_SITE``."""
 
     def __init__(
         self,
@@ -70,12 +73,45 @@ class WorkerSpec:
         env: Mapping[str, str],
         scratch: Path,
         start_timeout: float,
+        *,
+        sandbox: BwrapSandbox | None = None,
+        uid: int = 0,
     ) -> None:
         self.python = python
         self.path = tuple(path)
         self.env = dict(env)
         self.scratch = scratch
         self.start_timeout = start_timeout
+        self.sandbox = sandbox
+        self.uid = uid
+
+    def command(self, workdir: Path) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of a worker whose scratch space is ``workdir``."""
+        argv = [self.python, "-m", "floww.sdk.runtime"]
+        if self.sandbox is None:
+            return argv, self.environment(workdir)
+        site, *rest = self.path
+        inside = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **self.env,
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "PYTHONPATH": os.pathsep.join([SANDBOX_SITE, *rest]),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONPYCACHEPREFIX": "/tmp/.pycache",
+            # glibc's per-thread arenas reserve address space the memory limit counts.
+            "MALLOC_ARENA_MAX": "2",
+        }
+        command = self.sandbox.command(argv, site=Path(site), uid=self.uid, env=inside)
+        return command, {"PATH": os.environ.get("PATH", os.defpath)}
+
+    def limit_note(self) -> str:
+        """What a sandboxed worker is limited to, for the reason of its death; empty when it
+        is not sandboxed."""
+        if self.sandbox is None:
+            return ""
+        return f" (the sandbox's limits: {self.sandbox.limits.describe()})"
 
     def environment(self, workdir: Path) -> dict[str, str]:
         home, tmp = workdir / "home", workdir / "tmp"
@@ -104,14 +140,16 @@ class Worker:
         self.files_sent = 0
         self._answers: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._limit_note = spec.limit_note()
+        argv, env = spec.command(self.workdir)
         try:
             self._process = subprocess.Popen(
-                [spec.python, "-m", "floww.sdk.runtime"],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=self.workdir,
-                env=spec.environment(self.workdir),
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
@@ -227,7 +265,7 @@ class Worker:
             else f"the worker was killed by signal {-code}"
             if code < 0
             else f"the worker exited with code {code}"
-        )
+        ) + (self._limit_note if code is None or code != 0 else "")
         return Unavailable(f"{what}: {last}" if last else what, exit_code=code)
 
     def _pump_answers(self, stream: IO[bytes]) -> None:
