@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
@@ -124,6 +124,9 @@ class BwrapSandbox:
         readable.append(str(exe.resolve().parent.parent))
         readable.extend(str(Path(p).resolve()) for p in import_path)
         return cls(
+            bwrap=shutil.which("bwrap") or "bwrap",
+            prlimit=shutil.which("prlimit") or "prlimit",
+            setpriv=shutil.which("setpriv") or "setpriv",
             limits=limits or SandboxLimits(),
             readable=_outermost(p for p in readable if p.startswith("/")),
             hidden=tuple(str(Path(h).resolve()) for h in hidden),
@@ -135,11 +138,11 @@ class BwrapSandbox:
         digest = hashlib.sha256(namespace_id.encode("utf-8")).digest()
         return self.uid_base + int.from_bytes(digest[:8], "big") % self.uid_count
 
-    def command(
-        self, argv: Sequence[str], *, site: Path, uid: int, env: Mapping[str, str]
-    ) -> list[str]:
+    def command(self, argv: Sequence[str], *, site: Path, uid: int) -> list[str]:
         """The command line that runs ``argv`` in a sandbox with ``site`` at
-        ``SANDBOX_SITE``, as ``uid``, with exactly ``env`` as its environment."""
+        ``SANDBOX_SITE``, as ``uid``. The sandboxed process inherits the environment ``bwrap``
+        is started with: pass it there, never on the command line, which anyone can read
+        (the sandbox's own ``/proc/1/cmdline`` included)."""
         limits = self.limits
         args: list[str] = [
             self.bwrap,
@@ -149,7 +152,6 @@ class BwrapSandbox:
             "--unshare-cgroup-try",
             "--die-with-parent",
             "--new-session",
-            "--clearenv",
             "--hostname",
             "floww-worker",
         ]
@@ -178,8 +180,6 @@ class BwrapSandbox:
         args += _dirs_for(SANDBOX_SITE, made, bound)
         args += ["--ro-bind", str(site), SANDBOX_SITE]
         args += ["--chdir", "/tmp"]
-        for name, value in env.items():
-            args += ["--setenv", name, value]
         args += [
             "--",
             self.prlimit,
@@ -231,11 +231,11 @@ def probe_bwrap(sandbox: BwrapSandbox, timeout: float = 10.0) -> str | None:
         if shutil.which(tool) is None:
             return f"{tool!r} is not installed (Debian packages bubblewrap and util-linux)"
     site = Path("/usr")
-    argv = sandbox.command(
-        ["/usr/bin/env", "true"], site=site, uid=sandbox.uid_base, env={"PATH": "/usr/bin"}
-    )
+    argv = sandbox.command(["/usr/bin/env", "true"], site=site, uid=sandbox.uid_base)
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, timeout=timeout, check=False, env={"PATH": "/usr/bin"}
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not be run: {exc}"
     if done.returncode != 0:

@@ -103,8 +103,7 @@ class WorkerSpec:
             # glibc's per-thread arenas reserve address space the memory limit counts.
             "MALLOC_ARENA_MAX": "2",
         }
-        command = self.sandbox.command(argv, site=Path(site), uid=self.uid, env=inside)
-        return command, {"PATH": os.environ.get("PATH", os.defpath)}
+        return self.sandbox.command(argv, site=Path(site), uid=self.uid), inside
 
     def limit_note(self) -> str:
         """What a sandboxed worker is limited to, for the reason of its death; empty when it
@@ -142,8 +141,9 @@ class Worker:
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._limit_note = spec.limit_note()
         argv, env = spec.command(self.workdir)
+        start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
         try:
-            self._process = subprocess.Popen(
+            self._process = start(
                 argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -259,6 +259,8 @@ class Worker:
             self._signal_group()
         self._readers[1].join(timeout=1.0)  # the last words on stderr
         last = self._stderr[-1] if self._stderr else ""
+        if code is not None and code > 128 and self._limit_note:
+            code = 128 - code  # bwrap reports its command's death by signal N as 128 + N
         what = (
             "the worker closed its output"
             if code is None
@@ -288,6 +290,45 @@ class Worker:
             pass
         finally:
             stream.close()
+
+
+class _Launcher:
+    """Starts processes from one thread that lives as long as this process: a sandbox dies
+    with the thread that started it (``--die-with-parent`` is the parent-death signal, which
+    Linux ties to the starting thread), and pool threads come and go."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.Queue[
+            tuple[Callable[[], subprocess.Popen[bytes]], queue.Queue[Any]]
+        ] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def popen(self, argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="floww-worker-launcher", daemon=True
+                )
+                self._thread.start()
+        done: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._requests.put((lambda: subprocess.Popen(argv, **options), done))
+        outcome = done.get()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        started: subprocess.Popen[bytes] = outcome
+        return started
+
+    def _serve(self) -> None:
+        while True:
+            start, done = self._requests.get()
+            try:
+                done.put(start())
+            except BaseException as exc:  # handed to the caller, raised there
+                done.put(exc)
+
+
+_LAUNCHER = _Launcher()
 
 
 def _daemon(target: Callable[[IO[bytes]], None], stream: IO[bytes]) -> threading.Thread:
