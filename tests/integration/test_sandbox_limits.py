@@ -269,7 +269,7 @@ def test_open_files_are_bounded(make_host: MakeHost) -> None:
 
 def test_past_the_cpu_limit_the_worker_dies_naming_the_limits(make_host: MakeHost) -> None:
     host = make_host(SandboxLimits(cpu_s=2))
-    with pytest.raises(Unavailable, match="killed by signal 9.*CPU 2 s"):
+    with pytest.raises(Unavailable, match=r"killed by signal 9.*CPU 2 s"):
         host.invoke(runtime(), call("/spin", {}))
     assert answer(host.invoke(runtime(), call("/eat", {"mib": 1}))) == 1024 * 1024
 
