@@ -99,7 +99,9 @@ class WorkerSpec:
             "TMPDIR": "/tmp",
             "PYTHONPATH": os.pathsep.join([SANDBOX_SITE, *rest]),
             "PYTHONNOUSERSITE": "1",
-            "PYTHONPYCACHEPREFIX": "/tmp/.pycache",
+            # Everything bound is read-only: bytecode comes from the __pycache__ folders beside
+            # the sources (the staged image is compiled when staged), nothing is written.
+            "PYTHONDONTWRITEBYTECODE": "1",
             # glibc's per-thread arenas reserve address space the memory limit counts.
             "MALLOC_ARENA_MAX": "2",
         }
