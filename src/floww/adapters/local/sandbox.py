@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -210,21 +211,22 @@ class BwrapSandbox:
             return target
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chown(target.parent, uid, uid)
-        scratch = target.parent / f".{root.name}.{os.getpid()}.tmp"
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=target.parent)) / "copy"
         shutil.copytree(root, scratch, symlinks=True)
         # Parsing only, nothing runs: the workers then start from bytecode they cannot write.
         compileall.compile_dir(scratch, quiet=2, workers=1)
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, uid, uid, follow_symlinks=False)
             if not path.is_symlink():
-                path.chmod(0o700 if path.is_dir() else 0o600)
+                executable = path.is_dir() or path.stat().st_mode & 0o111
+                path.chmod(0o700 if executable else 0o600)
         try:
             scratch.rename(target)
         except OSError:
-            shutil.rmtree(scratch, ignore_errors=True)
             if not target.is_dir():
                 raise
+        finally:
+            shutil.rmtree(scratch.parent, ignore_errors=True)
         return target
 
 
