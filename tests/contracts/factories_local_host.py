@@ -15,6 +15,7 @@ from floww.adapters.local.sandbox import BwrapSandbox, probe_bwrap
 from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
 from floww.domain.model import RuntimeTarget
 from floww.ports.function_host import FunctionHost
+from tests.integration.postgres import skip_or_fail
 
 # The directory holding the floww package: workers import it from there when an image does
 # not bring floww itself (the fake builder's images hold only a requirements listing).
@@ -46,7 +47,7 @@ def sandboxed_local_host() -> Iterator[FunctionHost]:
         )
         problem = probe_bwrap(sandbox)
         if problem is not None:
-            pytest.skip(f"workers cannot be sandboxed here: {problem}")
+            skip_or_fail(f"workers cannot be sandboxed here: {problem}")
         with LocalFunctionHost(
             registry_with_image(), Path(cache), fallback_path=[FLOWW_SOURCE], sandbox=sandbox
         ) as host:

@@ -40,6 +40,7 @@ from tests.integration.lifecycle import (
     wait_until,
     webhook_url,
 )
+from tests.integration.postgres import skip_or_fail
 from tests.integration.serving import running_server
 from tests.integration.test_local_function_host import gone
 from tests.integration.test_sandbox_limits import sleepers
@@ -128,7 +129,7 @@ def post(url: str, body: dict[str, Any]) -> httpx.Response:
 def test_a_handler_cannot_escape_and_the_platform_stays_healthy(tmp_path: Path) -> None:
     problem = probe_bwrap(BwrapSandbox.for_python(sys.executable))
     if problem is not None:
-        pytest.skip(f"workers cannot be sandboxed here: {problem}")
+        skip_or_fail(f"workers cannot be sandboxed here: {problem}")
     home = tmp_path / "home"
     home.mkdir()
     env = server_env(

@@ -1,8 +1,8 @@
 """LocalFunctionHost with its workers in real bubblewrap sandboxes: what a handler can see, the
 limits it runs under, and that everything it starts dies with its worker.
 
-Skipped where bubblewrap cannot run (the server then refuses a second namespace: see
-tests/unit/adapters/local/test_sandbox.py); CI installs it (.ci/run).
+Skipped where bubblewrap cannot run, failed instead in CI, which installs it (.ci/run). An
+unsandboxed server refuses a second namespace: see tests/unit/adapters/local/test_sandbox.py.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from floww.domain.model import (
     Runtime,
     TriggerSpec,
 )
+from tests.integration.postgres import skip_or_fail
 from tests.integration.test_local_function_host import (
     FLOWW_SOURCE,
     empty_image,
@@ -182,7 +183,7 @@ def make_host(registry: InMemoryImageRegistry, home: Path) -> Iterator[MakeHost]
         )
         problem = probe_bwrap(sandbox)
         if problem is not None:
-            pytest.skip(f"workers cannot be sandboxed here: {problem}")
+            skip_or_fail(f"workers cannot be sandboxed here: {problem}")
         host = LocalFunctionHost(
             registry,
             home / "runtimes",
