@@ -233,6 +233,8 @@ class BwrapSandbox:
 def probe_bwrap(sandbox: BwrapSandbox, timeout: float = 10.0) -> str | None:
     """Whether ``sandbox`` can run here: ``None`` when a sandboxed ``true`` ran under it, else a
     sentence saying why not."""
+    if os.geteuid() != 0:
+        return "the server does not run as root, so its workers cannot run as uids of their own"
     for tool in (sandbox.bwrap, sandbox.prlimit, sandbox.setpriv):
         if shutil.which(tool) is None:
             return f"{tool!r} is not installed (Debian packages bubblewrap and util-linux)"

@@ -104,6 +104,7 @@ def test_a_staged_image_belongs_to_the_namespace_uid_and_is_owner_only(tmp_path:
     assert marker.exists(), "a staged image is made once"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the probe first says the server is not root")
 def test_without_the_tools_the_probe_says_what_to_install() -> None:
     said = probe_bwrap(BwrapSandbox(bwrap="/nonexistent/bwrap"))
     assert said is not None and "bubblewrap" in said
@@ -215,7 +216,8 @@ def test_without_bubblewrap_bwrap_mode_refuses_to_start_and_auto_falls_back(
     with pytest.raises(InvalidInput, match="FLOWW_SANDBOX=bwrap but workers cannot be sandboxed"):
         build("bwrap")
     notice = build("auto")
-    assert "NOT sandboxed" in notice and "not installed" in notice
+    assert "NOT sandboxed" in notice
+    assert "not installed" in notice or "does not run as root" in notice
 
 
 def test_sandbox_settings_are_checked() -> None:
