@@ -277,9 +277,9 @@ class OneNamespace:
         if pinned == namespace_id:
             return None
         return (
-            f"this server cannot sandbox its workers ({self._why}), so it runs the code of one "
-            "namespace only; install bubblewrap, or set FLOWW_ALLOW_UNSANDBOXED=1 to run every "
-            "namespace's code unseparated"
+            f"this server does not sandbox its workers ({self._why}), so it runs the code of "
+            "one namespace only; its operator can enable the sandbox (docs/sandbox.md) or set "
+            "FLOWW_ALLOW_UNSANDBOXED=1 to run every namespace's code unseparated"
         )
 
 
