@@ -1,10 +1,11 @@
 """Warm worker processes that serve the runtime contract as JSON lines, and their pools.
 
-A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group: one
-request line in, one answer line out. A ``WorkerPool`` keeps up to ``size`` of them for one
-runtime, started on first use and reused while they stay healthy; a worker that failed is
-killed (with everything it started) and a replacement is started in the background; ``shrink``
-stops the workers that stayed idle too long.
+A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group (with a
+sandbox in its spec: a ``bwrap`` process running it in its own PID namespace, started from one
+long-lived launcher thread): one request line in, one answer line out. A ``WorkerPool`` keeps
+up to ``size`` of them for one runtime, started on first use and reused while they stay
+healthy; a worker that failed is killed (with everything it started) and a replacement is
+started in the background; ``shrink`` stops the workers that stayed idle too long.
 
 Errors: ``Worker.request`` raises ``TimeoutError`` when no answer came in time (the caller
 decides what that means and discards the worker), ``Unavailable`` when the process exited
