@@ -53,12 +53,14 @@ from floww.adapters.inprocess import (
 )
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
-from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.adapters.local.isolation import local_function_host
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
+from floww.adapters.local.private_home import make_private
+from floww.adapters.local.sandbox import SandboxLimits
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
     InMemoryDevSessions,
@@ -150,7 +152,8 @@ class ServerAdapters:
     ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
     ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
-    one PostgreSQL fan publications out through the database to every replica's hub)."""
+    one PostgreSQL fan publications out through the database to every replica's hub).
+    ``notices`` are what the server says at start about how it runs (its workers' sandbox)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -174,6 +177,7 @@ class ServerAdapters:
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
+    notices: Sequence[str] = ()
 
 
 def _floww_source_root() -> str:
@@ -189,9 +193,9 @@ def _registry_host(settings: Settings) -> str:
 
 def embedded_adapters(settings: Settings) -> ServerAdapters:
     """The embedded profile under ``settings.home``. Applies database migrations."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    # The database holds webhook bodies, logs and KV values in the clear: owner only.
-    settings.home.chmod(0o700)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only, as is
+    # everything else under the home (keys, registry, runtimes).
+    make_private(settings.home)
     clock = SystemClock()
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -228,19 +232,24 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         registry, upstream, close_proxy = _registry_proxy(settings, clock, tokens)
         closers = (*closers, close_proxy)
     host: FunctionHost
+    notices: tuple[str, ...] = ()
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
     elif settings.function_host == "lambda":
         host = _lambda_host(settings)
     else:
-        host = LocalFunctionHost(
+        host, notice = local_function_host(
             registry,
-            settings.home / "runtimes",
+            settings.home,
+            mode=settings.sandbox,
+            limits=_sandbox_limits(settings),
+            allow_unsandboxed=settings.allow_unsandboxed,
             workers_per_runtime=max(
                 settings.workers_per_runtime, settings.concurrency_per_workflow
             ),
             fallback_path=[_floww_source_root()],
         )
+        notices = (notice,)
 
     def first_start(deps: ServerDeps) -> dict[str, str] | None:
         return _ensure_admin(deps, identity, settings.home)
@@ -267,6 +276,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         refresh_tokens=identity.refresh,
         first_start=first_start,
         closers=closers,
+        notices=notices,
         dispatcher=ThreadDispatcher(
             concurrency=settings.concurrency_per_workflow,
             queue_limit=settings.queue_per_workflow,
@@ -335,6 +345,16 @@ def _lambda_host(settings: Settings) -> FunctionHost:
 def _lambda_target(settings: Settings) -> RuntimeTarget:
     return RuntimeTarget(
         LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
+    )
+
+
+def _sandbox_limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits(
+        memory_mb=settings.sandbox_memory_mb,
+        cpu_s=settings.sandbox_cpu_s,
+        processes=settings.sandbox_processes,
+        open_files=settings.sandbox_open_files,
+        tmp_mb=settings.sandbox_tmp_mb,
     )
 
 
@@ -527,6 +547,10 @@ class Server:
     leases: LeaseKeeper
     first_start: dict[str, str] | None = None
     sweeper: RetentionSweeper | None = None
+
+    @property
+    def notices(self) -> Sequence[str]:
+        return self.adapters.notices
 
     def start_background(self) -> None:
         """Start what runs beside the HTTP app: the cron scheduler, the lease keeper (renewal

@@ -95,6 +95,14 @@ class Settings:
     lambda_function_prefix: str = "floww"
     lambda_endpoint_url: str = ""
     lambda_base_image: str = ""
+    # Local workers' sandbox and its limits, per worker (docs/sandbox.md).
+    sandbox: str = "auto"
+    allow_unsandboxed: bool = False
+    sandbox_memory_mb: int = 1024
+    sandbox_cpu_s: int = 3600
+    sandbox_processes: int = 256
+    sandbox_open_files: int = 256
+    sandbox_tmp_mb: int = 64
 
     @property
     def base_url(self) -> str:
@@ -144,6 +152,13 @@ class Settings:
             "centrifugo_timeout_s": float,
             **_REGISTRY_READERS,
             **_LAMBDA_SETTINGS,
+            "sandbox": str,
+            "allow_unsandboxed": _bool,
+            "sandbox_memory_mb": int,
+            "sandbox_cpu_s": int,
+            "sandbox_processes": int,
+            "sandbox_open_files": int,
+            "sandbox_tmp_mb": int,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -184,6 +199,7 @@ class Settings:
         _check_registry(values)
         if values.get("function_host") == "lambda":
             _check_lambda(values)
+        _check_sandbox(values)
         return cls(**values)
 
 
@@ -332,3 +348,17 @@ def _check_lambda(values: Mapping[str, Any]) -> None:
         raise InvalidInput(
             "FLOWW_LAMBDA_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
         )
+
+
+def _check_sandbox(values: Mapping[str, Any]) -> None:
+    if values.get("sandbox", "auto") not in {"auto", "bwrap", "off"}:
+        raise InvalidInput("FLOWW_SANDBOX must be auto, bwrap or off")
+    for name in (
+        "sandbox_memory_mb",
+        "sandbox_cpu_s",
+        "sandbox_processes",
+        "sandbox_open_files",
+        "sandbox_tmp_mb",
+    ):
+        if values.get(name, 1) < 1:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
