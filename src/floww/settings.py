@@ -67,6 +67,9 @@ class Settings:
     concurrency_per_workflow: int = 4
     queue_per_workflow: int = 100
     lease_ttl_s: float = 30.0
+    # /metrics (docs/operations.md): off, open, or token (FLOWW_METRICS_TOKEN as a bearer token)
+    metrics: str = "off"
+    metrics_token: str = attrs.field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -109,6 +112,8 @@ class Settings:
             "concurrency_per_workflow": int,
             "queue_per_workflow": int,
             "lease_ttl_s": float,
+            "metrics": str,
+            "metrics_token": str,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -145,6 +150,7 @@ class Settings:
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         _check_scheduling(values)
+        _check_metrics(values)
         return cls(**values)
 
 
@@ -155,3 +161,14 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
     if values.get("lease_ttl_s", 1.0) <= 0:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
+
+
+def _check_metrics(values: Mapping[str, Any]) -> None:
+    mode = values.get("metrics", "off")
+    if mode not in {"off", "open", "token"}:
+        raise InvalidInput("FLOWW_METRICS must be 'off', 'open' or 'token'")
+    if mode == "token" and not values.get("metrics_token"):
+        raise InvalidInput(
+            "FLOWW_METRICS=token needs FLOWW_METRICS_TOKEN: set it to a long random string "
+            "that the scraper sends as a bearer token"
+        )

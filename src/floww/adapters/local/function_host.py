@@ -242,6 +242,12 @@ class LocalFunctionHost(FunctionHost):
         first call)."""
         return tuple(sorted(pid for pool in self._pools_of(runtime_id) for pid in pool.pids()))
 
+    def worker_count(self) -> int:
+        """Worker processes alive now over every runtime's pools (for ``/metrics``)."""
+        with self._lock:
+            pools = [pool for entry in self._entries.values() for pool in entry.pools.values()]
+        return sum(len(pool.pids()) for pool in pools)
+
     def files_sent(self, runtime_id: str) -> int:
         """How many requests carried code files to the runtime's current workers."""
         return sum(pool.files_sent() for pool in self._pools_of(runtime_id))
