@@ -78,6 +78,7 @@ from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
+from floww.entrypoints.http.dashboard import BrowserSignIn, PasswordSignIn, dashboard_routes
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
@@ -159,6 +160,8 @@ class ServerAdapters:
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
+    # how people sign in to the dashboard (none: no dashboard)
+    browser_sign_in: BrowserSignIn | None = None
 
 
 def _floww_source_root() -> str:
@@ -240,6 +243,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         api_keys=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
+        browser_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
         first_start=first_start,
         closers=closers,
         dispatcher=ThreadDispatcher(
@@ -354,6 +358,8 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
     ]
     if adapters.registry_storage is not None:
         routes[:0] = registry_routes(adapters.registry_storage, authorize_push)
+    if adapters.browser_sign_in is not None:
+        routes += dashboard_routes(adapters.browser_sign_in)
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
