@@ -259,7 +259,9 @@ async def provider_list(request: Request, ctx: _Ctx, note: str = "", status: int
     def read() -> str:
         ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
         found = queries.list_providers(ctx.deps, ctx.principal, ns_id, svc.fields_for)
-        return views.providers_page(ns, found, sorted(svc.provider_types()), ctx.csrf, note)
+        # Types whose fields only their code declares (``secret``, ``builtin``) are set up by code.
+        types = sorted(name for name, fields in svc.provider_types().items() if fields)
+        return views.providers_page(ns, found, types, ctx.csrf, note)
 
     return _html(await run_in_threadpool(read), status)
 

@@ -255,7 +255,7 @@ def providers_page(
         "<h2>Set up a provider</h2>"
         f"<form method=get action='/ui/namespaces/{e(namespace.id)}/providers/new'>"
         f"<label>Type <select name=type required>{options}</select></label>"
-        "<label>Alias <input name=alias value=default required pattern='[A-Za-z0-9_.-]+'></label>"
+        "<label>Alias <input name=alias value=default required pattern='[A-Za-z0-9_.\\-]+'></label>"
         "<button>Continue</button></form>"
     )
     crumbs = [("Namespaces", "/ui/"), (namespace.name, f"/ui/namespaces/{namespace.id}")]
