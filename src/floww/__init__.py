@@ -18,6 +18,7 @@ from floww.sdk.context import Context
 from floww.sdk.events import CronEvent, ManualEvent, ProviderEvent, WebhookEvent
 from floww.sdk.providers import GitHub, Provider, Secret, Slack
 from floww.sdk.response import Response
+from floww.sdk.retry import Retry
 
 __all__ = [
     "Builtin",
@@ -28,6 +29,7 @@ __all__ = [
     "Provider",
     "ProviderEvent",
     "Response",
+    "Retry",
     "Secret",
     "Slack",
     "WebhookEvent",

@@ -355,6 +355,11 @@ class Execution:
     triggered_by: str | None = None
     owner: str | None = None
     lease_expires_at: datetime | None = None
+    # Retries (floww.domain.retry_policy): which run of the event this is, the first run's
+    # id, and how long the platform waited after the previous attempt failed.
+    attempt: int = 1
+    retry_of: str | None = None
+    retry_delay_s: float | None = None
 
     def transition(self, status: ExecutionStatus, **changes: Any) -> Execution:
         """Return the execution moved to ``status``; raise ``Conflict`` for an illegal move."""

@@ -33,6 +33,7 @@ from floww.sdk.declarations import (
     user_location,
 )
 from floww.sdk.http import JsonClient, Transport
+from floww.sdk.retry import Retry, with_retry
 
 __all__ = ["GitHub", "Provider", "Secret", "Slack"]
 
@@ -91,14 +92,17 @@ class Provider:
         """
         return config_for(self.ref)
 
-    def _trigger(self, trigger_type: str, input: dict[str, Any]) -> Callable[[H], H]:
-        """A decorator that declares a trigger of this provider with ``input``.
+    def _trigger(
+        self, trigger_type: str, input: dict[str, Any], retry: Retry | None = None
+    ) -> Callable[[H], H]:
+        """A decorator that declares a trigger of this provider with ``input`` (and the retry
+        policy of its failed runs, if any).
 
         Call it from the decorator factory (so the recorded line is the user's decorator line).
         """
         location = user_location()
         try:
-            spec = trigger_spec(self.ref, trigger_type, input)
+            spec = trigger_spec(self.ref, trigger_type, with_retry(input, retry))
         except InvalidInput as exc:
             raise UserCodeError(str(exc), filename=location[0], lineno=location[1]) from None
 
@@ -195,15 +199,23 @@ class GitHub(_ApiProvider):
     default_api_url = "https://api.github.com"
     service = "GitHub"
 
-    def on_push(self, owner: str, repository: str, branch: str | None = None) -> Callable[[H], H]:
-        """Run the handler on every push to ``owner/repository`` (only ``branch`` if given)."""
+    def on_push(
+        self,
+        owner: str,
+        repository: str,
+        branch: str | None = None,
+        *,
+        retry: Retry | None = None,
+    ) -> Callable[[H], H]:
+        """Run the handler on every push to ``owner/repository`` (only ``branch`` if given);
+        ``retry`` runs a delivery again when the handler fails."""
         input: dict[str, Any] = {
             "owner": check_name("owner", owner),
             "repository": check_name("repository", repository),
         }
         if branch is not None:
             input["branch"] = check_name("branch", branch)
-        return self._trigger("push", input)
+        return self._trigger("push", input, retry)
 
     async def create_issue(
         self, owner: str, repository: str, title: str, body: str = ""
@@ -263,12 +275,15 @@ class Slack(_ApiProvider):
     service = "Slack"
     token_field = "bot_token"
 
-    def on_message(self, channel: str | None = None) -> Callable[[H], H]:
-        """Run the handler on every message the bot sees (only in ``channel`` if given)."""
+    def on_message(
+        self, channel: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
+        """Run the handler on every message the bot sees (only in ``channel`` if given);
+        ``retry`` runs an event again when the handler fails."""
         input: dict[str, Any] = {}
         if channel is not None:
             input["channel"] = check_name("channel", channel)
-        return self._trigger("message", input)
+        return self._trigger("message", input, retry)
 
     async def send_message(self, channel: str, text: str, **extra: Any) -> dict[str, Any]:
         """Post ``text`` to ``channel`` (a name such as ``#deploys`` or an id) with
