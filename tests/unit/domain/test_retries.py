@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.support import memory_deps
 
+from floww import GitHub, Retry
 from floww.domain.model import (
     ErrorInfo,
     Execution,
@@ -25,8 +25,8 @@ from floww.domain.model import (
 from floww.domain.retry_policy import RetryPolicy
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.retries import schedule_retry
-from floww import GitHub, Retry
 from floww.sdk.declarations import collecting
+from tests.support import memory_deps
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = RetryPolicy(attempts=3, backoff_s=2, max_backoff_s=60, jitter=0, on=("RuntimeError",))
