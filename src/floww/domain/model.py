@@ -276,6 +276,8 @@ class ExecutionStatus(enum.StrEnum):
     NO_DEPLOYMENT = "no_deployment"
     # Its server stopped after the handler may have started: it may have run, in part or whole.
     INTERRUPTED = "interrupted"
+    # Someone stopped it (``floww executions cancel``) before it finished.
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
@@ -288,6 +290,7 @@ _FINAL = {
     ExecutionStatus.TIMED_OUT,
     ExecutionStatus.NO_DEPLOYMENT,
     ExecutionStatus.INTERRUPTED,
+    ExecutionStatus.CANCELLED,
 }
 _ALLOWED = {
     ExecutionStatus.RECEIVED: {
@@ -297,17 +300,20 @@ _ALLOWED = {
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.CANCELLED,
     },
     ExecutionStatus.QUEUED: {
         ExecutionStatus.STARTED,
         ExecutionStatus.NO_DEPLOYMENT,
         ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
     },
     ExecutionStatus.STARTED: {
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
         ExecutionStatus.INTERRUPTED,
+        ExecutionStatus.CANCELLED,
     },
 }
 

@@ -174,6 +174,7 @@ def render_execution(e: dict[str, Any]) -> list[str]:
         ("trigger", e.get("trigger") or f"{e.get('trigger_id')} (removed)"),
         ("deployment", e.get("deployment_id") or "(none)"),
         ("triggered by", e.get("triggered_by")),
+        ("attempt", _attempt(e)),
         ("received", e.get("received_at")),
         ("started", e.get("started_at")),
         ("finished", e.get("finished_at")),
@@ -199,6 +200,71 @@ def render_execution(e: dict[str, Any]) -> list[str]:
         ]
         lines += _indented((error.get("traceback") or "").rstrip())
     return lines
+
+
+def _attempt(e: dict[str, Any]) -> str:
+    attempt = e.get("attempt") or 1
+    if attempt == 1:
+        return ""
+    return f"{attempt} (retry of {e.get('retry_of')}, after {e.get('retry_delay_s')}s)"
+
+
+@executions.command("rerun")
+@click.argument("execution_id")
+@click.option("--wait", is_flag=True, help="Wait for the new run and show it.")
+@json_option
+@handle_errors()
+def executions_rerun(execution_id: str, wait: bool, as_json: bool) -> None:
+    """Run a recorded execution's event again, on the workflow's active deployment.
+
+    \b
+    Example:
+      floww executions rerun exe_123 --wait
+    """
+    s = session()
+    execution = s.api.post(f"/api/executions/{execution_id}/rerun")
+    if wait:
+        execution = _wait_final(s.platform.get_execution, str(execution["id"]))
+    if as_json:
+        echo_json(execution)
+        return
+    if not wait:
+        click.echo(f"Queued {execution['id']} (rerun of {execution_id}).")
+        click.echo(f"See it with: floww executions show {execution['id']}")
+        return
+    for line in render_execution(execution):
+        click.echo(line)
+
+
+@executions.command("cancel")
+@click.argument("execution_id")
+@json_option
+@handle_errors()
+def executions_cancel(execution_id: str, as_json: bool) -> None:
+    """Stop an execution that has not finished (queued, waiting to retry, or running).
+
+    \b
+    Example:
+      floww executions cancel exe_123
+    """
+    execution = session().api.post(f"/api/executions/{execution_id}/cancel")
+    if as_json:
+        echo_json(execution)
+        return
+    click.echo(f"Cancelled {execution['id']}.")
+
+
+_FINAL = {"completed", "failed", "timed_out", "no_deployment", "interrupted", "cancelled"}
+
+
+def _wait_final(get: Any, execution_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    env = current_env()
+    until = env.now() + timeout_s
+    while True:
+        execution: dict[str, Any] = get(execution_id)
+        if execution.get("status") in _FINAL or env.now() >= until:
+            return execution
+        env.sleep(0.5)
 
 
 def log_line(execution_id: str, line: dict[str, Any], *, prefix: bool = True) -> str:
