@@ -1,6 +1,7 @@
-"""Rerun and cancel through the real CLI against a real ``floww serve``: a recorded webhook
-event runs again on the active deployment with the same answer, and a handler that is still
-running is cancelled at once, its worker stopped, and the record stays cancelled."""
+"""Rerun, replay and cancel through the real CLI against a real ``floww serve``: a recorded
+webhook event runs again on the active deployment with the same answer; replayed, it runs
+against the edited local code and nothing is recorded on the server; and a handler that is
+still running is cancelled at once, its worker stopped, and the record stays cancelled."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def test_rerun_repeats_an_event_and_cancel_stops_a_running_handler(tmp_path: Pat
         assert rerun["result"] == {"message": "hi ada"}
         assert f"rerun of {first_id}" in rerun["triggered_by"]
         assert rerun["event"]["path_params"] == {"name": "ada"}
+
+        main = project.path / "main.py"
+        main.write_text(main.read_text().replace('f"hi {name}"', 'f"edited code says hi {name}"'))
+        before = _json(cli, project.path, "executions", "list")
+        replayed = floww_cli(cli, "executions", "replay", first_id, "--json", cwd=project.path)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        answer = json.loads(replayed.stdout)
+        assert answer["ok"] is True and answer["replayed"] == first_id
+        assert answer["result"] == {"message": "edited code says hi ada"}
+        assert any("saying hi to ada" in line["message"] for line in answer["logs"])
+        assert _json(cli, project.path, "executions", "list") == before
+        main.write_text(main.read_text().replace("def hello(", "def hello_renamed("))
+        main.write_text(main.read_text().replace('"/hello/{name}"', '"/hi/{name}"'))
+        gone = floww_cli(cli, "executions", "replay", first_id, cwd=project.path)
+        assert gone.returncode != 0 and "declares no trigger like" in gone.stderr
+        assert "Traceback" not in gone.stderr
 
         slow = webhook_url(deployed, "/slow")
         threading.Thread(target=lambda: httpx.post(slow, timeout=60), daemon=True).start()

@@ -5,6 +5,8 @@ stop one that has not finished (cancel).
   workflow's active deployment, and returns it without waiting (its ``triggered_by`` names the
   person and the execution it repeats). ``InvalidInput`` when the trigger is not part of the
   active deployment (a dev trigger, or one removed since): deploy it, then rerun.
+- ``execution_trigger`` is the trigger spec a recorded execution ran (what ``floww executions
+  replay`` looks for in the local code); ``NotFound`` once the trigger was removed.
 - ``cancel_execution`` records a RECEIVED, QUEUED or STARTED execution as CANCELLED at once; a
   queued one then never starts, and a pending retry never runs. A running handler is stopped
   when its worker runs in this server process (``FunctionHost`` adapters that can, such as the
@@ -19,13 +21,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from floww.domain.errors import Conflict, InvalidInput, NotFound
-from floww.domain.model import ErrorInfo, Execution, ExecutionStatus, Principal, TriggerSource
+from floww.domain.model import (
+    ErrorInfo,
+    Execution,
+    ExecutionStatus,
+    Principal,
+    TriggerSource,
+    TriggerSpec,
+)
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import new_execution, queue_execution
 from floww.domain.usecases.queries import get_execution
 
-__all__ = ["CANCELLED_MESSAGE", "cancel_execution", "rerun_execution"]
+__all__ = ["CANCELLED_MESSAGE", "cancel_execution", "execution_trigger", "rerun_execution"]
 
 CANCELLED_MESSAGE = "cancelled"
 
@@ -85,3 +94,13 @@ def cancel_execution(deps: ServerDeps, principal: Principal, execution_id: str) 
     if execution.status is ExecutionStatus.STARTED and callable(stop):
         stop(execution_id)
     return cancelled
+
+
+def execution_trigger(deps: ServerDeps, principal: Principal, execution_id: str) -> TriggerSpec:
+    execution = get_execution(deps, principal, execution_id)
+    try:
+        return deps.repo.get_trigger(execution.trigger_id).spec
+    except NotFound:
+        raise NotFound(
+            "trigger", f"{execution.trigger_id} (removed since execution {execution_id} ran)"
+        ) from None

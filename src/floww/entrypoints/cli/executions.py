@@ -1,19 +1,26 @@
-"""``floww executions``: list a workflow's or a namespace's executions, show one in full."""
+"""``floww executions``: list a workflow's or a namespace's executions, show one in full,
+rerun one on the active deployment, cancel one, or replay one against the local code."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
+from floww.codec import unstructure
+from floww.domain.model import ExecutionContext, Invocation
 from floww.entrypoints.cli.listings import workflow_option
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json, echo_table
+from floww.entrypoints.cli.project import find_project
 from floww.entrypoints.cli.session import current_env, session
+from floww.sdk import wire
+from floww.sdk.bundle import bundle_from_directory
 
 __all__ = ["executions", "parse_since"]
 
@@ -254,6 +261,72 @@ def executions_cancel(execution_id: str, as_json: bool) -> None:
     click.echo(f"Cancelled {execution['id']}.")
 
 
+@executions.command("replay")
+@click.argument("execution_id")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="The project whose local code runs the event (default: this directory).",
+)
+@json_option
+@handle_errors()
+def executions_replay(execution_id: str, project_dir: Path, as_json: bool) -> None:
+    """Run a recorded event (a production one, say) against your local code: the same
+    trigger's handler as your project's code declares it now, on this machine. Nothing is
+    recorded on the server; the handler's own calls (KV, provider actions) are real.
+
+    \b
+    Example:
+      floww executions replay exe_123
+    """
+    s = session()
+    project = find_project(project_dir.resolve())
+    recorded = s.platform.get_execution(execution_id)
+    spec = wire.spec_from_wire(s.api.get(f"/api/executions/{execution_id}/trigger")["trigger"])
+    workflow = s.platform.get_workflow(str(recorded["workflow_id"]))
+    providers = s.platform.provider_configs(workflow.namespace_id)
+    runner = current_env().adapters.runner()
+    code = bundle_from_directory(project.root, project.entrypoint)
+    local = next(
+        (t for t in runner.load(code, providers).triggers if t.identity == spec.identity), None
+    )
+    if local is None:
+        raise click.ClickException(
+            f"your local code declares no trigger like the one execution {execution_id} ran "
+            f"({spec.provider.type}.{spec.trigger_type} {dict(spec.input)}); declare it, "
+            "then replay"
+        )
+    context = ExecutionContext(
+        id=f"replay-{execution_id}",
+        token=s.platform.dev_token(workflow.id),
+        api_url=s.server,
+        deadline_ms=int(_REPLAY_DEADLINE_S * 1000),
+        workflow_id=workflow.id,
+    )
+    event = dict(recorded.get("event") or {})
+    result = runner.invoke(Invocation(code, local, event, providers, context))
+    doc = unstructure(result)
+    if as_json:
+        echo_json({"replayed": execution_id, **doc})
+    else:
+        click.echo(
+            f"Replayed {execution_id} on {project.entrypoint}: {'ok' if result.ok else 'failed'}"
+        )
+        for line in doc.get("logs") or []:
+            click.echo(f"  {log_line('replay', line, prefix=False)}")
+        if result.ok:
+            click.echo(_pretty(result.result))
+        elif result.error is not None:
+            click.echo(f"{result.error.type}: {result.error.message}", err=True)
+            if result.error.traceback:
+                click.echo(result.error.traceback.rstrip(), err=True)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+_REPLAY_DEADLINE_S = 60.0
 _FINAL = {"completed", "failed", "timed_out", "no_deployment", "interrupted", "cancelled"}
 
 

@@ -104,6 +104,7 @@ CASES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/executions/{execution_id}", "/api/executions/{exe}", None),
     ("POST", "/api/executions/{execution_id}/rerun", "/api/executions/{exe}/rerun", None),
     ("POST", "/api/executions/{execution_id}/cancel", "/api/executions/{exe}/cancel", None),
+    ("GET", "/api/executions/{execution_id}/trigger", "/api/executions/{exe}/trigger", None),
     ("GET", "/api/namespaces/{namespace_id}/executions", "/api/namespaces/{ns}/executions", None),
     (
         "POST",

@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from floww.domain.usecases import execution_control
 from floww.entrypoints.http.codec import Doc, authenticate, execution_json, ok, op, services
+from floww.entrypoints.http.openapi import ref
+from floww.sdk.wire import spec_to_wire
 
 __all__ = ["ROUTES"]
 
@@ -38,7 +40,30 @@ async def cancel(request: Request) -> Response:
     return ok(execution_json(execution, full=True))
 
 
+async def trigger(request: Request) -> Response:
+    principal = await authenticate(request)
+    spec = await run_in_threadpool(
+        execution_control.execution_trigger,
+        services(request).deps,
+        principal,
+        request.path_params["execution_id"],
+    )
+    return ok({"trigger": spec_to_wire(spec)})
+
+
+_TRIGGER = {
+    "type": "object",
+    "required": ["trigger"],
+    "properties": {"trigger": ref("TriggerSpec")},
+}
+
 ROUTES = [
+    op(
+        "GET",
+        "/api/executions/{execution_id}/trigger",
+        trigger,
+        Doc("The trigger spec a recorded execution ran (for a local replay)", None, _TRIGGER),
+    ),
     op(
         "POST",
         "/api/executions/{execution_id}/rerun",
