@@ -148,3 +148,31 @@ def test_provider_secrets_are_never_sent_back(site: Site) -> None:
     )
     assert saved.status_code == 200 and "The provider is saved." in saved.text
     assert SECRET not in saved.text and "********" in saved.text
+
+
+def test_an_execution_page_runs_it_again_and_refuses_other_tenants(site: Site) -> None:
+    a = site.world.tenant("ada@example.com", "ada")
+    b = site.world.tenant("bob@example.com", "bob")
+    site.world.deploy_hello(a)
+    site.world.deploy_hello(b)
+    ran = site.world.client.post(
+        f"/api/workflows/{a.workflow_id}/manual/greet",
+        json={"input": {"name": "ada"}},
+        headers=a.headers,
+    ).json()
+    theirs = site.world.client.post(
+        f"/api/workflows/{b.workflow_id}/manual/greet", json={}, headers=b.headers
+    ).json()
+    _sign_in(site.browser, "ada@example.com")
+    csrf = _csrf(site.browser)
+    page = site.browser.get(f"/ui/executions/{ran['id']}")
+    assert page.status_code == 200 and "hello, ada" in page.text
+    again = site.browser.post(f"/ui/executions/{ran['id']}/rerun", data={"csrf": csrf})
+    assert again.status_code == 200 and str(again.url).split("/")[-1] != ran["id"]
+    assert f"rerun of {ran['id']}" in again.text
+    for action in ("rerun", "cancel"):
+        refused = site.browser.post(f"/ui/executions/{theirs['id']}/{action}", data={"csrf": csrf})
+        assert refused.status_code == 404, action
+    assert site.browser.get(f"/ui/executions/{theirs['id']}").status_code == 404
+    finished = site.browser.post(f"/ui/executions/{ran['id']}/cancel", data={"csrf": csrf})
+    assert finished.status_code == 409 and "already finished" in finished.text

@@ -20,7 +20,14 @@ from starlette.routing import BaseRoute, Route
 
 from floww.domain.errors import FlowwError, RateLimited, Unauthenticated
 from floww.domain.model import Principal, ProviderRef
-from floww.domain.usecases import api_keys, deployments, providers, queries, workflows
+from floww.domain.usecases import (
+    api_keys,
+    deployments,
+    execution_control,
+    providers,
+    queries,
+    workflows,
+)
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http.codec import read_body, services
@@ -248,6 +255,24 @@ async def execution(request: Request, ctx: _Ctx) -> Response:
     return _html(await run_in_threadpool(read))
 
 
+async def rerun(request: Request, ctx: _Ctx) -> Response:
+    again = await run_in_threadpool(
+        execution_control.rerun_execution,
+        ctx.deps,
+        ctx.principal,
+        request.path_params["execution_id"],
+    )
+    return _see(f"/ui/executions/{again.id}")
+
+
+async def cancel(request: Request, ctx: _Ctx) -> Response:
+    execution_id = request.path_params["execution_id"]
+    await run_in_threadpool(
+        execution_control.cancel_execution, ctx.deps, ctx.principal, execution_id
+    )
+    return _see(f"/ui/executions/{execution_id}")
+
+
 # providers and API keys ---------------------------------------------------------------------
 
 
@@ -378,6 +403,8 @@ def dashboard_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
     ]
     post = [
         (wf + "/deployments/{deployment_id}/activate", activate),
+        ("/ui/executions/{execution_id}/rerun", rerun),
+        ("/ui/executions/{execution_id}/cancel", cancel),
         (ns + "/providers", provider_save),
         (ns + "/api-keys", key_create),
         (ns + "/api-keys/{key_id}/revoke", key_revoke),

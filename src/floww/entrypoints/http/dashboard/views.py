@@ -190,6 +190,13 @@ def _deployment_row(workflow: Workflow, d: Deployment, image: str | None, csrf: 
     )
 
 
+def _attempt(x: Execution) -> str:
+    if x.attempt == 1:
+        return "1"
+    link = f"<a href='/ui/executions/{e(x.retry_of or '')}'>{e(x.retry_of or '')}</a>"
+    return f"{x.attempt} (retry of {link}, after {e(str(x.retry_delay_s))} s)"
+
+
 def _pretty(value: Any) -> str:
     return e(json.dumps(value, indent=2, sort_keys=True, default=str))
 
@@ -205,6 +212,8 @@ def execution_page(
         ("Started", _when(x.started_at)),
         ("Finished", _when(x.finished_at)),
         ("Duration", "" if x.duration_ms is None else e(f"{x.duration_ms:.1f} ms")),
+        ("Triggered by", e(x.triggered_by or "")),
+        ("Attempt", _attempt(x)),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
     logs = "".join(
@@ -221,8 +230,18 @@ def execution_page(
             + (f"<pre class=traceback>{e(x.error.traceback)}</pre>" if x.error.traceback else "")
             + "</section>"
         )
+    base = f"/ui/executions/{e(x.id)}"
+    actions = (
+        f"<form method=post action='{base}/rerun'>{_hidden_csrf(csrf)}"
+        "<button>Run again</button></form>"
+    )
+    if not x.status.is_final:
+        actions += (
+            f"<form method=post action='{base}/cancel'>{_hidden_csrf(csrf)}"
+            "<button>Cancel</button></form>"
+        )
     body = (
-        f"<dl class=facts>{dl}</dl>{error}"
+        f"<dl class=facts>{dl}</dl><div class=actions>{actions}</div>{error}"
         + _section("logs", "Logs", f"<ol class=logs>{logs or '<li>No logs.</li>'}</ol>")
         + _section("res", "Result", f"<pre>{_pretty(x.result)}</pre>")
         + _section("ev", "Event", f"<pre>{_pretty(dict(x.event))}</pre>")
