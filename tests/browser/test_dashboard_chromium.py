@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright import sync_api
 
 from tests.integration.lifecycle import (
     client_env,
@@ -31,8 +32,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SECRET = "xoxb-never-shown-4f1d2c"
 SIGNING = "signing-never-shown-9e8d"
 TIMEOUT_MS = 15_000
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
