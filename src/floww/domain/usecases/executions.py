@@ -7,6 +7,7 @@ recovery sweep (``recovery.py``) only acts on executions whose lease lapsed."""
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
@@ -134,7 +135,10 @@ def queue_execution(
 
     def run() -> Execution:
         final = run_execution(deps, execution, deployment, trigger, workflow)
-        schedule_retry(deps, final, trigger)
+        # The attempt's outcome is recorded and stays the answer; a retry that could not be
+        # recorded (the database went away) is lost, and the attempt shows it failed.
+        with contextlib.suppress(FlowwError):
+            schedule_retry(deps, final, trigger)
         return final
 
     return slot.submit(run)
