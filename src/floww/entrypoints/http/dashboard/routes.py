@@ -1,126 +1,42 @@
 """The dashboard's routes under ``/ui`` (and ``/``, which leads there). A route parses, calls
-the same use cases as the API (so the same access rules decide), and renders a page.
-
-A request without a valid session goes to the sign-in page; a domain error becomes a page
-with the API's status and the error's message; a POST without its session's form token, or
-from another origin, is refused with 403 before anything runs.
+the same use cases as the API (so the same access rules decide), and renders a page; what every
+page shares is in ``pages``, providers and API keys in ``namespace_settings``.
 """
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import Awaitable, Callable
 from importlib import resources
 
-import attrs
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from floww.domain.errors import FlowwError, RateLimited, Unauthenticated
-from floww.domain.model import Principal, ProviderRef
-from floww.domain.usecases import (
-    api_keys,
-    deployments,
-    execution_control,
-    providers,
-    queries,
-    workflows,
-)
-from floww.domain.usecases.authentication import authenticate
-from floww.domain.usecases.deps import ServerDeps
-from floww.entrypoints.http.codec import read_body, services
+from floww.domain.usecases import deployments, execution_control, queries, workflows
+from floww.entrypoints.http.codec import services
+from floww.entrypoints.http.dashboard import namespace_settings as ns_settings
 from floww.entrypoints.http.dashboard import session, views
+from floww.entrypoints.http.dashboard.pages import (
+    NOTICES,
+    Ctx,
+    page,
+    read_form,
+    secure,
+    see,
+    signed_in,
+)
 from floww.entrypoints.http.dashboard.signin import BrowserSignIn
 from floww.entrypoints.http.errors import retry_after, status_for
 
 __all__ = ["dashboard_routes"]
 
-_FORM_LIMIT = 65_536
 _LIVE_ROWS = 50
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-}
 _STATIC = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-_NOTICES = {"rolled-back": "The deployment is active again.", "saved": "The provider is saved."}
-
-
-@attrs.frozen
-class _Ctx:
-    deps: ServerDeps
-    principal: Principal
-    csrf: str
-
-
-View = Callable[[Request, _Ctx], Awaitable[Response]]
-
-
-def _html(document: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(document, status, headers=_HEADERS)
-
-
-def _see(url: str) -> RedirectResponse:
-    return RedirectResponse(url, 303, headers={"Cache-Control": "no-store"})
-
-
-async def _form(request: Request) -> dict[str, str]:
-    raw = await read_body(request, _FORM_LIMIT)
-    try:
-        return dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-    except UnicodeDecodeError:
-        return {}
-
-
-def _view(view: View, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
-    """Signed-in pages: the session is checked (sign-in page otherwise), POSTs need the
-    session's form token and this origin, domain errors become pages."""
-
-    async def endpoint(request: Request) -> Response:
-        deps = services(request).deps
-        token = session.session_token(request)
-        try:
-            if token is None:
-                raise Unauthenticated("no session")
-            principal = await run_in_threadpool(
-                lambda: authenticate(token, identity=deps.identity, tokens=deps.tokens)
-            )
-            if principal.kind != "user":
-                raise Unauthenticated("the dashboard is for people")
-        except Unauthenticated:
-            return _see("/ui/signin")
-        ctx = _Ctx(deps, principal, session.csrf_token(token))
-        if post:
-            form = await _form(request)
-            if not session.same_origin(request) or not session.valid_csrf(
-                token, form.get("csrf", "")
-            ):
-                text = "The form expired or came from another site; reload the page and try again."
-                return _html(views.message_page("Refused", text, ctx.csrf), 403)
-            request.state.form = form
-        try:
-            return await view(request, ctx)
-        except FlowwError as exc:
-            return _html(
-                views.message_page("Something went wrong", exc.message, ctx.csrf), status_for(exc)
-            )
-
-    return endpoint
-
-
-def _secure(request: Request) -> bool:
-    return services(request).deps.settings.base_url.startswith("https://")
 
 
 # sign-in ------------------------------------------------------------------------------------
@@ -128,52 +44,54 @@ def _secure(request: Request) -> bool:
 
 def _signin_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
     async def show(request: Request) -> Response:
-        return _html(views.signin_page(start_url=sign_in.start_url))
+        return page(views.signin_page(start_url=sign_in.start_url))
 
     async def submit(request: Request) -> Response:
         if not session.same_origin(request):
-            return _html(views.signin_page("That form came from another site."), 403)
-        form = await _form(request)
+            return page(views.signin_page("That form came from another site."), 403)
+        form = await read_form(request)
         email, guard = form.get("email", ""), services(request).guard
         try:
             if guard is not None:
                 guard.admit_login(request, email)
             token = await run_in_threadpool(sign_in.sign_in, email, form.get("password", ""))
         except RateLimited as exc:
-            page = _html(views.signin_page("Too many failed sign-ins: wait, then try again."), 429)
-            page.headers["Retry-After"] = retry_after(exc)
-            return page
+            refused = page(
+                views.signin_page("Too many failed sign-ins: wait, then try again."), 429
+            )
+            refused.headers["Retry-After"] = retry_after(exc)
+            return refused
         except Unauthenticated:
-            return _html(views.signin_page("Wrong email or password."), 401)
+            return page(views.signin_page("Wrong email or password."), 401)
         except FlowwError as exc:
-            return _html(views.signin_page(exc.message), status_for(exc))
+            return page(views.signin_page(exc.message), status_for(exc))
         if guard is not None:
             guard.login_succeeded(request, email)
-        answer = _see("/ui/")
-        session.set_session(answer, token, secure=_secure(request), max_age=8 * 3600)
+        answer = see("/ui/")
+        session.set_session(answer, token, secure=secure(request), max_age=8 * 3600)
         return answer
 
-    async def signout(request: Request, ctx: _Ctx) -> Response:
-        answer = _see("/ui/signin")
-        session.clear_session(answer, secure=_secure(request))
+    async def signout(request: Request, ctx: Ctx) -> Response:
+        answer = see("/ui/signin")
+        session.clear_session(answer, secure=secure(request))
         return answer
 
     return [
         Route("/ui/signin", show, methods=["GET"]),
         Route("/ui/signin", submit, methods=["POST"]),
-        Route("/ui/signout", _view(signout, post=True), methods=["POST"]),
+        Route("/ui/signout", signed_in(signout, post=True), methods=["POST"]),
     ]
 
 
 # namespaces, workflows, executions ----------------------------------------------------------
 
 
-async def home(request: Request, ctx: _Ctx) -> Response:
+async def home(request: Request, ctx: Ctx) -> Response:
     found = await run_in_threadpool(workflows.list_namespaces, ctx.deps, ctx.principal)
-    return _html(views.namespaces_page(found, ctx.csrf))
+    return page(views.namespaces_page(found, ctx.csrf))
 
 
-async def namespace(request: Request, ctx: _Ctx) -> Response:
+async def namespace(request: Request, ctx: Ctx) -> Response:
     ns_id = request.path_params["namespace_id"]
 
     def read() -> str:
@@ -182,10 +100,10 @@ async def namespace(request: Request, ctx: _Ctx) -> Response:
             ns, workflows.list_workflows(ctx.deps, ctx.principal, ns_id), ctx.csrf
         )
 
-    return _html(await run_in_threadpool(read))
+    return page(await run_in_threadpool(read))
 
 
-def _namespace_rows(ctx: _Ctx, ns_id: str) -> str:
+def _namespace_rows(ctx: Ctx, ns_id: str) -> str:
     found = queries.list_namespace_executions(ctx.deps, ctx.principal, ns_id, limit=_LIVE_ROWS)
     labels: dict[str, str] = {}
     for wf in {x.workflow_id for x in found}:
@@ -193,29 +111,29 @@ def _namespace_rows(ctx: _Ctx, ns_id: str) -> str:
     return views.execution_rows(found, labels)
 
 
-async def namespace_executions(request: Request, ctx: _Ctx) -> Response:
+async def namespace_executions(request: Request, ctx: Ctx) -> Response:
     ns_id = request.path_params["namespace_id"]
 
     def read() -> str:
         ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
         return views.namespace_executions_page(ns, _namespace_rows(ctx, ns_id), ctx.csrf)
 
-    return _html(await run_in_threadpool(read))
+    return page(await run_in_threadpool(read))
 
 
-async def namespace_rows(request: Request, ctx: _Ctx) -> Response:
+async def namespace_rows(request: Request, ctx: Ctx) -> Response:
     ns_id = request.path_params["namespace_id"]
-    return _html(await run_in_threadpool(_namespace_rows, ctx, ns_id))
+    return page(await run_in_threadpool(_namespace_rows, ctx, ns_id))
 
 
-def _workflow_rows(ctx: _Ctx, wf_id: str) -> str:
+def _workflow_rows(ctx: Ctx, wf_id: str) -> str:
     found = queries.list_executions(ctx.deps, ctx.principal, wf_id, limit=_LIVE_ROWS)
     return views.execution_rows(found, queries.trigger_labels(ctx.deps, ctx.principal, wf_id))
 
 
-async def workflow(request: Request, ctx: _Ctx) -> Response:
+async def workflow(request: Request, ctx: Ctx) -> Response:
     wf_id = request.path_params["workflow_id"]
-    note = _NOTICES.get(request.query_params.get("done", ""), "")
+    note = NOTICES.get(request.query_params.get("done", ""), "")
 
     def read() -> str:
         wf = queries.get_workflow(ctx.deps, ctx.principal, wf_id)
@@ -223,14 +141,14 @@ async def workflow(request: Request, ctx: _Ctx) -> Response:
         history = deployments.deployment_history(ctx.deps, ctx.principal, wf_id)
         return views.workflow_page(ns, wf, history, _workflow_rows(ctx, wf_id), ctx.csrf, note)
 
-    return _html(await run_in_threadpool(read))
+    return page(await run_in_threadpool(read))
 
 
-async def workflow_rows(request: Request, ctx: _Ctx) -> Response:
-    return _html(await run_in_threadpool(_workflow_rows, ctx, request.path_params["workflow_id"]))
+async def workflow_rows(request: Request, ctx: Ctx) -> Response:
+    return page(await run_in_threadpool(_workflow_rows, ctx, request.path_params["workflow_id"]))
 
 
-async def activate(request: Request, ctx: _Ctx) -> Response:
+async def activate(request: Request, ctx: Ctx) -> Response:
     wf_id = request.path_params["workflow_id"]
     await run_in_threadpool(
         deployments.activate_deployment,
@@ -239,10 +157,10 @@ async def activate(request: Request, ctx: _Ctx) -> Response:
         wf_id,
         request.path_params["deployment_id"],
     )
-    return _see(f"/ui/workflows/{wf_id}?done=rolled-back")
+    return see(f"/ui/workflows/{wf_id}?done=rolled-back")
 
 
-async def execution(request: Request, ctx: _Ctx) -> Response:
+async def execution(request: Request, ctx: Ctx) -> Response:
     def read() -> str:
         x = queries.get_execution(ctx.deps, ctx.principal, request.path_params["execution_id"])
         wf = queries.get_workflow(ctx.deps, ctx.principal, x.workflow_id)
@@ -252,117 +170,25 @@ async def execution(request: Request, ctx: _Ctx) -> Response:
         )
         return views.execution_page(ns, wf, x, label, ctx.csrf)
 
-    return _html(await run_in_threadpool(read))
+    return page(await run_in_threadpool(read))
 
 
-async def rerun(request: Request, ctx: _Ctx) -> Response:
+async def rerun(request: Request, ctx: Ctx) -> Response:
     again = await run_in_threadpool(
         execution_control.rerun_execution,
         ctx.deps,
         ctx.principal,
         request.path_params["execution_id"],
     )
-    return _see(f"/ui/executions/{again.id}")
+    return see(f"/ui/executions/{again.id}")
 
 
-async def cancel(request: Request, ctx: _Ctx) -> Response:
+async def cancel(request: Request, ctx: Ctx) -> Response:
     execution_id = request.path_params["execution_id"]
     await run_in_threadpool(
         execution_control.cancel_execution, ctx.deps, ctx.principal, execution_id
     )
-    return _see(f"/ui/executions/{execution_id}")
-
-
-# providers and API keys ---------------------------------------------------------------------
-
-
-async def provider_list(request: Request, ctx: _Ctx, note: str = "", status: int = 200) -> Response:
-    ns_id = request.path_params["namespace_id"]
-    svc = services(request)
-    note = note or _NOTICES.get(request.query_params.get("done", ""), "")
-
-    def read() -> str:
-        ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
-        found = queries.list_providers(ctx.deps, ctx.principal, ns_id, svc.fields_for)
-        # Types whose fields only their code declares (``secret``, ``builtin``) are set up by code.
-        types = sorted(name for name, fields in svc.provider_types().items() if fields)
-        return views.providers_page(ns, found, types, ctx.csrf, note)
-
-    return _html(await run_in_threadpool(read), status)
-
-
-async def provider_new(request: Request, ctx: _Ctx) -> Response:
-    ns_id = request.path_params["namespace_id"]
-    type_ = request.query_params.get("type", "")
-    alias = request.query_params.get("alias", "") or "default"
-    svc = services(request)
-
-    def read() -> str:
-        ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
-        return views.provider_form_page(ns, type_, alias, svc.fields_for(type_), ctx.csrf)
-
-    return _html(await run_in_threadpool(read))
-
-
-async def provider_save(request: Request, ctx: _Ctx) -> Response:
-    ns_id = request.path_params["namespace_id"]
-    form: dict[str, str] = request.state.form
-    type_, alias = form.get("type", ""), form.get("alias", "") or "default"
-    config = {k.removeprefix("field."): v for k, v in form.items() if k.startswith("field.")}
-    svc = services(request)
-
-    def save() -> None:
-        providers.setup_provider(
-            ctx.deps,
-            ctx.principal,
-            namespace_id=ns_id,
-            ref=ProviderRef(type_, alias),
-            fields=svc.fields_for(type_),
-            config=config,
-        )
-
-    try:
-        await run_in_threadpool(save)
-    except FlowwError as exc:
-        problem, status = exc.message, status_for(exc)
-    else:
-        return _see(f"/ui/namespaces/{ns_id}/providers?done=saved")
-
-    # The form again, empty: what was typed (secrets included) is never sent back.
-    def again() -> str:
-        ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
-        fields = svc.fields_for(type_)
-        return views.provider_form_page(ns, type_, alias, fields, ctx.csrf, problem)
-
-    return _html(await run_in_threadpool(again), status)
-
-
-async def key_list(request: Request, ctx: _Ctx, created: str = "", status: int = 200) -> Response:
-    ns_id = request.path_params["namespace_id"]
-
-    def read() -> str:
-        ns = queries.get_namespace(ctx.deps, ctx.principal, ns_id)
-        keys = api_keys.list_api_keys(ctx.deps, ctx.principal, ns_id)
-        return views.api_keys_page(ns, keys, ctx.csrf, created)
-
-    return _html(await run_in_threadpool(read), status)
-
-
-async def key_create(request: Request, ctx: _Ctx) -> Response:
-    ns_id = request.path_params["namespace_id"]
-    name = request.state.form.get("name", "")
-    plaintext, _ = await run_in_threadpool(
-        api_keys.create_api_key, ctx.deps, ctx.principal, ns_id, name
-    )
-    return await key_list(request, ctx, created=plaintext, status=201)
-
-
-async def key_revoke(request: Request, ctx: _Ctx) -> Response:
-    ns_id = request.path_params["namespace_id"]
-    await run_in_threadpool(
-        api_keys.revoke_api_key, ctx.deps, ctx.principal, ns_id, request.path_params["key_id"]
-    )
-    return _see(f"/ui/namespaces/{ns_id}/api-keys")
+    return see(f"/ui/executions/{execution_id}")
 
 
 # the rest -----------------------------------------------------------------------------------
@@ -383,7 +209,7 @@ async def static(request: Request) -> Response:
 
 
 async def root(request: Request) -> Response:
-    return _see("/ui/")
+    return see("/ui/")
 
 
 def dashboard_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
@@ -394,9 +220,9 @@ def dashboard_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
         (ns, namespace),
         (ns + "/executions", namespace_executions),
         (ns + "/executions/rows", namespace_rows),
-        (ns + "/providers", provider_list),
-        (ns + "/providers/new", provider_new),
-        (ns + "/api-keys", key_list),
+        (ns + "/providers", ns_settings.provider_list),
+        (ns + "/providers/new", ns_settings.provider_new),
+        (ns + "/api-keys", ns_settings.key_list),
         (wf, workflow),
         (wf + "/executions/rows", workflow_rows),
         ("/ui/executions/{execution_id}", execution),
@@ -405,15 +231,15 @@ def dashboard_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
         (wf + "/deployments/{deployment_id}/activate", activate),
         ("/ui/executions/{execution_id}/rerun", rerun),
         ("/ui/executions/{execution_id}/cancel", cancel),
-        (ns + "/providers", provider_save),
-        (ns + "/api-keys", key_create),
-        (ns + "/api-keys/{key_id}/revoke", key_revoke),
+        (ns + "/providers", ns_settings.provider_save),
+        (ns + "/api-keys", ns_settings.key_create),
+        (ns + "/api-keys/{key_id}/revoke", ns_settings.key_revoke),
     ]
     return [
         Route("/", root, methods=["GET"]),
         Route("/ui", root, methods=["GET"]),
         Route("/ui/static/{name}", static, methods=["GET"]),
         *_signin_routes(sign_in),
-        *(Route(path, _view(view), methods=["GET"]) for path, view in get),
-        *(Route(path, _view(view, post=True), methods=["POST"]) for path, view in post),
+        *(Route(path, signed_in(view), methods=["GET"]) for path, view in get),
+        *(Route(path, signed_in(view, post=True), methods=["POST"]) for path, view in post),
     ]
