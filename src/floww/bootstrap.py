@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import httpx
@@ -71,6 +71,7 @@ from floww.adapters.memory import (
     InMemorySecretBox,
     InMemoryWorkflowRepo,
 )
+from floww.adapters.prometheus import CONTENT_TYPE, CountingRepo, PlatformMetrics
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
@@ -92,7 +93,9 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
 from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
+from floww.entrypoints.http.dashboard import BrowserSignIn, PasswordSignIn, dashboard_routes
 from floww.entrypoints.http.limits import EdgeGuard
+from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
@@ -178,6 +181,8 @@ class ServerAdapters:
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
     notices: Sequence[str] = ()
+    # how people sign in to the dashboard (none: no dashboard)
+    browser_sign_in: BrowserSignIn | None = None
 
 
 def _floww_source_root() -> str:
@@ -274,6 +279,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         api_keys=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
+        browser_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
         first_start=first_start,
         closers=closers,
         notices=notices,
@@ -483,6 +489,8 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
                 path=REALTIME_PATH,
             )
         )
+    if adapters.browser_sign_in is not None:
+        routes += dashboard_routes(adapters.browser_sign_in)
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
@@ -579,9 +587,20 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     """Everything a ``floww serve`` process runs, wired from ``settings`` (adapters replaced
     by keyword, as in ``server_adapters``)."""
     adapters = server_adapters(settings, **replace)
+    metrics = _metrics(settings, adapters)
+    if metrics is not None:
+        adapters = attrs.evolve(
+            adapters, repo=cast(WorkflowRepo, CountingRepo(adapters.repo, metrics))
+        )
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="floww")
     deps = server_deps(adapters, server_settings(settings), executor)
-    app = create_app(http_services(settings, adapters, deps))
+    services = http_services(settings, adapters, deps)
+    if metrics is not None:
+        route = metrics_route(metrics.render, CONTENT_TYPE, settings.metrics_token)
+        services = attrs.evolve(services, extra_routes=[*services.extra_routes, route])
+    app = create_app(services)
+    if metrics is not None:
+        app.add_middleware(WebhookAnswers, count=metrics.webhook_answered)
     first = adapters.first_start(deps)
     scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
     policy = RetentionPolicy(
@@ -594,6 +613,26 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     return Server(
         settings, adapters, deps, app, scheduler, executor, LeaseKeeper(deps), first, sweeper
     )
+
+
+def _metrics(settings: Settings, adapters: ServerAdapters) -> PlatformMetrics | None:
+    """``/metrics`` (none when ``FLOWW_METRICS=off``), its gauges read from the dispatcher and
+    the function host where they can tell."""
+    if settings.metrics == "off":
+        return None
+    gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+    totals = getattr(adapters.dispatcher, "totals", None)
+    if callable(totals):
+        gauges["floww_queue_depth"] = ("Executions waiting for a lane", lambda: totals()["waiting"])
+        gauges["floww_dispatcher_busy"] = ("Lanes running an execution", lambda: totals()["busy"])
+        gauges["floww_dispatcher_threads"] = (
+            "Dispatcher threads alive",
+            lambda: totals()["threads"],
+        )
+    workers = getattr(adapters.host, "worker_count", None)
+    if callable(workers):
+        gauges["floww_function_workers"] = ("Warm worker processes of runtimes", workers)
+    return PlatformMetrics(gauges)
 
 
 def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:

@@ -103,6 +103,9 @@ class Settings:
     sandbox_processes: int = 256
     sandbox_open_files: int = 256
     sandbox_tmp_mb: int = 64
+    # /metrics (docs/operations.md): off, open, or token (FLOWW_METRICS_TOKEN as a bearer token)
+    metrics: str = "off"
+    metrics_token: str = attrs.field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -159,6 +162,8 @@ class Settings:
             "sandbox_processes": int,
             "sandbox_open_files": int,
             "sandbox_tmp_mb": int,
+            "metrics": str,
+            "metrics_token": str,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -200,6 +205,7 @@ class Settings:
         if values.get("function_host") == "lambda":
             _check_lambda(values)
         _check_sandbox(values)
+        _check_metrics(values)
         return cls(**values)
 
 
@@ -362,3 +368,14 @@ def _check_sandbox(values: Mapping[str, Any]) -> None:
     ):
         if values.get(name, 1) < 1:
             raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
+
+
+def _check_metrics(values: Mapping[str, Any]) -> None:
+    mode = values.get("metrics", "off")
+    if mode not in {"off", "open", "token"}:
+        raise InvalidInput("FLOWW_METRICS must be 'off', 'open' or 'token'")
+    if mode == "token" and not values.get("metrics_token"):
+        raise InvalidInput(
+            "FLOWW_METRICS=token needs FLOWW_METRICS_TOKEN: set it to a long random string "
+            "that the scraper sends as a bearer token"
+        )

@@ -132,6 +132,7 @@ class LocalFunctionHost(FunctionHost):
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._making: dict[str, threading.Lock] = {}
+        self._running: dict[str, Worker] = {}  # execution id -> the worker running it
         self._closed = False
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="floww-host-reaper", daemon=True)
@@ -198,8 +199,16 @@ class LocalFunctionHost(FunctionHost):
         deadline_ms = invocation.execution.deadline_ms
         limit = deadline_ms / 1000 if deadline_ms > 0 else None
 
+        execution_id = invocation.execution.id
+
         def run(worker: Worker) -> dict[str, Any]:
-            return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+            with self._lock:
+                self._running[execution_id] = worker
+            try:
+                return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+            finally:
+                with self._lock:
+                    self._running.pop(execution_id, None)
 
         late = f"the handler did not finish within {deadline_ms} ms"
         pool = self._pool(runtime, invocation.execution.workflow_id)
@@ -255,6 +264,22 @@ class LocalFunctionHost(FunctionHost):
         """The process ids of the runtime's live workers, of every workflow (none before its
         first call)."""
         return tuple(sorted(pid for pool in self._pools_of(runtime_id) for pid in pool.pids()))
+
+    def cancel_invocation(self, execution_id: str) -> bool:
+        """Stop the handler of ``execution_id`` if a worker of this host runs it now: the
+        worker is killed (and replaced on demand). Whether one was running."""
+        with self._lock:
+            worker = self._running.get(execution_id)
+        if worker is None:
+            return False
+        worker.kill()
+        return True
+
+    def worker_count(self) -> int:
+        """Worker processes alive now over every runtime's pools (for ``/metrics``)."""
+        with self._lock:
+            pools = [pool for entry in self._entries.values() for pool in entry.pools.values()]
+        return sum(len(pool.pids()) for pool in pools)
 
     def files_sent(self, runtime_id: str) -> int:
         """How many requests carried code files to the runtime's current workers."""
