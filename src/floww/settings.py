@@ -67,6 +67,13 @@ class Settings:
     concurrency_per_workflow: int = 4
     queue_per_workflow: int = 100
     lease_ttl_s: float = 30.0
+    # Identity provider (docs/cloud-identity.md): "local" accounts, or "workos".
+    identity: str = "local"
+    workos_client_id: str = ""
+    workos_api_key: str = attrs.field(default="", repr=False)
+    workos_base_url: str = "https://api.workos.com"
+    workos_redirect_uri: str = ""
+    workos_cookie_password: str = attrs.field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -109,6 +116,12 @@ class Settings:
             "concurrency_per_workflow": int,
             "queue_per_workflow": int,
             "lease_ttl_s": float,
+            "identity": str,
+            "workos_client_id": str,
+            "workos_api_key": str,
+            "workos_base_url": str,
+            "workos_redirect_uri": str,
+            "workos_cookie_password": str,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -145,6 +158,7 @@ class Settings:
         if values.get("function_host", "local") not in {"local", "memory"}:
             raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
         _check_scheduling(values)
+        _check_identity(values)
         return cls(**values)
 
 
@@ -155,3 +169,29 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
     if values.get("lease_ttl_s", 1.0) <= 0:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
+
+
+_WORKOS_REQUIRED = (
+    "workos_client_id",
+    "workos_api_key",
+    "workos_redirect_uri",
+    "workos_cookie_password",
+)
+
+
+def _check_identity(values: Mapping[str, Any]) -> None:
+    identity = values.get("identity", "local")
+    if identity not in {"local", "workos"}:
+        raise InvalidInput("FLOWW_IDENTITY must be 'local' or 'workos'")
+    if identity != "workos":
+        return
+    missing = [f"FLOWW_{name.upper()}" for name in _WORKOS_REQUIRED if not values.get(name)]
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_IDENTITY=workos needs {', '.join(missing)}: set them to your WorkOS "
+            "client id, API key, AuthKit redirect URI and a cookie secret of 32+ characters"
+        )
+    if len(values["workos_cookie_password"]) < 32:
+        raise InvalidInput("FLOWW_WORKOS_COOKIE_PASSWORD must be at least 32 characters long")
+    if not str(values.get("workos_base_url", "https://")).startswith(("https://", "http://")):
+        raise InvalidInput("FLOWW_WORKOS_BASE_URL must be an http(s) URL")
