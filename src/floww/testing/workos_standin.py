@@ -239,12 +239,11 @@ class WorkOSStandIn:
         """An access token as WorkOS issues it, signed by ``client_id``'s newest key, or by
         ``signed_by`` (a client id whose newest key signs, e.g. another client's, or
         ``"forger"`` for a key nobody publishes)."""
-        if signed_by == "forger":
-            key = _Key.new()
-        else:
-            key = self.keys[signed_by or client_id][-1]
+        key = _Key.new() if signed_by == "forger" else self.keys[signed_by or client_id][-1]
         now = int(time.time())
-        org = next((m["organization_id"] for m in self.memberships if m["user_id"] == user_id), None)
+        org = next(
+            (m["organization_id"] for m in self.memberships if m["user_id"] == user_id), None
+        )
         role = next((m["role"]["slug"] for m in self.memberships if m["user_id"] == user_id), None)
         claims = {
             "iss": f"{self.url}/user_management/{client_id}",
@@ -274,7 +273,9 @@ class WorkOSStandIn:
         }
 
     def _new_session(self, user_id: str, client_id: str) -> _Session:
-        org = next((m["organization_id"] for m in self.memberships if m["user_id"] == user_id), None)
+        org = next(
+            (m["organization_id"] for m in self.memberships if m["user_id"] == user_id), None
+        )
         session = _Session(_ulid("session"), user_id, client_id, org)
         self.sessions[session.id] = session
         return session

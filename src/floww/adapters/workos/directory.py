@@ -85,9 +85,7 @@ class WorkOSDirectory:
             for membership in page.auto_paging_iter():
                 name = membership.organization_name
                 if not name:
-                    name = self.sdk.organizations.get_organization(
-                        membership.organization_id
-                    ).name
+                    name = self.sdk.organizations.get_organization(membership.organization_id).name
                 found.append(
                     OrganizationRole(membership.organization_id, name, membership.role.slug)
                 )

@@ -56,7 +56,9 @@ def signin_routes(sign_in: BrowserSignIn, *, base_url: str) -> list[BaseRoute]:
         state = request.query_params.get("state", "")
         expected = request.cookies.get(STATE_COOKIE, "")
         if not state or not expected or not hmac.compare_digest(state, expected):
-            raise InvalidInput("this sign-in was not started here (or took too long); sign in again")
+            raise InvalidInput(
+                "this sign-in was not started here (or took too long); sign in again"
+            )
         error = request.query_params.get("error")
         if error:
             raise InvalidInput(f"the sign-in was not completed ({error}); sign in again")
