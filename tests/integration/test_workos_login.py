@@ -117,8 +117,20 @@ def test_floww_login_through_workos_cli_auth(
     shown = _floww(env, "namespace", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     assert [n["name"] for n in json.loads(shown.stdout)["namespaces"]] == ["acme-corp"]
-    stored = json.loads((tmp_path / "config" / "floww" / "credentials.json").read_text())
-    assert "refresh_token" in json.dumps(stored)
+
+    # The access token expires: the CLI trades its refresh token at WorkOS, once.
+    path = tmp_path / "config" / "floww" / "credentials.json"
+    stored = json.loads(path.read_text())
+    first = stored["servers"][server.url]
+    stored["servers"][server.url]["expires_at"] = 0
+    path.write_text(json.dumps(stored))
+    grants = standin.requests.count("POST /user_management/authenticate")
+    again = _floww(env, "whoami")
+    assert again.returncode == 0 and "ada@acme.test" in again.stdout, again.stderr
+    assert standin.requests.count("POST /user_management/authenticate") == grants + 1
+    renewed = json.loads(path.read_text())["servers"][server.url]
+    assert renewed["refresh_token"] != first["refresh_token"]  # WorkOS's are single-use
+    assert renewed["access_token"] != first["access_token"]
 
 
 def test_config_advertises_workos_cli_auth(standin: WorkOSStandIn, server: RunningServer) -> None:
