@@ -171,12 +171,12 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
 
 
-_WORKOS_REQUIRED = (
-    "workos_client_id",
-    "workos_api_key",
-    "workos_redirect_uri",
-    "workos_cookie_password",
-)
+_WORKOS_REQUIRED = {
+    "workos_client_id": "the WorkOS client id",
+    "workos_api_key": "the WorkOS API key",
+    "workos_redirect_uri": "the AuthKit redirect URI, <public url>/auth/callback",
+    "workos_cookie_password": "a secret of 32+ characters that signs session cookies",
+}
 
 
 def _check_identity(values: Mapping[str, Any]) -> None:
@@ -185,12 +185,13 @@ def _check_identity(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_IDENTITY must be 'local' or 'workos'")
     if identity != "workos":
         return
-    missing = [f"FLOWW_{name.upper()}" for name in _WORKOS_REQUIRED if not values.get(name)]
+    missing = [
+        f"FLOWW_{name.upper()} ({what})"
+        for name, what in _WORKOS_REQUIRED.items()
+        if not values.get(name)
+    ]
     if missing:
-        raise InvalidInput(
-            f"FLOWW_IDENTITY=workos needs {', '.join(missing)}: set them to your WorkOS "
-            "client id, API key, AuthKit redirect URI and a cookie secret of 32+ characters"
-        )
+        raise InvalidInput(f"FLOWW_IDENTITY=workos needs {'; '.join(missing)}")
     if len(values["workos_cookie_password"]) < 32:
         raise InvalidInput("FLOWW_WORKOS_COOKIE_PASSWORD must be at least 32 characters long")
     if not str(values.get("workos_base_url", "https://")).startswith(("https://", "http://")):
