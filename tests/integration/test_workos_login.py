@@ -110,7 +110,7 @@ def test_floww_login_through_workos_cli_auth(
     code, output = _login(server, env, lambda user_code: standin.approve(user_code, ada))
 
     assert code == 0, output
-    assert "127.0.0.1" in output and "/device?user_code=" not in output.split("open:")[0]
+    assert f"open:\n\n    {standin.url}/device\n" in output  # WorkOS's verification page
     assert "Logged in" in output and "ada@acme.test" in output
     assert "Namespace: acme-corp" in output
     assert "POST /user_management/authorize/device" in standin.requests
