@@ -12,7 +12,8 @@
 Keys rotate: a token whose ``kid`` is not in the cached set makes the verifier fetch the set
 again, at most once per ``refresh_interval`` seconds, so a stream of forged tokens with made-up
 ``kid`` values costs WorkOS one request per interval, not one per token. The set is also
-re-fetched when it is older than ``lifespan``.
+re-fetched when it is older than ``lifespan``; if WorkOS cannot be reached then, the keys known
+already stay in use.
 
 Errors: ``Unauthenticated`` for every refused token; ``Unavailable`` when the key set cannot
 be fetched (WorkOS unreachable or answering an error).
@@ -58,8 +59,11 @@ class WorkOSTokenVerifier:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._last_refresh: float | None = None
+        self._lifespan = lifespan
+        self._keys: dict[str, PyJWK] = {}  # parsed once per fetch: parsing costs more than checking
+        self._loaded_at: float | None = None
         self._jwks = PyJWKClient(
-            self.jwks_url, cache_keys=False, lifespan=int(lifespan), timeout=int(timeout)
+            self.jwks_url, cache_keys=False, cache_jwk_set=False, timeout=int(timeout)
         )
 
     def __repr__(self) -> str:
@@ -101,30 +105,41 @@ class WorkOSTokenVerifier:
         return claims
 
     def _key(self, kid: str) -> PyJWK:
-        found = self._find(kid, refresh=False)
+        now = self._monotonic()
+        with self._lock:
+            keys, loaded_at = self._keys, self._loaded_at
+        if loaded_at is None or now - loaded_at >= self._lifespan:
+            keys = self._load(now, keep=keys)
+        found = keys.get(kid)
         if found is not None:
             return found
         with self._lock:
-            now = self._monotonic()
             allowed = (
                 self._last_refresh is None or now - self._last_refresh >= self._refresh_interval
             )
             if allowed:
                 self._last_refresh = now
         if allowed:
-            found = self._find(kid, refresh=True)
+            found = self._load(now, keep=keys).get(kid)
         if found is None:
             raise Unauthenticated("the access token is signed by an unknown key")
         return found
 
-    def _find(self, kid: str, *, refresh: bool) -> PyJWK | None:
+    def _load(self, now: float, *, keep: dict[str, PyJWK]) -> dict[str, PyJWK]:
+        """The key set fetched now. When the fetch fails and keys are known already, they
+        stay in use (a WorkOS outage does not log everyone out); ``Unavailable`` otherwise."""
         try:
-            keys = self._jwks.get_signing_keys(refresh=refresh)
+            fetched = self._jwks.get_signing_keys(refresh=True)
         except PyJWKClientConnectionError as exc:
+            if keep:
+                return keep
             raise Unavailable(
                 "WorkOS could not be reached to fetch its signing keys; try again shortly",
                 url=self.jwks_url,
             ) from exc
         except PyJWKClientError:
-            return None  # a set without usable signing keys knows no kid
-        return next((k for k in keys if k.key_id == kid), None)
+            fetched = []  # a set without usable signing keys knows no kid
+        keys = {k.key_id: k for k in fetched if k.key_id}
+        with self._lock:
+            self._keys, self._loaded_at = keys, now
+        return keys
