@@ -6,6 +6,7 @@ unknown key, and how many JWKS requests it cost WorkOS (the stand-in counts them
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,10 +58,8 @@ def run() -> list[str]:
         before = standin.jwks_fetches[CLIENT]
         started = time.perf_counter()
         for token in forged:
-            try:
+            with contextlib.suppress(Unauthenticated):
                 identity.verify(token)
-            except Unauthenticated:
-                pass
         flood_s = time.perf_counter() - started
         fetched = standin.jwks_fetches[CLIENT] - before
 
