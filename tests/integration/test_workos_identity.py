@@ -199,3 +199,16 @@ def test_memberships_follow_workos_roles_and_organizations_stay_apart(
     identity.verify(standin.access_token(ada))
     member = repo.get_member(acme.id, ada)
     assert member is not None and member.role == "owner"
+
+
+def test_known_keys_stay_in_use_when_a_stale_key_set_cannot_be_fetched(
+    standin: WorkOSStandIn,
+) -> None:
+    user = _member(standin, "ada@acme.test", "Acme")
+    identity, _, ticks = _identity(standin, sync_interval=3600)
+    identity.verify(standin.access_token(user))
+
+    standin.fail_with = 503
+    ticks.now += 301  # past the key set's lifespan: the server tries to fetch it again
+    assert identity.verify(standin.access_token(user)).id == user
+    assert "GET /sso/jwks/client_floww" in standin.requests[-1]

@@ -248,3 +248,23 @@ def test_workos_unreachable_gives_a_clear_cli_error_and_503(
         failed = _floww(_cli_env(tmp_path), "login", "--server", server.url, "--no-browser")
         assert failed.returncode != 0 and "Traceback" not in failed.stderr
         assert f"cannot reach {dead}/user_management/authorize/device" in failed.stderr
+
+
+def test_a_restart_keeps_sessions_tokens_and_provisioned_namespaces(
+    standin: WorkOSStandIn, tmp_path: Path
+) -> None:
+    fay = standin.add_user("fay@beta.test")
+    standin.add_membership(fay, standin.beta, "member")  # type: ignore[attr-defined]
+    standin.browser_user = fay
+    port, home = free_port(), tmp_path / "home"
+    env = _workos_env(standin.url, port)
+    with running_server(home, env=env, port=port) as server, httpx.Client(timeout=10) as browser:
+        started = browser.get(f"{server.url}/auth/signin")
+        browser.get(httpx.get(started.headers["location"]).headers["location"])
+        cookie = browser.cookies["floww_session"]
+        before = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
+    with running_server(home, env=env, port=port) as server:
+        page = httpx.get(f"{server.url}/auth/session", cookies={"floww_session": cookie})
+        assert page.status_code == 200 and "fay@beta.test" in page.text
+        after = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
+    assert [n["id"] for n in after] == [n["id"] for n in before] != []
