@@ -212,3 +212,12 @@ def test_known_keys_stay_in_use_when_a_stale_key_set_cannot_be_fetched(
     ticks.now += 301  # past the key set's lifespan: the server tries to fetch it again
     assert identity.verify(standin.access_token(user)).id == user
     assert "GET /sso/jwks/client_floww" in standin.requests[-1]
+
+
+def test_a_token_of_a_user_deleted_in_workos_is_refused(standin: WorkOSStandIn) -> None:
+    user = _member(standin, "ada@acme.test", "Acme")
+    token = standin.access_token(user)
+    del standin.users[user]
+    identity, _, _ = _identity(standin)
+    with pytest.raises(Unauthenticated, match="no longer exists"):
+        identity.verify(token)

@@ -27,7 +27,7 @@ import jwt
 
 from floww.adapters.workos.directory import WorkOSDirectory
 from floww.adapters.workos.jwks import WorkOSTokenVerifier
-from floww.domain.errors import InvalidInput, Unauthenticated, Unavailable
+from floww.domain.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
 from floww.domain.model import Principal
 from floww.domain.usecases.provisioning import OrganizationRole
 from floww.ports.browser_sign_in import BrowserSession, BrowserSignIn
@@ -78,6 +78,8 @@ class WorkOSIdentity(Identity):
         try:
             email = self.directory.email(user_id)
             memberships = self.directory.memberships(user_id)
+        except NotFound:
+            raise Unauthenticated("this WorkOS user no longer exists") from None
         except Unavailable:
             if known is not None:
                 return known[0]
