@@ -101,6 +101,9 @@ def main() -> None:
     edge = importlib.import_module("benchmarks.edge")
     for line in [*edge.run(), *edge.overhead()]:
         print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.registry_proxy").run():
+        print(line, flush=True)
     try:
         dev = importlib.import_module("benchmarks.dev")
     except ModuleNotFoundError:
@@ -110,6 +113,9 @@ def main() -> None:
         print(line, flush=True)
     print(flush=True)
     for line in importlib.import_module("benchmarks.replicas").run():
+        print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.centrifugo").run():
         print(line, flush=True)
 
 

@@ -46,7 +46,13 @@ from floww.domain.errors import (
 from floww.domain.oci import check_digest, check_repository
 from floww.ports.registry_storage import RegistryStorage
 
-__all__ = ["API_VERSION_HEADER", "Authorizer", "registry_routes", "token_from_authorization"]
+__all__ = [
+    "API_VERSION_HEADER",
+    "Authorizer",
+    "registry_error",
+    "registry_routes",
+    "token_from_authorization",
+]
 
 Authorizer = Callable[[str | None, str, str], None]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -266,6 +272,11 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
         return response
 
     return run
+
+
+def registry_error(exc: FlowwError, *, head: bool = False) -> Response:
+    """A domain error as the spec's error response (a 401 carries floww's Basic challenge)."""
+    return _error_response(exc, head=head)
 
 
 def _error_response(exc: FlowwError, *, head: bool) -> Response:
