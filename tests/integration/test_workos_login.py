@@ -268,3 +268,11 @@ def test_a_restart_keeps_sessions_tokens_and_provisioned_namespaces(
         assert page.status_code == 200 and "fay@beta.test" in page.text
         after = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
     assert [n["id"] for n in after] == [n["id"] for n in before] != []
+
+
+def test_a_login_denied_at_workos_exits_with_a_sentence(
+    standin: WorkOSStandIn, server: RunningServer, tmp_path: Path
+) -> None:
+    code, output = _login(server, _cli_env(tmp_path), standin.deny)
+    assert code == 77, output
+    assert "denied" in output and "Traceback" not in output

@@ -37,6 +37,7 @@ __all__ = ["Provision", "WorkOSBrowserSignIn", "WorkOSIdentity"]
 
 Provision = Callable[[str, Sequence[OrganizationRole]], object]
 _COOKIE_TYPE = "floww-browser"
+_KNOWN_USERS = 10_000  # provisioned users remembered per process (a cache: the database holds them)
 
 
 class WorkOSIdentity(Identity):
@@ -87,7 +88,10 @@ class WorkOSIdentity(Identity):
         self._provision(user_id, memberships)
         principal = Principal(id=user_id, kind="user", email=email)
         with self._lock:
+            self._known.pop(user_id, None)
             self._known[user_id] = (principal, now)
+            if len(self._known) > _KNOWN_USERS:  # forget the least recently provisioned
+                del self._known[next(iter(self._known))]
         return principal
 
     def start_device(self, client_id: str) -> DeviceAuthorization:
