@@ -119,6 +119,7 @@ class WorkOSStandIn:
         self._refresh: dict[str, str] = {}  # refresh token -> session id
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._forger: _Key | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -239,7 +240,12 @@ class WorkOSStandIn:
         """An access token as WorkOS issues it, signed by ``client_id``'s newest key, or by
         ``signed_by`` (a client id whose newest key signs, e.g. another client's, or
         ``"forger"`` for a key nobody publishes)."""
-        key = _Key.new() if signed_by == "forger" else self.keys[signed_by or client_id][-1]
+        if signed_by == "forger":  # one unpublished key, a made-up kid each time
+            if self._forger is None:
+                self._forger = _Key.new()
+            key = _Key(f"key_{secrets.token_hex(8)}", self._forger.private)
+        else:
+            key = self.keys[signed_by or client_id][-1]
         now = int(time.time())
         org = next(
             (m["organization_id"] for m in self.memberships if m["user_id"] == user_id), None
