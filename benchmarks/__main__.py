@@ -104,6 +104,11 @@ def main() -> None:
     print(flush=True)
     for line in importlib.import_module("benchmarks.registry_proxy").run():
         print(line, flush=True)
+    for line in importlib.import_module("benchmarks.lambda_entry").run():
+        print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.sandbox").run():
+        print(line, flush=True)
     try:
         dev = importlib.import_module("benchmarks.dev")
     except ModuleNotFoundError:

@@ -30,6 +30,14 @@ from starlette.routing import BaseRoute
 
 import floww
 from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client
+from floww.adapters.aws.lambda_host import (
+    HANDLER,
+    LAMBDA_PLATFORM,
+    LAMBDA_PYTHON,
+    LambdaConfig,
+    LambdaFunctionHost,
+    lambda_client,
+)
 from floww.adapters.centrifugo import CentrifugoRealtime, HttpProxyCaller
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
@@ -45,12 +53,14 @@ from floww.adapters.inprocess import (
 )
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
-from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.adapters.local.isolation import local_function_host
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
+from floww.adapters.local.private_home import make_private
+from floww.adapters.local.sandbox import SandboxLimits
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
     InMemoryDevSessions,
@@ -151,7 +161,8 @@ class ServerAdapters:
     ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
     ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
-    one PostgreSQL fan publications out through the database to every replica's hub)."""
+    one PostgreSQL fan publications out through the database to every replica's hub).
+    ``notices`` are what the server says at start about how it runs (its workers' sandbox)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -177,6 +188,7 @@ class ServerAdapters:
     browser_sign_in: BrowserSignIn | None = None
     public_auth: dict[str, str] = attrs.field(factory=dict)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
+    notices: Sequence[str] = ()
 
 
 def _floww_source_root() -> str:
@@ -192,9 +204,9 @@ def _registry_host(settings: Settings) -> str:
 
 def embedded_adapters(settings: Settings) -> ServerAdapters:
     """The embedded profile under ``settings.home``. Applies database migrations."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    # The database holds webhook bodies, logs and KV values in the clear: owner only.
-    settings.home.chmod(0o700)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only, as is
+    # everything else under the home (keys, registry, runtimes).
+    make_private(settings.home)
     clock = SystemClock()
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -231,17 +243,24 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         registry, upstream, close_proxy = _registry_proxy(settings, clock, tokens)
         closers = (*closers, close_proxy)
     host: FunctionHost
+    notices: tuple[str, ...] = ()
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
+    elif settings.function_host == "lambda":
+        host = _lambda_host(settings)
     else:
-        host = LocalFunctionHost(
+        host, notice = local_function_host(
             registry,
-            settings.home / "runtimes",
+            settings.home,
+            mode=settings.sandbox,
+            limits=_sandbox_limits(settings),
+            allow_unsandboxed=settings.allow_unsandboxed,
             workers_per_runtime=max(
                 settings.workers_per_runtime, settings.concurrency_per_workflow
             ),
             fallback_path=[_floww_source_root()],
         )
+        notices = (notice,)
 
     def first_start(deps: ServerDeps) -> dict[str, str] | None:
         return _ensure_admin(deps, identity, settings.home)
@@ -257,7 +276,9 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         tokens=tokens,
         clock=clock,
         ids=RandomIds(),
-        runtime_target=embedded_target(),
+        runtime_target=_lambda_target(settings)
+        if settings.function_host == "lambda"
+        else embedded_target(),
         registry=registry,
         registry_storage=local_registry if upstream is None else None,
         registry_upstream=upstream,
@@ -266,6 +287,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         refresh_tokens=identity.refresh,
         first_start=first_start,
         closers=closers,
+        notices=notices,
         dispatcher=ThreadDispatcher(
             concurrency=settings.concurrency_per_workflow,
             queue_limit=settings.queue_per_workflow,
@@ -311,6 +333,40 @@ def _registry_proxy(
         http=http,
     )
     return registry, upstream, http.close
+
+
+def _lambda_host(settings: Settings) -> FunctionHost:
+    """AWS Lambda as the function host (``FLOWW_FUNCTION_HOST=lambda``, docs/cloud-functions.md)."""
+    config = LambdaConfig(
+        role_arn=settings.lambda_role_arn,
+        image_prefix=settings.lambda_image_prefix,
+        memory_mb=settings.lambda_memory_mb,
+        timeout_s=settings.lambda_timeout_s,
+        ephemeral_storage_mb=settings.lambda_ephemeral_storage_mb,
+        function_prefix=settings.lambda_function_prefix,
+    )
+    client = lambda_client(
+        settings.lambda_region,
+        endpoint_url=settings.lambda_endpoint_url,
+        timeout_s=settings.lambda_timeout_s,
+    )
+    return LambdaFunctionHost(client, config)
+
+
+def _lambda_target(settings: Settings) -> RuntimeTarget:
+    return RuntimeTarget(
+        LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
+    )
+
+
+def _sandbox_limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits(
+        memory_mb=settings.sandbox_memory_mb,
+        cpu_s=settings.sandbox_cpu_s,
+        processes=settings.sandbox_processes,
+        open_files=settings.sandbox_open_files,
+        tmp_mb=settings.sandbox_tmp_mb,
+    )
 
 
 def memory_adapters(
@@ -539,6 +595,10 @@ class Server:
     leases: LeaseKeeper
     first_start: dict[str, str] | None = None
     sweeper: RetentionSweeper | None = None
+
+    @property
+    def notices(self) -> Sequence[str]:
+        return self.adapters.notices
 
     def start_background(self) -> None:
         """Start what runs beside the HTTP app: the cron scheduler, the lease keeper (renewal

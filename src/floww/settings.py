@@ -85,6 +85,24 @@ class Settings:
     ecr_repository_prefix: str = "floww"
     ecr_scan_on_push: bool = False
     ecr_endpoint_url: str = ""
+    # AWS Lambda as the function host (FLOWW_FUNCTION_HOST=lambda; docs/cloud-functions.md).
+    lambda_region: str = ""
+    lambda_role_arn: str = ""
+    lambda_image_prefix: str = ""
+    lambda_memory_mb: int = 512
+    lambda_timeout_s: int = 60
+    lambda_ephemeral_storage_mb: int = 512
+    lambda_function_prefix: str = "floww"
+    lambda_endpoint_url: str = ""
+    lambda_base_image: str = ""
+    # Local workers' sandbox and its limits, per worker (docs/sandbox.md).
+    sandbox: str = "auto"
+    allow_unsandboxed: bool = False
+    sandbox_memory_mb: int = 1024
+    sandbox_cpu_s: int = 3600
+    sandbox_processes: int = 256
+    sandbox_open_files: int = 256
+    sandbox_tmp_mb: int = 64
     # Identity provider (docs/cloud-identity.md): "local" accounts, or "workos".
     identity: str = "local"
     workos_client_id: str = ""
@@ -140,6 +158,14 @@ class Settings:
             "centrifugo_ws_url": str,
             "centrifugo_timeout_s": float,
             **_REGISTRY_READERS,
+            **_LAMBDA_SETTINGS,
+            "sandbox": str,
+            "allow_unsandboxed": _bool,
+            "sandbox_memory_mb": int,
+            "sandbox_cpu_s": int,
+            "sandbox_processes": int,
+            "sandbox_open_files": int,
+            "sandbox_tmp_mb": int,
             "identity": str,
             "workos_client_id": str,
             "workos_api_key": str,
@@ -179,11 +205,14 @@ class Settings:
             raise InvalidInput("FLOWW_EXECUTION_RETENTION_DAYS must be at most 36500")
         if values.get("execution_retention_count", 1) < 0:
             raise InvalidInput("FLOWW_EXECUTION_RETENTION_COUNT must not be negative")
-        if values.get("function_host", "local") not in {"local", "memory"}:
-            raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
+        if values.get("function_host", "local") not in {"local", "memory", "lambda"}:
+            raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local', 'memory' or 'lambda'")
         _check_scheduling(values)
         _check_realtime(values)
         _check_registry(values)
+        if values.get("function_host") == "lambda":
+            _check_lambda(values)
+        _check_sandbox(values)
         _check_identity(values)
         return cls(**values)
 
@@ -286,6 +315,67 @@ def _check_registry(values: Mapping[str, Any]) -> None:
             f"FLOWW_ECR_REPOSITORY_PREFIX must be a lowercase repository path, not {prefix!r}",
             field="registry",
         )
+
+
+_LAMBDA_SETTINGS: dict[str, Callable[[str], Any]] = {
+    "lambda_region": str,
+    "lambda_role_arn": str,
+    "lambda_image_prefix": str,
+    "lambda_memory_mb": int,
+    "lambda_timeout_s": int,
+    "lambda_ephemeral_storage_mb": int,
+    "lambda_function_prefix": str,
+    "lambda_endpoint_url": str,
+    "lambda_base_image": str,
+}
+# Lambda's own limits: memory and ephemeral storage in MB, timeout in seconds.
+_LAMBDA_RANGES = {
+    "lambda_memory_mb": (128, 10_240),
+    "lambda_timeout_s": (1, 900),
+    "lambda_ephemeral_storage_mb": (512, 10_240),
+}
+
+
+def _check_lambda(values: Mapping[str, Any]) -> None:
+    """The settings Lambda cannot run without, named in one sentence; Lambda's own limits."""
+    missing = [
+        f"FLOWW_{name.upper()}"
+        for name in ("lambda_region", "lambda_role_arn", "lambda_image_prefix")
+        if not str(values.get(name) or "").strip()
+    ]
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_FUNCTION_HOST=lambda needs {', '.join(missing)}: set "
+            f"{'it' if len(missing) == 1 else 'them'} (see docs/cloud-functions.md) or use "
+            "FLOWW_FUNCTION_HOST=local"
+        )
+    for name, (low, high) in _LAMBDA_RANGES.items():
+        if name in values and not low <= values[name] <= high:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be between {low} and {high}")
+    base = str(values.get("lambda_base_image") or "")
+    if base and not (base.startswith("floww-base/") and ("@sha256:" in base or ":" in base)):
+        raise InvalidInput(
+            "FLOWW_LAMBDA_BASE_IMAGE must name an image of the server's registry under "
+            "floww-base/, by digest (floww-base/<name>@sha256:<digest>) or tag"
+        )
+    if not str(values["lambda_role_arn"]).startswith("arn:"):
+        raise InvalidInput(
+            "FLOWW_LAMBDA_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )
+
+
+def _check_sandbox(values: Mapping[str, Any]) -> None:
+    if values.get("sandbox", "auto") not in {"auto", "bwrap", "off"}:
+        raise InvalidInput("FLOWW_SANDBOX must be auto, bwrap or off")
+    for name in (
+        "sandbox_memory_mb",
+        "sandbox_cpu_s",
+        "sandbox_processes",
+        "sandbox_open_files",
+        "sandbox_tmp_mb",
+    ):
+        if values.get(name, 1) < 1:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
 
 
 _WORKOS_REQUIRED = {

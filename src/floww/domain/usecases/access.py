@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from floww.domain.errors import NotFound, PermissionDenied
 from floww.domain.model import Namespace, Principal, Workflow
+from floww.domain.oci import is_base_repository
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["authorize_registry", "may_subscribe", "require_namespace", "require_workflow"]
@@ -70,7 +71,12 @@ def authorize_registry(
 ) -> None:
     """Registry access: repository ``floww/<namespace id>`` belongs to that namespace. A
     registry token allows what its scopes name (``push:<repo>`` implies pull); users and API
-    keys need access to the namespace. ``PermissionDenied`` otherwise."""
+    keys need access to the namespace. The platform's base images (``floww-base/...``) are
+    pulled by any principal and pushed by none. ``PermissionDenied`` otherwise."""
+    if is_base_repository(repository):
+        if action == "pull":
+            return
+        raise PermissionDenied(f"{repository} holds the platform's base images; it is read-only")
     owner, _, namespace_id = repository.partition("/")
     if owner != "floww" or not namespace_id or "/" in namespace_id:
         raise PermissionDenied(f"repository {repository!r} is not a floww runtime repository")
