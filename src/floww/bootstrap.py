@@ -403,16 +403,14 @@ def memory_adapters(
 def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
     """The adapters of ``settings.profile``, with any of them replaced by keyword (tests pass
     fakes here: ``server_adapters(settings, repo=InMemoryWorkflowRepo())``)."""
-    if settings.profile == "embedded":
+    if settings.profile in ("embedded", "cloud"):
+        # The cloud profile is the embedded one with every component's cloud choice, which
+        # ``Settings`` made (WorkOS, Centrifugo, the registry proxy, Lambda; PostgreSQL).
         adapters = embedded_adapters(settings)
     elif settings.profile == "memory":
         adapters = memory_adapters(verification_uri=f"{settings.base_url}/device")
     else:
-        raise InvalidInput(
-            f"the {settings.profile!r} profile cannot run here: its adapters (WorkOS, "
-            "Centrifugo, ECR, Lambda) are not part of this build; use FLOWW_PROFILE=embedded",
-            field="profile",
-        )
+        raise InvalidInput(f"unknown profile {settings.profile!r}", field="profile")
     if settings.realtime == "centrifugo":
         # Centrifugo carries live events to every replica's clients: no fan-out through the
         # database. The local hub stays for the (unadvertised) embedded endpoint.

@@ -190,6 +190,8 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("profile", "embedded") not in PROFILES:
             raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
+        if values.get("profile") == "cloud":
+            _cloud_choices(values)
         for name in (
             "max_header_bytes",
             "max_headers",
@@ -221,6 +223,36 @@ class Settings:
         _check_metrics(values)
         _check_identity(values)
         return cls(**values)
+
+
+# What FLOWW_PROFILE=cloud runs (docs/cloud.md): each component's setting and its cloud choice.
+CLOUD_COMPONENTS = {
+    "identity": "workos",
+    "realtime": "centrifugo",
+    "registry": "proxy",
+    "function_host": "lambda",
+}
+
+
+def _cloud_choices(values: dict[str, Any]) -> None:
+    """The cloud profile: WorkOS, Centrifugo, the registry proxy and Lambda over PostgreSQL.
+    A component left unset takes its cloud choice; one set to anything else contradicts the
+    profile and is refused in a sentence, as is a database that is not PostgreSQL."""
+    for name, choice in CLOUD_COMPONENTS.items():
+        given = values.setdefault(name, choice)
+        if given != choice:
+            raise InvalidInput(
+                f"FLOWW_PROFILE=cloud runs FLOWW_{name.upper()}={choice}, not {given!r}: unset "
+                f"FLOWW_{name.upper()}, or choose components one by one with "
+                "FLOWW_PROFILE=embedded",
+                field="profile",
+            )
+    if not str(values.get("database_url", "")).startswith("postgresql"):
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_DATABASE_URL=postgresql://...: the replicas of a "
+            "cloud deployment share one PostgreSQL database",
+            field="profile",
+        )
 
 
 def _check_scheduling(values: Mapping[str, Any]) -> None:
