@@ -89,6 +89,7 @@ class RecordTables(RepoTables):
             seq = existing[0] if existing is not None else next(self._sequence)
             active = attrs.evolve(deployment, status=DeploymentStatus.ACTIVE)
             self._deployments[deployment.id] = (seq, active)
+            self._routes_changed(deployment.workflow_id)
             return previous
 
     def get_deployment(self, deployment_id: str) -> Deployment:

@@ -58,6 +58,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         with self._tx.write() as conn:
             self._lock_workflow(conn, workflow_id)
             routes.replace(conn, workflow_id, source, trigger_values, hook_values)
+            routes.changed(conn, workflow_id)
 
     def list_triggers(self, workflow_id: str, source: TriggerSource | None = None) -> list[Trigger]:
         with self._tx.read() as conn:
@@ -78,6 +79,10 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def find_webhooks(self, workflow_id: str, method: str, path: str) -> list[Webhook]:
         with self._tx.read() as conn:
             return routes.find_webhooks(conn, workflow_id, method, path)
+
+    def routes_version(self, workflow_id: str) -> int | None:
+        with self._tx.read() as conn:
+            return routes.version(conn, workflow_id)
 
     # runtimes -----------------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def activate_deployment(self, deployment: Deployment) -> Deployment | None:
         with self._tx.write() as conn:
             self._lock_workflow(conn, deployment.workflow_id)
+            routes.changed(conn, deployment.workflow_id)
             return records.activate_deployment(conn, deployment)
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -145,6 +151,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def deactivate_deployment(self, workflow_id: str) -> Deployment | None:
         with self._tx.write() as conn:
             self._lock_workflow(conn, workflow_id)
+            routes.changed(conn, workflow_id)
             return lifecycle.deactivate_deployment(conn, workflow_id)
 
     def delete_workflow(self, workflow_id: str) -> list[Runtime]:

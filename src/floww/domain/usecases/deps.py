@@ -6,6 +6,7 @@ from concurrent.futures import Executor
 
 import attrs
 
+from floww.domain.usecases.routing_tables import RoutingTables
 from floww.ports.api_keys import ApiKeys
 from floww.ports.dev_sessions import DevSessions
 from floww.ports.dispatcher import Dispatcher
@@ -43,7 +44,8 @@ class ServerSettings:
 @attrs.frozen
 class ServerDeps:
     """``dispatcher`` runs executions per workflow; ``owner_id`` names this server process in
-    the leases of the executions it runs (unique per process)."""
+    the leases of the executions it runs (unique per process); ``routing`` holds its webhook
+    routing tables (``routing_tables.py``)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -59,3 +61,4 @@ class ServerDeps:
     settings: ServerSettings = ServerSettings()
     api_keys: ApiKeys | None = None
     owner_id: str = "server"
+    routing: RoutingTables = attrs.field(factory=RoutingTables, eq=False)
