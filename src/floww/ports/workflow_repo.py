@@ -146,7 +146,8 @@ class WorkflowRepo(Protocol):
     ) -> Execution | None: ...
 
     def update_execution(self, execution: Execution) -> None:
-        """Replace the stored execution with this version (logs included)."""
+        """Replace the stored execution with this version (logs included). The event stays
+        the one it was created with, and the lease changes only through the lease methods."""
 
     def get_execution(self, execution_id: str) -> Execution: ...
 

@@ -154,9 +154,12 @@ class RecordTables(RepoTables):
                         f"execution {twin.id} already has dedupe key {execution.dedupe_key!r}",
                         execution_id=twin.id,
                     )
-            # The lease changes only through the lease methods.
+            # The lease changes only through the lease methods; the event never changes.
             kept = attrs.evolve(
-                execution, owner=stored.owner, lease_expires_at=stored.lease_expires_at
+                execution,
+                event=stored.event,  # fixed at creation
+                owner=stored.owner,
+                lease_expires_at=stored.lease_expires_at,
             )
             self._executions[execution.id] = (seq, kept)
 

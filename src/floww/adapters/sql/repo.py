@@ -19,7 +19,7 @@ from sqlalchemy import select
 from floww.adapters.sql import codec, lifecycle, records, routes
 from floww.adapters.sql.repo_tenancy import SqlTenancy
 from floww.adapters.sql.retention import SqlRetention
-from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes, workflows
+from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import (
     Deployment,
@@ -163,19 +163,21 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
 
     def create_execution(self, execution: Execution) -> None:
         values = codec.execution_values(execution)
-        with self._tx.write() as conn:
-            if not self._exists(conn, workflows.c.id == execution.workflow_id):
-                raise NotFound("workflow", execution.workflow_id)
-            records.create_execution(conn, execution, values)
+        try:
+            with self._tx.write() as conn:
+                records.create_execution(conn, values)
+        except Conflict:
+            with self._tx.read() as conn:
+                records.explain_create_conflict(conn, execution)
+            raise
 
     def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         with self._tx.read() as conn:
             return records.find_execution_by_dedupe_key(conn, workflow_id, dedupe_key)
 
     def update_execution(self, execution: Execution) -> None:
-        values = codec.execution_values(execution)
         with self._tx.write() as conn:
-            records.update_execution(conn, execution, values)
+            records.update_execution(conn, execution)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._tx.read() as conn:

@@ -579,6 +579,30 @@ class TestExecutions:
         repo.update_execution(done)
         assert repo.get_execution(created.id) == done
 
+    def test_the_event_is_the_one_it_was_created_with(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        created = execution(workflow, dedupe_key="delivery:1")
+        repo.create_execution(created)
+        started = attrs.evolve(
+            created, status=ExecutionStatus.STARTED, started_at=T0, event={"other": True}
+        )
+        repo.update_execution(started)
+        assert repo.get_execution(created.id) == attrs.evolve(started, event=created.event)
+
+    def test_a_failed_create_names_its_cause(self, repo: WorkflowRepo, workflow: Workflow) -> None:
+        first = execution(workflow, dedupe_key="k")
+        repo.create_execution(first)
+        with pytest.raises(Conflict) as taken:
+            repo.create_execution(execution(workflow, id=first.id))
+        assert taken.value.details.get("execution_id") == first.id
+        with pytest.raises(Conflict) as twin:
+            repo.create_execution(execution(workflow, dedupe_key="k"))
+        assert twin.value.details.get("execution_id") == first.id
+        missing = Workflow("wf_missing", workflow.namespace_id, "x", T0)
+        with pytest.raises(NotFound):
+            repo.create_execution(execution(missing))
+
     def test_get_missing_raises_not_found(self, repo: WorkflowRepo) -> None:
         with pytest.raises(NotFound) as info:
             repo.get_execution("ex_missing")
