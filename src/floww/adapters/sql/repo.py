@@ -164,8 +164,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def create_execution(self, execution: Execution) -> None:
         values = codec.execution_values(execution)
         try:
-            with self._tx.write() as conn:
-                records.create_execution(conn, values)
+            self._group.write(lambda conn: records.create_execution(conn, values))
         except Conflict:
             with self._tx.read() as conn:
                 records.explain_create_conflict(conn, execution)
@@ -176,8 +175,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
             return records.find_execution_by_dedupe_key(conn, workflow_id, dedupe_key)
 
     def update_execution(self, execution: Execution) -> None:
-        with self._tx.write() as conn:
-            records.update_execution(conn, execution)
+        self._group.write(lambda conn: records.update_execution(conn, execution))
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._tx.read() as conn:
