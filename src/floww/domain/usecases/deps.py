@@ -35,6 +35,7 @@ class ServerSettings:
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
+    deploy_max_body_bytes: int = 67_108_864
     execution_token_ttl_s: int = 900
     dev_lease_s: float = 30.0
     webhook_calls_per_workflow: int = 100
