@@ -22,6 +22,7 @@ from floww.domain.model import (
     Invocation,
     InvocationResult,
     ProviderRef,
+    Runtime,
     Trigger,
     Workflow,
 )
@@ -126,9 +127,12 @@ def queue_execution(
     deployment: Deployment,
     trigger: Trigger,
     workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
 ) -> Future[Execution]:
     """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it."""
-    return slot.submit(lambda: run_execution(deps, execution, deployment, trigger, workflow))
+    return slot.submit(
+        lambda: run_execution(deps, execution, deployment, trigger, workflow, runtime)
+    )
 
 
 def outcome(
@@ -165,11 +169,13 @@ def run_execution(
     deployment: Deployment,
     trigger: Trigger,
     workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
 ) -> Execution:
     """Invoke the deployment's runtime for a RECEIVED or QUEUED execution and record STARTED
-    (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
-    handler or host did: the outcome is in the returned execution; one that finished meanwhile
-    (recovered, say) is returned as stored, not run. Pass ``workflow`` when the caller has it."""
+        (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
+        handler or host did: the outcome is in the returned execution; one that finished meanwhile
+        (recovered, say) is returned as stored, not run. Pass ``workflow`` (and the deployment's
+    ``runtime``) when the caller has them."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
     started = execution.transition(
@@ -185,7 +191,8 @@ def run_execution(
         return round((deps.clock.monotonic() - t0) * 1000, 3)
 
     try:
-        runtime = deps.repo.get_runtime(deployment.runtime_id)
+        if runtime is None or runtime.id != deployment.runtime_id:
+            runtime = deps.repo.get_runtime(deployment.runtime_id)
         providers = deployment_provider_configs(deps.repo, workflow.namespace_id, deployment)
         token = deps.tokens.issue_execution_token(
             namespace_id=workflow.namespace_id,

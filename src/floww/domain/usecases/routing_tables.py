@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import attrs
 
 from floww.domain.errors import NotFound
-from floww.domain.model import Deployment, Trigger, Workflow
+from floww.domain.model import Deployment, Runtime, RuntimeStatus, Trigger, Workflow
 from floww.domain.routing_table import WebhookIndex
 from floww.ports.workflow_repo import WorkflowRepo
 
@@ -32,6 +32,18 @@ class RoutingTable:
     webhooks: WebhookIndex
     triggers: Mapping[str, Trigger]
     active: Deployment | None
+    runtime: Runtime | None = None
+    """The active deployment's runtime when READY (a ready runtime is never changed)."""
+
+
+def _ready_runtime(repo: WorkflowRepo, active: Deployment | None) -> Runtime | None:
+    if active is None:
+        return None
+    try:
+        runtime = repo.get_runtime(active.runtime_id)
+    except NotFound:
+        return None
+    return runtime if runtime.status == RuntimeStatus.READY else None
 
 
 class RoutingTables:
@@ -68,12 +80,14 @@ class RoutingTables:
             except NotFound:  # deleted meanwhile
                 self._tables.pop(key, None)
                 return None
+            active = repo.find_active_deployment(workflow_id)
             built = RoutingTable(
                 version=version,
                 workflow=workflow,
                 webhooks=WebhookIndex(repo.list_webhooks(workflow_id)),
                 triggers={t.id: t for t in repo.list_triggers(workflow_id)},
-                active=repo.find_active_deployment(workflow_id),
+                active=active,
+                runtime=_ready_runtime(repo, active),
             )
             after = repo.routes_version(workflow_id)
             if after is None:

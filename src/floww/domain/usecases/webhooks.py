@@ -322,7 +322,9 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         raise
 
     if slot is not None and deployment is not None:
-        future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
+        future = queue_execution(
+            deps, slot, execution, deployment, trigger, workflow, table.runtime
+        )
         _tell_dev_sessions(
             deps, execution, workflow, dev, primary, trigger, table.triggers, awaits_reply=False
         )
