@@ -90,9 +90,10 @@ def _ratio(name: str, result: LoadResult | WrkResult, base: LoadResult | WrkResu
     )
 
 
-def webhook_bench() -> list[str]:
+def webhook_bench() -> tuple[list[str], float]:
     """The deployed JSON webhook on SQLite against bare Starlette, then one webhook among 10 /
-    1,000 / 10,000 of its workflow (static and templated paths), with the deploy times."""
+    1,000 / 10,000 of its workflow (static and templated paths), with the deploy times; and
+    the SQLite throughput (PostgreSQL's baseline)."""
     with _serve("benchmarks.serve_baseline") as url:
         baseline = _measure(url)
     scaling = [int(n) for n in SCALING.split(",") if n]
@@ -133,7 +134,7 @@ def webhook_bench() -> list[str]:
                 f" {served[f'deploy-{kind}-{n}']:>9.2f} s (HTTP deploy API, code loaded by the"
                 " runtime)"
             )
-    return lines
+    return lines, floww.throughput
 
 
 def postgres_bench(sqlite: float | None = None) -> list[str]:
@@ -196,11 +197,10 @@ def _measure_together(urls: list[str], connections: int) -> list[LoadResult | Wr
 
 def main() -> None:
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
-    lines = webhook_bench()
+    lines, sqlite = webhook_bench()
     for line in lines:
         print(line, flush=True)
     print(flush=True)
-    sqlite = float(lines[2].split()[4])
     for line in postgres_bench(sqlite):
         print(line, flush=True)
     print(flush=True)
