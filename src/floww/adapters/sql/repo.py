@@ -81,7 +81,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
             return routes.find_webhooks(conn, workflow_id, method, path)
 
     def routes_version(self, workflow_id: str) -> int | None:
-        with self._tx.read() as conn:
+        with self._tx.single() as conn:  # once per webhook request: one round trip
             return routes.version(conn, workflow_id)
 
     # runtimes -----------------------------------------------------------------------------
