@@ -63,3 +63,24 @@ def test_an_error_raised_by_the_write_reaches_its_writer(tmp_path: Path) -> None
         group.write(refuse)
     assert group.write(lambda conn: conn.execute(insert(rows).values(id=1)).rowcount) == 1
     engine.dispose()
+
+
+def test_several_leaders_commit_every_write_once(tmp_path: Path) -> None:
+    """Leaders committing at once (as on PostgreSQL): every write is committed exactly once."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    metadata.create_all(engine)
+    group = GroupCommit(Transactions(engine), leaders=4)
+    start = threading.Barrier(32)
+
+    def writer(n: int) -> None:
+        start.wait()
+        group.write(lambda conn: conn.execute(insert(rows).values(id=n)).rowcount)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with Transactions(engine).read() as conn:
+        assert sorted(row.id for row in conn.execute(select(rows.c.id))) == list(range(32))
+    engine.dispose()
