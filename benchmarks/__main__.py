@@ -4,13 +4,15 @@ under the same uvicorn settings, plus the ``floww dev`` figures when available."
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
 from benchmarks.load import LoadResult, WrkResult, run_load, run_wrk
 
@@ -25,40 +27,51 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(module: str) -> Iterator[str]:
+def _serve(module: str, *args: str) -> Iterator[str]:
+    """A server module started on a free port; yields the first line it prints."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", module, str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", module, str(port), *args], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url:
+        first = process.stdout.readline().strip()
+        if not first:
             raise RuntimeError(f"{module} did not start")
         import time
 
         import httpx
 
+        base = f"http://127.0.0.1:{port}/"
         for _ in range(200):
             try:
-                httpx.get(url.rsplit("/", 2)[0] + "/", timeout=1)
+                httpx.get(base, timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        yield url
+        yield first
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=30)
+
+
+@contextmanager
+def _floww(*args: str) -> Iterator[dict[str, Any]]:
+    """``benchmarks.serve_floww`` with ``args``; yields what it printed (URLs, deploy times)."""
+    with _serve("benchmarks.serve_floww", *args) as line:
+        yield json.loads(line)
 
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 USE_WRK = shutil.which("wrk") is not None
+SCALING = os.environ.get("BENCH_SCALING", "10,1000,10000")
+SCALING_SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", "4"))
 
 
-def _measure(url: str) -> LoadResult | WrkResult:
+def _measure(url: str, seconds: int = SECONDS) -> LoadResult | WrkResult:
     run_load(url, total=200, concurrency=CONCURRENCY)  # warm-up: workers, connections
     if USE_WRK:
-        return run_wrk(url, seconds=SECONDS, connections=CONCURRENCY)
+        return run_wrk(url, seconds=seconds, connections=CONCURRENCY)
     return run_load(url, total=TOTAL, concurrency=CONCURRENCY)
 
 
@@ -69,30 +82,126 @@ def _line(name: str, result: LoadResult | WrkResult) -> str:
     )
 
 
-def webhook_bench() -> list[str]:
+def _ratio(name: str, result: LoadResult | WrkResult, base: LoadResult | WrkResult) -> str:
+    return (
+        f"{'  ratio ' + name:<34} throughput x{result.throughput / base.throughput:.3f}"
+        f"   p50 x{result.percentile(50) / base.percentile(50):.2f}"
+        f"   p99 x{result.percentile(99) / base.percentile(99):.2f}"
+    )
+
+
+def webhook_bench() -> tuple[list[str], float]:
+    """The deployed JSON webhook on SQLite against bare Starlette, then one webhook among 10 /
+    1,000 / 10,000 of its workflow (static and templated paths), with the deploy times; and
+    the SQLite throughput (PostgreSQL's baseline)."""
     with _serve("benchmarks.serve_baseline") as url:
         baseline = _measure(url)
-    with _serve("benchmarks.serve_floww") as url:
-        floww = _measure(url)
+    scaling = [int(n) for n in SCALING.split(",") if n]
+    with _floww("--scaling", ",".join(map(str, scaling))) as served:
+        floww = _measure(served["url"])
+        by_size = {
+            (kind, n): _measure(served[f"{kind}-{n}"], SCALING_SECONDS)
+            for kind in ("static", "templated")
+            for n in scaling
+        }
     load = (
         f"wrk, {SECONDS} s, {CONCURRENCY} connections"
         if USE_WRK
         else f"{TOTAL} requests from a Python client (install wrk for better figures), "
         f"{CONCURRENCY} concurrent"
     )
-    return [
+    lines = [
         f"deployed webhook vs bare Starlette ({load}; one uvicorn process each, "
         "log level warning, no access log)",
         _line("bare Starlette JSON endpoint", baseline),
         _line("floww webhook -> local worker", floww),
-        f"{'ratio floww / baseline':<34} throughput x{floww.throughput / baseline.throughput:.3f}"
-        f"   p50 x{floww.percentile(50) / baseline.percentile(50):.1f}"
-        f"   p99 x{floww.percentile(99) / baseline.percentile(99):.1f}",
+        _ratio("floww / baseline", floww, baseline),
+        "",
+        f"one webhook among N in its workflow (SQLite; {SCALING_SECONDS} s each)",
     ]
+    for kind in ("static", "templated"):
+        first = by_size[(kind, scaling[0])]
+        for n in scaling:
+            result = by_size[(kind, n)]
+            lines.append(_line(f"{n} {kind} webhooks", result))
+            if n != scaling[0]:
+                lines.append(_ratio(f"{n} / {scaling[0]}", result, first))
+    lines.append("")
+    for kind in ("static", "templated"):
+        for n in scaling:
+            lines.append(
+                f"{'deploy of ' + str(n) + ' ' + kind + ' webhooks':<34}"
+                f" {served[f'deploy-{kind}-{n}']:>9.2f} s (HTTP deploy API, code loaded by the"
+                " runtime)"
+            )
+    return lines, floww.throughput
+
+
+def postgres_bench(sqlite: float | None = None) -> list[str]:
+    """The same webhook on PostgreSQL: one server process, then two on one database, loaded
+    together (half the connections each)."""
+    try:
+        from tests.integration.postgres import fresh_database
+    except ImportError:  # pragma: no cover - the tests package is part of the checkout
+        return []
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_database())
+        except BaseException as error:  # no server: say so and go on
+            return [f"PostgreSQL figures skipped: {error}"]
+        dsn = url.render_as_string(hide_password=False)
+        with _floww("--database-url", dsn) as a:
+            one = _measure(a["url"])
+            with _serve(
+                "benchmarks.serve_floww", "--database-url", dsn, "--attach", a["home"]
+            ) as b:
+                other = json.loads(b)["base"]
+                both = _measure_together(
+                    [a["url"], a["url"].replace(a["base"], other)], CONCURRENCY // 2
+                )
+    together = sum(r.throughput for r in both)
+    lines = [
+        f"PostgreSQL ({SECONDS} s each; two processes: {CONCURRENCY // 2} connections to each)",
+        _line("one server process", one),
+        f"{'two server processes, together':<34} {together:>9.0f} req/s   "
+        + "   ".join(f"p99 {r.percentile(99):.2f} ms" for r in both),
+        f"{'  ratio two / one process':<34} throughput x{together / one.throughput:.2f}",
+    ]
+    if sqlite:
+        lines.append(
+            f"{'  ratio PostgreSQL / SQLite':<34} throughput x{one.throughput / sqlite:.2f}"
+        )
+    return lines
+
+
+def _measure_together(urls: list[str], connections: int) -> list[LoadResult | WrkResult]:
+    import threading
+
+    for url in urls:
+        run_load(url, total=200, concurrency=connections)
+    results: list[LoadResult | WrkResult | None] = [None] * len(urls)
+
+    def one(i: int) -> None:
+        if USE_WRK:
+            results[i] = run_wrk(urls[i], seconds=SECONDS, connections=connections)
+        else:
+            results[i] = run_load(urls[i], total=TOTAL // len(urls), concurrency=connections)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(urls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for r in results if r is not None]
 
 
 def main() -> None:
-    for line in webhook_bench():
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+    lines, sqlite = webhook_bench()
+    for line in lines:
+        print(line, flush=True)
+    print(flush=True)
+    for line in postgres_bench(sqlite):
         print(line, flush=True)
     print(flush=True)
     for line in importlib.import_module("benchmarks.identity").run():

@@ -470,6 +470,7 @@ def server_settings(settings: Settings) -> ServerSettings:
         response_deadline_s=settings.response_deadline_s,
         execution_timeout_s=settings.execution_timeout_s,
         max_body_bytes=settings.max_body_bytes,
+        deploy_max_body_bytes=settings.deploy_max_body_bytes,
         dev_lease_s=settings.dev_lease_s,
         lease_ttl_s=settings.lease_ttl_s,
         webhook_calls_per_workflow=settings.webhook_calls_per_workflow,

@@ -52,6 +52,8 @@ class Settings:
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
+    # the deploy API's own limit: a workflow's code and trigger list (docs/performance.md)
+    deploy_max_body_bytes: int = 67_108_864
     cron_interval_s: float = 1.0
     dev_lease_s: float = 30.0
     webhook_calls_per_workflow: int = 100
@@ -141,6 +143,7 @@ class Settings:
             "response_deadline_s": float,
             "execution_timeout_s": float,
             "max_body_bytes": int,
+            "deploy_max_body_bytes": int,
             "cron_interval_s": float,
             "dev_lease_s": float,
             "webhook_calls_per_workflow": int,
@@ -198,6 +201,7 @@ class Settings:
             "max_headers",
             "device_starts_per_minute",
             "webhook_calls_per_workflow",
+            "deploy_max_body_bytes",
         ):
             if name in values and values[name] < 1:
                 raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")

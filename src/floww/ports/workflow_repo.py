@@ -99,6 +99,11 @@ class WorkflowRepo(Protocol):
         """Webhooks of the workflow whose method and path template match the request, at most
         one per source; static paths win over templated ones."""
 
+    def routes_version(self, workflow_id: str) -> int | None:
+        """A number that changes with every change of the workflow's triggers, webhooks or
+        active deployment (committed with it); ``None`` when there is no such workflow. Two
+        reads giving one number saw the same routes."""
+
     # runtimes
     def save_runtime(self, runtime: Runtime) -> None:
         """Create or update by id; ``Conflict`` if another runtime of the namespace has the
@@ -141,7 +146,8 @@ class WorkflowRepo(Protocol):
     ) -> Execution | None: ...
 
     def update_execution(self, execution: Execution) -> None:
-        """Replace the stored execution with this version (logs included)."""
+        """Replace the stored execution with this version (logs included). The event stays
+        the one it was created with, and the lease changes only through the lease methods."""
 
     def get_execution(self, execution_id: str) -> Execution: ...
 

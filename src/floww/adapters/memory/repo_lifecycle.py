@@ -22,6 +22,7 @@ class LifecycleTables(RepoTables):
                 ):
                     inactive = attrs.evolve(deployment, status=DeploymentStatus.INACTIVE)
                     self._deployments[deployment_id] = (seq, inactive)
+                    self._routes_changed(workflow_id)
                     return inactive
             return None
 
@@ -47,6 +48,7 @@ class LifecycleTables(RepoTables):
             for key in [k for k, v in self._deployments.items() if v[1].workflow_id == workflow_id]:
                 del self._deployments[key]
             del self._workflows[workflow_id]
+            self._routes_versions.pop(workflow_id, None)
             still_used = {d.runtime_id for _, d in self._deployments.values()}
             freed = [
                 self._runtimes.pop(r) for r in sorted(used - still_used) if r in self._runtimes

@@ -89,6 +89,7 @@ class RecordTables(RepoTables):
             seq = existing[0] if existing is not None else next(self._sequence)
             active = attrs.evolve(deployment, status=DeploymentStatus.ACTIVE)
             self._deployments[deployment.id] = (seq, active)
+            self._routes_changed(deployment.workflow_id)
             return previous
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -153,9 +154,12 @@ class RecordTables(RepoTables):
                         f"execution {twin.id} already has dedupe key {execution.dedupe_key!r}",
                         execution_id=twin.id,
                     )
-            # The lease changes only through the lease methods.
+            # The lease changes only through the lease methods; the event never changes.
             kept = attrs.evolve(
-                execution, owner=stored.owner, lease_expires_at=stored.lease_expires_at
+                execution,
+                event=stored.event,  # fixed at creation
+                owner=stored.owner,
+                lease_expires_at=stored.lease_expires_at,
             )
             self._executions[execution.id] = (seq, kept)
 

@@ -38,6 +38,13 @@ class RouteTables(RepoTables):
                     raise Conflict(f"trigger id {min(clash)} is taken", trigger_id=min(clash))
             self._triggers[(workflow_id, source)] = triggers
             self._webhooks[(workflow_id, source)] = webhooks
+            self._routes_changed(workflow_id)
+
+    def routes_version(self, workflow_id: str) -> int | None:
+        with self._lock:
+            if workflow_id not in self._workflows:
+                return None
+            return self._routes_versions.get(workflow_id, 0)
 
     def list_triggers(self, workflow_id: str, source: TriggerSource | None = None) -> list[Trigger]:
         sources = [source] if source is not None else list(TriggerSource)

@@ -57,8 +57,14 @@ class RepoTables:
         self._executions: dict[str, tuple[int, Execution]] = {}
         self._cron_ticks: set[tuple[str, datetime]] = set()
         self._kv: dict[tuple[str, str], KvItem] = {}
+        # routes_version per workflow (0 until its first change): 1 + a fresh ``_sequence``
+        self._routes_versions: dict[str, int] = {}
 
     # lookups under the lock ---------------------------------------------------------------
+
+    def _routes_changed(self, workflow_id: str) -> None:
+        """Give the workflow's routes a new version (under the lock, with the change)."""
+        self._routes_versions[workflow_id] = 1 + next(self._sequence)
 
     def _namespace(self, namespace_id: str) -> Namespace:
         if namespace_id not in self._namespaces:

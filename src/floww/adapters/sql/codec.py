@@ -41,6 +41,7 @@ __all__ = [
     "execution_values",
     "json_copy",
     "kv_from_row",
+    "log_to_json",
     "namespace_from_row",
     "runtime_from_row",
     "spec_from_json",
@@ -156,7 +157,7 @@ def execution_values(execution: Execution) -> dict[str, Any]:
             if error is None
             else {"type": error.type, "message": error.message, "traceback": error.traceback}
         ),
-        "logs": [_log_to_json(line) for line in execution.logs],
+        "logs": [log_to_json(line) for line in execution.logs],
         "triggered_by": execution.triggered_by,
         "owner": execution.owner,
         "lease_expires_at": execution.lease_expires_at,
@@ -198,7 +199,7 @@ def kv_from_row(row: Row[Any]) -> KvItem:
     return KvItem(row.namespace_id, row.key, row.value, row.updated_at)
 
 
-def _log_to_json(line: LogLine) -> dict[str, Any]:
+def log_to_json(line: LogLine) -> dict[str, Any]:
     if line.at.tzinfo is None:
         raise InvalidInput("log timestamps must be timezone-aware")
     return {

@@ -2,12 +2,15 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, and
 write transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the busy
-timeout instead of failing on a lock upgrade. PostgreSQL goes through psycopg 3 with
-pre-ping, so connections dropped by a restart are replaced instead of failing a request.
+timeout instead of failing on a lock upgrade. PostgreSQL goes through psycopg 3 with a pool
+sized for the server; a connection idle for a few seconds is pinged when checked out, so one
+dropped by a database restart is replaced instead of failing a request, while connections in
+steady use pay no ping.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,9 @@ WRITE = "floww_write"
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_CONNECT_TIMEOUT_S = 10
+_PG_POOL_SIZE = 32
+_PG_PING_AFTER_IDLE_S = 5.0
+_LAST_USED = "floww_last_used"
 
 
 def make_engine(url: str, *, connect: bool = True) -> Engine:
@@ -130,8 +136,33 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _postgresql_engine(url: URL) -> Engine:
-    return create_engine(
+    # Sized for the server's concurrency (webhook threads, dispatcher lanes, API threads), so
+    # that a burst does not open and close overflow connections.
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
+        pool_size=_PG_POOL_SIZE,
+        max_overflow=_PG_POOL_SIZE,
         connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
     )
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # A connection idle for a while may have been dropped (a database restart, an idle
+        # timeout): it is pinged, and replaced when dead (``DisconnectionError`` makes the pool
+        # retry with a new one). One in use moments ago is not: the hot path pays no ping.
+        now = time.monotonic()
+        last = record.info.get(_LAST_USED)
+        record.info[_LAST_USED] = now
+        if last is None or now - last < _PG_PING_AFTER_IDLE_S:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    return engine

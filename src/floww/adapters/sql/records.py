@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from floww.adapters.sql import codec
@@ -19,6 +19,7 @@ __all__ = [
     "activate_deployment",
     "claim_statement",
     "create_execution",
+    "explain_create_conflict",
     "find_active_deployment",
     "find_execution_by_dedupe_key",
     "get_deployment",
@@ -34,6 +35,7 @@ __all__ = [
     "renew_leases",
     "take_over_execution",
     "update_execution",
+    "update_values",
 ]
 
 _UNFINISHED = [
@@ -46,6 +48,33 @@ _UNFINISHED = [
 _LEASE_COLUMNS = ("owner", "lease_expires_at")
 
 _ACTIVE = DeploymentStatus.ACTIVE.value
+
+# The hot path's two statements, built once (SQLAlchemy compiles and caches each once).
+_INSERT = executions.insert()
+_FINAL = [status.value for status in ExecutionStatus if status.is_final]
+_UPDATED = (
+    "status",
+    "deployment_id",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "result",
+    "error",
+    "logs",
+    "triggered_by",
+    "trigger_id",
+    "received_at",
+)
+_UPDATE = (
+    update(executions)
+    .where(
+        executions.c.id == bindparam("k_id"),
+        executions.c.workflow_id == bindparam("k_workflow_id"),
+        or_(executions.c.status.not_in(_FINAL), executions.c.status == bindparam("k_status")),
+        executions.c.dedupe_key.is_not_distinct_from(bindparam("k_dedupe_key")),
+    )
+    .values({name: bindparam(name) for name in _UPDATED})
+)
 
 
 def activate_deployment(conn: Connection, deployment: Deployment) -> Deployment | None:
@@ -105,19 +134,63 @@ def list_deployments(conn: Connection, workflow_id: str) -> list[Deployment]:
     return [codec.deployment_from_row(row) for row in rows]
 
 
-def create_execution(conn: Connection, execution: Execution, values: dict[str, Any]) -> None:
-    """Insert; ``Conflict`` for a taken id or dedupe key (the caller checked the workflow)."""
+def create_execution(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert: one statement, the constraints doing the checks (an ``IntegrityError`` the
+    caller explains with ``explain_create_conflict`` after the rollback)."""
+    conn.execute(_INSERT, values)
+
+
+def explain_create_conflict(conn: Connection, execution: Execution) -> None:
+    """Raise the error an insert of ``execution`` failed with: ``NotFound`` for a missing
+    workflow, ``Conflict`` naming a taken id or the execution that has the dedupe key. Returns
+    when none applies (a race removed the clash: the caller reports the original conflict)."""
+    if (
+        conn.execute(select(workflows.c.id).where(workflows.c.id == execution.workflow_id)).first()
+        is None
+    ):
+        raise NotFound("workflow", execution.workflow_id)
     if _row(conn, execution.id) is not None:
         raise Conflict(f"execution id {execution.id} is taken", execution_id=execution.id)
     if execution.dedupe_key is not None:
         _refuse_dedupe_twin(conn, execution)
-    conn.execute(executions.insert().values(values))
 
 
-def update_execution(conn: Connection, execution: Execution, values: dict[str, Any]) -> None:
-    """Replace the stored version. ``NotFound`` if absent, ``InvalidInput`` for a move to
-    another workflow, ``Conflict`` when the stored status is final and would change or the
-    dedupe key is another execution's."""
+def update_values(execution: Execution) -> dict[str, Any]:
+    """The parameters of ``_UPDATE`` for ``execution``: what an update may change (not the
+    event, fixed at creation, nor the lease) and the conditions it is made under."""
+    error = execution.error
+    return {
+        "status": execution.status.value,
+        "deployment_id": execution.deployment_id,
+        "started_at": execution.started_at,
+        "finished_at": execution.finished_at,
+        "duration_ms": execution.duration_ms,
+        "result": codec.json_copy(execution.result),
+        "error": (
+            None
+            if error is None
+            else {"type": error.type, "message": error.message, "traceback": error.traceback}
+        ),
+        "logs": [codec.log_to_json(line) for line in execution.logs],
+        "triggered_by": execution.triggered_by,
+        "trigger_id": execution.trigger_id,
+        "received_at": execution.received_at,
+        "k_id": execution.id,
+        "k_workflow_id": execution.workflow_id,
+        "k_status": execution.status.value,
+        "k_dedupe_key": execution.dedupe_key,
+    }
+
+
+def update_execution(conn: Connection, execution: Execution) -> None:
+    """Replace the stored version (its event stays the one it was created with). ``NotFound``
+    if absent, ``InvalidInput`` for a move to another workflow, ``Conflict`` when the stored
+    status is final and would change or the dedupe key is another execution's.
+
+    One conditional ``UPDATE`` in the common case (same workflow and dedupe key, a status
+    that may change); the checks below run only when it changed no row."""
+    if conn.execute(_UPDATE, update_values(execution)).rowcount == 1:
+        return
     stored = conn.execute(
         select(executions.c.workflow_id, executions.c.status, executions.c.dedupe_key)
         .where(executions.c.id == execution.id)
@@ -128,7 +201,8 @@ def update_execution(conn: Connection, execution: Execution, values: dict[str, A
     execution.check_replaces(stored.workflow_id, ExecutionStatus(stored.status))
     if execution.dedupe_key is not None and execution.dedupe_key != stored.dedupe_key:
         _refuse_dedupe_twin(conn, execution)
-    changes = {k: v for k, v in values.items() if k not in _LEASE_COLUMNS}
+    values = codec.execution_values(execution)
+    changes = {k: v for k, v in values.items() if k not in _LEASE_COLUMNS and k != "event"}
     conn.execute(update(executions).where(executions.c.id == execution.id).values(changes))
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from floww.adapters.sql import codec, lifecycle, records, routes
 from floww.adapters.sql.repo_tenancy import SqlTenancy
 from floww.adapters.sql.retention import SqlRetention
-from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes, workflows
+from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes
 from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import (
     Deployment,
@@ -58,6 +58,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         with self._tx.write() as conn:
             self._lock_workflow(conn, workflow_id)
             routes.replace(conn, workflow_id, source, trigger_values, hook_values)
+            routes.changed(conn, workflow_id)
 
     def list_triggers(self, workflow_id: str, source: TriggerSource | None = None) -> list[Trigger]:
         with self._tx.read() as conn:
@@ -78,6 +79,10 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def find_webhooks(self, workflow_id: str, method: str, path: str) -> list[Webhook]:
         with self._tx.read() as conn:
             return routes.find_webhooks(conn, workflow_id, method, path)
+
+    def routes_version(self, workflow_id: str) -> int | None:
+        with self._tx.single() as conn:  # once per webhook request: one round trip
+            return routes.version(conn, workflow_id)
 
     # runtimes -----------------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def activate_deployment(self, deployment: Deployment) -> Deployment | None:
         with self._tx.write() as conn:
             self._lock_workflow(conn, deployment.workflow_id)
+            routes.changed(conn, deployment.workflow_id)
             return records.activate_deployment(conn, deployment)
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -145,6 +151,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def deactivate_deployment(self, workflow_id: str) -> Deployment | None:
         with self._tx.write() as conn:
             self._lock_workflow(conn, workflow_id)
+            routes.changed(conn, workflow_id)
             return lifecycle.deactivate_deployment(conn, workflow_id)
 
     def delete_workflow(self, workflow_id: str) -> list[Runtime]:
@@ -156,19 +163,19 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
 
     def create_execution(self, execution: Execution) -> None:
         values = codec.execution_values(execution)
-        with self._tx.write() as conn:
-            if not self._exists(conn, workflows.c.id == execution.workflow_id):
-                raise NotFound("workflow", execution.workflow_id)
-            records.create_execution(conn, execution, values)
+        try:
+            self._group.write(lambda conn: records.create_execution(conn, values))
+        except Conflict:
+            with self._tx.read() as conn:
+                records.explain_create_conflict(conn, execution)
+            raise
 
     def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         with self._tx.read() as conn:
             return records.find_execution_by_dedupe_key(conn, workflow_id, dedupe_key)
 
     def update_execution(self, execution: Execution) -> None:
-        values = codec.execution_values(execution)
-        with self._tx.write() as conn:
-            records.update_execution(conn, execution, values)
+        self._group.write(lambda conn: records.update_execution(conn, execution))
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._tx.read() as conn:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, literal, select
 from sqlalchemy.engine import Connection
 
+from floww.adapters.sql.group_commit import GroupCommit
 from floww.adapters.sql.schema import namespaces, workflows
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import NotFound
@@ -17,11 +18,13 @@ __all__ = ["SqlRepoBase"]
 
 
 class SqlRepoBase:
-    """Holds the ``Transactions`` of ``engine`` and the ``secret_box`` that seals provider
+    """Holds the ``Transactions`` of ``engine`` (and a ``GroupCommit`` over them for the
+    execution writes of the webhook path) and the ``secret_box`` that seals provider
     configs."""
 
     def __init__(self, engine: Engine, secret_box: SecretBox) -> None:
         self._tx = Transactions(engine)
+        self._group = GroupCommit(self._tx)
         self._box = secret_box
 
     # checks inside a transaction ----------------------------------------------------------

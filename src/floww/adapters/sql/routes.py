@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Row
 
 from floww.adapters.sql.codec import json_copy, trigger_from_row, webhook_from_row
-from floww.adapters.sql.schema import triggers, webhooks
+from floww.adapters.sql.schema import triggers, webhooks, workflows
 from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate, normalize_path
 from floww.domain.routing import most_specific
 
 __all__ = [
+    "changed",
     "find_webhooks",
     "get_trigger",
     "list_cron_triggers",
@@ -30,6 +31,7 @@ __all__ = [
     "list_webhooks",
     "replace",
     "trigger_rows",
+    "version",
     "webhook_rows",
 ]
 
@@ -82,6 +84,26 @@ def webhook_rows(
             }
         )
     return rows
+
+
+# Built once: the version probe runs on every webhook request.
+_VERSION = select(workflows.c.routes_version).where(workflows.c.id == bindparam("workflow_id"))
+_CHANGED = (
+    update(workflows)
+    .where(workflows.c.id == bindparam("workflow_id"))
+    .values(routes_version=workflows.c.routes_version + 1)
+)
+
+
+def version(conn: Connection, workflow_id: str) -> int | None:
+    """The workflow's ``routes_version``; ``None`` when there is no such workflow."""
+    value = conn.execute(_VERSION, {"workflow_id": workflow_id}).scalar()
+    return None if value is None else int(value)
+
+
+def changed(conn: Connection, workflow_id: str) -> None:
+    """Raise the workflow's ``routes_version``, inside the transaction that changes them."""
+    conn.execute(_CHANGED, {"workflow_id": workflow_id})
 
 
 def find_webhooks(conn: Connection, workflow_id: str, method: str, path: str) -> list[Webhook]:

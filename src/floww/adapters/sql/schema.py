@@ -92,6 +92,8 @@ workflows = Table(
     Column("name", String(_NAME), nullable=False),
     Column("description", Text(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Raised with every change of the workflow's routes (migration 0007): docs/performance.md.
+    Column("routes_version", Integer(), nullable=False, server_default="0"),
     UniqueConstraint("namespace_id", "name"),
 )
 

@@ -6,6 +6,7 @@ from concurrent.futures import Executor
 
 import attrs
 
+from floww.domain.usecases.routing_tables import RoutingTables
 from floww.ports.api_keys import ApiKeys
 from floww.ports.dev_sessions import DevSessions
 from floww.ports.dispatcher import Dispatcher
@@ -34,6 +35,7 @@ class ServerSettings:
     response_deadline_s: float = 30.0
     execution_timeout_s: float = 60.0
     max_body_bytes: int = 1_048_576
+    deploy_max_body_bytes: int = 67_108_864
     execution_token_ttl_s: int = 900
     dev_lease_s: float = 30.0
     webhook_calls_per_workflow: int = 100
@@ -43,7 +45,8 @@ class ServerSettings:
 @attrs.frozen
 class ServerDeps:
     """``dispatcher`` runs executions per workflow; ``owner_id`` names this server process in
-    the leases of the executions it runs (unique per process)."""
+    the leases of the executions it runs (unique per process); ``routing`` holds its webhook
+    routing tables (``routing_tables.py``)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -59,3 +62,4 @@ class ServerDeps:
     settings: ServerSettings = ServerSettings()
     api_keys: ApiKeys | None = None
     owner_id: str = "server"
+    routing: RoutingTables = attrs.field(factory=RoutingTables, eq=False)

@@ -23,6 +23,7 @@ from floww.domain.model import (
     Invocation,
     InvocationResult,
     ProviderRef,
+    Runtime,
     Trigger,
     Workflow,
 )
@@ -128,13 +129,14 @@ def queue_execution(
     deployment: Deployment,
     trigger: Trigger,
     workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
 ) -> Future[Execution]:
     """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it. A run
     that fails is followed by its next attempt when the trigger's retry policy asks for one
     (``retries.py``)."""
 
     def run() -> Execution:
-        final = run_execution(deps, execution, deployment, trigger, workflow)
+        final = run_execution(deps, execution, deployment, trigger, workflow, runtime)
         # The attempt's outcome is recorded and stays the answer; a retry that could not be
         # recorded (the database went away) is lost, and the attempt shows it failed.
         with contextlib.suppress(FlowwError):
@@ -178,11 +180,13 @@ def run_execution(
     deployment: Deployment,
     trigger: Trigger,
     workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
 ) -> Execution:
     """Invoke the deployment's runtime for a RECEIVED or QUEUED execution and record STARTED
-    (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
-    handler or host did: the outcome is in the returned execution; one that finished meanwhile
-    (recovered, say) is returned as stored, not run. Pass ``workflow`` when the caller has it."""
+        (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
+        handler or host did: the outcome is in the returned execution; one that finished meanwhile
+        (recovered, say) is returned as stored, not run. Pass ``workflow`` (and the deployment's
+    ``runtime``) when the caller has them."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
     started = execution.transition(
@@ -198,7 +202,8 @@ def run_execution(
         return round((deps.clock.monotonic() - t0) * 1000, 3)
 
     try:
-        runtime = deps.repo.get_runtime(deployment.runtime_id)
+        if runtime is None or runtime.id != deployment.runtime_id:
+            runtime = deps.repo.get_runtime(deployment.runtime_id)
         providers = deployment_provider_configs(deps.repo, workflow.namespace_id, deployment)
         token = deps.tokens.issue_execution_token(
             namespace_id=workflow.namespace_id,

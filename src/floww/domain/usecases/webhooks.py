@@ -28,9 +28,7 @@ from floww.domain.model import (
     Webhook,
     Workflow,
 )
-from floww.domain.paths import PathTemplate
 from floww.domain.providers import body_limit, verify_delivery
-from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev_sessions import dev_answerer
@@ -201,11 +199,10 @@ def webhook_event(
     }
 
 
-def _webhook_event(request: IncomingRequest, hook: Webhook) -> dict[str, Any]:
-    params = PathTemplate.parse(hook.path).match(request.path) or {}
-    return webhook_event(
-        request.method, request.path, request.headers, request.query, request.body, params
-    )
+def _trigger(deps: ServerDeps, known: Mapping[str, Trigger], trigger_id: str) -> Trigger:
+    """The trigger from the routing table, read from the repository if it is not there."""
+    trigger = known.get(trigger_id)
+    return trigger if trigger is not None else deps.repo.get_trigger(trigger_id)
 
 
 def dev_event_message(
@@ -255,34 +252,37 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> WebhookRes
 def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
     """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
     not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
-    hooks = {
-        h.source: h
-        for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
+    table = deps.routing.table(deps.repo, request.workflow_id)
+    if table is None:
+        raise NotFound("webhook", f"{request.method} {request.path}")
+    found = {
+        h.source: (h, params) for h, params in table.webhooks.find(request.method, request.path)
     }
-    if not hooks:
-        allowed = allowed_methods(
-            (
-                (h.method, PathTemplate.parse(h.path))
-                for h in deps.repo.list_webhooks(request.workflow_id)
-            ),
-            request.path,
-        )
+    if not found:
+        allowed = table.webhooks.allowed_methods(request.path)
         if not allowed:
             raise NotFound("webhook", f"{request.method} {request.path}")
         return method_not_allowed(request.method, request.path, allowed)
-    workflow = deps.repo.get_workflow(request.workflow_id)
-    deployed = hooks.get(TriggerSource.DEPLOYMENT)
-    dev = hooks.get(TriggerSource.DEV)
+    workflow = table.workflow
+    deployed = found[TriggerSource.DEPLOYMENT][0] if TriggerSource.DEPLOYMENT in found else None
+    dev = found[TriggerSource.DEV][0] if TriggerSource.DEV in found else None
     primary = deployed or dev
     assert primary is not None
     limit = body_limit(primary.owner.type, deps.settings.max_body_bytes)
     if len(request.body) > limit:
         raise PayloadTooLarge(len(request.body), limit)
-    trigger = deps.repo.get_trigger(primary.trigger_id)
+    trigger = _trigger(deps, table.triggers, primary.trigger_id)
 
     dedupe_key: str | None = None
     if primary.owner.type == "builtin":
-        event = _webhook_event(request, primary)
+        event = webhook_event(
+            request.method,
+            request.path,
+            request.headers,
+            request.query,
+            request.body,
+            found[primary.source][1],
+        )
         key = request.headers.get("idempotency-key")
         # Scoped to the endpoint, so one route's answer is never replayed to another.
         dedupe_key = f"idempotency:{request.method} {request.path}:{key}" if key else None
@@ -305,7 +305,7 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
 
     # A place in the workflow's queue is held before anything is recorded: a full queue
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
-    deployment = deps.repo.find_active_deployment(workflow.id) if deployed is not None else None
+    deployment = table.active if deployed is not None else None
     slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
     try:
         execution = new_execution(
@@ -327,15 +327,17 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         raise
 
     if slot is not None and deployment is not None:
-        future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
-        _tell_observers(deps, execution, workflow, dev, primary, trigger)
+        future = queue_execution(
+            deps, slot, execution, deployment, trigger, workflow, table.runtime
+        )
+        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
         deadline = deps.settings.response_deadline_s
         return response_for(outcome(deps, future, execution.id, deadline))
 
     if deployed is not None:
-        _tell_observers(deps, execution, workflow, dev, primary, trigger)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers)
         final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return response_for(final)
@@ -356,7 +358,9 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         )
     deps.replies.open(execution.id)
     try:
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
+        _tell_dev_sessions(
+            deps, execution, workflow, dev, primary, trigger, table.triggers, awaits_reply=True
+        )
     except Unavailable as exc:
         # Nobody can hear the event: answer now rather than wait out the deadline.
         deps.replies.wait(execution.id, 0)  # releases the reply id
@@ -383,11 +387,14 @@ def _tell_observers(
     dev: Webhook | None,
     primary: Webhook,
     trigger: Trigger,
+    triggers: Mapping[str, Trigger],
 ) -> None:
     """Dev sessions only watch deployed runs: a realtime service that cannot be reached must
     not fail the deployed webhook."""
     try:
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        _tell_dev_sessions(
+            deps, execution, workflow, dev, primary, trigger, triggers, awaits_reply=False
+        )
     except Unavailable as exc:
         log.warning(
             "dev sessions of workflow %s not told of %s: %s", workflow.id, execution.id, exc
@@ -401,6 +408,7 @@ def _tell_dev_sessions(
     dev: Webhook | None,
     primary: Webhook,
     trigger: Trigger,
+    triggers: Mapping[str, Trigger],
     *,
     awaits_reply: bool,
 ) -> None:
@@ -408,7 +416,7 @@ def _tell_dev_sessions(
     event names the one session that answers it (the others observe)."""
     if dev is None:
         return
-    dev_trigger = trigger if dev is primary else deps.repo.get_trigger(dev.trigger_id)
+    dev_trigger = trigger if dev is primary else _trigger(deps, triggers, dev.trigger_id)
     answerer = dev_answerer(deps, workflow.id)
     deps.realtime.publish(
         workflow_channel(workflow.id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,6 +31,14 @@ __all__ = ["serve"]
 @click.option(
     "--public-url", default=None, help="How clients reach this server [default: http://HOST:PORT]."
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (above 1: PostgreSQL only).",
+)
+@click.option("--fd", type=int, default=None, hidden=True)
 @handle_errors("check the flags and FLOWW_* variables (floww serve --help)")
 def serve(
     host: str | None,
@@ -37,6 +46,8 @@ def serve(
     home: Path | None,
     database_url: str | None,
     public_url: str | None,
+    workers: int,
+    fd: int | None,
 ) -> None:
     """Run the floww platform: HTTP API, webhooks, registry, realtime hub, cron and workers."""
     import uvicorn
@@ -48,6 +59,14 @@ def serve(
     settings = Settings.load(
         host=host, port=port, home=home, database_url=database_url, public_url=public_url
     )
+    if workers != 1:
+        from floww.entrypoints.cli.serve_workers import check_workers, run_workers
+
+        check_workers(settings, workers)
+        resolved = ["--host", settings.host, "--port", str(settings.port), "--home"]
+        resolved += [str(settings.home), "--database-url", settings.database_url]
+        resolved += ["--public-url", settings.base_url]
+        raise SystemExit(run_workers(settings, workers, resolved))
     server = current_env().adapters.build_server(settings)
     url = settings.base_url
     click.echo(f"floww is serving at {url}  (home: {settings.home})")
@@ -73,10 +92,13 @@ def serve(
             header_timeout_s=settings.header_timeout_s,
             body_timeout_s=settings.body_timeout_s,
         )
+        # under ``--workers``, the socket the supervisor bound (``fd``) instead of host and port
+        where: dict[str, Any] = (
+            {"fd": fd} if fd is not None else {"host": settings.host, "port": settings.port}
+        )
         uvicorn.run(
             server.app,
-            host=settings.host,
-            port=settings.port,
+            **where,
             log_level="info",
             http=limited_protocol(limits),
             # The client address is the peer's, or FLOWW_CLIENT_IP_HEADER's when configured;

@@ -111,9 +111,11 @@ def _reject_constant(name: str) -> Any:
     raise InvalidInput(f"request body is not JSON: {name} is not allowed")
 
 
-async def read_json(request: Request) -> Any:
-    """The JSON body; ``InvalidInput`` when it is empty or malformed."""
-    raw = await read_body(request, services(request).deps.settings.max_body_bytes)
+async def read_json(request: Request, limit: int | None = None) -> Any:
+    """The JSON body, at most ``limit`` bytes (``settings.max_body_bytes`` by default);
+    ``InvalidInput`` when it is empty or malformed."""
+    settings = services(request).deps.settings
+    raw = await read_body(request, settings.max_body_bytes if limit is None else limit)
     if not raw.strip():
         raise InvalidInput("request body must be a JSON document")
     try:

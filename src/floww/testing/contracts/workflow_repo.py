@@ -379,6 +379,52 @@ class TestFindWebhooks:
         ]
 
 
+class TestRoutesVersion:
+    """``routes_version`` moves with every change a routing table is built from, and only
+    then: a server process holding a table compares it with the stored number."""
+
+    def test_moves_with_triggers_and_deployments(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        seen = [repo.routes_version(workflow.id)]
+        assert seen[0] is not None
+        trig = trigger(workflow, webhook_spec("/a"))
+        repo.replace_triggers(
+            workflow.id, TriggerSource.DEPLOYMENT, [trig], [webhook_for(trig, "/a")]
+        )
+        seen.append(repo.routes_version(workflow.id))
+        repo.replace_triggers(workflow.id, TriggerSource.DEV, [], [])
+        seen.append(repo.routes_version(workflow.id))
+        first = deployment(workflow)
+        repo.activate_deployment(first)
+        seen.append(repo.routes_version(workflow.id))
+        repo.activate_deployment(deployment(workflow))
+        seen.append(repo.routes_version(workflow.id))
+        repo.activate_deployment(first)  # a rollback
+        seen.append(repo.routes_version(workflow.id))
+        repo.deactivate_deployment(workflow.id)
+        seen.append(repo.routes_version(workflow.id))
+        assert len(set(seen)) == len(seen), seen
+
+    def test_still_without_changes_and_per_workflow(
+        self, repo: WorkflowRepo, namespace: Namespace, workflow: Workflow
+    ) -> None:
+        other = make_workflow(repo, namespace)
+        before = repo.routes_version(workflow.id)
+        trig = trigger(other, webhook_spec("/a"))
+        repo.replace_triggers(other.id, TriggerSource.DEPLOYMENT, [trig], [webhook_for(trig, "/a")])
+        repo.create_execution(execution(workflow))
+        repo.put_provider(Provider(uid("pr"), namespace.id, "slack", "default", {"k": "v"}))
+        assert repo.routes_version(workflow.id) == before
+
+    def test_none_for_a_missing_or_deleted_workflow(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        assert repo.routes_version("wf_missing") is None
+        repo.delete_workflow(workflow.id)
+        assert repo.routes_version(workflow.id) is None
+
+
 # runtimes -------------------------------------------------------------------------------------
 
 
@@ -532,6 +578,30 @@ class TestExecutions:
         )
         repo.update_execution(done)
         assert repo.get_execution(created.id) == done
+
+    def test_the_event_is_the_one_it_was_created_with(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        created = execution(workflow, dedupe_key="delivery:1")
+        repo.create_execution(created)
+        started = attrs.evolve(
+            created, status=ExecutionStatus.STARTED, started_at=T0, event={"other": True}
+        )
+        repo.update_execution(started)
+        assert repo.get_execution(created.id) == attrs.evolve(started, event=created.event)
+
+    def test_a_failed_create_names_its_cause(self, repo: WorkflowRepo, workflow: Workflow) -> None:
+        first = execution(workflow, dedupe_key="k")
+        repo.create_execution(first)
+        with pytest.raises(Conflict) as taken:
+            repo.create_execution(execution(workflow, id=first.id))
+        assert taken.value.details.get("execution_id") == first.id
+        with pytest.raises(Conflict) as twin:
+            repo.create_execution(execution(workflow, dedupe_key="k"))
+        assert twin.value.details.get("execution_id") == first.id
+        missing = Workflow("wf_missing", workflow.namespace_id, "x", T0)
+        with pytest.raises(NotFound):
+            repo.create_execution(execution(missing))
 
     def test_get_missing_raises_not_found(self, repo: WorkflowRepo) -> None:
         with pytest.raises(NotFound) as info:

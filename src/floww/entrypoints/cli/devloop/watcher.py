@@ -1,7 +1,8 @@
 """The project watcher of ``floww dev``: any change under the project root, once the files
-have been quiet for ``quiet_ms`` (debounced), calls ``on_change`` with the changed paths,
-relative to the root. Virtualenvs, VCS data, caches and dot-directories are ignored, like
-``bundle_from_directory`` ignores them.
+have been quiet for ``quiet_ms`` (debounced; 30 ms by default: an editor's save, a write or
+a write-and-rename, is over by then, and the reload starts without a longer wait), calls
+``on_change`` with the changed paths, relative to the root. Virtualenvs, VCS data, caches and
+dot-directories are ignored, like ``bundle_from_directory`` ignores them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class ProjectWatcher:
         root: Path,
         on_change: Callable[[list[str]], object],
         *,
-        quiet_ms: int = 100,
+        quiet_ms: int = 30,
     ) -> None:
         self._root = root.resolve()
         self._on_change = on_change

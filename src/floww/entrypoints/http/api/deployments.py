@@ -54,9 +54,15 @@ def _mapping(doc: dict[str, Any]) -> dict[str, str]:
     return mapping
 
 
+def _deploy_limit(request: Request) -> int:
+    """Deployments carry a workflow's code and every trigger it declares: they have their own
+    body limit (``deploy_max_body_bytes``), apart from the webhooks' one."""
+    return services(request).deps.settings.deploy_max_body_bytes
+
+
 async def create_deployment(request: Request) -> Response:
     principal = await authenticate(request)
-    doc = json_object(await read_json(request))
+    doc = json_object(await read_json(request, _deploy_limit(request)))
     try:
         code = wire.code_from_wire(field(doc, "code", dict))
     except InvalidInput as exc:
@@ -76,7 +82,7 @@ async def create_deployment(request: Request) -> Response:
 
 async def plan_deployment(request: Request) -> Response:
     principal = await authenticate(request)
-    specs = triggers_from(json_object(await read_json(request)))
+    specs = triggers_from(json_object(await read_json(request, _deploy_limit(request))))
     diff = await run_in_threadpool(
         deployments.plan_deployment,
         services(request).deps,

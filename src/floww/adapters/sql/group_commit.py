@@ -1,0 +1,100 @@
+"""Group commit: the execution writes of concurrent requests share one transaction.
+
+A thread with a write to make queues it and waits for a leader's place (one on SQLite, a few
+on PostgreSQL). A leader drains the queue (its own write and every one queued meanwhile), runs
+them in one write transaction and commits; the writers it carried are woken with their write
+done. So ``write`` returns only after the transaction holding that write committed (durable as
+any other commit of the database: see docs/performance.md), and a burst of N writers costs
+about one transaction per drain instead of N.
+
+When a grouped transaction fails (one write is refused, say a dedupe conflict), nothing of
+it was committed: each of its writes is run again in a transaction of its own, so one write's
+error reaches only its writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from floww.adapters.sql.transactions import Transactions
+
+__all__ = ["GroupCommit"]
+
+T = TypeVar("T")
+
+MAX_GROUP = 64
+"""At most this many writes share a transaction (bounds the time the write lock is held)."""
+
+POSTGRESQL_LEADERS = 8
+"""Groups committed at once on PostgreSQL (each on its own connection)."""
+
+
+class _Write(Generic[T]):
+    __slots__ = ("done", "error", "op", "result")
+
+    def __init__(self, op: Callable[[Connection], T]) -> None:
+        self.op = op
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Runs ``op(conn)`` inside a write transaction of ``tx``, shared with the writes other
+    threads make at the same time. ``leaders`` groups are committed at once: 1 on SQLite (one
+    writer at a time anyway), more on PostgreSQL, whose commits wait for the disk and flush
+    together. Safe to share between threads."""
+
+    def __init__(self, tx: Transactions, leaders: int | None = None) -> None:
+        self._tx = tx
+        self._queue: list[_Write[object]] = []
+        self._queue_lock = threading.Lock()
+        if leaders is None:
+            leaders = 1 if tx.dialect == "sqlite" else POSTGRESQL_LEADERS
+        self._leaders = threading.BoundedSemaphore(leaders)
+
+    def write(self, op: Callable[[Connection], T]) -> T:
+        """``op``'s result once its transaction committed; what ``op`` raised otherwise
+        (translated by ``Transactions``, as for a transaction of its own)."""
+        item: _Write[T] = _Write(op)
+        with self._queue_lock:
+            self._queue.append(item)  # type: ignore[arg-type]
+        while not item.done.is_set():
+            with self._leaders:
+                with self._queue_lock:
+                    group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+                if group:
+                    self._commit(group)
+            if not item.done.is_set() and not group:
+                item.done.wait()  # another leader took it: its commit is under way
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[return-value]
+
+    def _commit(self, group: list[_Write[object]]) -> None:
+        try:
+            with self._tx.write() as conn:
+                results = [item.op(conn) for item in group]
+        except BaseException as error:
+            if len(group) == 1:
+                group[0].error = error
+                group[0].done.set()
+                return
+            for item in group:
+                self._alone(item)
+            return
+        for item, result in zip(group, results, strict=True):
+            item.result = result
+            item.done.set()
+
+    def _alone(self, item: _Write[object]) -> None:
+        try:
+            with self._tx.write() as conn:
+                item.result = item.op(conn)
+        except BaseException as error:
+            item.error = error
+        item.done.set()
