@@ -252,6 +252,19 @@ def test_every_provider_over_http(tmp_path: Path) -> None:
         assert form.status_code == 200 and form.json() == {"ok": True}, form.text
         expected_runs += 1
 
+        # GitHub sends up to 25 MB: a 2 MiB push runs; the same size elsewhere is refused
+        # before the server reads past its own 1 MiB limit.
+        big = {**payloads(now)["github"][0], "commits": [{"message": "x" * 2048}] * 1024}
+        body, headers = signed("github", big, at=now, nonce="gh-big")
+        assert len(body) > 2 * 1024 * 1024
+        large = httpx.post(github, content=body, headers=headers, timeout=60)
+        assert large.status_code == 200 and large.json() == {"ok": True}, large.text[:300]
+        expected_runs += 1
+        base = github.split("/github/")[0]
+        for elsewhere in (base + "/github/default/not-a-hook", base + "/hello/big"):
+            refused = httpx.post(elsewhere, content=body, headers=headers, timeout=60)
+            assert refused.status_code == 413, (elsewhere, refused.status_code)
+
         # Slack: a bot's message (the handler's own) is ignored; a slash command runs, with
         # an empty acknowledgement.
         slack_urls = sorted(

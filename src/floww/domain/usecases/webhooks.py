@@ -28,7 +28,7 @@ from floww.domain.model import (
     Webhook,
     Workflow,
 )
-from floww.domain.providers import body_limit, verify_delivery
+from floww.domain.providers import body_limit, path_body_limit, verify_delivery
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev_sessions import dev_answerer
@@ -247,6 +247,20 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> WebhookRes
         "message": f"{path} accepts {', '.join(allowed)}, not {method}",
     }
     return WebhookResponse(405, {"error": error}, {"allow": ", ".join(allowed)})
+
+
+def body_limit_for(deps: ServerDeps, workflow_id: str, method: str, path: str) -> int:
+    """How large a request to ``method path`` of the workflow may be, known before its body is
+    read: a provider's own limit (25 MB for GitHub) only where a webhook of that provider
+    serves the path, the server's webhook limit otherwise (unknown workflows included)."""
+    default = deps.settings.max_body_bytes
+    if path_body_limit(path, default) == default:
+        return default  # no provider with a larger limit is named by the path: no lookup
+    table = deps.routing.table(deps.repo, workflow_id)
+    if table is None:
+        return default
+    owners = [hook.owner.type for hook, _ in table.webhooks.find(method.upper(), path)]
+    return max((body_limit(owner, default) for owner in owners), default=default)
 
 
 def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:

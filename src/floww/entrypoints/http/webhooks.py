@@ -1,8 +1,9 @@
 """Webhook ingress: ``/webhook/{workflow_id}/{path}``, any method, handed to
 ``usecases.webhooks.handle_webhook`` with the raw body kept byte-exact.
 
-The body is read chunk by chunk and refused with 413 past ``settings.max_body_bytes`` before
-anything is stored.
+The body is read chunk by chunk and refused with 413 past ``settings.max_body_bytes`` (or the
+provider's own larger limit, where a webhook of that provider serves the path) before anything
+is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from starlette.responses import Response
 
 from floww.domain.errors import Overloaded
 from floww.domain.providers import path_body_limit
-from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
+from floww.domain.usecases.webhooks import (
+    IncomingRequest,
+    WebhookResponse,
+    body_limit_for,
+    handle_webhook,
+)
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
 
 __all__ = ["METHODS", "ROUTES", "render"]
@@ -54,21 +60,30 @@ def render(answer: WebhookResponse) -> Response:
 
 async def webhook(request: Request) -> Response:
     deps = services(request).deps
+    workflow_id = request.path_params["workflow_id"]
+    method = request.method.upper()
     path = "/" + request.path_params["path"]
-    body = await read_body(request, path_body_limit(path, deps.settings.max_body_bytes))
-    incoming = IncomingRequest(
-        workflow_id=request.path_params["workflow_id"],
-        method=request.method.upper(),
-        path=path,
-        headers=_headers(request),
-        query=dict(request.query_params),
-        body=body,
-    )
     # Webhook callers may wait for handlers for up to the response deadline: they get threads of
     # their own, so the API (and the dev replies they wait for) never queues behind them; and
-    # one workflow holds a bounded share of them, so its callers never starve another's.
+    # one workflow holds a bounded share of them, so its callers never starve another's. The
+    # share is taken before the body is read, and a body larger than the server's limit is read
+    # only for a provider webhook that takes one (GitHub's 25 MB), found first.
     limiter = _limiter(request)
-    with _workflow_share(request, incoming.workflow_id, deps.settings.webhook_calls_per_workflow):
+    with _workflow_share(request, workflow_id, deps.settings.webhook_calls_per_workflow):
+        limit = deps.settings.max_body_bytes
+        if path_body_limit(path, limit) > limit:
+            limit = await anyio.to_thread.run_sync(
+                body_limit_for, deps, workflow_id, method, path, limiter=limiter
+            )
+        body = await read_body(request, limit)
+        incoming = IncomingRequest(
+            workflow_id=workflow_id,
+            method=method,
+            path=path,
+            headers=_headers(request),
+            query=dict(request.query_params),
+            body=body,
+        )
         answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     return render(answer)
 
