@@ -94,6 +94,7 @@ from floww.ports.registry_storage import RegistryStorage
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
+from floww.ports.users import Users
 from floww.ports.workflow_repo import WorkflowRepo
 from floww.sdk.catalog import fields_for, provider_types
 from floww.settings import Settings
@@ -149,6 +150,7 @@ class ServerAdapters:
     registry: ImageRegistry | None = None
     registry_storage: RegistryStorage | None = None
     api_keys: ApiKeys | None = None
+    users: Users | None = None
     password_login: Callable[[str, str], Principal] | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
     auth_provider: str = "local"
@@ -236,6 +238,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         registry=registry,
         registry_storage=registry,
         api_keys=identity,
+        users=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
         first_start=first_start,
@@ -267,6 +270,7 @@ def memory_adapters(
         runtime_target=embedded_target(),
         registry=InMemoryImageRegistry(),
         api_keys=identity,
+        users=identity,
         auth_provider="memory",
     )
 
@@ -320,6 +324,7 @@ def server_deps(
         settings=settings,
         api_keys=adapters.api_keys,
         owner_id=adapters.ids.new_id("srv"),
+        users=adapters.users,
     )
 
 
@@ -437,7 +442,7 @@ def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str
     if accounts.has_users():
         return None
     password = secrets.token_urlsafe(16)
-    admin = accounts.create_user(ADMIN_EMAIL, password)
+    admin = accounts.create_user(ADMIN_EMAIL, password, admin=True)
     namespace = create_namespace(deps, admin, "default")
     password_file = home / "initial-admin-password"
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

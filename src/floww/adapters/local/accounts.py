@@ -1,4 +1,5 @@
-"""Local accounts: users with scrypt-hashed passwords, and API keys stored as SHA-256 digests.
+"""Local accounts: users with scrypt-hashed passwords, API keys stored as SHA-256 digests, and
+logins (refresh-token families).
 
 Everything lives in one JSON file, ``<home>/auth/accounts.json`` (mode 0600, directory 0700).
 Writes hold a thread lock and an exclusive ``flock`` on ``accounts.lock`` (POSIX), then replace
@@ -10,6 +11,14 @@ readers never see half a file.
   stored beside each hash, so they can be raised without invalidating old hashes.
 - API keys (``floww_...``) are returned in plain text once, at creation; the file keeps only
   their SHA-256 digest. A 256-bit random key needs no slow hash: it cannot be guessed.
+- A user may be ``admin`` (manages users) and may be ``disabled``: a disabled user's keys and
+  logins are refused at verification, not at expiry.
+- A login (``sessions``) is a refresh-token family (OAuth 2.1 refresh token rotation,
+  RFC 6819 5.2.2.3): it remembers the one refresh token that may be redeemed next. Redeeming
+  it rotates it; presenting an earlier one means it was copied, and the whole login is
+  revoked. Logout revokes the login. Logins past their expiry are pruned on the next write.
+  Because the file lives in the floww home, this state survives a restart and is shared by
+  replicas running on one home.
 """
 
 from __future__ import annotations
@@ -30,10 +39,10 @@ from typing import Any
 import attrs
 
 from floww.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
-from floww.domain.model import Principal
+from floww.domain.model import Principal, UserAccount
 from floww.ports.support import Clock
 
-__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo"]
+__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo", "normalize_email"]
 
 API_KEY_PREFIX = "floww_"
 _FORMAT_VERSION = 1
@@ -52,6 +61,7 @@ class ApiKeyInfo:
     name: str
     created_at: datetime
     hint: str
+    scope: str
 
 
 def normalize_email(email: str) -> str:
@@ -100,7 +110,21 @@ def _key_digest(plaintext: str) -> str:
 
 
 def _empty() -> dict[str, Any]:
-    return {"version": _FORMAT_VERSION, "users": {}, "api_keys": {}}
+    return {"version": _FORMAT_VERSION, "users": {}, "api_keys": {}, "sessions": {}}
+
+
+def _account(user: dict[str, Any]) -> UserAccount:
+    return UserAccount(
+        id=user["id"],
+        email=user["email"],
+        created_at=datetime.fromisoformat(user["created_at"]),
+        admin=bool(user.get("admin", False)),
+        disabled=bool(user.get("disabled", False)),
+    )
+
+
+def _by_id(data: dict[str, Any], user_id: str) -> dict[str, Any] | None:
+    return next((u for u in data["users"].values() if u["id"] == user_id), None)
 
 
 class AccountStore:
@@ -121,7 +145,9 @@ class AccountStore:
 
     # users --------------------------------------------------------------------------------
 
-    def create_user(self, email: str, password: str | None = None) -> Principal:
+    def create_user(
+        self, email: str, password: str | None = None, *, admin: bool = False
+    ) -> Principal:
         """The user with this email, created on first use. ``Conflict`` when a password is
         given for an email that exists already; ``InvalidInput`` for a malformed email or a
         password shorter than 8 characters."""
@@ -139,6 +165,8 @@ class AccountStore:
                 "email": key,
                 "created_at": self._clock.now().isoformat(),
                 "password": _hash_password(password) if password is not None else None,
+                "admin": admin,
+                "disabled": False,
             }
             data["users"][key] = user
             return self._principal(user)
@@ -157,6 +185,8 @@ class AccountStore:
         matches = _password_matches(password, record or _DUMMY_PASSWORD)
         if user is None or record is None or not matches:
             raise Unauthenticated("wrong email or password")
+        if user.get("disabled"):
+            raise Unauthenticated("this account is disabled; ask an administrator")
         return self._principal(user)
 
     def has_users(self) -> bool:
@@ -169,9 +199,119 @@ class AccountStore:
                 return self._principal(user)
         raise NotFound("user", user_id)
 
+    def get_account(self, user_id: str) -> UserAccount:
+        user = _by_id(self._read(), user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return _account(user)
+
+    def find_account(self, email: str) -> UserAccount | None:
+        user = self._read()["users"].get(normalize_email(email))
+        return None if user is None else _account(user)
+
+    def list_accounts(self) -> list[UserAccount]:
+        return sorted(map(_account, self._read()["users"].values()), key=lambda a: a.email)
+
+    def set_disabled(self, user_id: str, disabled: bool) -> UserAccount:
+        with self._write() as data:
+            user = _by_id(data, user_id)
+            if user is None:
+                raise NotFound("user", user_id)
+            user["disabled"] = disabled
+            if disabled:
+                for session in data["sessions"].values():
+                    if session["user_id"] == user_id:
+                        session["revoked"] = True
+            return _account(user)
+
+    def change_password(self, user_id: str, current: str, new: str) -> None:
+        if not isinstance(new, str) or len(new) < _MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"a password needs at least {_MIN_PASSWORD_LENGTH} characters")
+        with self._write() as data:
+            user = _by_id(data, user_id)
+            record = user.get("password") if user is not None else None
+            matches = isinstance(current, str) and _password_matches(
+                current, record or _DUMMY_PASSWORD
+            )
+            if user is None or record is None or not matches:
+                raise Unauthenticated("the current password is wrong")
+            user["password"] = _hash_password(new)
+
+    def require_active(self, user_id: str, session_id: str | None = None) -> None:
+        """``Unauthenticated`` when the user is disabled, or the login ``session_id`` is
+        revoked or unknown. A user id without an account passes (tokens issued by hand)."""
+        data = self._read()
+        user = _by_id(data, user_id)
+        if user is not None and user.get("disabled"):
+            raise Unauthenticated("this account is disabled")
+        if session_id is not None:
+            session = data["sessions"].get(session_id)
+            if session is None or session["revoked"] or session["user_id"] != user_id:
+                raise Unauthenticated("this login has ended; sign in again with `floww login`")
+
+    # logins (refresh-token families) -------------------------------------------------------
+
+    def start_session(self, user_id: str, expires_at: datetime) -> tuple[str, str]:
+        """A new login of the user: its id and the first refresh generation to hand out."""
+        session_id = f"ses_{secrets.token_urlsafe(12)}"
+        generation = secrets.token_urlsafe(16)
+        with self._write() as data:
+            self._prune(data)
+            data["sessions"][session_id] = {
+                "user_id": user_id,
+                "current": _key_digest(generation),
+                "expires_at": expires_at.isoformat(),
+                "revoked": False,
+            }
+        return session_id, generation
+
+    def rotate_session(self, session_id: str, user_id: str, generation: str) -> str:
+        """Redeem the refresh generation of a login: the next generation. ``Unauthenticated``
+        for a revoked, expired or unknown login, a disabled user, and for a generation spent
+        before, which also revokes the whole login (the refresh token was copied)."""
+        successor = secrets.token_urlsafe(16)
+        reused = False
+        with self._write() as data:
+            session = data["sessions"].get(session_id)
+            if session is None or session["user_id"] != user_id or session["revoked"]:
+                raise Unauthenticated("this login has ended; sign in again with `floww login`")
+            user = _by_id(data, user_id)
+            if user is None or user.get("disabled"):
+                raise Unauthenticated("this account is disabled or gone")
+            if not hmac.compare_digest(session["current"], _key_digest(generation)):
+                session["revoked"] = True
+                reused = True
+            else:
+                session["current"] = _key_digest(successor)
+        if reused:
+            raise Unauthenticated(
+                "this refresh token was used already, so the login was revoked; "
+                "sign in again with `floww login`"
+            )
+        return successor
+
+    def revoke_session(self, session_id: str) -> None:
+        """End a login (idempotent)."""
+        with self._write() as data:
+            session = data["sessions"].get(session_id)
+            if session is not None:
+                session["revoked"] = True
+
+    def _prune(self, data: dict[str, Any]) -> None:
+        now = self._clock.now()
+        expired = [
+            sid
+            for sid, session in data["sessions"].items()
+            if datetime.fromisoformat(session["expires_at"]) <= now
+        ]
+        for sid in expired:
+            del data["sessions"][sid]
+
     # API keys -----------------------------------------------------------------------------
 
-    def create_api_key(self, user_id: str, namespace_id: str, name: str) -> tuple[str, ApiKeyInfo]:
+    def create_api_key(
+        self, user_id: str, namespace_id: str, name: str, scope: str = "deploy"
+    ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plain text is returned here and nowhere else."""
         if not namespace_id or not name or not name.strip():
             raise InvalidInput("an API key needs a namespace and a name")
@@ -184,6 +324,7 @@ class AccountStore:
             "created_at": self._clock.now().isoformat(),
             "hint": f"{API_KEY_PREFIX}...{plaintext[-4:]}",
             "sha256": _key_digest(plaintext),
+            "scope": scope,
         }
         with self._write() as data:
             if not any(user["id"] == user_id for user in data["users"].values()):
@@ -211,14 +352,15 @@ class AccountStore:
         data = self._read()
         for record in data["api_keys"].values():
             if hmac.compare_digest(record["sha256"], digest):
-                user = next(
-                    (u for u in data["users"].values() if u["id"] == record["user_id"]), None
-                )
+                user = _by_id(data, record["user_id"])
+                if user is None or user.get("disabled"):
+                    raise Unauthenticated("the owner of this API key is disabled or gone")
                 return Principal(
                     id=record["user_id"],
                     kind="api_key",
-                    email=user["email"] if user is not None else None,
+                    email=user["email"],
                     namespace_id=record["namespace_id"],
+                    scopes=(record.get("scope", "deploy"),),
                 )
         raise Unauthenticated("unknown or revoked API key")
 
@@ -233,6 +375,8 @@ class AccountStore:
         # a file's mtime is too coarse to notice that reliably.
         try:
             data = json.loads(self._path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                data.setdefault("sessions", {})
         except FileNotFoundError:
             return _empty()
         except OSError as exc:
@@ -299,4 +443,5 @@ def _info(record: dict[str, Any]) -> ApiKeyInfo:
         name=record["name"],
         created_at=datetime.fromisoformat(record["created_at"]),
         hint=record["hint"],
+        scope=record.get("scope", "deploy"),
     )

@@ -15,6 +15,7 @@ from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
+from floww.ports.users import Users
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["ServerDeps", "ServerSettings"]
@@ -59,3 +60,4 @@ class ServerDeps:
     settings: ServerSettings = ServerSettings()
     api_keys: ApiKeys | None = None
     owner_id: str = "server"
+    users: Users | None = None
