@@ -91,3 +91,14 @@ def test_logout_revokes_the_login_on_the_server(people: World) -> None:
     with pytest.raises(Unauthenticated):
         world.auth.verify(access)
     assert "not logged in" in _ok(world, "logout").output
+
+
+def test_api_keys_are_made_with_a_scope(people: World) -> None:
+    world = people
+    made = json.loads(
+        _ok(world, "api-keys", "create", "dashboards", "--scope", "read", "--json").stdout
+    )
+    assert made["api_key"]["scope"] == "read"
+    assert world.auth.verify(made["key"]).scopes == ("read",)
+    bad = world.run("api-keys", "create", "x", "--scope", "root")
+    assert bad.exit_code == 2 and "full" in bad.output
