@@ -98,6 +98,9 @@ def main() -> None:
     edge = importlib.import_module("benchmarks.edge")
     for line in [*edge.run(), *edge.overhead()]:
         print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.auth").run():
+        print(line, flush=True)
     try:
         dev = importlib.import_module("benchmarks.dev")
     except ModuleNotFoundError:

@@ -173,6 +173,11 @@ class LocalAuth(Identity, ApiKeys, Users):
             refresh_token=refresh,
         )
 
+    def start_login(self, user: Principal) -> TokenSet:
+        """A new login of ``user`` and its first token pair: what an approved device login
+        yields. The caller has checked who the user is."""
+        return self._token_set(user)
+
     def logout(self, access_token: str) -> None:
         """End the login of a live access token: its access and refresh tokens stop at once.
         ``Unauthenticated`` for anything but a live access token."""
@@ -254,7 +259,7 @@ class LocalAuth(Identity, ApiKeys, Users):
     def poll_device(self, device_code: str) -> TokenSet:
         """Tokens once approved; otherwise ``DeviceAuthorizationPending`` (see the port).
         A device code yields one token set; after that it is ``NotFound``."""
-        return self._token_set(self.device_flow.poll(device_code))
+        return self.start_login(self.device_flow.poll(device_code))
 
     def approve_device(self, user_code: str, user: Principal) -> None:
         """Grant a pending code to ``user``. ``NotFound`` for an unknown or expired code,

@@ -115,8 +115,7 @@ def list_(namespace_name: str | None, as_json: bool) -> None:
         echo_json(found)
         return
     rows = [
-        (k["name"], k["id"], k["hint"], k.get("scope", ""), k.get("created_at", ""))
-        for k in found
+        (k["name"], k["id"], k["hint"], k.get("scope", ""), k.get("created_at", "")) for k in found
     ]
     echo_table(
         rows,
