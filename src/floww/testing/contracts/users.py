@@ -15,7 +15,6 @@ from floww.domain.model import ApiKey, Principal
 from floww.ports.identity import Identity
 from floww.ports.users import Users
 
-
 PASSWORD = "a long enough password"
 
 
