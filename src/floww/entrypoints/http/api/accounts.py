@@ -94,6 +94,9 @@ def _set_disabled(disabled: bool) -> Any:
 async def change_password(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
+    guard, account = services(request).guard, principal.email or principal.id
+    if guard is not None:  # the current password is guessed no faster than on /device
+        guard.admit_login(request, account)
     await run_in_threadpool(
         users.change_password,
         services(request).deps,
@@ -101,6 +104,8 @@ async def change_password(request: Request) -> Response:
         field(doc, "current_password", str),
         field(doc, "new_password", str),
     )
+    if guard is not None:
+        guard.login_succeeded(request, account)
     return Response(status_code=204)
 
 
