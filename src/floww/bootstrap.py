@@ -61,6 +61,7 @@ from floww.adapters.memory import (
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
+from floww.adapters.sql.logins import SqlLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
 from floww.adapters.sql.replies import SqlReplies
@@ -187,6 +188,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         verification_uri=f"{settings.base_url}/device",
         production=settings.production,
         device_logins=SqlDeviceLogins(engine),
+        logins=SqlLogins(engine),
     )
     # Replicas on one PostgreSQL share dev replies and realtime through it; SQLite is one
     # process, so they stay in it there.

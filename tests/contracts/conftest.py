@@ -47,6 +47,7 @@ REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
 USERS_FACTORIES = _collect("USERS_FACTORIES")
+LOGINS_FACTORIES = _collect("LOGINS_FACTORIES")
 PLATFORM_FACTORIES = _collect("PLATFORM_FACTORIES")
 IMAGE_BUILDER_FACTORIES = _collect("IMAGE_BUILDER_FACTORIES")
 RUNNER_FACTORIES = _collect("RUNNER_FACTORIES")
@@ -107,6 +108,11 @@ def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
 
 @pytest.fixture(params=USERS_FACTORIES)
 def users_harness(request: pytest.FixtureRequest) -> Iterator[UsersHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=LOGINS_FACTORIES)
+def logins(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _from_factory(request)
 
 

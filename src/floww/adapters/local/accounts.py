@@ -13,12 +13,9 @@ readers never see half a file.
   their SHA-256 digest. A 256-bit random key needs no slow hash: it cannot be guessed.
 - A user may be ``admin`` (manages users) and may be ``disabled``: a disabled user's keys and
   logins are refused at verification, not at expiry.
-- A login (``sessions``) is a refresh-token family (OAuth 2.1 refresh token rotation,
-  RFC 6819 5.2.2.3): it remembers the one refresh token that may be redeemed next. Redeeming
-  it rotates it; presenting an earlier one means it was copied, and the whole login is
-  revoked. Logout revokes the login. Logins past their expiry are pruned on the next write.
-  Because the file lives in the floww home, this state survives a restart and is shared by
-  replicas running on one home.
+- Logins (refresh-token families, ``floww.ports.logins``) may live in the same file
+  (``FileLogins``, under ``sessions``), for a ``LocalAuth`` given no database; the server keeps
+  them in its database (``SqlLogins``).
 """
 
 from __future__ import annotations
@@ -40,9 +37,10 @@ import attrs
 
 from floww.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
 from floww.domain.model import Principal, UserAccount
+from floww.ports.logins import Login, LoginStore, Rotation
 from floww.ports.support import Clock
 
-__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo", "normalize_email"]
+__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo", "FileLogins", "normalize_email"]
 
 API_KEY_PREFIX = "floww_"
 _FORMAT_VERSION = 1
@@ -218,10 +216,6 @@ class AccountStore:
             if user is None:
                 raise NotFound("user", user_id)
             user["disabled"] = disabled
-            if disabled:
-                for session in data["sessions"].values():
-                    if session["user_id"] == user_id:
-                        session["revoked"] = True
             return _account(user)
 
     def change_password(self, user_id: str, current: str, new: str) -> None:
@@ -237,75 +231,12 @@ class AccountStore:
                 raise Unauthenticated("the current password is wrong")
             user["password"] = _hash_password(new)
 
-    def require_active(self, user_id: str, session_id: str | None = None) -> None:
-        """``Unauthenticated`` when the user is disabled, or the login ``session_id`` is
-        revoked or unknown. A user id without an account passes (tokens issued by hand)."""
-        data = self._read()
-        user = _by_id(data, user_id)
+    def require_active(self, user_id: str) -> None:
+        """``Unauthenticated`` when the user is disabled. A user id without an account passes
+        (tokens issued by hand)."""
+        user = _by_id(self._read(), user_id)
         if user is not None and user.get("disabled"):
             raise Unauthenticated("this account is disabled")
-        if session_id is not None:
-            session = data["sessions"].get(session_id)
-            if session is None or session["revoked"] or session["user_id"] != user_id:
-                raise Unauthenticated("this login has ended; sign in again with `floww login`")
-
-    # logins (refresh-token families) -------------------------------------------------------
-
-    def start_session(self, user_id: str, expires_at: datetime) -> tuple[str, str]:
-        """A new login of the user: its id and the first refresh generation to hand out."""
-        session_id = f"ses_{secrets.token_urlsafe(12)}"
-        generation = secrets.token_urlsafe(16)
-        with self._write() as data:
-            self._prune(data)
-            data["sessions"][session_id] = {
-                "user_id": user_id,
-                "current": _key_digest(generation),
-                "expires_at": expires_at.isoformat(),
-                "revoked": False,
-            }
-        return session_id, generation
-
-    def rotate_session(self, session_id: str, user_id: str, generation: str) -> str:
-        """Redeem the refresh generation of a login: the next generation. ``Unauthenticated``
-        for a revoked, expired or unknown login, a disabled user, and for a generation spent
-        before, which also revokes the whole login (the refresh token was copied)."""
-        successor = secrets.token_urlsafe(16)
-        reused = False
-        with self._write() as data:
-            session = data["sessions"].get(session_id)
-            if session is None or session["user_id"] != user_id or session["revoked"]:
-                raise Unauthenticated("this login has ended; sign in again with `floww login`")
-            user = _by_id(data, user_id)
-            if user is None or user.get("disabled"):
-                raise Unauthenticated("this account is disabled or gone")
-            if not hmac.compare_digest(session["current"], _key_digest(generation)):
-                session["revoked"] = True
-                reused = True
-            else:
-                session["current"] = _key_digest(successor)
-        if reused:
-            raise Unauthenticated(
-                "this refresh token was used already, so the login was revoked; "
-                "sign in again with `floww login`"
-            )
-        return successor
-
-    def revoke_session(self, session_id: str) -> None:
-        """End a login (idempotent)."""
-        with self._write() as data:
-            session = data["sessions"].get(session_id)
-            if session is not None:
-                session["revoked"] = True
-
-    def _prune(self, data: dict[str, Any]) -> None:
-        now = self._clock.now()
-        expired = [
-            sid
-            for sid, session in data["sessions"].items()
-            if datetime.fromisoformat(session["expires_at"]) <= now
-        ]
-        for sid in expired:
-            del data["sessions"][sid]
 
     # API keys -----------------------------------------------------------------------------
 
@@ -444,4 +375,72 @@ def _info(record: dict[str, Any]) -> ApiKeyInfo:
         created_at=datetime.fromisoformat(record["created_at"]),
         hint=record["hint"],
         scope=record.get("scope", "deploy"),
+    )
+
+
+class FileLogins(LoginStore):
+    """Logins in the accounts file of ``accounts`` (under ``sessions``), each change one locked
+    write: for a ``LocalAuth`` without a database. Shared by processes on one home."""
+
+    def __init__(self, accounts: AccountStore) -> None:
+        self._accounts = accounts
+
+    def start(self, login: Login) -> None:
+        with self._accounts._write() as data:
+            data["sessions"][login.id] = {
+                "user_id": login.user_id,
+                "current": login.current,
+                "expires_at": login.expires_at.isoformat(),
+                "revoked": login.revoked,
+            }
+
+    def find(self, login_id: str) -> Login | None:
+        record = self._accounts._read()["sessions"].get(login_id)
+        return None if record is None else _login(login_id, record)
+
+    def rotate(
+        self, login_id: str, user_id: str, presented: str, successor: str, now: datetime
+    ) -> Rotation:
+        with self._accounts._write() as data:
+            record = data["sessions"].get(login_id)
+            if record is None or record["user_id"] != user_id or record["revoked"]:
+                return Rotation.ENDED
+            if datetime.fromisoformat(record["expires_at"]) <= now:
+                return Rotation.ENDED
+            if not hmac.compare_digest(record["current"], presented):
+                record["revoked"] = True
+                return Rotation.REUSED
+            record["current"] = successor
+            return Rotation.ROTATED
+
+    def revoke(self, login_id: str) -> None:
+        with self._accounts._write() as data:
+            record = data["sessions"].get(login_id)
+            if record is not None:
+                record["revoked"] = True
+
+    def revoke_user(self, user_id: str) -> None:
+        with self._accounts._write() as data:
+            for record in data["sessions"].values():
+                if record["user_id"] == user_id:
+                    record["revoked"] = True
+
+    def forget_expired(self, before: datetime) -> None:
+        with self._accounts._write() as data:
+            gone = [
+                login_id
+                for login_id, record in data["sessions"].items()
+                if datetime.fromisoformat(record["expires_at"]) < before
+            ]
+            for login_id in gone:
+                del data["sessions"][login_id]
+
+
+def _login(login_id: str, record: dict[str, Any]) -> Login:
+    return Login(
+        id=login_id,
+        user_id=record["user_id"],
+        current=record["current"],
+        expires_at=datetime.fromisoformat(record["expires_at"]),
+        revoked=bool(record["revoked"]),
     )

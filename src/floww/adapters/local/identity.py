@@ -21,6 +21,9 @@ checks, beyond the signature and expiry, that the user is not disabled and the l
 so disabling a user or logging out takes effect at once. API keys can be revoked one by one
 and stop with their owner.
 
+Logins live in the ``logins`` store handed in (the server's database, ``SqlLogins``, with
+refresh generations as digests only); without one, in the accounts file (``FileLogins``).
+
 Device authorizations live in the ``device_logins`` store handed in (the server's database,
 where device codes are kept as digests only), so a login started on one replica is approved
 and polled on another and survives a restart; without one, in memory. There is no global cap
@@ -30,11 +33,13 @@ start, and floods are refused per client at the edge.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo
+from floww.adapters.local.accounts import API_KEY_PREFIX, AccountStore, ApiKeyInfo, FileLogins
 from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.platform_tokens import claim, require_values
 from floww.adapters.local.tokens import TokenCodec
@@ -43,12 +48,17 @@ from floww.domain.errors import InvalidInput, NotFound, Unauthenticated
 from floww.domain.model import ApiKey, Principal, UserAccount
 from floww.ports.api_keys import ApiKeys
 from floww.ports.identity import DeviceAuthorization, Identity, TokenSet
+from floww.ports.logins import Login, LoginStore, Rotation
 from floww.ports.support import Clock
 from floww.ports.users import Users
 
 __all__ = ["LocalAuth"]
 
 _TOKEN_PURPOSES = ("access", "refresh")
+
+
+def _digest(generation: str) -> str:
+    return hashlib.sha256(generation.encode("utf-8")).hexdigest()
 
 
 def _api_key(info: ApiKeyInfo) -> ApiKey:
@@ -82,12 +92,14 @@ class LocalAuth(Identity, ApiKeys, Users):
         device_interval: int = 5,
         device_expires_in: int = 600,
         device_logins: DeviceLoginStore | None = None,
+        logins: LoginStore | None = None,
     ) -> None:
         if min(access_ttl, refresh_ttl, device_interval, device_expires_in) <= 0:
             raise InvalidInput("token lifetimes and device intervals must be positive")
         keys = KeyStore(home, purposes=_TOKEN_PURPOSES, production=production)
         self._codec = TokenCodec({purpose: keys.key(purpose) for purpose in _TOKEN_PURPOSES})
         self._accounts = AccountStore(home, clock)
+        self._logins: LoginStore = logins if logins is not None else FileLogins(self._accounts)
         self._home = Path(home)
         self._clock = clock
         self._verification_uri = verification_uri
@@ -116,9 +128,15 @@ class LocalAuth(Identity, ApiKeys, Users):
         _, claims = self._codec.decode(token, purposes=("access",), now=self._clock.now())
         email = claims.get("email")
         user_id = claim(claims, "sub")
-        session_id = claims.get("sid")
-        self._accounts.require_active(user_id, claim(claims, "sid") if session_id else None)
+        self._accounts.require_active(user_id)
+        if claims.get("sid") is not None:
+            self._require_live(claim(claims, "sid"), user_id)
         return Principal(id=user_id, kind="user", email=email if isinstance(email, str) else None)
+
+    def _require_live(self, login_id: str, user_id: str) -> None:
+        login = self._logins.find(login_id)
+        if login is None or login.revoked or login.user_id != user_id:
+            raise Unauthenticated("this login has ended; sign in again with `floww login`")
 
     # issuing ------------------------------------------------------------------------------
 
@@ -150,8 +168,23 @@ class LocalAuth(Identity, ApiKeys, Users):
             user = self._accounts.get_user(claim(claims, "sub"))
         except NotFound:
             raise Unauthenticated("the user of this refresh token no longer exists") from None
+        self._accounts.require_active(user.id)
         session_id = claim(claims, "sid")
-        generation = self._accounts.rotate_session(session_id, user.id, claim(claims, "gen"))
+        generation = secrets.token_urlsafe(16)
+        rotation = self._logins.rotate(
+            session_id,
+            user.id,
+            _digest(claim(claims, "gen")),
+            _digest(generation),
+            self._clock.now(),
+        )
+        if rotation is Rotation.REUSED:
+            raise Unauthenticated(
+                "this refresh token was used already, so the login was revoked; "
+                "sign in again with `floww login`"
+            )
+        if rotation is not Rotation.ROTATED:
+            raise Unauthenticated("this login has ended; sign in again with `floww login`")
         return self._token_set(user, session_id, generation)
 
     def _token_set(
@@ -159,8 +192,11 @@ class LocalAuth(Identity, ApiKeys, Users):
     ) -> TokenSet:
         now = self._clock.now()
         if session_id is None or generation is None:
+            self._logins.forget_expired(now)
+            session_id = f"ses_{secrets.token_urlsafe(12)}"
+            generation = secrets.token_urlsafe(16)
             expires = now + timedelta(seconds=self._refresh_ttl)
-            session_id, generation = self._accounts.start_session(user.id, expires)
+            self._logins.start(Login(session_id, user.id, _digest(generation), expires))
         refresh = self._codec.encode(
             "refresh",
             {"sub": user.id, "sid": session_id, "gen": generation},
@@ -187,8 +223,8 @@ class LocalAuth(Identity, ApiKeys, Users):
         session_id = claims.get("sid")
         if not isinstance(session_id, str):
             raise Unauthenticated("this token belongs to no login")
-        self._accounts.require_active(claim(claims, "sub"), session_id)
-        self._accounts.revoke_session(session_id)
+        self._require_live(session_id, claim(claims, "sub"))
+        self._logins.revoke(session_id)
 
     # accounts -----------------------------------------------------------------------------
 
@@ -217,7 +253,10 @@ class LocalAuth(Identity, ApiKeys, Users):
         return self._accounts.list_accounts()
 
     def set_disabled(self, user_id: str, disabled: bool) -> UserAccount:
-        return self._accounts.set_disabled(user_id, disabled)
+        account = self._accounts.set_disabled(user_id, disabled)
+        if disabled:
+            self._logins.revoke_user(user_id)
+        return account
 
     def change_password(self, user_id: str, current: str, new: str) -> None:
         self._accounts.change_password(user_id, current, new)
