@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from floww.ports.logins import Login, LoginStore, Rotation
@@ -83,3 +84,23 @@ def test_expired_logins_are_forgotten(logins: LoginStore) -> None:
     assert logins.find("ses_gone") is None
     assert logins.find(kept.id) == kept
     assert "gen-0" not in repr(kept) and kept.current not in repr(kept)
+
+
+def test_redeeming_one_generation_at_once_rotates_once(logins: LoginStore) -> None:
+    """Two replicas (or two copies of a token) redeeming together: one new generation, and the
+    login revoked by the others, never two live successors."""
+    login = _start(logins)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda n: logins.rotate(
+                    login.id, "user_ada", _digest("gen-0"), _digest(f"next-{n}"), NOW
+                ),
+                range(6),
+            )
+        )
+    assert answers.count(Rotation.ROTATED) == 1
+    assert set(answers) <= {Rotation.ROTATED, Rotation.REUSED, Rotation.ENDED}
+    assert Rotation.REUSED in answers
+    found = logins.find(login.id)
+    assert found is not None and found.revoked
