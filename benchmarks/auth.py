@@ -1,7 +1,8 @@
 """What verifying a bearer token costs: the signature check alone (PyJWT, HS256) as the
-baseline, then ``LocalAuth.verify`` of an access token (signature, then the user's state and
-its login in the accounts file, which makes disabling and logout take effect at once) and of
-an API key, on a home with ``BENCH_AUTH_USERS`` users, each with a few logins."""
+baseline, then ``LocalAuth.verify`` as the embedded server runs it (logins in SQLite) of an
+access token (signature, the user's state in the accounts file, its login's row: what makes
+disabling and logout take effect at once) and of an API key, on a home with
+``BENCH_AUTH_USERS`` users, each with a few logins."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from floww.adapters.inprocess import SystemClock
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.keys import KeyStore
 from floww.adapters.local.tokens import TokenCodec
+from floww.adapters.sql import make_engine, migrate
+from floww.adapters.sql.logins import SqlLogins
 
 USERS = int(os.environ.get("BENCH_AUTH_USERS", "50"))
 LOGINS_PER_USER = 3
@@ -34,7 +37,11 @@ def run() -> list[str]:
     clock = SystemClock()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        auth = LocalAuth(home, clock, verification_uri="http://127.0.0.1/device")
+        engine = make_engine(f"sqlite:///{home / 'floww.db'}")
+        migrate(engine)
+        auth = LocalAuth(
+            home, clock, verification_uri="http://127.0.0.1/device", logins=SqlLogins(engine)
+        )
         token = key = ""
         for n in range(USERS):
             user = auth.create_user(f"user{n}@example.com", "a password!")
@@ -45,6 +52,7 @@ def run() -> list[str]:
         baseline = _per_call_us(lambda: codec.decode(token, purposes=("access",), now=clock.now()))
         access = _per_call_us(lambda: auth.verify(token))
         api_key = _per_call_us(lambda: auth.verify(key))
+        engine.dispose()
     accounts = f"{USERS} users, {USERS * LOGINS_PER_USER} logins, {USERS} API keys"
     return [
         f"token verification ({CALLS} calls each; {accounts})",
