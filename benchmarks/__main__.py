@@ -99,6 +99,11 @@ def main() -> None:
     for line in [*edge.run(), *edge.overhead()]:
         print(line, flush=True)
     print(flush=True)
+    for line in importlib.import_module("benchmarks.registry_proxy").run():
+        print(line, flush=True)
+    for line in importlib.import_module("benchmarks.lambda_entry").run():
+        print(line, flush=True)
+    print(flush=True)
     for line in importlib.import_module("benchmarks.auth").run():
         print(line, flush=True)
     try:
@@ -110,6 +115,9 @@ def main() -> None:
         print(line, flush=True)
     print(flush=True)
     for line in importlib.import_module("benchmarks.replicas").run():
+        print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.centrifugo").run():
         print(line, flush=True)
 
 

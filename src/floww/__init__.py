@@ -16,19 +16,38 @@ Importing ``floww`` is light: the standard library, ``attrs`` and the domain typ
 from floww.sdk.builtin import Builtin
 from floww.sdk.context import Context
 from floww.sdk.events import CronEvent, ManualEvent, ProviderEvent, WebhookEvent
-from floww.sdk.providers import GitHub, Provider, Secret, Slack
+from floww.sdk.providers import (
+    Discord,
+    GitHub,
+    GitLab,
+    Jira,
+    Linear,
+    Provider,
+    Secret,
+    Slack,
+    StandardWebhooks,
+    Stripe,
+    Todoist,
+)
 from floww.sdk.response import Response
 
 __all__ = [
     "Builtin",
     "Context",
     "CronEvent",
+    "Discord",
     "GitHub",
+    "GitLab",
+    "Jira",
+    "Linear",
     "ManualEvent",
     "Provider",
     "ProviderEvent",
     "Response",
     "Secret",
     "Slack",
+    "StandardWebhooks",
+    "Stripe",
+    "Todoist",
     "WebhookEvent",
 ]

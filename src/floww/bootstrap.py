@@ -29,9 +29,20 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
+from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client
+from floww.adapters.aws.lambda_host import (
+    HANDLER,
+    LAMBDA_PLATFORM,
+    LAMBDA_PYTHON,
+    LambdaConfig,
+    LambdaFunctionHost,
+    lambda_client,
+)
+from floww.adapters.centrifugo import CentrifugoRealtime, HttpProxyCaller
 from floww.adapters.http_client.client import ApiClient
 from floww.adapters.http_client.device_login import DeviceFlowClient
 from floww.adapters.http_client.platform import HttpPlatform
+from floww.adapters.http_client.registry_upstream import BasicUpstream, proxied_registry
 from floww.adapters.http_client.registry_v2 import RegistryV2Client
 from floww.adapters.inprocess import (
     InProcessRunner,
@@ -78,7 +89,10 @@ from floww.entrypoints.cli.session import CliEnv
 from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi, TokenSource
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
+from floww.entrypoints.http.centrifugo_api import server_api_routes
+from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
 from floww.entrypoints.http.limits import EdgeGuard
+from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.retention import RetentionSweeper
@@ -92,6 +106,7 @@ from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.limit_store import LimitStore
 from floww.ports.realtime import Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
+from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
@@ -106,6 +121,7 @@ __all__ = [
     "Server",
     "ServerAdapters",
     "build_server",
+    "centrifugo_standin_app",
     "client_adapters",
     "embedded_adapters",
     "http_services",
@@ -160,6 +176,7 @@ class ServerAdapters:
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
+    registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
 
 
 def _floww_source_root() -> str:
@@ -202,16 +219,23 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         published = PgFanOutRealtime(hub, engine, notifications, box)
         closers = (notifications.close, engine.dispose)
     tokens = LocalPlatformTokens(settings.home, clock, production=settings.production)
-    registry = LocalImageRegistry(
+    local_registry = LocalImageRegistry(
         settings.home / "registry",
         registry_host=_registry_host(settings),
         issue_push_token=lambda ns, repo, ttl: tokens.issue_registry_token(
             namespace_id=ns, repository=repo, ttl_seconds=ttl
         ),
     )
+    registry: ImageRegistry = local_registry
+    upstream: RegistryUpstream | None = None
+    if settings.registry == "proxy":
+        registry, upstream, close_proxy = _registry_proxy(settings, clock, tokens)
+        closers = (*closers, close_proxy)
     host: FunctionHost
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
+    elif settings.function_host == "lambda":
+        host = _lambda_host(settings)
     else:
         host = LocalFunctionHost(
             registry,
@@ -236,9 +260,12 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         tokens=tokens,
         clock=clock,
         ids=RandomIds(),
-        runtime_target=embedded_target(),
+        runtime_target=_lambda_target(settings)
+        if settings.function_host == "lambda"
+        else embedded_target(),
         registry=registry,
-        registry_storage=registry,
+        registry_storage=local_registry if upstream is None else None,
+        registry_upstream=upstream,
         api_keys=identity,
         users=identity,
         password_login=identity.check_password,
@@ -249,6 +276,70 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
             concurrency=settings.concurrency_per_workflow,
             queue_limit=settings.queue_per_workflow,
         ),
+    )
+
+
+def _registry_proxy(
+    settings: Settings, clock: Clock, tokens: LocalPlatformTokens
+) -> tuple[ImageRegistry, RegistryUpstream, Callable[[], None]]:
+    """``FLOWW_REGISTRY=proxy``: the upstream ``/v2/`` forwards to (ECR or a v2 server with
+    Basic credentials), the server's ``ImageRegistry`` over it, and what closes them."""
+
+    def issue(namespace_id: str, repository: str, ttl: int) -> str:
+        return tokens.issue_registry_token(
+            namespace_id=namespace_id, repository=repository, ttl_seconds=ttl
+        )
+
+    http = httpx.Client(timeout=60)
+    if settings.registry_upstream_auth == "ecr":
+        ecr = EcrImageRegistry(
+            ecr_client(settings.ecr_region, endpoint_url=settings.ecr_endpoint_url),
+            clock=clock,
+            registry_host=_registry_host(settings),
+            issue_push_token=issue,
+            http=http,
+            repository_prefix=settings.ecr_repository_prefix,
+            scan_on_push=settings.ecr_scan_on_push,
+            upstream_url=settings.registry_upstream_url,
+        )
+        return ecr, ecr, http.close
+    upstream = BasicUpstream(
+        settings.registry_upstream_url,
+        username=settings.registry_upstream_username,
+        password=settings.registry_upstream_password,
+    )
+    registry = proxied_registry(
+        settings.registry_upstream_url,
+        username=settings.registry_upstream_username,
+        password=settings.registry_upstream_password,
+        registry_host=_registry_host(settings),
+        issue_push_token=issue,
+        http=http,
+    )
+    return registry, upstream, http.close
+
+
+def _lambda_host(settings: Settings) -> FunctionHost:
+    """AWS Lambda as the function host (``FLOWW_FUNCTION_HOST=lambda``, docs/cloud-functions.md)."""
+    config = LambdaConfig(
+        role_arn=settings.lambda_role_arn,
+        image_prefix=settings.lambda_image_prefix,
+        memory_mb=settings.lambda_memory_mb,
+        timeout_s=settings.lambda_timeout_s,
+        ephemeral_storage_mb=settings.lambda_ephemeral_storage_mb,
+        function_prefix=settings.lambda_function_prefix,
+    )
+    client = lambda_client(
+        settings.lambda_region,
+        endpoint_url=settings.lambda_endpoint_url,
+        timeout_s=settings.lambda_timeout_s,
+    )
+    return LambdaFunctionHost(client, config)
+
+
+def _lambda_target(settings: Settings) -> RuntimeTarget:
+    return RuntimeTarget(
+        LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
     )
 
 
@@ -289,6 +380,17 @@ def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
             f"the {settings.profile!r} profile cannot run here: its adapters (WorkOS, "
             "Centrifugo, ECR, Lambda) are not part of this build; use FLOWW_PROFILE=embedded",
             field="profile",
+        )
+    if settings.realtime == "centrifugo":
+        # Centrifugo carries live events to every replica's clients: no fan-out through the
+        # database. The local hub stays for the (unadvertised) embedded endpoint.
+        published = CentrifugoRealtime(
+            settings.centrifugo_api_url,
+            settings.centrifugo_api_key,
+            timeout_s=settings.centrifugo_timeout_s,
+        )
+        adapters = attrs.evolve(
+            adapters, published=published, closers=(*adapters.closers, published.close)
         )
     return attrs.evolve(adapters, **replace)
 
@@ -349,23 +451,32 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         return may_subscribe(deps.repo, principal, channel)
 
     ws_base = settings.base_url.replace("http://", "ws://").replace("https://", "wss://")
-    routes: list[BaseRoute] = [
-        realtime_route(
-            adapters.realtime,
-            authenticate=authenticate_token,
-            may_subscribe=subscribe_allowed,
-            path=REALTIME_PATH,
-        )
-    ]
+    realtime_url = f"{ws_base}{REALTIME_PATH}"
+    routes: list[BaseRoute] = []
     if adapters.registry_storage is not None:
-        routes[:0] = registry_routes(adapters.registry_storage, authorize_push)
+        routes += registry_routes(adapters.registry_storage, authorize_push)
+    elif adapters.registry_upstream is not None:
+        shared = [r.strip() for r in settings.registry_shared_repositories.split(",") if r.strip()]
+        routes += registry_proxy_routes(adapters.registry_upstream, authorize_push, shared=shared)
+    if settings.realtime == "centrifugo":  # clients connect to Centrifugo, which asks these
+        realtime_url = settings.centrifugo_ws_url
+        routes += proxy_routes(authenticate=authenticate_token, may_subscribe=subscribe_allowed)
+    else:
+        routes.append(
+            realtime_route(
+                adapters.realtime,
+                authenticate=authenticate_token,
+                may_subscribe=subscribe_allowed,
+                path=REALTIME_PATH,
+            )
+        )
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
         fields_for=fields_for,
         runtime_target=adapters.runtime_target,
         public_config={
-            "realtime_url": f"{ws_base}{REALTIME_PATH}",
+            "realtime_url": realtime_url,
             "registry_host": _registry_host(settings),
             "auth_provider": adapters.auth_provider,
         },
@@ -380,6 +491,36 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         ),
         extra_routes=routes,
     )
+
+
+def centrifugo_standin_app(
+    *, api_key: str, server_url: str, ping_interval: float = 25.0, proxy_timeout_s: float = 1.0
+) -> Any:
+    """The embedded hub playing Centrifugo for a floww server at ``server_url``: its server
+    API (``/api/publish``, ``/api/presence_stats``) and its client websocket
+    (``/connection/websocket``) asking the server's connect and subscribe proxies, with the
+    client's ``Authorization`` header forwarded. For tests and local trials of the
+    ``centrifugo`` realtime setting; see docs/cloud-realtime.md for what it does not play."""
+    from starlette.applications import Starlette
+
+    hub = LocalRealtimeHub()
+    base = server_url.rstrip("/")
+    proxy = HttpProxyCaller(
+        f"{base}{CONNECT_PATH}", f"{base}{SUBSCRIBE_PATH}", timeout_s=proxy_timeout_s
+    )
+
+    def refuse(*_: Any) -> Any:
+        raise Unauthenticated("this endpoint asks the proxies")
+
+    websocket = realtime_route(
+        hub,
+        authenticate=refuse,
+        may_subscribe=refuse,
+        path=REALTIME_PATH,
+        ping_interval=ping_interval,
+        proxy=proxy,
+    )
+    return Starlette(routes=[*server_api_routes(hub, api_key), websocket])
 
 
 @attrs.define

@@ -4,6 +4,7 @@ object that the composition root hands out. Nothing else reads the environment."
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,33 @@ class Settings:
     concurrency_per_workflow: int = 4
     queue_per_workflow: int = 100
     lease_ttl_s: float = 30.0
+    # Live events: the embedded hub, or Centrifugo (docs/cloud-realtime.md).
+    realtime: str = "embedded"
+    centrifugo_api_url: str = ""
+    centrifugo_api_key: str = attrs.field(default="", repr=False)
+    centrifugo_ws_url: str = ""
+    centrifugo_timeout_s: float = 2.0
+    # The image registry (docs/cloud-registry.md): the local OCI store, or a proxy to upstream.
+    registry: str = "local"
+    registry_upstream_url: str = ""
+    registry_upstream_auth: str = "basic"
+    registry_upstream_username: str = ""
+    registry_upstream_password: str = attrs.field(default="", repr=False)
+    registry_shared_repositories: str = ""
+    ecr_region: str = ""
+    ecr_repository_prefix: str = "floww"
+    ecr_scan_on_push: bool = False
+    ecr_endpoint_url: str = ""
+    # AWS Lambda as the function host (FLOWW_FUNCTION_HOST=lambda; docs/cloud-functions.md).
+    lambda_region: str = ""
+    lambda_role_arn: str = ""
+    lambda_image_prefix: str = ""
+    lambda_memory_mb: int = 512
+    lambda_timeout_s: int = 60
+    lambda_ephemeral_storage_mb: int = 512
+    lambda_function_prefix: str = "floww"
+    lambda_endpoint_url: str = ""
+    lambda_base_image: str = ""
 
     @property
     def base_url(self) -> str:
@@ -109,6 +137,13 @@ class Settings:
             "concurrency_per_workflow": int,
             "queue_per_workflow": int,
             "lease_ttl_s": float,
+            "realtime": str,
+            "centrifugo_api_url": str,
+            "centrifugo_api_key": str,
+            "centrifugo_ws_url": str,
+            "centrifugo_timeout_s": float,
+            **_REGISTRY_READERS,
+            **_LAMBDA_SETTINGS,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -142,9 +177,13 @@ class Settings:
             raise InvalidInput("FLOWW_EXECUTION_RETENTION_DAYS must be at most 36500")
         if values.get("execution_retention_count", 1) < 0:
             raise InvalidInput("FLOWW_EXECUTION_RETENTION_COUNT must not be negative")
-        if values.get("function_host", "local") not in {"local", "memory"}:
-            raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local' or 'memory'")
+        if values.get("function_host", "local") not in {"local", "memory", "lambda"}:
+            raise InvalidInput("FLOWW_FUNCTION_HOST must be 'local', 'memory' or 'lambda'")
         _check_scheduling(values)
+        _check_realtime(values)
+        _check_registry(values)
+        if values.get("function_host") == "lambda":
+            _check_lambda(values)
         return cls(**values)
 
 
@@ -155,3 +194,141 @@ def _check_scheduling(values: Mapping[str, Any]) -> None:
         raise InvalidInput("FLOWW_QUEUE_PER_WORKFLOW must not be negative")
     if values.get("lease_ttl_s", 1.0) <= 0:
         raise InvalidInput("FLOWW_LEASE_TTL_S must be more than 0")
+
+
+def _check_realtime(values: Mapping[str, Any]) -> None:
+    realtime = values.get("realtime", "embedded")
+    if realtime not in {"embedded", "centrifugo"}:
+        raise InvalidInput("FLOWW_REALTIME must be 'embedded' or 'centrifugo'")
+    if values.get("centrifugo_timeout_s", 1.0) <= 0:
+        raise InvalidInput("FLOWW_CENTRIFUGO_TIMEOUT_S must be more than 0")
+    if realtime != "centrifugo":
+        return
+    missing = [
+        f"FLOWW_{name.upper()}"
+        for name in ("centrifugo_api_url", "centrifugo_api_key", "centrifugo_ws_url")
+        if not values.get(name)
+    ]
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_REALTIME=centrifugo needs {' and '.join(missing)}: set "
+            f"{'them' if len(missing) > 1 else 'it'} to your Centrifugo's server API URL, API key "
+            "and client websocket URL (see docs/cloud-realtime.md)"
+        )
+    for name, schemes in (
+        ("centrifugo_api_url", ("http://", "https://")),
+        ("centrifugo_ws_url", ("ws://", "wss://")),
+    ):
+        if not str(values[name]).startswith(schemes):
+            raise InvalidInput(
+                f"FLOWW_{name.upper()} must start with {' or '.join(schemes)}", field=name
+            )
+
+
+_REGISTRY_READERS: dict[str, Callable[[str], Any]] = {
+    "registry": str,
+    "registry_upstream_url": str,
+    "registry_upstream_auth": str,
+    "registry_upstream_username": str,
+    "registry_upstream_password": str,
+    "registry_shared_repositories": str,
+    "ecr_region": str,
+    "ecr_repository_prefix": str,
+    "ecr_scan_on_push": _bool,
+    "ecr_endpoint_url": str,
+}
+
+
+def _check_registry(values: Mapping[str, Any]) -> None:
+    """``FLOWW_REGISTRY=proxy`` needs an upstream: a v2 server's URL (Basic credentials
+    optional, both or neither) or ECR's region; the error names what is missing."""
+    registry = values.get("registry", "local")
+    if registry not in {"local", "proxy"}:
+        raise InvalidInput("FLOWW_REGISTRY must be 'local' or 'proxy'", field="registry")
+    if registry != "proxy":
+        return
+    auth = values.get("registry_upstream_auth", "basic")
+    if auth not in {"basic", "ecr"}:
+        raise InvalidInput(
+            "FLOWW_REGISTRY_UPSTREAM_AUTH must be 'basic' or 'ecr'", field="registry"
+        )
+    missing = []
+    if auth == "basic":
+        if not values.get("registry_upstream_url"):
+            missing.append(
+                "FLOWW_REGISTRY_UPSTREAM_URL (the upstream registry, e.g. https://host:5000)"
+            )
+        if bool(values.get("registry_upstream_username")) != bool(
+            values.get("registry_upstream_password")
+        ):
+            missing.append(
+                "both FLOWW_REGISTRY_UPSTREAM_USERNAME and FLOWW_REGISTRY_UPSTREAM_PASSWORD"
+            )
+    elif not values.get("ecr_region"):
+        missing.append("FLOWW_ECR_REGION (the AWS region of the ECR registry, e.g. eu-west-1)")
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_REGISTRY=proxy with FLOWW_REGISTRY_UPSTREAM_AUTH={auth} needs "
+            + " and ".join(missing)
+            + "; set them and start again",
+            field="registry",
+        )
+    url = str(values.get("registry_upstream_url", ""))
+    if url and not url.startswith(("http://", "https://")):
+        raise InvalidInput(
+            f"FLOWW_REGISTRY_UPSTREAM_URL must start with http:// or https://, not {url!r}",
+            field="registry",
+        )
+    prefix = str(values.get("ecr_repository_prefix", "floww"))
+    if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", prefix):
+        raise InvalidInput(
+            f"FLOWW_ECR_REPOSITORY_PREFIX must be a lowercase repository path, not {prefix!r}",
+            field="registry",
+        )
+
+
+_LAMBDA_SETTINGS: dict[str, Callable[[str], Any]] = {
+    "lambda_region": str,
+    "lambda_role_arn": str,
+    "lambda_image_prefix": str,
+    "lambda_memory_mb": int,
+    "lambda_timeout_s": int,
+    "lambda_ephemeral_storage_mb": int,
+    "lambda_function_prefix": str,
+    "lambda_endpoint_url": str,
+    "lambda_base_image": str,
+}
+# Lambda's own limits: memory and ephemeral storage in MB, timeout in seconds.
+_LAMBDA_RANGES = {
+    "lambda_memory_mb": (128, 10_240),
+    "lambda_timeout_s": (1, 900),
+    "lambda_ephemeral_storage_mb": (512, 10_240),
+}
+
+
+def _check_lambda(values: Mapping[str, Any]) -> None:
+    """The settings Lambda cannot run without, named in one sentence; Lambda's own limits."""
+    missing = [
+        f"FLOWW_{name.upper()}"
+        for name in ("lambda_region", "lambda_role_arn", "lambda_image_prefix")
+        if not str(values.get(name) or "").strip()
+    ]
+    if missing:
+        raise InvalidInput(
+            f"FLOWW_FUNCTION_HOST=lambda needs {', '.join(missing)}: set "
+            f"{'it' if len(missing) == 1 else 'them'} (see docs/cloud-functions.md) or use "
+            "FLOWW_FUNCTION_HOST=local"
+        )
+    for name, (low, high) in _LAMBDA_RANGES.items():
+        if name in values and not low <= values[name] <= high:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be between {low} and {high}")
+    base = str(values.get("lambda_base_image") or "")
+    if base and not (base.startswith("floww-base/") and ("@sha256:" in base or ":" in base)):
+        raise InvalidInput(
+            "FLOWW_LAMBDA_BASE_IMAGE must name an image of the server's registry under "
+            "floww-base/, by digest (floww-base/<name>@sha256:<digest>) or tag"
+        )
+    if not str(values["lambda_role_arn"]).startswith("arn:"):
+        raise InvalidInput(
+            "FLOWW_LAMBDA_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )

@@ -234,11 +234,13 @@ class CodeBundle:
 class RuntimeTarget:
     """What a runtime image is built for: a platform such as ``linux/amd64``, a Python version
     such as ``3.12``, and the base image the dependency layer goes on (empty for the embedded
-    host, whose own interpreter runs the layer)."""
+    host, whose own interpreter runs the layer). ``handler`` is the command the image's
+    config names (``floww.sdk.lambda_entry.handler`` on Lambda; empty: the base's own)."""
 
     platform: str
     python_version: str
     base_image: str = ""
+    handler: str = ""
 
 
 class RuntimeStatus(enum.StrEnum):

@@ -20,16 +20,19 @@ import attrs
 from floww.domain.errors import InvalidInput
 
 __all__ = [
+    "BASE_REPOSITORY_PREFIX",
     "CONFIG_MEDIA_TYPE",
     "LAYER_MEDIA_TYPE",
     "MANIFEST_MEDIA_TYPE",
     "MAX_REPOSITORY_LENGTH",
+    "LayerRef",
     "OciImage",
     "blob_digest",
     "check_digest",
     "check_repository",
     "check_tag",
     "image_repository",
+    "is_base_repository",
     "runtime_repository",
     "valid_digest",
 ]
@@ -74,6 +77,15 @@ def valid_digest(digest: str) -> bool:
     return _DIGEST.match(digest) is not None
 
 
+BASE_REPOSITORY_PREFIX = "floww-base/"
+
+
+def is_base_repository(name: str) -> bool:
+    """Whether ``name`` holds the platform's base images (``floww-base/...``): readable by
+    every principal of the registry, written by the operator only, never through tokens."""
+    return name.startswith(BASE_REPOSITORY_PREFIX) and len(name) > len(BASE_REPOSITORY_PREFIX)
+
+
 def runtime_repository(namespace_id: str) -> str:
     """The registry repository holding a namespace's runtime images: ``floww/<namespace id>``."""
     return f"floww/{namespace_id.lower()}"
@@ -91,9 +103,24 @@ def blob_digest(data: bytes) -> str:
 
 
 @attrs.frozen
+class LayerRef:
+    """A layer known by its descriptor only: a registry holds its bytes."""
+
+    digest: str
+    size: int
+    media_type: str = LAYER_MEDIA_TYPE
+
+
+@attrs.frozen
 class OciImage:
+    """An image's config and layers. ``base_layers`` come first in the manifest and are known
+    by reference only: they live in ``base_repository`` of the registry the image goes to, and
+    reach another repository of it by a cross-repository mount, never through this process."""
+
     config: bytes = attrs.field(repr=False)
     layers: tuple[bytes, ...] = attrs.field(repr=False)
+    base_layers: tuple[LayerRef, ...] = ()
+    base_repository: str = ""
 
     def manifest(self) -> bytes:
         doc = {
@@ -105,8 +132,18 @@ class OciImage:
                 "size": len(self.config),
             },
             "layers": [
-                {"mediaType": LAYER_MEDIA_TYPE, "digest": blob_digest(layer), "size": len(layer)}
-                for layer in self.layers
+                *(
+                    {"mediaType": ref.media_type, "digest": ref.digest, "size": ref.size}
+                    for ref in self.base_layers
+                ),
+                *(
+                    {
+                        "mediaType": LAYER_MEDIA_TYPE,
+                        "digest": blob_digest(layer),
+                        "size": len(layer),
+                    }
+                    for layer in self.layers
+                ),
             ],
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()

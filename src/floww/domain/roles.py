@@ -15,14 +15,16 @@ key ``deploy``  yes    yes   yes
 key ``read``    yes
 =============== ====== ===== ====== ======= ======
 
-- ``read``: the namespace, its workflows, deployments, executions and (redacted) providers.
+- ``read``: the namespace, its workflows, deployments, executions and (redacted) providers;
+  ``code`` (a deployment's code bundle) goes with it.
 - ``run``: manual runs, dev sessions and dev tokens, the KV store.
 - ``deploy``: workflows, runtimes, registry credentials, deployments and their history.
 - ``secrets``: provider configs in plain text.
 - ``manage``: members, providers, and API keys with the ``full`` scope.
 
-An execution token (and a dev token, which is one) reaches the KV store of its namespace
-(``kv``) and nothing else here; a registry push token reaches nothing here (the registry has
+An execution token (and a dev token, which is one) reaches what one run needs: the KV store of
+its namespace (``kv``) and the code of its own workflow's deployments (``code``), nothing else
+here; a registry push token reaches nothing here (the registry has
 its own rule, ``access.authorize_registry``).
 """
 
@@ -33,6 +35,7 @@ import enum
 __all__ = [
     "API_KEY_SCOPES",
     "DEFAULT_API_KEY_SCOPE",
+    "EXECUTION_ACTIONS",
     "ROLES",
     "Action",
     "role_allows",
@@ -47,11 +50,12 @@ class Action(enum.Enum):
     SECRETS = "secrets"
     MANAGE = "manage"
     KV = "kv"
+    CODE = "code"
 
 
 _EVERYTHING = frozenset(Action)
-_DEVELOPER = frozenset({Action.READ, Action.RUN, Action.DEPLOY, Action.KV})
-_VIEWER = frozenset({Action.READ})
+_DEVELOPER = frozenset({Action.READ, Action.CODE, Action.RUN, Action.DEPLOY, Action.KV})
+_VIEWER = frozenset({Action.READ, Action.CODE})
 
 _ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "owner": _EVERYTHING,
@@ -65,6 +69,8 @@ _SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
 }
 
 ROLES = tuple(_ROLE_ACTIONS)
+# What an execution (or dev) token may do, in its own namespace and workflow only.
+EXECUTION_ACTIONS = frozenset({Action.KV, Action.CODE})
 API_KEY_SCOPES = tuple(_SCOPE_ACTIONS)
 # Keys made before scopes existed, and keys made without naming one, may deploy: what CI needs.
 DEFAULT_API_KEY_SCOPE = "deploy"

@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
 from floww.domain.oci import OciImage
 
-__all__ = ["ImageRegistry", "RegistryCredentials"]
+__all__ = ["BaseImageSource", "ImageRegistry", "RegistryCredentials"]
 
 
 @attrs.frozen
@@ -41,3 +41,12 @@ class ImageRegistry(Protocol):
         """Fetch an image by tag or digest."""
 
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials: ...
+
+
+@runtime_checkable
+class BaseImageSource(Protocol):
+    """A registry that can name an image's layers without fetching them (a build's base)."""
+
+    def describe(self, repository: str, reference: str) -> OciImage:
+        """The image's config, and its layers as ``base_layers`` of ``repository``."""
+        ...

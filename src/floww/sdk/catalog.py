@@ -5,11 +5,36 @@ from __future__ import annotations
 from floww.domain.errors import NotFound
 from floww.domain.model import ProviderField
 from floww.sdk.builtin import Builtin
-from floww.sdk.providers import GitHub, Provider, Secret, Slack
+from floww.sdk.providers import (
+    Discord,
+    GitHub,
+    GitLab,
+    Jira,
+    Linear,
+    Provider,
+    Secret,
+    Slack,
+    StandardWebhooks,
+    Stripe,
+    Todoist,
+)
 
 __all__ = ["fields_for", "provider_types"]
 
-_TYPES: tuple[type[Provider], ...] = (Builtin, GitHub, Secret, Slack)
+# The SDK face of each provider of ``floww.domain.providers``' catalogue.
+_TYPES: tuple[type[Provider], ...] = (
+    Builtin,
+    Discord,
+    GitHub,
+    GitLab,
+    Jira,
+    Linear,
+    Secret,
+    Slack,
+    StandardWebhooks,
+    Stripe,
+    Todoist,
+)
 
 
 def provider_types() -> dict[str, type[Provider]]:

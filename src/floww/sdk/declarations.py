@@ -96,7 +96,7 @@ def _in_provider_method(frame: FrameType) -> bool:
         return False
     owner = frame.f_locals.get("self")
     return any(
-        cls.__name__ == "Provider" and cls.__module__ == "floww.sdk.providers"
+        cls.__name__ == "Provider" and cls.__module__ == "floww.sdk.providers.base"
         for cls in type(owner).__mro__
     )
 

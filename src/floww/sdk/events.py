@@ -117,7 +117,7 @@ _Resolve = Callable[[dict[str, Any]], Any]
 # What each provider event offers on top of ``type`` and ``payload``, read from the payload as
 # the provider documents it. A value the payload lacks reads as ``None`` (``[]`` for lists).
 _CONVENIENCES: dict[str, dict[str, _Resolve]] = {
-    "push": {  # GitHub: https://docs.github.com/webhooks/webhook-events-and-payloads#push
+    "github:push": {  # GitHub: https://docs.github.com/webhooks/webhook-events-and-payloads#push
         "pusher": lambda p: _dig(p, "pusher", "name"),
         "ref": lambda p: _dig(p, "ref"),
         "branch": _branch,
@@ -125,7 +125,7 @@ _CONVENIENCES: dict[str, dict[str, _Resolve]] = {
         "commits": lambda p: _list(p.get("commits")),
         "head_commit": lambda p: _dig(p, "head_commit"),
     },
-    "message": {  # Slack Events API: an ``event_callback`` envelope around the message
+    "slack:message": {  # Slack Events API: an ``event_callback`` envelope around the message
         "user": lambda p: _dig(_slack_event(p), "user"),
         "channel": lambda p: _dig(_slack_event(p), "channel"),
         "text": lambda p: _dig(_slack_event(p), "text"),
@@ -149,13 +149,16 @@ class ProviderEvent:
 
     type: str
     payload: dict[str, Any] = attrs.field(factory=dict, converter=_dict)
+    provider: str | None = attrs.field(default=None, kw_only=True, eq=False)
+    """The provider type that sent it; conveniences are those of that provider's event (any
+    provider's of this ``type`` when ``None``)."""
 
     def __getattr__(self, name: str) -> Any:
         # Reached only when normal lookup fails. Private names (copy, pickle probing, attrs
         # internals) fail at once, so nothing here runs before the fields are set.
-        if name.startswith("_") or name in ("type", "payload"):
+        if name.startswith("_") or name in ("type", "payload", "provider"):
             raise AttributeError(name)
-        conveniences = _CONVENIENCES.get(self.type, {})
+        conveniences = self._conveniences()
         if name in conveniences:
             return conveniences[name](self.payload)
         available = ", ".join(["type", "payload", "to_wire", *conveniences])
@@ -164,7 +167,14 @@ class ProviderEvent:
         )
 
     def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *_CONVENIENCES.get(self.type, {})})
+        return sorted({*super().__dir__(), *self._conveniences()})
+
+    def _conveniences(self) -> dict[str, _Resolve]:
+        for key, conveniences in _CONVENIENCES.items():
+            provider, _, kind = key.partition(":")
+            if kind == self.type and self.provider in (None, provider):
+                return conveniences
+        return {}
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": self.type, "payload": dict(self.payload)}
@@ -191,7 +201,11 @@ def event_from_wire(spec: TriggerSpec, wire: dict[str, Any]) -> Event:
         payload = wire.get("payload", {})
         if not isinstance(payload, dict):
             raise InvalidInput("provider event payload must be an object")
-        return ProviderEvent(type=str(wire.get("type") or spec.trigger_type), payload=payload)
+        return ProviderEvent(
+            type=str(wire.get("type") or spec.trigger_type),
+            payload=payload,
+            provider=spec.provider.type,
+        )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise InvalidInput(f"malformed {spec.trigger_type} event: {exc!r}") from exc
 

@@ -102,14 +102,37 @@ class JsonClient:
         self._timeout = timeout
         self._transport = transport or _context_transport.get() or urlopen_transport
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        form: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         """``call`` on a worker thread, so an async handler's loop keeps running."""
-        return await asyncio.to_thread(self.call, method, path, body)
+        return await asyncio.to_thread(
+            self.call, method, path, body, form=form, raw=raw, headers=headers
+        )
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        """Send ``body`` (JSON, when given) to ``base_url + path``; the decoded JSON answer
-        (``None`` for an empty one). Raises the domain errors listed in the module docstring."""
-        data = None
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        form: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send ``body`` (JSON), ``form`` (form-encoded, as Stripe's API takes it) or ``raw``
+        bytes (with a ``Content-Type`` among ``headers``) to ``base_url + path``, with this
+        call's extra ``headers``; the decoded JSON answer (``None`` for an empty one). Raises
+        the domain errors listed in the module docstring."""
+        data = raw
+        content_type = None
         if body is not None:
             try:
                 data = json.dumps(body, allow_nan=False).encode("utf-8")
@@ -117,11 +140,15 @@ class JsonClient:
                 raise InvalidInput(
                     f"{self.service}: request is not JSON-serialisable: {exc}"
                 ) from None
+            content_type = "application/json; charset=utf-8"
+        elif form is not None:
+            data = urllib.parse.urlencode(dict(form)).encode("utf-8")
+            content_type = "application/x-www-form-urlencoded"
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        for name, value in self._headers.items():
+        for name, value in {**self._headers, **(headers or {})}.items():
             request.add_header(name, value)
-        if data is not None:
-            request.add_header("Content-Type", "application/json; charset=utf-8")
+        if content_type is not None:
+            request.add_header("Content-Type", content_type)
         what = f"{method} {path}"
         try:
             raw = self._transport(request, self._timeout)

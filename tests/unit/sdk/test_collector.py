@@ -206,15 +206,15 @@ def test_a_provider_written_in_user_code_reports_its_use(load: Load) -> None:
     from floww import Provider
     from floww.domain.model import ProviderField
 
-    class Jira(Provider):
-        type = "jira"
+    class YouTrack(Provider):
+        type = "youtrack"
         fields = (ProviderField("token", secret=True),)
         def on_issue(self, project):
             return self._trigger("issue", {"project": project})
 
-    jira = Jira()
-    jira.on_issue("OPS")(print)
-    jira.on_issue(object())(print)
+    tracker = YouTrack()
+    tracker.on_issue("OPS")(print)
+    tracker.on_issue(object())(print)
     """
     with pytest.raises(UserCodeError) as caught:
         load({"main.py": source})

@@ -84,7 +84,26 @@ def test_config_is_read_from_the_current_invocation_only() -> None:
 
 
 def test_catalog_lists_types_and_their_fields() -> None:
-    assert list(provider_types()) == ["builtin", "github", "secret", "slack"]
+    assert list(provider_types()) == [
+        "builtin",
+        "discord",
+        "github",
+        "gitlab",
+        "jira",
+        "linear",
+        "secret",
+        "slack",
+        "standard_webhooks",
+        "stripe",
+        "todoist",
+    ]
+    # One catalogue: the SDK's classes and the server's rules name the same types and fields.
+    from floww.domain.providers import CATALOGUE
+
+    assert set(provider_types()) == set(CATALOGUE)
+    for name in provider_types():
+        if name != "secret":
+            assert fields_for(name) == CATALOGUE[name].fields
     assert [f.name for f in fields_for("github")] == ["token", "webhook_secret", "api_url"]
     assert [f.name for f in fields_for("slack")] == ["bot_token", "signing_secret", "api_url"]
     for kind in ("github", "slack"):
@@ -93,7 +112,7 @@ def test_catalog_lists_types_and_their_fields() -> None:
         assert all(f.secret for f in fields_for(kind) if f.required)
     assert fields_for("builtin") == ()
     with pytest.raises(NotFound):
-        fields_for("gitlab")
+        fields_for("notion")
 
 
 def test_builtin_needs_no_config() -> None:

@@ -1,6 +1,10 @@
 """A realtime subscription over the Centrifugo client protocol, with the ``centrifuge-python``
 client: the same code listens to a floww server's embedded hub and to a real Centrifugo.
 
+The token travels in the websocket request's ``Authorization: Bearer`` header, not as a connect
+token: the embedded hub reads it there, and Centrifugo forwards it to floww's connect and
+subscribe proxies (a connect token would be checked by Centrifugo as its own JWT instead).
+
 The client's asyncio loop runs in a background thread owned by the subscription. The constructor
 blocks until the channel is subscribed, or raises:
 
@@ -45,9 +49,11 @@ __all__ = ["CentrifugeSubscription"]
 log = logging.getLogger("floww.realtime")
 
 # Centrifugo codes that mean "your credentials are no good": error 101 unauthorized, 109 token
-# expired, disconnect 3500 invalid token, and the client library's own "unauthorized" (1).
-_UNAUTHORIZED_CODES = {1, 101, 109, 3500}
-_PERMISSION_DENIED = 103
+# expired, disconnect 3500 invalid token, floww's connect proxy's disconnect 4501, and the
+# client library's own "unauthorized" (1).
+_UNAUTHORIZED_CODES = {1, 101, 109, 3500, 4501}
+# The embedded hub's 103, and 403 from floww's subscribe proxy through Centrifugo.
+_PERMISSION_DENIED = {103, 403}
 _UNSUBSCRIBE_CALLED = 0
 _DISCONNECT_CALLED = 0
 _CLOSED = object()
@@ -132,7 +138,12 @@ class CentrifugeSubscription(Subscription):
             self._loop.close()
 
     async def _start(self, token: str, timeout: float) -> None:
-        self._client = Client(self.url, events=_ClientEvents(self), token=token, timeout=timeout)
+        self._client = Client(
+            self.url,
+            events=_ClientEvents(self),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
         subscription = self._client.new_subscription(self.channel, events=_ChannelEvents(self))
         await subscription.subscribe()
         # Returns after the first attempt; reconnects and resubscribes run in the background.
@@ -194,7 +205,7 @@ class _ChannelEvents(SubscriptionEventHandler):  # type: ignore[misc]
         if ctx.code == _UNSUBSCRIBE_CALLED:
             return
         channel = self._owner.channel
-        if ctx.code == _PERMISSION_DENIED:
+        if ctx.code in _PERMISSION_DENIED:
             failure: FlowwError = PermissionDenied(f"not allowed to listen on {channel}")
         elif ctx.code in _UNAUTHORIZED_CODES:
             failure = Unauthenticated(f"the token may not listen on {channel} ({ctx.reason})")

@@ -7,7 +7,11 @@ registry: floww's own ``/v2/``, Docker's ``registry``, a cloud registry behind a
   ``PUT ?digest=``; ``PATCH`` chunks first when a blob is over ``chunk_size``), then puts the
   manifest unless the tag already points at it. ``uploaded_blobs`` and ``uploaded_manifests``
   count what actually went over the wire.
-- ``pull`` fetches the manifest and blobs and checks every digest.
+- ``push`` first mounts an image's ``base_layers`` that the repository lacks from the image's
+  ``base_repository`` (``POST ?mount=&from=``); a registry that will not mount them refuses
+  the push (``InvalidInput``): base layers never pass through this client.
+- ``pull`` fetches the manifest and blobs and checks every digest; ``describe`` fetches the
+  manifest and config only, naming the layers by reference.
 - ``push_credentials`` come from the floww server, not from the registry: it delegates to the
   injected ``issue_credentials`` or raises ``PermissionDenied``.
 
@@ -35,7 +39,9 @@ from floww.domain.errors import (
     Unavailable,
 )
 from floww.domain.oci import (
+    LAYER_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
+    LayerRef,
     OciImage,
     blob_digest,
     check_digest,
@@ -76,6 +82,7 @@ class RegistryV2Client(ImageRegistry):
         self.chunk_size = chunk_size
         self.uploaded_blobs = 0
         self.uploaded_manifests = 0
+        self.mounted_blobs = 0
 
     # the port ---------------------------------------------------------------------------------
 
@@ -92,6 +99,10 @@ class RegistryV2Client(ImageRegistry):
 
     def push(self, repository: str, tag: str, image: OciImage) -> str:
         _check(repository, tag)
+        for ref in image.base_layers:
+            if not self._blob_exists(repository, ref.digest):
+                self._mount_blob(repository, ref.digest, image.base_repository)
+                self.mounted_blobs += 1
         blobs = {blob_digest(blob): blob for blob in (image.config, *image.layers)}
         for digest, blob in blobs.items():
             if not self._blob_exists(repository, digest):
@@ -128,6 +139,35 @@ class RegistryV2Client(ImageRegistry):
             layers=tuple(self._get_blob(repository, d) for d in layer_digests),
         )
 
+    def describe(self, repository: str, reference: str) -> OciImage:
+        """The image by reference: its config, and its layers as ``base_layers`` descriptors
+        in ``repository`` (no layer is fetched): a base to build on and mount from."""
+        _check_reference(repository, reference)
+        body, _ = self._get_manifest(repository, reference)
+        try:
+            doc = json.loads(body)
+            config_digest = str(doc["config"]["digest"])
+            refs = tuple(
+                LayerRef(
+                    str(layer["digest"]),
+                    int(layer["size"]),
+                    str(layer.get("mediaType") or LAYER_MEDIA_TYPE),
+                )
+                for layer in doc["layers"]
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(
+                f"{repository} {reference} is not a single image manifest", field="manifest"
+            ) from exc
+        for ref in refs:
+            check_digest(ref.digest)
+        return OciImage(
+            config=self._get_blob(repository, config_digest),
+            layers=(),
+            base_layers=refs,
+            base_repository=repository,
+        )
+
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:
         if self._issue_credentials is None:
             raise PermissionDenied(
@@ -156,6 +196,27 @@ class RegistryV2Client(ImageRegistry):
             return False
         self._raise_for(response, "blob", digest)
         return True
+
+    def _mount_blob(self, repository: str, digest: str, source: str) -> None:
+        """Mount ``digest`` from ``source`` into ``repository``; a registry that starts an
+        upload instead (202) gets it cancelled, and ``InvalidInput`` says the base cannot come
+        through this machine."""
+        check_repository(source)
+        url = self._url(repository, "blobs", "uploads/").copy_merge_params(
+            {"mount": digest, "from": source}
+        )
+        response = self._send(repository, "POST", url)
+        self._raise_for(response, "blob", digest)
+        if response.status_code == 201:
+            return
+        if response.status_code == 202 and response.headers.get("location"):
+            self._send(repository, "DELETE", self._location(response))
+        raise InvalidInput(
+            f"the registry did not mount base layer {digest} from {source} into {repository}; "
+            "base images reach a namespace's repository by mount, never through the client: "
+            "check that the server's base image exists in its registry",
+            field="base_image",
+        )
 
     def _upload_blob(self, repository: str, digest: str, blob: bytes) -> None:
         start = self._send(repository, "POST", self._url(repository, "blobs", "uploads/"))

@@ -1,12 +1,16 @@
 """Runtime images without a Docker daemon: ``pip install --target`` into one new OCI layer.
 
-The image is the target's base image (fetched through ``base_source``; none for the embedded
-host, whose own interpreter runs the layer) plus one layer holding floww's own wheel (built from
+The image is the target's base image (from ``base_source``; none for the embedded host, whose
+own interpreter runs the layer) plus one layer holding floww's own wheel (built from
 the installed package, never fetched from an index) and the project's requirements, installed by
 ``pip install --target <dir> --only-binary=:all:`` for the target's platform and Python version.
+A base source may answer the base by reference (its config and ``base_layers`` descriptors, no
+layer bytes): the built image then names those layers in its manifest and the registry mounts
+them from the base's repository, so the base never passes through the building machine.
 
 The installed tree sits under ``/opt/floww/site`` (``SITE_DIR``) in the layer; the image config
-sets ``PYTHONPATH=/opt/floww/site``, and a function host running the layer without the config
+sets ``PYTHONPATH=/opt/floww/site`` (and ``Cmd`` to the target's handler when it names one:
+the Lambda entry), and a function host running the layer without the config
 must put that directory on ``PYTHONPATH`` itself. Console scripts (``bin/``) and pip's
 ``direct_url.json`` are left out: they name paths of the building machine.
 
@@ -48,7 +52,7 @@ from floww.adapters.local.wheel import FlowwWheel, build_floww_wheel
 from floww.domain.canonical import canonical_json, sha256_hex
 from floww.domain.errors import InvalidInput, Unavailable
 from floww.domain.model import RuntimeTarget
-from floww.domain.oci import OciImage, blob_digest
+from floww.domain.oci import LayerRef, OciImage, blob_digest
 from floww.ports.support import BuiltImage, ImageBuilder
 
 __all__ = [
@@ -121,7 +125,7 @@ class PipImageBuilder(ImageBuilder):
         """The first 40 hex digits of the sha256 of canonical JSON of the target, the normalised
         requirements, the floww version and the content digest of floww's wheel."""
         wheel = self._floww_wheel()
-        spec = {
+        spec: dict[str, Any] = {
             "target": {
                 "platform": target.platform,
                 "python_version": target.python_version,
@@ -130,6 +134,8 @@ class PipImageBuilder(ImageBuilder):
             "requirements": normalize_requirements(requirements),
             "floww": {"version": wheel.version, "wheel": wheel.content_digest},
         }
+        if target.handler:  # only then, so that the tags of images without one stay as they were
+            spec["target"]["handler"] = target.handler
         return sha256_hex(canonical_json(spec))[:TAG_LENGTH]
 
     def build(self, target: RuntimeTarget, requirements: Sequence[str]) -> BuiltImage:
@@ -170,7 +176,12 @@ class PipImageBuilder(ImageBuilder):
         layer = gzip.compress(layer_tar, compresslevel=6, mtime=0)
         self._report(f"packing layer {len(layer) / 1_000_000:.1f} MB")
         config = self._config(target, tag, base, "sha256:" + hashlib.sha256(layer_tar).hexdigest())
-        image = OciImage(config=config, layers=(*(base.layers if base else ()), layer))
+        image = OciImage(
+            config=config,
+            layers=(*(base.layers if base else ()), layer),
+            base_layers=base.base_layers if base else (),
+            base_repository=base.base_repository if base else "",
+        )
         try:
             self._store(tag, image)
         except OSError as exc:
@@ -210,6 +221,8 @@ class PipImageBuilder(ImageBuilder):
         ]
         env.append("PYTHONPATH=" + ":".join([SITE_DIR, *filter(None, previous)]))
         settings["Env"] = env
+        if target.handler:
+            settings["Cmd"] = [target.handler]
         settings["Labels"] = {
             **(settings.get("Labels") or {}),
             "floww.spec_hash": tag,
@@ -235,7 +248,12 @@ class PipImageBuilder(ImageBuilder):
             layers = tuple(self._blob(digest) for digest in names["layers"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return OciImage(config=config, layers=layers)
+        return OciImage(
+            config=config,
+            layers=layers,
+            base_layers=tuple(LayerRef(*ref) for ref in names.get("base_layers", ())),
+            base_repository=str(names.get("base_repository", "")),
+        )
 
     def _blob(self, digest: str) -> bytes:
         data = (self._cache_dir / "blobs" / "sha256" / digest.removeprefix("sha256:")).read_bytes()
@@ -252,6 +270,8 @@ class PipImageBuilder(ImageBuilder):
         names = {
             "config": blob_digest(image.config),
             "layers": [blob_digest(layer) for layer in image.layers],
+            "base_layers": [[r.digest, r.size, r.media_type] for r in image.base_layers],
+            "base_repository": image.base_repository,
         }
         _write_atomic(self._cache_dir / "images" / f"{tag}.json", json.dumps(names).encode())
 
@@ -273,7 +293,10 @@ def _base_config(base: OciImage) -> dict[str, Any]:
         raise InvalidInput("the base image's config is not a JSON object")
     rootfs = doc.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(base.layers):
+    layer_count = len(base.base_layers) + len(base.layers)
+    if base.base_layers and (not isinstance(diff_ids, list) or len(diff_ids) != layer_count):
+        raise InvalidInput("the base image's config does not list the diff ids of its layers")
+    if not isinstance(diff_ids, list) or len(diff_ids) != layer_count:
         try:
             diff_ids = [blob_digest(gzip.decompress(layer)) for layer in base.layers]
         except (OSError, EOFError) as exc:

@@ -4,8 +4,9 @@ rule table in ``floww.domain.roles``.
 - A user reaches a namespace as a member; their role says what they may do in it.
 - An API key is bound to one namespace; it may do what its scope allows *and* what its owner's
   current role allows (a key outlives no membership: remove the member and their keys stop).
-- An execution token (and a dev token) reaches the KV store of its own namespace only
-  (``Action.KV``); a registry push token reaches no API object at all.
+- An execution token (and a dev token) reaches the KV store of its own namespace and the code
+  of its own workflow (``roles.EXECUTION_ACTIONS``); a registry push token reaches no API
+  object at all.
 
 A namespace (or an object in one) the caller cannot reach is ``NotFound``, so ids of other
 tenants are not confirmed to exist; a namespace the caller reaches but whose rule refuses the
@@ -16,7 +17,14 @@ from __future__ import annotations
 
 from floww.domain.errors import NotFound, PermissionDenied
 from floww.domain.model import Namespace, Principal, Workflow
-from floww.domain.roles import DEFAULT_API_KEY_SCOPE, Action, role_allows, scope_allows
+from floww.domain.oci import is_base_repository
+from floww.domain.roles import (
+    DEFAULT_API_KEY_SCOPE,
+    EXECUTION_ACTIONS,
+    Action,
+    role_allows,
+    scope_allows,
+)
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = [
@@ -59,9 +67,10 @@ def _check(repo: WorkflowRepo, principal: Principal, namespace_id: str, action: 
     if principal.kind == "execution":
         if principal.namespace_id != namespace_id:
             raise NotFound("namespace", namespace_id)
-        if action is not Action.KV:
+        if action not in EXECUTION_ACTIONS:
             raise PermissionDenied(
-                f"an execution token reaches its namespace's KV store only, not {action.value}"
+                "an execution token reaches its namespace's KV store and its workflow's code "
+                f"only, not {action.value}"
             )
         return
     role = _role(repo, principal, namespace_id)
@@ -137,8 +146,13 @@ def authorize_registry(
 ) -> None:
     """Registry access: repository ``floww/<namespace id>`` belongs to that namespace. A
     registry token allows what its scopes name (``push:<repo>`` implies pull) on that one
-    repository; users and API keys need ``deploy`` to push and ``read`` to pull.
-    ``PermissionDenied`` otherwise."""
+    repository; users and API keys need ``deploy`` to push and ``read`` to pull. The
+    platform's base images (``floww-base/...``) are pulled by any principal (image layers are
+    mounted from them) and pushed by none. ``PermissionDenied`` otherwise."""
+    if is_base_repository(repository):
+        if action == "pull":
+            return
+        raise PermissionDenied(f"{repository} holds the platform's base images; it is read-only")
     owner, _, namespace_id = repository.partition("/")
     if owner != "floww" or not namespace_id or "/" in namespace_id:
         raise PermissionDenied(f"repository {repository!r} is not a floww runtime repository")

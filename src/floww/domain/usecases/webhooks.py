@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated
+from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated, Unavailable
 from floww.domain.model import (
     ErrorInfo,
     Execution,
@@ -28,6 +29,7 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.paths import PathTemplate
+from floww.domain.providers import body_limit, verify_delivery
 from floww.domain.routing import allowed_methods
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
@@ -38,9 +40,10 @@ from floww.domain.usecases.executions import (
     outcome,
     queue_execution,
 )
-from floww.domain.verification import verify_delivery
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
+
+log = logging.getLogger("floww.webhooks")
 
 __all__ = [
     "UNSTORED_HEADERS",
@@ -252,8 +255,6 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> WebhookRes
 def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
     """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
     not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
-    if len(request.body) > deps.settings.max_body_bytes:
-        raise PayloadTooLarge(len(request.body), deps.settings.max_body_bytes)
     hooks = {
         h.source: h
         for h in deps.repo.find_webhooks(request.workflow_id, request.method, request.path)
@@ -274,6 +275,9 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
     dev = hooks.get(TriggerSource.DEV)
     primary = deployed or dev
     assert primary is not None
+    limit = body_limit(primary.owner.type, deps.settings.max_body_bytes)
+    if len(request.body) > limit:
+        raise PayloadTooLarge(len(request.body), limit)
     trigger = deps.repo.get_trigger(primary.trigger_id)
 
     dedupe_key: str | None = None
@@ -296,7 +300,8 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             return WebhookResponse(200, {"ignored": delivery.ignored})
         event = delivery.event
         dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
-        direct_reply = {"ok": True}
+        # An empty acknowledgement (Slack's slash commands) is an empty text body.
+        direct_reply = "" if delivery.ack is None else delivery.ack
 
     # A place in the workflow's queue is held before anything is recorded: a full queue
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
@@ -323,14 +328,14 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
 
     if slot is not None and deployment is not None:
         future = queue_execution(deps, slot, execution, deployment, trigger, workflow)
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
         deadline = deps.settings.response_deadline_s
         return response_for(outcome(deps, future, execution.id, deadline))
 
     if deployed is not None:
-        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger)
         final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return response_for(final)
@@ -350,8 +355,43 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
             503, {"error": error, "execution_id": execution.id}, {}, execution.id
         )
     deps.replies.open(execution.id)
-    _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
+    try:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=True)
+    except Unavailable as exc:
+        # Nobody can hear the event: answer now rather than wait out the deadline.
+        deps.replies.wait(execution.id, 0)  # releases the reply id
+        info = ErrorInfo("RealtimeUnavailable", str(exc))
+        final = execution.transition(
+            ExecutionStatus.FAILED, error=info, finished_at=deps.clock.now()
+        )
+        deps.repo.update_execution(final)
+        error = {
+            "type": "Unavailable",
+            "message": "the event cannot reach the `floww dev` session: the realtime service "
+            "is unavailable; try again shortly",
+        }
+        return WebhookResponse(
+            503, {"error": error, "execution_id": execution.id}, {}, execution.id
+        )
     return _await_dev_reply(deps, execution, direct_reply)
+
+
+def _tell_observers(
+    deps: ServerDeps,
+    execution: Execution,
+    workflow: Workflow,
+    dev: Webhook | None,
+    primary: Webhook,
+    trigger: Trigger,
+) -> None:
+    """Dev sessions only watch deployed runs: a realtime service that cannot be reached must
+    not fail the deployed webhook."""
+    try:
+        _tell_dev_sessions(deps, execution, workflow, dev, primary, trigger, awaits_reply=False)
+    except Unavailable as exc:
+        log.warning(
+            "dev sessions of workflow %s not told of %s: %s", workflow.id, execution.id, exc
+        )
 
 
 def _tell_dev_sessions(

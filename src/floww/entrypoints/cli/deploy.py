@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 
-from floww.domain.errors import Unavailable
+from floww.domain.errors import InvalidInput, Unavailable
+from floww.domain.oci import OciImage, is_base_repository, runtime_repository
 from floww.domain.triggers import TriggerDiff
 from floww.domain.usecases.deploy import DeployDeps, DeployRequest, DeployResult
 from floww.domain.usecases.deploy import deploy as run_deploy
@@ -19,7 +21,7 @@ from floww.entrypoints.cli.output import Progress, echo_json
 from floww.entrypoints.cli.project import Project, find_project
 from floww.entrypoints.cli.prompter import TerminalPrompter
 from floww.entrypoints.cli.session import CliEnv, Session, current_env, session
-from floww.ports.image_registry import ImageRegistry
+from floww.ports.image_registry import BaseImageSource, ImageRegistry
 from floww.ports.support import ImageBuilder
 from floww.sdk.bundle import bundle_from_directory
 
@@ -36,11 +38,13 @@ def _echo_docker(line: str) -> None:
     click.echo(f"    {line}", err=True)
 
 
-def _image_builder(env: CliEnv, project: Project) -> ImageBuilder:
+def _image_builder(
+    env: CliEnv, project: Project, base_source: Callable[[str], OciImage]
+) -> ImageBuilder:
     """The project's Dockerfile built by Docker when there is one, else the daemonless
     build. ``Unavailable`` when there is a Dockerfile but no daemon answers."""
     if not (project.root / "Dockerfile").exists():
-        return env.adapters.pip_builder(env.cache_dir / "images")
+        return env.adapters.pip_builder(env.cache_dir / "images", base_source=base_source)
     docker = env.adapters.docker_builder(project.root, docker_command(env), _echo_docker)
     available = env.docker_available or docker.daemon_reachable
     if not available():
@@ -74,6 +78,8 @@ def _registry(s: Session, namespace_id: str) -> ImageRegistry:
     issued: dict[str, tuple[str, str]] = {}
 
     def credentials(repository: str) -> tuple[str, str]:
+        if is_base_repository(repository):  # the platform's bases: any push token reads them
+            repository = runtime_repository(namespace_id)
         if repository not in issued:
             got = s.platform.registry_credentials(namespace_id, repository)
             issued[repository] = (got.username, got.password)
@@ -82,6 +88,23 @@ def _registry(s: Session, namespace_id: str) -> ImageRegistry:
     return s.env.adapters.registry(
         s.server, s.api_http, credentials, s.platform.registry_credentials
     )
+
+
+def _base_source(registries: list[ImageRegistry]) -> Callable[[str], OciImage]:
+    """The server's base image (``repository@digest`` or ``repository:tag``) read by
+    reference from its registry: manifest and config only, never a layer."""
+
+    def describe(reference: str) -> OciImage:
+        registry = registries[0]
+        if not isinstance(registry, BaseImageSource):
+            raise InvalidInput("this client cannot read base images from the server's registry")
+        if "@" in reference:
+            repository, _, ref = reference.partition("@")
+        else:
+            repository, _, ref = reference.rpartition(":")
+        return registry.describe(repository, ref)
+
+    return describe
 
 
 def _result_json(result: DeployResult, plan: bool) -> dict[str, Any]:
@@ -130,7 +153,8 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
     """
     env = current_env()
     project = find_project(project_dir.resolve())
-    builder = _image_builder(env, project)
+    registries: list[ImageRegistry] = []  # the server's, once there is a session
+    builder = _image_builder(env, project, _base_source(registries))
     code = bundle_from_directory(project.root, project.entrypoint)
     s = session(server)
     ns = s.namespace(project.namespace)
@@ -145,10 +169,11 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
         plan=plan,
         assume_yes=yes,
     )
+    registries.append(_registry(s, str(ns["id"])))
     try:
         deps = DeployDeps(
             platform=s.platform,
-            registry=_registry(s, str(ns["id"])),
+            registry=registries[0],
             builder=builder,
             runner=env.adapters.runner(),
             prompter=TerminalPrompter(interactive=env.interactive and not yes),

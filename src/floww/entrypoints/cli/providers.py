@@ -49,6 +49,40 @@ def providers_list(namespace_name: str | None, as_json: bool) -> None:
     echo_table(rows, ("TYPE", "ALIAS", "ID"), f"No providers in {ns['name']}.")
 
 
+@providers.command("types")
+@json_option
+@handle_errors()
+def providers_types(as_json: bool) -> None:
+    """List the provider types this server offers: their setup fields, triggers (with the
+    filters each takes) and actions.
+
+    \b
+    Example:
+      floww providers types
+      floww providers setup stripe:default
+    """
+    types = session().platform.list_provider_types()
+    if as_json:
+        echo_json(types)
+        return
+    for item in types:
+        click.echo(f"{item['type']}: {item.get('title', item['type'])}")
+        fields = ", ".join(
+            f["name"] + ("" if f.get("required", True) else " (optional)")
+            for f in item.get("fields", [])
+        )
+        if fields:
+            click.echo(f"  fields:   {fields}")
+        for trigger in item.get("triggers", []):
+            filters = ", ".join(trigger.get("filters", []))
+            click.echo(
+                f"  trigger:  {trigger['name']}: {trigger['description']}"
+                + (f" [{filters}]" if filters else "")
+            )
+        if item.get("actions"):
+            click.echo(f"  actions:  {', '.join(item['actions'])}")
+
+
 def _assignments(values: tuple[str, ...]) -> dict[str, str]:
     parsed: dict[str, str] = {}
     for item in values:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import attrs
 import httpx
 
+from floww.domain.oci import OciImage
 from floww.ports.identity import DeviceAuthorization, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.platform import ServerApi
@@ -68,6 +69,15 @@ class ServerProcess(Protocol):
 TokenSource = Callable[[], str | None] | None
 
 
+class PipBuilderFactory(Protocol):
+    """The daemonless builder over a cache directory; ``base_source`` reads the target's base
+    image (by reference) when the target names one."""
+
+    def __call__(
+        self, cache_dir: Path, *, base_source: Callable[[str], OciImage] | None = None
+    ) -> ImageBuilder: ...
+
+
 @attrs.frozen
 class ClientAdapters:
     api: Callable[[str, httpx.Client, TokenSource], JsonApi]
@@ -84,7 +94,7 @@ class ClientAdapters:
         ],
         ImageRegistry,
     ]
-    pip_builder: Callable[[Path], ImageBuilder]
+    pip_builder: PipBuilderFactory
     docker_builder: Callable[[Path, Sequence[str], Callable[[str], None]], DockerBuilder]
     runner: Callable[[], UserspaceRunner]
     clock: Callable[[], Clock]

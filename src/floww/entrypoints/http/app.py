@@ -33,6 +33,7 @@ from floww.entrypoints.http.api import (
     registry_credentials,
     runtimes,
 )
+from floww.entrypoints.http.api import code as code_api
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.ports.identity import TokenSet
 from floww.ports.image_registry import ImageRegistry
@@ -79,6 +80,7 @@ def api_routes() -> list[BaseRoute]:
         *api_keys.ROUTES,
         *accounts.ROUTES,
         *deployments.ROUTES,
+        *code_api.ROUTES,
         *executions.ROUTES,
         *kv.ROUTES,
         *dev.ROUTES,

@@ -6,7 +6,8 @@ Wire format: every websocket text message carries one or more JSON objects separ
 newlines, in both directions. Supported commands (each with a positive ``id``, answered by a
 reply with the same ``id``):
 
-- ``connect {token}``: the token is checked by ``authenticate``; a bad one closes the socket with
+- ``connect {token}``: the token (or, without one, the bearer token of the websocket request's
+  ``Authorization`` header) is checked by ``authenticate``; a bad one closes the socket with
   disconnect code 3500 "invalid token" (the client does not reconnect). The result carries the
   client id and ``ping`` (whole seconds) with ``pong: true``.
 - ``subscribe {channel}``: allowed when ``may_subscribe(principal, channel)``; otherwise error 103
@@ -23,6 +24,17 @@ with 3012 "no pong"; a socket that does not connect within one interval is close
 "stale"; one whose outbox overflows (see ``floww.adapters.local.hub``) with 3008 "slow".
 A connection keeps its subscriptions for its lifetime, even past the expiry of the token it
 connected with.
+
+Playing Centrifugo (``proxy`` given): the endpoint then decides as a Centrifugo configured with
+connect and subscribe proxies does. A connect without a token becomes a connect proxy request
+(``client``, ``transport``, ``protocol``, ``encoding`` and the client's ``name``, ``version``,
+``data`` when given) sent with the websocket request's headers; its ``result.user`` connects the
+client, an ``error`` is the connect reply's error and a ``disconnect`` closes the socket with its
+code and reason. Every subscribe becomes a subscribe proxy request (the same fields with
+``user`` and ``channel``) answered the same way. A proxy that fails or cannot be reached gives
+the temporary error 100. Not played: Centrifugo's own JWT checks (a connect with a token is
+refused with 3500), ``expire_at`` and the refresh proxies, server-side subscriptions, history,
+recovery, presence details beyond counts, and every transport but the JSON websocket.
 """
 
 from __future__ import annotations
@@ -33,8 +45,8 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -51,7 +63,14 @@ from floww.domain.model import Principal
 from floww.entrypoints.http.outbox import DEFAULT_MAX_PENDING, Outbox
 from floww.ports.realtime import RealtimeHub
 
-__all__ = ["ClientSession", "Disconnect", "decode_commands", "encode_frame", "realtime_route"]
+__all__ = [
+    "ClientSession",
+    "Disconnect",
+    "ProxyCalls",
+    "decode_commands",
+    "encode_frame",
+    "realtime_route",
+]
 
 log = logging.getLogger("floww.realtime")
 
@@ -64,6 +83,18 @@ _KNOWN_UNSUPPORTED = (
     "refresh",
     "sub_refresh",
 )
+
+
+class ProxyCalls(Protocol):
+    """Sends Centrifugo's connect and subscribe proxy requests to the application; returns the
+    answer object (``result``, ``error`` or ``disconnect``); raises when there is none."""
+
+    def connect(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]: ...
+
+    def subscribe(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]: ...
+
+
+_PROXY_FIELDS = {"transport": "websocket", "protocol": "json", "encoding": "json"}
 
 
 class Disconnect(Exception):
@@ -150,16 +181,25 @@ class ClientSession:
         authenticate: Callable[[str], Principal],
         may_subscribe: Callable[[Principal, str], bool],
         ping_interval: float,
+        proxy: ProxyCalls | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._hub = hub
+        self._proxy = proxy
+        self._headers = dict(headers or {})
         self._outbox = outbox
         self._authenticate = authenticate
         self._may_subscribe = may_subscribe
         self._ping_interval = ping_interval
         self.principal: Principal | None = None
+        self.user: str | None = None  # the proxy's user id, when playing Centrifugo
         self.client_id = str(uuid.uuid4())
         self.channels: set[str] = set()
         self.heard_from = False
+
+    @property
+    def connected(self) -> bool:
+        return self.principal is not None or self.user is not None
 
     async def handle(self, text: str) -> None:
         self.heard_from = True
@@ -183,7 +223,7 @@ class ClientSession:
         if "connect" in command:
             await self._connect(command_id, command["connect"])
             return
-        if self.principal is None:
+        if not self.connected:
             raise Disconnect.bad_request()
         if "subscribe" in command:
             await self._subscribe(command_id, _channel_of(command["subscribe"]))
@@ -199,9 +239,12 @@ class ClientSession:
             self._outbox.put_frame(_error(command_id, 104, "method not found"))
 
     async def _connect(self, command_id: int, body: Any) -> None:
-        if self.principal is not None or not isinstance(body, dict):
+        if self.connected or not isinstance(body, dict):
             raise Disconnect.bad_request()
-        token = body.get("token")
+        if self._proxy is not None:
+            await self._proxy_connect(command_id, body)
+            return
+        token = body.get("token") or _bearer(self._headers)
         if not isinstance(token, str) or not token:
             raise Disconnect.invalid_token()
         try:
@@ -216,13 +259,72 @@ class ClientSession:
             log.exception("realtime connect: authentication failed")
             self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
             return
+        self._connected(command_id)
+
+    def _connected(self, command_id: int) -> None:
         ping = max(1, math.ceil(self._ping_interval))
         result = {"client": self.client_id, "version": "floww", "ping": ping, "pong": True}
         self._outbox.put_frame(_reply(command_id, connect=result))
 
+    async def _proxy_connect(self, command_id: int, body: dict[str, Any]) -> None:
+        assert self._proxy is not None
+        if body.get("token"):
+            raise Disconnect.invalid_token()  # Centrifugo would check it as its own JWT
+        request: dict[str, Any] = {"client": self.client_id, **_PROXY_FIELDS}
+        request.update({k: body[k] for k in ("name", "version", "data") if k in body})
+        answer = await self._ask(command_id, self._proxy.connect, request)
+        if answer is None:
+            return
+        user = answer.get("user", "")
+        if not isinstance(user, str):
+            log.warning("realtime connect proxy answered a user that is not a string")
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        self.user = user
+        self._connected(command_id)
+
+    async def _ask(
+        self,
+        command_id: int,
+        call: Callable[[dict[str, Any], Mapping[str, str]], dict[str, Any]],
+        request: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """The proxy's ``result``; ``None`` once its ``error`` (or a failure) was answered;
+        ``Disconnect`` for its ``disconnect``."""
+        try:
+            answer = await run_in_threadpool(call, request, self._headers)
+        except Exception as exc:
+            log.warning("realtime proxy request failed: %s", exc)
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return None
+        disconnect = answer.get("disconnect")
+        if isinstance(disconnect, dict):
+            code = _code(disconnect.get("code"), 3000)
+            raise Disconnect(code, str(disconnect.get("reason", "")))
+        error = answer.get("error")
+        if isinstance(error, dict):
+            code, message = _code(error.get("code"), 100), str(error.get("message", ""))
+            self._outbox.put_frame(
+                _error(command_id, code, message, temporary=bool(error.get("temporary")))
+            )
+            return None
+        result = answer.get("result")
+        return result if isinstance(result, dict) else {}
+
     async def _subscribe(self, command_id: int, channel: str) -> None:
         if channel in self.channels:
             self._outbox.put_frame(_error(command_id, 105, "already subscribed"))
+            return
+        if self._proxy is not None:
+            request: dict[str, Any] = {
+                "client": self.client_id,
+                **_PROXY_FIELDS,
+                "user": self.user or "",
+                "channel": channel,
+            }
+            if await self._ask(command_id, self._proxy.subscribe, request) is None:
+                return
+            self._attach(command_id, channel)
             return
         assert self.principal is not None
         try:
@@ -240,6 +342,9 @@ class ClientSession:
         if not allowed:
             self._outbox.put_frame(_error(command_id, 103, "permission denied"))
             return
+        self._attach(command_id, channel)
+
+    def _attach(self, command_id: int, channel: str) -> None:
         if channel in self.channels:  # a concurrent duplicate won the race
             self._outbox.put_frame(_error(command_id, 105, "already subscribed"))
             return
@@ -248,6 +353,18 @@ class ClientSession:
         self._outbox.put_frame(_reply(command_id, subscribe={}))
         self.channels.add(channel)
         self._hub.attach(channel, self._outbox)
+
+
+def _code(value: Any, default: int) -> int:
+    """A proxy's code as Centrifugo reads it: a non-negative integer, else ``default``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
+
+
+def _bearer(headers: Mapping[str, str]) -> str:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _channel_of(body: Any) -> str:
@@ -284,7 +401,7 @@ async def _write(websocket: WebSocket, outbox: Outbox) -> Disconnect | None:
 
 async def _ping(session: ClientSession, outbox: Outbox, interval: float) -> Disconnect:
     await asyncio.sleep(interval)
-    if session.principal is None:
+    if not session.connected:
         return Disconnect.stale()
     while True:
         session.heard_from = False
@@ -302,10 +419,12 @@ def realtime_route(
     path: str = "/connection/websocket",
     ping_interval: float = 25.0,
     max_pending: int = DEFAULT_MAX_PENDING,
+    proxy: ProxyCalls | None = None,
 ) -> WebSocketRoute:
     """The websocket route of the realtime endpoint. ``authenticate`` maps a token to a
     principal or raises ``Unauthenticated``; ``may_subscribe`` says whether a principal may
-    listen on a channel. Both may block."""
+    listen on a channel. Both may block. With ``proxy`` the endpoint plays Centrifugo and
+    asks the proxies instead (``authenticate`` and ``may_subscribe`` are then unused)."""
 
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -316,6 +435,8 @@ def realtime_route(
             authenticate=authenticate,
             may_subscribe=may_subscribe,
             ping_interval=ping_interval,
+            proxy=proxy,
+            headers={k.lower(): v for k, v in websocket.headers.items()},
         )
         endings: list[Disconnect | None] = []
 

@@ -2,8 +2,10 @@
 
 Serves what ``docker push``/``pull`` and floww's own client need: the version check, blob
 HEAD/GET, blob uploads (monolithic ``POST ?digest=``, or ``POST`` then ``PATCH`` chunks then
-``PUT ?digest=``), manifest HEAD/GET/PUT by tag or digest, and the tag list. Cross-repository
-mounts are not offered: a ``POST ?mount=`` starts an ordinary upload, as the spec allows.
+``PUT ?digest=``), manifest HEAD/GET/PUT by tag or digest, and the tag list. A cross-repository
+mount (``POST ?mount=<digest>&from=<repository>``) copies the blob on the server when the caller
+may pull the source and it holds the blob (201); otherwise an ordinary upload starts (202), as
+the spec allows.
 
 Every request passes ``authorize(authorization_header, repository, action)`` first, with
 action ``pull`` or ``push`` (``repository`` is ``""`` for the version check, and only there: a
@@ -46,7 +48,13 @@ from floww.domain.errors import (
 from floww.domain.oci import check_digest, check_repository
 from floww.ports.registry_storage import RegistryStorage
 
-__all__ = ["API_VERSION_HEADER", "Authorizer", "registry_routes", "token_from_authorization"]
+__all__ = [
+    "API_VERSION_HEADER",
+    "Authorizer",
+    "registry_error",
+    "registry_routes",
+    "token_from_authorization",
+]
 
 Authorizer = Callable[[str | None, str, str], None]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -142,11 +150,48 @@ class _RegistryApi:
 
     async def start_upload(self, request: Request) -> Response:
         name = self._allow(request, "push")
+        mounted = await self._mount(request, name)
+        if mounted is not None:
+            return mounted
         upload_id = await run_in_threadpool(self._store.start_upload, name)
         digest = request.query_params.get("digest")
         if digest is None:
             return _upload_status(name, upload_id, 0)
         return await self._finish(request, name, upload_id, digest)
+
+    async def _mount(self, request: Request, name: str) -> Response | None:
+        """``POST ?mount=<digest>&from=<repository>``: when the caller may pull ``from`` and it
+        holds the blob, the blob is copied into ``name`` on the server (streamed, never whole
+        in memory) and answered 201; otherwise ``None``: an ordinary upload starts, as the
+        spec says."""
+        digest, source = request.query_params.get("mount"), request.query_params.get("from")
+        if not digest or not source:
+            return None
+        try:
+            check_digest(digest)
+            source = check_repository(source)
+            self._authorize(request.headers.get("authorization"), source, "pull")
+            await run_in_threadpool(self._copy_blob, source, name, digest)
+        except (InvalidInput, PermissionDenied, NotFound):
+            return None
+        headers = {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest}
+        return Response(status_code=201, headers=headers)
+
+    def _copy_blob(self, source: str, name: str, digest: str) -> None:
+        with contextlib.suppress(NotFound):
+            self._store.blob_size(name, digest)
+            return  # there already
+        handle = self._store.open_blob(source, digest)
+        upload_id = self._store.start_upload(name)
+        try:
+            with handle, self._store.append_to_upload(name, upload_id) as sink:
+                while chunk := handle.read(_CHUNK):
+                    sink.write(chunk)
+            self._store.finish_upload(name, upload_id, digest)
+        except BaseException:
+            with contextlib.suppress(NotFound):
+                self._store.cancel_upload(name, upload_id)
+            raise
 
     async def upload(self, request: Request) -> Response:
         name = self._allow(request, "push")
@@ -266,6 +311,11 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
         return response
 
     return run
+
+
+def registry_error(exc: FlowwError, *, head: bool = False) -> Response:
+    """A domain error as the spec's error response (a 401 carries floww's Basic challenge)."""
+    return _error_response(exc, head=head)
 
 
 def _error_response(exc: FlowwError, *, head: bool) -> Response:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.errors import Overloaded
+from floww.domain.providers import path_body_limit
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
 
@@ -53,11 +54,12 @@ def render(answer: WebhookResponse) -> Response:
 
 async def webhook(request: Request) -> Response:
     deps = services(request).deps
-    body = await read_body(request, deps.settings.max_body_bytes)
+    path = "/" + request.path_params["path"]
+    body = await read_body(request, path_body_limit(path, deps.settings.max_body_bytes))
     incoming = IncomingRequest(
         workflow_id=request.path_params["workflow_id"],
         method=request.method.upper(),
-        path="/" + request.path_params["path"],
+        path=path,
         headers=_headers(request),
         query=dict(request.query_params),
         body=body,

@@ -109,7 +109,7 @@ class World:
             now=lambda: self.clock.now().timestamp(),
             interactive=self.interactive,
             open_browser=self._open_browser,
-            adapters=client_adapters(pip_builder=lambda _: self.builder),
+            adapters=client_adapters(pip_builder=lambda _, **__: self.builder),
             docker_available=lambda: False,
         )
 

@@ -116,7 +116,8 @@ def world() -> Iterator[World]:
     yield from make_world()
 
 
-def make_world() -> Iterator[World]:
+def make_world(**replace: Any) -> Iterator[World]:
+    """The world; ``replace`` swaps further adapters (as ``memory_deps`` takes them)."""
     clock = SystemClock()
     auth = InMemoryIdentity(clock, verification_uri="http://testserver/device")
     repo = InMemoryWorkflowRepo(InMemorySecretBox())
@@ -137,6 +138,7 @@ def make_world() -> Iterator[World]:
         repo=repo,
         realtime=realtime,
         settings=settings,
+        **replace,
     ) as deps:
         services = HttpServices(
             deps=deps,

@@ -20,6 +20,7 @@ def test_config_is_public_and_names_the_endpoints(world: World) -> None:
         "platform": world.target.platform,
         "python_version": world.target.python_version,
         "base_image": "",
+        "handler": "",
     }
     assert config["auth"]["device_authorization_endpoint"].endswith("/api/auth/device")
     assert config["auth"]["token_endpoint"] == "http://floww.test/api/auth/token"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from conftest import make_world
+from conftest import hello_code, make_world
 from starlette.routing import Route
 
 from floww.domain.model import TriggerSource
@@ -69,6 +69,12 @@ CASES: list[tuple[str, str, str, Any]] = [
         "DEPLOY",
     ),
     ("GET", "/api/workflows/{workflow_id}/deployments", "/api/workflows/{wf}/deployments", None),
+    (
+        "GET",
+        "/api/workflows/{workflow_id}/code/{digest}",
+        "/api/workflows/{wf}/code/" + hello_code().digest,
+        None,
+    ),
     (
         "POST",
         "/api/workflows/{workflow_id}/deployments/plan",

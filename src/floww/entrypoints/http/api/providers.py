@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from floww.codec import unstructure
 from floww.domain.errors import InvalidInput
-from floww.domain.model import ProviderRef
+from floww.domain.model import ProviderField, ProviderRef
+from floww.domain.providers import CATALOGUE
 from floww.domain.usecases import providers, queries
 from floww.entrypoints.http.codec import (
     Doc,
@@ -38,15 +39,32 @@ def _ref(request: Request) -> ProviderRef:
 async def list_provider_types(request: Request) -> Response:
     await authenticate(request)
     types = await run_in_threadpool(services(request).provider_types)
-    items = [{"type": name, "fields": unstructure(list(f))} for name, f in sorted(types.items())]
+    items = [_type_doc(name, f) for name, f in sorted(types.items())]
     return ok({"items": items})
+
+
+def _type_doc(name: str, fields: tuple[ProviderField, ...]) -> dict[str, Any]:
+    """A provider type as the catalogue describes it: its setup fields, what it triggers on
+    (with the filters each trigger takes) and the actions its SDK class offers."""
+    rules = CATALOGUE.get(name)
+    return {
+        "type": name,
+        "title": rules.title if rules is not None else name,
+        "fields": unstructure(list(fields)),
+        "triggers": [
+            {"name": t.name, "description": t.description, "filters": list(t.filters)}
+            for t in (rules.triggers if rules is not None else ())
+        ],
+        "actions": list(rules.actions) if rules is not None else [],
+        "verifies_deliveries": rules is not None and rules.verify is not None,
+    }
 
 
 async def get_provider_type(request: Request) -> Response:
     await authenticate(request)
     name = request.path_params["provider_type"]
     fields = await run_in_threadpool(services(request).fields_for, name)
-    return ok({"type": name, "fields": unstructure(list(fields))})
+    return ok(_type_doc(name, fields))
 
 
 async def list_providers(request: Request) -> Response:

@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from floww.domain.errors import InvalidInput, PermissionDenied, Unavailable, UserCodeError
+from floww.domain.errors import InvalidInput, Unavailable, UserCodeError
 from floww.domain.model import ProviderField, ProviderRef
 from floww.sdk.config import config_for
 from floww.sdk.declarations import (
@@ -34,7 +34,7 @@ from floww.sdk.declarations import (
 )
 from floww.sdk.http import JsonClient, Transport
 
-__all__ = ["GitHub", "Provider", "Secret", "Slack"]
+__all__ = ["ApiProvider", "Provider", "Secret", "json_object", "segment", "text"]
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -146,13 +146,7 @@ class Secret(Provider):
         return self.config.get(field, default)
 
 
-def _api_url_field(default: str) -> ProviderField:
-    return ProviderField(
-        "api_url", label=f"API URL (empty for {default})", secret=False, required=False
-    )
-
-
-class _ApiProvider(Provider):
+class ApiProvider(Provider):
     """A provider with a JSON web API, reached with a token from the injected config.
 
     The API lives at ``api_url`` (the config's optional field of that name, else the public
@@ -163,6 +157,8 @@ class _ApiProvider(Provider):
     default_api_url: ClassVar[str] = ""
     service: ClassVar[str] = ""
     token_field: ClassVar[str] = "token"
+    auth_scheme: ClassVar[str] = "Bearer"
+    """How the token is presented: ``Authorization: <scheme> <token>`` (empty: the bare token)."""
 
     def __init__(self, alias: str = "default", *, transport: Transport | None = None) -> None:
         super().__init__(alias)
@@ -178,133 +174,23 @@ class _ApiProvider(Provider):
         return JsonClient(
             self.service,
             config.get("api_url") or self.default_api_url,
-            headers={"Authorization": f"Bearer {token}", **headers},
+            headers={"Authorization": f"{self.auth_scheme} {token}".strip(), **headers},
             transport=self._transport,
         )
 
 
-class GitHub(_ApiProvider):
-    """GitHub: push triggers, and issues and comments through the REST API (v3)."""
-
-    type = "github"
-    fields = (
-        ProviderField("token", label="Personal access token", secret=True),
-        ProviderField("webhook_secret", label="Webhook secret", secret=True),
-        _api_url_field("https://api.github.com"),
-    )
-    default_api_url = "https://api.github.com"
-    service = "GitHub"
-
-    def on_push(self, owner: str, repository: str, branch: str | None = None) -> Callable[[H], H]:
-        """Run the handler on every push to ``owner/repository`` (only ``branch`` if given)."""
-        input: dict[str, Any] = {
-            "owner": check_name("owner", owner),
-            "repository": check_name("repository", repository),
-        }
-        if branch is not None:
-            input["branch"] = check_name("branch", branch)
-        return self._trigger("push", input)
-
-    async def create_issue(
-        self, owner: str, repository: str, title: str, body: str = ""
-    ) -> dict[str, Any]:
-        """Open an issue in ``owner/repository``; the created issue as GitHub returns it
-        (``number``, ``html_url``, ...). Errors: see ``floww.sdk.http``."""
-        path = _repo_path(owner, repository) + "/issues"
-        payload = {"title": check_name("title", title), "body": _text("body", body)}
-        return _object(self.service, await self._github().request("POST", path, payload))
-
-    async def create_comment(
-        self, owner: str, repository: str, issue_number: int, body: str
-    ) -> dict[str, Any]:
-        """Comment on issue (or pull request) ``issue_number``; the created comment as GitHub
-        returns it. Errors: see ``floww.sdk.http``."""
-        if isinstance(issue_number, bool) or not isinstance(issue_number, int) or issue_number < 1:
-            raise InvalidInput(f"issue_number must be a positive integer, not {issue_number!r}")
-        path = f"{_repo_path(owner, repository)}/issues/{issue_number}/comments"
-        payload = {"body": check_name("body", body)}
-        return _object(self.service, await self._github().request("POST", path, payload))
-
-    def _github(self) -> JsonClient:
-        return self._client(
-            {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "floww",
-            }
-        )
+def segment(what: str, value: str) -> str:
+    """``value`` checked as a name and quoted as one URL path segment."""
+    return urllib.parse.quote(check_name(what, value), safe="")
 
 
-# Slack error codes that mean the token cannot do this (the Web API answers them with HTTP 200).
-_SLACK_DENIED = frozenset(
-    {
-        "not_authed",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "not_allowed_token_type",
-    }
-)
-
-
-class Slack(_ApiProvider):
-    """Slack: message triggers, and posting messages through the Web API."""
-
-    type = "slack"
-    fields = (
-        ProviderField("bot_token", label="Bot token", secret=True),
-        ProviderField("signing_secret", label="Signing secret", secret=True),
-        _api_url_field("https://slack.com/api"),
-    )
-    default_api_url = "https://slack.com/api"
-    service = "Slack"
-    token_field = "bot_token"
-
-    def on_message(self, channel: str | None = None) -> Callable[[H], H]:
-        """Run the handler on every message the bot sees (only in ``channel`` if given)."""
-        input: dict[str, Any] = {}
-        if channel is not None:
-            input["channel"] = check_name("channel", channel)
-        return self._trigger("message", input)
-
-    async def send_message(self, channel: str, text: str, **extra: Any) -> dict[str, Any]:
-        """Post ``text`` to ``channel`` (a name such as ``#deploys`` or an id) with
-        ``chat.postMessage``; ``extra`` adds its other arguments (``blocks``, ``thread_ts``,
-        ...). Returns the API's answer (``channel``, ``ts``, ``message``).
-
-        Slack's own errors (``{"ok": false, "error": ...}``) raise ``PermissionDenied`` for an
-        authentication or scope error, ``Unavailable`` when rate limited, else
-        ``InvalidInput("Slack: <error>")``; HTTP failures: see ``floww.sdk.http``."""
-        payload = {**extra, "channel": check_name("channel", channel), "text": _text("text", text)}
-        client = self._client({"Accept": "application/json"})
-        answer = _object(self.service, await client.request("POST", "/chat.postMessage", payload))
-        if answer.get("ok") is not True:
-            error = str(answer.get("error") or "unknown_error")
-            if error in _SLACK_DENIED:
-                raise PermissionDenied(f"Slack: {error}")
-            if error == "ratelimited":
-                raise Unavailable(f"Slack: {error}")
-            raise InvalidInput(f"Slack: {error}")
-        return answer
-
-
-def _repo_path(owner: str, repository: str) -> str:
-    quote = urllib.parse.quote
-    owner = check_name("owner", owner)
-    repository = check_name("repository", repository)
-    return f"/repos/{quote(owner, safe='')}/{quote(repository, safe='')}"
-
-
-def _text(what: str, value: object) -> str:
+def text(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be a string, not {type(value).__name__}")
     return value
 
 
-def _object(service: str, answer: Any) -> dict[str, Any]:
+def json_object(service: str, answer: Any) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise Unavailable(f"{service} answered with {type(answer).__name__}, not a JSON object")
     return answer

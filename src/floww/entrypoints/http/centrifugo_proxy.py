@@ -1,0 +1,121 @@
+"""Centrifugo's connect and subscribe proxy endpoints: Centrifugo asks the server whether a
+client may connect, and whether it may subscribe to a channel.
+
+Centrifugo must forward the client's ``Authorization`` header on both (``http_headers``; see
+docs/cloud-realtime.md). The token in it is checked by ``authenticate`` (whatever identity
+provider is configured, and floww's own tokens); the channel by ``may_subscribe`` (the one
+access rule of the platform). Answers, in Centrifugo's proxy result format (HTTP 200):
+
+- ``POST /centrifugo/connect``: ``{"result": {"user": <principal id>}}``; no token or a bad
+  one: ``{"disconnect": {"code": 4501, "reason": "unauthorized"}}`` (the client does not
+  reconnect); the identity provider unreachable: ``{"error": {"code": 503, ...,
+  "temporary": true}}`` (the client retries).
+- ``POST /centrifugo/subscribe``: ``{"result": {}}`` when the token's principal is the
+  connection's ``user`` and may listen on ``channel``; otherwise ``{"error": {"code": 403,
+  "message": "permission denied"}}`` (the client does not resubscribe); a bad token as above.
+
+A request body that is not a proxy request (not a JSON object, no ``client``, no ``channel``)
+gets HTTP 400 with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from floww.domain.errors import FlowwError, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.model import Principal
+
+__all__ = ["CONNECT_PATH", "SUBSCRIBE_PATH", "proxy_routes"]
+
+CONNECT_PATH = "/centrifugo/connect"
+SUBSCRIBE_PATH = "/centrifugo/subscribe"
+
+log = logging.getLogger("floww.realtime")
+
+_UNAUTHORIZED = {"disconnect": {"code": 4501, "reason": "unauthorized"}}
+_DENIED = {"error": {"code": 403, "message": "permission denied"}}
+_UNAVAILABLE = {
+    "error": {"code": 503, "message": "identity provider unavailable", "temporary": True}
+}
+
+
+def _bad(reason: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": "InvalidInput", "message": reason}}, 400)
+
+
+async def _proxy_request(request: Request, *required: str) -> dict[str, Any] | JSONResponse:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return _bad("a Centrifugo proxy request is a JSON object")
+    if not isinstance(body, dict):
+        return _bad("a Centrifugo proxy request is a JSON object")
+    for name in required:
+        if not isinstance(body.get(name), str):
+            return _bad(f"a Centrifugo proxy request needs the string field {name!r}")
+    return body
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def proxy_routes(
+    *,
+    authenticate: Callable[[str], Principal],
+    may_subscribe: Callable[[Principal, str], bool],
+) -> list[BaseRoute]:
+    """The two proxy routes. ``authenticate`` and ``may_subscribe`` may block."""
+
+    async def principal_of(request: Request) -> Principal | dict[str, Any]:
+        token = _bearer(request)
+        if not token:
+            return _UNAUTHORIZED
+        try:
+            return await run_in_threadpool(authenticate, token)
+        except Unauthenticated:
+            return _UNAUTHORIZED
+        except FlowwError as exc:
+            log.warning("centrifugo proxy: authentication failed: %s", exc)
+            return _UNAVAILABLE
+
+    async def connect(request: Request) -> JSONResponse:
+        body = await _proxy_request(request, "client")
+        if isinstance(body, JSONResponse):
+            return body
+        principal = await principal_of(request)
+        if isinstance(principal, dict):
+            return JSONResponse(principal)
+        return JSONResponse({"result": {"user": principal.id}})
+
+    async def subscribe(request: Request) -> JSONResponse:
+        body = await _proxy_request(request, "client", "channel", "user")
+        if isinstance(body, JSONResponse):
+            return body
+        principal = await principal_of(request)
+        if isinstance(principal, dict):
+            return JSONResponse(principal)
+        if principal.id != body["user"]:
+            return JSONResponse(_DENIED)
+        try:
+            allowed = await run_in_threadpool(may_subscribe, principal, body["channel"])
+        except (NotFound, PermissionDenied, Unauthenticated):
+            allowed = False
+        except FlowwError as exc:
+            log.warning("centrifugo proxy: subscribe check failed: %s", exc)
+            return JSONResponse(_UNAVAILABLE)
+        return JSONResponse({"result": {}} if allowed else _DENIED)
+
+    return [
+        Route(CONNECT_PATH, connect, methods=["POST"]),
+        Route(SUBSCRIBE_PATH, subscribe, methods=["POST"]),
+    ]

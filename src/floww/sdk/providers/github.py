@@ -1,0 +1,101 @@
+"""GitHub's face in user code: push, pull request and issue triggers; issues and comments
+through the REST API (v3). Its rules (signature, filters, body limit) are
+``floww.domain.providers.github``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from floww.domain.errors import InvalidInput
+from floww.domain.providers import github as rules
+from floww.sdk.declarations import check_name
+from floww.sdk.http import JsonClient
+from floww.sdk.providers.base import ApiProvider, json_object, segment, text
+
+__all__ = ["GitHub"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+def _names(what: str, values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str) or not values:
+        raise InvalidInput(f"{what} must be a non-empty list of names")
+    return [check_name(what, v) for v in values]
+
+
+class GitHub(ApiProvider):
+    """GitHub: repository triggers, and issues and comments through the REST API (v3)."""
+
+    type = rules.RULES.type
+    fields = rules.RULES.fields
+    default_api_url = "https://api.github.com"
+    service = "GitHub"
+
+    def on_push(self, owner: str, repository: str, branch: str | None = None) -> Callable[[H], H]:
+        """Run the handler on every push to ``owner/repository`` (only ``branch`` if given)."""
+        input: dict[str, Any] = self._repository(owner, repository)
+        if branch is not None:
+            input["branch"] = check_name("branch", branch)
+        return self._trigger("push", input)
+
+    def on_pull_request(
+        self, owner: str, repository: str, actions: Sequence[str] | None = None
+    ) -> Callable[[H], H]:
+        """Run the handler on pull request events of ``owner/repository`` (only those whose
+        ``action`` is in ``actions``, such as ``["opened", "closed"]``, if given)."""
+        input = self._repository(owner, repository)
+        if actions is not None:
+            input["actions"] = _names("actions", actions)
+        return self._trigger("pull_request", input)
+
+    def on_issues(
+        self, owner: str, repository: str, actions: Sequence[str] | None = None
+    ) -> Callable[[H], H]:
+        """Run the handler on issue events of ``owner/repository`` (only ``actions``)."""
+        input = self._repository(owner, repository)
+        if actions is not None:
+            input["actions"] = _names("actions", actions)
+        return self._trigger("issues", input)
+
+    async def create_issue(
+        self, owner: str, repository: str, title: str, body: str = ""
+    ) -> dict[str, Any]:
+        """Open an issue in ``owner/repository``; the created issue as GitHub returns it
+        (``number``, ``html_url``, ...). Errors: see ``floww.sdk.http``."""
+        path = _repo_path(owner, repository) + "/issues"
+        payload = {"title": check_name("title", title), "body": text("body", body)}
+        return json_object(self.service, await self._github().request("POST", path, payload))
+
+    async def create_comment(
+        self, owner: str, repository: str, issue_number: int, body: str
+    ) -> dict[str, Any]:
+        """Comment on issue (or pull request) ``issue_number``; the created comment as GitHub
+        returns it. Errors: see ``floww.sdk.http``."""
+        if isinstance(issue_number, bool) or not isinstance(issue_number, int) or issue_number < 1:
+            raise InvalidInput(f"issue_number must be a positive integer, not {issue_number!r}")
+        path = f"{_repo_path(owner, repository)}/issues/{issue_number}/comments"
+        payload = {"body": check_name("body", body)}
+        return json_object(self.service, await self._github().request("POST", path, payload))
+
+    @staticmethod
+    def _repository(owner: str, repository: str) -> dict[str, Any]:
+        return {
+            "owner": check_name("owner", owner),
+            "repository": check_name("repository", repository),
+        }
+
+    def _github(self) -> JsonClient:
+        return self._client(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "floww",
+            }
+        )
+
+
+def _repo_path(owner: str, repository: str) -> str:
+    return f"/repos/{segment('owner', owner)}/{segment('repository', repository)}"
