@@ -288,6 +288,12 @@ def test_an_execution_token_reaches_its_kv_and_nothing_else(team: Team) -> None:
     )
     assert client.put("/api/kv/k", json={"value": 1}, headers=token).status_code in (200, 204)
     assert client.get("/api/kv/k", headers=token).json()["value"] == 1
+    deployed = client.get(
+        f"/api/workflows/{owner.workflow_id}/deployments", headers=owner.headers
+    ).json()["items"][0]
+    digest = deployed["code"]["digest"]
+    code = client.get(f"/api/workflows/{owner.workflow_id}/code/{digest}", headers=token)
+    assert code.status_code == 200 and code.json()["digest"] == digest
     for path in (
         f"/api/workflows/{owner.workflow_id}",
         f"/api/workflows/{owner.workflow_id}/executions",
