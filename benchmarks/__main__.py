@@ -104,6 +104,12 @@ def main() -> None:
     for line in importlib.import_module("benchmarks.lambda_entry").run():
         print(line, flush=True)
     print(flush=True)
+    for line in importlib.import_module("benchmarks.sandbox").run():
+        print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.metrics").run():
+        print(line, flush=True)
+    print(flush=True)
     for line in importlib.import_module("benchmarks.auth").run():
         print(line, flush=True)
     try:

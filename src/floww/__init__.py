@@ -30,6 +30,7 @@ from floww.sdk.providers import (
     Todoist,
 )
 from floww.sdk.response import Response
+from floww.sdk.retry import Retry
 
 __all__ = [
     "Builtin",
@@ -44,6 +45,7 @@ __all__ = [
     "Provider",
     "ProviderEvent",
     "Response",
+    "Retry",
     "Secret",
     "Slack",
     "StandardWebhooks",

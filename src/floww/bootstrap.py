@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import httpx
@@ -53,12 +53,14 @@ from floww.adapters.inprocess import (
 )
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
-from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
 from floww.adapters.local.image_registry import LocalImageRegistry
+from floww.adapters.local.isolation import local_function_host
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
+from floww.adapters.local.private_home import make_private
+from floww.adapters.local.sandbox import SandboxLimits
 from floww.adapters.local.secret_box import AesGcmSecretBox
 from floww.adapters.memory import (
     InMemoryDevSessions,
@@ -69,6 +71,7 @@ from floww.adapters.memory import (
     InMemorySecretBox,
     InMemoryWorkflowRepo,
 )
+from floww.adapters.prometheus import CONTENT_TYPE, CountingRepo, PlatformMetrics
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
@@ -91,7 +94,9 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
 from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
+from floww.entrypoints.http.dashboard import BrowserSignIn, PasswordSignIn, dashboard_routes
 from floww.entrypoints.http.limits import EdgeGuard
+from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
 from floww.entrypoints.leases import LeaseKeeper
@@ -152,7 +157,8 @@ class ServerAdapters:
     ``limit_store`` keeps the edge's rate-limit counters (in this process by default).
     ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
-    one PostgreSQL fan publications out through the database to every replica's hub)."""
+    one PostgreSQL fan publications out through the database to every replica's hub).
+    ``notices`` are what the server says at start about how it runs (its workers' sandbox)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -177,6 +183,9 @@ class ServerAdapters:
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
+    notices: Sequence[str] = ()
+    # how people sign in to the dashboard (none: no dashboard)
+    browser_sign_in: BrowserSignIn | None = None
 
 
 def _floww_source_root() -> str:
@@ -192,9 +201,9 @@ def _registry_host(settings: Settings) -> str:
 
 def embedded_adapters(settings: Settings) -> ServerAdapters:
     """The embedded profile under ``settings.home``. Applies database migrations."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    # The database holds webhook bodies, logs and KV values in the clear: owner only.
-    settings.home.chmod(0o700)
+    # The database holds webhook bodies, logs and KV values in the clear: owner only, as is
+    # everything else under the home (keys, registry, runtimes).
+    make_private(settings.home)
     clock = SystemClock()
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -232,19 +241,24 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         registry, upstream, close_proxy = _registry_proxy(settings, clock, tokens)
         closers = (*closers, close_proxy)
     host: FunctionHost
+    notices: tuple[str, ...] = ()
     if settings.function_host == "memory":
         host = InMemoryFunctionHost(registry=registry)
     elif settings.function_host == "lambda":
         host = _lambda_host(settings)
     else:
-        host = LocalFunctionHost(
+        host, notice = local_function_host(
             registry,
-            settings.home / "runtimes",
+            settings.home,
+            mode=settings.sandbox,
+            limits=_sandbox_limits(settings),
+            allow_unsandboxed=settings.allow_unsandboxed,
             workers_per_runtime=max(
                 settings.workers_per_runtime, settings.concurrency_per_workflow
             ),
             fallback_path=[_floww_source_root()],
         )
+        notices = (notice,)
 
     def first_start(deps: ServerDeps) -> dict[str, str] | None:
         return _ensure_admin(deps, identity, settings.home)
@@ -270,8 +284,10 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         users=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
+        browser_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
         first_start=first_start,
         closers=closers,
+        notices=notices,
         dispatcher=ThreadDispatcher(
             concurrency=settings.concurrency_per_workflow,
             queue_limit=settings.queue_per_workflow,
@@ -340,6 +356,16 @@ def _lambda_host(settings: Settings) -> FunctionHost:
 def _lambda_target(settings: Settings) -> RuntimeTarget:
     return RuntimeTarget(
         LAMBDA_PLATFORM, LAMBDA_PYTHON, base_image=settings.lambda_base_image, handler=HANDLER
+    )
+
+
+def _sandbox_limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits(
+        memory_mb=settings.sandbox_memory_mb,
+        cpu_s=settings.sandbox_cpu_s,
+        processes=settings.sandbox_processes,
+        open_files=settings.sandbox_open_files,
+        tmp_mb=settings.sandbox_tmp_mb,
     )
 
 
@@ -470,6 +496,8 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
                 path=REALTIME_PATH,
             )
         )
+    if adapters.browser_sign_in is not None:
+        routes += dashboard_routes(adapters.browser_sign_in)
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
@@ -535,6 +563,10 @@ class Server:
     first_start: dict[str, str] | None = None
     sweeper: RetentionSweeper | None = None
 
+    @property
+    def notices(self) -> Sequence[str]:
+        return self.adapters.notices
+
     def start_background(self) -> None:
         """Start what runs beside the HTTP app: the cron scheduler, the lease keeper (renewal
         and recovery) and the retention sweeper."""
@@ -562,9 +594,20 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     """Everything a ``floww serve`` process runs, wired from ``settings`` (adapters replaced
     by keyword, as in ``server_adapters``)."""
     adapters = server_adapters(settings, **replace)
+    metrics = _metrics(settings, adapters)
+    if metrics is not None:
+        adapters = attrs.evolve(
+            adapters, repo=cast(WorkflowRepo, CountingRepo(adapters.repo, metrics))
+        )
     executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="floww")
     deps = server_deps(adapters, server_settings(settings), executor)
-    app = create_app(http_services(settings, adapters, deps))
+    services = http_services(settings, adapters, deps)
+    if metrics is not None:
+        route = metrics_route(metrics.render, CONTENT_TYPE, settings.metrics_token)
+        services = attrs.evolve(services, extra_routes=[*services.extra_routes, route])
+    app = create_app(services)
+    if metrics is not None:
+        app.add_middleware(WebhookAnswers, count=metrics.webhook_answered)
     first = adapters.first_start(deps)
     scheduler = CronScheduler(deps, interval=settings.cron_interval_s)
     policy = RetentionPolicy(
@@ -577,6 +620,26 @@ def build_server(settings: Settings, **replace: Any) -> Server:
     return Server(
         settings, adapters, deps, app, scheduler, executor, LeaseKeeper(deps), first, sweeper
     )
+
+
+def _metrics(settings: Settings, adapters: ServerAdapters) -> PlatformMetrics | None:
+    """``/metrics`` (none when ``FLOWW_METRICS=off``), its gauges read from the dispatcher and
+    the function host where they can tell."""
+    if settings.metrics == "off":
+        return None
+    gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+    totals = getattr(adapters.dispatcher, "totals", None)
+    if callable(totals):
+        gauges["floww_queue_depth"] = ("Executions waiting for a lane", lambda: totals()["waiting"])
+        gauges["floww_dispatcher_busy"] = ("Lanes running an execution", lambda: totals()["busy"])
+        gauges["floww_dispatcher_threads"] = (
+            "Dispatcher threads alive",
+            lambda: totals()["threads"],
+        )
+    workers = getattr(adapters.host, "worker_count", None)
+    if callable(workers):
+        gauges["floww_function_workers"] = ("Warm worker processes of runtimes", workers)
+    return PlatformMetrics(gauges)
 
 
 def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str, str] | None:

@@ -95,6 +95,17 @@ class Settings:
     lambda_function_prefix: str = "floww"
     lambda_endpoint_url: str = ""
     lambda_base_image: str = ""
+    # Local workers' sandbox and its limits, per worker (docs/sandbox.md).
+    sandbox: str = "auto"
+    allow_unsandboxed: bool = False
+    sandbox_memory_mb: int = 1024
+    sandbox_cpu_s: int = 3600
+    sandbox_processes: int = 256
+    sandbox_open_files: int = 256
+    sandbox_tmp_mb: int = 64
+    # /metrics (docs/operations.md): off, open, or token (FLOWW_METRICS_TOKEN as a bearer token)
+    metrics: str = "off"
+    metrics_token: str = attrs.field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -144,6 +155,15 @@ class Settings:
             "centrifugo_timeout_s": float,
             **_REGISTRY_READERS,
             **_LAMBDA_SETTINGS,
+            "sandbox": str,
+            "allow_unsandboxed": _bool,
+            "sandbox_memory_mb": int,
+            "sandbox_cpu_s": int,
+            "sandbox_processes": int,
+            "sandbox_open_files": int,
+            "sandbox_tmp_mb": int,
+            "metrics": str,
+            "metrics_token": str,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -184,6 +204,8 @@ class Settings:
         _check_registry(values)
         if values.get("function_host") == "lambda":
             _check_lambda(values)
+        _check_sandbox(values)
+        _check_metrics(values)
         return cls(**values)
 
 
@@ -331,4 +353,29 @@ def _check_lambda(values: Mapping[str, Any]) -> None:
     if not str(values["lambda_role_arn"]).startswith("arn:"):
         raise InvalidInput(
             "FLOWW_LAMBDA_ROLE_ARN must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )
+
+
+def _check_sandbox(values: Mapping[str, Any]) -> None:
+    if values.get("sandbox", "auto") not in {"auto", "bwrap", "off"}:
+        raise InvalidInput("FLOWW_SANDBOX must be auto, bwrap or off")
+    for name in (
+        "sandbox_memory_mb",
+        "sandbox_cpu_s",
+        "sandbox_processes",
+        "sandbox_open_files",
+        "sandbox_tmp_mb",
+    ):
+        if values.get(name, 1) < 1:
+            raise InvalidInput(f"FLOWW_{name.upper()} must be at least 1")
+
+
+def _check_metrics(values: Mapping[str, Any]) -> None:
+    mode = values.get("metrics", "off")
+    if mode not in {"off", "open", "token"}:
+        raise InvalidInput("FLOWW_METRICS must be 'off', 'open' or 'token'")
+    if mode == "token" and not values.get("metrics_token"):
+        raise InvalidInput(
+            "FLOWW_METRICS=token needs FLOWW_METRICS_TOKEN: set it to a long random string "
+            "that the scraper sends as a bearer token"
         )

@@ -253,6 +253,36 @@ def test_mounts_work_inside_the_namespace_and_from_shared_bases_only(
     assert fetched.content == image.layers[0]
 
 
+def test_a_mount_hidden_in_a_form_body_never_reaches_the_upstream(
+    proxy: Proxy, upstream: Upstream
+) -> None:
+    """Go's registry reads ``mount``/``from`` out of a form body as well as the query: a form
+    is refused, and starting an upload forwards no body, so another namespace's blob cannot
+    be mounted past the check on the query."""
+    secret = b"another namespace's private layer " + os.urandom(16)
+    digest = "sha256:" + hashlib.sha256(secret).hexdigest()
+    with httpx.Client(timeout=30) as http:
+        other = RegistryV2Client(upstream.url, http=http, credentials=lambda repo: upstream.auth)
+        other.push(OTHER_REPO, "v1", OciImage(config=b"{}", layers=(secret,)))
+    form = f"mount={digest}&from={OTHER_REPO}".encode()
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        refused = httpx.post(
+            f"{proxy.url}/v2/{REPO}/blobs/uploads/",
+            headers={**proxy.auth(), "content-type": content_type},
+            content=form,
+        )
+        assert refused.status_code == 400, refused.text
+    # Any other content type: the upload starts empty, the body is not forwarded.
+    started = httpx.post(
+        f"{proxy.url}/v2/{REPO}/blobs/uploads/",
+        headers={**proxy.auth(), "content-type": "text/plain"},
+        content=form,
+    )
+    assert started.status_code == 202, started.text
+    leaked = httpx.get(f"{proxy.url}/v2/{REPO}/blobs/{digest}", headers=proxy.auth())
+    assert leaked.status_code == 404
+
+
 def test_an_upstream_refusing_the_server_or_gone_is_a_gateway_error(
     tmp_path: Path, upstream: Upstream
 ) -> None:

@@ -291,6 +291,8 @@ class ExecutionStatus(enum.StrEnum):
     NO_DEPLOYMENT = "no_deployment"
     # Its server stopped after the handler may have started: it may have run, in part or whole.
     INTERRUPTED = "interrupted"
+    # Someone stopped it (``floww executions cancel``) before it finished.
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
@@ -303,6 +305,7 @@ _FINAL = {
     ExecutionStatus.TIMED_OUT,
     ExecutionStatus.NO_DEPLOYMENT,
     ExecutionStatus.INTERRUPTED,
+    ExecutionStatus.CANCELLED,
 }
 _ALLOWED = {
     ExecutionStatus.RECEIVED: {
@@ -312,17 +315,20 @@ _ALLOWED = {
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.CANCELLED,
     },
     ExecutionStatus.QUEUED: {
         ExecutionStatus.STARTED,
         ExecutionStatus.NO_DEPLOYMENT,
         ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
     },
     ExecutionStatus.STARTED: {
         ExecutionStatus.COMPLETED,
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMED_OUT,
         ExecutionStatus.INTERRUPTED,
+        ExecutionStatus.CANCELLED,
     },
 }
 
@@ -370,6 +376,11 @@ class Execution:
     triggered_by: str | None = None
     owner: str | None = None
     lease_expires_at: datetime | None = None
+    # Retries (floww.domain.retry_policy): which run of the event this is, the first run's
+    # id, and how long the platform waited after the previous attempt failed.
+    attempt: int = 1
+    retry_of: str | None = None
+    retry_delay_s: float | None = None
 
     def transition(self, status: ExecutionStatus, **changes: Any) -> Execution:
         """Return the execution moved to ``status``; raise ``Conflict`` for an illegal move."""

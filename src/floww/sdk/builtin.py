@@ -19,6 +19,7 @@ from floww.sdk.declarations import (
     user_location,
 )
 from floww.sdk.providers import Provider
+from floww.sdk.retry import Retry, with_retry
 
 __all__ = ["HTTP_METHODS", "Builtin"]
 
@@ -48,40 +49,48 @@ class Builtin(Provider):
         template = PathTemplate.parse(path)
         return self._trigger("webhook", {"path": template.template, "methods": _methods(methods)})
 
-    def cron(self, expression: str) -> Callable[[H], H]:
-        """Run on a 5-field cron schedule, evaluated in UTC."""
+    def cron(self, expression: str, *, retry: Retry | None = None) -> Callable[[H], H]:
+        """Run on a 5-field cron schedule, evaluated in UTC; ``retry`` runs a failed tick
+        again."""
         schedule = CronSchedule.parse(expression)
-        return self._trigger("cron", {"expression": schedule.expression})
+        return self._trigger("cron", {"expression": schedule.expression}, retry)
 
     @overload
     def manual(self, name: H) -> H: ...
 
     @overload
-    def manual(self, name: str | None = None) -> Callable[[H], H]: ...
+    def manual(
+        self, name: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]: ...
 
-    def manual(self, name: str | H | None = None) -> Callable[[H], H] | H:
-        """Run on demand (dashboard, CLI, API). ``name`` defaults to the function's name.
+    def manual(
+        self, name: str | H | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H] | H:
+        """Run on demand (dashboard, CLI, API). ``name`` defaults to the function's name;
+        ``retry`` runs a failed run again (the caller waiting on a run sees its first
+        attempt; the following ones run in the background).
 
         Usable bare (``@builtin.manual``) or called (``@builtin.manual("greet")``).
         """
         location = user_location()
         if callable(name):
-            return self._manual(name, None, location)
+            return self._manual(name, None, location, None)
         if name is not None:
             check_name("manual trigger name", name)
         given = name
 
         def decorator(handler: H) -> H:
-            return self._manual(handler, given, location)
+            return self._manual(handler, given, location, retry)
 
         return decorator
 
-    def _manual(self, handler: H, name: str | None, location: tuple[str, int]) -> H:
+    def _manual(
+        self, handler: H, name: str | None, location: tuple[str, int], retry: Retry | None
+    ) -> H:
         check_handler(handler)
         trigger_name = name if name is not None else getattr(handler, "__name__", "")
-        spec = trigger_spec(
-            self.ref, "manual", {"name": check_name("manual trigger name", trigger_name)}
-        )
+        input = {"name": check_name("manual trigger name", trigger_name)}
+        spec = trigger_spec(self.ref, "manual", with_retry(input, retry))
         declare_trigger(spec, handler, location)
         return handler
 

@@ -45,6 +45,7 @@ def test_floww_exports_exactly_the_userspace_api() -> None:
         "Provider",
         "ProviderEvent",
         "Response",
+        "Retry",
         "Secret",
         "Slack",
         "StandardWebhooks",

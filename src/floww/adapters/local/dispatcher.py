@@ -108,6 +108,16 @@ class ThreadDispatcher(Dispatcher):
                 return {"threads": 0, "busy": 0, "waiting": 0}
             return {"threads": lane.threads, "busy": lane.busy, "waiting": len(lane.waiting)}
 
+    def totals(self) -> dict[str, int]:
+        """Threads, busy lanes and waiting work summed over every key (for ``/metrics``)."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+            return {
+                "threads": sum(lane.threads for lane in lanes),
+                "busy": sum(lane.busy for lane in lanes),
+                "waiting": sum(len(lane.waiting) for lane in lanes),
+            }
+
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until no key has work running or waiting; whether that happened in time."""
         until = None if timeout is None else time.monotonic() + timeout

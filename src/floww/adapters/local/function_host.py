@@ -17,6 +17,12 @@ environment (``PATH``, ``LANG``, a private ``HOME`` and ``TMPDIR``, plus ``env``
 server's own. Code files cross the pipe only the first
 time a worker sees a digest.
 
+With a ``sandbox`` (``floww.adapters.local.sandbox``) every worker runs in bubblewrap with
+limits, as its namespace's uid, on a copy of the image that uid owns (under
+``cache_dir/sandboxed/``); a handler that runs out of memory there ends with a ``MemoryError``
+naming the limit. ``admit`` (when given) decides which namespaces' runtimes this host will run
+at all: a refused one is a FAILED runtime carrying its reason.
+
 Errors: a bad or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
 ``DeadlineExceeded`` past ``execution.deadline_ms`` (the worker is killed and replaced) and
 ``Unavailable`` when its worker dies (only that invocation fails), for a FAILED runtime and
@@ -38,6 +44,7 @@ from typing import Any, TypeVar
 import attrs
 
 from floww.adapters.local.image_layers import UnsafeImage, parse_image_ref, unpack_layers
+from floww.adapters.local.sandbox import BwrapSandbox
 from floww.adapters.local.workers import Worker, WorkerPool, WorkerSpec
 from floww.domain.errors import (
     DeadlineExceeded,
@@ -105,6 +112,8 @@ class LocalFunctionHost(FunctionHost):
         start_timeout: float = 30.0,
         load_timeout: float = 30.0,
         idle_s: float = 300.0,
+        sandbox: BwrapSandbox | None = None,
+        admit: Callable[[str], str | None] | None = None,
     ) -> None:
         if workers_per_runtime < 1:
             raise ValueError("workers_per_runtime must be at least 1")
@@ -118,9 +127,12 @@ class LocalFunctionHost(FunctionHost):
         self._load_timeout = load_timeout
         self._scratch = Path(tempfile.mkdtemp(prefix="floww-host-"))
         self._idle_s = idle_s
+        self._sandbox = sandbox
+        self._admit = admit
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._making: dict[str, threading.Lock] = {}
+        self._running: dict[str, Worker] = {}  # execution id -> the worker running it
         self._closed = False
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="floww-host-reaper", daemon=True)
@@ -148,19 +160,12 @@ class LocalFunctionHost(FunctionHost):
             ):
                 return known.runtime
         try:
-            site = self._prepare(runtime.image_ref)
+            spec = self._spec(runtime)
         except _ImageProblem as exc:
             made = attrs.evolve(runtime, status=RuntimeStatus.FAILED, error=str(exc))
             spec = None
         else:
             made = attrs.evolve(runtime, status=RuntimeStatus.READY, error="")
-            spec = WorkerSpec(
-                self._python,
-                (str(site), *self._fallback),
-                self._env,
-                self._scratch,
-                self._start_timeout,
-            )
         with self._lock:
             closed = self._closed
             replaced = None if closed else self._entries.get(runtime.id)
@@ -194,8 +199,16 @@ class LocalFunctionHost(FunctionHost):
         deadline_ms = invocation.execution.deadline_ms
         limit = deadline_ms / 1000 if deadline_ms > 0 else None
 
+        execution_id = invocation.execution.id
+
         def run(worker: Worker) -> dict[str, Any]:
-            return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+            with self._lock:
+                self._running[execution_id] = worker
+            try:
+                return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+            finally:
+                with self._lock:
+                    self._running.pop(execution_id, None)
 
         late = f"the handler did not finish within {deadline_ms} ms"
         pool = self._pool(runtime, invocation.execution.workflow_id)
@@ -203,6 +216,16 @@ class LocalFunctionHost(FunctionHost):
         result = _checked(result_from_wire, answer)
         if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
             raise DeadlineExceeded(result.error.message or "the handler ran past its deadline")
+        if (
+            self._sandbox is not None
+            and not result.ok
+            and result.error is not None
+            and result.error.type == "MemoryError"
+        ):
+            limit = self._sandbox.limits.memory_mb
+            said = f"the handler ran out of memory: the sandbox's memory limit is {limit} MiB"
+            error = attrs.evolve(result.error, message=said)
+            result = attrs.evolve(result, error=error)
         return result
 
     def destroy_runtime(self, runtime: Runtime) -> None:
@@ -242,6 +265,22 @@ class LocalFunctionHost(FunctionHost):
         first call)."""
         return tuple(sorted(pid for pool in self._pools_of(runtime_id) for pid in pool.pids()))
 
+    def cancel_invocation(self, execution_id: str) -> bool:
+        """Stop the handler of ``execution_id`` if a worker of this host runs it now: the
+        worker is killed (and replaced on demand). Whether one was running."""
+        with self._lock:
+            worker = self._running.get(execution_id)
+        if worker is None:
+            return False
+        worker.kill()
+        return True
+
+    def worker_count(self) -> int:
+        """Worker processes alive now over every runtime's pools (for ``/metrics``)."""
+        with self._lock:
+            pools = [pool for entry in self._entries.values() for pool in entry.pools.values()]
+        return sum(len(pool.pids()) for pool in pools)
+
     def files_sent(self, runtime_id: str) -> int:
         """How many requests carried code files to the runtime's current workers."""
         return sum(pool.files_sent() for pool in self._pools_of(runtime_id))
@@ -252,8 +291,38 @@ class LocalFunctionHost(FunctionHost):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _spec(self, runtime: Runtime) -> WorkerSpec:
+        """How ``runtime``'s workers start; ``_ImageProblem`` when they cannot."""
+        if self._admit is not None:
+            refused = self._admit(runtime.namespace_id)
+            if refused is not None:
+                raise _ImageProblem(refused)
+        root = self._prepare(runtime.image_ref)
+        if self._sandbox is None:
+            return WorkerSpec(
+                self._python,
+                (str(_site_of(root)), *self._fallback),
+                self._env,
+                self._scratch,
+                self._start_timeout,
+            )
+        uid = self._sandbox.uid_for(runtime.namespace_id)
+        try:
+            staged = self._sandbox.stage(root, self._cache_dir / "sandboxed", uid)
+        except OSError as exc:
+            raise _ImageProblem(f"the image could not be prepared for its sandbox: {exc}") from exc
+        return WorkerSpec(
+            self._python,
+            (str(_site_of(staged)), *self._fallback),
+            self._env,
+            self._scratch,
+            self._start_timeout,
+            sandbox=self._sandbox,
+            uid=uid,
+        )
+
     def _prepare(self, image_ref: str) -> Path:
-        """Pull and unpack ``image_ref``; the site directory the workers import from."""
+        """Pull and unpack ``image_ref``; the directory it is unpacked in."""
         try:
             repository, reference = parse_image_ref(image_ref)
             image = self._registry.pull(repository, reference)
@@ -271,8 +340,7 @@ class LocalFunctionHost(FunctionHost):
                 raise _ImageProblem(str(exc)) from exc
             except OSError as exc:
                 raise _ImageProblem(f"the image could not be unpacked: {exc}") from exc
-        site = root / SITE_DIR
-        return site if site.is_dir() else root
+        return root
 
     def _pools_of(self, runtime_id: str) -> list[WorkerPool]:
         with self._lock:
@@ -321,6 +389,12 @@ class LocalFunctionHost(FunctionHost):
     def _stop(entry: _Entry) -> None:
         for pool in entry.pools.values():
             pool.close()
+
+
+def _site_of(root: Path) -> Path:
+    """The directory of an unpacked image that the workers import from."""
+    site = root / SITE_DIR
+    return site if site.is_dir() else root
 
 
 class _ImageProblem(Exception):

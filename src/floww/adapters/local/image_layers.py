@@ -52,6 +52,7 @@ def unpack_layers(layers: Sequence[bytes], root: Path) -> None:
     try:
         for number, layer in enumerate(layers, start=1):
             _unpack_layer(layer, staging, number)
+        _owner_only(staging)
         try:
             os.rename(staging, root)
         except OSError:
@@ -59,6 +60,18 @@ def unpack_layers(layers: Sequence[bytes], root: Path) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _owner_only(root: Path) -> None:
+    """Take the group and other bits off what the layers unpacked: the floww home is its
+    owner's only."""
+    for folder, _dirs, files in os.walk(root):
+        base = Path(folder)
+        base.chmod(0o700)
+        for name in files:
+            path = base / name
+            if not path.is_symlink():
+                path.chmod(path.lstat().st_mode & 0o700)
 
 
 def _unpack_layer(layer: bytes, dest: Path, number: int) -> None:

@@ -1,10 +1,11 @@
 """Warm worker processes that serve the runtime contract as JSON lines, and their pools.
 
-A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group: one
-request line in, one answer line out. A ``WorkerPool`` keeps up to ``size`` of them for one
-runtime, started on first use and reused while they stay healthy; a worker that failed is
-killed (with everything it started) and a replacement is started in the background; ``shrink``
-stops the workers that stayed idle too long.
+A ``Worker`` is one ``python -m floww.sdk.runtime`` process in its own process group (with a
+sandbox in its spec: a ``bwrap`` process running it in its own PID namespace, started from one
+long-lived launcher thread): one request line in, one answer line out. A ``WorkerPool`` keeps
+up to ``size`` of them for one runtime, started on first use and reused while they stay
+healthy; a worker that failed is killed (with everything it started) and a replacement is
+started in the background; ``shrink`` stops the workers that stayed idle too long.
 
 Errors: ``Worker.request`` raises ``TimeoutError`` when no answer came in time (the caller
 decides what that means and discards the worker), ``Unavailable`` when the process exited
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox
 from floww.domain.errors import InvalidInput, Unavailable
 
 __all__ = ["Worker", "WorkerPool", "WorkerSpec"]
@@ -60,8 +62,10 @@ _EXIT_WAIT_SECONDS = 5.0
 
 
 class WorkerSpec:
-    """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` and the complete
-    environment it gets on top of the minimal one (never the server's own)."""
+    """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` (the runtime's site
+    directory first) and the complete environment it gets on top of the minimal one (never the
+    server's own). With a ``sandbox`` the worker runs in it as ``uid``, its site directory bound
+    at ``SANDBOX_SITE``."""
 
     def __init__(
         self,
@@ -70,12 +74,46 @@ class WorkerSpec:
         env: Mapping[str, str],
         scratch: Path,
         start_timeout: float,
+        *,
+        sandbox: BwrapSandbox | None = None,
+        uid: int = 0,
     ) -> None:
         self.python = python
         self.path = tuple(path)
         self.env = dict(env)
         self.scratch = scratch
         self.start_timeout = start_timeout
+        self.sandbox = sandbox
+        self.uid = uid
+
+    def command(self, workdir: Path) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of a worker whose scratch space is ``workdir``."""
+        argv = [self.python, "-m", "floww.sdk.runtime"]
+        if self.sandbox is None:
+            return argv, self.environment(workdir)
+        site, *rest = self.path
+        inside = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **self.env,
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "PYTHONPATH": os.pathsep.join([SANDBOX_SITE, *rest]),
+            "PYTHONNOUSERSITE": "1",
+            # Everything bound is read-only: bytecode comes from the __pycache__ folders beside
+            # the sources (the staged image is compiled when staged), nothing is written.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # glibc's per-thread arenas reserve address space the memory limit counts.
+            "MALLOC_ARENA_MAX": "2",
+        }
+        return self.sandbox.command(argv, site=Path(site), uid=self.uid), inside
+
+    def limit_note(self) -> str:
+        """What a sandboxed worker is limited to, for the reason of its death; empty when it
+        is not sandboxed."""
+        if self.sandbox is None:
+            return ""
+        return f" (the sandbox's limits: {self.sandbox.limits.describe()})"
 
     def environment(self, workdir: Path) -> dict[str, str]:
         home, tmp = workdir / "home", workdir / "tmp"
@@ -104,14 +142,17 @@ class Worker:
         self.files_sent = 0
         self._answers: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._limit_note = spec.limit_note()
+        argv, env = spec.command(self.workdir)
+        start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
         try:
-            self._process = subprocess.Popen(
-                [spec.python, "-m", "floww.sdk.runtime"],
+            self._process = start(
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=self.workdir,
-                env=spec.environment(self.workdir),
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
@@ -221,13 +262,15 @@ class Worker:
             self._signal_group()
         self._readers[1].join(timeout=1.0)  # the last words on stderr
         last = self._stderr[-1] if self._stderr else ""
+        if code is not None and code > 128 and self._limit_note:
+            code = 128 - code  # bwrap reports its command's death by signal N as 128 + N
         what = (
             "the worker closed its output"
             if code is None
             else f"the worker was killed by signal {-code}"
             if code < 0
             else f"the worker exited with code {code}"
-        )
+        ) + (self._limit_note if code is None or code != 0 else "")
         return Unavailable(f"{what}: {last}" if last else what, exit_code=code)
 
     def _pump_answers(self, stream: IO[bytes]) -> None:
@@ -250,6 +293,45 @@ class Worker:
             pass
         finally:
             stream.close()
+
+
+class _Launcher:
+    """Starts processes from one thread that lives as long as this process: a sandbox dies
+    with the thread that started it (``--die-with-parent`` is the parent-death signal, which
+    Linux ties to the starting thread), and pool threads come and go."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.Queue[
+            tuple[Callable[[], subprocess.Popen[bytes]], queue.Queue[Any]]
+        ] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def popen(self, argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="floww-worker-launcher", daemon=True
+                )
+                self._thread.start()
+        done: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._requests.put((lambda: subprocess.Popen(argv, **options), done))
+        outcome = done.get()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        started: subprocess.Popen[bytes] = outcome
+        return started
+
+    def _serve(self) -> None:
+        while True:
+            start, done = self._requests.get()
+            try:
+                done.put(start())
+            except BaseException as exc:  # handed to the caller, raised there
+                done.put(exc)
+
+
+_LAUNCHER = _Launcher()
 
 
 def _daemon(target: Callable[[IO[bytes]], None], stream: IO[bytes]) -> threading.Thread:

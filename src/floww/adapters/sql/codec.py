@@ -160,6 +160,9 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         "triggered_by": execution.triggered_by,
         "owner": execution.owner,
         "lease_expires_at": execution.lease_expires_at,
+        "attempt": execution.attempt,
+        "retry_of": execution.retry_of,
+        "retry_delay_s": execution.retry_delay_s,
     }
 
 
@@ -185,6 +188,9 @@ def execution_from_row(row: Row[Any]) -> Execution:
         triggered_by=row.triggered_by,
         owner=row.owner,
         lease_expires_at=row.lease_expires_at,
+        attempt=row.attempt,
+        retry_of=row.retry_of,
+        retry_delay_s=row.retry_delay_s,
     )
 
 

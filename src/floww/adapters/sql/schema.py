@@ -242,6 +242,10 @@ executions = Table(
     # The lease of the server process running it (migration 0002).
     Column("owner", String(_ID), nullable=True),
     Column("lease_expires_at", UtcDateTime(), nullable=True),
+    # Retries (migration 0006).
+    Column("attempt", Integer(), nullable=False, server_default="1"),
+    Column("retry_of", String(_ID), nullable=True),
+    Column("retry_delay_s", Float(), nullable=True),
     UniqueConstraint("workflow_id", "dedupe_key"),
     Index(None, "workflow_id", "received_at"),
     Index(None, "status", "lease_expires_at"),

@@ -7,6 +7,7 @@ recovery sweep (``recovery.py``) only acts on executions whose lease lapsed."""
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from floww.domain.model import (
     Workflow,
 )
 from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.retries import schedule_retry
 from floww.ports.dispatcher import Slot
 from floww.ports.workflow_repo import WorkflowRepo
 
@@ -127,8 +129,19 @@ def queue_execution(
     trigger: Trigger,
     workflow: Workflow | None = None,
 ) -> Future[Execution]:
-    """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it."""
-    return slot.submit(lambda: run_execution(deps, execution, deployment, trigger, workflow))
+    """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it. A run
+    that fails is followed by its next attempt when the trigger's retry policy asks for one
+    (``retries.py``)."""
+
+    def run() -> Execution:
+        final = run_execution(deps, execution, deployment, trigger, workflow)
+        # The attempt's outcome is recorded and stays the answer; a retry that could not be
+        # recorded (the database went away) is lost, and the attempt shows it failed.
+        with contextlib.suppress(FlowwError):
+            schedule_retry(deps, final, trigger)
+        return final
+
+    return slot.submit(run)
 
 
 def outcome(

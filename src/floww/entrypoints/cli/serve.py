@@ -51,6 +51,8 @@ def serve(
     server = current_env().adapters.build_server(settings)
     url = settings.base_url
     click.echo(f"floww is serving at {url}  (home: {settings.home})")
+    for notice in server.notices:
+        click.echo(notice)
     if server.first_start:
         creds = server.first_start
         click.echo("First start: created an admin account and its namespace.")

@@ -61,6 +61,11 @@ class ServerProcess(Protocol):
     app: Any
     first_start: dict[str, str] | None
 
+    @property
+    def notices(self) -> Sequence[str]:
+        """What the server says at start about how it runs."""
+        ...
+
     def start_background(self) -> None: ...
 
     def close(self) -> None: ...

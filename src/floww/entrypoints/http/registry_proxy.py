@@ -29,7 +29,7 @@ import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Collection
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 from starlette.background import BackgroundTask
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from floww.domain.errors import FlowwError, NotFound, PermissionDenied, Unavailable
+from floww.domain.errors import FlowwError, InvalidInput, NotFound, PermissionDenied, Unavailable
 from floww.domain.oci import check_digest, check_repository
 from floww.entrypoints.http.registry_v2 import API_VERSION_HEADER, Authorizer, registry_error
 from floww.ports.registry_upstream import RegistryUpstream
@@ -53,6 +53,13 @@ _PATH = re.compile(
     r"|tags/list)$"
 )
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 _REQUEST_HEADERS = ("accept", "content-type", "content-length", "content-range", "range")
 _ANSWER_HEADERS = (
     "content-type",
@@ -116,6 +123,10 @@ class _Proxy:
             raise PermissionDenied("deleting blobs and manifests is not allowed here")
         action = "pull" if method in {"GET", "HEAD"} else "push"
         await run_in_threadpool(self._authorize, header, name, action)
+        # Registry clients never send forms; an upstream may read parameters (a mount's
+        # ``from``) out of one, past the checks below, which read the query only.
+        if _media_type(request.headers.get("content-type", "")) in _FORMS:
+            raise InvalidInput("the registry API takes no form bodies")
         query = request.url.query
         if method == "POST" and "mount" in request.query_params:
             query = await self._mount_query(request, header)
@@ -148,10 +159,24 @@ class _Proxy:
         if credentials:
             headers.append(("authorization", credentials))
         length = request.headers.get("content-length", "0")
-        streams_body = request.method in {"POST", "PUT", "PATCH"} and (
-            (length.isdigit() and int(length) > 0)
-            or "chunked" in request.headers.get("transfer-encoding", "")
+        # Starting an upload carries a body only when it is the whole blob (``digest``).
+        starts_upload = request.method == "POST" and rest == "blobs/uploads/"
+        monolithic = "digest" in parse_qs(query)
+        streams_body = (
+            (not starts_upload or monolithic)
+            and request.method
+            in {
+                "POST",
+                "PUT",
+                "PATCH",
+            }
+            and (
+                (length.isdigit() and int(length) > 0)
+                or "chunked" in request.headers.get("transfer-encoding", "")
+            )
         )
+        if not streams_body:  # nothing forwarded: no length or type for a body that is not sent
+            headers = [(k, v) for k, v in headers if k not in ("content-length", "content-type")]
         outgoing = self._http.build_request(
             request.method,
             url,

@@ -33,6 +33,7 @@ from floww.sdk.declarations import (
     user_location,
 )
 from floww.sdk.http import JsonClient, Transport
+from floww.sdk.retry import Retry, with_retry
 
 __all__ = ["ApiProvider", "Provider", "Secret", "json_object", "segment", "text"]
 
@@ -60,8 +61,9 @@ class Provider:
     """Base class of every provider type.
 
     Subclasses set ``type`` (the provider type name) and ``fields`` (what setting one up asks
-    for), and declare triggers with ``self._trigger(trigger_type, input)``.
-    """
+    for), and declare triggers with ``self._trigger(trigger_type, input, retry)``. Every
+    trigger decorator of a provider takes ``retry=floww.Retry(...)``: the policy for runs of
+    it that fail (see ``floww.sdk.retry``)."""
 
     type: ClassVar[str] = ""
     fields: ClassVar[tuple[ProviderField, ...]] = ()
@@ -91,14 +93,17 @@ class Provider:
         """
         return config_for(self.ref)
 
-    def _trigger(self, trigger_type: str, input: dict[str, Any]) -> Callable[[H], H]:
-        """A decorator that declares a trigger of this provider with ``input``.
+    def _trigger(
+        self, trigger_type: str, input: dict[str, Any], retry: Retry | None = None
+    ) -> Callable[[H], H]:
+        """A decorator that declares a trigger of this provider with ``input`` (and the retry
+        policy of its failed runs, if any).
 
         Call it from the decorator factory (so the recorded line is the user's decorator line).
         """
         location = user_location()
         try:
-            spec = trigger_spec(self.ref, trigger_type, input)
+            spec = trigger_spec(self.ref, trigger_type, with_retry(input, retry))
         except InvalidInput as exc:
             raise UserCodeError(str(exc), filename=location[0], lineno=location[1]) from None
 

@@ -10,6 +10,7 @@ from floww.domain.errors import InvalidInput
 from floww.domain.providers import discord as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.providers.base import ApiProvider, json_object, segment, text
+from floww.sdk.retry import Retry
 
 __all__ = ["Discord"]
 
@@ -27,16 +28,20 @@ class Discord(ApiProvider):
     token_field = "bot_token"
     auth_scheme = "Bot"
 
-    def on_command(self, name: str | None = None) -> Callable[[H], H]:
+    def on_command(
+        self, name: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler for application (slash) command ``name`` (any, if not given).
         Discord is told at once that an answer will follow; give it with
         ``edit_original_response``."""
-        return self._trigger("command", {"name": check_name("name", name)} if name else {})
+        return self._trigger("command", {"name": check_name("name", name)} if name else {}, retry)
 
-    def on_component(self, custom_id: str | None = None) -> Callable[[H], H]:
+    def on_component(
+        self, custom_id: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when someone uses a message component (only ``custom_id``)."""
         input = {"custom_id": check_name("custom_id", custom_id)} if custom_id else {}
-        return self._trigger("component", input)
+        return self._trigger("component", input, retry)
 
     async def edit_original_response(
         self, interaction_token: str, content: str, **extra: Any

@@ -12,6 +12,7 @@ from floww.domain.providers import github as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.http import JsonClient
 from floww.sdk.providers.base import ApiProvider, json_object, segment, text
+from floww.sdk.retry import Retry
 
 __all__ = ["GitHub"]
 
@@ -34,31 +35,43 @@ class GitHub(ApiProvider):
     default_api_url = "https://api.github.com"
     service = "GitHub"
 
-    def on_push(self, owner: str, repository: str, branch: str | None = None) -> Callable[[H], H]:
+    def on_push(
+        self, owner: str, repository: str, branch: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler on every push to ``owner/repository`` (only ``branch`` if given)."""
         input: dict[str, Any] = self._repository(owner, repository)
         if branch is not None:
             input["branch"] = check_name("branch", branch)
-        return self._trigger("push", input)
+        return self._trigger("push", input, retry)
 
     def on_pull_request(
-        self, owner: str, repository: str, actions: Sequence[str] | None = None
+        self,
+        owner: str,
+        repository: str,
+        actions: Sequence[str] | None = None,
+        *,
+        retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler on pull request events of ``owner/repository`` (only those whose
         ``action`` is in ``actions``, such as ``["opened", "closed"]``, if given)."""
         input = self._repository(owner, repository)
         if actions is not None:
             input["actions"] = _names("actions", actions)
-        return self._trigger("pull_request", input)
+        return self._trigger("pull_request", input, retry)
 
     def on_issues(
-        self, owner: str, repository: str, actions: Sequence[str] | None = None
+        self,
+        owner: str,
+        repository: str,
+        actions: Sequence[str] | None = None,
+        *,
+        retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler on issue events of ``owner/repository`` (only ``actions``)."""
         input = self._repository(owner, repository)
         if actions is not None:
             input["actions"] = _names("actions", actions)
-        return self._trigger("issues", input)
+        return self._trigger("issues", input, retry)
 
     async def create_issue(
         self, owner: str, repository: str, title: str, body: str = ""

@@ -11,6 +11,7 @@ from floww.domain.errors import InvalidInput
 from floww.domain.providers import gitlab as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.providers.base import ApiProvider, json_object, text
+from floww.sdk.retry import Retry
 
 __all__ = ["GitLab"]
 
@@ -44,30 +45,34 @@ class GitLab(ApiProvider):
     default_api_url = "https://gitlab.com/api/v4"
     service = "GitLab"
 
-    def on_push(self, project: str, branch: str | None = None) -> Callable[[H], H]:
+    def on_push(
+        self, project: str, branch: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler on pushes to ``project`` (``group/name``; only ``branch``)."""
         input: dict[str, Any] = {"project": check_name("project", project)}
         if branch is not None:
             input["branch"] = check_name("branch", branch)
-        return self._trigger("push", input)
+        return self._trigger("push", input, retry)
 
     def on_merge_request(
-        self, project: str, actions: Sequence[str] | None = None
+        self, project: str, actions: Sequence[str] | None = None, *, retry: Retry | None = None
     ) -> Callable[[H], H]:
         """Run the handler on merge request events of ``project`` (only ``actions``, such as
         ``["open", "merge"]``)."""
         input: dict[str, Any] = {"project": check_name("project", project)}
         if actions is not None:
             input["actions"] = _list("actions", actions)
-        return self._trigger("merge_request", input)
+        return self._trigger("merge_request", input, retry)
 
-    def on_pipeline(self, project: str, statuses: Sequence[str] | None = None) -> Callable[[H], H]:
+    def on_pipeline(
+        self, project: str, statuses: Sequence[str] | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when a pipeline of ``project`` changes status (only ``statuses``,
         such as ``["failed"]``)."""
         input: dict[str, Any] = {"project": check_name("project", project)}
         if statuses is not None:
             input["statuses"] = _list("statuses", statuses)
-        return self._trigger("pipeline", input)
+        return self._trigger("pipeline", input, retry)
 
     async def create_issue(self, project: str, title: str, description: str = "") -> dict[str, Any]:
         """Open an issue in ``project``; the created issue (``iid``, ``web_url``, ...)."""

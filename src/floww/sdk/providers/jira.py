@@ -13,6 +13,7 @@ from floww.domain.providers import jira as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.http import JsonClient
 from floww.sdk.providers.base import ApiProvider, json_object, segment, text
+from floww.sdk.retry import Retry
 
 __all__ = ["Jira"]
 
@@ -43,7 +44,11 @@ class Jira(ApiProvider):
     token_field = "api_token"
 
     def on_issue(
-        self, events: Sequence[str] | None = None, project: str | None = None
+        self,
+        events: Sequence[str] | None = None,
+        project: str | None = None,
+        *,
+        retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler when an issue is ``created``, ``updated`` or ``deleted`` (only
         ``events``; only in the project with key ``project``)."""
@@ -54,7 +59,7 @@ class Jira(ApiProvider):
             input["events"] = list(events)
         if project is not None:
             input["project"] = check_name("project", project)
-        return self._trigger("issue", input)
+        return self._trigger("issue", input, retry)
 
     async def create_issue(
         self, project: str, summary: str, description: str = "", issue_type: str = "Task"

@@ -10,6 +10,7 @@ from floww.domain.errors import InvalidInput, PermissionDenied
 from floww.domain.providers import linear as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.providers.base import ApiProvider, json_object, text
+from floww.sdk.retry import Retry
 
 __all__ = ["Linear"]
 
@@ -45,18 +46,24 @@ class Linear(ApiProvider):
     auth_scheme = ""  # personal API keys go in Authorization as they are
 
     def on_issue(
-        self, actions: Sequence[str] | None = None, team_id: str | None = None
+        self,
+        actions: Sequence[str] | None = None,
+        team_id: str | None = None,
+        *,
+        retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler when an issue is created, updated or removed (only ``actions``;
         only in the team ``team_id``)."""
         input = _actions(actions)
         if team_id is not None:
             input["team_id"] = check_name("team_id", team_id)
-        return self._trigger("issue", input)
+        return self._trigger("issue", input, retry)
 
-    def on_comment(self, actions: Sequence[str] | None = None) -> Callable[[H], H]:
+    def on_comment(
+        self, actions: Sequence[str] | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when a comment is created, updated or removed (only ``actions``)."""
-        return self._trigger("comment", _actions(actions))
+        return self._trigger("comment", _actions(actions), retry)
 
     async def create_issue(self, team_id: str, title: str, description: str = "") -> dict[str, Any]:
         """Create an issue in team ``team_id``; ``{"id", "identifier", "title", "url"}``."""

@@ -13,6 +13,7 @@ from floww.domain.providers import slack as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.http import JsonClient
 from floww.sdk.providers.base import ApiProvider, json_object, text
+from floww.sdk.retry import Retry
 
 __all__ = ["Slack"]
 
@@ -43,7 +44,7 @@ class Slack(ApiProvider):
     token_field = "bot_token"
 
     def on_message(
-        self, channel: str | None = None, *, include_bots: bool = False
+        self, channel: str | None = None, *, include_bots: bool = False, retry: Retry | None = None
     ) -> Callable[[H], H]:
         """Run the handler on every message people write where the bot is (only in
         ``channel`` if given). Bots' messages, the app's own included, and edits or deletions
@@ -54,33 +55,39 @@ class Slack(ApiProvider):
             input["channel"] = check_name("channel", channel)
         if include_bots:
             input["include_bots"] = True
-        return self._trigger("message", input)
+        return self._trigger("message", input, retry)
 
-    def on_app_mention(self, channel: str | None = None) -> Callable[[H], H]:
+    def on_app_mention(
+        self, channel: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when a message mentions the app (only in ``channel`` if given)."""
         input: dict[str, Any] = {}
         if channel is not None:
             input["channel"] = check_name("channel", channel)
-        return self._trigger("app_mention", input)
+        return self._trigger("app_mention", input, retry)
 
-    def on_slash_command(self, command: str) -> Callable[[H], H]:
+    def on_slash_command(self, command: str, *, retry: Retry | None = None) -> Callable[[H], H]:
         """Run the handler for the slash command ``command`` (such as ``/deploy``). Slack gets
         an empty acknowledgement at once; answer with ``respond(event.payload["response_url"],
         ...)``."""
         if not isinstance(command, str) or not command.startswith("/") or len(command) < 2:
             raise InvalidInput(f"a slash command starts with '/', not {command!r}")
-        return self._trigger("slash_command", {"command": check_name("command", command)})
+        return self._trigger("slash_command", {"command": check_name("command", command)}, retry)
 
-    def on_block_action(self, action_id: str | None = None) -> Callable[[H], H]:
+    def on_block_action(
+        self, action_id: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when someone uses a button or menu of a message (only the element
         ``action_id`` if given)."""
         input = {"action_id": check_name("action_id", action_id)} if action_id else {}
-        return self._trigger("block_actions", input)
+        return self._trigger("block_actions", input, retry)
 
-    def on_view_submission(self, callback_id: str | None = None) -> Callable[[H], H]:
+    def on_view_submission(
+        self, callback_id: str | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler when someone submits a modal (only the view ``callback_id``)."""
         input = {"callback_id": check_name("callback_id", callback_id)} if callback_id else {}
-        return self._trigger("view_submission", input)
+        return self._trigger("view_submission", input, retry)
 
     async def send_message(self, channel: str, text: str, **extra: Any) -> dict[str, Any]:
         """Post ``text`` to ``channel`` (a name such as ``#deploys`` or an id) with

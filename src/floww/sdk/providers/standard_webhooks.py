@@ -16,6 +16,7 @@ from floww.domain.providers import standard_webhooks as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.http import JsonClient
 from floww.sdk.providers.base import Provider
+from floww.sdk.retry import Retry
 
 __all__ = ["StandardWebhooks"]
 
@@ -33,12 +34,16 @@ class StandardWebhooks(Provider):
         super().__init__(alias)
         self._transport = transport
 
-    def on_event(self, types: Sequence[str] = ("*",)) -> Callable[[H], H]:
+    def on_event(
+        self, types: Sequence[str] = ("*",), *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler for events whose ``type`` is in ``types`` (exact names, families
         such as ``invoice.*``, or ``*``)."""
         if isinstance(types, str) or not types:
             raise InvalidInput("types must be a non-empty list of event types")
-        return self._trigger("event", {"types": [check_name("event type", t) for t in types]})
+        return self._trigger(
+            "event", {"types": [check_name("event type", t) for t in types]}, retry
+        )
 
     async def send(self, url: str, event_type: str, data: Any) -> str:
         """Deliver ``{"type", "timestamp", "data"}`` to ``url``, signed with this provider's

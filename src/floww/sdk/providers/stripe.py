@@ -10,6 +10,7 @@ from floww.domain.errors import InvalidInput
 from floww.domain.providers import stripe as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.providers.base import ApiProvider, json_object, segment
+from floww.sdk.retry import Retry
 
 __all__ = ["Stripe"]
 
@@ -30,12 +31,16 @@ class Stripe(ApiProvider):
     service = "Stripe"
     token_field = "secret_key"
 
-    def on_event(self, types: Sequence[str] = ("*",)) -> Callable[[H], H]:
+    def on_event(
+        self, types: Sequence[str] = ("*",), *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler for Stripe events of ``types``: exact names
         (``checkout.session.completed``), families (``invoice.*``) or ``*``."""
         if isinstance(types, str) or not types:
             raise InvalidInput("types must be a non-empty list of event types")
-        return self._trigger("event", {"types": [check_name("event type", t) for t in types]})
+        return self._trigger(
+            "event", {"types": [check_name("event type", t) for t in types]}, retry
+        )
 
     async def retrieve(self, object_type: str, object_id: str) -> dict[str, Any]:
         """Read one object, e.g. ``retrieve("customers", "cus_...")``."""

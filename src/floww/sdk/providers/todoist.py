@@ -10,6 +10,7 @@ from floww.domain.errors import InvalidInput
 from floww.domain.providers import todoist as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.providers.base import ApiProvider, json_object, segment
+from floww.sdk.retry import Retry
 
 __all__ = ["Todoist"]
 
@@ -34,18 +35,24 @@ class Todoist(ApiProvider):
     token_field = "api_token"
 
     def on_task(
-        self, events: Sequence[str] | None = None, project_id: str | None = None
+        self,
+        events: Sequence[str] | None = None,
+        project_id: str | None = None,
+        *,
+        retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler on ``item:*`` events (only ``events`` such as ``["added",
         "completed"]``; only in ``project_id``)."""
         input = _events(events)
         if project_id is not None:
             input["project_id"] = check_name("project_id", project_id)
-        return self._trigger("item", input)
+        return self._trigger("item", input, retry)
 
-    def on_comment(self, events: Sequence[str] | None = None) -> Callable[[H], H]:
+    def on_comment(
+        self, events: Sequence[str] | None = None, *, retry: Retry | None = None
+    ) -> Callable[[H], H]:
         """Run the handler on ``note:*`` events (comments)."""
-        return self._trigger("note", _events(events))
+        return self._trigger("note", _events(events), retry)
 
     async def create_task(
         self, content: str, project_id: str | None = None, due_string: str | None = None

@@ -108,6 +108,9 @@ CASES: list[tuple[str, str, str, Any]] = [
     ("DELETE", "/api/workflows/{workflow_id}", "/api/workflows/{wf}", None),
     ("GET", "/api/workflows/{workflow_id}/executions", "/api/workflows/{wf}/executions", None),
     ("GET", "/api/executions/{execution_id}", "/api/executions/{exe}", None),
+    ("POST", "/api/executions/{execution_id}/rerun", "/api/executions/{exe}/rerun", None),
+    ("POST", "/api/executions/{execution_id}/cancel", "/api/executions/{exe}/cancel", None),
+    ("GET", "/api/executions/{execution_id}/trigger", "/api/executions/{exe}/trigger", None),
     ("GET", "/api/namespaces/{namespace_id}/executions", "/api/namespaces/{ns}/executions", None),
     (
         "POST",

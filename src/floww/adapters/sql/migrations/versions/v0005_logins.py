@@ -2,7 +2,7 @@
 so refresh tokens rotate, a reused one revokes its login, and logout is server-side.
 
 Revision ID: 0005_logins
-Revises: 0004_deployment_creator
+Revises: 0006_execution_retries (0006 reached databases first, so the logins come after it)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 _TIMESTAMP = sa.DateTime(timezone=True)  # what ``UtcDateTime`` is stored as
 
 revision = "0005_logins"
-down_revision: str | None = "0004_deployment_creator"
+down_revision: str | None = "0006_execution_retries"
 branch_labels: str | None = None
 depends_on: str | None = None
 
