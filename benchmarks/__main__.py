@@ -95,6 +95,9 @@ def main() -> None:
     for line in webhook_bench():
         print(line, flush=True)
     print(flush=True)
+    for line in importlib.import_module("benchmarks.identity").run():
+        print(line, flush=True)
+    print(flush=True)
     edge = importlib.import_module("benchmarks.edge")
     for line in [*edge.run(), *edge.overhead()]:
         print(line, flush=True)

@@ -79,12 +79,19 @@ from floww.adapters.sql.logins import SqlLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
 from floww.adapters.sql.replies import SqlReplies
+from floww.adapters.workos import (
+    WorkOSBrowserSignIn,
+    WorkOSDirectory,
+    WorkOSIdentity,
+    WorkOSTokenVerifier,
+)
 from floww.domain.errors import InvalidInput, Unauthenticated
 from floww.domain.model import Principal, RuntimeTarget
 from floww.domain.rate_limits import TokenBucket
 from floww.domain.usecases.access import authorize_registry, may_subscribe
 from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
+from floww.domain.usecases.provisioning import sync_memberships
 from floww.domain.usecases.retention import RetentionPolicy
 from floww.domain.usecases.workflows import create_namespace
 from floww.entrypoints.cli.main import cli
@@ -94,15 +101,18 @@ from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
 from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
-from floww.entrypoints.http.dashboard import BrowserSignIn, PasswordSignIn, dashboard_routes
+from floww.entrypoints.http.dashboard import BrowserSignIn as DashboardSignIn
+from floww.entrypoints.http.dashboard import PasswordSignIn, dashboard_routes
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
 from floww.entrypoints.http.registry_v2 import registry_routes, token_from_authorization
+from floww.entrypoints.http.signin import signin_routes
 from floww.entrypoints.leases import LeaseKeeper
 from floww.entrypoints.retention import RetentionSweeper
 from floww.entrypoints.scheduler import CronScheduler
 from floww.ports.api_keys import ApiKeys
+from floww.ports.browser_sign_in import BrowserSignIn
 from floww.ports.dev_sessions import DevSessions
 from floww.ports.dispatcher import Dispatcher
 from floww.ports.function_host import FunctionHost
@@ -182,10 +192,12 @@ class ServerAdapters:
     limit_store: LimitStore = attrs.field(factory=ProcessLimitStore)
     published: Realtime | None = None
     dispatcher: Dispatcher = attrs.field(factory=ThreadDispatcher)
+    browser_sign_in: BrowserSignIn | None = None
+    public_auth: dict[str, str] = attrs.field(factory=dict)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
     notices: Sequence[str] = ()
     # how people sign in to the dashboard (none: no dashboard)
-    browser_sign_in: BrowserSignIn | None = None
+    dashboard_sign_in: DashboardSignIn | None = None
 
 
 def _floww_source_root() -> str:
@@ -284,7 +296,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         users=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
-        browser_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
+        dashboard_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
         first_start=first_start,
         closers=closers,
         notices=notices,
@@ -397,16 +409,14 @@ def memory_adapters(
 def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
     """The adapters of ``settings.profile``, with any of them replaced by keyword (tests pass
     fakes here: ``server_adapters(settings, repo=InMemoryWorkflowRepo())``)."""
-    if settings.profile == "embedded":
+    if settings.profile in ("embedded", "cloud"):
+        # The cloud profile is the embedded one with every component's cloud choice, which
+        # ``Settings`` made (WorkOS, Centrifugo, the registry proxy, Lambda; PostgreSQL).
         adapters = embedded_adapters(settings)
     elif settings.profile == "memory":
         adapters = memory_adapters(verification_uri=f"{settings.base_url}/device")
     else:
-        raise InvalidInput(
-            f"the {settings.profile!r} profile cannot run here: its adapters (WorkOS, "
-            "Centrifugo, ECR, Lambda) are not part of this build; use FLOWW_PROFILE=embedded",
-            field="profile",
-        )
+        raise InvalidInput(f"unknown profile {settings.profile!r}", field="profile")
     if settings.realtime == "centrifugo":
         # Centrifugo carries live events to every replica's clients: no fan-out through the
         # database. The local hub stays for the (unadvertised) embedded endpoint.
@@ -418,7 +428,44 @@ def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
         adapters = attrs.evolve(
             adapters, published=published, closers=(*adapters.closers, published.close)
         )
+    if settings.identity == "workos":
+        adapters = _workos_identity(settings, adapters)
     return attrs.evolve(adapters, **replace)
+
+
+def _workos_identity(settings: Settings, adapters: ServerAdapters) -> ServerAdapters:
+    """WorkOS in place of the profile's identity provider (docs/cloud-identity.md); the
+    platform's own tokens stay the profile's."""
+    repo, clock = adapters.repo, adapters.clock
+    identity = WorkOSIdentity(
+        WorkOSTokenVerifier(settings.workos_base_url, settings.workos_client_id),
+        WorkOSDirectory(
+            api_key=settings.workos_api_key,
+            client_id=settings.workos_client_id,
+            base_url=settings.workos_base_url,
+        ),
+        lambda user_id, orgs: sync_memberships(repo, clock, user_id, orgs),
+    )
+    sign_in = WorkOSBrowserSignIn(
+        identity,
+        redirect_uri=settings.workos_redirect_uri,
+        cookie_secret=settings.workos_cookie_password,
+    )
+    return attrs.evolve(
+        adapters,
+        identity=identity,
+        api_keys=None,
+        users=None,  # WorkOS keeps the people: /api/users answers 503 saying so
+        password_login=None,
+        refresh_tokens=None,
+        auth_provider="workos",
+        first_start=_no_first_start,
+        browser_sign_in=sign_in,
+        # The dashboard's sign-in is the local accounts' form; with WorkOS it is not offered
+        # (docs/cloud-identity.md): the AuthKit session does not open the dashboard yet.
+        dashboard_sign_in=None,
+        public_auth=identity.public_auth(),
+    )
 
 
 # server: dependencies and the HTTP app --------------------------------------------------------
@@ -496,8 +543,11 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
                 path=REALTIME_PATH,
             )
         )
+    if adapters.dashboard_sign_in is not None:
+        routes += dashboard_routes(adapters.dashboard_sign_in)
     if adapters.browser_sign_in is not None:
-        routes += dashboard_routes(adapters.browser_sign_in)
+        routes += signin_routes(adapters.browser_sign_in, base_url=settings.base_url)
+    public_auth = {"auth": dict(adapters.public_auth)} if adapters.public_auth else {}
     return HttpServices(
         deps=deps,
         provider_types=lambda: {name: fields_for(name) for name in provider_types()},
@@ -507,6 +557,7 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
             "realtime_url": realtime_url,
             "registry_host": _registry_host(settings),
             "auth_provider": adapters.auth_provider,
+            **public_auth,
         },
         password_login=adapters.password_login,
         registry=adapters.registry,

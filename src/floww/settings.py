@@ -106,6 +106,13 @@ class Settings:
     # /metrics (docs/operations.md): off, open, or token (FLOWW_METRICS_TOKEN as a bearer token)
     metrics: str = "off"
     metrics_token: str = attrs.field(default="", repr=False)
+    # Identity provider (docs/cloud-identity.md): "local" accounts, or "workos".
+    identity: str = "local"
+    workos_client_id: str = ""
+    workos_api_key: str = attrs.field(default="", repr=False)
+    workos_base_url: str = "https://api.workos.com"
+    workos_redirect_uri: str = ""
+    workos_cookie_password: str = attrs.field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -164,6 +171,12 @@ class Settings:
             "sandbox_tmp_mb": int,
             "metrics": str,
             "metrics_token": str,
+            "identity": str,
+            "workos_client_id": str,
+            "workos_api_key": str,
+            "workos_base_url": str,
+            "workos_redirect_uri": str,
+            "workos_cookie_password": str,
         }
         for name, read in readers.items():
             raw = env.get(f"FLOWW_{name.upper()}")
@@ -177,6 +190,8 @@ class Settings:
         values["home"] = Path(values["home"]).expanduser()
         if values.get("profile", "embedded") not in PROFILES:
             raise InvalidInput(f"FLOWW_PROFILE must be one of {', '.join(PROFILES)}")
+        if values.get("profile") == "cloud":
+            _cloud_choices(values)
         for name in (
             "max_header_bytes",
             "max_headers",
@@ -206,7 +221,38 @@ class Settings:
             _check_lambda(values)
         _check_sandbox(values)
         _check_metrics(values)
+        _check_identity(values)
         return cls(**values)
+
+
+# What FLOWW_PROFILE=cloud runs (docs/cloud.md): each component's setting and its cloud choice.
+CLOUD_COMPONENTS = {
+    "identity": "workos",
+    "realtime": "centrifugo",
+    "registry": "proxy",
+    "function_host": "lambda",
+}
+
+
+def _cloud_choices(values: dict[str, Any]) -> None:
+    """The cloud profile: WorkOS, Centrifugo, the registry proxy and Lambda over PostgreSQL.
+    A component left unset takes its cloud choice; one set to anything else contradicts the
+    profile and is refused in a sentence, as is a database that is not PostgreSQL."""
+    for name, choice in CLOUD_COMPONENTS.items():
+        given = values.setdefault(name, choice)
+        if given != choice:
+            raise InvalidInput(
+                f"FLOWW_PROFILE=cloud runs FLOWW_{name.upper()}={choice}, not {given!r}: unset "
+                f"FLOWW_{name.upper()}, or choose components one by one with "
+                "FLOWW_PROFILE=embedded",
+                field="profile",
+            )
+    if not str(values.get("database_url", "")).startswith("postgresql"):
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_DATABASE_URL=postgresql://...: the replicas of a "
+            "cloud deployment share one PostgreSQL database",
+            field="profile",
+        )
 
 
 def _check_scheduling(values: Mapping[str, Any]) -> None:
@@ -379,3 +425,30 @@ def _check_metrics(values: Mapping[str, Any]) -> None:
             "FLOWW_METRICS=token needs FLOWW_METRICS_TOKEN: set it to a long random string "
             "that the scraper sends as a bearer token"
         )
+
+
+_WORKOS_REQUIRED = {
+    "workos_client_id": "the WorkOS client id",
+    "workos_api_key": "the WorkOS API key",
+    "workos_redirect_uri": "the AuthKit redirect URI, <public url>/auth/callback",
+    "workos_cookie_password": "a secret of 32+ characters that signs session cookies",
+}
+
+
+def _check_identity(values: Mapping[str, Any]) -> None:
+    identity = values.get("identity", "local")
+    if identity not in {"local", "workos"}:
+        raise InvalidInput("FLOWW_IDENTITY must be 'local' or 'workos'")
+    if identity != "workos":
+        return
+    missing = [
+        f"FLOWW_{name.upper()} ({what})"
+        for name, what in _WORKOS_REQUIRED.items()
+        if not values.get(name)
+    ]
+    if missing:
+        raise InvalidInput(f"FLOWW_IDENTITY=workos needs {'; '.join(missing)}")
+    if len(values["workos_cookie_password"]) < 32:
+        raise InvalidInput("FLOWW_WORKOS_COOKIE_PASSWORD must be at least 32 characters long")
+    if not str(values.get("workos_base_url", "https://")).startswith(("https://", "http://")):
+        raise InvalidInput("FLOWW_WORKOS_BASE_URL must be an http(s) URL")

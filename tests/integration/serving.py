@@ -57,10 +57,12 @@ def running_server(
     env: Mapping[str, str] | None = None,
     timeout: float = 30,
     name: str | None = None,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
     """``floww serve --home HOME`` on a free port; stopped (and reaped) on exit. ``name``
-    tells apart the logs of servers sharing one home (replicas)."""
-    port = free_port()
+    tells apart the logs of servers sharing one home (replicas); ``port`` is chosen free
+    unless given (when a setting must name the server's URL before it starts)."""
+    port = port or free_port()
     log = home.parent / f"{name or home.name}-serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -79,6 +79,10 @@ class ApiClient:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = timeout
+        # An absolute URL elsewhere (an identity provider's endpoint) is named as itself.
+        where, hint = self.base_url, "is `floww serve` running?"
+        if not self.url(path).startswith(self.base_url):
+            where, hint = str(httpx.URL(self.url(path)).copy_with(query=None)), "try again later"
         try:
             response = self._http.request(
                 method,
@@ -90,16 +94,11 @@ class ApiClient:
                 **extra,
             )
         except httpx.TimeoutException as exc:
-            raise Unavailable(
-                f"{self.base_url} did not answer in time; is `floww serve` running?",
-                url=self.base_url,
-            ) from exc
+            raise Unavailable(f"{where} did not answer in time; {hint}", url=where) from exc
         except httpx.TransportError as exc:
-            raise Unavailable(
-                f"cannot reach {self.base_url}; is `floww serve` running?", url=self.base_url
-            ) from exc
+            raise Unavailable(f"cannot reach {where}; {hint}", url=where) from exc
         if response.status_code >= 400:
-            raise error_from_response(response, self.base_url)
+            raise error_from_response(response, where)
         return response
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -8,6 +8,9 @@ advertises in ``/api/config`` (its own flow, or an identity provider's).
   ``expires_in``.
 - ``refresh`` trades a refresh token for a new token set (``Unauthenticated`` when refused).
 
+The client id sent is the one ``/api/config`` advertises (``auth.client_id``, as with WorkOS
+CLI Auth), else ``client_id``.
+
 Waiting goes through the injected ``sleep`` so tests need no real time.
 """
 
@@ -57,7 +60,9 @@ class DeviceFlowClient:
             device=_path(api, auth_config.get("device_authorization_endpoint"), "/api/auth/device"),
             token=_path(api, auth_config.get("token_endpoint"), "/api/auth/token"),
         )
-        self._client_id = client_id
+        # An identity provider's device flow (WorkOS CLI Auth) names the client to send.
+        advertised_client = auth_config.get("client_id")
+        self._client_id = advertised_client if isinstance(advertised_client, str) else client_id
         self._sleep = sleep
         self._clock = clock
 
@@ -109,6 +114,7 @@ class DeviceFlowClient:
             raise Unauthenticated(f"the session could not be refreshed ({exc.code})") from None
 
     def _tokens(self, form: dict[str, str]) -> TokenSet:
+        form = {**form, "client_id": self._client_id}  # RFC 8628 3.4: public clients say who
         try:
             doc = self._api.post(self._endpoints.token, None, auth=False, form=form)
         except FlowwError as exc:
