@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from floww.domain.errors import InvalidInput
+from floww.domain.oci import BASE_REPOSITORY_PREFIX, is_base_repository
 
 __all__ = ["PROFILES", "Settings", "default_home"]
 
@@ -43,7 +44,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
-    database_url: str = ""
+    database_url: str = attrs.field(default="", repr=False)  # may hold a password
     production: bool = False
     profile: str = "embedded"
     function_host: str = "local"
@@ -353,6 +354,22 @@ def _check_registry(values: Mapping[str, Any]) -> None:
             f"FLOWW_ECR_REPOSITORY_PREFIX must be a lowercase repository path, not {prefix!r}",
             field="registry",
         )
+    # Base repositories are readable by every namespace: no tenant's images may live there,
+    # and only bases may be shared as mount sources.
+    if is_base_repository(prefix + "/x") or prefix == BASE_REPOSITORY_PREFIX.rstrip("/"):
+        raise InvalidInput(
+            f"FLOWW_ECR_REPOSITORY_PREFIX must not be under {BASE_REPOSITORY_PREFIX}, which every "
+            "namespace may read",
+            field="registry",
+        )
+    shared = [r.strip() for r in str(values.get("registry_shared_repositories", "")).split(",")]
+    for repository in filter(None, shared):
+        if not is_base_repository(repository):
+            raise InvalidInput(
+                f"FLOWW_REGISTRY_SHARED_REPOSITORIES may name base repositories only "
+                f"({BASE_REPOSITORY_PREFIX}...), not {repository!r}",
+                field="registry",
+            )
 
 
 _LAMBDA_SETTINGS: dict[str, Callable[[str], Any]] = {

@@ -89,3 +89,27 @@ def test_missing_or_bad_registry_settings_are_named(
     with pytest.raises(InvalidInput) as info:
         Settings.load({"FLOWW_HOME": str(tmp_path), **environ})
     assert named in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FLOWW_ECR_REPOSITORY_PREFIX", "floww-base"),
+        ("FLOWW_ECR_REPOSITORY_PREFIX", "floww-base/tenants"),
+        ("FLOWW_REGISTRY_SHARED_REPOSITORIES", "floww-base/python, floww/ns_victim"),
+    ],
+)
+def test_settings_that_would_open_a_namespace_to_every_other_are_refused(
+    name: str, value: str, tmp_path: Path
+) -> None:
+    """Base repositories are readable by every namespace: tenants' images may not live under
+    them, and only bases may be shared as mount sources."""
+    env = {
+        "FLOWW_HOME": str(tmp_path),
+        "FLOWW_REGISTRY": "proxy",
+        "FLOWW_REGISTRY_UPSTREAM_AUTH": "ecr",
+        "FLOWW_ECR_REGION": "eu-west-1",
+        name: value,
+    }
+    with pytest.raises(InvalidInput, match=name):
+        Settings.load(env)

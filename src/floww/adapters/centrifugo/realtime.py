@@ -20,6 +20,7 @@ part of a message or a log line.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,8 @@ from floww.domain.errors import InvalidInput, Unavailable
 from floww.ports.realtime import Realtime, Subscription
 
 __all__ = ["CentrifugoRealtime"]
+
+_log = logging.getLogger("floww.centrifugo")
 
 Subscriber = Callable[[str], Subscription]
 
@@ -81,33 +84,33 @@ class CentrifugoRealtime(Realtime):
         self._http.close()
 
     def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._send(method, params)
+        except Unavailable as exc:
+            # Where Centrifugo lives is for the operator's log, not for errors tenants read.
+            _log.warning("Centrifugo at %s: %s", self.api_url, exc)
+            raise
+
+    def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.api_url}/api/{method}"
         try:
             response = self._http.post(
                 url, json=params, headers={"X-API-Key": self._api_key}, timeout=self._timeout
             )
         except httpx.TimeoutException:
-            raise Unavailable(
-                f"Centrifugo at {self.api_url} did not answer {method} in time"
-            ) from None
+            raise Unavailable(f"Centrifugo did not answer {method} in time") from None
         except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"Centrifugo at {self.api_url} cannot be reached ({type(exc).__name__})"
-            ) from None
+            raise Unavailable(f"Centrifugo cannot be reached ({type(exc).__name__})") from None
         if response.status_code in (401, 403):
-            raise Unavailable(f"Centrifugo at {self.api_url} refused the API key")
+            raise Unavailable("Centrifugo refused the API key")
         if response.status_code != 200:
-            raise Unavailable(
-                f"Centrifugo at {self.api_url} answered {method} with HTTP {response.status_code}"
-            )
+            raise Unavailable(f"Centrifugo answered {method} with HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError:
-            raise Unavailable(
-                f"Centrifugo at {self.api_url} answered {method} with non-JSON"
-            ) from None
+            raise Unavailable(f"Centrifugo answered {method} with non-JSON") from None
         if not isinstance(body, dict):
-            raise Unavailable(f"Centrifugo at {self.api_url} answered {method} with non-object")
+            raise Unavailable(f"Centrifugo answered {method} with non-object")
         error = body.get("error")
         if isinstance(error, dict):
             raise Unavailable(

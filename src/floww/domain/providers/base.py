@@ -29,6 +29,7 @@ __all__ = [
     "ProviderRules",
     "TriggerType",
     "Verify",
+    "body_id",
     "form_fields",
     "hmac_sha256",
     "json_body",
@@ -106,6 +107,14 @@ def b64decode(text: str) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def body_id(body: bytes) -> str:
+    """The delivery id of a provider that signs no timestamp: the signed body's digest. Its
+    delivery-id header is not signed, so a captured delivery replayed under a new id would
+    run again; its body cannot change without breaking the signature. (Two deliveries of one
+    body are one event: providers put ids and times in their payloads.)"""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def json_body(body: bytes, provider: str) -> Any:

@@ -1,5 +1,7 @@
 """GitHub: repository webhooks signed with HMAC-SHA256 of the raw body under the webhook secret
-(``X-Hub-Signature-256: sha256=<hex>``), named by ``X-GitHub-Event`` and ``X-GitHub-Delivery``.
+(``X-Hub-Signature-256: sha256=<hex>``), named by ``X-GitHub-Event``. Neither the delivery id
+header nor a timestamp is signed, so deliveries are deduplicated on the signed body's digest (a
+replay under a new id runs nothing).
 
 A delivery is JSON, or a form whose ``payload`` field is the JSON (both content types GitHub's
 settings offer; the signature covers the raw body either way). A trigger runs only for its
@@ -22,6 +24,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    body_id,
     content_type,
     form_fields,
     json_body,
@@ -90,7 +93,7 @@ def verify(
         return Delivery(ignored=f"push to {payload.get('ref')!r}, not to branch {branch!r}")
     if not one_of(payload.get("action"), spec.input.get("actions")):
         return Delivery(ignored=f"{kind} action {payload.get('action')!r} is not wanted")
-    return Delivery(event={"type": kind, "payload": payload}, delivery_id=delivery_id)
+    return Delivery(event={"type": kind, "payload": payload}, delivery_id=body_id(body))
 
 
 RULES = ProviderRules(

@@ -1,7 +1,8 @@
 """GitLab: project and group webhooks carry the secret token configured with them
 (``X-Gitlab-Token``, compared in constant time), the event name (``X-Gitlab-Event``, such as
 ``Push Hook``) and a per-delivery id (``X-Gitlab-Event-UUID``). GitLab signs no timestamp, so
-replays are caught by the delivery id alone. The payload's ``object_kind`` names the event.
+replays are caught by deduplication on the body's digest (the event UUID header could be
+changed by whoever replays). The payload's ``object_kind`` names the event.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    body_id,
     json_body,
     one_of,
     same,
@@ -60,7 +62,7 @@ def verify(
         return Delivery(ignored=f"pipeline status {attributes.get('status')!r} not wanted")
     return Delivery(
         event={"type": kind, "payload": payload},
-        delivery_id=headers.get("x-gitlab-event-uuid") or None,
+        delivery_id=body_id(body),
     )
 
 

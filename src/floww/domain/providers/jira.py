@@ -1,6 +1,7 @@
 """Jira Cloud: admin webhooks registered with a secret carry ``X-Hub-Signature: sha256=<hex>``,
 an HMAC-SHA256 of the raw body under that secret, and a delivery id
-(``X-Atlassian-Webhook-Identifier``, the same on Jira's retries, so retries are deduplicated).
+(``X-Atlassian-Webhook-Identifier``, unsigned: deliveries are deduplicated on the signed
+body's digest, which Jira's retries keep).
 ``webhookEvent`` names what happened (``jira:issue_created``, ``jira:issue_updated``,
 ``jira:issue_deleted``). Jira retries a failed delivery with its original body, so no
 timestamp window applies.
@@ -18,6 +19,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    body_id,
     hmac_sha256,
     json_body,
     one_of,
@@ -62,7 +64,7 @@ def verify(
         return Delivery(ignored=f"issue of project {_project(payload)!r} is not wanted")
     return Delivery(
         event={"type": "issue", "payload": payload},
-        delivery_id=headers.get("x-atlassian-webhook-identifier") or None,
+        delivery_id=body_id(body),
     )
 
 

@@ -1,7 +1,7 @@
 """Todoist: each delivery carries ``X-Todoist-Hmac-SHA256``, the base64 HMAC-SHA256 of the raw
-body under the app's client secret, and ``X-Todoist-Delivery-ID`` (kept on retries, so retries
-are deduplicated). ``event_name`` names what happened (``item:added``, ``item:completed``...).
-Todoist signs no timestamp.
+body under the app's client secret, and ``X-Todoist-Delivery-ID`` (unsigned: deliveries are
+deduplicated on the signed body's digest). ``event_name`` names what happened
+(``item:added``, ``item:completed``...). Todoist signs no timestamp.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from floww.domain.providers.base import (
     ProviderRules,
     TriggerType,
     b64,
+    body_id,
     hmac_sha256,
     json_body,
     one_of,
@@ -55,7 +56,7 @@ def verify(
         return Delivery(ignored=f"Todoist item not in project {project!r}")
     return Delivery(
         event={"type": spec.trigger_type, "payload": payload},
-        delivery_id=headers.get("x-todoist-delivery-id") or None,
+        delivery_id=body_id(body),
     )
 
 

@@ -49,7 +49,9 @@ def server_api_routes(hub: RealtimeHub, api_key: str) -> list[BaseRoute]:
         handle: Callable[[dict[str, Any]], dict[str, Any] | None],
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            if not api_key or not hmac.compare_digest(_key_of(request), api_key):
+            if not api_key or not hmac.compare_digest(
+                _key_of(request).encode("utf-8", "surrogateescape"), api_key.encode()
+            ):
                 return JSONResponse({"error": {"code": 401, "message": "unauthorized"}}, 401)
             try:
                 params = json.loads(await request.body())
