@@ -221,6 +221,9 @@ def main() -> None:
     print(flush=True)
     for line in importlib.import_module("benchmarks.metrics").run():
         print(line, flush=True)
+    print(flush=True)
+    for line in importlib.import_module("benchmarks.auth").run():
+        print(line, flush=True)
     try:
         dev = importlib.import_module("benchmarks.dev")
     except ModuleNotFoundError:

@@ -75,6 +75,7 @@ from floww.adapters.prometheus import CONTENT_TYPE, CountingRepo, PlatformMetric
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
+from floww.adapters.sql.logins import SqlLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
 from floww.adapters.sql.replies import SqlReplies
@@ -124,6 +125,7 @@ from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
+from floww.ports.users import Users
 from floww.ports.workflow_repo import WorkflowRepo
 from floww.sdk.catalog import fields_for, provider_types
 from floww.settings import Settings
@@ -181,6 +183,7 @@ class ServerAdapters:
     registry: ImageRegistry | None = None
     registry_storage: RegistryStorage | None = None
     api_keys: ApiKeys | None = None
+    users: Users | None = None
     password_login: Callable[[str, str], Principal] | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
     auth_provider: str = "local"
@@ -223,6 +226,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         verification_uri=f"{settings.base_url}/device",
         production=settings.production,
         device_logins=SqlDeviceLogins(engine),
+        logins=SqlLogins(engine),
     )
     # Replicas on one PostgreSQL share dev replies and realtime through it; SQLite is one
     # process, so they stay in it there.
@@ -289,6 +293,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         registry_storage=local_registry if upstream is None else None,
         registry_upstream=upstream,
         api_keys=identity,
+        users=identity,
         password_login=identity.check_password,
         refresh_tokens=identity.refresh,
         dashboard_sign_in=PasswordSignIn(identity.check_password, identity.issue_token),
@@ -396,6 +401,7 @@ def memory_adapters(
         runtime_target=embedded_target(),
         registry=InMemoryImageRegistry(),
         api_keys=identity,
+        users=identity,
         auth_provider="memory",
     )
 
@@ -449,6 +455,7 @@ def _workos_identity(settings: Settings, adapters: ServerAdapters) -> ServerAdap
         adapters,
         identity=identity,
         api_keys=None,
+        users=None,  # WorkOS keeps the people: /api/users answers 503 saying so
         password_login=None,
         refresh_tokens=None,
         auth_provider="workos",
@@ -495,6 +502,7 @@ def server_deps(
         settings=settings,
         api_keys=adapters.api_keys,
         owner_id=adapters.ids.new_id("srv"),
+        users=adapters.users,
     )
 
 
@@ -692,7 +700,7 @@ def _ensure_admin(deps: ServerDeps, accounts: LocalAuth, home: Path) -> dict[str
     if accounts.has_users():
         return None
     password = secrets.token_urlsafe(16)
-    admin = accounts.create_user(ADMIN_EMAIL, password)
+    admin = accounts.create_user(ADMIN_EMAIL, password, admin=True)
     namespace = create_namespace(deps, admin, "default")
     password_file = home / "initial-admin-password"
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

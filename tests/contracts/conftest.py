@@ -26,6 +26,7 @@ from floww.ports.workflow_repo import WorkflowRepo
 from floww.testing.contracts.harness import AuthHarness
 from floww.testing.contracts.image_builder import ImageBuilderHarness
 from floww.testing.contracts.platform import PlatformHarness
+from floww.testing.contracts.users import UsersHarness
 
 
 def _collect(name: str) -> list[Any]:
@@ -45,6 +46,8 @@ REALTIME_FACTORIES = _collect("REALTIME_FACTORIES")
 REPLIES_FACTORIES = _collect("REPLIES_FACTORIES")
 AUTH_FACTORIES = _collect("AUTH_FACTORIES")
 API_KEYS_FACTORIES = _collect("API_KEYS_FACTORIES")
+USERS_FACTORIES = _collect("USERS_FACTORIES")
+LOGINS_FACTORIES = _collect("LOGINS_FACTORIES")
 PLATFORM_FACTORIES = _collect("PLATFORM_FACTORIES")
 IMAGE_BUILDER_FACTORIES = _collect("IMAGE_BUILDER_FACTORIES")
 RUNNER_FACTORIES = _collect("RUNNER_FACTORIES")
@@ -100,6 +103,16 @@ def auth_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
 @pytest.fixture(params=API_KEYS_FACTORIES)
 def api_keys_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
     """An ``AuthHarness`` whose ``auth`` also implements ``ApiKeys``."""
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=USERS_FACTORIES)
+def users_harness(request: pytest.FixtureRequest) -> Iterator[UsersHarness]:
+    yield from _from_factory(request)
+
+
+@pytest.fixture(params=LOGINS_FACTORIES)
+def logins(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _from_factory(request)
 
 

@@ -1,5 +1,5 @@
 """The local auth adapter (key files, accounts file, signed tokens) in the ``Identity``,
-``PlatformTokens`` and ``ApiKeys`` suites."""
+``PlatformTokens``, ``ApiKeys`` and ``Users`` suites."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
 from floww.adapters.memory import ManualClock
 from floww.testing.contracts.harness import AuthHarness
+from floww.testing.contracts.users import UsersHarness
 
 
 def local_auth() -> Iterator[AuthHarness]:
@@ -25,3 +26,12 @@ def local_auth() -> Iterator[AuthHarness]:
 
 AUTH_FACTORIES = [pytest.param(local_auth, id="local")]
 API_KEYS_FACTORIES = [pytest.param(local_auth, id="local")]
+
+
+def local_users() -> Iterator[UsersHarness]:
+    with tempfile.TemporaryDirectory(prefix="floww-users-") as home:
+        auth = LocalAuth(Path(home), ManualClock(), verification_uri="http://127.0.0.1/device")
+        yield UsersHarness(users=auth, sign_in=lambda user: auth.start_login(user).access_token)
+
+
+USERS_FACTORIES = [pytest.param(local_users, id="local")]

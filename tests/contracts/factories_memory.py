@@ -24,6 +24,7 @@ from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.workflow_repo import WorkflowRepo
 from floww.testing.contracts.harness import AuthHarness
+from floww.testing.contracts.users import UsersHarness
 
 
 def memory_repo() -> Iterator[WorkflowRepo]:
@@ -73,3 +74,11 @@ REALTIME_FACTORIES = [pytest.param(memory_realtime, id="memory")]
 REPLIES_FACTORIES = [pytest.param(memory_replies, id="memory")]
 AUTH_FACTORIES = [pytest.param(memory_auth, id="memory")]
 API_KEYS_FACTORIES = [pytest.param(memory_auth, id="memory")]
+
+
+def memory_users() -> Iterator[UsersHarness]:
+    auth = InMemoryIdentity(ManualClock())
+    yield UsersHarness(users=auth, sign_in=auth.issue_token)
+
+
+USERS_FACTORIES = [pytest.param(memory_users, id="memory")]

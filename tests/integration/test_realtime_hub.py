@@ -34,7 +34,7 @@ from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory import InMemoryIdentity, InMemoryWorkflowRepo
 from floww.domain.errors import NotFound, PermissionDenied, Unauthenticated, Unavailable
 from floww.domain.model import Member, Namespace, Principal, Workflow
-from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.access import Action, require_workflow
 from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.ports.realtime import workflow_channel
 
@@ -75,7 +75,7 @@ def server() -> Iterator[Server]:
         if kind != "workflow":
             return False
         try:
-            require_workflow(repo, principal, workflow_id, manage=False)
+            require_workflow(repo, principal, workflow_id, Action.READ)
         except (NotFound, PermissionDenied):
             return False
         return True

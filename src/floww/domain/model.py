@@ -42,6 +42,7 @@ __all__ = [
     "Trigger",
     "TriggerSource",
     "TriggerSpec",
+    "UserAccount",
     "Webhook",
     "Workflow",
 ]
@@ -68,6 +69,18 @@ class Principal:
     workflow_id: str | None = None
     execution_id: str | None = None
     scopes: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class UserAccount:
+    """A person's account as an administrator sees it: never a password or its hash.
+    ``admin`` may manage users; a ``disabled`` account signs nobody in."""
+
+    id: str
+    email: str
+    created_at: datetime
+    admin: bool = False
+    disabled: bool = False
 
 
 @attrs.frozen
@@ -446,7 +459,8 @@ class Definitions:
 class ApiKey:
     """What may be shown about an API key: never the key itself nor its digest. ``hint`` (for
     example ``floww_...x7Qa``) lets a person tell their keys apart; ``user_id`` owns the key and
-    ``namespace_id`` is the one namespace it reaches."""
+    ``namespace_id`` is the one namespace it reaches; ``scope`` (``full``, ``deploy`` or ``read``,
+    see ``floww.domain.roles``) bounds what it may do there."""
 
     id: str
     name: str
@@ -454,3 +468,4 @@ class ApiKey:
     user_id: str
     created_at: datetime
     hint: str
+    scope: str = "deploy"

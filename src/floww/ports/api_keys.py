@@ -14,15 +14,19 @@ class ApiKeys(Protocol):
 
     A key is shown in plain text once, when it is created; the adapter keeps only a digest.
     ``Identity.verify`` of a live key gives ``Principal(kind="api_key", id=<owner's user id>,
-    namespace_id=<its namespace>)``; after ``revoke_api_key`` it raises ``Unauthenticated``.
+    namespace_id=<its namespace>, scopes=(<its scope>,))``; after ``revoke_api_key``, and once its
+    owner is disabled, it raises ``Unauthenticated``.
     An adapter keeps the keys of ``user.id`` and does not judge the principal: who may manage
     keys (users only, never an API key or a workflow token) and in which namespaces is decided
     once, by the caller (``floww.domain.usecases.api_keys``).
     """
 
-    def create_api_key(self, user: Principal, namespace_id: str, name: str) -> tuple[str, ApiKey]:
-        """A new key of ``user`` for ``namespace_id``: its plain text and its public info.
-        ``InvalidInput`` for an empty namespace id or name; ``NotFound`` for an unknown user."""
+    def create_api_key(
+        self, user: Principal, namespace_id: str, name: str, scope: str = "deploy"
+    ) -> tuple[str, ApiKey]:
+        """A new key of ``user`` for ``namespace_id`` with ``scope``: its plain text and its
+        public info. ``verify`` of the key gives ``scopes=(scope,)``. ``InvalidInput`` for an
+        empty namespace id or name; ``NotFound`` for an unknown user."""
         ...
 
     def list_api_keys(self, user: Principal) -> list[ApiKey]:

@@ -44,9 +44,17 @@ class WorkflowRepo(Protocol):
     def get_namespace(self, namespace_id: str) -> Namespace: ...
 
     def add_member(self, member: Member) -> None:
-        """Grant a user access to a namespace (idempotent)."""
+        """Add a member, or set the role of one already there (idempotent): the one call that
+        grants a role, whoever decides it (an owner, an identity provider's memberships).
+        ``NotFound`` for an unknown namespace."""
 
     def get_member(self, namespace_id: str, user_id: str) -> Member | None: ...
+
+    def list_members(self, namespace_id: str) -> list[Member]:
+        """The namespace's members, by user id; empty for an unknown namespace."""
+
+    def remove_member(self, namespace_id: str, user_id: str) -> None:
+        """Take a user's access away at once; ``NotFound`` when they are not a member."""
 
     def list_namespaces(self, user_id: str) -> list[Namespace]:
         """Namespaces the user is a member of, by name."""

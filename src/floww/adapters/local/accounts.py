@@ -1,4 +1,5 @@
-"""Local accounts: users with scrypt-hashed passwords, and API keys stored as SHA-256 digests.
+"""Local accounts: users with scrypt-hashed passwords, API keys stored as SHA-256 digests, and
+logins (refresh-token families).
 
 Everything lives in one JSON file, ``<home>/auth/accounts.json`` (mode 0600, directory 0700).
 Writes hold a thread lock and an exclusive ``flock`` on ``accounts.lock`` (POSIX), then replace
@@ -10,6 +11,11 @@ readers never see half a file.
   stored beside each hash, so they can be raised without invalidating old hashes.
 - API keys (``floww_...``) are returned in plain text once, at creation; the file keeps only
   their SHA-256 digest. A 256-bit random key needs no slow hash: it cannot be guessed.
+- A user may be ``admin`` (manages users) and may be ``disabled``: a disabled user's keys and
+  logins are refused at verification, not at expiry.
+- Logins (refresh-token families, ``floww.ports.logins``) may live in the same file
+  (``FileLogins``, under ``sessions``), for a ``LocalAuth`` given no database; the server keeps
+  them in its database (``SqlLogins``).
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from typing import Any
 import attrs
 
 from floww.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
-from floww.domain.model import Principal
+from floww.domain.model import Principal, UserAccount
+from floww.ports.logins import Login, LoginStore, Rotation
 from floww.ports.support import Clock
 
-__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo"]
+__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo", "FileLogins", "normalize_email"]
 
 API_KEY_PREFIX = "floww_"
 _FORMAT_VERSION = 1
@@ -52,6 +59,7 @@ class ApiKeyInfo:
     name: str
     created_at: datetime
     hint: str
+    scope: str
 
 
 def normalize_email(email: str) -> str:
@@ -100,7 +108,21 @@ def _key_digest(plaintext: str) -> str:
 
 
 def _empty() -> dict[str, Any]:
-    return {"version": _FORMAT_VERSION, "users": {}, "api_keys": {}}
+    return {"version": _FORMAT_VERSION, "users": {}, "api_keys": {}, "sessions": {}}
+
+
+def _account(user: dict[str, Any]) -> UserAccount:
+    return UserAccount(
+        id=user["id"],
+        email=user["email"],
+        created_at=datetime.fromisoformat(user["created_at"]),
+        admin=bool(user.get("admin", False)),
+        disabled=bool(user.get("disabled", False)),
+    )
+
+
+def _by_id(data: dict[str, Any], user_id: str) -> dict[str, Any] | None:
+    return next((u for u in data["users"].values() if u["id"] == user_id), None)
 
 
 class AccountStore:
@@ -121,7 +143,9 @@ class AccountStore:
 
     # users --------------------------------------------------------------------------------
 
-    def create_user(self, email: str, password: str | None = None) -> Principal:
+    def create_user(
+        self, email: str, password: str | None = None, *, admin: bool = False
+    ) -> Principal:
         """The user with this email, created on first use. ``Conflict`` when a password is
         given for an email that exists already; ``InvalidInput`` for a malformed email or a
         password shorter than 8 characters."""
@@ -139,6 +163,8 @@ class AccountStore:
                 "email": key,
                 "created_at": self._clock.now().isoformat(),
                 "password": _hash_password(password) if password is not None else None,
+                "admin": admin,
+                "disabled": False,
             }
             data["users"][key] = user
             return self._principal(user)
@@ -157,6 +183,8 @@ class AccountStore:
         matches = _password_matches(password, record or _DUMMY_PASSWORD)
         if user is None or record is None or not matches:
             raise Unauthenticated("wrong email or password")
+        if user.get("disabled"):
+            raise Unauthenticated("this account is disabled; ask an administrator")
         return self._principal(user)
 
     def has_users(self) -> bool:
@@ -169,9 +197,52 @@ class AccountStore:
                 return self._principal(user)
         raise NotFound("user", user_id)
 
+    def get_account(self, user_id: str) -> UserAccount:
+        user = _by_id(self._read(), user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return _account(user)
+
+    def find_account(self, email: str) -> UserAccount | None:
+        user = self._read()["users"].get(normalize_email(email))
+        return None if user is None else _account(user)
+
+    def list_accounts(self) -> list[UserAccount]:
+        return sorted(map(_account, self._read()["users"].values()), key=lambda a: a.email)
+
+    def set_disabled(self, user_id: str, disabled: bool) -> UserAccount:
+        with self._write() as data:
+            user = _by_id(data, user_id)
+            if user is None:
+                raise NotFound("user", user_id)
+            user["disabled"] = disabled
+            return _account(user)
+
+    def change_password(self, user_id: str, current: str, new: str) -> None:
+        if not isinstance(new, str) or len(new) < _MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"a password needs at least {_MIN_PASSWORD_LENGTH} characters")
+        with self._write() as data:
+            user = _by_id(data, user_id)
+            record = user.get("password") if user is not None else None
+            matches = isinstance(current, str) and _password_matches(
+                current, record or _DUMMY_PASSWORD
+            )
+            if user is None or record is None or not matches:
+                raise Unauthenticated("the current password is wrong")
+            user["password"] = _hash_password(new)
+
+    def require_active(self, user_id: str) -> None:
+        """``Unauthenticated`` when the user is disabled. A user id without an account passes
+        (tokens issued by hand)."""
+        user = _by_id(self._read(), user_id)
+        if user is not None and user.get("disabled"):
+            raise Unauthenticated("this account is disabled")
+
     # API keys -----------------------------------------------------------------------------
 
-    def create_api_key(self, user_id: str, namespace_id: str, name: str) -> tuple[str, ApiKeyInfo]:
+    def create_api_key(
+        self, user_id: str, namespace_id: str, name: str, scope: str = "deploy"
+    ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plain text is returned here and nowhere else."""
         if not namespace_id or not name or not name.strip():
             raise InvalidInput("an API key needs a namespace and a name")
@@ -184,6 +255,7 @@ class AccountStore:
             "created_at": self._clock.now().isoformat(),
             "hint": f"{API_KEY_PREFIX}...{plaintext[-4:]}",
             "sha256": _key_digest(plaintext),
+            "scope": scope,
         }
         with self._write() as data:
             if not any(user["id"] == user_id for user in data["users"].values()):
@@ -211,14 +283,15 @@ class AccountStore:
         data = self._read()
         for record in data["api_keys"].values():
             if hmac.compare_digest(record["sha256"], digest):
-                user = next(
-                    (u for u in data["users"].values() if u["id"] == record["user_id"]), None
-                )
+                user = _by_id(data, record["user_id"])
+                if user is None or user.get("disabled"):
+                    raise Unauthenticated("the owner of this API key is disabled or gone")
                 return Principal(
                     id=record["user_id"],
                     kind="api_key",
-                    email=user["email"] if user is not None else None,
+                    email=user["email"],
                     namespace_id=record["namespace_id"],
+                    scopes=(record.get("scope", "deploy"),),
                 )
         raise Unauthenticated("unknown or revoked API key")
 
@@ -233,6 +306,8 @@ class AccountStore:
         # a file's mtime is too coarse to notice that reliably.
         try:
             data = json.loads(self._path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                data.setdefault("sessions", {})
         except FileNotFoundError:
             return _empty()
         except OSError as exc:
@@ -299,4 +374,73 @@ def _info(record: dict[str, Any]) -> ApiKeyInfo:
         name=record["name"],
         created_at=datetime.fromisoformat(record["created_at"]),
         hint=record["hint"],
+        scope=record.get("scope", "deploy"),
+    )
+
+
+class FileLogins(LoginStore):
+    """Logins in the accounts file of ``accounts`` (under ``sessions``), each change one locked
+    write: for a ``LocalAuth`` without a database. Shared by processes on one home."""
+
+    def __init__(self, accounts: AccountStore) -> None:
+        self._accounts = accounts
+
+    def start(self, login: Login) -> None:
+        with self._accounts._write() as data:
+            data["sessions"][login.id] = {
+                "user_id": login.user_id,
+                "current": login.current,
+                "expires_at": login.expires_at.isoformat(),
+                "revoked": login.revoked,
+            }
+
+    def find(self, login_id: str) -> Login | None:
+        record = self._accounts._read()["sessions"].get(login_id)
+        return None if record is None else _login(login_id, record)
+
+    def rotate(
+        self, login_id: str, user_id: str, presented: str, successor: str, now: datetime
+    ) -> Rotation:
+        with self._accounts._write() as data:
+            record = data["sessions"].get(login_id)
+            if record is None or record["user_id"] != user_id or record["revoked"]:
+                return Rotation.ENDED
+            if datetime.fromisoformat(record["expires_at"]) <= now:
+                return Rotation.ENDED
+            if not hmac.compare_digest(record["current"], presented):
+                record["revoked"] = True
+                return Rotation.REUSED
+            record["current"] = successor
+            return Rotation.ROTATED
+
+    def revoke(self, login_id: str) -> None:
+        with self._accounts._write() as data:
+            record = data["sessions"].get(login_id)
+            if record is not None:
+                record["revoked"] = True
+
+    def revoke_user(self, user_id: str) -> None:
+        with self._accounts._write() as data:
+            for record in data["sessions"].values():
+                if record["user_id"] == user_id:
+                    record["revoked"] = True
+
+    def forget_expired(self, before: datetime) -> None:
+        with self._accounts._write() as data:
+            gone = [
+                login_id
+                for login_id, record in data["sessions"].items()
+                if datetime.fromisoformat(record["expires_at"]) < before
+            ]
+            for login_id in gone:
+                del data["sessions"][login_id]
+
+
+def _login(login_id: str, record: dict[str, Any]) -> Login:
+    return Login(
+        id=login_id,
+        user_id=record["user_id"],
+        current=record["current"],
+        expires_at=datetime.fromisoformat(record["expires_at"]),
+        revoked=bool(record["revoked"]),
     )

@@ -1,73 +1,53 @@
-"""Compact signed tokens: JSON Web Tokens (RFC 7519) signed with HMAC-SHA256, one key per purpose.
+"""Compact signed tokens: JSON Web Tokens (RFC 7519) signed with HMAC-SHA256, one key per purpose,
+encoded and verified by PyJWT.
 
 The header names the purpose as ``kid`` and the payload repeats it as ``typ``; the signature is
 checked with that purpose's key, and ``decode`` accepts only the purposes its caller names. So a
 token minted for one purpose (an execution token, say) is rejected where another is expected
-(a user access token), even though both are well-formed JWTs.
+(a user access token), even though both are well-formed JWTs. Only ``HS256`` is accepted:
+``alg=none`` and every other algorithm are refused before any key is used.
 
 Every token carries ``iat``, ``exp`` (whole seconds since the epoch) and a random ``jti``, so two
-tokens issued in the same second differ. Failures raise ``Unauthenticated`` with a short reason
-and never echo the token.
+tokens issued in the same second differ. Expiry is judged against the injected ``now``, not the
+wall clock. Failures raise ``Unauthenticated`` with a short reason and never echo the token.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import re
 import secrets
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+import jwt
+
 from floww.domain.errors import InvalidInput, Unauthenticated
 
 __all__ = ["TokenCodec", "claimed_purpose"]
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_ALGORITHM = "HS256"
 _MAX_TOKEN_LENGTH = 8192
 _RESERVED = frozenset({"typ", "iat", "exp", "jti"})
 
 
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _json_segment(value: Mapping[str, Any]) -> str:
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return _b64encode(text.encode("utf-8"))
-
-
-def _parse_segment(segment: str) -> dict[str, Any]:
+def _header(token: str) -> dict[str, Any] | None:
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 2:
+        return None
     try:
-        value = json.loads(_b64decode(segment))
-    except (ValueError, RecursionError):
-        raise Unauthenticated("malformed token") from None
-    if not isinstance(value, dict):
-        raise Unauthenticated("malformed token")
-    return value
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return None
+    return header if isinstance(header, dict) else None
 
 
 def claimed_purpose(token: str) -> str | None:
     """The purpose a token's header claims (unverified), or ``None`` when it is not a token of
     this codec's shape: a router's question, never a check."""
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or token.count(".") != 2:
-        return None
-    segment = token.split(".", 1)[0]
-    if not _SEGMENT.fullmatch(segment):
-        return None
-    try:
-        header = _parse_segment(segment)
-    except Unauthenticated:
+    header = _header(token)
+    if header is None or header.get("alg") != _ALGORITHM:
         return None
     purpose = header.get("kid")
-    return purpose if isinstance(purpose, str) and header.get("alg") == "HS256" else None
+    return purpose if isinstance(purpose, str) else None
 
 
 class TokenCodec:
@@ -103,35 +83,38 @@ class TokenCodec:
             "exp": issued + ttl_seconds,
             "jti": secrets.token_urlsafe(12),
         }
-        header = {"alg": "HS256", "typ": "JWT", "kid": purpose}
-        signing_input = f"{_json_segment(header)}.{_json_segment(payload)}"
-        return f"{signing_input}.{self._sign(purpose, signing_input)}"
+        return jwt.encode(
+            payload, self._keys[purpose], algorithm=_ALGORITHM, headers={"kid": purpose}
+        )
 
     def decode(
         self, token: str, *, purposes: Collection[str], now: datetime
     ) -> tuple[str, dict[str, Any]]:
         """The purpose and claims of a valid token. ``Unauthenticated`` when it is malformed,
         signed with another key, of a purpose not in ``purposes``, or expired at ``now``."""
-        if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
+        header = _header(token)
+        if header is None:
             raise Unauthenticated("malformed token")
-        parts = token.split(".")
-        if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
-            raise Unauthenticated("malformed token")
-        header_segment, payload_segment, signature = parts
-        header = _parse_segment(header_segment)
-        if header.get("alg") != "HS256":
+        if header.get("alg") != _ALGORITHM:
             raise Unauthenticated("unsupported token algorithm")
         purpose = header.get("kid")
         if not isinstance(purpose, str) or purpose not in self._keys:
             raise Unauthenticated("unknown token type")
-        expected = self._sign(purpose, f"{header_segment}.{payload_segment}")
-        # compare the encoded form: it rejects every alternative spelling of the same bytes
-        if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
-            raise Unauthenticated("invalid token signature")
+        try:
+            # expiry is checked below against the injected clock, not PyJWT's wall clock
+            claims = jwt.decode(
+                token,
+                self._keys[purpose],
+                algorithms=[_ALGORITHM],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("invalid token signature") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("malformed token") from None
         if purpose not in purposes:
             raise Unauthenticated(f"a {purpose} token is not accepted here")
-        claims = _parse_segment(payload_segment)
-        if claims.get("typ") != purpose:
+        if not isinstance(claims, dict) or claims.get("typ") != purpose:
             raise Unauthenticated("malformed token")
         expires = claims.get("exp")
         if not isinstance(expires, int) or isinstance(expires, bool):
@@ -139,7 +122,3 @@ class TokenCodec:
         if now.timestamp() >= expires:
             raise Unauthenticated("token expired")
         return purpose, claims
-
-    def _sign(self, purpose: str, signing_input: str) -> str:
-        mac = hmac.digest(self._keys[purpose], signing_input.encode("ascii"), hashlib.sha256)
-        return _b64encode(mac)

@@ -38,6 +38,16 @@ class TenancyTables(RepoTables):
         with self._lock:
             return self._members.get((namespace_id, user_id))
 
+    def list_members(self, namespace_id: str) -> list[Member]:
+        with self._lock:
+            found = [m for (ns, _), m in self._members.items() if ns == namespace_id]
+        return sorted(found, key=lambda member: member.user_id)
+
+    def remove_member(self, namespace_id: str, user_id: str) -> None:
+        with self._lock:
+            if self._members.pop((namespace_id, user_id), None) is None:
+                raise NotFound("member", user_id)
+
     def list_namespaces(self, user_id: str) -> list[Namespace]:
         with self._lock:
             found = [self._namespaces[ns] for (ns, uid) in self._members if uid == user_id]

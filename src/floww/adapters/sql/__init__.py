@@ -6,6 +6,7 @@ migrations.
     repo = SqlWorkflowRepo(engine, secret_box)
 """
 
+from floww.adapters.sql import logins as logins  # its table joins the schema
 from floww.adapters.sql import replica_schema as replica_schema  # its tables join the schema
 from floww.adapters.sql.engine import make_engine
 from floww.adapters.sql.migration import current_revision, head_revision, migrate

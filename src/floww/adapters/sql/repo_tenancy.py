@@ -69,6 +69,25 @@ class SqlTenancy(SqlRepoBase):
             ).first()
         return None if row is None else Member(row.namespace_id, row.user_id, row.role)
 
+    def list_members(self, namespace_id: str) -> list[Member]:
+        with self._tx.read() as conn:
+            rows = conn.execute(
+                select(members)
+                .where(members.c.namespace_id == namespace_id)
+                .order_by(members.c.user_id)
+            ).all()
+        return [Member(row.namespace_id, row.user_id, row.role) for row in rows]
+
+    def remove_member(self, namespace_id: str, user_id: str) -> None:
+        with self._tx.write() as conn:
+            gone = conn.execute(
+                members.delete().where(
+                    members.c.namespace_id == namespace_id, members.c.user_id == user_id
+                )
+            )
+            if gone.rowcount == 0:
+                raise NotFound("member", user_id)
+
     def list_namespaces(self, user_id: str) -> list[Namespace]:
         with self._tx.read() as conn:
             rows = conn.execute(

@@ -1,66 +1,141 @@
-"""Who may touch what. A principal sees a namespace when it is a member, or when its token is
-scoped to that namespace. Objects of other namespaces are reported as not found, so that ids
-of other tenants are not confirmed to exist."""
+"""Who may touch what: every route's check is one call here, and every answer comes from the
+rule table in ``floww.domain.roles``.
+
+- A user reaches a namespace as a member; their role says what they may do in it.
+- An API key is bound to one namespace; it may do what its scope allows *and* what its owner's
+  current role allows (a key outlives no membership: remove the member and their keys stop).
+- An execution token (and a dev token) reaches the KV store of its own namespace and the code
+  of its own workflow (``roles.EXECUTION_ACTIONS``); a registry push token reaches no API
+  object at all.
+
+A namespace (or an object in one) the caller cannot reach is ``NotFound``, so ids of other
+tenants are not confirmed to exist; a namespace the caller reaches but whose rule refuses the
+action is ``PermissionDenied``, with a sentence naming the role or scope that is missing.
+"""
 
 from __future__ import annotations
 
 from floww.domain.errors import NotFound, PermissionDenied
 from floww.domain.model import Namespace, Principal, Workflow
 from floww.domain.oci import is_base_repository
+from floww.domain.roles import (
+    DEFAULT_API_KEY_SCOPE,
+    EXECUTION_ACTIONS,
+    Action,
+    role_allows,
+    scope_allows,
+)
 from floww.ports.workflow_repo import WorkflowRepo
 
-__all__ = ["authorize_registry", "may_subscribe", "require_namespace", "require_workflow"]
+__all__ = [
+    "Action",
+    "allows",
+    "api_key_scope",
+    "authorize_registry",
+    "may_subscribe",
+    "require_api_caller",
+    "require_namespace",
+    "require_workflow",
+]
 
-_FULL_ACCESS_KINDS = {"user", "api_key"}
+_PEOPLE = {"user", "api_key"}
 
 
-def _may_access(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> bool:
-    if principal.kind == "registry":
-        return False  # push tokens open the registry (``authorize_registry``) and nothing else
-    if principal.namespace_id is not None:
-        # API keys, execution and registry tokens are bound to one namespace.
-        return principal.namespace_id == namespace_id
-    return principal.kind == "user" and repo.get_member(namespace_id, principal.id) is not None
+def api_key_scope(principal: Principal) -> str:
+    """The scope of an API key principal (``full``, ``deploy`` or ``read``)."""
+    return principal.scopes[0] if principal.scopes else DEFAULT_API_KEY_SCOPE
+
+
+def require_api_caller(principal: Principal) -> None:
+    """The API beyond ``/v2/`` is for people, API keys and running code; ``PermissionDenied``
+    for a registry push token."""
+    if principal.kind not in (*_PEOPLE, "execution"):
+        raise PermissionDenied(f"a {principal.kind} token opens the registry only")
+
+
+def _role(repo: WorkflowRepo, principal: Principal, namespace_id: str) -> str | None:
+    """The caller's role in the namespace, ``None`` when it cannot reach it at all."""
+    if principal.kind not in _PEOPLE:
+        return None
+    if principal.kind == "api_key" and principal.namespace_id != namespace_id:
+        return None
+    member = repo.get_member(namespace_id, principal.id)
+    return None if member is None else member.role
+
+
+def _check(repo: WorkflowRepo, principal: Principal, namespace_id: str, action: Action) -> None:
+    if principal.kind == "execution":
+        if principal.namespace_id != namespace_id:
+            raise NotFound("namespace", namespace_id)
+        if action not in EXECUTION_ACTIONS:
+            raise PermissionDenied(
+                "an execution token reaches its namespace's KV store and its workflow's code "
+                f"only, not {action.value}"
+            )
+        return
+    role = _role(repo, principal, namespace_id)
+    if role is None:
+        raise NotFound("namespace", namespace_id)
+    if not role_allows(role, action):
+        raise PermissionDenied(
+            f"your role in this namespace is {role}, which may not {action.value}; "
+            "ask an owner of the namespace for another role",
+            role=role,
+            action=action.value,
+        )
+    if principal.kind == "api_key" and not scope_allows(api_key_scope(principal), action):
+        scope = api_key_scope(principal)
+        raise PermissionDenied(
+            f"this API key has the {scope} scope, which may not {action.value}; "
+            "create a key with a wider scope",
+            scope=scope,
+            action=action.value,
+        )
 
 
 def require_namespace(
-    repo: WorkflowRepo, principal: Principal, namespace_id: str, *, manage: bool = True
+    repo: WorkflowRepo, principal: Principal, namespace_id: str, action: Action
 ) -> Namespace:
-    """The namespace, if the principal may use it; ``NotFound`` otherwise. Execution-scoped
-    principals reach their own namespace only for what runs inside it (``manage=False``: KV)
-    and never manage it (``PermissionDenied``)."""
-    if not _may_access(repo, principal, namespace_id):
-        raise NotFound("namespace", namespace_id)
-    if manage and principal.kind not in _FULL_ACCESS_KINDS:
-        raise PermissionDenied(f"a {principal.kind} token may not manage namespaces")
+    """The namespace, if the principal may do ``action`` in it; ``NotFound`` when it cannot
+    reach it, ``PermissionDenied`` when its role, scope or kind does not allow the action."""
+    _check(repo, principal, namespace_id, action)
     return repo.get_namespace(namespace_id)
 
 
+def allows(repo: WorkflowRepo, principal: Principal, namespace_id: str, action: Action) -> bool:
+    """Whether the principal may do ``action`` in the namespace (no error either way)."""
+    try:
+        _check(repo, principal, namespace_id, action)
+    except (NotFound, PermissionDenied):
+        return False
+    return True
+
+
 def require_workflow(
-    repo: WorkflowRepo, principal: Principal, workflow_id: str, *, manage: bool = True
+    repo: WorkflowRepo, principal: Principal, workflow_id: str, action: Action
 ) -> Workflow:
-    """The workflow, if the principal may use it. Execution-scoped principals reach only their
-    own workflow and never manage it (``PermissionDenied``)."""
+    """The workflow, if the principal may do ``action`` in its namespace; otherwise as
+    ``require_namespace`` (an unreachable workflow is ``NotFound``)."""
     try:
         workflow = repo.get_workflow(workflow_id)
     except NotFound:
         raise NotFound("workflow", workflow_id) from None
-    if not _may_access(repo, principal, workflow.namespace_id):
-        raise NotFound("workflow", workflow_id)
     if principal.workflow_id is not None and principal.workflow_id != workflow_id:
         raise NotFound("workflow", workflow_id)
-    if manage and principal.kind not in _FULL_ACCESS_KINDS:
-        raise PermissionDenied(f"a {principal.kind} token may not manage workflows")
+    try:
+        _check(repo, principal, workflow.namespace_id, action)
+    except NotFound:
+        raise NotFound("workflow", workflow_id) from None
     return workflow
 
 
 def may_subscribe(repo: WorkflowRepo, principal: Principal, channel: str) -> bool:
-    """Realtime channels: ``workflow:<id>`` is open to whoever may manage that workflow."""
+    """Realtime channels: ``workflow:<id>`` is open to whoever may read that workflow."""
     kind, _, workflow_id = channel.partition(":")
     if kind != "workflow" or not workflow_id:
         return False
     try:
-        require_workflow(repo, principal, workflow_id, manage=True)
+        require_workflow(repo, principal, workflow_id, Action.READ)
     except (NotFound, PermissionDenied):
         return False
     return True
@@ -70,9 +145,10 @@ def authorize_registry(
     repo: WorkflowRepo, principal: Principal, repository: str, action: str
 ) -> None:
     """Registry access: repository ``floww/<namespace id>`` belongs to that namespace. A
-    registry token allows what its scopes name (``push:<repo>`` implies pull); users and API
-    keys need access to the namespace. The platform's base images (``floww-base/...``) are
-    pulled by any principal and pushed by none. ``PermissionDenied`` otherwise."""
+    registry token allows what its scopes name (``push:<repo>`` implies pull) on that one
+    repository; users and API keys need ``deploy`` to push and ``read`` to pull. The
+    platform's base images (``floww-base/...``) are pulled by any principal (image layers are
+    mounted from them) and pushed by none. ``PermissionDenied`` otherwise."""
     if is_base_repository(repository):
         if action == "pull":
             return
@@ -84,5 +160,10 @@ def authorize_registry(
         if f"push:{repository}" in principal.scopes or f"{action}:{repository}" in principal.scopes:
             return
         raise PermissionDenied(f"this token may not {action} {repository}")
-    if principal.kind not in _FULL_ACCESS_KINDS or not _may_access(repo, principal, namespace_id):
+    if principal.kind not in _PEOPLE:
         raise PermissionDenied(f"no access to {repository}")
+    wanted = Action.READ if action == "pull" else Action.DEPLOY
+    try:
+        _check(repo, principal, namespace_id, wanted)
+    except NotFound:
+        raise PermissionDenied(f"no access to {repository}") from None

@@ -36,7 +36,7 @@ from floww.domain.model import (
 )
 from floww.domain.oci import image_repository, runtime_repository
 from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_url
-from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases.access import Action, require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.triggers import check_trigger_set, sync_triggers
 from floww.ports.platform import DeploymentReceipt
@@ -68,7 +68,7 @@ def create_runtime(
     """Find the namespace's runtime for ``spec_hash`` or create it from ``image_ref`` on the
     function host. A runtime whose image failed is retried. The image must be one of the
     namespace's own (``floww/<namespace id>``): ``PermissionDenied`` otherwise."""
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.DEPLOY)
     if image_repository(image_ref) != runtime_repository(namespace_id):
         raise PermissionDenied(
             f"runtime images of this namespace come from {runtime_repository(namespace_id)}, "
@@ -108,7 +108,7 @@ def plan_deployment(
     deps: ServerDeps, principal: Principal, workflow_id: str, specs: Sequence[TriggerSpec]
 ) -> TriggerDiff:
     """The trigger diff a deployment of ``specs`` would make; changes nothing."""
-    require_workflow(deps.repo, principal, workflow_id)
+    require_workflow(deps.repo, principal, workflow_id, Action.DEPLOY)
     current = [t.spec for t in deps.repo.list_triggers(workflow_id, TriggerSource.DEPLOYMENT)]
     return diff_triggers(current, specs)
 
@@ -131,7 +131,7 @@ def create_deployment(
 ) -> DeploymentReceipt:
     """Raises ``NotFound`` (workflow, runtime), ``UserCodeError`` (the code does not load on
     the runtime), ``ProviderNotConfigured`` and ``InvalidInput``."""
-    workflow = require_workflow(deps.repo, principal, request.workflow_id)
+    workflow = require_workflow(deps.repo, principal, request.workflow_id, Action.DEPLOY)
     try:
         runtime = deps.repo.get_runtime(request.runtime_id)
     except NotFound:
@@ -196,7 +196,7 @@ def activate_deployment(
     active one) and sync the deployment triggers to its specs. Raises ``NotFound`` (workflow,
     deployment of another workflow), ``InvalidInput`` (nothing before the active one, its
     runtime is not ready) and ``ProviderNotConfigured`` (a provider it uses was removed)."""
-    workflow = require_workflow(deps.repo, principal, workflow_id)
+    workflow = require_workflow(deps.repo, principal, workflow_id, Action.DEPLOY)
     target_id = deployment_id or _earlier_than_active(deps, workflow.id)
     try:
         target = deps.repo.get_deployment(target_id)
@@ -233,7 +233,7 @@ def deactivate_deployment(
     """Return the workflow to dev-only: no active deployment, no deployment triggers (its
     webhooks answer 404 unless a dev session serves them). Returns the deployment that was
     active, or None (then only leftover deployment triggers are removed). ``NotFound``."""
-    workflow = require_workflow(deps.repo, principal, workflow_id)
+    workflow = require_workflow(deps.repo, principal, workflow_id, Action.DEPLOY)
     previous = deps.repo.deactivate_deployment(workflow.id)
     sync_triggers(
         deps.repo,
@@ -250,7 +250,7 @@ def deployment_history(
 ) -> list[tuple[Deployment, str | None]]:
     """The workflow's deployments, newest first, each with the image reference of its
     runtime (None when that runtime is gone). ``NotFound``."""
-    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    require_workflow(deps.repo, principal, workflow_id, Action.READ)
     images: dict[str, str | None] = {}
     history = []
     for deployment in deps.repo.list_deployments(workflow_id):

@@ -16,6 +16,7 @@ from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
 from floww.ports.tokens import PlatformTokens
+from floww.ports.users import Users
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["ServerDeps", "ServerSettings"]
@@ -63,3 +64,4 @@ class ServerDeps:
     api_keys: ApiKeys | None = None
     owner_id: str = "server"
     routing: RoutingTables = attrs.field(factory=RoutingTables, eq=False)
+    users: Users | None = None

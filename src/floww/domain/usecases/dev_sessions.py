@@ -22,7 +22,7 @@ from datetime import timedelta
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec
 from floww.domain.triggers import webhook_url, webhooks_for
-from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.triggers import check_trigger_set, sync_triggers
 from floww.ports.dev_sessions import DevSessionLease
@@ -59,7 +59,7 @@ def open_dev_session(
     """Register (or update) a session with the triggers its code declares and a fresh lease;
     returns the webhook URLs of those triggers. ``InvalidInput`` for colliding webhooks or a
     malformed session id."""
-    require_workflow(deps.repo, principal, workflow_id)
+    require_workflow(deps.repo, principal, workflow_id, Action.RUN)
     _check_session_id(session_id)
     check_trigger_set(workflow_id, specs)
     now = deps.clock.now()
@@ -83,7 +83,7 @@ def renew_dev_session(
 ) -> None:
     """Extend the session's lease. ``NotFound`` when the session is not registered (stopped,
     or dropped after its lease lapsed): its client registers again."""
-    require_workflow(deps.repo, principal, workflow_id)
+    require_workflow(deps.repo, principal, workflow_id, Action.RUN)
     _check_session_id(session_id)
     expires_at = deps.clock.now() + timedelta(seconds=deps.settings.dev_lease_s)
     deps.dev_sessions.renew(workflow_id, session_id, expires_at)
@@ -94,7 +94,7 @@ def close_dev_session(
     deps: ServerDeps, principal: Principal, workflow_id: str, session_id: str = DEFAULT_SESSION
 ) -> None:
     """Remove one session; the other sessions of the workflow keep their triggers."""
-    require_workflow(deps.repo, principal, workflow_id)
+    require_workflow(deps.repo, principal, workflow_id, Action.RUN)
     _check_session_id(session_id)
     deps.dev_sessions.remove(workflow_id, session_id)
     _route_answerer(deps, workflow_id)

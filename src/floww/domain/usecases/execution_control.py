@@ -29,7 +29,7 @@ from floww.domain.model import (
     TriggerSource,
     TriggerSpec,
 )
-from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import new_execution, queue_execution
 from floww.domain.usecases.queries import get_execution
@@ -41,7 +41,7 @@ CANCELLED_MESSAGE = "cancelled"
 
 def rerun_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> Execution:
     source = get_execution(deps, principal, execution_id)
-    require_workflow(deps.repo, principal, source.workflow_id)
+    require_workflow(deps.repo, principal, source.workflow_id, Action.RUN)
     try:
         trigger = deps.repo.get_trigger(source.trigger_id)
     except NotFound:
@@ -77,7 +77,7 @@ def rerun_execution(deps: ServerDeps, principal: Principal, execution_id: str) -
 
 def cancel_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> Execution:
     execution = get_execution(deps, principal, execution_id)
-    require_workflow(deps.repo, principal, execution.workflow_id)
+    require_workflow(deps.repo, principal, execution.workflow_id, Action.RUN)
     if execution.status.is_final:
         raise Conflict(
             f"execution {execution_id} already finished ({execution.status.value})",

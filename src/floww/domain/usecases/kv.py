@@ -11,7 +11,7 @@ from typing import Any
 
 from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
 from floww.domain.model import KvItem, Principal
-from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.access import Action, require_namespace
 from floww.domain.usecases.deps import ServerDeps
 
 __all__ = ["MAX_KEY_LENGTH", "kv_delete", "kv_get", "kv_list", "kv_namespace", "kv_put"]
@@ -29,7 +29,7 @@ def kv_namespace(deps: ServerDeps, principal: Principal, requested: str | None) 
     namespace_id = requested or principal.namespace_id
     if namespace_id is None:
         raise InvalidInput("name the namespace: ?namespace=<namespace id>", field="namespace")
-    require_namespace(deps.repo, principal, namespace_id, manage=False)
+    require_namespace(deps.repo, principal, namespace_id, Action.KV)
     return namespace_id
 
 

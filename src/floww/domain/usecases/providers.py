@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Provider, ProviderField, ProviderRef
-from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.access import Action, require_namespace
 from floww.domain.usecases.deps import ServerDeps
 
 __all__ = [
@@ -63,7 +63,7 @@ def setup_provider(
     fields: Sequence[ProviderField],
     config: Mapping[str, str],
 ) -> Provider:
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.MANAGE)
     clean = validate_config(fields, config, ref.key)
     existing = deps.repo.find_provider(namespace_id, ref)
     provider = Provider(
@@ -79,7 +79,7 @@ def setup_provider(
 def remove_provider(
     deps: ServerDeps, principal: Principal, *, namespace_id: str, ref: ProviderRef
 ) -> None:
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.MANAGE)
     deps.repo.delete_provider(namespace_id, ref)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied
+from floww.domain.errors import InvalidInput, NotFound
 from floww.domain.model import (
     Deployment,
     Execution,
@@ -22,7 +22,7 @@ from floww.domain.model import (
     Runtime,
     Workflow,
 )
-from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases.access import Action, allows, require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.providers import redact
 
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 MAX_PAGE = 200
-_CONFIG_READERS = {"user", "api_key"}
 
 
 @attrs.frozen
@@ -57,17 +56,17 @@ class RedactedProvider:
 
 
 def get_namespace(deps: ServerDeps, principal: Principal, namespace_id: str) -> Namespace:
-    return require_namespace(deps.repo, principal, namespace_id)
+    return require_namespace(deps.repo, principal, namespace_id, Action.READ)
 
 
 def get_workflow(deps: ServerDeps, principal: Principal, workflow_id: str) -> Workflow:
-    return require_workflow(deps.repo, principal, workflow_id, manage=False)
+    return require_workflow(deps.repo, principal, workflow_id, Action.READ)
 
 
 def find_workflow(
     deps: ServerDeps, principal: Principal, namespace_id: str, name: str
 ) -> Workflow | None:
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
     return deps.repo.find_workflow(namespace_id, name)
 
 
@@ -79,7 +78,7 @@ def list_providers(
 ) -> list[RedactedProvider]:
     """Every provider of the namespace with secrets redacted. A type the server no longer
     knows has every field treated as secret."""
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
     shown: list[RedactedProvider] = []
     for provider in deps.repo.list_providers(namespace_id):
         try:
@@ -93,26 +92,40 @@ def list_providers(
 
 
 def provider_configs(
-    deps: ServerDeps, principal: Principal, namespace_id: str
+    deps: ServerDeps,
+    principal: Principal,
+    namespace_id: str,
+    fields_for: Callable[[str], tuple[ProviderField, ...]] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Every provider's full config keyed ``type:alias``, for running code in dev. Only users
-    and API keys may read them (``PermissionDenied`` for execution and registry tokens)."""
-    require_namespace(deps.repo, principal, namespace_id)
-    if principal.kind not in _CONFIG_READERS:
-        raise PermissionDenied(f"a {principal.kind} token may not read provider configs")
-    return {p.ref.key: dict(p.config) for p in deps.repo.list_providers(namespace_id)}
+    """Every provider's config keyed ``type:alias``, for loading and running code. In plain
+    text only for a caller with the ``secrets`` action (an owner; an API key of the ``full``
+    scope); any other reader (a developer, a ``deploy`` key) gets the secret fields replaced
+    by ``providers.REDACTED``, which is enough to load code and to see what is configured.
+    Execution and registry tokens read none (``PermissionDenied``)."""
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
+    stored = deps.repo.list_providers(namespace_id)
+    if allows(deps.repo, principal, namespace_id, Action.SECRETS):
+        return {p.ref.key: dict(p.config) for p in stored}
+    shown: dict[str, dict[str, str]] = {}
+    for provider in stored:
+        try:
+            fields = fields_for(provider.type) if fields_for is not None else ()
+        except NotFound:
+            fields = ()
+        shown[provider.ref.key] = redact(provider, fields)
+    return shown
 
 
 def find_runtime(
     deps: ServerDeps, principal: Principal, namespace_id: str, spec_hash: str
 ) -> Runtime | None:
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
     return deps.repo.find_runtime(namespace_id, spec_hash)
 
 
 def list_deployments(deps: ServerDeps, principal: Principal, workflow_id: str) -> list[Deployment]:
     """Newest first."""
-    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    require_workflow(deps.repo, principal, workflow_id, Action.READ)
     return deps.repo.list_deployments(workflow_id)
 
 
@@ -130,7 +143,7 @@ def list_executions(
     """Newest first, at most ``limit`` (1..``MAX_PAGE``), received before ``before`` and at or
     after ``since``, of one trigger if ``trigger_id`` is given. ``InvalidInput`` for an unknown
     status or a limit out of range."""
-    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    require_workflow(deps.repo, principal, workflow_id, Action.READ)
     wanted = _page_status(status, limit)
     return deps.repo.list_executions(
         workflow_id, status=wanted, limit=limit, before=before, since=since, trigger_id=trigger_id
@@ -148,7 +161,7 @@ def list_namespace_executions(
     since: datetime | None = None,
 ) -> list[Execution]:
     """The executions of every workflow of the namespace, as ``list_executions`` pages them."""
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
     wanted = _page_status(status, limit)
     return deps.repo.list_namespace_executions(
         namespace_id, status=wanted, limit=limit, before=before, since=since
@@ -171,7 +184,7 @@ def get_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> 
     """The execution with its logs, if the principal may see its workflow."""
     try:
         execution = deps.repo.get_execution(execution_id)
-        require_workflow(deps.repo, principal, execution.workflow_id, manage=False)
+        require_workflow(deps.repo, principal, execution.workflow_id, Action.READ)
     except NotFound:
         raise NotFound("execution", execution_id) from None
     return execution
@@ -180,5 +193,5 @@ def get_execution(deps: ServerDeps, principal: Principal, execution_id: str) -> 
 def trigger_labels(deps: ServerDeps, principal: Principal, workflow_id: str) -> dict[str, str]:
     """A short description (``webhook POST /hello``, ``cron '*/5 * * * *'``) of each current
     trigger of the workflow, by trigger id; triggers removed since are absent."""
-    require_workflow(deps.repo, principal, workflow_id, manage=False)
+    require_workflow(deps.repo, principal, workflow_id, Action.READ)
     return {t.id: t.spec.describe() for t in deps.repo.list_triggers(workflow_id)}

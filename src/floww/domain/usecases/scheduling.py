@@ -23,7 +23,7 @@ from floww.domain.model import (
     TriggerSource,
     TriggerSpec,
 )
-from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import new_execution, outcome, queue_execution
 
@@ -126,7 +126,7 @@ def invoke_manual(
 ) -> Execution:
     """Run the active deployment's manual trigger ``name`` with ``payload`` and wait for it.
     ``NotFound`` for an unknown trigger name, ``InvalidInput`` for a payload that is not JSON."""
-    require_workflow(deps.repo, principal, workflow_id)
+    require_workflow(deps.repo, principal, workflow_id, Action.RUN)
     if not isinstance(payload, dict | list | str | int | float | bool | type(None)):
         raise InvalidInput("manual input must be JSON")
     matches = [

@@ -11,7 +11,7 @@ from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec, Webhook
 from floww.domain.paths import PathTemplate
 from floww.domain.triggers import TriggerDiff, diff_triggers, webhooks_for
-from floww.domain.usecases.access import require_workflow
+from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.support import IdGenerator
 from floww.ports.workflow_repo import WorkflowRepo
@@ -82,7 +82,7 @@ def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) ->
     """A token for the code a dev session runs on its own machine (local webhooks, local cron):
     scoped like an execution token to this one workflow and its namespace (KV, nothing else),
     living as long as a working day."""
-    workflow = require_workflow(deps.repo, principal, workflow_id)
+    workflow = require_workflow(deps.repo, principal, workflow_id, Action.RUN)
     return deps.tokens.issue_execution_token(
         namespace_id=workflow.namespace_id,
         workflow_id=workflow.id,

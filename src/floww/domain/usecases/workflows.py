@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from floww.domain.errors import InvalidInput
+from floww.domain.errors import InvalidInput, PermissionDenied
 from floww.domain.model import Member, Namespace, Principal, Workflow
-from floww.domain.usecases.access import require_namespace, require_workflow
+from floww.domain.usecases.access import Action, require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 
 __all__ = [
@@ -45,6 +45,10 @@ def create_namespace(deps: ServerDeps, principal: Principal, name: str) -> Names
 
 
 def list_namespaces(deps: ServerDeps, principal: Principal) -> list[Namespace]:
+    """The namespaces a user is a member of, or an API key's one namespace.
+    ``PermissionDenied`` for the platform's own tokens (execution, dev, registry)."""
+    if principal.kind not in ("user", "api_key"):
+        raise PermissionDenied(f"a {principal.kind} token may not list namespaces")
     if principal.namespace_id is not None:
         return [deps.repo.get_namespace(principal.namespace_id)]
     return deps.repo.list_namespaces(principal.id)
@@ -54,7 +58,7 @@ def create_workflow(
     deps: ServerDeps, principal: Principal, namespace_id: str, name: str
 ) -> Workflow:
     """``Conflict`` when the namespace has a workflow of that name."""
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.DEPLOY)
     workflow = Workflow(
         id=deps.ids.new_id("wf"),
         namespace_id=namespace_id,
@@ -66,7 +70,7 @@ def create_workflow(
 
 
 def list_workflows(deps: ServerDeps, principal: Principal, namespace_id: str) -> list[Workflow]:
-    require_namespace(deps.repo, principal, namespace_id)
+    require_namespace(deps.repo, principal, namespace_id, Action.READ)
     return deps.repo.list_workflows(namespace_id)
 
 
@@ -74,7 +78,7 @@ def delete_workflow(deps: ServerDeps, principal: Principal, workflow_id: str) ->
     """Delete a workflow with its triggers, webhooks, deployments, executions and dev
     sessions, and free the runtimes no other workflow deploys on. ``NotFound`` when the
     workflow is not the caller's."""
-    workflow = require_workflow(deps.repo, principal, workflow_id)
+    workflow = require_workflow(deps.repo, principal, workflow_id, Action.DEPLOY)
     for lease in deps.dev_sessions.live(workflow.id, deps.clock.now()):
         deps.dev_sessions.remove(workflow.id, lease.session_id)
     for runtime in deps.repo.delete_workflow(workflow.id):

@@ -8,7 +8,7 @@ import webbrowser
 
 import click
 
-from floww.domain.errors import NotFound
+from floww.domain.errors import NotFound, Unauthenticated, Unavailable
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.options import json_option, server_option
 from floww.entrypoints.cli.output import echo_json, echo_table
@@ -72,17 +72,40 @@ def login(server: str | None, no_browser: bool) -> None:
 @server_option
 @handle_errors()
 def logout(server: str | None) -> None:
-    """Forget the stored credentials for a server (the current one by default).
+    """End your login on a server (the current one by default): the server revokes its tokens,
+    and the stored credentials are deleted.
 
     \b
     Example:
       floww logout
     """
     s = session(server)
-    if s.store.forget_credentials(s.server):
-        click.echo(f"Logged out of {s.server}; its credentials are deleted.")
-    else:
+    stored = s.store.credentials(s.server)
+    if stored is None:
         click.echo(f"You were not logged in to {s.server}.")
+    else:
+        try:
+            access = stored.access_token
+            if stored.expired(s.env.now()) and stored.refresh_token:
+                access = s.refresh(stored.refresh_token).access_token
+            as_login = s.env.adapters.api(s.server, s.api_http, lambda: access)
+            as_login.post("/api/auth/logout")
+            click.echo(
+                f"Logged out of {s.server}: the server ended this login; "
+                "its credentials are deleted."
+            )
+        except Unauthenticated:
+            click.echo(
+                f"Logged out of {s.server}: the login had ended already; "
+                "its credentials are deleted."
+            )
+        except Unavailable as exc:
+            click.echo(
+                f"Could not reach {s.server} ({exc.message}); the login stays valid on the "
+                "server until it expires. Run `floww logout` again when it is reachable."
+            )
+            raise SystemExit(1) from exc
+        s.store.forget_credentials(s.server)
     if s.api_key:
         click.echo("Note: FLOWW_TOKEN is set in your environment and still authenticates.")
 

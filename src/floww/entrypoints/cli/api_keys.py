@@ -10,6 +10,7 @@ from urllib.parse import quote
 import click
 
 from floww.domain.errors import PermissionDenied
+from floww.domain.roles import API_KEY_SCOPES, DEFAULT_API_KEY_SCOPE
 from floww.entrypoints.cli.main import handle_errors
 from floww.entrypoints.cli.options import json_option
 from floww.entrypoints.cli.output import echo_json, echo_table
@@ -57,25 +58,36 @@ def api_keys(ctx: click.Context) -> None:
 
 @api_keys.command("create")
 @click.argument("name")
+@click.option(
+    "--scope",
+    type=click.Choice(API_KEY_SCOPES),
+    default=DEFAULT_API_KEY_SCOPE,
+    show_default=True,
+    help="read: read only; deploy: read, run and deploy; full: also provider secrets.",
+)
 @_NAMESPACE
 @json_option
 @handle_errors()
-def create(name: str, namespace_name: str | None, as_json: bool) -> None:
+def create(name: str, scope: str, namespace_name: str | None, as_json: bool) -> None:
     """Create an API key named NAME; the key is printed this once only.
 
     \b
     Example:
       floww api-keys create github-actions
+      floww api-keys create dashboards --scope read
     """
     s = session()
     ns, path = _path(s, namespace_name)
     with _as_user(s):
-        made = s.api.post(path, {"name": name})
+        made = s.api.post(path, {"name": name, "scope": scope})
     if as_json:
         echo_json(made)
         return
     info = made["api_key"]
-    click.echo(f"Created API key {info['name']!r} ({info['id']}) for namespace {ns['name']}:")
+    click.echo(
+        f"Created API key {info['name']!r} ({info['id']}, scope {info.get('scope', scope)}) "
+        f"for namespace {ns['name']}:"
+    )
     click.echo("")
     click.echo(f"  {made['key']}")
     click.echo("")
@@ -102,10 +114,12 @@ def list_(namespace_name: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(found)
         return
-    rows = [(k["name"], k["id"], k["hint"], k.get("created_at", "")) for k in found]
+    rows = [
+        (k["name"], k["id"], k["hint"], k.get("scope", ""), k.get("created_at", "")) for k in found
+    ]
     echo_table(
         rows,
-        ("NAME", "ID", "KEY", "CREATED"),
+        ("NAME", "ID", "KEY", "SCOPE", "CREATED"),
         f"No API keys in {ns['name']}; create one with `floww api-keys create NAME`.",
     )
 

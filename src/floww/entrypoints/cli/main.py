@@ -101,6 +101,7 @@ def _register() -> None:
     from floww.entrypoints.cli.dev import dev
     from floww.entrypoints.cli.executions import executions
     from floww.entrypoints.cli.init import init
+    from floww.entrypoints.cli.people import account, members, users
     from floww.entrypoints.cli.providers import providers
     from floww.entrypoints.cli.runs import invoke, logs
     from floww.entrypoints.cli.serve import serve
@@ -123,8 +124,11 @@ def _register() -> None:
         providers,
         api_keys,
         config,
+        users,
+        account,
     ):
         cli.add_command(command)
+    namespace.add_command(members)
 
 
 _register()

@@ -29,12 +29,14 @@ __all__ = [
 
 
 class JsonApi(Protocol):
-    """The server's JSON API, as ``get``/``post``/``delete`` of a path; domain errors for error
-    answers."""
+    """The server's JSON API, as ``get``/``post``/``put``/``delete`` of a path; domain errors
+    for error answers."""
 
     def get(self, path: str, **kwargs: Any) -> Any: ...
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any: ...
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Any: ...
 
     def delete(self, path: str, **kwargs: Any) -> Any: ...
 

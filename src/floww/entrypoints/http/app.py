@@ -20,6 +20,7 @@ from floww.domain.model import Principal, ProviderField, RuntimeTarget
 from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http import errors, pages, webhooks
 from floww.entrypoints.http.api import (
+    accounts,
     api_keys,
     config,
     deployments,
@@ -78,6 +79,7 @@ def api_routes() -> list[BaseRoute]:
         *runtimes.ROUTES,
         *registry_credentials.ROUTES,
         *api_keys.ROUTES,
+        *accounts.ROUTES,
         *deployments.ROUTES,
         *code_api.ROUTES,
         *executions.ROUTES,

@@ -148,6 +148,27 @@ class TestNamespaces:
         repo.add_member(Member(namespace.id, "user_1"))
         assert repo.list_namespaces("user_1") == [namespace]
 
+    def test_add_member_sets_the_role_and_remove_takes_access_away(
+        self, repo: WorkflowRepo, namespace: Namespace
+    ) -> None:
+        repo.add_member(Member(namespace.id, "user_b", role="viewer"))
+        repo.add_member(Member(namespace.id, "user_a", role="owner"))
+        repo.add_member(Member(namespace.id, "user_b", role="developer"))
+        assert repo.list_members(namespace.id) == [
+            Member(namespace.id, "user_a", "owner"),
+            Member(namespace.id, "user_b", "developer"),
+        ]
+        repo.remove_member(namespace.id, "user_b")
+        assert repo.get_member(namespace.id, "user_b") is None
+        assert repo.list_namespaces("user_b") == []
+        with pytest.raises(NotFound):
+            repo.remove_member(namespace.id, "user_b")
+        assert repo.list_members("ns_unknown") == []
+
+    def test_a_member_needs_a_namespace(self, repo: WorkflowRepo) -> None:
+        with pytest.raises(NotFound):
+            repo.add_member(Member("ns_unknown", "user_1"))
+
 
 # workflows ------------------------------------------------------------------------------------
 

@@ -288,6 +288,22 @@ def test_malformed_tokens_are_unauthenticated(auth: LocalAuth, token: str) -> No
         auth.verify(token)
 
 
+def test_an_unsigned_token_with_valid_claims_is_refused(
+    auth: LocalAuth, clock: ManualClock
+) -> None:
+    """``alg=none`` with claims a real access token would carry, built by PyJWT itself."""
+    import jwt
+
+    now = int(clock.now().timestamp())
+    claims = {"sub": "user_1", "typ": "access", "iat": now, "exp": now + 60, "jti": "x"}
+    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": "access"})
+    with pytest.raises(Unauthenticated, match="algorithm"):
+        auth.verify(unsigned)
+    hs512 = jwt.encode(claims, "k" * 64, algorithm="HS512", headers={"kid": "access"})
+    with pytest.raises(Unauthenticated, match="algorithm"):
+        auth.verify(hs512)
+
+
 def test_access_tokens_expire(auth: LocalAuth, clock: ManualClock) -> None:
     token = auth.issue_token(Principal(id="user_1"), ttl_seconds=30)
     clock.advance(29)

@@ -123,13 +123,21 @@ def test_a_reply_from_someone_without_access_is_refused(deps: ServerDeps) -> Non
     assert deps.replies.wait(execution_id, timeout=1) == answer
 
 
-def test_code_running_in_the_workflow_may_read_it_as_on_the_server(deps: ServerDeps) -> None:
+def test_code_running_in_the_workflow_reads_neither_it_nor_its_executions(
+    deps: ServerDeps,
+) -> None:
+    """An execution token reaches what one run needs (its namespace's KV store), not the
+    workflow, its deployments or its executions: the same answer in process and on the server."""
     user = _auth(deps).create_user("ada@example.com")
     workflow = _workflow(deps, user)
     execution = _execution_principal(deps, workflow, "ex_1")
 
-    assert queries.get_workflow(deps, execution, workflow.id) == workflow  # the server's route
-    assert _platform(deps, execution).get_workflow(workflow.id) == workflow
+    with pytest.raises(PermissionDenied):
+        queries.get_workflow(deps, execution, workflow.id)  # the server's route
+    with pytest.raises(PermissionDenied):
+        queries.list_executions(deps, execution, workflow.id)
+    with pytest.raises(PermissionDenied):
+        _platform(deps, execution).get_workflow(workflow.id)
 
 
 def test_a_stranger_sees_no_workflow_runtime_or_subscription(deps: ServerDeps) -> None:

@@ -426,16 +426,16 @@ def test_a_runtime_comes_only_from_the_namespaces_own_repository(deps: ServerDep
 
 
 def test_a_registry_push_token_reaches_no_api_object(deps: ServerDeps) -> None:
-    from floww.domain.usecases.access import require_namespace, require_workflow
+    from floww.domain.usecases.access import Action, require_namespace, require_workflow
 
     workflow = _deployed(deps, _user(deps, "a@x"))
     pusher = Principal(
         "reg", kind="registry", namespace_id=workflow.namespace_id, scopes=("push:x",)
     )
     with pytest.raises(NotFound):
-        require_workflow(deps.repo, pusher, workflow.id, manage=False)
+        require_workflow(deps.repo, pusher, workflow.id, Action.READ)
     with pytest.raises(NotFound):
-        require_namespace(deps.repo, pusher, workflow.namespace_id, manage=False)
+        require_namespace(deps.repo, pusher, workflow.namespace_id, Action.READ)
 
 
 def test_an_idempotency_key_replays_only_its_own_endpoint(deps: ServerDeps) -> None:

@@ -162,6 +162,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     adapters = attrs.evolve(
         memory_adapters(clock=clock),
         identity=auth,
+        users=auth,
         tokens=tokens,
         api_keys=None,
         repo=repo,
@@ -176,7 +177,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             Settings(home=tmp_path / "home", public_url=SERVER), adapters, deps
         )
         client = TestClient(create_app(services), base_url=SERVER)
-        user = auth.create_user("ada@example.com")
+        user = auth.create_user("ada@example.com", admin=True)
         namespace = create_namespace(deps, user, "default")
         yield World(tmp_path, clock, auth, repo, registry, refresher, client, user, namespace.id)
 

@@ -32,7 +32,8 @@ def test_create_list_revoke(world: World) -> None:
     assert made.status_code == 201, made.text
     plaintext, info = made.json()["key"], made.json()["api_key"]
     assert plaintext.startswith("floww_")
-    assert set(info) == {"id", "name", "namespace_id", "created_at", "hint"}
+    assert set(info) == {"id", "name", "namespace_id", "created_at", "hint", "scope"}
+    assert info["scope"] == "deploy"
     assert (info["name"], info["namespace_id"]) == ("github-actions", ada.namespace_id)
 
     listed = world.client.get(base, headers=ada.headers)

@@ -143,6 +143,19 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/namespaces/{own_ns}/api-keys/{key}",
         None,
     ),
+    ("GET", "/api/namespaces/{namespace_id}/members", "/api/namespaces/{ns}/members", None),
+    (
+        "PUT",
+        "/api/namespaces/{namespace_id}/members/{user}",
+        "/api/namespaces/{ns}/members/a@example.com",
+        {"role": "owner"},
+    ),
+    (
+        "DELETE",
+        "/api/namespaces/{namespace_id}/members/{user}",
+        "/api/namespaces/{ns}/members/{b_user}",
+        None,
+    ),
     ("GET", "/api/kv", "/api/kv?namespace={ns}&prefix=", None),
     ("GET", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", None),
     ("PUT", "/api/kv/{key:path}", "/api/kv/secret-key?namespace={ns}", {"value": "overwritten"}),
@@ -191,6 +204,12 @@ NOT_TENANT_SCOPED = {
     ("POST", "/api/namespaces"): "creates a namespace the caller owns",
     ("GET", "/api/provider-types"): "the server's catalogue, the same for everyone",
     ("GET", "/api/provider-types/{provider_type}"): "the server's catalogue",
+    ("GET", "/api/users"): "administrators only (test_http_roles)",
+    ("POST", "/api/users"): "administrators only (test_http_roles)",
+    ("POST", "/api/users/{user_id}/disable"): "administrators only (test_http_roles)",
+    ("POST", "/api/users/{user_id}/enable"): "administrators only (test_http_roles)",
+    ("PUT", "/api/account/password"): "the caller's own password",
+    ("POST", "/api/auth/logout"): "the caller's own login",
     ("GET", "/device"): "the login page",
     ("POST", "/device"): "the login page",
 }
@@ -203,7 +222,7 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
         app: Any = world.client.app  # serve API keys, as the composition root does
         services = app.state.services
         app.state.services = attrs.evolve(
-            services, deps=attrs.evolve(services.deps, api_keys=world.auth)
+            services, deps=attrs.evolve(services.deps, api_keys=world.auth, users=world.auth)
         )
         a = world.tenant("a@example.com", "tenant-a")
         b = world.tenant("b@example.com", "tenant-b")
@@ -240,6 +259,7 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
             "exe": call.headers["x-floww-execution-id"],
             "hash": receipt_b["runtime"]["spec_hash"],
             "rt": receipt_b["runtime"]["id"],
+            "b_user": b.user.id,
         }
         exec_token = world.deps.tokens.issue_execution_token(
             namespace_id=a.namespace_id,
@@ -247,10 +267,22 @@ def setup() -> Iterator[tuple[World, Tenant, Tenant, dict[str, str], dict[str, s
             execution_id="exe_a",
             ttl_seconds=600,
         )
+        push_token = world.deps.tokens.issue_registry_token(
+            namespace_id=a.namespace_id,
+            repository=f"floww/{a.namespace_id}",
+            ttl_seconds=600,
+        )
+        full_key_a = world.client.post(
+            f"/api/namespaces/{a.namespace_id}/api-keys",
+            json={"name": "a-full", "scope": "full"},
+            headers=a.headers,
+        ).json()["key"]
         principals = {
             "user": a.headers,
             "execution": {"Authorization": f"Bearer {exec_token}"},
             "api_key": {"Authorization": f"Bearer {key_a}"},
+            "full_api_key": {"Authorization": f"Bearer {full_key_a}"},
+            "registry": {"Authorization": f"Bearer {push_token}"},
         }
         yield world, a, b, ids, principals
 
@@ -275,6 +307,7 @@ def _b_state(world: World, b: Tenant) -> Any:
         [w.name for w in world.repo.list_workflows(b.namespace_id)],
         len(world.repo.list_executions(b.workflow_id)),
         world.auth.list_api_keys(b.user),
+        world.repo.list_members(b.namespace_id),
         [  # B's dev session and its lease: neither ended nor renewed by A
             (lease.session_id, lease.expires_at)
             for lease in world.deps.dev_sessions.live(
@@ -294,7 +327,7 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
-@pytest.mark.parametrize("principal", ["user", "execution", "api_key"])
+@pytest.mark.parametrize("principal", ["user", "execution", "api_key", "full_api_key", "registry"])
 @pytest.mark.parametrize(
     ("method", "route", "path", "body"), CASES, ids=[f"{m} {r}" for m, r, _, _ in CASES]
 )

@@ -119,3 +119,25 @@ def _guard_with_roomy_device_starts(world: World, clock: ManualClock) -> None:
     )
     app = world.client.app
     app.state.services = attrs.evolve(app.state.services, guard=guard)  # type: ignore[attr-defined]
+
+
+def test_guessing_the_current_password_is_slowed_down(world: World, clock: ManualClock) -> None:
+    """A stolen access token does not give unlimited guesses at the password behind it."""
+    app = world.client.app
+    services = app.state.services  # type: ignore[attr-defined]
+    app.state.services = attrs.evolve(  # type: ignore[attr-defined]
+        services, deps=attrs.evolve(services.deps, users=world.auth)
+    )
+    world.auth.add_user("gus@example.com", PASSWORD)
+    token = world.auth.issue_token(world.auth.create_user("gus@example.com"))
+    headers = {"Authorization": f"Bearer {token}", "x-forwarded-for": A}
+
+    def change(current: str) -> int:
+        body = {"current_password": current, "new_password": "a brand new password"}
+        return world.client.put("/api/account/password", json=body, headers=headers).status_code
+
+    answers = [change(f"guess {n}") for n in range(10)]
+    assert 429 in answers and answers[: answers.index(429)] == [401] * answers.index(429)
+    assert change(PASSWORD) == 429  # even the right one waits its turn
+    clock.advance(3600)
+    assert change(PASSWORD) == 204

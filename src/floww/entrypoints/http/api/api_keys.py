@@ -1,11 +1,12 @@
 """API keys of a namespace, for CI (``FLOWW_TOKEN``):
 
-    POST   /api/namespaces/{namespace_id}/api-keys            {"name"} -> 201 key + info
+    POST   /api/namespaces/{namespace_id}/api-keys            {"name", "scope"?} -> 201 key + info
     GET    /api/namespaces/{namespace_id}/api-keys            the caller's keys, no secrets
     DELETE /api/namespaces/{namespace_id}/api-keys/{key_id}   -> 204
 
-The plain-text key is in the answer of ``POST`` and nowhere else. A server without an
-``ApiKeys`` service answers 503 saying so.
+The plain-text key is in the answer of ``POST`` and nowhere else. ``scope`` is ``full``,
+``deploy`` (the default) or ``read``; a ``full`` key is needed to read provider secrets. A
+server without an ``ApiKeys`` service answers 503 saying so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.model import ApiKey
+from floww.domain.roles import API_KEY_SCOPES, DEFAULT_API_KEY_SCOPE
 from floww.domain.usecases import api_keys
 from floww.entrypoints.http.codec import (
     Doc,
@@ -25,6 +27,7 @@ from floww.entrypoints.http.codec import (
     json_object,
     ok,
     op,
+    optional_field,
     read_json,
     services,
 )
@@ -39,18 +42,20 @@ def api_key_json(key: ApiKey) -> dict[str, Any]:
         "namespace_id": key.namespace_id,
         "created_at": key.created_at.isoformat(),
         "hint": key.hint,
+        "scope": key.scope,
     }
 
 
 async def create_key(request: Request) -> Response:
     principal = await authenticate(request)
-    name = field(json_object(await read_json(request)), "name", str)
+    doc = json_object(await read_json(request))
     plaintext, key = await run_in_threadpool(
         api_keys.create_api_key,
         services(request).deps,
         principal,
         request.path_params["namespace_id"],
-        name,
+        field(doc, "name", str),
+        optional_field(doc, "scope", str, DEFAULT_API_KEY_SCOPE),
     )
     return ok({"key": plaintext, "api_key": api_key_json(key)}, 201)
 
@@ -88,9 +93,14 @@ _API_KEY = {
         "namespace_id": _STR,
         "created_at": _STR,
         "hint": {"type": "string", "description": "the key's last characters, e.g. floww_...x7Qa"},
+        "scope": {"enum": list(API_KEY_SCOPES)},
     },
 }
-_NAMED = {"type": "object", "required": ["name"], "properties": {"name": _STR}}
+_NAMED = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": _STR, "scope": {"enum": list(API_KEY_SCOPES)}},
+}
 _CREATED = {
     "type": "object",
     "required": ["key", "api_key"],

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.codec import unstructure
+from floww.domain.usecases.access import require_api_caller
 from floww.entrypoints.http.codec import Doc, authenticate, ok, op, services
 from floww.entrypoints.http.openapi import build_document
 
@@ -43,6 +44,7 @@ async def get_config(request: Request) -> Response:
 
 async def whoami(request: Request) -> Response:
     principal = await authenticate(request)
+    require_api_caller(principal)
     return ok(unstructure(principal))
 
 

@@ -121,6 +121,7 @@ async def provider_configs(request: Request) -> Response:
         services(request).deps,
         principal,
         request.path_params["namespace_id"],
+        services(request).fields_for,
     )
     return ok({"providers": configs})
 
@@ -161,6 +162,10 @@ ROUTES = [
         "GET",
         "/api/namespaces/{namespace_id}/provider-configs",
         provider_configs,
-        Doc("Full provider configs keyed type:alias, for dev sessions", None, _CONFIGS),
+        Doc(
+            "Provider configs keyed type:alias; secret fields only for owners and full keys",
+            None,
+            _CONFIGS,
+        ),
     ),
 ]

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.errors import Unavailable
-from floww.domain.usecases.access import require_namespace
+from floww.domain.usecases.access import Action, require_namespace
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
@@ -30,7 +30,7 @@ async def push_credentials(request: Request) -> Response:
     namespace_id = request.path_params["namespace_id"]
 
     def issue() -> dict[str, object]:
-        require_namespace(svc.deps.repo, principal, namespace_id)
+        require_namespace(svc.deps.repo, principal, namespace_id, Action.DEPLOY)
         if svc.registry is None:
             raise Unavailable("this server has no image registry configured")
         credentials = svc.registry.push_credentials(namespace_id, repository)
