@@ -62,6 +62,7 @@ pytestmark = pytest.mark.integration
 
 CLIENT = "client_floww"
 CENTRIFUGO_KEY = "cloud-profile-centrifugo-key"
+ECR_PREFIX = "acme/floww"  # not the default: ECR names differ from the server's image names
 IMAGE_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -97,6 +98,7 @@ def _cloud_env(
         "FLOWW_REGISTRY_UPSTREAM_URL": images,
         "FLOWW_REGISTRY_SHARED_REPOSITORIES": BASE_REPOSITORY,
         "FLOWW_ECR_REGION": REGION,
+        "FLOWW_ECR_REPOSITORY_PREFIX": ECR_PREFIX,
         "FLOWW_ECR_ENDPOINT_URL": aws.url,
         "FLOWW_LAMBDA_REGION": REGION,
         "FLOWW_LAMBDA_ENDPOINT_URL": aws.url,
@@ -203,7 +205,8 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
 
     # The image went through the proxy into the namespace's ECR repository (created in moto)
     # over the base's layer, mounted upstream.
-    repository, _, tag = deployed["image_ref"].partition(":")  # floww/<namespace id>:<tag>
+    name, _, tag = deployed["image_ref"].partition(":")  # floww/<namespace id>:<tag>
+    repository = f"{ECR_PREFIX}/{name.removeprefix('floww/')}"
     assert tag in cloud.ecr_images.tags(repository).json()["tags"]
     ecr = aws.client("ecr")
     assert [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]] == [
@@ -219,8 +222,8 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
         assert not [p for p in (replica.home / "registry").rglob("*") if p.is_file()]
 
     # The Lambda function runs that image, with the configured role; the deployment is active.
-    (name,) = aws.function_names()
-    function = aws.client("lambda").get_function(FunctionName=name)
+    (function_name,) = aws.function_names()
+    function = aws.client("lambda").get_function(FunctionName=function_name)
     assert function["Code"]["ImageUri"] == f"{IMAGE_HOST}/{repository}:{tag}"
     assert (function["Configuration"]["State"], function["Configuration"]["Role"]) == (
         "Active",
