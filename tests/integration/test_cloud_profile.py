@@ -12,9 +12,11 @@ organization's namespace provisioned; ``floww deploy`` of ``examples/hello`` bui
 runtime image daemonless over the base image the server declares (its layer mounted on the
 upstream, never sent by the client), pushing it through the registry proxy into the ECR
 stand-in's repository for the namespace (created in moto by the proxy), the Lambda function
-created from that image URI with the configured role, and the deployment active; the deployed
-webhook answering through Lambda when sent to the other replica; ``floww dev`` connected to one
-replica (through Centrifugo) answering a dev webhook sent to the other. And
+created from that image URI (ECR's repository name, a non-default ``FLOWW_ECR_REPOSITORY_PREFIX``
+applied) with the configured role, and the deployment active; the deployed webhook answering
+through Lambda when sent to the other replica; a code-only redeploy building, uploading and
+creating nothing; ``floww dev`` connected to one replica (through Centrifugo) answering a dev
+webhook sent to the other; the first replica killed, the second still answering. And
 ``floww serve`` with the profile and a missing setting stopping with a sentence naming it.
 
 Not shown (the stand-ins cannot): moto never runs the image nor pulls it from the image URI
@@ -96,7 +98,6 @@ def _cloud_env(
         "FLOWW_CENTRIFUGO_WS_URL": f"ws://{centrifugo}/connection/websocket",
         "FLOWW_REGISTRY_UPSTREAM_AUTH": "ecr",
         "FLOWW_REGISTRY_UPSTREAM_URL": images,
-        "FLOWW_REGISTRY_SHARED_REPOSITORIES": BASE_REPOSITORY,
         "FLOWW_ECR_REGION": REGION,
         "FLOWW_ECR_REPOSITORY_PREFIX": ECR_PREFIX,
         "FLOWW_ECR_ENDPOINT_URL": aws.url,
@@ -242,6 +243,17 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     answer = httpx.post(hook, json={}, timeout=60)
     assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"}), answer.text
 
+    # A code-only change: same dependencies, so no build, no upload, no new function.
+    main = project / "main.py"
+    main.write_text(main.read_text().replace('@builtin.manual("greet")', '@builtin.manual("hi")'))
+    aws.queue_results(definitions_answer(project))
+    code, out, err = _floww(env, "deploy", "--yes", "--json", cwd=project)
+    assert code == 0, out + err
+    again = json.loads(out)
+    assert (again["built"], again["uploaded"], again["runtime_created"]) == (False,) * 3
+    assert again["image_ref"] == deployed["image_ref"]
+    assert aws.function_names() == [function_name]
+
     # floww dev on replica a through Centrifugo answers a dev webhook sent to replica b.
     dev_project = _project(tmp_path / "dev", "cloud-dev", "hey")
     toml = dev_project / "floww.toml"
@@ -254,6 +266,13 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
             assert (answer.status_code, answer.json()) == (200, {"message": "hey ada"})
         finally:
             assert dev.stop() == 0, dev.output()
+
+    # Replica a killed: b alone still runs the deployment through Lambda.
+    cloud.a.process.kill()
+    cloud.a.process.wait(timeout=10)
+    aws.queue_results(hello_answer(project, "bob"))
+    answer = httpx.post(hook.replace("/ada", "/bob"), json={}, timeout=60)
+    assert (answer.status_code, answer.json()) == (200, {"message": "hi bob"}), answer.text
 
 
 @pytest.mark.parametrize(
