@@ -235,7 +235,8 @@ CLOUD_COMPONENTS = {
 
 
 def _cloud_choices(values: dict[str, Any]) -> None:
-    """The cloud profile: WorkOS, Centrifugo, the registry proxy and Lambda over PostgreSQL.
+    """The cloud profile: WorkOS, Centrifugo, the registry proxy (to ECR) and Lambda over
+    PostgreSQL.
     A component left unset takes its cloud choice; one set to anything else contradicts the
     profile and is refused in a sentence, as is a database that is not PostgreSQL."""
     for name, choice in CLOUD_COMPONENTS.items():
@@ -247,6 +248,9 @@ def _cloud_choices(values: dict[str, Any]) -> None:
                 "FLOWW_PROFILE=embedded",
                 field="profile",
             )
+    # The proxy's upstream is ECR unless set otherwise (any Registry v2 server with Basic
+    # credentials stays possible with FLOWW_REGISTRY_UPSTREAM_AUTH=basic).
+    values.setdefault("registry_upstream_auth", "ecr")
     if not str(values.get("database_url", "")).startswith("postgresql"):
         raise InvalidInput(
             "FLOWW_PROFILE=cloud needs FLOWW_DATABASE_URL=postgresql://...: the replicas of a "

@@ -96,7 +96,6 @@ def _cloud_env(
         "FLOWW_CENTRIFUGO_API_URL": f"http://{centrifugo}",
         "FLOWW_CENTRIFUGO_API_KEY": CENTRIFUGO_KEY,
         "FLOWW_CENTRIFUGO_WS_URL": f"ws://{centrifugo}/connection/websocket",
-        "FLOWW_REGISTRY_UPSTREAM_AUTH": "ecr",
         "FLOWW_REGISTRY_UPSTREAM_URL": images,
         "FLOWW_ECR_REGION": REGION,
         "FLOWW_ECR_REPOSITORY_PREFIX": ECR_PREFIX,
