@@ -7,17 +7,19 @@ Stand-ins, all on loopback: the WorkOS stand-in (``floww.testing.workos_standin`
 Debian's ``docker-registry`` playing ECR's image endpoint (Basic auth with moto's fixed ECR
 token, so the proxy only gets through with what ``GetAuthorizationToken`` returned).
 
-Shown: ``floww login`` through WorkOS CLI Auth (the device code approved at the stand-in); the
-organization's namespace provisioned; ``floww deploy`` of ``examples/hello`` building the
-runtime image daemonless over the base image the server declares (its layer mounted on the
-upstream, never sent by the client), pushing it through the registry proxy into the ECR
-stand-in's repository for the namespace (created in moto by the proxy), the Lambda function
-created from that image URI (ECR's repository name, a non-default ``FLOWW_ECR_REPOSITORY_PREFIX``
-applied) with the configured role, and the deployment active; the deployed webhook answering
-through Lambda when sent to the other replica; a code-only redeploy building, uploading and
-creating nothing; ``floww dev`` connected to one replica (through Centrifugo) answering a dev
-webhook sent to the other; the first replica killed, the second still answering. And
-``floww serve`` with the profile and a missing setting stopping with a sentence naming it.
+Shown: ``floww login`` through WorkOS CLI Auth (the device code approved at the stand-in) and
+the organization's namespace provisioned; ``floww deploy`` of ``examples/hello`` building the
+runtime image daemonless over the base image the server declares (its layer mounted upstream,
+never sent by the client) and pushing it through the registry proxy into the namespace's ECR
+repository (created in moto by the proxy; a non-default ``FLOWW_ECR_REPOSITORY_PREFIX``), the
+Lambda function created with that image's URI (ECR's repository name) and the configured role,
+the deployment active; the deployed webhook answering through Lambda when sent to the other
+replica; another organization's user, signed in at the other replica, seeing neither Acme's
+namespace, workflows nor images; a code-only redeploy building, uploading and creating
+nothing; ``floww dev`` connected to one replica (through Centrifugo) answering a dev webhook
+sent to the other; the first replica killed, the second still answering; no secret of the
+cloud services in the replicas' logs. And ``floww serve`` with the profile and a missing
+setting stopping with a sentence naming it, without a traceback.
 
 Not shown (the stand-ins cannot): moto never runs the image nor pulls it from the image URI
 (its Lambda answers are canned: computed by floww's real Lambda entry in the test process for
@@ -30,6 +32,7 @@ limits; Centrifugo's own JWTs, connection expiry and clustering.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -242,6 +245,26 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     answer = httpx.post(hook, json={}, timeout=60)
     assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"}), answer.text
 
+    # Another organization's user, signed in at the other replica, sees nothing of Acme's.
+    eve = workos.add_user("eve@other.test")
+    workos.add_membership(eve, workos.add_organization("Other"), "admin")
+    eve_env = _cli_env(tmp_path / "eve")
+    _login(cloud.b, eve_env, workos, eve)
+    code, out, err = _floww(eve_env, "namespace", "show", "--json")
+    assert code == 0, out + err
+    assert [n["name"] for n in json.loads(out)["namespaces"]] == ["other"]
+    code, out, err = _floww(eve_env, "workflows", "list", "--json")
+    assert (code, json.loads(out)) == (0, []), out + err
+    code, out, err = _floww(eve_env, "workflows", "list", "--namespace", "acme", "--json")
+    assert code != 0 and "namespace acme not found" in err and "Traceback" not in err, out + err
+    for user, expected in ((eve, {401, 403}), (ada, {200})):
+        listed = httpx.get(
+            f"{cloud.b.url}/v2/{name}/tags/list",
+            headers={"Authorization": f"Bearer {workos.access_token(user)}"},
+            timeout=30,
+        )
+        assert listed.status_code in expected, listed.text
+
     # A code-only change: same dependencies, so no build, no upload, no new function.
     main = project / "main.py"
     main.write_text(main.read_text().replace('@builtin.manual("greet")', '@builtin.manual("hi")'))
@@ -272,6 +295,13 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     aws.queue_results(hello_answer(project, "bob"))
     answer = httpx.post(hook.replace("/ada", "/bob"), json={}, timeout=60)
     assert (answer.status_code, answer.json()) == (200, {"message": "hi bob"}), answer.text
+
+    # No secret of the cloud services in either replica's log.
+    ecr_header = base64.b64encode(f"AWS:{ECR_PASSWORD}".encode()).decode()
+    for replica in (cloud.a, cloud.b):
+        log = replica.output()
+        for secret in (ECR_PASSWORD, ecr_header, "sk_test_standin", CENTRIFUGO_KEY):
+            assert secret not in log
 
 
 @pytest.mark.parametrize(
