@@ -264,6 +264,7 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
             timeout=30,
         )
         assert listed.status_code in expected, listed.text
+    assert listed.json() == {"name": name, "tags": [tag]}  # the server's name, not ECR's
 
     # A code-only change: same dependencies, so no build, no upload, no new function.
     main = project / "main.py"
