@@ -17,9 +17,10 @@ the deployment active; the deployed webhook answering through Lambda when sent t
 replica; another organization's user, signed in at the other replica, seeing neither Acme's
 namespace, workflows nor images; a code-only redeploy building, uploading and creating
 nothing; ``floww dev`` connected to one replica (through Centrifugo) answering a dev webhook
-sent to the other; the first replica killed, the second still answering; no secret of the
-cloud services in the replicas' logs. And ``floww serve`` with the profile and a missing
-setting stopping with a sentence naming it, without a traceback.
+sent to the other; the first replica killed, the second still answering, and a third started
+afresh (nothing cached) finding the function; no secret of the cloud services in the
+replicas' logs. And ``floww serve`` with the profile and a missing setting stopping with a
+sentence naming it, without a traceback.
 
 Not shown (the stand-ins cannot): moto never runs the image nor pulls it from the image URI
 (its Lambda answers are canned: computed by floww's real Lambda entry in the test process for
@@ -80,6 +81,7 @@ class Cloud:
     aws: MotoAws
     ecr_images: Upstream
     centrifugo_port: int
+    env: dict[str, str]  # b's settings, to start one more replica like it
 
 
 def _cloud_env(
@@ -139,7 +141,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             )
             env["FLOWW_WORKOS_REDIRECT_URI"] = f"http://127.0.0.1:{port}/auth/callback"
             servers.append(stack.enter_context(running_server(home, env=env, name=name, port=port)))
-        yield Cloud(servers[0], servers[1], workos, aws, images, centrifugo_port)
+        yield Cloud(servers[0], servers[1], workos, aws, images, centrifugo_port, env)
 
 
 def _cli_env(base: Path) -> dict[str, str]:
@@ -296,6 +298,15 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     aws.queue_results(hello_answer(project, "bob"))
     answer = httpx.post(hook.replace("/ada", "/bob"), json={}, timeout=60)
     assert (answer.status_code, answer.json()) == (200, {"message": "hi bob"}), answer.text
+
+    # A replica started afresh (nothing cached) finds the deployment's function and runs it.
+    with running_server(cloud.b.home, env=cloud.env, name="cloud-c") as fresh:
+        aws.queue_results(hello_answer(project, "cy"))
+        answer = httpx.post(
+            hook.replace(cloud.b.url, fresh.url).replace("/ada", "/cy"), json={}, timeout=60
+        )
+        assert (answer.status_code, answer.json()) == (200, {"message": "hi cy"}), answer.text
+    assert aws.function_names() == [function_name]
 
     # No secret of the cloud services in either replica's log.
     ecr_header = base64.b64encode(f"AWS:{ECR_PASSWORD}".encode()).decode()
