@@ -22,7 +22,8 @@ afresh (nothing cached) finding the function; no secret of the cloud services in
 replicas' logs. And ``floww serve`` with the profile and a missing setting stopping with a
 sentence naming it, without a traceback.
 
-Not shown (the stand-ins cannot): moto never runs the image nor pulls it from the image URI
+Not shown (the stand-ins cannot): hello's five-minute cron (removed from the deployed copy: a
+tick would take a queued answer); moto never runs the image nor pulls it from the image URI
 (its Lambda answers are canned: computed by floww's real Lambda entry in the test process for
 the same code and queued before each invocation; running the image is
 ``test_lambda_entry.py``); moto's ECR API does not see images pushed to the data plane (the
@@ -239,13 +240,16 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     (listed,) = json.loads(out)
     assert (listed["status"], listed["image_ref"]) == ("active", deployed["image_ref"])
 
-    # The deployed webhook answers through Lambda, sent to the replica the CLI never spoke to.
-    aws.queue_results(hello_answer(project, "ada"))
+    # The deployed webhook answers through Lambda at either replica (b: the CLI never spoke
+    # to it).
     hook = next(u for u in deployed["webhook_urls"] if "/hello/" in u).split(" ", 1)[1]
+    assert hook.startswith(cloud.a.url), hook
+    for replica in (cloud.b, cloud.a):
+        aws.queue_results(hello_answer(project, "ada"))
+        at = hook.replace(cloud.a.url, replica.url).replace("{name}", "ada")
+        answer = httpx.post(at, json={}, timeout=60)
+        assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"}), answer.text
     hook = hook.replace(cloud.a.url, cloud.b.url).replace("{name}", "ada")
-    assert hook.startswith(cloud.b.url), hook
-    answer = httpx.post(hook, json={}, timeout=60)
-    assert (answer.status_code, answer.json()) == (200, {"message": "hi ada"}), answer.text
 
     # Another organization's user, signed in at the other replica, sees nothing of Acme's.
     eve = workos.add_user("eve@other.test")
