@@ -248,6 +248,14 @@ def _cloud_choices(values: dict[str, Any]) -> None:
                 "FLOWW_PROFILE=embedded",
                 field="profile",
             )
+    if not str(values.get("lambda_base_image") or "").strip():
+        # Without it, images hold floww's layer alone: Lambda cannot run them.
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_LAMBDA_BASE_IMAGE=floww-base/<name>@sha256:<digest>,"
+            " the Lambda Python base the runtime images are built on: copy it into ECR and name "
+            'it (see docs/cloud-functions.md, "The base image")',
+            field="profile",
+        )
     # The proxy's upstream is ECR unless set otherwise (any Registry v2 server with Basic
     # credentials stays possible with FLOWW_REGISTRY_UPSTREAM_AUTH=basic).
     values.setdefault("registry_upstream_auth", "ecr")

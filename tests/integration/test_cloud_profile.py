@@ -327,6 +327,7 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
         "FLOWW_CENTRIFUGO_API_KEY",
         "FLOWW_ECR_REGION",
         "FLOWW_LAMBDA_ROLE_ARN",
+        "FLOWW_LAMBDA_BASE_IMAGE",
     ],
 )
 def test_the_cloud_profile_names_a_missing_setting_and_does_not_start(

@@ -24,6 +24,7 @@ COMPLETE = {
     "FLOWW_LAMBDA_REGION": "eu-west-1",
     "FLOWW_LAMBDA_ROLE_ARN": "arn:aws:iam::123456789012:role/floww-functions",
     "FLOWW_LAMBDA_IMAGE_PREFIX": "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+    "FLOWW_LAMBDA_BASE_IMAGE": "floww-base/lambda-python@sha256:" + "a" * 64,
 }
 
 
@@ -68,5 +69,7 @@ def test_sqlite_is_refused_and_missing_settings_are_named(tmp_path: Path) -> Non
         load(without_db, tmp_path)
     with pytest.raises(InvalidInput, match="FLOWW_CENTRIFUGO_API_KEY"):
         load({k: v for k, v in COMPLETE.items() if k != "FLOWW_CENTRIFUGO_API_KEY"}, tmp_path)
+    with pytest.raises(InvalidInput, match="FLOWW_LAMBDA_BASE_IMAGE"):  # Lambda needs its base
+        load({k: v for k, v in COMPLETE.items() if k != "FLOWW_LAMBDA_BASE_IMAGE"}, tmp_path)
     with pytest.raises(InvalidInput, match="FLOWW_LAMBDA_ROLE_ARN"):
         load({k: v for k, v in COMPLETE.items() if k != "FLOWW_LAMBDA_ROLE_ARN"}, tmp_path)
