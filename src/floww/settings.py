@@ -248,6 +248,13 @@ def _cloud_choices(values: dict[str, Any]) -> None:
                 "FLOWW_PROFILE=embedded",
                 field="profile",
             )
+    if not str(values.get("public_url") or "").startswith(("http://", "https://")):
+        # Webhook URLs, the device page and the API URL Lambda functions call back all name it.
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_PUBLIC_URL=https://...: the address people, "
+            "providers and Lambda functions reach the replicas at (the load balancer's)",
+            field="profile",
+        )
     if not str(values.get("lambda_base_image") or "").strip():
         # Without it, images hold floww's layer alone: Lambda cannot run them.
         raise InvalidInput(

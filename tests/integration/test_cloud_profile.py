@@ -140,9 +140,15 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
                 images=images.url,
                 base=f"{BASE_REPOSITORY}@{digest}",
             )
-            env["FLOWW_WORKOS_REDIRECT_URI"] = f"http://127.0.0.1:{port}/auth/callback"
+            env |= _addressed(port)
             servers.append(stack.enter_context(running_server(home, env=env, name=name, port=port)))
         yield Cloud(servers[0], servers[1], workos, aws, images, centrifugo_port, env)
+
+
+def _addressed(port: int) -> dict[str, str]:
+    """A replica's public address: its own (no load balancer in front of the test's)."""
+    url = f"http://127.0.0.1:{port}"
+    return {"FLOWW_PUBLIC_URL": url, "FLOWW_WORKOS_REDIRECT_URI": f"{url}/auth/callback"}
 
 
 def _cli_env(base: Path) -> dict[str, str]:
@@ -304,7 +310,9 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
     assert (answer.status_code, answer.json()) == (200, {"message": "hi bob"}), answer.text
 
     # A replica started afresh (nothing cached) finds the deployment's function and runs it.
-    with running_server(cloud.b.home, env=cloud.env, name="cloud-c") as fresh:
+    port = free_port()
+    env_c = cloud.env | _addressed(port)
+    with running_server(cloud.b.home, env=env_c, name="cloud-c", port=port) as fresh:
         aws.queue_results(hello_answer(project, "cy"))
         answer = httpx.post(
             hook.replace(cloud.b.url, fresh.url).replace("/ada", "/cy"), json={}, timeout=60
@@ -328,6 +336,7 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
         "FLOWW_ECR_REGION",
         "FLOWW_LAMBDA_ROLE_ARN",
         "FLOWW_LAMBDA_BASE_IMAGE",
+        "FLOWW_PUBLIC_URL",
     ],
 )
 def test_the_cloud_profile_names_a_missing_setting_and_does_not_start(
@@ -344,7 +353,7 @@ def test_the_cloud_profile_names_a_missing_setting_and_does_not_start(
         images=nowhere,
         base=f"{BASE_REPOSITORY}:3.12",
     )
-    env["FLOWW_WORKOS_REDIRECT_URI"] = "http://127.0.0.1:9/auth/callback"
+    env |= _addressed(9)
     del env[missing]
     code, out, err = _floww(env, "serve", "--home", str(tmp_path / "home"), "--port", "0")
     assert code != 0

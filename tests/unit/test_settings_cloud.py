@@ -13,6 +13,7 @@ from floww.settings import CLOUD_COMPONENTS, Settings
 COMPLETE = {
     "FLOWW_PROFILE": "cloud",
     "FLOWW_DATABASE_URL": "postgresql+psycopg://floww@db/floww",
+    "FLOWW_PUBLIC_URL": "https://floww.example",
     "FLOWW_WORKOS_CLIENT_ID": "client_1",
     "FLOWW_WORKOS_API_KEY": "sk_test_1",
     "FLOWW_WORKOS_REDIRECT_URI": "https://floww.example/auth/callback",
@@ -69,6 +70,8 @@ def test_sqlite_is_refused_and_missing_settings_are_named(tmp_path: Path) -> Non
         load(without_db, tmp_path)
     with pytest.raises(InvalidInput, match="FLOWW_CENTRIFUGO_API_KEY"):
         load({k: v for k, v in COMPLETE.items() if k != "FLOWW_CENTRIFUGO_API_KEY"}, tmp_path)
+    with pytest.raises(InvalidInput, match="FLOWW_PUBLIC_URL"):  # Lambda calls back there
+        load({k: v for k, v in COMPLETE.items() if k != "FLOWW_PUBLIC_URL"}, tmp_path)
     with pytest.raises(InvalidInput, match="FLOWW_LAMBDA_BASE_IMAGE"):  # Lambda needs its base
         load({k: v for k, v in COMPLETE.items() if k != "FLOWW_LAMBDA_BASE_IMAGE"}, tmp_path)
     with pytest.raises(InvalidInput, match="FLOWW_LAMBDA_ROLE_ARN"):
