@@ -301,6 +301,9 @@ def test_login_deploy_webhook_and_dev_across_two_cloud_replicas(
             assert (answer.status_code, answer.json()) == (200, {"message": "hey ada"})
         finally:
             assert dev.stop() == 0, dev.output()
+    # The CLI's connection went through Centrifugo, which asked replica a's proxy endpoints.
+    assert '"POST /centrifugo/connect HTTP/1.1" 200' in cloud.a.output()
+    assert '"POST /centrifugo/subscribe HTTP/1.1" 200' in cloud.a.output()
 
     # Replica a killed: b alone still runs the deployment through Lambda.
     cloud.a.process.kill()
