@@ -1,8 +1,8 @@
 """AWS Lambda as the function host: one image-based function per runtime (boto3).
 
 A runtime's function is named ``<function prefix>-<runtime id>`` and runs the runtime's image
-(``<image prefix>/<image ref>``, an ECR image) with the memory, timeout, ephemeral storage,
-role and environment of ``LambdaConfig``. The image's handler is floww's Lambda entry
+(``<image prefix>/<image ref>``, an ECR image, its repository as ECR names it) with the memory,
+timeout, ephemeral storage, role and environment of ``LambdaConfig``. The image's handler is floww's Lambda entry
 (``floww.sdk.lambda_entry.handler``), which speaks the runtime contract (docs/architecture.md,
 "Wire contracts").
 
