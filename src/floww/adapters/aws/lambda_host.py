@@ -2,9 +2,9 @@
 
 A runtime's function is named ``<function prefix>-<runtime id>`` and runs the runtime's image
 (``<image prefix>/<image ref>``, an ECR image, its repository as ECR names it) with the memory,
-timeout, ephemeral storage, role and environment of ``LambdaConfig``. The image's handler is floww's Lambda entry
-(``floww.sdk.lambda_entry.handler``), which speaks the runtime contract (docs/architecture.md,
-"Wire contracts").
+timeout, ephemeral storage, role and environment of ``LambdaConfig``. The image's handler is
+floww's Lambda entry (``floww.sdk.lambda_entry.handler``), which speaks the runtime contract
+(docs/architecture.md, "Wire contracts").
 
 The host is a cache over Lambda: any call on a runtime whose function this process has not
 seen yet (a restart, a second replica, a function deleted behind its back) creates or finds
