@@ -16,6 +16,7 @@ repo=...)`` or ``memory_adapters(...)``. See ``docs/architecture.md`` ("Profiles
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ import httpx
 from starlette.routing import BaseRoute
 
 import floww
-from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client
+from floww.adapters.aws.ecr import EcrImageRegistry, ecr_client, ecr_repository
 from floww.adapters.aws.lambda_host import (
     HANDLER,
     LAMBDA_PLATFORM,
@@ -356,6 +357,10 @@ def _lambda_host(settings: Settings) -> FunctionHost:
         timeout_s=settings.lambda_timeout_s,
         ephemeral_storage_mb=settings.lambda_ephemeral_storage_mb,
         function_prefix=settings.lambda_function_prefix,
+        # Images pushed through the proxy into ECR live under ECR's repository names.
+        repository=functools.partial(ecr_repository, settings.ecr_repository_prefix)
+        if settings.registry == "proxy" and settings.registry_upstream_auth == "ecr"
+        else None,
     )
     client = lambda_client(
         settings.lambda_region,

@@ -240,7 +240,8 @@ CLOUD_COMPONENTS = {
 
 
 def _cloud_choices(values: dict[str, Any]) -> None:
-    """The cloud profile: WorkOS, Centrifugo, the registry proxy and Lambda over PostgreSQL.
+    """The cloud profile: WorkOS, Centrifugo, the registry proxy (to ECR) and Lambda over
+    PostgreSQL.
     A component left unset takes its cloud choice; one set to anything else contradicts the
     profile and is refused in a sentence, as is a database that is not PostgreSQL."""
     for name, choice in CLOUD_COMPONENTS.items():
@@ -252,6 +253,24 @@ def _cloud_choices(values: dict[str, Any]) -> None:
                 "FLOWW_PROFILE=embedded",
                 field="profile",
             )
+    if not str(values.get("public_url") or "").startswith(("http://", "https://")):
+        # Webhook URLs, the device page and the API URL Lambda functions call back all name it.
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_PUBLIC_URL=https://...: the address people, "
+            "providers and Lambda functions reach the replicas at (the load balancer's)",
+            field="profile",
+        )
+    if not str(values.get("lambda_base_image") or "").strip():
+        # Without it, images hold floww's layer alone: Lambda cannot run them.
+        raise InvalidInput(
+            "FLOWW_PROFILE=cloud needs FLOWW_LAMBDA_BASE_IMAGE=floww-base/<name>@sha256:<digest>,"
+            " the Lambda Python base the runtime images are built on: copy it into ECR and name "
+            'it (see docs/cloud-functions.md, "The base image")',
+            field="profile",
+        )
+    # The proxy's upstream is ECR unless set otherwise (any Registry v2 server with Basic
+    # credentials stays possible with FLOWW_REGISTRY_UPSTREAM_AUTH=basic).
+    values.setdefault("registry_upstream_auth", "ecr")
     if not str(values.get("database_url", "")).startswith("postgresql"):
         raise InvalidInput(
             "FLOWW_PROFILE=cloud needs FLOWW_DATABASE_URL=postgresql://...: the replicas of a "

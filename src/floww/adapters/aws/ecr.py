@@ -54,7 +54,7 @@ from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.support import Clock
 
-__all__ = ["PUSH_CREDENTIALS_TTL_SECONDS", "EcrImageRegistry", "ecr_client"]
+__all__ = ["PUSH_CREDENTIALS_TTL_SECONDS", "EcrImageRegistry", "ecr_client", "ecr_repository"]
 
 PUSH_CREDENTIALS_TTL_SECONDS = 900
 _DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -68,6 +68,13 @@ _NOT_FOUND = {
 _DENIED = {"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"}
 _INVALID = {"InvalidParameterException", "ValidationException", "InvalidLayerPartException"}
 _RETRY_LATER = {"LimitExceededException", "TooManyRequestsException", "ServerException"}
+
+
+def ecr_repository(prefix: str, name: str) -> str:
+    """ECR's repository for floww's image repository ``name``: ``<prefix>/<namespace id>`` for
+    ``floww/<namespace id>``, any other name (a shared base, ``floww-base/...``) unchanged."""
+    owner, _, rest = check_repository(name).partition("/")
+    return f"{prefix.strip('/')}/{rest}" if owner == "floww" and rest else name
 
 
 def ecr_client(region: str, *, endpoint_url: str = "") -> Any:
@@ -135,8 +142,7 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
         return self._upstream_url or self._authorization()[1]
 
     def repository(self, name: str) -> str:
-        owner, _, rest = check_repository(name).partition("/")
-        return f"{self._prefix}/{rest}" if owner == "floww" and rest else name
+        return ecr_repository(self._prefix, name)
 
     def authorization(self) -> str | None:
         return self._authorization()[0]

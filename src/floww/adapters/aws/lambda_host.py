@@ -1,10 +1,10 @@
 """AWS Lambda as the function host: one image-based function per runtime (boto3).
 
 A runtime's function is named ``<function prefix>-<runtime id>`` and runs the runtime's image
-(``<image prefix>/<image ref>``, an ECR image) with the memory, timeout, ephemeral storage,
-role and environment of ``LambdaConfig``. The image's handler is floww's Lambda entry
-(``floww.sdk.lambda_entry.handler``), which speaks the runtime contract (docs/architecture.md,
-"Wire contracts").
+(``<image prefix>/<image ref>``, an ECR image, its repository as ECR names it) with the memory,
+timeout, ephemeral storage, role and environment of ``LambdaConfig``. The image's handler is
+floww's Lambda entry (``floww.sdk.lambda_entry.handler``), which speaks the runtime contract
+(docs/architecture.md, "Wire contracts").
 
 The host is a cache over Lambda: any call on a runtime whose function this process has not
 seen yet (a restart, a second replica, a function deleted behind its back) creates or finds
@@ -89,8 +89,10 @@ _READY_STATES = {"Active", "Inactive"}
 
 @attrs.frozen
 class LambdaConfig:
-    """How runtimes become functions. ``image_prefix`` (the ECR registry host, with any
-    repository prefix) is joined to a runtime's image reference with ``/``."""
+    """How runtimes become functions. ``image_prefix`` (the ECR registry host) is joined with
+    ``/`` to a runtime's image reference, its repository named as the registry stores it:
+    ``repository`` maps floww's name to the registry's (ECR's ``<prefix>/<namespace id>`` for
+    ``floww/<namespace id>``; unchanged when not given)."""
 
     role_arn: str
     image_prefix: str
@@ -99,13 +101,20 @@ class LambdaConfig:
     ephemeral_storage_mb: int = 512
     function_prefix: str = "floww"
     environment: Mapping[str, str] = attrs.field(factory=dict)
+    repository: Callable[[str], str] | None = None
 
     def function_name(self, runtime: Runtime) -> str:
         return _NAME_UNSAFE.sub("-", f"{self.function_prefix}-{runtime.id}")[:_MAX_NAME]
 
     def image_uri(self, runtime: Runtime) -> str:
+        reference = runtime.image_ref
+        if self.repository is not None:
+            at = reference.find("@")
+            split = at if at >= 0 else reference.rfind(":")
+            split = split if split > reference.rfind("/") else len(reference)
+            reference = self.repository(reference[:split]) + reference[split:]
         prefix = self.image_prefix.rstrip("/")
-        return f"{prefix}/{runtime.image_ref}" if prefix else runtime.image_ref
+        return f"{prefix}/{reference}" if prefix else reference
 
 
 def lambda_client(region: str, *, endpoint_url: str = "", timeout_s: int = 60) -> Any:

@@ -12,9 +12,10 @@ Guarantees:
 - Bodies stream both ways: request chunks are sent upstream as they arrive and answer chunks
   are relayed as they come back, so no layer is held whole in memory or written to disk.
 - ``Location`` (and ``Link``) headers that point into the upstream are rewritten to the proxy's
-  own paths; any other location (a storage redirect) passes unchanged. The upstream's
-  ``WWW-Authenticate`` never reaches a client: a 401 from the proxy carries floww's challenge,
-  and an upstream that refuses the server's credentials is a 502 ``UNAVAILABLE``.
+  own paths, and a tag list names the repository as the client asked for it; any other
+  location (a storage redirect) passes unchanged. The upstream's ``WWW-Authenticate`` never
+  reaches a client: a 401 from the proxy carries floww's challenge, and an upstream that
+  refuses the server's credentials is a 502 ``UNAVAILABLE``.
 - Upstream errors pass through with their status in the spec's error body (a body that is not
   one is wrapped in one); an unreachable upstream is a 503 ``UNAVAILABLE``.
 - A cross-repository mount (``POST .../blobs/uploads/?mount=&from=``) is forwarded only when
@@ -201,6 +202,8 @@ class _Proxy:
         if request.method == "HEAD" or answer.status_code in {204, 304}:
             await answer.aclose()
             return Response(status_code=answer.status_code, headers=relayed)
+        if rest == "tags/list" and upstream_name != name:
+            return await _tags_under(answer, relayed, name, upstream_name)
         return StreamingResponse(
             answer.aiter_raw(),
             status_code=answer.status_code,
@@ -235,6 +238,26 @@ class _Proxy:
         if path.startswith(prefix):
             path = f"/v2/{name}/{path[len(prefix) :]}"
         return path
+
+
+async def _tags_under(
+    answer: httpx.Response, headers: dict[str, str], name: str, upstream_name: str
+) -> Response:
+    """A tag list (one small page) naming the repository as the client asked for it, not as
+    the upstream stores it (ECR's ``<prefix>/<namespace id>``)."""
+    try:
+        body = await answer.aread()
+    finally:
+        await answer.aclose()
+    try:
+        listed = json.loads(body)
+    except ValueError:
+        listed = None
+    if isinstance(listed, dict) and listed.get("name") == upstream_name:
+        listed["name"] = name
+        body = json.dumps(listed).encode()
+    headers = {k: v for k, v in headers.items() if k != "content-length"}
+    return Response(body, status_code=answer.status_code, headers=headers)
 
 
 async def _relay_error(answer: httpx.Response, headers: dict[str, str], *, head: bool) -> Response:
