@@ -260,6 +260,8 @@ class LocalAuth(Identity, ApiKeys, Users):
 
     def change_password(self, user_id: str, current: str, new: str) -> None:
         self._accounts.change_password(user_id, current, new)
+        # Whoever held a stolen login keeps nothing: every login of the user ends.
+        self._logins.revoke_user(user_id)
 
     def has_users(self) -> bool:
         """Whether any account exists (a first start has none)."""

@@ -136,6 +136,8 @@ class InMemoryIdentity(Identity, ApiKeys, Users):
             if known is None or not hmac.compare_digest(known, _digest(str(current))):
                 raise Unauthenticated("the current password is wrong")
             self._passwords[user_id] = _digest(new)
+            for token in [t for t, g in self._tokens.items() if g.principal.id == user_id]:
+                del self._tokens[token]  # every login ends with the old password
 
     def logout(self, access_token: str) -> None:
         self.verify(access_token)

@@ -1,6 +1,7 @@
 """Contract of ``Users``: accounts added once per email, found in any case, listed by email;
 disabling refuses the user's access tokens and API keys at ``Identity.verify`` at once;
-passwords change only with the current one; logout ends the login of an access token."""
+passwords change only with the current one, and a change ends every login of the user (API
+keys stay); logout ends the login of an access token."""
 
 from __future__ import annotations
 
@@ -92,6 +93,20 @@ def test_a_password_changes_only_with_the_current_one(users_harness: UsersHarnes
     with pytest.raises(Unauthenticated):
         users.change_password(ada.id, PASSWORD, "a third long password")
     users.change_password(ada.id, "another long password", "a third long password")
+
+
+def test_a_password_change_ends_every_login_of_the_user(users_harness: UsersHarness) -> None:
+    """A stolen login does not outlive the password its owner changes on discovering it."""
+    users = users_harness.users
+    ada = _principal(users_harness, "ada@example.com")
+    bob = _principal(users_harness, "bob@example.com")
+    stolen, bobs = users_harness.sign_in(ada), users_harness.sign_in(bob)
+    key, _ = users.create_api_key(ada, "ns_1", "ci")
+    users.change_password(ada.id, PASSWORD, "another long password")
+    with pytest.raises(Unauthenticated):
+        users.verify(stolen)
+    assert users.verify(bobs).id == bob.id
+    assert users.verify(key).id == ada.id  # keys are revoked one by one
 
 
 def test_logout_ends_that_login_only(users_harness: UsersHarness) -> None:

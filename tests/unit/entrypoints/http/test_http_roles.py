@@ -274,6 +274,26 @@ def test_api_key_scopes(team: Team) -> None:
         ).status_code
         == 403
     )
+    members = f"/api/namespaces/{ns}/members"
+    promoted = client.put(
+        f"{members}/dev@example.com", json={"role": "owner"}, headers=keys["full"]
+    )
+    assert promoted.status_code == 403, promoted.text
+    removed = client.delete(f"{members}/dev@example.com", headers=keys["full"])
+    assert removed.status_code == 403, removed.text
+    listed = client.get(members, headers=owner.headers).json()["items"]
+    roles = {m["user_id"]: m["role"] for m in listed}
+    assert roles[team.developer_id] == "developer"
+
+
+def test_no_membership_waits_for_an_account_that_does_not_exist(team: Team) -> None:
+    client, owner = team.world.client, team.owner
+    ghost = client.put(
+        f"/api/namespaces/{owner.namespace_id}/members/usr_ghost",
+        json={"role": "owner"},
+        headers=owner.headers,
+    )
+    assert ghost.status_code == 404, ghost.text
 
 
 def test_an_execution_token_reaches_its_kv_and_nothing_else(team: Team) -> None:
