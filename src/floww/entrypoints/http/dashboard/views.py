@@ -88,7 +88,7 @@ def _hidden_csrf(csrf: str) -> str:
 
 def signin_page(note: str = "", start_url: str | None = None) -> str:
     if start_url is not None:
-        body = f"<p><a class=button href='{e(start_url)}'>Sign in</a></p>"
+        body = f"{_notice(note, 'alert')}<p><a class=button href='{e(start_url)}'>Sign in</a></p>"
     else:
         body = (
             f"{_notice(note, 'alert')}<form method=post action=/ui/signin>"
