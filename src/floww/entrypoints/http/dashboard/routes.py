@@ -75,7 +75,9 @@ def _signin_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
         token, back = session.session_token(request) or "", "/ui/signin"
         base = services(request).deps.settings.base_url
         url = await run_in_threadpool(sign_in.sign_out_url, token, base + back)
-        answer = see(back if url == base + back else url)
+        # The provider is another site, which the page's form-action policy keeps a form (and
+        # its redirects) from reaching: a page takes the browser there.
+        answer = see(back) if url == base + back else page(views.signed_out_page(url))
         session.clear_session(answer, secure=secure(request))
         return answer
 
