@@ -22,13 +22,13 @@ import pytest
 from conftest import World, make_world
 from starlette.testclient import TestClient
 
+from floww.adapters.inprocess.clock import SystemClock
 from floww.adapters.workos import (
     WorkOSBrowserSignIn,
     WorkOSDirectory,
     WorkOSIdentity,
     WorkOSTokenVerifier,
 )
-from floww.adapters.inprocess.clock import SystemClock
 from floww.domain.usecases.provisioning import sync_memberships
 from floww.entrypoints.http.app import create_app
 from floww.entrypoints.http.dashboard import HostedSignIn, dashboard_routes
@@ -48,25 +48,29 @@ class Site:
     browser: TestClient
 
 
+def _browser(world: World, standin: WorkOSStandIn) -> TestClient:
+    """The world's app with the dashboard and ``/auth/*`` over WorkOS, as bootstrap wires them."""
+    identity = WorkOSIdentity(
+        WorkOSTokenVerifier(standin.url, CLIENT),
+        WorkOSDirectory(api_key=standin.api_key, client_id=CLIENT, base_url=standin.url),
+        lambda user, orgs: sync_memberships(world.repo, SystemClock(), user, orgs),
+    )
+    sign_in = WorkOSBrowserSignIn(
+        identity, redirect_uri=f"{BASE}/auth/callback", cookie_secret=COOKIE_SECRET
+    )
+    hosted = HostedSignIn(sign_in, lambda user: identity.provisioned(user.id))
+    routes = [*dashboard_routes(hosted), *signin_routes(sign_in, base_url=BASE)]
+    services = world.client.app.state.services  # type: ignore[attr-defined]
+    app = create_app(attrs.evolve(services, extra_routes=[*services.extra_routes, *routes]))
+    return TestClient(app, base_url=BASE, raise_server_exceptions=False)
+
+
 @pytest.fixture
 def site() -> Iterator[Site]:
     with WorkOSStandIn(clients=(CLIENT,)) as standin:
         org = standin.add_organization("Acme Corp")
         for world in make_world():
-            identity = WorkOSIdentity(
-                WorkOSTokenVerifier(standin.url, CLIENT),
-                WorkOSDirectory(api_key=standin.api_key, client_id=CLIENT, base_url=standin.url),
-                lambda user, orgs: sync_memberships(world.repo, SystemClock(), user, orgs),
-            )
-            sign_in = WorkOSBrowserSignIn(
-                identity, redirect_uri=f"{BASE}/auth/callback", cookie_secret=COOKIE_SECRET
-            )
-            hosted = HostedSignIn(sign_in, lambda user: identity.provisioned(user.id))
-            routes = [*dashboard_routes(hosted), *signin_routes(sign_in, base_url=BASE)]
-            services = world.client.app.state.services  # type: ignore[attr-defined]
-            app = create_app(attrs.evolve(services, extra_routes=[*services.extra_routes, *routes]))
-            browser = TestClient(app, base_url=BASE, raise_server_exceptions=False)
-            yield Site(world, standin, org, browser)
+            yield Site(world, standin, org, _browser(world, standin))
 
 
 def _person(site: Site, email: str, role: str) -> str:
