@@ -264,10 +264,13 @@ def test_a_restart_keeps_sessions_tokens_and_provisioned_namespaces(
         started = browser.get(f"{server.url}/auth/signin")
         browser.get(httpx.get(started.headers["location"]).headers["location"])
         cookie = browser.cookies.get("floww_session", path="/auth")
+        assert cookie, "the callback set no session cookie for /auth"
         before = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
     with running_server(home, env=env, port=port) as server:
         page = httpx.get(f"{server.url}/auth/session", cookies={"floww_session": cookie})
         assert page.status_code == 200 and "fay@beta.test" in page.text
+        dashboard = httpx.get(f"{server.url}/ui/", cookies={"floww_session": cookie})
+        assert dashboard.status_code == 200 and ">beta</a>" in dashboard.text
         after = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
     assert [n["id"] for n in after] == [n["id"] for n in before] != []
 
