@@ -183,3 +183,29 @@ def test_sign_out_needs_csrf_and_ends_the_workos_session(site: Site) -> None:
     back = f"{site.world.deps.settings.base_url}/ui/signin"  # the server's configured URL
     assert (ended.status_code, ended.headers["location"]) == (302, back)
     assert all(s.ended for s in site.standin.sessions.values() if s.user_id == ada)
+
+
+def test_workos_down_gives_a_page_with_a_sentence_and_a_deleted_user_is_refused(
+    site: Site,
+) -> None:
+    ada = _person(site, "ada@acme.test", "admin")  # never seen by this server yet
+    site.browser.cookies.set(
+        "floww_session", _cookie(COOKIE_SECRET, ada, expires_in=600), path="/ui"
+    )
+    site.standin.fail_with = 503
+    try:
+        down = site.browser.get("/ui/", follow_redirects=False)
+    finally:
+        site.standin.fail_with = None
+    assert down.status_code == 503 and "WorkOS" in down.text and "Traceback" not in down.text
+    assert "/auth/signin?next=/ui/" in down.text
+    assert site.browser.get("/ui/", follow_redirects=False).status_code == 200
+
+    gone = _person(site, "gone@acme.test", "admin")
+    del site.standin.users[gone]
+    site.browser.cookies.clear()
+    site.browser.cookies.set(
+        "floww_session", _cookie(COOKIE_SECRET, gone, expires_in=600), path="/ui"
+    )
+    refused = site.browser.get("/ui/", follow_redirects=False)
+    assert (refused.status_code, refused.headers["location"]) == (303, "/ui/signin")
