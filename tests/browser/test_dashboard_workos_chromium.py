@@ -6,10 +6,11 @@ workflow the real CLI deployed, sign out (which ends the WorkOS session). No pag
 console error.
 
 The server is reached as ``localhost`` and the stand-in as ``127.0.0.1``: two sites, so the
-browser comes back from AuthKit on a cross-site redirect, as from WorkOS's own domain.
+person submits the sign-in form on another site and comes back on a cross-site redirect, as
+from WorkOS's own domain (a ``SameSite=Strict`` session cookie would not be sent then).
 
-The stand-in does not cover AuthKit's hosted pages (its authorize endpoint signs in the chosen
-person at once, where AuthKit would show its own sign-in form), nor WorkOS's rate limits.
+The stand-in's sign-in page only asks for an email: AuthKit's real pages (passwords, social
+and magic-link sign-in, MFA) are not covered, nor WorkOS's rate limits.
 
 Screenshots go to ``$FLOWW_TEST_ARTIFACTS/dashboard-workos`` (or the test's tmp dir).
 """
@@ -64,7 +65,7 @@ def test_workos_user_signs_in_sees_the_organization_and_signs_out(
         acme = standin.add_organization("Acme Corp")
         ada = standin.add_user("ada@acme.test")
         standin.add_membership(ada, acme, "admin")
-        standin.browser_user = ada  # the person who signs in at "AuthKit"
+        standin.sign_in_page = True  # "AuthKit" asks for the email in a page
         port = free_port()
         url = f"http://localhost:{port}"
         env = {
@@ -100,8 +101,11 @@ def test_workos_user_signs_in_sees_the_organization_and_signs_out(
             page.goto(url + "/")
             assert page.url == f"{url}/ui/signin"
             look("01-signin")
-            with page.expect_request(lambda r: r.url.startswith(standin.url)):
-                page.get_by_role("link", name="Sign in").click()
+            page.get_by_role("link", name="Sign in").click()
+            page.wait_for_url(f"{standin.url}/user_management/authorize?*")
+            page.get_by_label("Email").fill("ada@acme.test")
+            look("02-authkit")
+            page.get_by_role("button", name="Continue").click()
             page.get_by_role("heading", name="Namespaces").wait_for()
             assert page.url == f"{url}/ui/"
             assert "GET /user_management/authorize" in standin.requests
@@ -110,20 +114,20 @@ def test_workos_user_signs_in_sees_the_organization_and_signs_out(
             assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in cookies)
             sent_to = [f"{url}/webhook/x", f"{url}/api/whoami"]
             assert not [c for c in page.context.cookies(sent_to) if c["name"] == "floww_session"]
-            look("02-namespaces")
+            look("03-namespaces")
 
             # the organization's namespace and the deployed workflow
             page.get_by_role("link", name="acme-corp").click()
             page.get_by_role("link", name="hello").click()
             page.get_by_role("heading", name="Deployments").wait_for()
             assert page.locator("td.status", has_text="active").count() == 1
-            look("03-workflow")
+            look("04-workflow")
 
             # sign-out ends the WorkOS session and comes back to the sign-in page
             with page.expect_request(lambda r: "/user_management/sessions/logout" in r.url):
                 page.get_by_role("button", name="Sign out").click()
             page.wait_for_url(f"{url}/ui/signin")
-            look("04-signed-out")
+            look("05-signed-out")
             assert [s.ended for s in standin.sessions.values() if s.user_id == ada] == [True]
             assert not [c for c in page.context.cookies() if c["name"] == "floww_session"]
             page.goto(url + "/ui/")
