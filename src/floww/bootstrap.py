@@ -103,7 +103,7 @@ from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
 from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
 from floww.entrypoints.http.dashboard import BrowserSignIn as DashboardSignIn
-from floww.entrypoints.http.dashboard import PasswordSignIn, dashboard_routes
+from floww.entrypoints.http.dashboard import HostedSignIn, PasswordSignIn, dashboard_routes
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
@@ -466,9 +466,9 @@ def _workos_identity(settings: Settings, adapters: ServerAdapters) -> ServerAdap
         auth_provider="workos",
         first_start=_no_first_start,
         browser_sign_in=sign_in,
-        # The dashboard's sign-in is the local accounts' form; with WorkOS it is not offered
-        # (docs/cloud-identity.md): the AuthKit session does not open the dashboard yet.
-        dashboard_sign_in=None,
+        # The dashboard signs people in through AuthKit (docs/dashboard.md); each request
+        # re-reads the user's organizations and roles as the API does.
+        dashboard_sign_in=HostedSignIn(sign_in, lambda user: identity.provisioned(user.id)),
         public_auth=identity.public_auth(),
     )
 

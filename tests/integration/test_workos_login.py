@@ -192,14 +192,16 @@ def test_browser_sign_in_and_sign_out(standin: WorkOSStandIn, server: RunningSer
 
         signed_in = browser.get(back)
         assert signed_in.status_code == 302, signed_in.text
-        [cookie] = [
+        cookies = [
             c for c in signed_in.headers.get_list("set-cookie") if c.startswith("floww_session=")
         ]
-        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+        assert sorted(re.findall(r"Path=(/\w+)", "".join(cookies))) == ["/auth", "/ui"]
+        assert all("httponly" in c.lower() and "samesite=lax" in c.lower() for c in cookies)
         page = browser.get("/auth/session")
         assert page.status_code == 200 and "cy@acme.test" in page.text
 
-        value = browser.cookies["floww_session"]
+        value = browser.cookies.get("floww_session", path="/auth")
+        assert value is not None
         tampered = value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB")
         assert (
             httpx.get(f"{server.url}/auth/session", cookies={"floww_session": tampered}).status_code
@@ -261,11 +263,14 @@ def test_a_restart_keeps_sessions_tokens_and_provisioned_namespaces(
     with running_server(home, env=env, port=port) as server, httpx.Client(timeout=10) as browser:
         started = browser.get(f"{server.url}/auth/signin")
         browser.get(httpx.get(started.headers["location"]).headers["location"])
-        cookie = browser.cookies["floww_session"]
+        cookie = browser.cookies.get("floww_session", path="/auth")
+        assert cookie, "the callback set no session cookie for /auth"
         before = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
     with running_server(home, env=env, port=port) as server:
         page = httpx.get(f"{server.url}/auth/session", cookies={"floww_session": cookie})
         assert page.status_code == 200 and "fay@beta.test" in page.text
+        dashboard = httpx.get(f"{server.url}/ui/", cookies={"floww_session": cookie})
+        assert dashboard.status_code == 200 and ">beta</a>" in dashboard.text
         after = _get(server, "/api/namespaces", standin.access_token(fay)).json()["items"]
     assert [n["id"] for n in after] == [n["id"] for n in before] != []
 

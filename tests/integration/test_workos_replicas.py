@@ -87,6 +87,7 @@ def test_a_session_cookie_from_one_replica_is_good_on_the_other(
         started = browser.get("/auth/signin")
         back = httpx.get(started.headers["location"]).headers["location"]
         assert browser.get(back, follow_redirects=False).status_code == 302
-        cookie = browser.cookies["floww_session"]
+        cookie = browser.cookies.get("floww_session", path="/auth")
+        assert cookie, "the callback set no session cookie for /auth"
     page = httpx.get(f"{b.url}/auth/session", cookies={"floww_session": cookie})
     assert page.status_code == 200 and "cy@acme.test" in page.text

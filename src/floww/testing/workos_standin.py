@@ -8,7 +8,9 @@ Endpoints (JSON or form bodies, as WorkOS accepts both):
   ``access_denied``, ``expired_token`` as OAuth errors), the authorization-code grant (needs
   ``client_secret``, the API key) and the refresh-token grant (a refresh token works once);
 - ``GET /user_management/authorize`` (AuthKit): signs in ``browser_user`` at once and redirects
-  to ``redirect_uri`` with a one-time ``code`` and the ``state``;
+  to ``redirect_uri`` with a one-time ``code`` and the ``state``; with ``sign_in_page`` set it
+  answers a sign-in page instead (an HTML form asking for the email), whose ``POST`` signs in
+  that user (an unknown email gets the page again, 401) and redirects the same way;
 - ``GET /sso/jwks/<client id>``: that client's RS256 public keys (``rotate`` adds a key and
   signs with it from then on);
 - ``GET /user_management/users/<id>``, ``GET /user_management/organization_memberships``,
@@ -18,7 +20,8 @@ Endpoints (JSON or form bodies, as WorkOS accepts both):
 Access tokens carry ``iss`` (``<url>/user_management/<client id>``), ``sub``, ``sid``,
 ``org_id``, ``role``, ``jti``, ``iat``, ``exp`` and ``auth_time``, like WorkOS session tokens.
 
-Not covered: hosted sign-in pages (the browser user and device approvals are set by the test,
+Not covered: AuthKit's real hosted pages (passwords, social and magic-link sign-in: the
+optional sign-in page only asks for an email; device approvals are set by the test,
 ``approve``), SSO, MFA, organization selection, pagination past one page, rate limits, custom
 auth domains, and WorkOS's exact error messages (only the error codes and statuses).
 ``fail_with`` makes every endpoint answer that status, ``stop`` makes it unreachable.
@@ -26,6 +29,7 @@ auth domains, and WorkOS's exact error messages (only the error codes and status
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -111,6 +115,7 @@ class WorkOSStandIn:
         self.memberships: list[dict[str, Any]] = []
         self.sessions: dict[str, _Session] = {}
         self.browser_user: str | None = None
+        self.sign_in_page = False
         self.fail_with: int | None = None
         self.jwks_fetches: Counter[str] = Counter()
         self.requests: list[str] = []
@@ -354,6 +359,37 @@ class WorkOSStandIn:
         params = {"code": code, **({"state": query["state"]} if "state" in query else {})}
         return 302, f"{query['redirect_uri']}?{urlencode(params)}"
 
+    def authorize_page(self, query: dict[str, str], note: str = "") -> tuple[int, str]:
+        """The sign-in page (``sign_in_page``): a form that posts the query back with an email."""
+        hidden = "".join(
+            f"<input type=hidden name='{html.escape(k)}' value='{html.escape(v)}'>"
+            for k, v in query.items()
+            if k != "email"
+        )
+        alert = f"<p role=alert>{html.escape(note)}</p>" if note else ""
+        return 401 if note else 200, (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            '<link rel=icon href="data:,"><title>Sign in · AuthKit stand-in</title></head>'
+            "<body><h1>Sign in</h1>"
+            f"{alert}<form method=post action=/user_management/authorize>{hidden}"
+            "<label>Email <input name=email type=email required></label>"
+            "<button>Continue</button></form></body></html>"
+        )
+
+    def authorize_submit(self, form: dict[str, str]) -> tuple[int, dict[str, Any] | str]:
+        email = form.get("email", "")
+        user = next((u for u, d in self.users.items() if d["email"] == email), None)
+        if user is None:
+            return self.authorize_page(form, f"No account for {email}.")
+        if form.get("client_id") not in self.keys or not form.get("redirect_uri"):
+            return 400, {"error": "invalid_request", "error_description": "Bad client."}
+        with self._lock:
+            session = self._new_session(user, form["client_id"])
+            code = secrets.token_urlsafe(24)
+            self._codes[code] = session.id
+        params = {"code": code, **({"state": form["state"]} if "state" in form else {})}
+        return 303, f"{form['redirect_uri']}?{urlencode(params)}"
+
     def logout(self, query: dict[str, str]) -> tuple[int, dict[str, Any] | str]:
         session = self.sessions.get(query.get("session_id", ""))
         if session is None:
@@ -397,9 +433,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        data = json.dumps(body).encode()
+        page = isinstance(body, str)  # the sign-in page
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html; charset=utf-8" if page else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -432,6 +469,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             owner.jwks_fetches[client_id] += 1
             self._send(200, {"keys": [k.public_jwk() for k in owner.keys[client_id]]})
+        elif path == "/user_management/authorize" and owner.sign_in_page:
+            self._send(*owner.authorize_page(query))
         elif path == "/user_management/authorize":
             self._send(*owner.authorize_redirect(query))
         elif path == "/user_management/sessions/logout":
@@ -453,5 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*self.owner.device_authorize(form))
         elif path == "/user_management/authenticate":
             self._send(*self.owner.authenticate(form))
+        elif path == "/user_management/authorize" and self.owner.sign_in_page:
+            self._send(*self.owner.authorize_submit(form))
         else:
             self._send(404, {"message": "Not found", "code": "not_found"})

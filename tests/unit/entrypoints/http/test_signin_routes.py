@@ -57,9 +57,30 @@ def test_cookies_are_secure_httponly_and_lax_over_https() -> None:
 
     done = client.get(f"/auth/callback?code=good&state={state}")
     assert (done.status_code, done.headers["location"]) == (302, "/auth/session")
-    [session] = [c for c in done.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
-    assert all(flag in session.lower() for flag in ("httponly", "secure", "samesite=lax"))
+    sessions = [c for c in done.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
+    assert sorted(_path(c) for c in sessions) == ["/auth", "/ui"]  # never /api nor /webhook
+    for session in sessions:
+        assert session.startswith(f"{SESSION_COOKIE}=cookie-of-ada;")
+        assert all(flag in session.lower() for flag in ("httponly", "secure", "samesite=lax"))
     assert "ada@example.test" in client.get("/auth/session").text
+
+
+def _path(set_cookie: str) -> str:
+    return next(p.split("=", 1)[1] for p in set_cookie.split("; ") if p.lower().startswith("path="))
+
+
+def _signed_in_then(client: TestClient, start: str) -> str:
+    state = client.get(start).headers["location"].rsplit("state=", 1)[1]
+    done = client.get(f"/auth/callback?code=good&state={state}")
+    assert done.status_code == 302, done.text
+    return str(done.headers["location"])
+
+
+def test_the_callback_goes_on_to_a_dashboard_page_and_never_to_another_site() -> None:
+    assert _signed_in_then(_client("http://floww.test"), "/auth/signin?next=/ui/") == "/ui/"
+    for elsewhere in ("https://evil.test/ui/", "//evil.test/ui/", "/ui//evil.test", "/api/x"):
+        then = _signed_in_then(_client("http://floww.test"), f"/auth/signin?next={elsewhere}")
+        assert then == "/auth/session", elsewhere
 
 
 def test_a_callback_without_its_state_or_with_a_refused_code_signs_nobody_in() -> None:
@@ -80,4 +101,6 @@ def test_sign_out_clears_the_cookie_and_goes_to_the_provider() -> None:
     out = client.get("/auth/signout")
     assert out.status_code == 303
     assert out.headers["location"] == "https://idp.test/logout?return_to=http://floww.test/"
-    assert out.headers["set-cookie"].startswith(f'{SESSION_COOKIE}=""')
+    cleared = [c for c in out.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
+    assert sorted(_path(c) for c in cleared) == ["/auth", "/ui"]
+    assert all(c.startswith(f'{SESSION_COOKIE}="";') for c in cleared)

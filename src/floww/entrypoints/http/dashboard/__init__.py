@@ -5,6 +5,6 @@ only. See ``docs/dashboard.md``."""
 from __future__ import annotations
 
 from floww.entrypoints.http.dashboard.routes import dashboard_routes
-from floww.entrypoints.http.dashboard.signin import BrowserSignIn, PasswordSignIn
+from floww.entrypoints.http.dashboard.signin import BrowserSignIn, HostedSignIn, PasswordSignIn
 
-__all__ = ["BrowserSignIn", "PasswordSignIn", "dashboard_routes"]
+__all__ = ["BrowserSignIn", "HostedSignIn", "PasswordSignIn", "dashboard_routes"]

@@ -19,6 +19,7 @@ from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.entrypoints.http.codec import read_body, services
 from floww.entrypoints.http.dashboard import session, views
+from floww.entrypoints.http.dashboard.signin import BrowserSignIn
 from floww.entrypoints.http.errors import status_for
 
 __all__ = ["NOTICES", "Ctx", "View", "page", "read_form", "secure", "see", "signed_in"]
@@ -63,9 +64,19 @@ async def read_form(request: Request) -> dict[str, str]:
         return {}
 
 
-def signed_in(view: View, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
-    """Signed-in pages: the session is checked (sign-in page otherwise), POSTs need the
-    session's form token and this origin, domain errors become pages."""
+def _session_user(sign_in: BrowserSignIn, token: str, deps: ServerDeps) -> Principal:
+    own = sign_in.principal(token)
+    if own is not None:
+        return own
+    return authenticate(token, identity=deps.identity, tokens=deps.tokens)
+
+
+def signed_in(
+    view: View, sign_in: BrowserSignIn, *, post: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """Signed-in pages: the session is checked (``sign_in``'s own, else as a bearer token;
+    sign-in page otherwise), POSTs need the session's form token and this origin, domain
+    errors become pages."""
 
     async def endpoint(request: Request) -> Response:
         deps = services(request).deps
@@ -73,13 +84,13 @@ def signed_in(view: View, *, post: bool = False) -> Callable[[Request], Awaitabl
         try:
             if token is None:
                 raise Unauthenticated("no session")
-            principal = await run_in_threadpool(
-                lambda: authenticate(token, identity=deps.identity, tokens=deps.tokens)
-            )
+            principal = await run_in_threadpool(_session_user, sign_in, token, deps)
             if principal.kind != "user":
                 raise Unauthenticated("the dashboard is for people")
         except Unauthenticated:
             return see("/ui/signin")
+        except FlowwError as exc:  # the identity provider unavailable, say
+            return page(views.signin_page(exc.message, sign_in.start_url), status_for(exc))
         ctx = Ctx(deps, principal, session.csrf_token(token))
         if post:
             form = await read_form(request)

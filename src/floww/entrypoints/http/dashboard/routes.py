@@ -72,14 +72,19 @@ def _signin_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
         return answer
 
     async def signout(request: Request, ctx: Ctx) -> Response:
-        answer = see("/ui/signin")
+        token, back = session.session_token(request) or "", "/ui/signin"
+        base = services(request).deps.settings.base_url
+        url = await run_in_threadpool(sign_in.sign_out_url, token, base + back)
+        # The provider is another site, which the page's form-action policy keeps a form (and
+        # its redirects) from reaching: a page takes the browser there.
+        answer = see(back) if url == base + back else page(views.signed_out_page(url))
         session.clear_session(answer, secure=secure(request))
         return answer
 
     return [
         Route("/ui/signin", show, methods=["GET"]),
         Route("/ui/signin", submit, methods=["POST"]),
-        Route("/ui/signout", signed_in(signout, post=True), methods=["POST"]),
+        Route("/ui/signout", signed_in(signout, sign_in, post=True), methods=["POST"]),
     ]
 
 
@@ -240,6 +245,9 @@ def dashboard_routes(sign_in: BrowserSignIn) -> list[BaseRoute]:
         Route("/ui", root, methods=["GET"]),
         Route("/ui/static/{name}", static, methods=["GET"]),
         *_signin_routes(sign_in),
-        *(Route(path, signed_in(view), methods=["GET"]) for path, view in get),
-        *(Route(path, signed_in(view, post=True), methods=["POST"]) for path, view in post),
+        *(Route(path, signed_in(view, sign_in), methods=["GET"]) for path, view in get),
+        *(
+            Route(path, signed_in(view, sign_in, post=True), methods=["POST"])
+            for path, view in post
+        ),
     ]

@@ -3,7 +3,10 @@
 - The session is one cookie, ``floww_session``: HttpOnly, ``SameSite=Strict``, ``Path=/ui``
   (so the browser never sends it with API or webhook requests), ``Secure`` when the server is
   reached over HTTPS. It holds a user access token that is checked on every request, so a
-  session survives a restart of the server and ends when the token expires.
+  session survives a restart of the server and ends when the token expires. With a hosted
+  sign-in (WorkOS AuthKit) the cookie holds the provider's signed session cookie instead, set
+  by the callback with ``SameSite=Lax`` (it is set on the provider's cross-site redirect back)
+  next to a copy at ``Path=/auth`` for sign-out; signing out clears both.
 - Every form carries a CSRF token derived from the session token (a keyed hash); a POST must
   carry the token of its session and come from this origin (``Origin`` header, when sent).
 """
@@ -13,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import urllib.parse
+from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
     "COOKIE",
+    "HOSTED_PATH",
     "PATH",
     "clear_session",
     "csrf_token",
@@ -30,6 +35,7 @@ __all__ = [
 
 COOKIE = "floww_session"
 PATH = "/ui"
+HOSTED_PATH = "/auth"
 
 
 def session_token(request: Request) -> str | None:
@@ -37,7 +43,14 @@ def session_token(request: Request) -> str | None:
     return token or None
 
 
-def set_session(response: Response, token: str, *, secure: bool, max_age: int) -> None:
+def set_session(
+    response: Response,
+    token: str,
+    *,
+    secure: bool,
+    max_age: int,
+    samesite: Literal["strict", "lax"] = "strict",
+) -> None:
     response.set_cookie(
         COOKIE,
         token,
@@ -45,12 +58,14 @@ def set_session(response: Response, token: str, *, secure: bool, max_age: int) -
         path=PATH,
         secure=secure,
         httponly=True,
-        samesite="strict",
+        samesite=samesite,
     )
 
 
 def clear_session(response: Response, *, secure: bool) -> None:
-    response.delete_cookie(COOKIE, path=PATH, secure=secure, httponly=True, samesite="strict")
+    """Drops the session cookie, and a hosted sign-in's copy at ``/auth``."""
+    for path in (PATH, HOSTED_PATH):
+        response.delete_cookie(COOKIE, path=path, secure=secure, httponly=True, samesite="lax")
 
 
 def csrf_token(session: str) -> str:

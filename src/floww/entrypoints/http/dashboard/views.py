@@ -27,6 +27,7 @@ __all__ = [
     "namespace_page",
     "namespaces_page",
     "provider_form_page",
+    "signed_out_page",
     "signin_page",
     "workflow_page",
 ]
@@ -42,7 +43,15 @@ def _when(at: datetime | None) -> str:
     )
 
 
-def layout(title: str, body: str, *, csrf: str = "", crumbs: Sequence[tuple[str, str]] = ()) -> str:
+def layout(
+    title: str,
+    body: str,
+    *,
+    csrf: str = "",
+    crumbs: Sequence[tuple[str, str]] = (),
+    then: str = "",
+) -> str:
+    """A page; ``then`` is where the browser goes on its own right away (no script)."""
     trail = "".join(f"<li><a href='{e(href)}'>{e(label)}</a></li>" for label, href in crumbs)
     signout = (
         "<form method=post action=/ui/signout class=signout>"
@@ -53,7 +62,8 @@ def layout(title: str, body: str, *, csrf: str = "", crumbs: Sequence[tuple[str,
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>{e(title)} · floww</title>"
+        + (f"<meta http-equiv=refresh content='0;url={e(then)}'>" if then else "")
+        + f"<title>{e(title)} · floww</title>"
         "<link rel=icon href=/ui/static/favicon.svg type='image/svg+xml'>"
         "<link rel=stylesheet href=/ui/static/dashboard.css>"
         "<script src=/ui/static/dashboard.js defer></script></head><body>"
@@ -88,7 +98,7 @@ def _hidden_csrf(csrf: str) -> str:
 
 def signin_page(note: str = "", start_url: str | None = None) -> str:
     if start_url is not None:
-        body = f"<p><a class=button href='{e(start_url)}'>Sign in</a></p>"
+        body = f"{_notice(note, 'alert')}<p><a class=button href='{e(start_url)}'>Sign in</a></p>"
     else:
         body = (
             f"{_notice(note, 'alert')}<form method=post action=/ui/signin>"
@@ -97,6 +107,16 @@ def signin_page(note: str = "", start_url: str | None = None) -> str:
             "autocomplete=current-password></label><button>Sign in</button></form>"
         )
     return layout("Sign in", body)
+
+
+def signed_out_page(provider_url: str) -> str:
+    """After sign-out with a hosted sign-in: the browser goes on to the provider to end its
+    session there (a page, not a redirect: a form may only lead to this site)."""
+    body = (
+        "<p role=status>You are signed out here; ending your session at the identity provider."
+        f"</p><p><a class=button href='{e(provider_url)}'>Continue</a></p>"
+    )
+    return layout("Signing out", body, then=provider_url)
 
 
 def message_page(title: str, text: str, csrf: str = "") -> str:
