@@ -69,6 +69,8 @@ class Principal:
     workflow_id: str | None = None
     execution_id: str | None = None
     scopes: tuple[str, ...] = ()
+    # A dev token's person: the token works only while they may run the workflow's namespace.
+    on_behalf_of: str | None = None
 
 
 @attrs.frozen

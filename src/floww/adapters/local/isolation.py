@@ -63,7 +63,11 @@ def local_function_host(
         )
         problem = probe_bwrap(sandbox)
         if problem is None:
-            return host(sandbox), f"Workers run sandboxed (bubblewrap; {limits.describe()})."
+            return host(sandbox), (
+                f"Workers run sandboxed (bubblewrap; {limits.describe()}). They share this "
+                "machine's network, loopback included: every service listening here "
+                "(PostgreSQL, registries) must require authentication."
+            )
         if mode == "bwrap":
             raise InvalidInput(
                 f"FLOWW_SANDBOX=bwrap but workers cannot be sandboxed here: {problem}; "

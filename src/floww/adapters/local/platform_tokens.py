@@ -51,12 +51,20 @@ class LocalPlatformTokens(PlatformTokens):
         self._clock = clock
 
     def issue_execution_token(
-        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
+        self,
+        *,
+        namespace_id: str,
+        workflow_id: str,
+        execution_id: str,
+        ttl_seconds: int,
+        on_behalf_of: str | None = None,
     ) -> str:
         require_values(
             namespace_id=namespace_id, workflow_id=workflow_id, execution_id=execution_id
         )
         claims = {"ns": namespace_id, "wf": workflow_id, "ex": execution_id}
+        if on_behalf_of:
+            claims["by"] = on_behalf_of
         return self._codec.encode(
             "execution", claims, now=self._clock.now(), ttl_seconds=ttl_seconds
         )
@@ -79,6 +87,7 @@ class LocalPlatformTokens(PlatformTokens):
                 namespace_id=claim(claims, "ns"),
                 workflow_id=claim(claims, "wf"),
                 execution_id=claim(claims, "ex"),
+                on_behalf_of=str(claims["by"]) if isinstance(claims.get("by"), str) else None,
             )
         return Principal(
             id=f"registry:{claim(claims, 'ns')}",

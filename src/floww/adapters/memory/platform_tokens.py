@@ -33,7 +33,13 @@ class InMemoryPlatformTokens(PlatformTokens):
         self._grants: dict[str, _Grant] = {}
 
     def issue_execution_token(
-        self, *, namespace_id: str, workflow_id: str, execution_id: str, ttl_seconds: int
+        self,
+        *,
+        namespace_id: str,
+        workflow_id: str,
+        execution_id: str,
+        ttl_seconds: int,
+        on_behalf_of: str | None = None,
     ) -> str:
         _require(namespace_id=namespace_id, workflow_id=workflow_id, execution_id=execution_id)
         principal = Principal(
@@ -42,6 +48,7 @@ class InMemoryPlatformTokens(PlatformTokens):
             namespace_id=namespace_id,
             workflow_id=workflow_id,
             execution_id=execution_id,
+            on_behalf_of=on_behalf_of or None,
         )
         return self._issue(principal, ttl_seconds)
 

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from floww.domain.errors import NotFound
 from floww.domain.model import Execution
+from floww.domain.providers import CATALOGUE
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["CONTENT_TYPE", "CountingRepo", "PlatformMetrics"]
@@ -36,6 +37,9 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _TRIGGER_CACHE = 10_000
+_KNOWN_KINDS = frozenset(
+    f"{rules.type}.{trigger.name}" for rules in CATALOGUE.values() for trigger in rules.triggers
+)
 
 
 class _Gauges(Collector):
@@ -126,6 +130,10 @@ class CountingRepo:
         try:
             spec = self._inner.get_trigger(trigger_id).spec
             kind = f"{spec.provider.type}.{spec.trigger_type}"
+            # Labels come from the catalogue only: code of user-written providers could
+            # otherwise mint a new time series with every deploy.
+            if kind not in _KNOWN_KINDS:
+                kind = "other"
         except NotFound:
             return "unknown"
         with self._lock:

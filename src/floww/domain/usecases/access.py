@@ -72,6 +72,13 @@ def _check(repo: WorkflowRepo, principal: Principal, namespace_id: str, action: 
                 "an execution token reaches its namespace's KV store and its workflow's code "
                 f"only, not {action.value}"
             )
+        if principal.on_behalf_of is not None:
+            member = repo.get_member(namespace_id, principal.on_behalf_of)
+            if member is None or not role_allows(member.role, Action.RUN):
+                raise PermissionDenied(
+                    "this dev session's person may no longer run code in this namespace; "
+                    "ask an owner for a developer role and start `floww dev` again"
+                )
         return
     role = _role(repo, principal, namespace_id)
     if role is None:

@@ -88,4 +88,6 @@ def issue_dev_token(deps: ServerDeps, principal: Principal, workflow_id: str) ->
         workflow_id=workflow.id,
         execution_id=deps.ids.new_id("dev"),
         ttl_seconds=DEV_TOKEN_TTL_S,
+        # A person's session: it ends with their membership (checked on every use).
+        on_behalf_of=principal.id if principal.kind in ("user", "api_key") else None,
     )

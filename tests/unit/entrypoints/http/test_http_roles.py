@@ -167,6 +167,26 @@ def test_a_removed_member_loses_the_namespace_and_their_keys_at_once(team: Team)
     assert client.get(f"/api/namespaces/{ns}", headers=_headers(key)).status_code == 404
 
 
+def test_a_removed_member_s_dev_token_stops_at_once(team: Team) -> None:
+    """A dev session's token names its person: removing them from the namespace ends the
+    session's access to the KV store at once, not when the 12 h token expires."""
+    client, owner = team.world.client, team.owner
+    issued = client.post(f"/api/workflows/{owner.workflow_id}/dev-token", headers=team.developer)
+    assert issued.status_code == 201, issued.text
+    dev = _headers(issued.json()["token"])
+    assert client.put("/api/kv/k", json={"value": 1}, headers=dev).status_code in (200, 204)
+    owners = client.post(f"/api/workflows/{owner.workflow_id}/dev-token", headers=owner.headers)
+    owners_token = _headers(owners.json()["token"])
+    gone = client.delete(
+        f"/api/namespaces/{owner.namespace_id}/members/{team.developer_id}",
+        headers=owner.headers,
+    )
+    assert gone.status_code == 204
+    assert client.put("/api/kv/k", json={"value": 2}, headers=dev).status_code == 403
+    assert client.get("/api/kv/k", headers=dev).status_code == 403
+    assert client.get("/api/kv/k", headers=owners_token).json()["value"] == 1
+
+
 def test_the_last_owner_stays(team: Team) -> None:
     client, owner = team.world.client, team.owner
     ns = owner.namespace_id
