@@ -4,9 +4,11 @@ real ``floww serve`` and the real CLI.
 GitHub's REST API is played by a loopback stand-in implementing the documented shapes of
 ``/repos/{owner}/{repo}/hooks`` (list, create 201, update 200, delete 204; 404 for an unknown
 repository, 403 for a repository the token may not administer, 422 for a body GitHub refuses,
-including a second hook for one URL; ``Authorization: Bearer``; the secret never listed back).
-The stand-in does not cover GitHub's pagination headers, its rate limits, fine-grained token
-permissions, or GitHub's own deliveries to the URL (those are signed here as GitHub signs them,
+including a second hook for one URL; ``Authorization: Bearer``; the secret never listed back),
+and GitLab's ``/projects/:id/hooks`` (``:id`` URL-encoded; list, create 201, update with PUT
+200, delete 204; 404 for an unknown project; the token never listed back).
+The stand-ins do not cover pagination headers, its rate limits, fine-grained token
+permissions, GitLab's group hooks, or the providers' own deliveries to the URL (those are signed here as GitHub signs them,
 as in ``test_provider_deliveries.py``).
 """
 
@@ -56,6 +58,7 @@ class GitHubStandIn(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hooks: dict[str, list[dict[str, Any]]] = {"acme/api": []}
+        self.gitlab_hooks: list[dict[str, Any]] = []  # project acme/api
         self.locked = {"acme/locked"}
         self.calls: list[tuple[str, str]] = []
         self.auth_seen: set[str] = set()
@@ -93,6 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.auth_seen.add(self.headers.get("Authorization") or "")
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._send(401, {"message": "Bad credentials"})
+        gitlab = re.fullmatch(r"/gitlab/projects/([^/]+)/hooks(?:/(\d+))?", path)
+        if gitlab:
+            return self._gitlab(method, gitlab[1], gitlab[2])
         found = re.fullmatch(r"/github/repos/([^/]+)/([^/]+)/hooks(?:/(\d+))?", path)
         if not found:
             return self._send(404, {"message": "Not Found"})
@@ -126,6 +132,37 @@ class _Handler(BaseHTTPRequestHandler):
             hooks.remove(hook)
             return self._send(204)
         return self._send(404, {"message": "Not Found"})
+
+    def _gitlab(self, method: str, project: str, hook_id: str | None) -> None:
+        """GitLab's project hooks: ``:id`` is the URL-encoded path; the token is never listed."""
+        if project != "acme%2Fapi":
+            return self._send(404, {"message": "404 Project Not Found"})
+        hooks = self.server.gitlab_hooks
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"null")
+        listed = [{k: v for k, v in h.items() if k != "token"} for h in hooks]
+        if hook_id is None and method == "GET":
+            return self._send(200, listed)
+        if hook_id is None and method == "POST":
+            if not isinstance(body, dict) or not body.get("url"):
+                return self._send(400, {"message": "url is missing"})
+            hook = {"id": self.server.next_id, "push_events": True, **body}
+            self.server.next_id += 1
+            hooks.append(hook)
+            return self._send(201, {k: v for k, v in hook.items() if k != "token"})
+        hook = next((h for h in hooks if str(h["id"]) == hook_id), None)
+        if hook is None:
+            return self._send(404, {"message": "404 Not found"})
+        if method == "PUT":
+            hook.update(body)
+            return self._send(200, {k: v for k, v in hook.items() if k != "token"})
+        if method == "DELETE":
+            hooks.remove(hook)
+            return self._send(204)
+        return self._send(404, {"message": "404 Not found"})
+
+    def do_PUT(self) -> None:
+        self._route("PUT")
 
     def _create(self, hooks: list[dict[str, Any]], body: Any) -> None:
         config = body.get("config") if isinstance(body, dict) else None
@@ -193,6 +230,16 @@ def on_release(ctx, event):
 @github.on_push(owner="acme", repository="locked", branch="main")
 def on_locked(ctx, event):
     return {{"ran": "locked"}}
+
+
+from floww import GitLab
+
+gitlab = GitLab()
+
+
+@gitlab.on_push(project="acme/api", branch="main")
+def on_gitlab(ctx, event):
+    return {{"ran": "gitlab"}}
 """
     if pull_requests:
         extra += """
@@ -200,6 +247,11 @@ def on_locked(ctx, event):
 @github.on_pull_request(owner="acme", repository="api", actions=["opened"])
 def on_pr(ctx, event):
     return {"ran": "pull_request"}
+
+
+@gitlab.on_merge_request(project="acme/api", actions=["open"])
+def on_mr(ctx, event):
+    return {"ran": "merge_request"}
 """
     return extra
 
@@ -218,8 +270,12 @@ def push(url: str, branch: str, *, kind: str = "push") -> httpx.Response:
     return httpx.post(url, content=body, headers=headers, timeout=30)
 
 
-def provider_hook(doc: dict[str, Any], target: str) -> dict[str, Any]:
-    found = [h for h in doc["provider_hooks"] if h["target"] == target]
+def provider_hook(
+    doc: dict[str, Any], target: str, provider: str = "github:default"
+) -> dict[str, Any]:
+    found = [
+        h for h in doc["provider_hooks"] if h["target"] == target and h["provider"] == provider
+    ]
     assert len(found) == 1, doc["provider_hooks"]
     return found[0]
 
@@ -240,6 +296,19 @@ def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None
             f"webhook_secret={SECRET}",
             "--set",
             f"api_url={gh.url}/github",
+        )
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        setup = floww_cli(
+            cli,
+            "providers",
+            "setup",
+            "gitlab",
+            "--set",
+            f"token={TOKEN}",
+            "--set",
+            "webhook_token=gl-hook-token",
+            "--set",
+            f"api_url={gh.url}/gitlab",
         )
         assert setup.returncode == 0, setup.stdout + setup.stderr
 
@@ -266,6 +335,11 @@ def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None
         [hook] = gh.hooks["acme/api"]
         assert hook["config"] == {"url": url, "content_type": "json", "secret": SECRET}
         assert hook["events"] == ["push"] and hook["name"] == "web" and hook["active"]
+        gitlab_url = url.replace("/github/default", "/gitlab/default")
+        assert provider_hook(first, "acme/api", "gitlab:default")["action"] == "created"
+        [gl] = gh.gitlab_hooks
+        assert gl["url"] == gitlab_url and gl["token"] == "gl-hook-token", gl
+        assert gl["push_events"] and not gl["merge_requests_events"], gl
 
         # A push to main runs the main trigger only; to release, the release trigger only; a
         # ping is answered once; a push to another branch is acknowledged and ignored.
@@ -293,7 +367,12 @@ def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None
         assert hook["events"] == ["pull_request", "push"], hook
         assert hook["config"]["secret"] == SECRET and hook["config"]["url"] == url
         assert ("POST", "/github/repos/acme/api/hooks") in gh.calls
-        assert [c for c in gh.calls if c[0] == "POST"] == [("POST", "/github/repos/acme/api/hooks")]
+        assert [c for c in gh.calls if c[0] == "POST"] == [
+            ("POST", "/github/repos/acme/api/hooks"),
+            ("POST", "/gitlab/projects/acme%2Fapi/hooks"),
+        ]
+        [gl] = gh.gitlab_hooks
+        assert gl["push_events"] and gl["merge_requests_events"] and not gl["pipeline_events"]
 
         assert push(url, "stable").json() == {"ok": True}
         assert push(url, "release").json().get("ignored"), "release no longer runs anything"
@@ -301,6 +380,7 @@ def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None
         # Deploying the same code again changes nothing at GitHub.
         same = deploy(cli, project)
         assert provider_hook(same, "acme/api")["action"] == "unchanged", same
+        assert provider_hook(same, "acme/api", "gitlab:default")["action"] == "unchanged"
 
         # 3. The last GitHub trigger goes: the webhook is deleted.
         (project.path / "main.py").write_text(
@@ -308,7 +388,8 @@ def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None
         )
         last = deploy(cli, project)
         assert provider_hook(last, "acme/api")["action"] == "removed", last
-        assert gh.hooks["acme/api"] == []
+        assert provider_hook(last, "acme/api", "gitlab:default")["action"] == "removed", last
+        assert gh.hooks["acme/api"] == [] and gh.gitlab_hooks == []
         assert not [u for u in last["webhook_urls"] if "/github/" in u]
 
         # Every run was the trigger whose filter matched, once.

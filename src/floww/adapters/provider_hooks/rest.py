@@ -1,4 +1,4 @@
-"""``ProviderHooks`` over the providers' REST APIs.
+"""``ProviderHooks`` over the providers' REST APIs: GitHub and GitLab.
 
 GitHub repository webhooks (https://docs.github.com/rest/repos/webhooks):
 ``GET /repos/{owner}/{repo}/hooks`` lists them (the one whose ``config.url`` is the workflow's
@@ -10,6 +10,13 @@ token goes as ``Authorization: Bearer``; ``api_url`` in the provider's settings 
 token cannot administer as well as for one that does not exist, 403 for a token without the
 ``admin:repo_hook`` scope (or repository administration permission), 422 for a body it refuses.
 
+GitLab project hooks (https://docs.gitlab.com/api/project_webhooks/): ``GET
+/projects/:id/hooks`` (``:id`` the URL-encoded ``namespace/project``; ours is the one whose
+``url`` is the workflow's URL), ``POST`` (``url``, ``token``: the provider's ``webhook_token``,
+sent back as ``X-Gitlab-Token``; ``push_events``, ``merge_requests_events``,
+``pipeline_events``; 201), ``PUT /hooks/:hook_id`` (200), ``DELETE`` (204). The access token
+goes as ``Authorization: Bearer``; ``api_url`` replaces ``https://gitlab.com/api/v4``.
+
 Every answer other than success, and a provider that cannot be reached, becomes a ``failed``
 outcome with a sentence saying what to set up by hand; nothing here raises to the deploy.
 """
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -30,6 +37,7 @@ __all__ = ["RestProviderHooks"]
 log = logging.getLogger("floww.provider_hooks")
 
 GITHUB_API = "https://api.github.com"
+GITLAB_API = "https://gitlab.com/api/v4"
 
 
 class _Refused(Exception):
@@ -41,53 +49,67 @@ class _Refused(Exception):
         self.message = message
 
 
+_TITLES = {"github": "GitHub", "gitlab": "GitLab"}
+# GitLab's per-event switches of a project hook, by trigger type (GitLab's object_kind).
+_GITLAB_EVENTS = {
+    "push": "push_events",
+    "merge_request": "merge_requests_events",
+    "pipeline": "pipeline_events",
+}
+
+
 class RestProviderHooks:
-    """Registers webhooks with GitHub. ``timeout_s`` bounds each call to the provider."""
+    """Registers webhooks with GitHub and GitLab. ``timeout_s`` bounds each call."""
 
     def __init__(self, *, timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None):
         self._timeout_s = timeout_s
         self._transport = transport
 
     def apply(self, target: HookTarget, config: Mapping[str, str]) -> HookOutcome:
-        if target.provider.type != "github":
-            return self._outcome(
-                target,
-                "failed",
-                f"{target.provider.type} webhooks are not registered automatically; add "
-                f"{target.url} in its settings",
-            )
+        kind = target.provider.type
+        title = _TITLES.get(kind)
+        if title is None:
+            return self._failed(target, f"{kind} webhooks are not registered automatically")
         token = config.get("token", "")
         if not token:
             return self._failed(target, "the provider has no token to register it with")
-        try:
-            with httpx.Client(
-                base_url=(config.get("api_url") or GITHUB_API).rstrip("/"),
-                headers={
+        if kind == "github":
+            base, headers = (
+                GITHUB_API,
+                {
                     "authorization": f"Bearer {token}",
                     "accept": "application/vnd.github+json",
                     "x-github-api-version": "2022-11-28",
                 },
+            )
+        else:
+            base, headers = GITLAB_API, {"authorization": f"Bearer {token}"}
+        try:
+            with httpx.Client(
+                base_url=(config.get("api_url") or base).rstrip("/"),
+                headers=headers,
                 timeout=self._timeout_s,
                 transport=self._transport,
             ) as client:
-                return self._github(client, target, config)
+                if kind == "github":
+                    return self._github(client, target, config)
+                return self._gitlab(client, target, config)
         except _Refused as exc:
-            return self._failed(target, _reason(exc))
+            return self._failed(target, _reason(title, exc))
         except httpx.HTTPError as exc:
-            log.warning("GitHub webhook of %s not registered: %s", target.target, type(exc))
-            return self._failed(target, f"GitHub's API could not be reached ({type(exc).__name__})")
+            log.warning("%s webhook of %s not registered: %s", title, target.target, type(exc))
+            return self._failed(
+                target, f"{title}'s API could not be reached ({type(exc).__name__})"
+            )
 
     def _github(
         self, client: httpx.Client, target: HookTarget, config: Mapping[str, str]
     ) -> HookOutcome:
         owner, _, repo = target.target.partition("/")
         hooks_path = f"/repos/{_segment(owner)}/{_segment(repo)}/hooks"
-        existing = _find_hook(client, hooks_path, target.url)
+        existing = _find_hook(client, hooks_path, lambda hook: _config_url(hook) == target.url)
         if target.removal:
-            if existing is None:
-                return self._outcome(target, "absent", "no webhook to remove")
-            _call(client, "DELETE", f"{hooks_path}/{existing['id']}", {200, 204, 404})
-            return self._outcome(target, "removed", "webhook removed")
+            return self._remove(client, target, hooks_path, existing)
         secret = config.get("webhook_secret", "")
         if not secret:
             return self._failed(target, "the provider has no webhook_secret to sign deliveries")
@@ -103,20 +125,57 @@ class RestProviderHooks:
         _call(client, "PATCH", f"{hooks_path}/{existing['id']}", {200}, body)
         return self._outcome(target, "updated", f"webhook now sends {_events(target)}")
 
+    def _gitlab(
+        self, client: httpx.Client, target: HookTarget, config: Mapping[str, str]
+    ) -> HookOutcome:
+        hooks_path = f"/projects/{_segment(target.target)}/hooks"
+        existing = _find_hook(client, hooks_path, lambda hook: hook.get("url") == target.url)
+        if target.removal:
+            return self._remove(client, target, hooks_path, existing)
+        secret = config.get("webhook_token", "")
+        if not secret:
+            return self._failed(target, "the provider has no webhook_token to prove deliveries")
+        switches = {flag: kind in target.events for kind, flag in _GITLAB_EVENTS.items()}
+        body: dict[str, Any] = {"url": target.url, "token": secret, **switches}
+        if existing is None:
+            _call(client, "POST", hooks_path, {201}, body)
+            return self._outcome(target, "created", f"webhook created for {_events(target)}")
+        if all(bool(existing.get(flag)) == on for flag, on in switches.items()):
+            return self._outcome(target, "unchanged", f"webhook already sends {_events(target)}")
+        _call(client, "PUT", f"{hooks_path}/{existing['id']}", {200}, body)
+        return self._outcome(target, "updated", f"webhook now sends {_events(target)}")
+
+    def _remove(
+        self,
+        client: httpx.Client,
+        target: HookTarget,
+        hooks_path: str,
+        existing: dict[str, Any] | None,
+    ) -> HookOutcome:
+        if existing is None:
+            return self._outcome(target, "absent", "no webhook to remove")
+        _call(client, "DELETE", f"{hooks_path}/{existing['id']}", {200, 204, 404})
+        return self._outcome(target, "removed", "webhook removed")
+
     def _failed(self, target: HookTarget, why: str) -> HookOutcome:
         if target.removal:
             todo = f"delete the webhook for {target.url} in {target.target}'s settings by hand"
         else:
             todo = (
-                f"add a webhook in {target.target}'s settings by hand: payload URL "
-                f"{target.url}, content type application/json, the provider's webhook secret, "
-                f"events {', '.join(target.events)}"
+                f"add a webhook in {target.target}'s settings by hand: URL {target.url}, "
+                "content type application/json, the provider's webhook secret, events "
+                + ", ".join(target.events)
             )
         return self._outcome(target, "failed", f"{why}; {todo}")
 
     @staticmethod
     def _outcome(target: HookTarget, action: str, message: str) -> HookOutcome:
         return HookOutcome(target.provider.key, target.target, target.url, action, message)
+
+
+def _config_url(hook: dict[str, Any]) -> Any:
+    config = hook.get("config")
+    return config.get("url") if isinstance(config, dict) else None
 
 
 def _segment(text: str) -> str:
@@ -154,8 +213,10 @@ def _message(response: httpx.Response) -> str:
     return said
 
 
-def _find_hook(client: httpx.Client, hooks_path: str, url: str) -> dict[str, Any] | None:
-    """The repository's webhook whose ``config.url`` is ``url``, over every page."""
+def _find_hook(
+    client: httpx.Client, hooks_path: str, ours: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    """The first of the listed webhooks that is ``ours``, over every page (at most 10)."""
     page = 1
     while True:
         response = _call(client, "GET", f"{hooks_path}?per_page=100&page={page}", {200})
@@ -163,20 +224,22 @@ def _find_hook(client: httpx.Client, hooks_path: str, url: str) -> dict[str, Any
         if not isinstance(hooks, list):
             raise _Refused(response.status_code, "the hook list is not a list")
         for hook in hooks:
-            config = hook.get("config") if isinstance(hook, dict) else None
-            if isinstance(config, dict) and config.get("url") == url:
+            if isinstance(hook, dict) and ours(hook):
                 return dict(hook)
         if len(hooks) < 100 or page >= 10:
             return None
         page += 1
 
 
-def _reason(exc: _Refused) -> str:
+def _reason(title: str, exc: _Refused) -> str:
+    said = f"({exc.status}: {exc.message})"
     if exc.status in (401, 403):
-        return (
-            f"GitHub refused the token ({exc.status}: {exc.message}); it needs the "
-            "admin:repo_hook scope or the repository's Webhooks permission"
+        needs = (
+            "the admin:repo_hook scope or the repository's Webhooks permission"
+            if title == "GitHub"
+            else "the api scope and the Maintainer role on the project"
         )
+        return f"{title} refused the token {said}; it needs {needs}"
     if exc.status == 404:
-        return f"GitHub found no repository the token may administer ({exc.status}: {exc.message})"
-    return f"GitHub refused the webhook ({exc.status}: {exc.message})"
+        return f"{title} found nothing there the token may administer {said}"
+    return f"{title} refused the webhook {said}"
