@@ -1,5 +1,5 @@
-"""Stable provider webhook URLs and GitHub repository webhooks registered at deploy, against a
-real ``floww serve`` and the real CLI.
+"""Stable provider webhook URLs, the deploy's labelled URLs, and GitHub repository and GitLab
+project webhooks registered at deploy, against a real ``floww serve`` and the real CLI.
 
 GitHub's REST API is played by a loopback stand-in implementing the documented shapes of
 ``/repos/{owner}/{repo}/hooks`` (list, create 201, update 200, delete 204; 404 for an unknown
@@ -7,9 +7,9 @@ repository, 403 for a repository the token may not administer, 422 for a body Gi
 including a second hook for one URL; ``Authorization: Bearer``; the secret never listed back),
 and GitLab's ``/projects/:id/hooks`` (``:id`` URL-encoded; list, create 201, update with PUT
 200, delete 204; 404 for an unknown project; the token never listed back).
-The stand-ins do not cover pagination headers, its rate limits, fine-grained token
-permissions, GitLab's group hooks, or the providers' own deliveries to the URL (those are signed here as GitHub signs them,
-as in ``test_provider_deliveries.py``).
+The stand-ins do not cover pagination headers, rate limits, fine-grained token permissions,
+GitLab's group hooks, or the providers' own deliveries to the URL (those are signed here as
+GitHub signs them, as in ``test_provider_deliveries.py``).
 """
 
 from __future__ import annotations
