@@ -73,6 +73,7 @@ from floww.adapters.memory import (
     InMemoryWorkflowRepo,
 )
 from floww.adapters.prometheus import CONTENT_TYPE, CountingRepo, PlatformMetrics
+from floww.adapters.provider_hooks import RestProviderHooks
 from floww.adapters.sql import SqlWorkflowRepo, make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
@@ -120,6 +121,7 @@ from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.limit_store import LimitStore
+from floww.ports.provider_hooks import ProviderHooks
 from floww.ports.realtime import Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.registry_upstream import RegistryUpstream
@@ -169,7 +171,8 @@ class ServerAdapters:
     ``dispatcher`` runs executions: lanes and a bounded queue per workflow.
     ``published`` is what the use cases publish to when it is not the hub itself (replicas on
     one PostgreSQL fan publications out through the database to every replica's hub).
-    ``notices`` are what the server says at start about how it runs (its workers' sandbox)."""
+    ``notices`` are what the server says at start about how it runs (its workers' sandbox).
+    ``provider_hooks`` registers provider webhooks at deploy (none: nothing is registered)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -197,6 +200,7 @@ class ServerAdapters:
     public_auth: dict[str, str] = attrs.field(factory=dict)
     registry_upstream: RegistryUpstream | None = None  # FLOWW_REGISTRY=proxy: /v2/ forwards
     notices: Sequence[str] = ()
+    provider_hooks: ProviderHooks | None = None
     # how people sign in to the dashboard (none: no dashboard)
     dashboard_sign_in: DashboardSignIn | None = None
 
@@ -435,6 +439,8 @@ def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
         )
     if settings.identity == "workos":
         adapters = _workos_identity(settings, adapters)
+    if settings.register_provider_hooks and settings.profile != "memory":
+        adapters = attrs.evolve(adapters, provider_hooks=RestProviderHooks())
     return attrs.evolve(adapters, **replace)
 
 
@@ -508,6 +514,7 @@ def server_deps(
         api_keys=adapters.api_keys,
         owner_id=adapters.ids.new_id("srv"),
         users=adapters.users,
+        provider_hooks=adapters.provider_hooks,
     )
 
 

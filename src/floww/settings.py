@@ -57,6 +57,8 @@ class Settings:
     cron_interval_s: float = 1.0
     dev_lease_s: float = 30.0
     webhook_calls_per_workflow: int = 100
+    # register provider webhooks (GitHub repository hooks) at deploy (docs/providers.md)
+    register_provider_hooks: bool = True
     # limits at the edge (docs/decisions.md, "Limits at the edge")
     max_header_bytes: int = 32_768
     max_headers: int = 100
@@ -147,6 +149,7 @@ class Settings:
             "cron_interval_s": float,
             "dev_lease_s": float,
             "webhook_calls_per_workflow": int,
+            "register_provider_hooks": _bool,
             "max_header_bytes": int,
             "max_headers": int,
             "header_timeout_s": float,

@@ -37,8 +37,11 @@ T = TypeVar("T")
 
 def server_env(database_url: str = "", **settings: str) -> dict[str, str]:
     """Settings for ``floww serve``: a 3 s lease, a 2 s response deadline, four lanes per
-    workflow (unless overridden), and the database."""
+    workflow (unless overridden), and the database. Provider webhooks are not registered
+    unless asked for (``register_provider_hooks="true"`` with a provider ``api_url`` on
+    loopback): no test reaches a provider's real API."""
     env = {
+        "FLOWW_REGISTER_PROVIDER_HOOKS": "false",
         "FLOWW_LEASE_TTL_S": "3",
         "FLOWW_RESPONSE_DEADLINE_S": "2",
         "FLOWW_CONCURRENCY_PER_WORKFLOW": "4",

@@ -14,20 +14,22 @@ from collections.abc import Iterable
 
 from floww.domain.model import TriggerSource, Webhook
 from floww.domain.paths import PathTemplate
+from floww.domain.triggers import shares_path
 
 __all__ = ["WebhookIndex"]
 
 
 class _Node:
-    """One segment position: literal children by text, one parameter child, and the webhook
-    (with its template's parameter names) of a template that ends here."""
+    """One segment position: literal children by text, one parameter child, and the webhooks
+    (with their template's parameter names) of a template that ends here: one, or several
+    triggers of one provider alias sharing its path (``floww.domain.triggers.shares_path``)."""
 
     __slots__ = ("end", "literal", "param")
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}
         self.param: _Node | None = None
-        self.end: tuple[Webhook, tuple[str, ...]] | None = None
+        self.end: tuple[list[Webhook], tuple[str, ...]] | None = None
 
     def insert(self, template: PathTemplate, hook: Webhook) -> None:
         node = self
@@ -39,7 +41,9 @@ class _Node:
             else:
                 node = node.literal.setdefault(segment, _Node())
         if node.end is None:  # one shape per method and source; the first declared wins
-            node.end = (hook, template.params)
+            node.end = ([hook], template.params)
+        elif shares_path(node.end[0][0], hook):
+            node.end[0].append(hook)
 
     def find(self, parts: list[str], at: int, values: list[str]) -> _Node | None:
         """The terminal node of the most specific template matching ``parts[at:]``, with the
@@ -74,8 +78,9 @@ class WebhookIndex:
             tree.insert(PathTemplate.parse(hook.path), hook)
 
     def find(self, method: str, path: str) -> list[tuple[Webhook, dict[str, str]]]:
-        """At most one webhook per source (in ``TriggerSource`` order) with its path
-        parameters."""
+        """The webhooks of the most specific template per source (in ``TriggerSource``
+        order, then as declared) with their path parameters: one per source, or every trigger
+        of a provider alias on its shared path."""
         parts = [p for p in path.split("/") if p]
         method = method.upper()
         found: list[tuple[Webhook, dict[str, str]]] = []
@@ -86,8 +91,9 @@ class WebhookIndex:
             values: list[str] = []
             node = tree.find(parts, 0, values)
             if node is not None and node.end is not None:
-                hook, names = node.end
-                found.append((hook, dict(zip(names, values, strict=True))))
+                hooks, names = node.end
+                params = dict(zip(names, values, strict=True))
+                found.extend((hook, params) for hook in hooks)
         return found
 
     def allowed_methods(self, path: str) -> list[str]:

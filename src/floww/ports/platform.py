@@ -25,7 +25,8 @@ from floww.domain.model import (
     TriggerSpec,
     Workflow,
 )
-from floww.domain.triggers import TriggerDiff
+from floww.domain.provider_hooks import HookOutcome
+from floww.domain.triggers import TriggerDiff, WebhookEndpoint
 from floww.ports.image_registry import RegistryCredentials
 from floww.ports.realtime import Subscription
 
@@ -34,9 +35,14 @@ __all__ = ["DeploymentReceipt", "Platform", "ServerApi", "TriggerDiff"]
 
 @attrs.frozen
 class DeploymentReceipt:
+    """``webhook_urls`` has one ``METHOD URL`` line per URL; ``webhooks`` says which triggers
+    each serves; ``provider_hooks`` what registering webhooks with providers did."""
+
     deployment: Deployment
     webhook_urls: tuple[str, ...]
     diff: TriggerDiff
+    webhooks: tuple[WebhookEndpoint, ...] = ()
+    provider_hooks: tuple[HookOutcome, ...] = ()
 
 
 class Platform(Protocol):

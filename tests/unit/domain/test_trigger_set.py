@@ -36,3 +36,31 @@ def test_each_broken_rule_is_named() -> None:
     for error, reason, triggers, hooks in cases:
         with pytest.raises(error, match=reason):
             check_trigger_set("wf_1", DEPLOYMENT, triggers, hooks)  # type: ignore[arg-type]
+
+
+def _github(trigger_id: str, branch: str, alias: str = "default") -> Trigger:
+    spec = TriggerSpec(
+        ProviderRef("github", alias), "push", {"owner": "a", "repository": "b", "branch": branch}
+    )
+    return Trigger(trigger_id, "wf_1", spec, DEPLOYMENT)
+
+
+def test_triggers_of_one_provider_alias_share_its_stable_path() -> None:
+    main, release = _github("tr_1", "main"), _github("tr_2", "release")
+    other = _github("tr_3", "main", alias="work")
+    hooks = [h for t in (main, release, other) for h in webhooks_for(t)]
+    assert [h.path for h in hooks] == ["/github/default", "/github/default", "/github/work"]
+    check_trigger_set("wf_1", DEPLOYMENT, [main, release, other], hooks)
+    # the path does not depend on the filters: a changed branch keeps it
+    assert webhooks_for(_github("tr_1", "stable"))[0].path == "/github/default"
+
+
+def test_a_builtin_webhook_on_a_provider_path_is_refused() -> None:
+    main = _github("tr_1", "main")
+    spec = TriggerSpec(ProviderRef("builtin"), "webhook", {"path": "/github/default"})
+    builtin = Trigger("tr_2", "wf_1", spec, DEPLOYMENT)
+    hooks = [*webhooks_for(main), *webhooks_for(builtin)]
+    with pytest.raises(Conflict, match="both serve POST /github/default"):
+        check_trigger_set("wf_1", DEPLOYMENT, [main, builtin], hooks)
+    with pytest.raises(Conflict, match="both serve POST /github/default"):
+        check_trigger_set("wf_1", DEPLOYMENT, [builtin, main], hooks[::-1])

@@ -28,7 +28,8 @@ from floww.domain.model import (
     TriggerSpec,
     Workflow,
 )
-from floww.domain.triggers import TriggerDiff
+from floww.domain.provider_hooks import HookOutcome
+from floww.domain.triggers import TriggerDiff, WebhookEndpoint
 from floww.ports.image_registry import RegistryCredentials
 from floww.ports.platform import DeploymentReceipt, ServerApi
 from floww.ports.realtime import Subscription, workflow_channel
@@ -212,7 +213,21 @@ class HttpPlatform(ServerApi):
             created_at=None,
         )
         urls = tuple(str(u) for u in doc.get("webhook_urls", []))
-        return DeploymentReceipt(deployment, urls, _diff(doc["diff"]))
+        endpoints = tuple(
+            WebhookEndpoint(str(e["method"]), str(e["url"]), tuple(str(t) for t in e["triggers"]))
+            for e in doc.get("webhooks", [])
+        )
+        hooks = tuple(
+            HookOutcome(
+                str(h["provider"]),
+                str(h["target"]),
+                str(h["url"]),
+                str(h["action"]),
+                str(h["message"]),
+            )
+            for h in doc.get("provider_hooks", [])
+        )
+        return DeploymentReceipt(deployment, urls, _diff(doc["diff"]), endpoints, hooks)
 
     # registry ---------------------------------------------------------------------------------
 

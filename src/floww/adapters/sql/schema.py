@@ -157,14 +157,15 @@ webhooks = Table(
     Column("method", String(16), nullable=False),
     Column("path", String(2048), nullable=False),
     # upper-cased method and the path with every parameter as ``{}``: for a static path the
-    # shape is the normalized path itself, so ingress finds it with one probe of the unique index
+    # shape is the normalized path itself, so ingress finds it with one probe of the index
+    # (not unique: triggers of one provider alias share its path)
     Column("method_key", String(16), nullable=False),
     Column("shape", String(2048), nullable=False),
     Column("segment_count", Integer(), nullable=False),
     Column("is_static", Boolean(), nullable=False),
     Column("owner_type", String(_NAME), nullable=False),
     Column("owner_alias", String(_NAME), nullable=False),
-    UniqueConstraint("workflow_id", "method_key", "shape", "source"),
+    Index(None, "workflow_id", "method_key", "shape", "source"),
     Index(None, "workflow_id", "method_key", "segment_count"),
     Index(None, "trigger_id"),
 )

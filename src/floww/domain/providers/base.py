@@ -77,7 +77,10 @@ class ProviderRules:
 
     ``verify`` is ``None`` for providers that receive nothing (a generic secret) or whose
     triggers are the platform's own (builtin). ``max_body_bytes`` overrides the server's webhook
-    body limit for deliveries to this provider's triggers (GitHub sends up to 25 MB)."""
+    body limit for deliveries to this provider's triggers (GitHub sends up to 25 MB).
+    ``hook_target`` names, for a provider whose API lets the platform register its webhook,
+    what a trigger's webhook is registered on and the event it needs (GitHub: the repository
+    ``owner/name`` and the event name); ``None`` when it is set up by hand."""
 
     type: str
     title: str
@@ -86,6 +89,7 @@ class ProviderRules:
     actions: tuple[str, ...] = ()
     verify: Verify | None = None
     max_body_bytes: int | None = None
+    hook_target: Callable[[TriggerSpec], tuple[str, str] | None] | None = None
 
 
 def same(given: str, expected: str) -> bool:

@@ -32,7 +32,7 @@ from floww.domain.providers.base import (
     same,
 )
 
-__all__ = ["RULES", "sign_github"]
+__all__ = ["RULES", "hook_target", "sign_github"]
 
 
 def sign_github(secret: str, body: bytes) -> str:
@@ -96,6 +96,14 @@ def verify(
     return Delivery(event={"type": kind, "payload": payload}, delivery_id=body_id(body))
 
 
+def hook_target(spec: TriggerSpec) -> tuple[str, str] | None:
+    """A trigger's repository hook: ``owner/name`` and the GitHub event (the trigger type)."""
+    owner, repository = spec.input.get("owner"), spec.input.get("repository")
+    if not owner or not repository:
+        return None
+    return f"{owner}/{repository}", spec.trigger_type
+
+
 RULES = ProviderRules(
     type="github",
     title="GitHub",
@@ -117,4 +125,5 @@ RULES = ProviderRules(
     actions=("create_issue", "create_comment"),
     verify=verify,
     max_body_bytes=25 * 1024 * 1024,
+    hook_target=hook_target,
 )

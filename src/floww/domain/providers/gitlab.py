@@ -66,6 +66,12 @@ def verify(
     )
 
 
+def hook_target(spec: TriggerSpec) -> tuple[str, str] | None:
+    """A trigger's project hook: the project path and the event (its ``object_kind``)."""
+    project = spec.input.get("project")
+    return (str(project), spec.trigger_type) if project else None
+
+
 RULES = ProviderRules(
     type="gitlab",
     title="GitLab",
@@ -87,4 +93,5 @@ RULES = ProviderRules(
     actions=("create_issue", "create_merge_request_note"),
     verify=verify,
     max_body_bytes=25 * 1024 * 1024,
+    hook_target=hook_target,
 )

@@ -33,11 +33,13 @@ from floww.domain.model import (
     RuntimeStatus,
     TriggerSource,
     TriggerSpec,
+    Webhook,
 )
 from floww.domain.oci import image_repository, runtime_repository
-from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_url
+from floww.domain.triggers import TriggerDiff, diff_triggers, webhook_endpoints
 from floww.domain.usecases.access import Action, require_namespace, require_workflow
 from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.provider_hooks import register_provider_hooks
 from floww.domain.usecases.triggers import check_trigger_set, sync_triggers
 from floww.ports.platform import DeploymentReceipt
 
@@ -155,6 +157,7 @@ def create_deployment(
     _require_providers(deps, workflow.namespace_id, mapping)
 
     check_trigger_set(workflow.id, definitions.triggers)
+    before = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
     deployment = Deployment(
         id=deps.ids.new_id("dep"),
         workflow_id=workflow.id,
@@ -175,8 +178,7 @@ def create_deployment(
         specs=definitions.triggers,
         deployment_id=deployment.id,
     )
-    urls = tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
-    return DeploymentReceipt(deployment, urls, diff)
+    return _receipt(deps, deployment, diff, webhooks, before)
 
 
 def _earlier_than_active(deps: ServerDeps, workflow_id: str) -> str:
@@ -214,6 +216,7 @@ def activate_deployment(
         )
     _require_providers(deps, workflow.namespace_id, target.provider_mapping)
     check_trigger_set(workflow.id, target.triggers)
+    before = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
     deps.repo.activate_deployment(target)
     diff, webhooks = sync_triggers(
         deps.repo,
@@ -223,8 +226,23 @@ def activate_deployment(
         specs=target.triggers,
         deployment_id=target.id,
     )
-    urls = tuple(f"{h.method} {webhook_url(deps.settings.base_url, h)}" for h in webhooks)
-    return DeploymentReceipt(deps.repo.get_deployment(target.id), urls, diff)
+    return _receipt(deps, deps.repo.get_deployment(target.id), diff, webhooks, before)
+
+
+def _receipt(
+    deps: ServerDeps,
+    deployment: Deployment,
+    diff: TriggerDiff,
+    webhooks: Sequence[Webhook],
+    before: Sequence[TriggerSpec],
+) -> DeploymentReceipt:
+    """The receipt of a stored deployment: its URLs labelled with their triggers, and what
+    registering its provider webhooks did (after the deployment is stored; never fails it)."""
+    workflow = deps.repo.get_workflow(deployment.workflow_id)
+    specs = {t.id: t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)}
+    endpoints = webhook_endpoints(deps.settings.base_url, webhooks, specs)
+    hooks = register_provider_hooks(deps, workflow, before, deployment.triggers)
+    return DeploymentReceipt(deployment, tuple(e.line for e in endpoints), diff, endpoints, hooks)
 
 
 def deactivate_deployment(

@@ -12,6 +12,7 @@ from floww.ports.dev_sessions import DevSessions
 from floww.ports.dispatcher import Dispatcher
 from floww.ports.function_host import FunctionHost
 from floww.ports.identity import Identity
+from floww.ports.provider_hooks import ProviderHooks
 from floww.ports.realtime import Realtime
 from floww.ports.replies import Replies
 from floww.ports.support import Clock, IdGenerator
@@ -47,7 +48,8 @@ class ServerSettings:
 class ServerDeps:
     """``dispatcher`` runs executions per workflow; ``owner_id`` names this server process in
     the leases of the executions it runs (unique per process); ``routing`` holds its webhook
-    routing tables (``routing_tables.py``)."""
+    routing tables (``routing_tables.py``); ``provider_hooks`` registers provider webhooks at
+    deploy (``None``: none are registered)."""
 
     repo: WorkflowRepo
     host: FunctionHost
@@ -65,3 +67,4 @@ class ServerDeps:
     owner_id: str = "server"
     routing: RoutingTables = attrs.field(factory=RoutingTables, eq=False)
     users: Users | None = None
+    provider_hooks: ProviderHooks | None = None

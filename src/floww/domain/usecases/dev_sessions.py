@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec
-from floww.domain.triggers import webhook_url, webhooks_for
+from floww.domain.triggers import webhook_endpoints, webhooks_for
 from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.triggers import check_trigger_set, sync_triggers
@@ -75,7 +75,9 @@ def open_dev_session(
     _route_answerer(deps, workflow_id)
     base = deps.settings.base_url
     probes = [Trigger(id=f"probe{i}", workflow_id=workflow_id, spec=s) for i, s in enumerate(specs)]
-    return tuple(f"{h.method} {webhook_url(base, h)}" for t in probes for h in webhooks_for(t))
+    hooks = [h for t in probes for h in webhooks_for(t)]
+    # One line per URL: the triggers of a provider alias share theirs.
+    return tuple(e.line for e in webhook_endpoints(base, hooks, {t.id: t.spec for t in probes}))
 
 
 def renew_dev_session(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Principal, Trigger, TriggerSource, TriggerSpec, Webhook
 from floww.domain.paths import PathTemplate
-from floww.domain.triggers import TriggerDiff, diff_triggers, webhooks_for
+from floww.domain.triggers import TriggerDiff, diff_triggers, shares_path, webhooks_for
 from floww.domain.usecases.access import Action, require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.ports.support import IdGenerator
@@ -27,17 +27,20 @@ DEV_TOKEN_TTL_S = 12 * 3600
 
 
 def _check_unique_endpoints(webhooks: Sequence[Webhook]) -> None:
-    seen: dict[tuple[str, str], str] = {}
+    """Triggers of one provider alias share its path (``shares_path``); any other two
+    webhooks of one method and path shape are refused."""
+    seen: dict[tuple[str, str], Webhook] = {}
     for hook in webhooks:
         shape = (hook.method, PathTemplate.parse(hook.path).shape)
-        if shape in seen and seen[shape] != hook.path:
+        first = seen.setdefault(shape, hook)
+        if first is hook or shares_path(first, hook):
+            continue
+        if first.path != hook.path:
             raise InvalidInput(
-                f"webhooks {hook.method} {seen[shape]} and {hook.method} {hook.path} would "
+                f"webhooks {hook.method} {first.path} and {hook.method} {hook.path} would "
                 "match the same requests; give them distinct paths"
             )
-        if shape in seen:
-            raise InvalidInput(f"two triggers declare webhook {hook.method} {hook.path}")
-        seen[shape] = hook.path
+        raise InvalidInput(f"two triggers declare webhook {hook.method} {hook.path}")
 
 
 def check_trigger_set(workflow_id: str, specs: Sequence[TriggerSpec]) -> None:

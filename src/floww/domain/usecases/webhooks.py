@@ -38,6 +38,7 @@ from floww.domain.usecases.executions import (
     outcome,
     queue_execution,
 )
+from floww.domain.usecases.routing_tables import RoutingTable
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.realtime import workflow_channel
 
@@ -269,54 +270,113 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
     table = deps.routing.table(deps.repo, request.workflow_id)
     if table is None:
         raise NotFound("webhook", f"{request.method} {request.path}")
-    found = {
-        h.source: (h, params) for h, params in table.webhooks.find(request.method, request.path)
-    }
+    found = table.webhooks.find(request.method, request.path)
     if not found:
         allowed = table.webhooks.allowed_methods(request.path)
         if not allowed:
             raise NotFound("webhook", f"{request.method} {request.path}")
         return method_not_allowed(request.method, request.path, allowed)
-    workflow = table.workflow
-    deployed = found[TriggerSource.DEPLOYMENT][0] if TriggerSource.DEPLOYMENT in found else None
-    dev = found[TriggerSource.DEV][0] if TriggerSource.DEV in found else None
-    primary = deployed or dev
-    assert primary is not None
-    limit = body_limit(primary.owner.type, deps.settings.max_body_bytes)
+    first = found[0][0]
+    limit = body_limit(first.owner.type, deps.settings.max_body_bytes)
     if len(request.body) > limit:
         raise PayloadTooLarge(len(request.body), limit)
-    trigger = _trigger(deps, table.triggers, primary.trigger_id)
-
-    dedupe_key: str | None = None
-    if primary.owner.type == "builtin":
+    if first.owner.type == "builtin":
+        by_source = {h.source: (h, params) for h, params in found}
+        deployed = (
+            by_source[TriggerSource.DEPLOYMENT][0]
+            if TriggerSource.DEPLOYMENT in by_source
+            else None
+        )
+        dev = by_source[TriggerSource.DEV][0] if TriggerSource.DEV in by_source else None
+        primary = deployed or dev
+        assert primary is not None
+        trigger = _trigger(deps, table.triggers, primary.trigger_id)
         event = webhook_event(
             request.method,
             request.path,
             request.headers,
             request.query,
             request.body,
-            found[primary.source][1],
+            by_source[primary.source][1],
         )
         key = request.headers.get("idempotency-key")
         # Scoped to the endpoint, so one route's answer is never replayed to another.
         dedupe_key = f"idempotency:{request.method} {request.path}:{key}" if key else None
-        direct_reply: Any = None
-    else:
-        provider = deps.repo.find_provider(workflow.namespace_id, primary.owner)
-        if provider is None:
-            raise Unauthenticated(f"provider {primary.owner.key} is not configured; cannot verify")
+        return _run_trigger(deps, table, trigger, deployed, dev, event, dedupe_key, None)
+    return _handle_delivery(deps, table, request, [h for h, _ in found])
+
+
+def _handle_delivery(
+    deps: ServerDeps, table: RoutingTable, request: IncomingRequest, hooks: list[Webhook]
+) -> WebhookResponse:
+    """A delivery to a provider alias's shared path: verified against each of its triggers'
+    rules, run once for every trigger whose filters match (deduplicated per trigger)."""
+    owner = hooks[0].owner
+    provider = deps.repo.find_provider(table.workflow.namespace_id, owner)
+    if provider is None:
+        raise Unauthenticated(f"provider {owner.key} is not configured; cannot verify")
+    # One entry per declared trigger: the deployment's webhook and a dev session's, by key.
+    pairs: dict[str, dict[TriggerSource, tuple[Webhook, Trigger]]] = {}
+    for hook in hooks:
+        trigger = _trigger(deps, table.triggers, hook.trigger_id)
+        pairs.setdefault(trigger.spec.key, {})[hook.source] = (hook, trigger)
+    ignored: list[str] = []
+    responses: list[WebhookResponse] = []
+    runs: list[tuple[Webhook | None, Webhook | None, Trigger, Any, str | None, Any]] = []
+    for trigger_key, sources in pairs.items():
+        deployed_pair = sources.get(TriggerSource.DEPLOYMENT)
+        dev_pair = sources.get(TriggerSource.DEV)
+        primary_pair = deployed_pair or dev_pair
+        assert primary_pair is not None
+        trigger = primary_pair[1]
         delivery = verify_delivery(
             trigger.spec, provider.config, request.headers, request.body, deps.clock.now()
         )
-        if delivery.reply is not None:
+        if delivery.reply is not None:  # a protocol reply (ping, URL check): answered once
             return WebhookResponse(200, delivery.reply)
         if delivery.ignored:
-            return WebhookResponse(200, {"ignored": delivery.ignored})
-        event = delivery.event
-        dedupe_key = f"delivery:{delivery.delivery_id}" if delivery.delivery_id else None
+            ignored.append(delivery.ignored)
+            continue
+        dedupe_key = (
+            f"delivery:{delivery.delivery_id}:{trigger_key}" if delivery.delivery_id else None
+        )
         # An empty acknowledgement (Slack's slash commands) is an empty text body.
         direct_reply = "" if delivery.ack is None else delivery.ack
+        runs.append(
+            (
+                deployed_pair[0] if deployed_pair else None,
+                dev_pair[0] if dev_pair else None,
+                trigger,
+                delivery.event,
+                dedupe_key,
+                direct_reply,
+            )
+        )
+    if not runs:
+        return WebhookResponse(200, {"ignored": "; ".join(dict.fromkeys(ignored))})
+    for deployed, dev, trigger, event, dedupe_key, direct_reply in runs:
+        responses.append(
+            _run_trigger(deps, table, trigger, deployed, dev, event, dedupe_key, direct_reply)
+        )
+    # The provider hears one answer: the first run's, unless it failed and another did not.
+    return next((r for r in responses if r.status < 400), responses[0])
 
+
+def _run_trigger(
+    deps: ServerDeps,
+    table: RoutingTable,
+    trigger: Trigger,
+    deployed: Webhook | None,
+    dev: Webhook | None,
+    event: Any,
+    dedupe_key: str | None,
+    direct_reply: Any,
+) -> WebhookResponse:
+    """Record one execution of ``trigger`` and run it: on the active deployment when it
+    declares the trigger (dev sessions observe), in a dev session otherwise."""
+    workflow = table.workflow
+    primary = deployed or dev
+    assert primary is not None
     # A place in the workflow's queue is held before anything is recorded: a full queue
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
     deployment = table.active if deployed is not None else None
@@ -329,7 +389,7 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
         if slot is not None:
             slot.release()
         assert dedupe_key is not None
-        seen = deps.repo.find_execution_by_dedupe_key(request.workflow_id, dedupe_key)
+        seen = deps.repo.find_execution_by_dedupe_key(workflow.id, dedupe_key)
         if seen is None:
             raise
         if direct_reply is not None:

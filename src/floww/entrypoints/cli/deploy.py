@@ -127,6 +127,20 @@ def _result_json(result: DeployResult, plan: bool) -> dict[str, Any]:
             "uploaded": result.uploaded,
             "runtime_created": result.runtime_created,
             "webhook_urls": list(receipt.webhook_urls) if receipt else [],
+            "webhooks": [
+                {"method": e.method, "url": e.url, "triggers": list(e.triggers)}
+                for e in (receipt.webhooks if receipt else ())
+            ],
+            "provider_hooks": [
+                {
+                    "provider": h.provider,
+                    "target": h.target,
+                    "url": h.url,
+                    "action": h.action,
+                    "message": h.message,
+                }
+                for h in (receipt.provider_hooks if receipt else ())
+            ],
         }
     return doc
 
@@ -200,8 +214,21 @@ def deploy(plan: bool, yes: bool, as_json: bool, project_dir: Path, server: str 
     click.echo(f"Deployed {result.workflow.name}; runtime image {image}.")
     for line in diff_lines(result.diff):
         click.echo(f"  {line}")
-    urls = result.receipt.webhook_urls if result.receipt else ()
-    if urls:
+    receipt = result.receipt
+    endpoints = receipt.webhooks if receipt else ()
+    if endpoints:
         click.echo("Webhooks:")
-        for url in urls:
+        for endpoint in endpoints:
+            click.echo(f"  {endpoint.line}")
+            for label in endpoint.triggers:
+                click.echo(f"    <- {label}")
+    elif receipt and receipt.webhook_urls:  # a server that does not label its URLs
+        click.echo("Webhooks:")
+        for url in receipt.webhook_urls:
             click.echo(f"  {url}")
+    for hook in receipt.provider_hooks if receipt else ():
+        where = f"{hook.provider} webhook on {hook.target}"
+        if hook.failed:
+            click.echo(f"Warning: {where} not registered: {hook.message}.", err=True)
+        else:
+            click.echo(f"{where}: {hook.message}.")

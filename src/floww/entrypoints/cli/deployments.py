@@ -95,6 +95,8 @@ def deployments_rollback(
     )
     for url in receipt.get("webhook_urls", []):
         click.echo(f"  {url}")
+    for hook in receipt.get("provider_hooks", []):
+        click.echo(f"  {hook['provider']} webhook on {hook['target']}: {hook['message']}.")
 
 
 @deployments.command("deactivate")

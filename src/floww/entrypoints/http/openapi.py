@@ -92,6 +92,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         ["deployment", "webhook_urls", "diff"],
         deployment=ref("Deployment"),
         webhook_urls={"type": "array", "items": _STR},
+        webhooks={
+            "type": "array",
+            "items": _obj(
+                ["method", "url", "triggers"],
+                method=_STR,
+                url=_STR,
+                triggers={"type": "array", "items": _STR},
+            ),
+        },
+        provider_hooks={
+            "type": "array",
+            "items": _obj(
+                ["provider", "target", "url", "action", "message"],
+                provider=_STR,
+                target=_STR,
+                url=_STR,
+                action=_STR,
+                message=_STR,
+            ),
+        },
         diff=ref("TriggerDiff"),
     ),
     "Execution": _obj(

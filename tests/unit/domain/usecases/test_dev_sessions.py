@@ -16,7 +16,15 @@ from floww.adapters.inprocess import InProcessRunner
 from floww.adapters.memory import ManualClock, ScriptedPrompter
 from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.errors import InvalidInput, NotFound
-from floww.domain.model import CodeBundle, Principal, RuntimeTarget, TriggerSource, Workflow
+from floww.domain.model import (
+    CodeBundle,
+    Principal,
+    ProviderRef,
+    RuntimeTarget,
+    TriggerSource,
+    TriggerSpec,
+    Workflow,
+)
 from floww.domain.usecases.deps import ServerDeps, ServerSettings
 from floww.domain.usecases.dev import (
     DevEvent,
@@ -208,3 +216,18 @@ def test_a_session_of_another_tenant_cannot_be_renewed_or_named_badly(
         renew_dev_session(deps, stranger, workflow.id, "dev_mine")
     with pytest.raises(InvalidInput):
         open_dev_session(deps, user, workflow.id, [], "no spaces allowed")
+
+
+def test_dev_triggers_of_one_provider_alias_share_its_stable_url(
+    deps: ServerDeps, user: Principal, workflow: Workflow
+) -> None:
+    """A dev session gets the deployment's stable provider URL: one per alias, whatever the
+    filters, so a branch changed while developing keeps the URL set at the provider."""
+    github = ProviderRef("github", "default")
+
+    def push(branch: str) -> TriggerSpec:
+        return TriggerSpec(github, "push", {"owner": "a", "repository": "b", "branch": branch})
+
+    urls = open_dev_session(deps, user, workflow.id, [push("main"), push("release")], "s1")
+    assert urls == (f"POST {deps.settings.base_url}/webhook/{workflow.id}/github/default",)
+    assert open_dev_session(deps, user, workflow.id, [push("stable")], "s1") == urls

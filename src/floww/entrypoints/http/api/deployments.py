@@ -108,6 +108,20 @@ def _receipt_json(receipt: DeploymentReceipt) -> dict[str, Any]:
     return {
         "deployment": deployment_json(receipt.deployment),
         "webhook_urls": list(receipt.webhook_urls),
+        "webhooks": [
+            {"method": e.method, "url": e.url, "triggers": list(e.triggers)}
+            for e in receipt.webhooks
+        ],
+        "provider_hooks": [
+            {
+                "provider": h.provider,
+                "target": h.target,
+                "url": h.url,
+                "action": h.action,
+                "message": h.message,
+            }
+            for h in receipt.provider_hooks
+        ],
         "diff": diff_json(receipt.diff),
     }
 

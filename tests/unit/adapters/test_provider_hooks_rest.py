@@ -1,0 +1,46 @@
+"""``RestProviderHooks`` never raises to the deploy: a provider that cannot be reached (a
+closed loopback port) or credentials that are missing become ``failed`` outcomes that say what
+to set up by hand. The provider's own answers are covered against loopback stand-ins of the
+GitHub and GitLab APIs in ``tests/integration/test_provider_hooks.py``."""
+
+from __future__ import annotations
+
+import socket
+
+from floww.adapters.provider_hooks import RestProviderHooks
+from floww.domain.model import ProviderRef
+from floww.domain.provider_hooks import HookTarget
+
+URL = "https://floww.example/webhook/wf_1/github/default"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_provider_is_a_failed_outcome_with_what_to_do() -> None:
+    hooks = RestProviderHooks(timeout_s=2)
+    api = f"http://127.0.0.1:{_closed_port()}"
+    for kind, secret_field in (("github", "webhook_secret"), ("gitlab", "webhook_token")):
+        target = HookTarget(ProviderRef(kind), "acme/api", URL, ("push",))
+        config = {"token": "t", secret_field: "s", "api_url": api}
+        outcome = hooks.apply(target, config)
+        assert outcome.failed, outcome
+        assert "could not be reached" in outcome.message, outcome.message
+        assert f"URL {URL}" in outcome.message and "by hand" in outcome.message
+
+
+def test_missing_credentials_and_unsupported_providers_are_reported() -> None:
+    hooks = RestProviderHooks(timeout_s=2)
+    target = HookTarget(ProviderRef("github"), "acme/api", URL, ("push",))
+    no_token = hooks.apply(target, {"webhook_secret": "s"})
+    assert no_token.failed and "no token" in no_token.message
+    slack = hooks.apply(HookTarget(ProviderRef("slack"), "x", URL, ("message",)), {})
+    assert slack.failed and "not registered automatically" in slack.message
+    removal = hooks.apply(
+        HookTarget(ProviderRef("github"), "acme/api", URL, ()),
+        {"token": "t", "api_url": f"http://127.0.0.1:{_closed_port()}"},
+    )
+    assert removal.failed and "delete the webhook" in removal.message
