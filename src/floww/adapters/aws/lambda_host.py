@@ -16,6 +16,9 @@ the function first, as ``create_runtime`` does; ``create_runtime`` is idempotent
 - ``get_definitions`` is a synchronous invoke that carries the code's files; ``invoke`` is a
   synchronous invoke that carries only the code's digest: the entry fetches the files from the
   platform with the execution token once and keeps them in the warm container.
+- ``start`` is an asynchronous invoke (``InvocationType=Event``, Lambda answers 202 once it
+  queued the event) of the same request with ``execution.report`` set: the entry then reports
+  its answer to the API itself (``POST /api/executions/<id>/report``, execution token).
 - Errors never leave as boto3's: a function that failed (crashed, ran out of memory) is
   ``Unavailable``; one past its timeout or the invocation's deadline is ``DeadlineExceeded``;
   throttling is ``Overloaded`` (with Lambda's retry delay); an image or role Lambda refuses
@@ -59,6 +62,7 @@ from floww.domain.model import (
     RuntimeStatus,
 )
 from floww.ports.function_host import FunctionHost
+from floww.sdk.lambda_entry import REPORT
 from floww.sdk.wire import (
     definitions_from_wire,
     definitions_request,
@@ -236,6 +240,13 @@ class LambdaFunctionHost(FunctionHost):
         return _decoded(result_from_wire, answer)
 
     @_answered
+    def start(self, runtime: Runtime, invocation: Invocation) -> bool:
+        payload = invocation_to_wire(invocation, include_files=False)
+        payload["execution"] = {**payload["execution"], REPORT: True}
+        self._invoke(runtime, payload, deadline_ms=invocation.execution.deadline_ms, event=True)
+        return True
+
+    @_answered
     def destroy_runtime(self, runtime: Runtime) -> None:
         with self._lock:
             self._ready.pop(runtime.id, None)
@@ -248,25 +259,30 @@ class LambdaFunctionHost(FunctionHost):
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _invoke(self, runtime: Runtime, payload: dict[str, Any], *, deadline_ms: int) -> Any:
-        """One synchronous invoke of the runtime's function; a function that is gone is
-        created again once."""
+    def _invoke(
+        self, runtime: Runtime, payload: dict[str, Any], *, deadline_ms: int, event: bool = False
+    ) -> Any:
+        """One invoke of the runtime's function, synchronous (its answer) or, with ``event``,
+        asynchronous (``None`` once Lambda queued it); a function that is gone is created
+        again once."""
         self._ensure(runtime)
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
         name = self._config.function_name(runtime)
+        kind = "Event" if event else "RequestResponse"
         try:
-            reply = self._call(
-                "Invoke", FunctionName=name, InvocationType="RequestResponse", Payload=body
-            )
+            reply = self._call("Invoke", FunctionName=name, InvocationType=kind, Payload=body)
         except _Missing:
             with self._lock:
                 self._ready.pop(runtime.id, None)
             self._ensure(runtime)
-            reply = self._call(
-                "Invoke", FunctionName=name, InvocationType="RequestResponse", Payload=body
-            )
+            reply = self._call("Invoke", FunctionName=name, InvocationType=kind, Payload=body)
         except _Refused as exc:
             raise Unavailable(f"Lambda refused the invocation of {name}: {exc}") from None
+        if event:
+            status = int(reply.get("StatusCode") or 0)
+            if status != 202:
+                raise Unavailable(f"Lambda did not queue the event for {name} (status {status})")
+            return None
         raw = reply["Payload"].read()
         try:
             answer = json.loads(raw) if raw else None

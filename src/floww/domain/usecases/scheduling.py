@@ -117,7 +117,8 @@ def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
         final = execution.transition(status, error=refused, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return final
-    future = queue_execution(deps, slot, execution, deployment, tick.trigger)
+    # Nobody waits for a tick's answer: a host that can runs it detached.
+    future = queue_execution(deps, slot, execution, deployment, tick.trigger, detached=True)
     return outcome(deps, future, execution.id)
 
 
