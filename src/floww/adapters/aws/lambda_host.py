@@ -16,6 +16,8 @@ the function first, as ``create_runtime`` does; ``create_runtime`` is idempotent
 - ``get_definitions`` is a synchronous invoke that carries the code's files; ``invoke`` is a
   synchronous invoke that carries only the code's digest: the entry fetches the files from the
   platform with the execution token once and keeps them in the warm container.
+- A READY function's asynchronous events are never retried by Lambda and expire after
+  ``event_max_age_s`` in Lambda's queue (``PutFunctionEventInvokeConfig``).
 - ``start`` is an asynchronous invoke (``InvocationType=Event``, Lambda answers 202 once it
   queued the event) of the same request with ``execution.report`` set: the entry then reports
   its answer to the API itself (``POST /api/executions/<id>/report``, execution token).
@@ -106,6 +108,9 @@ class LambdaConfig:
     function_prefix: str = "floww"
     environment: Mapping[str, str] = attrs.field(factory=dict)
     repository: Callable[[str], str] | None = None
+    # Asynchronous events: never retried by Lambda (a handler must not run twice behind the
+    # platform's back), dropped when Lambda could not start them within this many seconds.
+    event_max_age_s: int = 60
 
     def function_name(self, runtime: Runtime) -> str:
         return _NAME_UNSAFE.sub("-", f"{self.function_prefix}-{runtime.id}")[:_MAX_NAME]
@@ -199,6 +204,13 @@ class LambdaFunctionHost(FunctionHost):
                 self._wait(name)
                 self._call("UpdateFunctionCode", FunctionName=name, ImageUri=uri)
             state, reason = self._wait(name)
+            if state in _READY_STATES:
+                self._call(
+                    "PutFunctionEventInvokeConfig",
+                    FunctionName=name,
+                    MaximumRetryAttempts=0,
+                    MaximumEventAgeInSeconds=self._config.event_max_age_s,
+                )
         except _Refused as exc:
             return self._settled(runtime, RuntimeStatus.FAILED, str(exc))
         if state in _READY_STATES:
