@@ -9,7 +9,8 @@ execution's token, and the execution ends COMPLETED with the handler's result an
 second report is refused with 409; another execution's token cannot report it (404); a
 builtin webhook stays synchronous. A report that never comes: the server is stopped, another
 one is started on the same database, and its recovery sweep ends the execution TIMED_OUT once
-the deadline passed (not before); a late report is then refused.
+the deadline passed (not before) and records its retry (the trigger's policy); a late report is
+then refused.
 
 What the stand-ins do not show: moto never runs the image or queues the event (the test
 takes the request from the Invoke call the server made and hands it to the entry), so
@@ -49,9 +50,13 @@ from tests.integration.postgres import PostgresDatabase
 pytestmark = pytest.mark.integration
 
 MAIN = """
-from floww import Builtin
+from floww import Builtin, Retry
 
 builtin = Builtin()
+
+@builtin.cron("0 * * * *", retry=Retry(attempts=2, backoff_s=60))
+def hourly(ctx, event):
+    return "hourly"
 
 @builtin.cron("*/5 * * * *")
 def tick(ctx, event):
@@ -139,8 +144,9 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-def deploy(server: Server, aws: MotoAws) -> CronTick:
-    """A workflow whose active deployment runs on a Lambda function; its cron trigger."""
+def deploy(server: Server, aws: MotoAws, expression: str = "*/5 * * * *") -> CronTick:
+    """A workflow whose active deployment runs on a Lambda function; a tick of its cron
+    trigger of ``expression``."""
     deps = server.deps
     namespace = workflows.create_namespace(deps, OWNER, f"ns-{time.monotonic_ns()}")
     workflow = workflows.create_workflow(deps, OWNER, namespace.id, "ticker")
@@ -158,7 +164,7 @@ def deploy(server: Server, aws: MotoAws) -> CronTick:
     (cron,) = [
         t
         for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)
-        if t.spec.trigger_type == "cron"
+        if t.spec.input.get("expression") == expression
     ]
     return CronTick(cron, datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
 
@@ -259,7 +265,7 @@ def test_a_report_that_never_comes_times_the_execution_out_after_a_restart(
     with bound() as sock:
         settings = settings_for(tmp_path, sock.getsockname()[1], postgres, aws)
         with serving(settings, sock, aws) as (server, invokes):
-            tick = deploy(server, aws)
+            tick = deploy(server, aws, "0 * * * *")  # retried once when it fails
             started = fire_cron_tick(server.deps, tick)
             assert started is not None
             (request,) = invokes.events
@@ -288,6 +294,12 @@ def test_a_report_that_never_comes_times_the_execution_out_after_a_restart(
                 "DeadlineExceeded",
                 NO_REPORT_MESSAGE,
             )
+            (retry,) = [
+                e
+                for e in server.deps.repo.list_executions(started.workflow_id)
+                if e.retry_of == started.id
+            ]
+            assert (retry.status, retry.attempt) == (ExecutionStatus.RECEIVED, 2)
             # The function's report, arriving late, changes nothing.
             late = LambdaEntry().handle(request)  # reports; the server refuses
             assert late["ok"] is True
