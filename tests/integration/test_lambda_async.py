@@ -6,8 +6,9 @@ Shown: a cron tick is invoked with ``InvocationType=Event`` (moto answers 202) a
 STARTED, its lease handed to the function host until its deadline; the entry, given the very
 request the server sent, fetches the code and reports the answer over HTTP with the
 execution's token, and the execution ends COMPLETED with the handler's result and logs. A
-second report is refused with 409; another execution's token cannot report it (404); a
-builtin webhook stays synchronous. A report that never comes: the server is stopped, another
+second report is refused with 409; another execution's token cannot report it (404); a report
+that is not the contract's answer is 400 and changes nothing; a builtin webhook stays
+synchronous. A report that never comes: the server is stopped, another
 one is started on the same database, and its recovery sweep ends the execution TIMED_OUT once
 the deadline passed (not before) and records its retry (the trigger's policy); a late report is
 then refused.
@@ -229,6 +230,15 @@ def test_a_cron_tick_runs_detached_and_ends_with_the_report(
             stolen = {**two, "execution": {**two["execution"], "id": first.id}}
             refused = report(server, stolen, {"ok": True, "result": "forged", "logs": []})
             assert refused.status_code == 404, refused.text
+            assert server.deps.repo.get_execution(first.id).status is ExecutionStatus.STARTED
+            malformed = httpx.post(
+                f"{server.settings.base_url}/api/executions/{first.id}/report",
+                json={"result": "nope"},
+                headers={"Authorization": f"Bearer {one['execution']['token']}"},
+                timeout=10,
+            )
+            assert malformed.status_code == 400, malformed.text
+            assert "result" in malformed.json()["error"]["message"]
             assert server.deps.repo.get_execution(first.id).status is ExecutionStatus.STARTED
             failing = {"ok": False, "error": {"type": "ValueError", "message": "no"}, "logs": []}
             assert report(server, one, failing).status_code == 200
