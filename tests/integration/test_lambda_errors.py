@@ -4,7 +4,8 @@ GetFunctionConfiguration and Invoke (REST-JSON: ``x-amzn-ErrorType`` and a JSON 
 for service errors; status 200 with ``X-Amz-Function-Error`` and the runtime's
 ``errorType``/``errorMessage`` for a function that failed).
 
-moto cannot show these (it never throttles, times out or crashes a function). The stand-in
+moto cannot show these (it never throttles, times out or crashes a function). ``start`` (an
+asynchronous ``Event`` invoke) is shown against the same contract: 202 when queued. The stand-in
 does not cover Lambda's real retry hints beyond ``Retry-After`` nor its exact messages. The
 boto3 client is the one the server builds (``lambda_client``, its retries included), and the
 last test follows each failure through the server's webhook use case to the execution's final
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,6 +30,7 @@ from floww.adapters.memory.platform import InProcessPlatform
 from floww.domain.errors import DeadlineExceeded, Overloaded, Unavailable
 from floww.domain.model import CodeBundle, ExecutionStatus, Runtime, RuntimeTarget
 from floww.domain.oci import runtime_repository
+from floww.domain.usecases.scheduling import CronTick, fire_cron_tick
 from floww.domain.usecases.webhooks import IncomingRequest, handle_webhook
 from floww.domain.usecases.workflows import create_namespace
 from floww.sdk.catalog import fields_for
@@ -48,6 +51,7 @@ class Scripted:
 
     answers: list[tuple[int, dict[str, str], bytes]] = attrs.field(factory=list)
     calls: list[str] = attrs.field(factory=list)
+    kinds: list[str] = attrs.field(factory=list)  # X-Amz-Invocation-Type of each Invoke
 
 
 class _LambdaApi(BaseHTTPRequestHandler):
@@ -84,6 +88,7 @@ class _LambdaApi(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         self.script.calls.append(f"POST {self.path}")
+        self.script.kinds.append(self.headers.get("X-Amz-Invocation-Type") or "")
         if not self.script.answers:
             # Run floww's Lambda entry on the request, as the function would.
             self._send(
@@ -267,3 +272,89 @@ def test_lambdas_failures_become_the_executions_final_status(
             assert execution.status is status, (answers, execution)
             assert (execution.error.type if execution.error else None) == error_type
             assert "Traceback" not in str(response.body)
+
+
+QUEUED = (202, {"Content-Type": "application/json"}, b"")  # Lambda queued the event
+
+
+def test_start_is_an_event_invocation_whose_failures_map_like_invoke(
+    lambda_api: tuple[str, Scripted],
+) -> None:
+    url, script = lambda_api
+    host = host_at(url)
+    script.answers = [QUEUED]
+    assert host.start(RUNTIME, BOOM) is True
+    assert script.kinds == ["Event"]
+    throttled = service_error(429, "TooManyRequestsException", "Rate exceeded")
+    script.answers = [throttled, throttled]
+    with pytest.raises(Overloaded, match="throttled"):
+        host.start(RUNTIME, BOOM)
+    script.answers = [service_error(500, "ServiceException", "internal error")] * 2
+    with pytest.raises(Unavailable, match="ServiceException"):
+        host.start(RUNTIME, BOOM)
+    script.answers = [(200, {"Content-Type": "application/json"}, b"{}")]
+    with pytest.raises(Unavailable, match="did not queue"):
+        host.start(RUNTIME, BOOM)
+    with pytest.raises(Unavailable, match="cannot be reached"):
+        host_at(f"http://127.0.0.1:{free_port()}").start(RUNTIME, BOOM)
+
+
+TICKS = """
+from floww import Builtin
+
+builtin = Builtin()
+
+
+@builtin.cron("*/5 * * * *")
+def tick(ctx, event):
+    return "ticked"
+"""
+
+
+def test_a_detached_start_lambda_refuses_ends_the_execution_at_once(
+    lambda_api: tuple[str, Scripted],
+) -> None:
+    """A cron tick started detached: when Lambda does not take the event, the execution ends
+    FAILED with the domain error at once; when it does, it stays STARTED for the report."""
+    url, script = lambda_api
+    with memory_deps(host=host_at(url)) as deps:
+        identity = deps.identity
+        assert isinstance(identity, InMemoryIdentity)
+        user = identity.create_user("ada@example.com")
+        namespace = create_namespace(deps, user, "aws")
+        platform = InProcessPlatform(
+            deps, user, target=RuntimeTarget("linux/amd64", "3.12"), provider_fields=fields_for
+        )
+        workflow = platform.create_workflow(namespace.id, "ticks")
+        runtime = platform.create_runtime(
+            namespace.id, "spec", f"{runtime_repository(namespace.id)}:spec"
+        )
+        code = CodeBundle("main.py", {"main.py": TICKS})
+        definitions = deps.host.get_definitions(runtime, code, {})
+        platform.create_deployment(
+            workflow.id,
+            runtime_id=runtime.id,
+            code=code,
+            triggers=definitions.triggers,
+            provider_mapping={},
+        )
+        (cron,) = deps.repo.list_triggers(workflow.id)
+        throttled = service_error(429, "TooManyRequestsException", "Rate exceeded")
+        cases = [
+            ([QUEUED], ExecutionStatus.STARTED, None),
+            ([throttled, throttled], ExecutionStatus.FAILED, "Overloaded"),
+            (
+                [service_error(500, "ServiceException", "x")] * 2,
+                ExecutionStatus.FAILED,
+                "Unavailable",
+            ),
+        ]
+        for minute, (answers, status, error_type) in enumerate(cases):
+            script.answers = list(answers)
+            script.kinds.clear()
+            at = datetime(2026, 1, 1, 12, minute, tzinfo=UTC)
+            execution = fire_cron_tick(deps, CronTick(cron, at))
+            assert execution is not None
+            assert execution.status is status, (answers, execution)
+            assert (execution.error.type if execution.error else None) == error_type
+            assert set(script.kinds) == {"Event"}

@@ -64,6 +64,8 @@ def test_a_runtime_becomes_an_image_function_as_configured(aws: MotoAws) -> None
     assert config["Role"] == aws.role_arn
     assert config["Environment"]["Variables"] == {"FLOWW_LOG_LEVEL": "info"}
     assert host.runtime_status(made) is RuntimeStatus.READY
+    events = aws.client("lambda").get_function_event_invoke_config(FunctionName="t-rt_conf")
+    assert (events["MaximumRetryAttempts"], events["MaximumEventAgeInSeconds"]) == (0, 60)
 
 
 def test_create_is_idempotent_and_follows_a_new_image(aws: MotoAws) -> None:

@@ -12,6 +12,11 @@ its image on first use and keeps it warm. Nothing a host forgets can fail a depl
 - ``invoke`` runs one trigger; a handler that raises gives ``InvocationResult(ok=False)``;
   ``DeadlineExceeded`` when it runs past ``execution.deadline_ms``; ``Unavailable`` when the
   host itself failed (crashed worker, unreachable service) and for a FAILED runtime.
+- ``start`` hands one trigger's run over without waiting for it, when the host can: ``True``
+  means the host started it and the runtime will report its answer itself
+  (``POST /api/executions/<id>/report`` with the execution's token), ``False`` that this host
+  only runs synchronously and the caller must ``invoke``. Errors as ``invoke``'s for what
+  stopped the start (throttled, unreachable, FAILED runtime).
 - ``destroy_runtime`` releases what the host holds for the runtime (idempotent); a later call
   materializes it again.
 """
@@ -42,5 +47,7 @@ class FunctionHost(Protocol):
     ) -> Definitions: ...
 
     def invoke(self, runtime: Runtime, invocation: Invocation) -> InvocationResult: ...
+
+    def start(self, runtime: Runtime, invocation: Invocation) -> bool: ...
 
     def destroy_runtime(self, runtime: Runtime) -> None: ...

@@ -199,6 +199,14 @@ class WorkflowRepo(Protocol):
         is unfinished and its lease lapsed before ``now``: exactly one of several recovering
         processes gets it. The execution as taken over, or ``None``."""
 
+    def hand_over_lease(
+        self, execution_id: str, owner: str, new_owner: str, until: datetime
+    ) -> bool:
+        """Give the lease of the execution ``owner`` holds to ``new_owner`` until ``until``,
+        but only while it is unfinished and still held by ``owner``; whether it did. A
+        holder nobody renews for (a function host running it detached) lets the lease lapse
+        at ``until``, and the recovery sweep ends the execution then."""
+
     def prune_executions(
         self, *, received_before: datetime, keep_per_workflow: int, limit: int = 500
     ) -> int:

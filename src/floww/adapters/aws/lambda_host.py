@@ -16,6 +16,11 @@ the function first, as ``create_runtime`` does; ``create_runtime`` is idempotent
 - ``get_definitions`` is a synchronous invoke that carries the code's files; ``invoke`` is a
   synchronous invoke that carries only the code's digest: the entry fetches the files from the
   platform with the execution token once and keeps them in the warm container.
+- A READY function's asynchronous events are never retried by Lambda and expire after
+  ``event_max_age_s`` in Lambda's queue (``PutFunctionEventInvokeConfig``).
+- ``start`` is an asynchronous invoke (``InvocationType=Event``, Lambda answers 202 once it
+  queued the event) of the same request with ``execution.report`` set: the entry then reports
+  its answer to the API itself (``POST /api/executions/<id>/report``, execution token).
 - Errors never leave as boto3's: a function that failed (crashed, ran out of memory) is
   ``Unavailable``; one past its timeout or the invocation's deadline is ``DeadlineExceeded``;
   throttling is ``Overloaded`` (with Lambda's retry delay); an image or role Lambda refuses
@@ -59,6 +64,7 @@ from floww.domain.model import (
     RuntimeStatus,
 )
 from floww.ports.function_host import FunctionHost
+from floww.sdk.lambda_entry import REPORT
 from floww.sdk.wire import (
     definitions_from_wire,
     definitions_request,
@@ -102,6 +108,9 @@ class LambdaConfig:
     function_prefix: str = "floww"
     environment: Mapping[str, str] = attrs.field(factory=dict)
     repository: Callable[[str], str] | None = None
+    # Asynchronous events: never retried by Lambda (a handler must not run twice behind the
+    # platform's back), dropped when Lambda could not start them within this many seconds.
+    event_max_age_s: int = 60
 
     def function_name(self, runtime: Runtime) -> str:
         return _NAME_UNSAFE.sub("-", f"{self.function_prefix}-{runtime.id}")[:_MAX_NAME]
@@ -195,6 +204,13 @@ class LambdaFunctionHost(FunctionHost):
                 self._wait(name)
                 self._call("UpdateFunctionCode", FunctionName=name, ImageUri=uri)
             state, reason = self._wait(name)
+            if state in _READY_STATES:
+                self._call(
+                    "PutFunctionEventInvokeConfig",
+                    FunctionName=name,
+                    MaximumRetryAttempts=0,
+                    MaximumEventAgeInSeconds=self._config.event_max_age_s,
+                )
         except _Refused as exc:
             return self._settled(runtime, RuntimeStatus.FAILED, str(exc))
         if state in _READY_STATES:
@@ -236,6 +252,13 @@ class LambdaFunctionHost(FunctionHost):
         return _decoded(result_from_wire, answer)
 
     @_answered
+    def start(self, runtime: Runtime, invocation: Invocation) -> bool:
+        payload = invocation_to_wire(invocation, include_files=False)
+        payload["execution"] = {**payload["execution"], REPORT: True}
+        self._invoke(runtime, payload, deadline_ms=invocation.execution.deadline_ms, event=True)
+        return True
+
+    @_answered
     def destroy_runtime(self, runtime: Runtime) -> None:
         with self._lock:
             self._ready.pop(runtime.id, None)
@@ -248,25 +271,30 @@ class LambdaFunctionHost(FunctionHost):
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _invoke(self, runtime: Runtime, payload: dict[str, Any], *, deadline_ms: int) -> Any:
-        """One synchronous invoke of the runtime's function; a function that is gone is
-        created again once."""
+    def _invoke(
+        self, runtime: Runtime, payload: dict[str, Any], *, deadline_ms: int, event: bool = False
+    ) -> Any:
+        """One invoke of the runtime's function, synchronous (its answer) or, with ``event``,
+        asynchronous (``None`` once Lambda queued it); a function that is gone is created
+        again once."""
         self._ensure(runtime)
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
         name = self._config.function_name(runtime)
+        kind = "Event" if event else "RequestResponse"
         try:
-            reply = self._call(
-                "Invoke", FunctionName=name, InvocationType="RequestResponse", Payload=body
-            )
+            reply = self._call("Invoke", FunctionName=name, InvocationType=kind, Payload=body)
         except _Missing:
             with self._lock:
                 self._ready.pop(runtime.id, None)
             self._ensure(runtime)
-            reply = self._call(
-                "Invoke", FunctionName=name, InvocationType="RequestResponse", Payload=body
-            )
+            reply = self._call("Invoke", FunctionName=name, InvocationType=kind, Payload=body)
         except _Refused as exc:
             raise Unavailable(f"Lambda refused the invocation of {name}: {exc}") from None
+        if event:
+            status = int(reply.get("StatusCode") or 0)
+            if status != 202:
+                raise Unavailable(f"Lambda did not queue the event for {name} (status {status})")
+            return None
         raw = reply["Payload"].read()
         try:
             answer = json.loads(raw) if raw else None

@@ -228,6 +228,11 @@ class LocalFunctionHost(FunctionHost):
             result = attrs.evolve(result, error=error)
         return result
 
+    def start(self, runtime: Runtime, invocation: Invocation) -> bool:
+        """Runs are synchronous on the workers (the dispatcher's thread waits for its worker):
+        the caller invokes."""
+        return False
+
     def destroy_runtime(self, runtime: Runtime) -> None:
         """Stop the runtime's workers and forget it (a later call materializes it again);
         idempotent. The unpacked image stays in the cache: other runtimes may share its digest."""

@@ -84,6 +84,10 @@ class InMemoryFunctionHost(FunctionHost):
         kv_backend = self._kv_backend_factory(invocation) if self._kv_backend_factory else None
         return invoke_in_process(invocation, kv_backend=kv_backend)
 
+    def start(self, runtime: Runtime, invocation: Invocation) -> bool:
+        """Runs are always synchronous here: the caller invokes."""
+        return False
+
     def destroy_runtime(self, runtime: Runtime) -> None:
         with self._lock:
             self._runtimes.pop(runtime.id, None)

@@ -261,6 +261,18 @@ class RecordTables(RepoTables):
             self._executions[execution_id] = (entry[0], taken)
             return taken
 
+    def hand_over_lease(
+        self, execution_id: str, owner: str, new_owner: str, until: datetime
+    ) -> bool:
+        until = _utc(until)
+        with self._lock:
+            entry = self._executions.get(execution_id)
+            if entry is None or entry[1].owner != owner or entry[1].status.is_final:
+                return False
+            handed = attrs.evolve(entry[1], owner=new_owner, lease_expires_at=until)
+            self._executions[execution_id] = (entry[0], handed)
+            return True
+
     def _by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         for _, execution in self._executions.values():
             if execution.workflow_id == workflow_id and execution.dedupe_key == dedupe_key:

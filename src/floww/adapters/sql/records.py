@@ -24,6 +24,7 @@ __all__ = [
     "find_execution_by_dedupe_key",
     "get_deployment",
     "get_execution",
+    "hand_over_lease",
     "kv_delete",
     "kv_get",
     "kv_list",
@@ -315,6 +316,22 @@ def take_over_execution(
     if result.rowcount != 1:
         return None
     return get_execution(conn, execution_id)
+
+
+def hand_over_lease(
+    conn: Connection, execution_id: str, owner: str, new_owner: str, until: datetime
+) -> bool:
+    """A compare-and-set on the holder: one conditional update."""
+    result = conn.execute(
+        update(executions)
+        .where(
+            executions.c.id == execution_id,
+            executions.c.owner == owner,
+            executions.c.status.in_(_UNFINISHED),
+        )
+        .values(owner=new_owner, lease_expires_at=until)
+    )
+    return int(result.rowcount) == 1
 
 
 def _row(conn: Connection, execution_id: str) -> Any:

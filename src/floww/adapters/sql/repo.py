@@ -238,6 +238,13 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         with self._tx.write() as conn:
             return records.take_over_execution(conn, execution_id, now, owner, until)
 
+    def hand_over_lease(
+        self, execution_id: str, owner: str, new_owner: str, until: datetime
+    ) -> bool:
+        _aware(until)
+        with self._tx.write() as conn:
+            return records.hand_over_lease(conn, execution_id, owner, new_owner, until)
+
     # cron ---------------------------------------------------------------------------------
 
     def claim_cron_tick(self, trigger_id: str, scheduled_at: datetime) -> bool:

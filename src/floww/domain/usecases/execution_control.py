@@ -71,7 +71,7 @@ def rerun_execution(deps: ServerDeps, principal: Principal, execution_id: str) -
     except BaseException:
         slot.release()
         raise
-    queue_execution(deps, slot, execution, deployment, trigger)
+    queue_execution(deps, slot, execution, deployment, trigger, detached=True)
     return execution
 
 

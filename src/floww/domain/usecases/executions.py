@@ -3,7 +3,14 @@ and recording their outcome.
 
 Every execution is created with a lease held by this server process (``deps.owner_id``),
 which renews it while the execution is unfinished (``floww.entrypoints.leases``); the
-recovery sweep (``recovery.py``) only acts on executions whose lease lapsed."""
+recovery sweep (``recovery.py``) only acts on executions whose lease lapsed.
+
+A run nobody waits for (a provider delivery, a cron tick, a rerun, a recovered run) is
+started *detached* when the function host can (``FunctionHost.start``): the execution stays
+STARTED, its lease goes to ``DETACHED_OWNER`` (which nobody renews) until its deadline (the
+execution timeout plus one lease's time), and the runtime reports the answer itself
+(``reports.py``). A report that never comes lets the lease lapse; the sweep then ends the
+execution TIMED_OUT."""
 
 from __future__ import annotations
 
@@ -33,14 +40,20 @@ from floww.ports.dispatcher import Slot
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = [
+    "DETACHED_OWNER",
     "complete_execution",
     "deployment_provider_configs",
+    "detached_deadline",
     "lease_until",
     "new_execution",
     "outcome",
     "queue_execution",
     "run_execution",
 ]
+
+
+# The lease holder of an execution a function host runs detached: no process renews for it.
+DETACHED_OWNER = "function-host"
 
 
 def new_execution(
@@ -122,6 +135,13 @@ def lease_until(deps: ServerDeps) -> datetime:
     return deps.clock.now() + timedelta(seconds=deps.settings.lease_ttl_s)
 
 
+def detached_deadline(deps: ServerDeps) -> datetime:
+    """When the lease of an execution started detached now lapses: its timeout plus a lease's
+    time for the report to travel."""
+    margin = deps.settings.execution_timeout_s + deps.settings.lease_ttl_s
+    return deps.clock.now() + timedelta(seconds=margin)
+
+
 def queue_execution(
     deps: ServerDeps,
     slot: Slot,
@@ -130,13 +150,18 @@ def queue_execution(
     trigger: Trigger,
     workflow: Workflow | None = None,
     runtime: Runtime | None = None,
+    *,
+    detached: bool = False,
 ) -> Future[Execution]:
     """Hand a QUEUED execution to the dispatcher through the ``slot`` reserved for it. A run
     that fails is followed by its next attempt when the trigger's retry policy asks for one
-    (``retries.py``)."""
+    (``retries.py``). With ``detached`` (nobody waits for the answer) the run is started
+    detached when the host can, and the future gives the execution as started."""
 
     def run() -> Execution:
-        final = run_execution(deps, execution, deployment, trigger, workflow, runtime)
+        final = run_execution(
+            deps, execution, deployment, trigger, workflow, runtime, detached=detached
+        )
         # The attempt's outcome is recorded and stays the answer; a retry that could not be
         # recorded (the database went away) is lost, and the attempt shows it failed.
         with contextlib.suppress(FlowwError):
@@ -181,12 +206,16 @@ def run_execution(
     trigger: Trigger,
     workflow: Workflow | None = None,
     runtime: Runtime | None = None,
+    *,
+    detached: bool = False,
 ) -> Execution:
     """Invoke the deployment's runtime for a RECEIVED or QUEUED execution and record STARTED
-        (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
-        handler or host did: the outcome is in the returned execution; one that finished meanwhile
-        (recovered, say) is returned as stored, not run. Pass ``workflow`` (and the deployment's
-    ``runtime``) when the caller has them."""
+    (the deadline starts now), then COMPLETED / FAILED / TIMED_OUT. Never raises for what the
+    handler or host did: the outcome is in the returned execution; one that finished meanwhile
+    (recovered, say) is returned as stored, not run. Pass ``workflow`` (and the deployment's
+    ``runtime``) when the caller has them. With ``detached``, a host that can start the run
+    without waiting does so: the execution is returned STARTED, its lease handed to
+    ``DETACHED_OWNER`` until ``detached_deadline``, and the runtime reports the outcome."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
     started = execution.transition(
@@ -224,6 +253,11 @@ def run_execution(
                 workflow_id=workflow.id,
             ),
         )
+        if detached and deps.host.start(runtime, invocation):
+            deps.repo.hand_over_lease(
+                execution.id, deps.owner_id, DETACHED_OWNER, detached_deadline(deps)
+            )
+            return deps.repo.get_execution(execution.id)
         result = deps.host.invoke(runtime, invocation)
     except DeadlineExceeded as exc:
         info = ErrorInfo("DeadlineExceeded", str(exc))

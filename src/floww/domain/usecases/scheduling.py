@@ -82,7 +82,8 @@ def due_cron_ticks(triggers: list[Trigger], after: datetime, until: datetime) ->
 
 
 def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
-    """Run the tick if this caller claims it and wait for it; ``None`` when another process
+    """Run the tick if this caller claims it and wait for it (a host that starts runs detached
+    returns it STARTED: its outcome is reported later); ``None`` when another process
     already did. NO_DEPLOYMENT when the trigger's deployment is no longer active; FAILED
     (``Overloaded``) when the workflow's queue is full: a tick is run at most once."""
     if not deps.repo.claim_cron_tick(tick.trigger.id, tick.scheduled_at):
@@ -117,7 +118,8 @@ def fire_cron_tick(deps: ServerDeps, tick: CronTick) -> Execution | None:
         final = execution.transition(status, error=refused, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return final
-    future = queue_execution(deps, slot, execution, deployment, tick.trigger)
+    # Nobody waits for a tick's answer: a host that can runs it detached.
+    future = queue_execution(deps, slot, execution, deployment, tick.trigger, detached=True)
     return outcome(deps, future, execution.id)
 
 

@@ -401,8 +401,17 @@ def _run_trigger(
         raise
 
     if slot is not None and deployment is not None:
+        # A provider delivery is acknowledged at once (``direct_reply``): nobody waits for
+        # its answer, so a host that can runs it detached.
         future = queue_execution(
-            deps, slot, execution, deployment, trigger, workflow, table.runtime
+            deps,
+            slot,
+            execution,
+            deployment,
+            trigger,
+            workflow,
+            table.runtime,
+            detached=direct_reply is not None,
         )
         _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers)
         if direct_reply is not None:

@@ -32,6 +32,7 @@ from floww.entrypoints.http.api import (
     namespaces,
     providers,
     registry_credentials,
+    reports,
     runtimes,
 )
 from floww.entrypoints.http.api import code as code_api
@@ -84,6 +85,7 @@ def api_routes() -> list[BaseRoute]:
         *code_api.ROUTES,
         *executions.ROUTES,
         *execution_control.ROUTES,
+        *reports.ROUTES,
         *kv.ROUTES,
         *dev.ROUTES,
         *webhooks.ROUTES,

@@ -121,6 +121,18 @@ def test_a_raising_handler_gives_ok_false(host: FunctionHost, runtime: Runtime) 
     assert (result.error.type, result.error.message) == ("ValueError", "kaput")
 
 
+def test_start_hands_the_run_over_or_leaves_it_to_invoke(
+    host: FunctionHost, runtime: Runtime
+) -> None:
+    """``start`` answers whether the host took the run; one it did not take is invoked as
+    usual."""
+    call = invocation(hook("/hello/{name}"), webhook_event("/hello/ada", name="ada"))
+    started = host.start(runtime, call)
+    assert isinstance(started, bool)
+    if not started:
+        assert host.invoke(runtime, call).ok
+
+
 def test_past_the_deadline_raises(host: FunctionHost, runtime: Runtime) -> None:
     with pytest.raises(DeadlineExceeded):
         host.invoke(runtime, invocation(hook("/slow"), webhook_event("/slow"), deadline_ms=100))

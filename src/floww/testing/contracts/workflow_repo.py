@@ -583,6 +583,28 @@ class TestExecutions:
         assert repo.take_over_execution("ex_missing", now, "srv_d", until) is None
         assert repo.get_execution(live.id).owner == "srv_b"
 
+    def test_a_lease_is_handed_over_only_by_its_holder(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        lease = {"owner": "srv_a", "lease_expires_at": T0 + timedelta(minutes=1)}
+        started = execution(workflow, status=ExecutionStatus.STARTED, **lease)
+        finished = execution(workflow, status=ExecutionStatus.COMPLETED, **lease)
+        for item in (started, finished):
+            repo.create_execution(item)
+        deadline = T0 + timedelta(minutes=10)
+        assert not repo.hand_over_lease(started.id, "srv_b", "host", deadline)
+        assert not repo.hand_over_lease(finished.id, "srv_a", "host", deadline)
+        assert not repo.hand_over_lease("ex_missing", "srv_a", "host", deadline)
+        assert repo.hand_over_lease(started.id, "srv_a", "host", deadline)
+        stored = repo.get_execution(started.id)
+        assert (stored.owner, stored.lease_expires_at) == ("host", deadline)
+        # srv_a renews nothing of it any more; the lease lapses at the deadline.
+        assert repo.renew_leases("srv_a", T0 + timedelta(hours=1)) == 0
+        assert repo.list_lapsed_executions(T0 + timedelta(minutes=5)) == []
+        lapsed = repo.list_lapsed_executions(T0 + timedelta(minutes=11))
+        assert [e.id for e in lapsed] == [started.id]
+        assert repo.get_execution(finished.id).owner == "srv_a"
+
     def test_create_get_update(self, repo: WorkflowRepo, workflow: Workflow) -> None:
         created = execution(workflow, dedupe_key="delivery-1")
         repo.create_execution(created)

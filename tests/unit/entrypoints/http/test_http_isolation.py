@@ -191,6 +191,12 @@ CASES: list[tuple[str, str, str, Any]] = [
         "/api/dev/replies/{exe}",
         {"token": "t", "result": {"ok": True, "result": "forged"}},
     ),
+    (
+        "POST",
+        "/api/executions/{execution_id}/report",
+        "/api/executions/{exe}/report",
+        {"result": {"ok": True, "result": "forged"}},
+    ),
 ]
 
 # Routes that hold no object of a tenant, and why.
