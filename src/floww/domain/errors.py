@@ -65,8 +65,9 @@ class FlowwError(Exception):
 class NotFound(FlowwError):
     """The named thing does not exist, or the caller may not know that it does."""
 
-    def __init__(self, kind: str, key: object) -> None:
-        super().__init__(f"{kind} {key!s} not found", kind=kind, key=str(key))
+    def __init__(self, kind: str, key: object, hint: str | None = None) -> None:
+        message = f"{kind} {key!s} not found" + (f": {hint}" if hint else "")
+        super().__init__(message, kind=kind, key=str(key))
         self.kind = kind
         self.key = key
 

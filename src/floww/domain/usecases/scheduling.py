@@ -140,7 +140,9 @@ def invoke_manual(
     ]
     deployment = deps.repo.find_active_deployment(workflow_id)
     if not matches or deployment is None:
-        raise NotFound("manual trigger", f"{name} (no active deployment declares it; deploy first)")
+        raise NotFound(
+            "manual trigger", name, "no active deployment declares it; deploy the code first"
+        )
     trigger = matches[0]
     slot = deps.dispatcher.reserve(workflow_id)
     try:
