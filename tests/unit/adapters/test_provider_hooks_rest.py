@@ -67,3 +67,14 @@ def test_an_unreachable_stripe_or_a_missing_key_is_a_failed_outcome() -> None:
     missing = hooks.apply(target, {"api_url": api})
     assert missing.failed and "secret_key" in missing.message
     assert not unreachable.config_update and not missing.config_update
+
+
+def test_an_unreachable_linear_or_a_missing_key_is_a_failed_outcome() -> None:
+    hooks = RestProviderHooks(timeout_s=2)
+    target = HookTarget(ProviderRef("linear"), "workspace", URL, ("Issue",))
+    api = f"http://127.0.0.1:{_closed_port()}"
+    unreachable = hooks.apply(target, {"api_key": "k", "webhook_secret": "s", "api_url": api})
+    assert unreachable.failed and "could not be reached" in unreachable.message
+    assert "Linear's API settings by hand" in unreachable.message
+    missing = hooks.apply(target, {"webhook_secret": "s", "api_url": api})
+    assert missing.failed and "api_key" in missing.message

@@ -66,3 +66,16 @@ def test_one_stripe_endpoint_per_alias_with_the_union_of_the_triggers_types() ->
     assert hook_targets("https://floww.example", "wf_1", after, []) == (
         HookTarget(stripe, "account", url, ()),
     )
+
+
+def test_one_linear_webhook_per_alias_for_the_resource_types_of_its_triggers() -> None:
+    linear = ProviderRef("linear", "default")
+    url = "https://floww.example/webhook/wf_1/linear/default"
+    after = [
+        TriggerSpec(linear, "issue", {"team_id": "t1"}),
+        TriggerSpec(linear, "comment", {}),
+        TriggerSpec(linear, "issue", {}),
+    ]
+    assert hook_targets("https://floww.example", "wf_1", [], after) == (
+        HookTarget(linear, "workspace", url, ("Comment", "Issue")),
+    )

@@ -1,5 +1,5 @@
-"""``ProviderHooks`` over the providers' REST APIs: GitHub and GitLab here, Stripe in
-``floww.adapters.provider_hooks.stripe``.
+"""``ProviderHooks`` over the providers' REST APIs: GitHub and GitLab here, Stripe and
+Linear in ``floww.adapters.provider_hooks.stripe`` and ``.linear``.
 
 GitHub repository webhooks (https://docs.github.com/rest/repos/webhooks):
 ``GET /repos/{owner}/{repo}/hooks`` lists them (the one whose ``config.url`` is the workflow's
@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.linear import apply_linear
 from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
@@ -69,6 +70,10 @@ class RestProviderHooks:
 
     def apply(self, target: HookTarget, config: Mapping[str, str]) -> HookOutcome:
         kind = target.provider.type
+        if kind == "linear":
+            return apply_linear(
+                target, config, timeout_s=self._timeout_s, transport=self._transport
+            )
         if kind == "stripe":
             return apply_stripe(
                 target, config, timeout_s=self._timeout_s, transport=self._transport
