@@ -30,7 +30,7 @@ import pytest
 
 from floww.domain.providers.stripe import sign_stripe
 from tests.integration.lifecycle import client_env, deploy, floww_cli, make_project, server_env
-from tests.integration.serving import running_server
+from tests.integration.serving import free_port, running_server
 from tests.integration.test_provider_hooks import provider_hook
 
 pytestmark = pytest.mark.integration
@@ -164,7 +164,9 @@ def deliver(url: str, secret: str) -> httpx.Response:
 def test_stripe_webhook_endpoint_created_updated_unchanged_removed(tmp_path: Path) -> None:
     database = tmp_path / "home" / "floww.db"
     env = server_env(f"sqlite:///{database}", register_provider_hooks="true")
-    with stripe_stand_in() as stripe, running_server(tmp_path / "home", env=env) as server:
+    port = free_port()
+    home = tmp_path / "home"
+    with stripe_stand_in() as stripe, running_server(home, env=env, port=port) as server:
         cli = client_env(server, tmp_path / "client")
         setup = floww_cli(
             cli,
@@ -197,25 +199,31 @@ def test_stripe_webhook_endpoint_created_updated_unchanged_removed(tmp_path: Pat
         assert deliver(endpoint["url"], endpoint["secret"]).json() == {"ok": True}
         assert deliver(endpoint["url"], "whsec_placeholder").status_code == 401
 
-        # 2. Same code again: unchanged. 3. A family: the endpoint asks for every event.
-        assert provider_hook(deploy(cli, project), "account", "stripe:default")["action"] == (
-            "unchanged"
-        )
-        main = project.path / "main.py"
-        base = main.read_text().split("\n\nfrom floww import Stripe")[0]
-        main.write_text(base + code(["invoice.*"]))
-        updated = provider_hook(deploy(cli, project), "account", "stripe:default")
-        assert updated["action"] == "updated", updated
-        assert [e["enabled_events"] for e in stripe.endpoints] == [["*"]]
-        assert deliver(endpoint["url"], endpoint["secret"]).json() == {"ok": True}
+        # The stored secret outlives the server: a restarted server verifies with it.
+        server.process.kill()
+        server.process.wait(timeout=30)
+        with running_server(home, env=env, port=port) as server:
+            assert deliver(endpoint["url"], endpoint["secret"]).json() == {"ok": True}
 
-        # 4. The last Stripe trigger goes: the endpoint is deleted.
-        main.write_text(base)
-        removed = provider_hook(deploy(cli, project), "account", "stripe:default")
-        assert removed["action"] == "removed", removed
-        assert stripe.endpoints == []
-        creates = [c for c in stripe.calls if c == ("POST", "/v1/webhook_endpoints")]
-        assert len(creates) == 1, stripe.calls
+            # 2. Same code again: unchanged. 3. A family: the endpoint asks for every event.
+            assert provider_hook(deploy(cli, project), "account", "stripe:default")["action"] == (
+                "unchanged"
+            )
+            main = project.path / "main.py"
+            base = main.read_text().split("\n\nfrom floww import Stripe")[0]
+            main.write_text(base + code(["invoice.*"]))
+            updated = provider_hook(deploy(cli, project), "account", "stripe:default")
+            assert updated["action"] == "updated", updated
+            assert [e["enabled_events"] for e in stripe.endpoints] == [["*"]]
+            assert deliver(endpoint["url"], endpoint["secret"]).json() == {"ok": True}
+
+            # 4. The last Stripe trigger goes: the endpoint is deleted.
+            main.write_text(base)
+            removed = provider_hook(deploy(cli, project), "account", "stripe:default")
+            assert removed["action"] == "removed", removed
+            assert stripe.endpoints == []
+            creates = [c for c in stripe.calls if c == ("POST", "/v1/webhook_endpoints")]
+            assert len(creates) == 1, stripe.calls
 
 
 def test_stripe_refusing_the_key_is_reported_and_the_deploy_stands(tmp_path: Path) -> None:
