@@ -10,7 +10,7 @@ are an adapter's (``floww.ports.provider_hooks``); nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -40,13 +40,16 @@ class HookTarget:
 class HookOutcome:
     """What registering one ``HookTarget`` did. ``action`` is ``created``, ``updated``,
     ``unchanged``, ``removed``, ``absent`` (nothing to remove) or ``failed``; ``message`` is a
-    sentence for the person deploying (for ``failed``: what to do by hand)."""
+    sentence for the person deploying (for ``failed``: what to do by hand). ``config_update``
+    holds provider settings the provider generated (Stripe's signing secret of an endpoint it
+    created): the deploy stores them in the provider's config; they are never reported."""
 
     provider: str
     target: str
     url: str
     action: str
     message: str
+    config_update: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -64,10 +67,11 @@ def _wanted(
         found = rules.hook_target(spec)
         if found is None:
             continue
-        target, event = found
+        target, named = found
         events = wanted.setdefault((spec.provider, target), [])
-        if event not in events:
-            events.append(event)
+        for event in (named,) if isinstance(named, str) else named:
+            if event not in events:
+                events.append(event)
         url_of.setdefault(spec.provider, provider_path(spec))
     return wanted
 

@@ -44,3 +44,37 @@ def test_missing_credentials_and_unsupported_providers_are_reported() -> None:
         {"token": "t", "api_url": f"http://127.0.0.1:{_closed_port()}"},
     )
     assert removal.failed and "delete the webhook" in removal.message
+
+
+def test_stripe_enabled_events_are_exact_names_or_everything() -> None:
+    from floww.adapters.provider_hooks.stripe import enabled_events
+
+    assert enabled_events(("invoice.paid", "charge.refunded")) == [
+        "charge.refunded",
+        "invoice.paid",
+    ]
+    assert enabled_events(("invoice.paid", "invoice.*")) == ["*"]
+    assert enabled_events(("*",)) == ["*"]
+
+
+def test_an_unreachable_stripe_or_a_missing_key_is_a_failed_outcome() -> None:
+    hooks = RestProviderHooks(timeout_s=2)
+    target = HookTarget(ProviderRef("stripe"), "account", URL, ("invoice.paid",))
+    api = f"http://127.0.0.1:{_closed_port()}"
+    unreachable = hooks.apply(target, {"secret_key": "sk", "api_url": api})
+    assert unreachable.failed and "could not be reached" in unreachable.message
+    assert "Stripe's dashboard by hand" in unreachable.message
+    missing = hooks.apply(target, {"api_url": api})
+    assert missing.failed and "secret_key" in missing.message
+    assert not unreachable.config_update and not missing.config_update
+
+
+def test_an_unreachable_linear_or_a_missing_key_is_a_failed_outcome() -> None:
+    hooks = RestProviderHooks(timeout_s=2)
+    target = HookTarget(ProviderRef("linear"), "workspace", URL, ("Issue",))
+    api = f"http://127.0.0.1:{_closed_port()}"
+    unreachable = hooks.apply(target, {"api_key": "k", "webhook_secret": "s", "api_url": api})
+    assert unreachable.failed and "could not be reached" in unreachable.message
+    assert "Linear's API settings by hand" in unreachable.message
+    missing = hooks.apply(target, {"webhook_secret": "s", "api_url": api})
+    assert missing.failed and "api_key" in missing.message

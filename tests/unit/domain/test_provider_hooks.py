@@ -51,3 +51,31 @@ def test_the_shared_path_finds_every_trigger_and_is_listed_once() -> None:
     [endpoint] = webhook_endpoints("https://floww.example", hooks, {t.id: t.spec for t in triggers})
     assert endpoint.line == f"POST {URL}"
     assert endpoint.triggers == tuple(t.spec.describe() for t in triggers)
+
+
+def test_one_stripe_endpoint_per_alias_with_the_union_of_the_triggers_types() -> None:
+    stripe = ProviderRef("stripe", "default")
+    url = "https://floww.example/webhook/wf_1/stripe/default"
+    after = [
+        TriggerSpec(stripe, "event", {"types": ["invoice.paid", "charge.refunded"]}),
+        TriggerSpec(stripe, "event", {"types": ["invoice.paid"]}),
+    ]
+    assert hook_targets("https://floww.example", "wf_1", [], after) == (
+        HookTarget(stripe, "account", url, ("charge.refunded", "invoice.paid")),
+    )
+    assert hook_targets("https://floww.example", "wf_1", after, []) == (
+        HookTarget(stripe, "account", url, ()),
+    )
+
+
+def test_one_linear_webhook_per_alias_for_the_resource_types_of_its_triggers() -> None:
+    linear = ProviderRef("linear", "default")
+    url = "https://floww.example/webhook/wf_1/linear/default"
+    after = [
+        TriggerSpec(linear, "issue", {"team_id": "t1"}),
+        TriggerSpec(linear, "comment", {}),
+        TriggerSpec(linear, "issue", {}),
+    ]
+    assert hook_targets("https://floww.example", "wf_1", [], after) == (
+        HookTarget(linear, "workspace", url, ("Comment", "Issue")),
+    )

@@ -1,4 +1,5 @@
-"""``ProviderHooks`` over the providers' REST APIs: GitHub and GitLab.
+"""``ProviderHooks`` over the providers' REST APIs: GitHub and GitLab here, Stripe and
+Linear in ``floww.adapters.provider_hooks.stripe`` and ``.linear``.
 
 GitHub repository webhooks (https://docs.github.com/rest/repos/webhooks):
 ``GET /repos/{owner}/{repo}/hooks`` lists them (the one whose ``config.url`` is the workflow's
@@ -30,6 +31,8 @@ from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.linear import apply_linear
+from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["RestProviderHooks"]
@@ -67,6 +70,14 @@ class RestProviderHooks:
 
     def apply(self, target: HookTarget, config: Mapping[str, str]) -> HookOutcome:
         kind = target.provider.type
+        if kind == "linear":
+            return apply_linear(
+                target, config, timeout_s=self._timeout_s, transport=self._transport
+            )
+        if kind == "stripe":
+            return apply_stripe(
+                target, config, timeout_s=self._timeout_s, transport=self._transport
+            )
         title = _TITLES.get(kind)
         if title is None:
             return self._failed(target, f"{kind} webhooks are not registered automatically")

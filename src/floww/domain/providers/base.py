@@ -80,7 +80,8 @@ class ProviderRules:
     body limit for deliveries to this provider's triggers (GitHub sends up to 25 MB).
     ``hook_target`` names, for a provider whose API lets the platform register its webhook,
     what a trigger's webhook is registered on and the event it needs (GitHub: the repository
-    ``owner/name`` and the event name); ``None`` when it is set up by hand."""
+    ``owner/name`` and the event name, or several event names: Stripe's ``types``); ``None``
+    when it is set up by hand."""
 
     type: str
     title: str
@@ -89,7 +90,7 @@ class ProviderRules:
     actions: tuple[str, ...] = ()
     verify: Verify | None = None
     max_body_bytes: int | None = None
-    hook_target: Callable[[TriggerSpec], tuple[str, str] | None] | None = None
+    hook_target: Callable[[TriggerSpec], tuple[str, str | tuple[str, ...]] | None] | None = None
 
 
 def same(given: str, expected: str) -> bool:

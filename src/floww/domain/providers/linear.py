@@ -65,6 +65,17 @@ def verify(
     )
 
 
+LINEAR_WORKSPACE = "workspace"
+_RESOURCES = {"issue": "Issue", "comment": "Comment"}
+
+
+def hook_target(spec: TriggerSpec) -> tuple[str, str] | None:
+    """A trigger's webhook: one per provider alias on the workspace's public teams, for the
+    trigger's resource type (``Issue``, ``Comment``)."""
+    resource = _RESOURCES.get(spec.trigger_type)
+    return None if resource is None else (LINEAR_WORKSPACE, resource)
+
+
 RULES = ProviderRules(
     type="linear",
     title="Linear",
@@ -84,4 +95,5 @@ RULES = ProviderRules(
     ),
     actions=("create_issue", "create_comment"),
     verify=verify,
+    hook_target=hook_target,
 )

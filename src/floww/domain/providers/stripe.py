@@ -85,6 +85,18 @@ def verify(
     )
 
 
+STRIPE_ACCOUNT = "account"
+
+
+def hook_target(spec: TriggerSpec) -> tuple[str, tuple[str, ...]]:
+    """A trigger's webhook endpoint: one per provider alias on its Stripe account, enabled for
+    the trigger's ``types`` (``*`` when it names none)."""
+    wanted = spec.input.get("types")
+    names = wanted if isinstance(wanted, list | tuple) else [wanted] if wanted else []
+    events = tuple(str(n) for n in names if n) or ("*",)
+    return STRIPE_ACCOUNT, events
+
+
 RULES = ProviderRules(
     type="stripe",
     title="Stripe",
@@ -101,4 +113,5 @@ RULES = ProviderRules(
     triggers=(TriggerType("event", "any Stripe event (types: exact, family.* or *)", ("types",)),),
     actions=("retrieve", "create_refund", "update_metadata"),
     verify=verify,
+    hook_target=hook_target,
 )

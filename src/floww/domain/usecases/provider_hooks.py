@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import attrs
+
 from floww.domain.model import TriggerSpec, Workflow
 from floww.domain.provider_hooks import HookOutcome, hook_targets
 from floww.domain.usecases.deps import ServerDeps
@@ -43,7 +45,14 @@ def register_provider_hooks(
             )
             continue
         try:
-            outcomes.append(deps.provider_hooks.apply(target, provider.config))
+            outcome = deps.provider_hooks.apply(target, provider.config)
+            if outcome.config_update:
+                # Stripe's signing secret of the endpoint just created: stored, encrypted
+                # like the rest of the provider's config.
+                deps.repo.put_provider(
+                    attrs.evolve(provider, config={**provider.config, **outcome.config_update})
+                )
+            outcomes.append(outcome)
         except Exception as exc:  # the deploy is stored: nothing here may fail it
             log.warning(
                 "webhook of %s on %s not applied: %s",
