@@ -29,6 +29,7 @@ __all__ = [
     "ProviderRules",
     "TriggerType",
     "Verify",
+    "api_url_field",
     "body_id",
     "form_fields",
     "hmac_sha256",
@@ -91,6 +92,14 @@ class ProviderRules:
     verify: Verify | None = None
     max_body_bytes: int | None = None
     hook_target: Callable[[TriggerSpec], tuple[str, str | tuple[str, ...]] | None] | None = None
+
+
+def api_url_field(default: str) -> ProviderField:
+    """The optional ``api_url`` field of a provider with a web API: another server (GitHub
+    Enterprise, a self-managed GitLab, a stand-in in tests) in place of ``default``."""
+    return ProviderField(
+        "api_url", label=f"API URL (empty for {default})", secret=False, required=False
+    )
 
 
 def same(given: str, expected: str) -> bool:

@@ -18,6 +18,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     json_body,
     one_of,
     within_window,
@@ -86,12 +87,7 @@ RULES = ProviderRules(
         ProviderField("application_id", label="Application id", secret=False),
         ProviderField("public_key", label="Application public key (hex)", secret=False),
         ProviderField("bot_token", label="Bot token", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://discord.com/api/v10)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://discord.com/api/v10"),
     ),
     triggers=(
         TriggerType("command", "an application (slash) command", ("name",)),

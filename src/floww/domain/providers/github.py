@@ -24,6 +24,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     body_id,
     content_type,
     form_fields,
@@ -110,12 +111,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("token", label="Personal access token", secret=True),
         ProviderField("webhook_secret", label="Webhook secret", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://api.github.com)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://api.github.com"),
     ),
     triggers=(
         TriggerType("push", "a push to a repository", ("owner", "repository", "branch")),

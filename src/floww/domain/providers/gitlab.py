@@ -17,6 +17,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     body_id,
     json_body,
     one_of,
@@ -78,12 +79,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("token", label="Access token (api scope)", secret=True),
         ProviderField("webhook_token", label="Webhook secret token", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://gitlab.com/api/v4)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://gitlab.com/api/v4"),
     ),
     triggers=(
         TriggerType("push", "a push to a project", ("project", "branch")),

@@ -16,6 +16,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     hmac_sha256,
     json_body,
     one_of,
@@ -82,12 +83,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("api_key", label="API key", secret=True),
         ProviderField("webhook_secret", label="Webhook signing secret", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://api.linear.app)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://api.linear.app"),
     ),
     triggers=(
         TriggerType("issue", "an issue created, updated or removed", ("actions", "team_id")),

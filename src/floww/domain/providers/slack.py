@@ -26,6 +26,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     content_type,
     form_fields,
     json_body,
@@ -145,12 +146,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("bot_token", label="Bot token", secret=True),
         ProviderField("signing_secret", label="Signing secret", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://slack.com/api)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://slack.com/api"),
     ),
     triggers=(
         TriggerType("message", "a message people write", ("channel", "include_bots")),

@@ -16,6 +16,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     hmac_sha256,
     json_body,
     same,
@@ -103,12 +104,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("secret_key", label="Secret API key (sk_... or rk_...)", secret=True),
         ProviderField("webhook_secret", label="Webhook signing secret (whsec_...)", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://api.stripe.com)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://api.stripe.com"),
     ),
     triggers=(TriggerType("event", "any Stripe event (types: exact, family.* or *)", ("types",)),),
     actions=("retrieve", "create_refund", "update_metadata"),

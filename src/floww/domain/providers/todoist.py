@@ -15,6 +15,7 @@ from floww.domain.providers.base import (
     Delivery,
     ProviderRules,
     TriggerType,
+    api_url_field,
     b64,
     body_id,
     hmac_sha256,
@@ -66,12 +67,7 @@ RULES = ProviderRules(
     fields=(
         ProviderField("api_token", label="API token", secret=True),
         ProviderField("client_secret", label="App client secret", secret=True),
-        ProviderField(
-            "api_url",
-            label="API URL (empty for https://api.todoist.com/rest/v2)",
-            secret=False,
-            required=False,
-        ),
+        api_url_field("https://api.todoist.com/rest/v2"),
     ),
     triggers=(
         TriggerType(
