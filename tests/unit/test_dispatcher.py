@@ -93,3 +93,47 @@ def test_close_cancels_waiting_work_and_refuses_more() -> None:
         dispatcher.reserve("wf")
     gate.set()
     assert running.result(timeout=5) is True
+
+
+def test_a_claimed_lane_is_held_for_its_work_and_never_taken_by_other_work() -> None:
+    dispatcher = ThreadDispatcher(concurrency=2, queue_limit=10, idle_s=1.0)
+    gate = threading.Event()
+    busy = dispatcher.reserve("wf").submit(gate.wait)
+    claimed = dispatcher.reserve("wf")
+    assert claimed.claim_lane()  # one lane of two is free
+    assert not dispatcher.reserve("wf").claim_lane()  # the other one is claimed: none free
+    # Work submitted meanwhile waits: the free lane belongs to the claimed slot.
+    other = dispatcher.reserve("wf").submit(lambda: "other")
+    time.sleep(0.2)
+    assert not other.done()
+    started = threading.Event()
+    mine = claimed.submit(lambda: started.set() or "mine")
+    assert mine.result(timeout=5) == "mine" and started.is_set()
+    assert other.result(timeout=5) == "other"  # after the claimed work, in its lane
+    gate.set()
+    assert busy.result(timeout=5)
+    dispatcher.close()
+
+
+def test_a_released_claim_frees_its_lane_for_waiting_work() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=5, idle_s=0.2)
+    claimed = dispatcher.reserve("wf")
+    assert claimed.claim_lane()
+    waiting = dispatcher.reserve("wf").submit(lambda: 3)
+    time.sleep(0.4)  # longer than a thread's idle time: the waiting work needs a new one
+    assert not waiting.done()
+    claimed.release()
+    assert waiting.result(timeout=5) == 3
+    dispatcher.close()
+
+
+def test_closing_does_not_cancel_claimed_work() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=5)
+    claimed = dispatcher.reserve("wf")
+    assert claimed.claim_lane()
+    queued = dispatcher.reserve("wf").submit(lambda: "queued")
+    dispatcher.close()
+    assert queued.cancelled()  # it waited for the lane the claim holds
+    assert claimed.submit(lambda: "ran").result(timeout=5) == "ran"  # it was recorded started
+    with pytest.raises(Unavailable):
+        dispatcher.reserve("wf")

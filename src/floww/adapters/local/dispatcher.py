@@ -29,10 +29,12 @@ T = TypeVar("T")
 @attrs.define
 class _Lane:
     ready: threading.Condition
-    waiting: collections.deque[tuple[Callable[[], Any], Future[Any]]] = attrs.field(
+    # (work, future, claimed): claimed work holds a lane already and is never cancelled
+    waiting: collections.deque[tuple[Callable[[], Any], Future[Any], bool]] = attrs.field(
         factory=collections.deque
     )
     reserved: int = 0
+    claimed: int = 0
     threads: int = 0
     busy: int = 0
 
@@ -50,17 +52,24 @@ class _Slot(Slot):
         self._dispatcher = dispatcher
         self._key = key
         self._used = False
+        self._claimed = False
 
     def submit(self, work: Callable[[], T]) -> Future[T]:
         if self._used:
             raise RuntimeError("a dispatcher slot is used once")
         self._used = True
-        return self._dispatcher._submit(self._key, work)
+        return self._dispatcher._submit(self._key, work, self._claimed)
 
     def release(self) -> None:
         if not self._used:
             self._used = True
-            self._dispatcher._release(self._key)
+            self._dispatcher._release(self._key, self._claimed)
+
+    def claim_lane(self) -> bool:
+        if self._used or self._claimed:
+            raise RuntimeError("a lane is claimed once, before the slot is used")
+        self._claimed = self._dispatcher._claim(self._key)
+        return self._claimed
 
 
 class ThreadDispatcher(Dispatcher):
@@ -133,57 +142,86 @@ class ThreadDispatcher(Dispatcher):
         """Refuse new work and cancel what waits; running work finishes on its own."""
         with self._lock:
             self._closed = True
-            cancelled = [f for lane in self._lanes.values() for _, f in lane.waiting]
+            cancelled = []
             for lane in self._lanes.values():
-                lane.waiting.clear()
+                kept = collections.deque(entry for entry in lane.waiting if entry[2])
+                cancelled += [future for _, future, claimed in lane.waiting if not claimed]
+                lane.waiting = kept
                 lane.ready.notify_all()
         for future in cancelled:
             future.cancel()
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _submit(self, key: str, work: Callable[[], T]) -> Future[T]:
+    def _claim(self, key: str) -> bool:
+        with self._lock:
+            lane = self._lanes[key]
+            if self._closed or lane.busy + len(lane.waiting) + lane.claimed >= self._concurrency:
+                return False
+            lane.claimed += 1
+            return True
+
+    def _submit(self, key: str, work: Callable[[], T], claimed: bool = False) -> Future[T]:
         future: Future[T] = Future()
         with self._lock:
             lane = self._lanes[key]
             lane.reserved -= 1
-            if self._closed:
+            if claimed:
+                # Its lane is held: it goes first, and closing does not cancel it.
+                lane.claimed -= 1
+                lane.waiting.appendleft((work, future, True))
+            elif self._closed:
                 self._forget_if_empty(key, lane)
                 future.cancel()
                 return future
-            lane.waiting.append((work, future))
-            idle = lane.threads - lane.busy
-            start = idle < len(lane.waiting) and lane.threads < self._concurrency
-            if start:
-                lane.threads += 1
             else:
-                lane.ready.notify()
+                lane.waiting.append((work, future, False))
+            start = self._wake(lane)
         if start:
-            threading.Thread(
-                target=self._serve, args=(key, lane), name=f"floww-run-{key}", daemon=True
-            ).start()
+            self._start_thread(key, lane)
         return future
 
-    def _release(self, key: str) -> None:
+    def _release(self, key: str, claimed: bool = False) -> None:
+        start = False
         with self._lock:
             lane = self._lanes[key]
             lane.reserved -= 1
+            if claimed:
+                lane.claimed -= 1
+                start = self._wake(lane)  # the lane it held is free for waiting work
             self._forget_if_empty(key, lane)
+        if start:
+            self._start_thread(key, lane)
+
+    def _wake(self, lane: _Lane) -> bool:
+        """Under the lock: wake an idle thread for the waiting work, or say that a new one
+        is needed (and count it)."""
+        idle = lane.threads - lane.busy
+        if idle < len(lane.waiting) and lane.threads < self._concurrency:
+            lane.threads += 1
+            return True
+        lane.ready.notify()
+        return False
+
+    def _start_thread(self, key: str, lane: _Lane) -> None:
+        threading.Thread(
+            target=self._serve, args=(key, lane), name=f"floww-run-{key}", daemon=True
+        ).start()
 
     def _serve(self, key: str, lane: _Lane) -> None:
         while True:
             with self._lock:
                 idle_until = time.monotonic() + self._idle_s
-                while not lane.waiting and not self._closed:
+                while not self._takeable(lane) and not self._closed:
                     left = idle_until - time.monotonic()
                     if left <= 0:
                         break
                     lane.ready.wait(left)
-                if not lane.waiting:
+                if not self._takeable(lane):
                     lane.threads -= 1
                     self._forget_if_empty(key, lane)
                     return
-                work, future = lane.waiting.popleft()
+                work, future, _ = lane.waiting.popleft()
                 lane.busy += 1
             try:
                 if future.set_running_or_notify_cancel():
@@ -194,6 +232,13 @@ class ThreadDispatcher(Dispatcher):
             finally:
                 with self._lock:
                     lane.busy -= 1
+
+    def _takeable(self, lane: _Lane) -> bool:
+        """Whether the first waiting work may start: claimed work holds its lane already;
+        other work needs a lane that is neither busy nor claimed."""
+        if not lane.waiting:
+            return False
+        return lane.waiting[0][2] or lane.busy + lane.claimed < self._concurrency
 
     def _forget_if_empty(self, key: str, lane: _Lane) -> None:
         if lane.empty and self._lanes.get(key) is lane:

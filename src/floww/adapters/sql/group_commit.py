@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
-
-from sqlalchemy.engine import Connection
-
-from floww.adapters.sql.transactions import Transactions
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
 
 __all__ = ["GroupCommit"]
 
@@ -36,7 +33,7 @@ POSTGRESQL_LEADERS = 8
 class _Write(Generic[T]):
     __slots__ = ("done", "error", "op", "result")
 
-    def __init__(self, op: Callable[[Connection], T]) -> None:
+    def __init__(self, op: Callable[[Any], T]) -> None:
         self.op = op
         self.done = threading.Event()
         self.result: T | None = None
@@ -44,20 +41,19 @@ class _Write(Generic[T]):
 
 
 class GroupCommit:
-    """Runs ``op(conn)`` inside a write transaction of ``tx``, shared with the writes other
-    threads make at the same time. ``leaders`` groups are committed at once: 1 on SQLite (one
-    writer at a time anyway), more on PostgreSQL, whose commits wait for the disk and flush
+    """Runs ``op(handle)`` inside a write transaction ``begin()`` opens (the handle is what it
+    yields: a connection, a cursor), shared with the writes other threads make at the same
+    time. ``leaders`` groups are committed at once: 1 on SQLite (one writer at a time anyway),
+    more on PostgreSQL (``POSTGRESQL_LEADERS``), whose commits wait for the disk and flush
     together. Safe to share between threads."""
 
-    def __init__(self, tx: Transactions, leaders: int | None = None) -> None:
-        self._tx = tx
+    def __init__(self, begin: Callable[[], AbstractContextManager[Any]], leaders: int) -> None:
+        self._begin = begin
         self._queue: list[_Write[object]] = []
         self._queue_lock = threading.Lock()
-        if leaders is None:
-            leaders = 1 if tx.dialect == "sqlite" else POSTGRESQL_LEADERS
         self._leaders = threading.BoundedSemaphore(leaders)
 
-    def write(self, op: Callable[[Connection], T]) -> T:
+    def write(self, op: Callable[[Any], T]) -> T:
         """``op``'s result once its transaction committed; what ``op`` raised otherwise
         (translated by ``Transactions``, as for a transaction of its own)."""
         item: _Write[T] = _Write(op)
@@ -77,7 +73,7 @@ class GroupCommit:
 
     def _commit(self, group: list[_Write[object]]) -> None:
         try:
-            with self._tx.write() as conn:
+            with self._begin() as conn:
                 results = [item.op(conn) for item in group]
         except BaseException as error:
             if len(group) == 1:
@@ -93,7 +89,7 @@ class GroupCommit:
 
     def _alone(self, item: _Write[object]) -> None:
         try:
-            with self._tx.write() as conn:
+            with self._begin() as conn:
                 item.result = item.op(conn)
         except BaseException as error:
             item.error = error

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from floww.adapters.sql import codec
@@ -16,6 +16,7 @@ from floww.domain.errors import Conflict, InvalidInput, NotFound
 from floww.domain.model import Deployment, DeploymentStatus, Execution, ExecutionStatus, KvItem
 
 __all__ = [
+    "UPDATE_EXECUTION",
     "activate_deployment",
     "claim_statement",
     "create_execution",
@@ -50,9 +51,13 @@ _LEASE_COLUMNS = ("owner", "lease_expires_at")
 
 _ACTIVE = DeploymentStatus.ACTIVE.value
 
-# The hot path's two statements, built once (SQLAlchemy compiles and caches each once).
+# The hot path's two statements, built once (and compiled once: repo_base._HotStatements).
 _INSERT = executions.insert()
-_FINAL = [status.value for status in ExecutionStatus if status.is_final]
+# Spelled into the statement as constants: a list parameter would be expanded (and the
+# statement's text rebuilt) on every execution.
+_FINAL: list[Any] = [
+    literal_column(f"'{status.value}'") for status in ExecutionStatus if status.is_final
+]
 _UPDATED = (
     "status",
     "deployment_id",
@@ -66,7 +71,7 @@ _UPDATED = (
     "trigger_id",
     "received_at",
 )
-_UPDATE = (
+UPDATE_EXECUTION = (
     update(executions)
     .where(
         executions.c.id == bindparam("k_id"),
@@ -157,7 +162,7 @@ def explain_create_conflict(conn: Connection, execution: Execution) -> None:
 
 
 def update_values(execution: Execution) -> dict[str, Any]:
-    """The parameters of ``_UPDATE`` for ``execution``: what an update may change (not the
+    """The parameters of ``UPDATE_EXECUTION`` for ``execution``: what an update may change (not the
     event, fixed at creation, nor the lease) and the conditions it is made under."""
     error = execution.error
     return {
@@ -190,7 +195,7 @@ def update_execution(conn: Connection, execution: Execution) -> None:
 
     One conditional ``UPDATE`` in the common case (same workflow and dedupe key, a status
     that may change); the checks below run only when it changed no row."""
-    if conn.execute(_UPDATE, update_values(execution)).rowcount == 1:
+    if conn.execute(UPDATE_EXECUTION, update_values(execution)).rowcount == 1:
         return
     stored = conn.execute(
         select(executions.c.workflow_id, executions.c.status, executions.c.dedupe_key)

@@ -81,8 +81,9 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
             return routes.find_webhooks(conn, workflow_id, method, path)
 
     def routes_version(self, workflow_id: str) -> int | None:
-        with self._tx.single() as conn:  # once per webhook request: one round trip
-            return routes.version(conn, workflow_id)
+        # once per webhook request: one statement on a kept connection (direct.py)
+        value = self._direct.scalar(self._hot.routes_version, {"workflow_id": workflow_id})
+        return None if value is None else int(value)
 
     # runtimes -----------------------------------------------------------------------------
 
@@ -162,9 +163,10 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     # executions ---------------------------------------------------------------------------
 
     def create_execution(self, execution: Execution) -> None:
-        values = codec.execution_values(execution)
+        insert = self._hot.insert_execution
+        params = insert.params(codec.execution_values(execution))
         try:
-            self._group.write(lambda conn: records.create_execution(conn, values))
+            self._group.write(lambda cursor: cursor.execute(insert.sql, params))
         except Conflict:
             with self._tx.read() as conn:
                 records.explain_create_conflict(conn, execution)
@@ -175,7 +177,14 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
             return records.find_execution_by_dedupe_key(conn, workflow_id, dedupe_key)
 
     def update_execution(self, execution: Execution) -> None:
-        self._group.write(lambda conn: records.update_execution(conn, execution))
+        # The common case is one conditional UPDATE, grouped with other executions' writes;
+        # when it changes no row, the checked path says why (records.update_execution).
+        update = self._hot.update_execution
+        params = update.params(records.update_values(execution))
+        if self._group.write(lambda cursor: cursor.execute(update.sql, params).rowcount) == 1:
+            return
+        with self._tx.write() as conn:
+            records.update_execution(conn, execution)
 
     def get_execution(self, execution_id: str) -> Execution:
         with self._tx.read() as conn:

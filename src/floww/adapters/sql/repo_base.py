@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import Engine, literal, select
 from sqlalchemy.engine import Connection
 
-from floww.adapters.sql.group_commit import GroupCommit
-from floww.adapters.sql.schema import namespaces, workflows
+from floww.adapters.sql import records, routes
+from floww.adapters.sql.direct import DirectConnections, Prepared
+from floww.adapters.sql.group_commit import POSTGRESQL_LEADERS, GroupCommit
+from floww.adapters.sql.schema import executions, namespaces, workflows
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import NotFound
 from floww.ports.support import SecretBox
@@ -17,14 +19,29 @@ from floww.ports.support import SecretBox
 __all__ = ["SqlRepoBase"]
 
 
+class _HotStatements:
+    """The webhook path's statements, compiled once for the engine's dialect
+    (``direct.py``): the execution's insert and update, the routing version's read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.insert_execution = Prepared(
+            engine, executions.insert(), keys=[c.name for c in executions.c if c.name != "seq"]
+        )
+        self.update_execution = Prepared(engine, records.UPDATE_EXECUTION)
+        self.routes_version = Prepared(engine, routes.VERSION)
+
+
 class SqlRepoBase:
-    """Holds the ``Transactions`` of ``engine`` (and a ``GroupCommit`` over them for the
-    execution writes of the webhook path) and the ``secret_box`` that seals provider
-    configs."""
+    """Holds the ``Transactions`` of ``engine``, the DBAPI connections and statements of the
+    webhook path with a ``GroupCommit`` over them for its execution writes (``direct.py``),
+    and the ``secret_box`` that seals provider configs."""
 
     def __init__(self, engine: Engine, secret_box: SecretBox) -> None:
         self._tx = Transactions(engine)
-        self._group = GroupCommit(self._tx)
+        self._direct = DirectConnections(engine, self._tx.write_lock)
+        self._hot = _HotStatements(engine)
+        leaders = 1 if self._tx.dialect == "sqlite" else POSTGRESQL_LEADERS
+        self._group = GroupCommit(self._direct.write, leaders)
         self._box = secret_box
 
     # checks inside a transaction ----------------------------------------------------------

@@ -23,6 +23,7 @@ from floww.domain.paths import PathTemplate, normalize_path
 from floww.domain.routing import most_specific
 
 __all__ = [
+    "VERSION",
     "changed",
     "find_webhooks",
     "get_trigger",
@@ -87,7 +88,7 @@ def webhook_rows(
 
 
 # Built once: the version probe runs on every webhook request.
-_VERSION = select(workflows.c.routes_version).where(workflows.c.id == bindparam("workflow_id"))
+VERSION = select(workflows.c.routes_version).where(workflows.c.id == bindparam("workflow_id"))
 _CHANGED = (
     update(workflows)
     .where(workflows.c.id == bindparam("workflow_id"))
@@ -97,7 +98,7 @@ _CHANGED = (
 
 def version(conn: Connection, workflow_id: str) -> int | None:
     """The workflow's ``routes_version``; ``None`` when there is no such workflow."""
-    value = conn.execute(_VERSION, {"workflow_id": workflow_id}).scalar()
+    value = conn.execute(VERSION, {"workflow_id": workflow_id}).scalar()
     return None if value is None else int(value)
 
 

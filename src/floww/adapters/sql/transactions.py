@@ -53,6 +53,11 @@ class Transactions:
             _write_lock(engine) if self.dialect == "sqlite" else None
         )
 
+    @property
+    def write_lock(self) -> threading.Lock | None:
+        """The lock this process's SQLite writers queue on (``None`` on PostgreSQL)."""
+        return self._writers
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self._translated(), self.engine.connect() as conn, conn.begin():

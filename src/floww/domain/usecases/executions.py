@@ -64,16 +64,25 @@ def new_execution(
     dedupe_key: str | None = None,
     triggered_by: str | None = None,
     queued_for: Deployment | None = None,
+    started: bool = False,
 ) -> Execution:
     """Durably record a RECEIVED execution (QUEUED for ``queued_for`` when the caller holds a
-    dispatcher slot for it), leased to this process; ``Conflict`` if ``dedupe_key`` was seen
-    before."""
+    dispatcher slot for it; STARTED with ``started``, when that slot holds a lane, so the run
+    begins now), leased to this process; ``Conflict`` if ``dedupe_key`` was seen before."""
     now = deps.clock.now()
+    status = (
+        ExecutionStatus.RECEIVED
+        if queued_for is None
+        else ExecutionStatus.STARTED
+        if started
+        else ExecutionStatus.QUEUED
+    )
     execution = Execution(
         id=deps.ids.new_id("exe"),
         workflow_id=trigger.workflow_id,
         trigger_id=trigger.id,
-        status=ExecutionStatus.RECEIVED if queued_for is None else ExecutionStatus.QUEUED,
+        status=status,
+        started_at=now if status is ExecutionStatus.STARTED else None,
         received_at=now,
         event=event,
         deployment_id=None if queued_for is None else queued_for.id,
@@ -218,14 +227,17 @@ def run_execution(
     ``DETACHED_OWNER`` until ``detached_deadline``, and the runtime reports the outcome."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
-    started = execution.transition(
-        ExecutionStatus.STARTED, started_at=deps.clock.now(), deployment_id=deployment.id
-    )
-    try:
-        deps.repo.update_execution(started)
-    except Conflict:
-        return deps.repo.get_execution(execution.id)
     t0 = deps.clock.monotonic()
+    if execution.status is ExecutionStatus.STARTED and execution.deployment_id == deployment.id:
+        started = execution  # recorded as started when it was received (its lane was free)
+    else:
+        started = execution.transition(
+            ExecutionStatus.STARTED, started_at=deps.clock.now(), deployment_id=deployment.id
+        )
+        try:
+            deps.repo.update_execution(started)
+        except Conflict:
+            return deps.repo.get_execution(execution.id)
 
     def elapsed() -> float:
         return round((deps.clock.monotonic() - t0) * 1000, 3)

@@ -381,9 +381,11 @@ def _run_trigger(
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
     deployment = table.active if deployed is not None else None
     slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
+    # With a lane free at once the execution is recorded as started: one write less.
+    started = slot is not None and slot.claim_lane()
     try:
         execution = new_execution(
-            deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment
+            deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment, started=started
         )
     except Conflict:
         if slot is not None:

@@ -1,0 +1,207 @@
+"""The webhook path's statements, run on DBAPI connections directly.
+
+Every webhook request reads a workflow's ``routes_version`` and writes its execution twice
+(created, finished). Through SQLAlchemy Core each of these costs more in the library than in
+the database: a pool checkout with its events, ``BEGIN`` issued through the dialect, the
+statement's execution context and result object, commit and check-in. Here the statements are
+still built and compiled by SQLAlchemy, once per dialect, with each parameter converted by the
+bind processor of its column's type (the same SQL and the same stored values as the Core
+path), and run on DBAPI connections kept for the purpose:
+
+- connections are taken from the engine (so they are configured by its ``connect`` listeners:
+  WAL and the pragmas on SQLite) and detached from its pool, which keeps its capacity for the
+  rest of the server; at most ``KEEP`` idle ones are kept, each used by one thread at a time;
+- a write transaction on SQLite begins with ``BEGIN IMMEDIATE`` under the same in-process
+  write lock as every other writer (``Transactions``); on PostgreSQL it is the driver's
+  implicit transaction, committed or rolled back here;
+- reads run in autocommit (one statement is atomic by itself): no ``BEGIN``/``COMMIT``;
+- DBAPI errors are translated as ``Transactions`` translates SQLAlchemy's: integrity ->
+  ``Conflict``, data -> ``InvalidInput``, anything else -> ``Unavailable`` (and the
+  connection is discarded, so one dropped by a database restart is not used again).
+
+The contract suites of ``WorkflowRepo`` run these paths on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+from floww.adapters.sql.engine import unavailable
+from floww.domain.errors import Conflict, InvalidInput
+
+__all__ = ["DirectConnections", "Prepared"]
+
+KEEP = 32
+"""Idle DBAPI connections kept for reuse; more are opened under a burst and closed after."""
+
+
+class Prepared:
+    """``statement`` compiled once for ``engine``'s dialect. ``params(values)`` gives the
+    DBAPI parameters: each value converted by its column type's bind processor, positional
+    or named as the driver wants them. ``keys`` names the columns of an ``INSERT``."""
+
+    def __init__(
+        self, engine: Engine, statement: ClauseElement, keys: Sequence[str] | None = None
+    ) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = str(compiled)
+        self._positional = bool(compiled.positional)
+        names = list(compiled.positiontup or []) if self._positional else list(compiled.binds)
+        self._names = names
+        processors: dict[str, Callable[[Any], Any] | None] = {}
+        for name in names:
+            bind = compiled.binds[name]
+            processors[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        self._processors = processors
+        # constant parameters of the statement itself (none of ours has any, but be exact)
+        self._fixed = {name: compiled.binds[name].value for name in names}
+
+    def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        converted: dict[str, Any] = {}
+        for name in self._names:
+            value = values[name] if name in values else self._fixed[name]
+            processor = self._processors[name]
+            converted[name] = value if processor is None else processor(value)
+        if self._positional:
+            return [converted[name] for name in self._names]
+        return converted
+
+
+class DirectConnections:
+    """DBAPI connections of ``engine`` for the statements above; ``write_lock`` is the
+    in-process lock SQLite writers share (``None`` on PostgreSQL)."""
+
+    def __init__(self, engine: Engine, write_lock: threading.Lock | None) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = write_lock
+        dbapi = engine.dialect.dbapi
+        assert dbapi is not None
+        self._dbapi = dbapi
+        self._lock = threading.Lock()
+        self._idle_writers: list[Any] = []
+        self._idle_readers: list[Any] = []
+        self._closed = False
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """A write transaction: yields a DBAPI cursor; commits when the block ends, rolls
+        back when it raises."""
+        lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
+        with lock:
+            connection = self._take(self._idle_writers, autocommit=False)
+            healthy = False
+            try:
+                with self._translated():
+                    cursor = connection.cursor()
+                    try:
+                        if self._sqlite:
+                            cursor.execute("BEGIN IMMEDIATE")
+                        try:
+                            yield cursor
+                        except BaseException:
+                            with contextlib.suppress(self._dbapi.Error):
+                                self._rollback(connection, cursor)
+                            raise
+                        self._commit(connection, cursor)
+                    finally:
+                        cursor.close()
+                healthy = True
+            except (Conflict, InvalidInput):
+                healthy = True  # the statement was refused; the connection is fine
+                raise
+            finally:
+                self._give_back(self._idle_writers, connection, healthy)
+
+    def scalar(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
+        """The first column of the first row ``prepared`` reads, or ``None``."""
+        connection = self._take(self._idle_readers, autocommit=True)
+        healthy = False
+        try:
+            with self._translated():
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(prepared.sql, prepared.params(values))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            healthy = True
+            return None if row is None else row[0]
+        finally:
+            self._give_back(self._idle_readers, connection, healthy)
+
+    def close(self) -> None:
+        """Close every idle connection; those in use are closed as they come back."""
+        with self._lock:
+            self._closed = True
+            idle = self._idle_writers + self._idle_readers
+            self._idle_writers, self._idle_readers = [], []
+        for connection in idle:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _take(self, idle: list[Any], *, autocommit: bool) -> Any:
+        with self._lock:
+            if idle:
+                return idle.pop()
+        with self._translated():
+            proxied = self._engine.raw_connection()
+            connection: Any = proxied.driver_connection
+            proxied.detach()  # ours from now on: the pool's slot is free again
+        if not self._sqlite:
+            connection.autocommit = autocommit
+        return connection
+
+    def _give_back(self, idle: list[Any], connection: Any, healthy: bool) -> None:
+        if healthy:
+            with self._lock:
+                if not self._closed and len(idle) < KEEP:
+                    idle.append(connection)
+                    return
+        with contextlib.suppress(Exception):
+            connection.close()
+
+    def _commit(self, connection: Any, cursor: Any) -> None:
+        if self._sqlite:
+            cursor.execute("COMMIT")
+        else:
+            connection.commit()
+
+    def _rollback(self, connection: Any, cursor: Any) -> None:
+        if self._sqlite:
+            cursor.execute("ROLLBACK")
+        else:
+            connection.rollback()
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        dbapi = self._dbapi
+        try:
+            yield
+        except dbapi.IntegrityError as error:
+            raise Conflict(f"the change conflicts with stored data: {_first_line(error)}") from (
+                error
+            )
+        except dbapi.DataError as error:
+            raise InvalidInput(f"a value does not fit the database: {_first_line(error)}") from (
+                error
+            )
+        except dbapi.Error as error:
+            raise unavailable(self._engine, error) from error
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
