@@ -7,6 +7,7 @@ the use cases. Timestamps are aware UTC datetimes.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -225,8 +226,9 @@ class CodeBundle:
     entrypoint: str
     files: dict[str, str] = attrs.field(converter=_frozen_dict, repr=False)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        # computed once per bundle: a deployment's bundle is hashed on every invocation
         return "sha256:" + sha256_hex(
             canonical_json({"entrypoint": self.entrypoint, "files": self.files})
         )
