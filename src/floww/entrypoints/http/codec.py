@@ -10,7 +10,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from floww.codec import unstructure
 from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from floww.domain.model import Deployment, Execution, Principal
 from floww.domain.usecases.authentication import authenticate as authenticate_token
+from floww.domain.usecases.deps import ServerDeps
 from floww.sdk.wire import spec_to_wire
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "ApiRoute",
     "Doc",
     "authenticate",
+    "call",
     "deployment_json",
     "execution_json",
     "field",
@@ -40,10 +42,12 @@ __all__ = [
     "optional_field",
     "read_body",
     "read_json",
+    "run_as",
     "services",
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -88,6 +92,30 @@ async def authenticate(request: Request) -> Principal:
             authenticate_token, token.strip(), identity=deps.identity, tokens=deps.tokens
         )
     )
+
+
+async def run_as(
+    request: Request,
+    principal: Principal,
+    usecase: Callable[Concatenate[ServerDeps, Principal, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``usecase(deps, principal, *args, **kwargs)`` on the threadpool: use cases block (on the
+    database), the event loop must not."""
+    return await run_in_threadpool(usecase, services(request).deps, principal, *args, **kwargs)
+
+
+async def call(
+    request: Request,
+    usecase: Callable[Concatenate[ServerDeps, Principal, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``run_as`` for the caller, authenticated first. The arguments are evaluated before
+    that: a route that reads its body calls ``authenticate`` and then ``run_as`` instead, so a
+    caller without a token never has a body read."""
+    return await run_as(request, await authenticate(request), usecase, *args, **kwargs)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -19,6 +19,7 @@ from floww.entrypoints.http.codec import (
     query_datetime,
     query_int,
     read_json,
+    run_as,
     services,
 )
 from floww.entrypoints.http.openapi import ref
@@ -100,10 +101,10 @@ async def get_execution(request: Request) -> Response:
 async def invoke_manual(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    execution = await run_in_threadpool(
-        scheduling.invoke_manual,
-        services(request).deps,
+    execution = await run_as(
+        request,
         principal,
+        scheduling.invoke_manual,
         request.path_params["workflow_id"],
         request.path_params["name"],
         doc.get("input"),

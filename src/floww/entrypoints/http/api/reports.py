@@ -4,7 +4,6 @@ recorded; 404 for any token but the execution's own; 409 when its outcome is rec
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,7 +18,7 @@ from floww.entrypoints.http.codec import (
     ok,
     op,
     read_json,
-    services,
+    run_as,
 )
 from floww.entrypoints.http.openapi import ref
 from floww.sdk import wire
@@ -34,12 +33,8 @@ async def report(request: Request) -> Response:
         result = wire.result_from_wire(field(doc, "result", dict))
     except InvalidInput as exc:
         raise InvalidInput(f"field 'result': {exc.message}", field="result") from None
-    execution = await run_in_threadpool(
-        report_execution,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
-        result,
+    execution = await run_as(
+        request, principal, report_execution, request.path_params["execution_id"], result
     )
     return ok(execution_json(execution, full=True))
 
