@@ -10,7 +10,7 @@ import httpx
 
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
-__all__ = ["Refused", "call_provider", "outcome", "phrase"]
+__all__ = ["Refused", "call_provider", "phrase"]
 
 log = logging.getLogger("floww.provider_hooks")
 
@@ -54,11 +54,3 @@ def call_provider(
 def phrase(noun: str, names: tuple[str, ...] | list[str]) -> str:
     """``event push`` or ``events push, pull_request``: the noun, plural for more than one."""
     return noun + ("s " if len(names) > 1 else " ") + ", ".join(names)
-
-
-def outcome(
-    target: HookTarget, action: str, message: str, update: Mapping[str, str] | None = None
-) -> HookOutcome:
-    return HookOutcome(
-        target.provider.key, target.target, target.url, action, message, dict(update or {})
-    )

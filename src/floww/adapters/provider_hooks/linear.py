@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from floww.adapters.provider_hooks.common import Refused, call_provider, outcome, phrase
+from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["LINEAR_API", "apply_linear"]
@@ -69,9 +69,9 @@ def _apply(client: httpx.Client, target: HookTarget, config: Mapping[str, str]) 
     existing = _find(client, target.url)
     if target.removal:
         if existing is None:
-            return outcome(target, "absent", "no webhook to remove")
+            return HookOutcome.of(target, "absent", "no webhook to remove")
         _graphql(client, _DELETE, {"id": existing["id"]}, "webhookDelete")
-        return outcome(target, "removed", "webhook removed")
+        return HookOutcome.of(target, "removed", "webhook removed")
     said = phrase("resource type", target.events)
     wanted = list(target.events)
     if existing is None:
@@ -86,13 +86,13 @@ def _apply(client: httpx.Client, target: HookTarget, config: Mapping[str, str]) 
             "label": "floww",
         }
         _graphql(client, _CREATE, {"input": entry}, "webhookCreate")
-        return outcome(target, "created", f"webhook created for {said}")
+        return HookOutcome.of(target, "created", f"webhook created for {said}")
     now = sorted(str(r) for r in existing.get("resourceTypes") or [])
     if now == wanted and existing.get("enabled", True):
-        return outcome(target, "unchanged", f"webhook already sends {said}")
+        return HookOutcome.of(target, "unchanged", f"webhook already sends {said}")
     change = {"resourceTypes": wanted, "enabled": True}
     _graphql(client, _UPDATE, {"id": existing["id"], "input": change}, "webhookUpdate")
-    return outcome(target, "updated", f"webhook now sends {said}")
+    return HookOutcome.of(target, "updated", f"webhook now sends {said}")
 
 
 def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
@@ -153,4 +153,4 @@ def _failed(target: HookTarget, why: str) -> HookOutcome:
             f"add a webhook in Linear's API settings by hand: URL {target.url}, all public "
             "teams, the provider's webhook secret, resource types " + ", ".join(target.events)
         )
-    return outcome(target, "failed", f"{why}; {todo}")
+    return HookOutcome.of(target, "failed", f"{why}; {todo}")

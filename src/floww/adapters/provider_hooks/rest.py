@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from floww.adapters.provider_hooks.common import Refused, call_provider, outcome, phrase
+from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
 from floww.adapters.provider_hooks.linear import apply_linear
 from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
@@ -113,12 +113,12 @@ class RestProviderHooks:
         if existing is None:
             body = {"name": "web", "active": True, "events": list(target.events)}
             _call(client, "POST", hooks_path, {201}, body | {"config": hook_config})
-            return outcome(target, "created", f"webhook created for {_events(target)}")
+            return HookOutcome.of(target, "created", f"webhook created for {_events(target)}")
         if events == list(target.events) and existing.get("active", True):
-            return outcome(target, "unchanged", f"webhook already sends {_events(target)}")
+            return HookOutcome.of(target, "unchanged", f"webhook already sends {_events(target)}")
         body = {"active": True, "events": list(target.events), "config": hook_config}
         _call(client, "PATCH", f"{hooks_path}/{existing['id']}", {200}, body)
-        return outcome(target, "updated", f"webhook now sends {_events(target)}")
+        return HookOutcome.of(target, "updated", f"webhook now sends {_events(target)}")
 
     def _gitlab(
         self, client: httpx.Client, target: HookTarget, config: Mapping[str, str]
@@ -134,11 +134,11 @@ class RestProviderHooks:
         body: dict[str, Any] = {"url": target.url, "token": secret, **switches}
         if existing is None:
             _call(client, "POST", hooks_path, {201}, body)
-            return outcome(target, "created", f"webhook created for {_events(target)}")
+            return HookOutcome.of(target, "created", f"webhook created for {_events(target)}")
         if all(bool(existing.get(flag)) == on for flag, on in switches.items()):
-            return outcome(target, "unchanged", f"webhook already sends {_events(target)}")
+            return HookOutcome.of(target, "unchanged", f"webhook already sends {_events(target)}")
         _call(client, "PUT", f"{hooks_path}/{existing['id']}", {200}, body)
-        return outcome(target, "updated", f"webhook now sends {_events(target)}")
+        return HookOutcome.of(target, "updated", f"webhook now sends {_events(target)}")
 
     def _remove(
         self,
@@ -148,9 +148,9 @@ class RestProviderHooks:
         existing: dict[str, Any] | None,
     ) -> HookOutcome:
         if existing is None:
-            return outcome(target, "absent", "no webhook to remove")
+            return HookOutcome.of(target, "absent", "no webhook to remove")
         _call(client, "DELETE", f"{hooks_path}/{existing['id']}", {200, 204, 404})
-        return outcome(target, "removed", "webhook removed")
+        return HookOutcome.of(target, "removed", "webhook removed")
 
     def _failed(self, target: HookTarget, why: str) -> HookOutcome:
         if target.removal:
@@ -161,7 +161,7 @@ class RestProviderHooks:
                 "content type application/json, the provider's webhook secret, events "
                 + ", ".join(target.events)
             )
-        return outcome(target, "failed", f"{why}; {todo}")
+        return HookOutcome.of(target, "failed", f"{why}; {todo}")
 
 
 def _config_url(hook: dict[str, Any]) -> Any:

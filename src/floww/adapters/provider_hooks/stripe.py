@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from floww.adapters.provider_hooks.common import Refused, call_provider, outcome, phrase
+from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["STRIPE_API", "apply_stripe", "enabled_events"]
@@ -69,9 +69,9 @@ def _apply(client: httpx.Client, target: HookTarget) -> HookOutcome:
     existing = _find(client, target.url)
     if target.removal:
         if existing is None:
-            return outcome(target, "absent", "no webhook endpoint to remove")
+            return HookOutcome.of(target, "absent", "no webhook endpoint to remove")
         _call(client, "DELETE", f"{_PATH}/{existing['id']}", {200, 404})
-        return outcome(target, "removed", "webhook endpoint removed")
+        return HookOutcome.of(target, "removed", "webhook endpoint removed")
     events = enabled_events(target.events)
     form = [("enabled_events[]", e) for e in events]
     said = phrase("event", events)
@@ -79,14 +79,14 @@ def _apply(client: httpx.Client, target: HookTarget) -> HookOutcome:
         created = _call(client, "POST", _PATH, {200}, [("url", target.url), *form]).json()
         secret = created.get("secret") if isinstance(created, dict) else None
         if not isinstance(secret, str) or not secret:
-            return outcome(
+            return HookOutcome.of(
                 target,
                 "created",
                 f"webhook endpoint created for {said}, but Stripe returned no signing secret; "
                 "copy it from the endpoint in Stripe's dashboard into the provider's "
                 "webhook_secret",
             )
-        return outcome(
+        return HookOutcome.of(
             target,
             "created",
             f"webhook endpoint created for {said}; its signing secret is now the provider's "
@@ -95,9 +95,9 @@ def _apply(client: httpx.Client, target: HookTarget) -> HookOutcome:
         )
     now = sorted(str(e) for e in existing.get("enabled_events") or [])
     if now == events and existing.get("status", "enabled") == "enabled":
-        return outcome(target, "unchanged", f"webhook endpoint already sends {said}")
+        return HookOutcome.of(target, "unchanged", f"webhook endpoint already sends {said}")
     _call(client, "POST", f"{_PATH}/{existing['id']}", {200}, [*form, ("disabled", "false")])
-    return outcome(target, "updated", f"webhook endpoint now sends {said}")
+    return HookOutcome.of(target, "updated", f"webhook endpoint now sends {said}")
 
 
 def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
@@ -169,4 +169,4 @@ def _failed(target: HookTarget, why: str) -> HookOutcome:
             + ", ".join(enabled_events(target.events))
             + ", then set its signing secret as the provider's webhook_secret"
         )
-    return outcome(target, "failed", f"{why}; {todo}")
+    return HookOutcome.of(target, "failed", f"{why}; {todo}")
