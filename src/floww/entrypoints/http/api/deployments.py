@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from floww.codec import endpoints_json, hook_outcomes_json
 from floww.domain.errors import InvalidInput
 from floww.domain.model import TriggerSpec
 from floww.domain.triggers import TriggerDiff
@@ -97,20 +98,8 @@ def _receipt_json(receipt: DeploymentReceipt) -> dict[str, Any]:
     return {
         "deployment": deployment_json(receipt.deployment),
         "webhook_urls": list(receipt.webhook_urls),
-        "webhooks": [
-            {"method": e.method, "url": e.url, "triggers": list(e.triggers)}
-            for e in receipt.webhooks
-        ],
-        "provider_hooks": [
-            {
-                "provider": h.provider,
-                "target": h.target,
-                "url": h.url,
-                "action": h.action,
-                "message": h.message,
-            }
-            for h in receipt.provider_hooks
-        ],
+        "webhooks": endpoints_json(receipt.webhooks),
+        "provider_hooks": hook_outcomes_json(receipt.provider_hooks),
         "diff": diff_json(receipt.diff),
     }
 
