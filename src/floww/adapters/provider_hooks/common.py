@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
-__all__ = ["Refused", "call_provider", "phrase"]
+__all__ = ["Refused", "call_provider", "expect", "phrase"]
 
 log = logging.getLogger("floww.provider_hooks")
 
@@ -49,6 +50,21 @@ def call_provider(
     except httpx.HTTPError as exc:
         log.warning("%s webhook of %s not registered: %s", title, target.target, type(exc).__name__)
         return failed(target, f"{title}'s API could not be reached ({type(exc).__name__})")
+
+
+def expect(
+    response: httpx.Response, ok: set[int], said: Callable[[dict[str, Any], str], str]
+) -> httpx.Response:
+    """``response`` when its status is in ``ok``; ``Refused`` otherwise, with what the provider
+    said: ``said(body, reason phrase)`` for a JSON object body, the reason phrase for another."""
+    if response.status_code in ok:
+        return response
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    reason = response.reason_phrase
+    raise Refused(response.status_code, said(doc, reason) if isinstance(doc, dict) else reason)
 
 
 def phrase(noun: str, names: tuple[str, ...] | list[str]) -> str:

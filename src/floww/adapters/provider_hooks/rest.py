@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
+from floww.adapters.provider_hooks.common import Refused, call_provider, expect, phrase
 from floww.adapters.provider_hooks.linear import apply_linear
 from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
@@ -180,20 +180,11 @@ def _events(target: HookTarget) -> str:
 def _call(
     client: httpx.Client, method: str, path: str, ok: set[int], body: Any = None
 ) -> httpx.Response:
-    response = client.request(method, path, json=body)
-    if response.status_code not in ok:
-        raise Refused(response.status_code, _message(response))
-    return response
+    return expect(client.request(method, path, json=body), ok, _said)
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        doc = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if not isinstance(doc, dict):
-        return response.reason_phrase
-    said = str(doc.get("message") or response.reason_phrase)
+def _said(doc: dict[str, Any], reason: str) -> str:
+    said = str(doc.get("message") or reason)
     errors = doc.get("errors")
     if isinstance(errors, list):
         details = [

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
+from floww.adapters.provider_hooks.common import Refused, call_provider, expect, phrase
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["STRIPE_API", "apply_stripe", "enabled_events"]
@@ -134,20 +134,14 @@ def _call(
             content=urllib.parse.urlencode(form).encode(),
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-    if response.status_code not in ok:
-        raise Refused(response.status_code, _message(response))
-    return response
+    return expect(response, ok, _said)
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        doc = response.json()
-    except ValueError:
-        return response.reason_phrase
-    error = doc.get("error") if isinstance(doc, dict) else None
+def _said(doc: dict[str, Any], reason: str) -> str:
+    error = doc.get("error")
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"])
-    return response.reason_phrase
+    return reason
 
 
 def _reason(exc: Refused) -> str:
