@@ -1,5 +1,5 @@
 """What the providers' registrations share: a call that turns every refusal and every network
-error into a ``failed`` outcome, and the outcome's wording."""
+error into a ``failed`` outcome, the check of an answer's status, and the wording of a list."""
 
 from __future__ import annotations
 

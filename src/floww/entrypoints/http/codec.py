@@ -1,4 +1,5 @@
-"""Request parsing and response rendering shared by the routes.
+"""Request parsing, calling use cases (``call``, ``run_as``) and response rendering, shared by
+the routes.
 
 Parsing is where untrusted input meets the use cases: every helper raises ``InvalidInput`` (or
 ``PayloadTooLarge``) naming the offending field, so a route never sees a malformed value.
