@@ -34,6 +34,7 @@ __all__ = [
     "Doc",
     "authenticate",
     "call",
+    "decoded_field",
     "deployment_json",
     "execution_json",
     "field",
@@ -195,6 +196,15 @@ def field(doc: dict[str, Any], name: str, kind: type[T]) -> T:
     if name not in doc:
         raise InvalidInput(f"field {name!r} is required", field=name)
     return _check(doc[name], name, kind)
+
+
+def decoded_field(doc: dict[str, Any], name: str, decode: Callable[[dict[str, Any]], T]) -> T:
+    """``decode(doc[name])`` of an object field (a wire form such as a code bundle); any
+    ``InvalidInput``, the field's own included, says which field it is about."""
+    try:
+        return decode(field(doc, name, dict))
+    except InvalidInput as exc:
+        raise InvalidInput(f"field {name!r}: {exc.message}", field=name) from None
 
 
 def optional_field(doc: dict[str, Any], name: str, kind: type[T], default: T) -> T:

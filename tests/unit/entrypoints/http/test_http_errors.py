@@ -108,7 +108,8 @@ def test_bad_deployments_store_nothing(world: World) -> None:
     broken = {"entrypoint": "main.py", "files": {"main.py": "def broken(:\n"}}
     cases = [
         ({"code": broken}, 400, "'runtime_id'"),
-        ({"runtime_id": runtime_id, "code": {"entrypoint": "main.py"}}, 400, "code"),
+        ({"runtime_id": runtime_id, "code": {"entrypoint": "main.py"}}, 400, "field 'code': "),
+        ({"runtime_id": runtime_id, "code": []}, 400, "field 'code': "),
         ({"runtime_id": runtime_id, "code": broken, "triggers": "x"}, 400, "'triggers'"),
         ({"runtime_id": "rt_missing", "code": broken}, 404, "runtime"),
         ({"runtime_id": runtime_id, "code": broken}, 422, "main.py"),

@@ -16,6 +16,7 @@ from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
     call,
+    decoded_field,
     deployment_json,
     field,
     json_object,
@@ -65,10 +66,7 @@ def _deploy_limit(request: Request) -> int:
 async def create_deployment(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request, _deploy_limit(request)))
-    try:
-        code = wire.code_from_wire(field(doc, "code", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'code': {exc.message}", field="code") from None
+    code = decoded_field(doc, "code", wire.code_from_wire)
     deployment_request = deployments.DeploymentRequest(
         workflow_id=request.path_params["workflow_id"],
         runtime_id=field(doc, "runtime_id", str),

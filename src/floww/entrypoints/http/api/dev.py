@@ -5,7 +5,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.domain.errors import InvalidInput
 from floww.domain.usecases import dev_sessions, replies, triggers
 from floww.domain.usecases.dev_sessions import DEFAULT_SESSION
 from floww.entrypoints.http.api.deployments import triggers_from
@@ -13,6 +12,7 @@ from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
     call,
+    decoded_field,
     field,
     json_object,
     ok,
@@ -74,10 +74,7 @@ async def reply(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
     token = field(doc, "token", str)
-    try:
-        result = wire.result_from_wire(field(doc, "result", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'result': {exc.message}", field="result") from None
+    result = decoded_field(doc, "result", wire.result_from_wire)
     await run_as(
         request,
         principal,

@@ -7,13 +7,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.domain.errors import InvalidInput
 from floww.domain.usecases.reports import report_execution
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    decoded_field,
     execution_json,
-    field,
     json_object,
     ok,
     op,
@@ -29,10 +28,7 @@ __all__ = ["ROUTES"]
 async def report(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    try:
-        result = wire.result_from_wire(field(doc, "result", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'result': {exc.message}", field="result") from None
+    result = decoded_field(doc, "result", wire.result_from_wire)
     execution = await run_as(
         request, principal, report_execution, request.path_params["execution_id"], result
     )
