@@ -28,7 +28,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 
 from floww.adapters.local.egress_rules import Address, EgressRules
-from floww.adapters.local.sandbox_relay import Reader, Writer, relay
+from floww.adapters.local.sandbox_relay import relay
 
 __all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve"]
 
@@ -93,7 +93,7 @@ class EgressProxy:
         self._connect_timeout = connect_timeout
         self._head_timeout = head_timeout
 
-    async def serve(self, reader: Reader, writer: Writer) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer one client connection (its ``reader`` should be limited to
         ``MAX_HEAD_BYTES``)."""
         try:
@@ -120,7 +120,9 @@ class EgressProxy:
             return
         await relay((reader, writer), upstream)
 
-    async def _open(self, host: str, port: int) -> tuple[Reader, Writer]:
+    async def _open(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection to the first accepted address of ``host`` that answers."""
         try:
             addresses = await self._resolve(host, port)
@@ -207,7 +209,7 @@ def _forwarded(method: bytes, path: str, host: str, port: int, lines: list[bytes
     return b"\r\n".join([first, *kept, b"Connection: close", b"", b""])
 
 
-async def _refuse(writer: Writer, answer: _Answer) -> None:
+async def _refuse(writer: asyncio.StreamWriter, answer: _Answer) -> None:
     body = f"floww egress proxy: {answer.reason}\n".encode()
     head = (
         f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Error')}\r\n"

@@ -18,19 +18,22 @@ importable. ``pipe`` is also used on the server's side of the sockets.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when needed: the worker is started first (see ``main``)
+    from asyncio import StreamReader as Reader
+    from asyncio import StreamWriter as Writer
 
 __all__ = ["main", "pipe", "relay"]
 
 _CHUNK = 64 * 1024
-Reader = asyncio.StreamReader
-Writer = asyncio.StreamWriter
 
 
 async def pipe(reader: Reader, writer: Writer) -> None:
@@ -48,6 +51,8 @@ async def pipe(reader: Reader, writer: Writer) -> None:
 
 async def relay(a: tuple[Reader, Writer], b: tuple[Reader, Writer]) -> None:
     """Copy both ways between two connections until both ends are done, then close both."""
+    import asyncio
+
     try:
         await asyncio.gather(pipe(a[0], b[1]), pipe(b[0], a[1]))
     finally:
@@ -58,6 +63,8 @@ async def relay(a: tuple[Reader, Writer], b: tuple[Reader, Writer]) -> None:
 
 
 def _forwarder(path: str) -> Callable[[Reader, Writer], Awaitable[None]]:
+    import asyncio
+
     async def forward(reader: Reader, writer: Writer) -> None:
         try:
             upstream = await asyncio.open_unix_connection(path)
@@ -72,19 +79,31 @@ def _forwarder(path: str) -> Callable[[Reader, Writer], Awaitable[None]]:
 def _parse(argv: Sequence[str]) -> tuple[list[tuple[int, str]], list[str]]:
     listens: list[tuple[int, str]] = []
     args = list(argv)
-    while args and args[0] == "--listen":
+    while len(args) > 1 and args[0] == "--listen":
         port, _, path = args[1].partition("=")
         listens.append((int(port), path))
         args = args[2:]
-    if not args or args[0] != "--" or len(args) < 2:
+    if len(args) < 2 or args[0] != "--":
         raise SystemExit("usage: sandbox_relay.py [--listen PORT=SOCKET]... -- COMMAND...")
     return listens, args[1:]
 
 
-async def _serve(listens: list[tuple[int, str]], command: list[str]) -> int:
-    servers = [
-        await asyncio.start_server(_forwarder(path), "127.0.0.1", port) for port, path in listens
-    ]
+async def _serve(listeners: list[tuple[socket.socket, str]], child: subprocess.Popen[bytes]) -> int:
+    import asyncio
+
+    for listener, path in listeners:
+        await asyncio.start_server(_forwarder(path), sock=listener)
+    exited = asyncio.Event()
+    asyncio.get_running_loop().add_reader(os.pidfd_open(child.pid), exited.set)
+    await exited.wait()
+    return child.wait()
+
+
+def main(argv: Sequence[str]) -> int:
+    listens, command = _parse(argv)
+    # The ports are taken before the worker (and any handler) runs; connections wait in their
+    # backlog until the loop serves them.
+    listeners = [(socket.create_server(("127.0.0.1", port)), path) for port, path in listens]
     child = subprocess.Popen(command)
     # The worker owns the protocol streams: their other ends must see end of input when it
     # exits, whatever this process still holds.
@@ -92,20 +111,13 @@ async def _serve(listens: list[tuple[int, str]], command: list[str]) -> int:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
-    exited = asyncio.Event()
-    asyncio.get_running_loop().add_reader(os.pidfd_open(child.pid), exited.set)
-    await exited.wait()
-    for server in servers:
-        server.close()
-    return child.wait()
+    import asyncio  # while the worker starts: its import costs as much as this whole relay
 
-
-def main(argv: Sequence[str]) -> int:
-    listens, command = _parse(argv)
-    code = asyncio.run(_serve(listens, command))
+    code = asyncio.run(_serve(listeners, child))
     if code < 0:
         # Die of the same signal, so the sandbox reports the worker's death as it was.
-        signal.signal(-code, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's cannot be set, nor need be
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code
 

@@ -28,7 +28,7 @@ import attrs
 
 from floww.adapters.local.egress_proxy import MAX_HEAD_BYTES, EgressProxy
 from floww.adapters.local.egress_rules import EgressRules
-from floww.adapters.local.sandbox_relay import Reader, Writer, relay
+from floww.adapters.local.sandbox_relay import relay
 
 __all__ = ["SandboxNetwork", "Uplink"]
 
@@ -104,7 +104,7 @@ class SandboxNetwork:
         if not thread.is_alive():
             loop.close()
 
-    async def _api(self, reader: Reader, writer: Writer) -> None:
+    async def _api(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = self.api_address
         try:
             upstream = await asyncio.open_connection(host, port)
