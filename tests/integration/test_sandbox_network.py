@@ -86,7 +86,7 @@ def net(ctx: Context, event: WebhookEvent) -> dict:
 
 class _Hello(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = f"hello from {self.server.server_address[0]}".encode()
+        body = f"hello from {self.request.getsockname()[0]}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
