@@ -1,5 +1,6 @@
 """The server's side of a sandbox's network on real sockets: the egress proxy and the API relay
-behind their unix sockets (``SandboxNetwork``), with stand-in servers on loopback.
+behind their unix sockets (``SandboxNetwork``), with stand-in servers on loopback, and the
+bound on connections one uid holds through them.
 
 Loopback is refused by default; the allow-list admits ``127.0.0.2`` so a success path runs
 without the internet. A handler in a real sandbox goes through them in
@@ -21,6 +22,7 @@ import pytest
 from floww.adapters.local.egress_proxy import EgressProxy
 from floww.adapters.local.egress_rules import Address, EgressRules
 from floww.adapters.local.uplink import SandboxNetwork, Uplink
+from tests.integration.lifecycle import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -205,6 +207,45 @@ def test_the_api_socket_reaches_the_server_and_nothing_else(
     assert len(stand_ins["loopback"].heads) == 1
     answer = exchange(uplink.api_socket, b"GET http://127.0.0.2/ HTTP/1.1\r\nHost: a\r\n\r\n")
     assert stand_ins["allowed"].heads == [], "the API socket is no proxy"
+
+
+def test_one_uid_holds_a_bounded_number_of_connections(
+    tmp_path: Path, stand_ins: dict[str, StandIn]
+) -> None:
+    rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
+    network = SandboxNetwork(("127.0.0.1", 9), EgressProxy(rules), connections_per_uid=2)
+    uplink = network.start(tmp_path / "uplink")
+    port = stand_ins["allowed"].port
+
+    def tunnel() -> socket.socket:
+        conn = socket.socket(socket.AF_UNIX)
+        conn.settimeout(10)
+        conn.connect(uplink.egress_socket)
+        conn.sendall(f"CONNECT {ALLOWED}:{port} HTTP/1.1\r\n\r\n".encode())
+        return conn
+
+    try:
+        held = [tunnel(), tunnel()]
+        for conn in held:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200 ")
+        status, body = status_and_body(exchange(uplink.api_socket, b"GET / HTTP/1.1\r\n\r\n"))
+        assert status == 503 and "hold 2 connections" in body, body
+        assert body.startswith("floww sandbox uplink: ")
+        held.pop().close()
+
+        def established() -> bool:  # once the closed tunnel's slot is free
+            conn = tunnel()
+            if conn.recv(4096).startswith(b"HTTP/1.1 200 "):
+                held.append(conn)
+                return True
+            conn.close()
+            return False
+
+        assert wait_until(established, 10)
+    finally:
+        for conn in held:
+            conn.close()
+        network.close()
 
 
 def test_the_sockets_are_connectable_by_any_uid_inside_an_owner_only_folder(

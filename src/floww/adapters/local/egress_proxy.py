@@ -30,11 +30,14 @@ from collections.abc import Awaitable, Callable
 from floww.adapters.local.egress_rules import Address, EgressRules
 from floww.adapters.local.sandbox_relay import relay
 
-__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve"]
+__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "refuse"]
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
+# How long, and how much of a request, a refusal reads before it closes.
+_LINGER_S = 2.0
+_LINGER_BYTES = 1024 * 1024
 # The headers a proxy consumes or that describe the client's connection to it.
 _HOP_HEADERS = {
     b"connection",
@@ -51,6 +54,7 @@ _REASONS = {
     403: "Forbidden",
     431: "Request Header Fields Too Large",
     502: "Bad Gateway",
+    503: "Service Unavailable",
     504: "Gateway Timeout",
 }
 
@@ -116,7 +120,7 @@ class EgressProxy:
                 upstream = await self._open(host, port)
                 upstream[1].write(_forwarded(method, path, host, port, lines))
         except _Answer as answer:
-            await _refuse(writer, answer)
+            await refuse(reader, writer, answer.status, answer.reason)
             return
         await relay((reader, writer), upstream)
 
@@ -209,15 +213,30 @@ def _forwarded(method: bytes, path: str, host: str, port: int, lines: list[bytes
     return b"\r\n".join([first, *kept, b"Connection: close", b"", b""])
 
 
-async def _refuse(writer: asyncio.StreamWriter, answer: _Answer) -> None:
-    body = f"floww egress proxy: {answer.reason}\n".encode()
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    status: int,
+    reason: str,
+    speaker: str = "floww egress proxy",
+) -> None:
+    """Answer ``status`` with ``reason`` (said by ``speaker``) as a plain-text body, and close
+    once the client has (for a moment at most): closing with its request unread would reset
+    the connection, and the client could lose the answer."""
+    body = f"{speaker}: {reason}\n".encode()
     head = (
-        f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Error')}\r\n"
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("latin-1")
-    with contextlib.suppress(OSError, RuntimeError):
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
         writer.write(head + body)
         await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(_LINGER_S):
+            left = _LINGER_BYTES
+            while left > 0 and (unread := await reader.read(min(left, 65536))):
+                left -= len(unread)
     writer.close()
