@@ -93,8 +93,13 @@ async def _serve(listeners: list[tuple[socket.socket, str]], child: subprocess.P
 
     for listener, path in listeners:
         await asyncio.start_server(_forwarder(path), sock=listener)
+    loop = asyncio.get_running_loop()
+    try:
+        pidfd = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):  # before Linux 5.3: a thread waits instead
+        return await loop.run_in_executor(None, child.wait)
     exited = asyncio.Event()
-    asyncio.get_running_loop().add_reader(os.pidfd_open(child.pid), exited.set)
+    loop.add_reader(pidfd, exited.set)
     await exited.wait()
     return child.wait()
 
