@@ -27,7 +27,8 @@ sandbox as their ``api_url``. A sandbox without a network has no way out at all.
 (when given) decides which namespaces' runtimes this host will run at all: a refused one is a
 FAILED runtime carrying its reason.
 
-Errors: a bad or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
+Errors: the constructor raises ``Unavailable`` when the sandbox's network cannot start. A bad
+or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
 ``DeadlineExceeded`` past ``execution.deadline_ms`` (the worker is killed and replaced) and
 ``Unavailable`` when its worker dies (only that invocation fails), for a FAILED runtime and
 for a closed host.
@@ -137,9 +138,12 @@ class LocalFunctionHost(FunctionHost):
         if sandbox is not None and self._network is not None:
             try:
                 uplink = self._network.start(self._scratch / "uplink")
-            except OSError:
+            except OSError as exc:
                 shutil.rmtree(self._scratch, ignore_errors=True)
-                raise
+                raise Unavailable(
+                    f"the sandbox's network sockets could not be made under {self._scratch}: "
+                    f"{exc} (TMPDIR chooses where)"
+                ) from exc
             sandbox = attrs.evolve(sandbox, uplink=uplink)
         self._sandbox = sandbox
         self._admit = admit
