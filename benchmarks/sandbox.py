@@ -1,6 +1,7 @@
 """The cost of the workers' sandbox: a warm invocation and a cold worker start (process start,
 readiness ping, code load and one invocation), on the local function host without and with the
-bubblewrap sandbox, in one run. Without bubblewrap only the unsandboxed figures print."""
+bubblewrap sandbox (its own network, the uplink relay starting each worker), in one run.
+Without bubblewrap only the unsandboxed figures print."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import floww
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.sandbox import BwrapSandbox, probe_bwrap
+from floww.adapters.local.uplink import SandboxNetwork
 from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
 from floww.domain.model import (
     CodeBundle,
@@ -66,8 +68,15 @@ def _measure(sandbox: BwrapSandbox | None, cache: Path) -> tuple[list[float], li
     registry.push("img", "tag", built.image)
     runtime = Runtime("rt_bench", "ns_bench", "spec", "img:tag")
     invocation = _invocation()
+    # The sandbox's network as a server has it (its API address leads nowhere here).
+    network = None if sandbox is None else SandboxNetwork(("127.0.0.1", 9))
     with LocalFunctionHost(
-        registry, cache, workers_per_runtime=1, fallback_path=[FLOWW_SOURCE], sandbox=sandbox
+        registry,
+        cache,
+        workers_per_runtime=1,
+        fallback_path=[FLOWW_SOURCE],
+        sandbox=sandbox,
+        network=network,
     ) as host:
         host.create_runtime(runtime)  # unpacking (and staging) once, as a server does
         cold = []

@@ -54,6 +54,7 @@ from floww.adapters.inprocess import (
 )
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
+from floww.adapters.local.egress_rules import EgressRules
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
@@ -274,6 +275,8 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
                 settings.workers_per_runtime, settings.concurrency_per_workflow
             ),
             fallback_path=[_floww_source_root()],
+            api_address=(settings.host, settings.port),
+            egress=EgressRules.parse(settings.sandbox_egress_allow),
         )
         notices = (notice,)
 

@@ -10,6 +10,7 @@ malformed document instead of a codec error. The runtime contract has its own li
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,9 +18,18 @@ import cattrs
 
 from floww.domain import model
 from floww.domain.errors import InvalidInput
+from floww.domain.provider_hooks import HookOutcome
+from floww.domain.triggers import WebhookEndpoint
 from floww.sdk.wire import datetime_from_wire
 
-__all__ = ["structure", "unstructure"]
+__all__ = [
+    "endpoints_from_json",
+    "endpoints_json",
+    "hook_outcomes_from_json",
+    "hook_outcomes_json",
+    "structure",
+    "unstructure",
+]
 
 T = TypeVar("T")
 
@@ -112,3 +122,39 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
     return str(exc) or type(exc).__name__
+
+
+def endpoints_json(endpoints: Iterable[WebhookEndpoint]) -> list[dict[str, Any]]:
+    """A deploy's webhook URLs as its receipt shows them: method, URL and the triggers."""
+    return [{"method": e.method, "url": e.url, "triggers": list(e.triggers)} for e in endpoints]
+
+
+def endpoints_from_json(docs: Iterable[Any]) -> tuple[WebhookEndpoint, ...]:
+    return tuple(
+        WebhookEndpoint(str(e["method"]), str(e["url"]), tuple(str(t) for t in e["triggers"]))
+        for e in docs
+    )
+
+
+def hook_outcomes_json(outcomes: Iterable[HookOutcome]) -> list[dict[str, Any]]:
+    """What registering provider webhooks did, as a receipt shows it: never the
+    ``config_update`` (secrets the provider generated)."""
+    return [
+        {
+            "provider": h.provider,
+            "target": h.target,
+            "url": h.url,
+            "action": h.action,
+            "message": h.message,
+        }
+        for h in outcomes
+    ]
+
+
+def hook_outcomes_from_json(docs: Iterable[Any]) -> tuple[HookOutcome, ...]:
+    return tuple(
+        HookOutcome(
+            str(h["provider"]), str(h["target"]), str(h["url"]), str(h["action"]), str(h["message"])
+        )
+        for h in docs
+    )

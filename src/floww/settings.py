@@ -108,6 +108,8 @@ class Settings:
     sandbox_processes: int = 256
     sandbox_open_files: int = 256
     sandbox_tmp_mb: int = 64
+    # Hosts and networks the workers' egress proxy lets through besides public addresses.
+    sandbox_egress_allow: str = ""
     # /metrics (docs/operations.md): off, open, or token (FLOWW_METRICS_TOKEN as a bearer token)
     metrics: str = "off"
     metrics_token: str = attrs.field(default="", repr=False)
@@ -176,6 +178,7 @@ class Settings:
             "sandbox_processes": int,
             "sandbox_open_files": int,
             "sandbox_tmp_mb": int,
+            "sandbox_egress_allow": str,
             "metrics": str,
             "metrics_token": str,
             "identity": str,

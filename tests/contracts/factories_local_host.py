@@ -12,6 +12,7 @@ import pytest
 import floww
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.sandbox import BwrapSandbox, probe_bwrap
+from floww.adapters.local.uplink import SandboxNetwork
 from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
 from floww.domain.model import RuntimeTarget
 from floww.ports.function_host import FunctionHost
@@ -49,7 +50,11 @@ def sandboxed_local_host() -> Iterator[FunctionHost]:
         if problem is not None:
             skip_or_fail(f"workers cannot be sandboxed here: {problem}")
         with LocalFunctionHost(
-            registry_with_image(), Path(cache), fallback_path=[FLOWW_SOURCE], sandbox=sandbox
+            registry_with_image(),
+            Path(cache),
+            fallback_path=[FLOWW_SOURCE],
+            sandbox=sandbox,
+            network=SandboxNetwork(("127.0.0.1", 9)),  # no server: the API leads nowhere
         ) as host:
             yield host
 

@@ -178,7 +178,7 @@ def test_kill_9_under_load_then_restart(database_url: str, tmp_path: Path) -> No
                     e.status is ExecutionStatus.COMPLETED
                     and "scheduled_time" in e.event
                     and datetime.fromisoformat(e.event["scheduled_time"]) > restarted_at
-                    for e in executions_of(repo, sleepy_id)
+                    for e in executions_of(repo, sleepy_id, cron=True)
                 )
 
             assert wait_until(cron_ran_after_restart, timeout=75, step=1.0)

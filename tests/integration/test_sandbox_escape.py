@@ -43,7 +43,7 @@ from tests.integration.lifecycle import (
 from tests.integration.postgres import skip_or_fail
 from tests.integration.serving import running_server
 from tests.integration.test_local_function_host import gone
-from tests.integration.test_sandbox_limits import sleepers
+from tests.integration.test_sandbox_limits import one_sleeper, sleepers
 
 pytestmark = pytest.mark.integration
 
@@ -196,7 +196,7 @@ def test_a_handler_cannot_escape_and_the_platform_stays_healthy(tmp_path: Path) 
 
         detached = post(webhook_url(deployed, "/detach"), {"seconds": "921"})
         assert detached.status_code == 200, detached.text
-        (child,) = sleepers("921")
+        child = one_sleeper("921")
 
         assert server.process.poll() is None
         assert httpx.get(f"{server.url}/api/config", timeout=10).status_code == 200

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from floww.codec import structure, unstructure
+from floww.codec import (
+    endpoints_from_json,
+    endpoints_json,
+    hook_outcomes_from_json,
+    hook_outcomes_json,
+    structure,
+    unstructure,
+)
 from floww.domain.errors import InvalidInput, UserCodeError
 from floww.domain.model import (
     CodeBundle,
@@ -29,6 +36,8 @@ from floww.domain.model import (
     ProviderRef,
     TriggerSpec,
 )
+from floww.domain.provider_hooks import HookOutcome
+from floww.domain.triggers import WebhookEndpoint
 from floww.sdk import wire
 
 T = TypeVar("T")
@@ -119,6 +128,24 @@ def round_trip(value: T) -> T:
 def test_trigger_spec_round_trips(spec: TriggerSpec) -> None:
     assert round_trip(spec) == spec
     assert wire.spec_from_wire(through_json(wire.spec_to_wire(spec))) == spec
+
+
+endpoints = st.builds(WebhookEndpoint, names, names, st.lists(names, max_size=3).map(tuple))
+outcomes = st.builds(HookOutcome, names, names, names, names, st.text(max_size=40))
+
+
+@given(st.lists(endpoints, max_size=3), st.lists(outcomes, max_size=3))
+def test_receipt_endpoints_and_hook_outcomes_round_trip(
+    sent: list[WebhookEndpoint], done: list[HookOutcome]
+) -> None:
+    assert endpoints_from_json(through_json(endpoints_json(sent))) == tuple(sent)
+    assert hook_outcomes_from_json(through_json(hook_outcomes_json(done))) == tuple(done)
+
+
+def test_a_hook_outcome_never_shows_what_the_provider_generated() -> None:
+    outcome = HookOutcome("stripe:default", "account", "https://x", "created", "made", {"k": "s"})
+    (shown,) = hook_outcomes_json([outcome])
+    assert "s" not in shown.values() and "config_update" not in shown
 
 
 @given(executions)

@@ -51,6 +51,24 @@ class HookOutcome:
     message: str
     config_update: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        target: HookTarget,
+        action: str,
+        message: str,
+        config_update: Mapping[str, str] | None = None,
+    ) -> HookOutcome:
+        """The outcome for ``target``: its provider, target and URL."""
+        return cls(
+            target.provider.key,
+            target.target,
+            target.url,
+            action,
+            message,
+            dict(config_update or {}),
+        )
+
     @property
     def failed(self) -> bool:
         return self.action == "failed"

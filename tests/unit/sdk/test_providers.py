@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from floww import Builtin, GitHub, Secret, Slack
-from floww.domain.errors import NotFound, ProviderNotConfigured
+from floww import Builtin, GitHub, GitLab, Secret, Slack
+from floww.domain.errors import InvalidInput, NotFound, ProviderNotConfigured
 from floww.domain.model import ProviderField, ProviderRef, TriggerSpec
 from floww.sdk.catalog import fields_for, provider_types
 from floww.sdk.config import provider_configs
@@ -119,3 +119,25 @@ def test_builtin_needs_no_config() -> None:
     assert Builtin().config == {}
     assert Builtin().ref == ProviderRef("builtin", "default")
     assert Slack("ops").ref.key == "slack:ops"
+
+
+def test_trigger_filter_lists_are_non_empty_lists_of_names() -> None:
+    github, gitlab = GitHub(), GitLab()
+    with collecting() as declarations:
+        github.on_issues("acme", "api", actions=["opened", "closed"])(lambda ctx, event: None)
+        gitlab.on_pipeline("acme/api", statuses=["failed"])(lambda ctx, event: None)
+    assert [d.spec.input for d in declarations.triggers] == [
+        {"owner": "acme", "repository": "api", "actions": ["opened", "closed"]},
+        {"project": "acme/api", "statuses": ["failed"]},
+    ]
+    refused = [
+        lambda: github.on_pull_request("acme", "api", actions="opened"),
+        lambda: github.on_issues("acme", "api", actions=[]),
+        lambda: gitlab.on_merge_request("acme/api", actions=[]),
+        lambda: gitlab.on_pipeline("acme/api", statuses="failed"),
+    ]
+    for declare in refused:
+        with pytest.raises(InvalidInput, match=r"^(actions|statuses) must be a non-empty list"):
+            declare()
+    with pytest.raises(InvalidInput, match="actions"):
+        gitlab.on_merge_request("acme/api", actions=["open", ""])

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,16 +46,19 @@ from floww.domain.oci import (
     blob_digest,
     check_repository,
     check_tag,
-    runtime_repository,
     valid_digest,
 )
-from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.image_registry import (
+    ImageRegistry,
+    PushTokenIssuer,
+    RegistryCredentials,
+    scoped_push_credentials,
+)
 from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.support import Clock
 
-__all__ = ["PUSH_CREDENTIALS_TTL_SECONDS", "EcrImageRegistry", "ecr_client", "ecr_repository"]
+__all__ = ["EcrImageRegistry", "ecr_client", "ecr_repository"]
 
-PUSH_CREDENTIALS_TTL_SECONDS = 900
 _DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 _NOT_FOUND = {
     "RepositoryNotFoundException": "repository",
@@ -112,7 +114,7 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
         *,
         clock: Clock,
         registry_host: str,
-        issue_push_token: Callable[[str, str, int], str],
+        issue_push_token: PushTokenIssuer,
         http: httpx.Client,
         repository_prefix: str = "floww",
         scan_on_push: bool = False,
@@ -223,20 +225,7 @@ class EcrImageRegistry(ImageRegistry, RegistryUpstream):
         return OciImage(config=config, layers=tuple(layers))
 
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:
-        check_repository(repository)
-        if repository != runtime_repository(namespace_id):
-            raise PermissionDenied(
-                f"namespace {namespace_id} may push to {runtime_repository(namespace_id)} only",
-                namespace_id=namespace_id,
-                repository=repository,
-            )
-        ttl = PUSH_CREDENTIALS_TTL_SECONDS
-        return RegistryCredentials(
-            registry=self._host,
-            username="floww",
-            password=self._issue(namespace_id, repository, ttl),
-            expires_in=ttl,
-        )
+        return scoped_push_credentials(self._host, self._issue, namespace_id, repository)
 
     # ECR ---------------------------------------------------------------------------------------
 

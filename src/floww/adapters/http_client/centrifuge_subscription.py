@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import threading
 import time
 from typing import Any
@@ -41,6 +40,7 @@ from centrifuge import (
     UnsubscribedContext,
 )
 
+from floww.adapters.inbox import Inbox
 from floww.domain.errors import FlowwError, PermissionDenied, Unauthenticated, Unavailable
 from floww.ports.realtime import Subscription
 
@@ -56,7 +56,6 @@ _UNAUTHORIZED_CODES = {1, 101, 109, 3500, 4501}
 _PERMISSION_DENIED = {103, 403}
 _UNSUBSCRIBE_CALLED = 0
 _DISCONNECT_CALLED = 0
-_CLOSED = object()
 
 # The client library logs every command it sends at DEBUG, connect tokens included. Unless the
 # application configured that logger itself, keep it above DEBUG so tokens never reach a log.
@@ -70,8 +69,7 @@ class CentrifugeSubscription(Subscription):
         self.url = url
         self.channel = channel
         self.failure: FlowwError | None = None
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._closed = threading.Event()
+        self._inbox: Inbox[dict[str, Any]] = Inbox()
         self._settled = threading.Event()
         self._last_error = ""
         self._loop = asyncio.new_event_loop()
@@ -110,24 +108,12 @@ class CentrifugeSubscription(Subscription):
 
     def get(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next publication's data, or ``None`` after ``timeout`` seconds or once closed."""
-        if self._closed.is_set():
-            return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _CLOSED:
-            self._queue.put(_CLOSED)
-            return None
-        assert isinstance(item, dict)
-        return item
+        return self._inbox.get(timeout)
 
     def close(self) -> None:
         """Disconnect and stop the background thread; closing twice is harmless."""
-        if self._closed.is_set():
+        if not self._inbox.close():
             return
-        self._closed.set()
-        self._queue.put(_CLOSED)
         if self._loop.is_running():
             done = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
             with contextlib.suppress(Exception):
@@ -165,8 +151,7 @@ class CentrifugeSubscription(Subscription):
             if failure is not None:  # ended for good after it was subscribed
                 log.warning("realtime subscription to %s ended: %s", self.channel, failure)
                 self.failure = failure
-                self._closed.set()
-                self._queue.put(_CLOSED)
+                self._inbox.close()
             return
         self.failure = failure
         self._settled.set()
@@ -216,6 +201,6 @@ class _ChannelEvents(SubscriptionEventHandler):  # type: ignore[misc]
     async def on_publication(self, ctx: PublicationContext) -> None:
         data = ctx.pub.data
         if isinstance(data, dict):
-            self._owner._queue.put(data)
+            self._owner._inbox.put(data)
         else:
             log.warning("ignored a non-object message on %s", self._owner.channel)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from floww.adapters.http_client.client import ApiClient
-from floww.codec import structure
+from floww.codec import endpoints_from_json, hook_outcomes_from_json, structure
 from floww.domain.errors import NotFound, Unavailable
 from floww.domain.model import (
     CodeBundle,
@@ -28,8 +28,7 @@ from floww.domain.model import (
     TriggerSpec,
     Workflow,
 )
-from floww.domain.provider_hooks import HookOutcome
-from floww.domain.triggers import TriggerDiff, WebhookEndpoint
+from floww.domain.triggers import TriggerDiff
 from floww.ports.image_registry import RegistryCredentials
 from floww.ports.platform import DeploymentReceipt, ServerApi
 from floww.ports.realtime import Subscription, workflow_channel
@@ -213,20 +212,8 @@ class HttpPlatform(ServerApi):
             created_at=None,
         )
         urls = tuple(str(u) for u in doc.get("webhook_urls", []))
-        endpoints = tuple(
-            WebhookEndpoint(str(e["method"]), str(e["url"]), tuple(str(t) for t in e["triggers"]))
-            for e in doc.get("webhooks", [])
-        )
-        hooks = tuple(
-            HookOutcome(
-                str(h["provider"]),
-                str(h["target"]),
-                str(h["url"]),
-                str(h["action"]),
-                str(h["message"]),
-            )
-            for h in doc.get("provider_hooks", [])
-        )
+        endpoints = endpoints_from_json(doc.get("webhooks", []))
+        hooks = hook_outcomes_from_json(doc.get("provider_hooks", []))
         return DeploymentReceipt(deployment, urls, _diff(doc["diff"]), endpoints, hooks)
 
     # registry ---------------------------------------------------------------------------------

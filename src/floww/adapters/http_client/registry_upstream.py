@@ -5,31 +5,23 @@
   every request; nothing to prepare before a push (a v2 server creates repositories itself).
 - ``proxied_registry`` is the server's own ``ImageRegistry`` in proxy mode: it reads and
   writes the upstream directly with the same credentials (the function host pulls from it) and
-  hands clients short-lived floww push tokens for the proxy (``ScopedPushCredentials``), never
+  hands clients short-lived floww push tokens for the proxy (``scoped_push_credentials``), never
   the upstream's credentials.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import functools
 
 import httpx
 
 from floww.adapters.http_client.registry_v2 import RegistryV2Client
-from floww.domain.errors import PermissionDenied
-from floww.domain.oci import check_repository, runtime_repository
-from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.domain.oci import check_repository
+from floww.ports.image_registry import ImageRegistry, PushTokenIssuer, scoped_push_credentials
 from floww.ports.registry_upstream import RegistryUpstream
 
-__all__ = [
-    "PUSH_CREDENTIALS_TTL_SECONDS",
-    "BasicUpstream",
-    "ScopedPushCredentials",
-    "proxied_registry",
-]
-
-PUSH_CREDENTIALS_TTL_SECONDS = 900
+__all__ = ["BasicUpstream", "proxied_registry"]
 
 
 class BasicUpstream(RegistryUpstream):
@@ -60,38 +52,13 @@ class BasicUpstream(RegistryUpstream):
         check_repository(name)
 
 
-class ScopedPushCredentials:
-    """Push credentials for the proxy at ``registry_host``: a namespace gets a token for its own
-    repository ``floww/<namespace id>`` only (``PermissionDenied`` otherwise)."""
-
-    def __init__(self, registry_host: str, issue_push_token: Callable[[str, str, int], str]):
-        self._host = registry_host
-        self._issue = issue_push_token
-
-    def __call__(self, namespace_id: str, repository: str) -> RegistryCredentials:
-        check_repository(repository)
-        if repository != runtime_repository(namespace_id):
-            raise PermissionDenied(
-                f"namespace {namespace_id} may push to {runtime_repository(namespace_id)} only",
-                namespace_id=namespace_id,
-                repository=repository,
-            )
-        ttl = PUSH_CREDENTIALS_TTL_SECONDS
-        return RegistryCredentials(
-            registry=self._host,
-            username="floww",
-            password=self._issue(namespace_id, repository, ttl),
-            expires_in=ttl,
-        )
-
-
 def proxied_registry(
     upstream_url: str,
     *,
     username: str,
     password: str,
     registry_host: str,
-    issue_push_token: Callable[[str, str, int], str],
+    issue_push_token: PushTokenIssuer,
     http: httpx.Client,
 ) -> ImageRegistry:
     """The server-side ``ImageRegistry`` over the upstream, issuing proxy push tokens."""
@@ -100,5 +67,7 @@ def proxied_registry(
         upstream_url,
         http=http,
         credentials=lambda repository: pair,
-        issue_credentials=ScopedPushCredentials(registry_host, issue_push_token),
+        issue_credentials=functools.partial(
+            scoped_push_credentials, registry_host, issue_push_token
+        ),
     )

@@ -19,11 +19,16 @@ time a worker sees a digest.
 
 With a ``sandbox`` (``floww.adapters.local.sandbox``) every worker runs in bubblewrap with
 limits, as its namespace's uid, on a copy of the image that uid owns (under
-``cache_dir/sandboxed/``); a handler that runs out of memory there ends with a ``MemoryError``
-naming the limit. ``admit`` (when given) decides which namespaces' runtimes this host will run
-at all: a refused one is a FAILED runtime carrying its reason.
+``cache_dir/sandboxed/``), in a network namespace of its own; a handler that runs out of
+memory there ends with a ``MemoryError`` naming the limit. The host starts the sandbox's
+``network`` (``floww.adapters.local.uplink``: the floww API and the egress proxy, over unix
+sockets) and stops it when it closes; invocations then carry the API's address inside the
+sandbox as their ``api_url``. A sandbox without a network has no way out at all. ``admit``
+(when given) decides which namespaces' runtimes this host will run at all: a refused one is a
+FAILED runtime carrying its reason.
 
-Errors: a bad or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
+Errors: the constructor raises ``Unavailable`` when the sandbox's network cannot start. A bad
+or missing image gives a FAILED runtime, never an exception. ``invoke`` raises
 ``DeadlineExceeded`` past ``execution.deadline_ms`` (the worker is killed and replaced) and
 ``Unavailable`` when its worker dies (only that invocation fails), for a FAILED runtime and
 for a closed host.
@@ -44,7 +49,8 @@ from typing import Any, TypeVar
 import attrs
 
 from floww.adapters.local.image_layers import UnsafeImage, parse_image_ref, unpack_layers
-from floww.adapters.local.sandbox import BwrapSandbox
+from floww.adapters.local.sandbox import SANDBOX_API_URL, BwrapSandbox
+from floww.adapters.local.uplink import SandboxNetwork
 from floww.adapters.local.workers import Worker, WorkerPool, WorkerSpec
 from floww.domain.errors import (
     DeadlineExceeded,
@@ -113,6 +119,7 @@ class LocalFunctionHost(FunctionHost):
         load_timeout: float = 30.0,
         idle_s: float = 300.0,
         sandbox: BwrapSandbox | None = None,
+        network: SandboxNetwork | None = None,
         admit: Callable[[str], str | None] | None = None,
     ) -> None:
         if workers_per_runtime < 1:
@@ -127,6 +134,17 @@ class LocalFunctionHost(FunctionHost):
         self._load_timeout = load_timeout
         self._scratch = Path(tempfile.mkdtemp(prefix="floww-host-"))
         self._idle_s = idle_s
+        self._network = network if sandbox is not None else None
+        if sandbox is not None and self._network is not None:
+            try:
+                uplink = self._network.start(self._scratch / "uplink")
+            except OSError as exc:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                raise Unavailable(
+                    f"the sandbox's network sockets could not be made under {self._scratch}: "
+                    f"{exc} (TMPDIR chooses where)"
+                ) from exc
+            sandbox = attrs.evolve(sandbox, uplink=uplink)
         self._sandbox = sandbox
         self._admit = admit
         self._lock = threading.Lock()
@@ -200,6 +218,11 @@ class LocalFunctionHost(FunctionHost):
         limit = deadline_ms / 1000 if deadline_ms > 0 else None
 
         execution_id = invocation.execution.id
+        if self._sandbox is not None:
+            # The server's address means nothing inside the sandbox's network: the API is on
+            # its loopback relay there.
+            execution = attrs.evolve(invocation.execution, api_url=SANDBOX_API_URL)
+            invocation = attrs.evolve(invocation, execution=execution)
 
         def run(worker: Worker) -> dict[str, Any]:
             with self._lock:
@@ -252,6 +275,8 @@ class LocalFunctionHost(FunctionHost):
         self._stopping.set()
         for entry in entries:
             self._stop(entry)
+        if self._network is not None:
+            self._network.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> LocalFunctionHost:

@@ -19,12 +19,11 @@ subscriber that falls that far behind is dropped rather than allowed to grow wit
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
 import threading
 from typing import Any
 
+from floww.adapters.inbox import Inbox
 from floww.domain.errors import InvalidInput
 from floww.ports.realtime import RealtimeHub, Subscriber, Subscription
 
@@ -32,67 +31,39 @@ __all__ = ["DEFAULT_MAX_PENDING", "LocalRealtimeHub", "LocalSubscription"]
 
 DEFAULT_MAX_PENDING = 1000
 
-_CLOSED = object()
-
 
 class LocalSubscription(Subscription):
-    """An in-process subscription backed by a bounded queue."""
+    """An in-process subscription backed by a bounded ``Inbox`` of encoded messages."""
 
     def __init__(self, hub: LocalRealtimeHub, channel: str, max_pending: int) -> None:
         self.channel = channel
         self._hub = hub
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_pending)
-        self._closed = threading.Event()
-        self.overflowed = False
+        self._inbox: Inbox[str] = Inbox(max_pending)
 
     @property
     def closed(self) -> bool:
-        return self._closed.is_set()
+        return self._inbox.closed
+
+    @property
+    def overflowed(self) -> bool:
+        return self._inbox.overflowed
 
     def get(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next message, or ``None`` after ``timeout`` seconds or once closed. Messages still
         queued when the subscription is closed are discarded."""
-        if self._closed.is_set():
+        encoded = self._inbox.get(timeout)
+        if encoded is None:
             return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _CLOSED or self._closed.is_set():
-            self._wake_readers()
-            return None
-        assert isinstance(item, str)
-        decoded: dict[str, Any] = json.loads(item)
+        decoded: dict[str, Any] = json.loads(encoded)
         return decoded
 
     def close(self) -> None:
-        if not self._closed.is_set():
-            self._closed.set()
+        if self._inbox.close():
             self._hub._remove(self.channel, self)
-            self._wake_readers()
 
     def offer(self, channel: str, encoded: str) -> bool:
-        if self._closed.is_set():
-            return False
-        try:
-            self._queue.put_nowait(encoded)
-        except queue.Full:
-            # The reader fell max_pending messages behind: drop it instead of growing.
-            self.overflowed = True
-            self._closed.set()
-            self._wake_readers()
-            return False
-        return True
-
-    def _wake_readers(self) -> None:
-        # Make room for the sentinel: once closed, queued messages are never read.
-        while True:
-            try:
-                self._queue.put_nowait(_CLOSED)
-                return
-            except queue.Full:
-                with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
+        # A reader max_pending messages behind is dropped instead of growing: the inbox closes.
+        return self._inbox.put(encoded)
 
 
 class LocalRealtimeHub(RealtimeHub):

@@ -21,7 +21,6 @@ endpoint serves.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from floww.adapters.local.oci_store import (
@@ -30,14 +29,16 @@ from floww.adapters.local.oci_store import (
     OciStore,
     is_digest,
 )
-from floww.domain.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
+from floww.domain.errors import InvalidInput, NotFound, Unavailable
 from floww.domain.oci import OciImage, check_repository, check_tag
-from floww.ports.image_registry import ImageRegistry, RegistryCredentials
+from floww.ports.image_registry import (
+    ImageRegistry,
+    PushTokenIssuer,
+    RegistryCredentials,
+    scoped_push_credentials,
+)
 
-__all__ = ["PUSH_CREDENTIALS_TTL_SECONDS", "PUSH_USERNAME", "LocalImageRegistry"]
-
-PUSH_CREDENTIALS_TTL_SECONDS = 900
-PUSH_USERNAME = "floww"
+__all__ = ["LocalImageRegistry"]
 
 
 class LocalImageRegistry(OciStore, ImageRegistry):
@@ -50,7 +51,7 @@ class LocalImageRegistry(OciStore, ImageRegistry):
         root: Path,
         *,
         registry_host: str,
-        issue_push_token: Callable[[str, str, int], str] | None = None,
+        issue_push_token: PushTokenIssuer | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         upload_max_age_seconds: float = DEFAULT_UPLOAD_MAX_AGE_SECONDS,
     ) -> None:
@@ -98,19 +99,9 @@ class LocalImageRegistry(OciStore, ImageRegistry):
         )
 
     def push_credentials(self, namespace_id: str, repository: str) -> RegistryCredentials:
-        check_repository(repository)
-        if repository != f"floww/{namespace_id}":
-            raise PermissionDenied(
-                f"namespace {namespace_id} may push to floww/{namespace_id} only",
-                namespace_id=namespace_id,
-                repository=repository,
-            )
+        return scoped_push_credentials(self.registry_host, self._issue, namespace_id, repository)
+
+    def _issue(self, namespace_id: str, repository: str, ttl_seconds: int) -> str:
         if self._issue_push_token is None:
             raise Unavailable("this registry has no push token issuer configured")
-        ttl = PUSH_CREDENTIALS_TTL_SECONDS
-        return RegistryCredentials(
-            registry=self.registry_host,
-            username=PUSH_USERNAME,
-            password=self._issue_push_token(namespace_id, repository, ttl),
-            expires_in=ttl,
-        )
+        return self._issue_push_token(namespace_id, repository, ttl_seconds)

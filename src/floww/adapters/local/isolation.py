@@ -2,8 +2,9 @@
 
 ``local_function_host`` builds the ``LocalFunctionHost`` of a server: with a bubblewrap
 sandbox (``floww.adapters.local.sandbox``) when the mode asks for one and this machine can run
-it, otherwise unsandboxed, and then admitting one namespace only unless the operator accepted
-the risk. It also returns the sentence the server prints at start about it.
+it (then with its network: ``floww.adapters.local.uplink``), otherwise unsandboxed, and then
+admitting one namespace only unless the operator accepted the risk. It also returns the
+sentence the server prints at start about it.
 
 Modes: ``auto`` sandboxes when bubblewrap works here; ``bwrap`` requires it (``InvalidInput``
 when it cannot run, naming why); ``off`` never sandboxes.
@@ -15,8 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from floww.adapters.local.egress_proxy import EgressProxy
+from floww.adapters.local.egress_rules import EgressRules
 from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.sandbox import BwrapSandbox, OneNamespace, SandboxLimits, probe_bwrap
+from floww.adapters.local.uplink import SandboxNetwork
 from floww.domain.errors import InvalidInput
 from floww.ports.image_registry import ImageRegistry
 
@@ -34,9 +38,13 @@ def local_function_host(
     allow_unsandboxed: bool,
     workers_per_runtime: int,
     fallback_path: Sequence[str],
+    api_address: tuple[str, int],
+    egress: EgressRules | None = None,
 ) -> tuple[LocalFunctionHost, str]:
     """The host whose workers run the runtimes unpacked under ``home / "runtimes"``, and what
-    to tell the operator about their isolation."""
+    to tell the operator about their isolation. Sandboxed workers reach the floww API at
+    ``api_address`` (where the server listens) and the internet through the egress proxy
+    under ``egress``."""
     if mode not in SANDBOX_MODES:
         raise InvalidInput(f"FLOWW_SANDBOX must be one of {', '.join(SANDBOX_MODES)}")
     cache = home / "runtimes"
@@ -50,8 +58,11 @@ def local_function_host(
             workers_per_runtime=workers_per_runtime,
             fallback_path=fallback_path,
             sandbox=sandbox,
+            network=None if sandbox is None else SandboxNetwork(api_address, EgressProxy(rules)),
             admit=admit,
         )
+
+    rules = egress or EgressRules()
 
     why = "FLOWW_SANDBOX=off"
     if mode != "off":
@@ -64,9 +75,9 @@ def local_function_host(
         problem = probe_bwrap(sandbox)
         if problem is None:
             return host(sandbox), (
-                f"Workers run sandboxed (bubblewrap; {limits.describe()}). They share this "
-                "machine's network, loopback included: every service listening here "
-                "(PostgreSQL, registries) must require authentication."
+                f"Workers run sandboxed (bubblewrap; {limits.describe()}), each in a network "
+                "of its own: they reach the floww API and, through its egress proxy, public "
+                f"internet addresses (also allowed: {rules.describe()})."
             )
         if mode == "bwrap":
             raise InvalidInput(

@@ -10,15 +10,17 @@ command line whose process
   ``/dev`` and the ``/proc`` of its own PID namespace. The floww home (keys, database, registry,
   other runtimes) is never bound, and is covered by an empty tmpfs should it lie under a bound
   directory;
-- runs in its own PID, IPC and UTS namespaces (the server's processes do not exist for it),
-  under an unprivileged uid of its namespace (``uid_for``) with no capabilities and
-  ``no_new_privs``;
+- runs in its own PID, IPC, UTS and network namespaces (the server's processes do not exist
+  for it, and its network is its own loopback only), under an unprivileged uid of its namespace
+  (``uid_for``) with no capabilities and ``no_new_privs``;
+- reaches out through an ``Uplink`` only, when it has one: the server's two unix sockets,
+  bound at ``/run/floww``, put on its loopback by ``sandbox_relay`` (which starts the worker as
+  its child): the floww API at ``SANDBOX_API_URL`` and the egress proxy at
+  ``SANDBOX_PROXY_URL`` (``proxy_environment`` points HTTP clients at it);
 - has ``setrlimit`` limits (``SandboxLimits``): address space, CPU seconds, processes of its
   uid, open files;
 - dies with the server (``--die-with-parent``), and everything it started dies with it: killing
   the ``bwrap`` process ends its PID namespace, which the kernel empties.
-
-The network stays shared: handlers call APIs and the worker reaches the server on loopback.
 
 Why bubblewrap run as root without a user namespace, dropping to the uid inside
 (``setpriv``): a user namespace created by root maps the sandbox's uid back to root outside,
@@ -41,16 +43,28 @@ from pathlib import Path
 
 import attrs
 
+from floww.adapters.local.uplink import Uplink
+
 __all__ = [
+    "SANDBOX_API_URL",
+    "SANDBOX_PROXY_URL",
     "SANDBOX_SITE",
     "BwrapSandbox",
     "OneNamespace",
     "SandboxLimits",
     "probe_bwrap",
+    "proxy_environment",
 ]
 
 # Where a runtime's site directory appears inside its sandbox.
 SANDBOX_SITE = "/opt/floww/site"
+# The uplink inside a sandbox: its sockets, and the loopback ports the relay puts them on.
+SANDBOX_SOCKETS = "/run/floww"
+_API_PORT = 9180
+_PROXY_PORT = 9181
+SANDBOX_API_URL = f"http://127.0.0.1:{_API_PORT}"
+SANDBOX_PROXY_URL = f"http://127.0.0.1:{_PROXY_PORT}"
+_RELAY = str(Path(__file__).with_name("sandbox_relay.py"))
 _MIB = 1024 * 1024
 _ETC = (
     "/etc/resolv.conf",
@@ -95,12 +109,15 @@ class BwrapSandbox:
     """How workers are sandboxed. ``readable`` are host directories bound read-only at the
     same path (the interpreter's prefixes and the import path are added by ``for_python``);
     ``hidden`` are directories that must stay invisible (the floww home): one lying under a
-    readable directory is covered by an empty tmpfs. Namespaces map onto uids
+    readable directory is covered by an empty tmpfs. Without an ``uplink`` the sandbox has no
+    way out at all; with one, ``python`` runs its relay. Namespaces map onto uids
     ``uid_base .. uid_base + uid_count - 1``."""
 
     limits: SandboxLimits = SandboxLimits()
     readable: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
+    uplink: Uplink | None = None
+    python: str = sys.executable
     bwrap: str = "bwrap"
     prlimit: str = "prlimit"
     setpriv: str = "setpriv"
@@ -115,9 +132,11 @@ class BwrapSandbox:
         import_path: Sequence[str] = (),
         hidden: Sequence[Path] = (),
         limits: SandboxLimits | None = None,
+        uplink: Uplink | None = None,
     ) -> BwrapSandbox:
         """A sandbox that can run ``python`` (a virtual environment's or a system one) with
-        ``import_path`` importable, keeping ``hidden`` out of sight."""
+        ``import_path`` importable, keeping ``hidden`` out of sight, its network reaching out
+        through ``uplink`` only."""
         readable: list[str] = []
         for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
             readable.append(prefix)
@@ -125,6 +144,7 @@ class BwrapSandbox:
         readable.append(str(exe.parent.parent))
         readable.append(str(exe.resolve().parent.parent))
         readable.extend(str(Path(p).resolve()) for p in import_path)
+        readable.append(str(Path(_RELAY).resolve().parent))
         return cls(
             bwrap=shutil.which("bwrap") or "bwrap",
             prlimit=shutil.which("prlimit") or "prlimit",
@@ -132,6 +152,8 @@ class BwrapSandbox:
             limits=limits or SandboxLimits(),
             readable=_outermost(p for p in readable if p.startswith("/")),
             hidden=tuple(str(Path(h).resolve()) for h in hidden),
+            uplink=uplink,
+            python=python,
         )
 
     def uid_for(self, namespace_id: str) -> int:
@@ -151,6 +173,7 @@ class BwrapSandbox:
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
+            "--unshare-net",
             "--unshare-cgroup-try",
             "--die-with-parent",
             "--new-session",
@@ -181,6 +204,23 @@ class BwrapSandbox:
                 args += ["--tmpfs", path]
         args += _dirs_for(SANDBOX_SITE, made, bound)
         args += ["--ro-bind", str(site), SANDBOX_SITE]
+        if self.uplink is not None:
+            api, egress = f"{SANDBOX_SOCKETS}/api.sock", f"{SANDBOX_SOCKETS}/egress.sock"
+            args += _dirs_for(api, made, bound)
+            args += ["--ro-bind", self.uplink.api_socket, api]
+            args += ["--ro-bind", self.uplink.egress_socket, egress]
+            argv = [
+                self.python,
+                "-I",
+                "-S",
+                _RELAY,
+                "--listen",
+                f"{_API_PORT}={api}",
+                "--listen",
+                f"{_PROXY_PORT}={egress}",
+                "--",
+                *argv,
+            ]
         args += ["--chdir", "/tmp"]
         args += [
             "--",
@@ -228,6 +268,17 @@ class BwrapSandbox:
         finally:
             shutil.rmtree(scratch.parent, ignore_errors=True)
         return target
+
+
+def proxy_environment() -> dict[str, str]:
+    """The variables that send a sandboxed handler's HTTP clients (urllib, requests, httpx,
+    curl, pip) through the egress proxy; its own loopback (the API relay) stays direct."""
+    direct = "127.0.0.1,localhost,::1"
+    env: dict[str, str] = {}
+    for name in ("http_proxy", "https_proxy"):
+        env[name] = env[name.upper()] = SANDBOX_PROXY_URL
+    env["no_proxy"] = env["NO_PROXY"] = direct
+    return env
 
 
 def probe_bwrap(sandbox: BwrapSandbox, timeout: float = 10.0) -> str | None:

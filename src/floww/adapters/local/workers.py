@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox
+from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox, proxy_environment
 from floww.domain.errors import InvalidInput, Unavailable
 
 __all__ = ["Worker", "WorkerPool", "WorkerSpec"]
@@ -65,7 +65,8 @@ class WorkerSpec:
     """How to start a worker: the interpreter, what goes on ``PYTHONPATH`` (the runtime's site
     directory first) and the complete environment it gets on top of the minimal one (never the
     server's own). With a ``sandbox`` the worker runs in it as ``uid``, its site directory bound
-    at ``SANDBOX_SITE``."""
+    at ``SANDBOX_SITE``, its HTTP clients sent to the egress proxy when the sandbox has an
+    uplink."""
 
     def __init__(
         self,
@@ -106,6 +107,8 @@ class WorkerSpec:
             # glibc's per-thread arenas reserve address space the memory limit counts.
             "MALLOC_ARENA_MAX": "2",
         }
+        if self.sandbox.uplink is not None:
+            inside.update(proxy_environment())
         return self.sandbox.command(argv, site=Path(site), uid=self.uid), inside
 
     def limit_note(self) -> str:

@@ -3,51 +3,35 @@
 from __future__ import annotations
 
 import json
-import queue
 import threading
 from typing import Any
 
+from floww.adapters.inbox import Inbox
 from floww.domain.errors import InvalidInput
 from floww.ports.realtime import Realtime, Subscription
 
 __all__ = ["InMemoryRealtime", "InMemorySubscription"]
-
-_CLOSED = object()
 
 
 class InMemorySubscription(Subscription):
     def __init__(self, hub: InMemoryRealtime, channel: str) -> None:
         self.channel = channel
         self._hub = hub
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._closed = threading.Event()
+        self._inbox: Inbox[dict[str, Any]] = Inbox()
 
     @property
     def closed(self) -> bool:
-        return self._closed.is_set()
+        return self._inbox.closed
 
     def get(self, timeout: float | None = None) -> dict[str, Any] | None:
-        if self._closed.is_set():
-            return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _CLOSED:
-            self._queue.put(_CLOSED)  # wake any other reader too
-            return None
-        assert isinstance(item, dict)
-        return item
+        return self._inbox.get(timeout)
 
     def close(self) -> None:
-        if not self._closed.is_set():
-            self._closed.set()
+        if self._inbox.close():
             self._hub._unsubscribe(self)
-            self._queue.put(_CLOSED)
 
     def _deliver(self, message: dict[str, Any]) -> None:
-        if not self._closed.is_set():
-            self._queue.put(message)
+        self._inbox.put(message)
 
 
 class InMemoryRealtime(Realtime):

@@ -13,17 +13,15 @@ some); both become a ``failed`` outcome with what to set up by hand.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.common import Refused, call_provider, phrase
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["LINEAR_API", "apply_linear"]
-
-log = logging.getLogger("floww.provider_hooks")
 
 LINEAR_API = "https://api.linear.app"
 
@@ -42,13 +40,6 @@ _UPDATE = """mutation Update($id: String!, $input: WebhookUpdateInput!) {
 _DELETE = """mutation Delete($id: String!) { webhookDelete(id: $id) { success } }"""
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
-
-
 def apply_linear(
     target: HookTarget,
     config: Mapping[str, str],
@@ -61,29 +52,27 @@ def apply_linear(
     key = config.get("api_key", "")
     if not key:
         return _failed(target, "the provider has no api_key to register it with")
-    try:
-        with httpx.Client(
-            base_url=(config.get("api_url") or LINEAR_API).rstrip("/"),
-            headers={"authorization": key},
-            timeout=timeout_s,
-            transport=transport,
-        ) as client:
-            return _apply(client, target, config)
-    except _Refused as exc:
-        return _failed(target, _reason(exc))
-    except httpx.HTTPError as exc:
-        log.warning("Linear webhook not registered: %s", type(exc).__name__)
-        return _failed(target, f"Linear's API could not be reached ({type(exc).__name__})")
+    return call_provider(
+        "Linear",
+        target,
+        lambda client: _apply(client, target, config),
+        _failed,
+        _reason,
+        base_url=config.get("api_url") or LINEAR_API,
+        headers={"authorization": key},
+        timeout_s=timeout_s,
+        transport=transport,
+    )
 
 
 def _apply(client: httpx.Client, target: HookTarget, config: Mapping[str, str]) -> HookOutcome:
     existing = _find(client, target.url)
     if target.removal:
         if existing is None:
-            return _outcome(target, "absent", "no webhook to remove")
+            return HookOutcome.of(target, "absent", "no webhook to remove")
         _graphql(client, _DELETE, {"id": existing["id"]}, "webhookDelete")
-        return _outcome(target, "removed", "webhook removed")
-    said = "resource type" + ("s " if len(target.events) > 1 else " ") + ", ".join(target.events)
+        return HookOutcome.of(target, "removed", "webhook removed")
+    said = phrase("resource type", target.events)
     wanted = list(target.events)
     if existing is None:
         secret = config.get("webhook_secret", "")
@@ -97,13 +86,13 @@ def _apply(client: httpx.Client, target: HookTarget, config: Mapping[str, str]) 
             "label": "floww",
         }
         _graphql(client, _CREATE, {"input": entry}, "webhookCreate")
-        return _outcome(target, "created", f"webhook created for {said}")
+        return HookOutcome.of(target, "created", f"webhook created for {said}")
     now = sorted(str(r) for r in existing.get("resourceTypes") or [])
     if now == wanted and existing.get("enabled", True):
-        return _outcome(target, "unchanged", f"webhook already sends {said}")
+        return HookOutcome.of(target, "unchanged", f"webhook already sends {said}")
     change = {"resourceTypes": wanted, "enabled": True}
     _graphql(client, _UPDATE, {"id": existing["id"], "input": change}, "webhookUpdate")
-    return _outcome(target, "updated", f"webhook now sends {said}")
+    return HookOutcome.of(target, "updated", f"webhook now sends {said}")
 
 
 def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
@@ -113,7 +102,7 @@ def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
         found = _graphql(client, _LIST, {"after": after}, "webhooks")
         nodes = found.get("nodes")
         if not isinstance(nodes, list):
-            raise _Refused(200, "the webhook list has no nodes")
+            raise Refused(200, "the webhook list has no nodes")
         for node in nodes:
             if isinstance(node, dict) and node.get("url") == url:
                 return dict(node)
@@ -127,7 +116,7 @@ def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
 def _graphql(
     client: httpx.Client, query: str, variables: dict[str, Any], field: str
 ) -> dict[str, Any]:
-    """``data[field]`` of the answer; ``_Refused`` for an answer other than 200, for
+    """``data[field]`` of the answer; ``Refused`` for an answer other than 200, for
     ``errors``, or for a mutation that says ``success: false``."""
     response = client.post("/graphql", json={"query": query, "variables": variables})
     try:
@@ -139,17 +128,17 @@ def _graphql(
         first = errors[0] if isinstance(errors[0], dict) else {}
         code = str((first.get("extensions") or {}).get("code", "")).upper()
         status = 401 if "AUTHENTICATION" in code else response.status_code
-        raise _Refused(status, str(first.get("message") or response.reason_phrase))
+        raise Refused(status, str(first.get("message") or response.reason_phrase))
     if response.status_code != 200:
-        raise _Refused(response.status_code, response.reason_phrase)
+        raise Refused(response.status_code, response.reason_phrase)
     data = doc.get("data") if isinstance(doc, dict) else None
     found = data.get(field) if isinstance(data, dict) else None
     if not isinstance(found, dict) or found.get("success") is False:
-        raise _Refused(response.status_code, f"{field} did not succeed")
+        raise Refused(response.status_code, f"{field} did not succeed")
     return found
 
 
-def _reason(exc: _Refused) -> str:
+def _reason(exc: Refused) -> str:
     said = f"({exc.status}: {exc.message})"
     if exc.status in (401, 403):
         return f"Linear refused the API key {said}; it needs a workspace admin's key"
@@ -164,8 +153,4 @@ def _failed(target: HookTarget, why: str) -> HookOutcome:
             f"add a webhook in Linear's API settings by hand: URL {target.url}, all public "
             "teams, the provider's webhook secret, resource types " + ", ".join(target.events)
         )
-    return _outcome(target, "failed", f"{why}; {todo}")
-
-
-def _outcome(target: HookTarget, action: str, message: str) -> HookOutcome:
-    return HookOutcome(target.provider.key, target.target, target.url, action, message)
+    return HookOutcome.of(target, "failed", f"{why}; {todo}")

@@ -24,33 +24,22 @@ outcome with a sentence saying what to set up by hand; nothing here raises to th
 
 from __future__ import annotations
 
-import logging
+import functools
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.common import Refused, call_provider, expect, phrase
 from floww.adapters.provider_hooks.linear import apply_linear
 from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["RestProviderHooks"]
 
-log = logging.getLogger("floww.provider_hooks")
-
 GITHUB_API = "https://api.github.com"
 GITLAB_API = "https://gitlab.com/api/v4"
-
-
-class _Refused(Exception):
-    """The provider answered with an error: ``status`` and its own ``message``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
-
 
 _TITLES = {"github": "GitHub", "gitlab": "GitLab"}
 # GitLab's per-event switches of a project hook, by trigger type (GitLab's object_kind).
@@ -95,23 +84,18 @@ class RestProviderHooks:
             )
         else:
             base, headers = GITLAB_API, {"authorization": f"Bearer {token}"}
-        try:
-            with httpx.Client(
-                base_url=(config.get("api_url") or base).rstrip("/"),
-                headers=headers,
-                timeout=self._timeout_s,
-                transport=self._transport,
-            ) as client:
-                if kind == "github":
-                    return self._github(client, target, config)
-                return self._gitlab(client, target, config)
-        except _Refused as exc:
-            return self._failed(target, _reason(title, exc))
-        except httpx.HTTPError as exc:
-            log.warning("%s webhook of %s not registered: %s", title, target.target, type(exc))
-            return self._failed(
-                target, f"{title}'s API could not be reached ({type(exc).__name__})"
-            )
+        apply = self._github if kind == "github" else self._gitlab
+        return call_provider(
+            title,
+            target,
+            lambda client: apply(client, target, config),
+            self._failed,
+            functools.partial(_reason, title),
+            base_url=config.get("api_url") or base,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            transport=self._transport,
+        )
 
     def _github(
         self, client: httpx.Client, target: HookTarget, config: Mapping[str, str]
@@ -129,12 +113,12 @@ class RestProviderHooks:
         if existing is None:
             body = {"name": "web", "active": True, "events": list(target.events)}
             _call(client, "POST", hooks_path, {201}, body | {"config": hook_config})
-            return self._outcome(target, "created", f"webhook created for {_events(target)}")
+            return HookOutcome.of(target, "created", f"webhook created for {_events(target)}")
         if events == list(target.events) and existing.get("active", True):
-            return self._outcome(target, "unchanged", f"webhook already sends {_events(target)}")
+            return HookOutcome.of(target, "unchanged", f"webhook already sends {_events(target)}")
         body = {"active": True, "events": list(target.events), "config": hook_config}
         _call(client, "PATCH", f"{hooks_path}/{existing['id']}", {200}, body)
-        return self._outcome(target, "updated", f"webhook now sends {_events(target)}")
+        return HookOutcome.of(target, "updated", f"webhook now sends {_events(target)}")
 
     def _gitlab(
         self, client: httpx.Client, target: HookTarget, config: Mapping[str, str]
@@ -150,11 +134,11 @@ class RestProviderHooks:
         body: dict[str, Any] = {"url": target.url, "token": secret, **switches}
         if existing is None:
             _call(client, "POST", hooks_path, {201}, body)
-            return self._outcome(target, "created", f"webhook created for {_events(target)}")
+            return HookOutcome.of(target, "created", f"webhook created for {_events(target)}")
         if all(bool(existing.get(flag)) == on for flag, on in switches.items()):
-            return self._outcome(target, "unchanged", f"webhook already sends {_events(target)}")
+            return HookOutcome.of(target, "unchanged", f"webhook already sends {_events(target)}")
         _call(client, "PUT", f"{hooks_path}/{existing['id']}", {200}, body)
-        return self._outcome(target, "updated", f"webhook now sends {_events(target)}")
+        return HookOutcome.of(target, "updated", f"webhook now sends {_events(target)}")
 
     def _remove(
         self,
@@ -164,9 +148,9 @@ class RestProviderHooks:
         existing: dict[str, Any] | None,
     ) -> HookOutcome:
         if existing is None:
-            return self._outcome(target, "absent", "no webhook to remove")
+            return HookOutcome.of(target, "absent", "no webhook to remove")
         _call(client, "DELETE", f"{hooks_path}/{existing['id']}", {200, 204, 404})
-        return self._outcome(target, "removed", "webhook removed")
+        return HookOutcome.of(target, "removed", "webhook removed")
 
     def _failed(self, target: HookTarget, why: str) -> HookOutcome:
         if target.removal:
@@ -177,11 +161,7 @@ class RestProviderHooks:
                 "content type application/json, the provider's webhook secret, events "
                 + ", ".join(target.events)
             )
-        return self._outcome(target, "failed", f"{why}; {todo}")
-
-    @staticmethod
-    def _outcome(target: HookTarget, action: str, message: str) -> HookOutcome:
-        return HookOutcome(target.provider.key, target.target, target.url, action, message)
+        return HookOutcome.of(target, "failed", f"{why}; {todo}")
 
 
 def _config_url(hook: dict[str, Any]) -> Any:
@@ -194,26 +174,17 @@ def _segment(text: str) -> str:
 
 
 def _events(target: HookTarget) -> str:
-    return "event" + ("s " if len(target.events) > 1 else " ") + ", ".join(target.events)
+    return phrase("event", target.events)
 
 
 def _call(
     client: httpx.Client, method: str, path: str, ok: set[int], body: Any = None
 ) -> httpx.Response:
-    response = client.request(method, path, json=body)
-    if response.status_code not in ok:
-        raise _Refused(response.status_code, _message(response))
-    return response
+    return expect(client.request(method, path, json=body), ok, _said)
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        doc = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if not isinstance(doc, dict):
-        return response.reason_phrase
-    said = str(doc.get("message") or response.reason_phrase)
+def _said(doc: dict[str, Any], reason: str) -> str:
+    said = str(doc.get("message") or reason)
     errors = doc.get("errors")
     if isinstance(errors, list):
         details = [
@@ -233,7 +204,7 @@ def _find_hook(
         response = _call(client, "GET", f"{hooks_path}?per_page=100&page={page}", {200})
         hooks = response.json()
         if not isinstance(hooks, list):
-            raise _Refused(response.status_code, "the hook list is not a list")
+            raise Refused(response.status_code, "the hook list is not a list")
         for hook in hooks:
             if isinstance(hook, dict) and ours(hook):
                 return dict(hook)
@@ -242,7 +213,7 @@ def _find_hook(
         page += 1
 
 
-def _reason(title: str, exc: _Refused) -> str:
+def _reason(title: str, exc: Refused) -> str:
     said = f"({exc.status}: {exc.message})"
     if exc.status in (401, 403):
         needs = (

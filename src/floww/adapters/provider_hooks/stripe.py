@@ -17,28 +17,19 @@ select what runs (``floww.domain.providers.stripe``).
 
 from __future__ import annotations
 
-import logging
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.common import Refused, call_provider, expect, phrase
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["STRIPE_API", "apply_stripe", "enabled_events"]
 
-log = logging.getLogger("floww.provider_hooks")
-
 STRIPE_API = "https://api.stripe.com"
 _PATH = "/v1/webhook_endpoints"
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-        self.message = message
 
 
 def enabled_events(events: tuple[str, ...]) -> list[str]:
@@ -61,43 +52,41 @@ def apply_stripe(
     key = config.get("secret_key", "")
     if not key:
         return _failed(target, "the provider has no secret_key to register it with")
-    try:
-        with httpx.Client(
-            base_url=(config.get("api_url") or STRIPE_API).rstrip("/"),
-            headers={"authorization": f"Bearer {key}"},
-            timeout=timeout_s,
-            transport=transport,
-        ) as client:
-            return _apply(client, target)
-    except _Refused as exc:
-        return _failed(target, _reason(exc))
-    except httpx.HTTPError as exc:
-        log.warning("Stripe webhook endpoint not registered: %s", type(exc).__name__)
-        return _failed(target, f"Stripe's API could not be reached ({type(exc).__name__})")
+    return call_provider(
+        "Stripe",
+        target,
+        lambda client: _apply(client, target),
+        _failed,
+        _reason,
+        base_url=config.get("api_url") or STRIPE_API,
+        headers={"authorization": f"Bearer {key}"},
+        timeout_s=timeout_s,
+        transport=transport,
+    )
 
 
 def _apply(client: httpx.Client, target: HookTarget) -> HookOutcome:
     existing = _find(client, target.url)
     if target.removal:
         if existing is None:
-            return _outcome(target, "absent", "no webhook endpoint to remove")
+            return HookOutcome.of(target, "absent", "no webhook endpoint to remove")
         _call(client, "DELETE", f"{_PATH}/{existing['id']}", {200, 404})
-        return _outcome(target, "removed", "webhook endpoint removed")
+        return HookOutcome.of(target, "removed", "webhook endpoint removed")
     events = enabled_events(target.events)
     form = [("enabled_events[]", e) for e in events]
-    said = "event" + ("s " if len(events) > 1 else " ") + ", ".join(events)
+    said = phrase("event", events)
     if existing is None:
         created = _call(client, "POST", _PATH, {200}, [("url", target.url), *form]).json()
         secret = created.get("secret") if isinstance(created, dict) else None
         if not isinstance(secret, str) or not secret:
-            return _outcome(
+            return HookOutcome.of(
                 target,
                 "created",
                 f"webhook endpoint created for {said}, but Stripe returned no signing secret; "
                 "copy it from the endpoint in Stripe's dashboard into the provider's "
                 "webhook_secret",
             )
-        return _outcome(
+        return HookOutcome.of(
             target,
             "created",
             f"webhook endpoint created for {said}; its signing secret is now the provider's "
@@ -106,9 +95,9 @@ def _apply(client: httpx.Client, target: HookTarget) -> HookOutcome:
         )
     now = sorted(str(e) for e in existing.get("enabled_events") or [])
     if now == events and existing.get("status", "enabled") == "enabled":
-        return _outcome(target, "unchanged", f"webhook endpoint already sends {said}")
+        return HookOutcome.of(target, "unchanged", f"webhook endpoint already sends {said}")
     _call(client, "POST", f"{_PATH}/{existing['id']}", {200}, [*form, ("disabled", "false")])
-    return _outcome(target, "updated", f"webhook endpoint now sends {said}")
+    return HookOutcome.of(target, "updated", f"webhook endpoint now sends {said}")
 
 
 def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
@@ -119,7 +108,7 @@ def _find(client: httpx.Client, url: str) -> dict[str, Any] | None:
         doc = _call(client, "GET", query, {200}).json()
         data = doc.get("data") if isinstance(doc, dict) else None
         if not isinstance(data, list):
-            raise _Refused(200, "the endpoint list has no data")
+            raise Refused(200, "the endpoint list has no data")
         for endpoint in data:
             if isinstance(endpoint, dict) and endpoint.get("url") == url:
                 return dict(endpoint)
@@ -145,23 +134,17 @@ def _call(
             content=urllib.parse.urlencode(form).encode(),
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-    if response.status_code not in ok:
-        raise _Refused(response.status_code, _message(response))
-    return response
+    return expect(response, ok, _said)
 
 
-def _message(response: httpx.Response) -> str:
-    try:
-        doc = response.json()
-    except ValueError:
-        return response.reason_phrase
-    error = doc.get("error") if isinstance(doc, dict) else None
+def _said(doc: dict[str, Any], reason: str) -> str:
+    error = doc.get("error")
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"])
-    return response.reason_phrase
+    return reason
 
 
-def _reason(exc: _Refused) -> str:
+def _reason(exc: Refused) -> str:
     said = f"({exc.status}: {exc.message})"
     if exc.status in (401, 403):
         return (
@@ -180,12 +163,4 @@ def _failed(target: HookTarget, why: str) -> HookOutcome:
             + ", ".join(enabled_events(target.events))
             + ", then set its signing secret as the provider's webhook_secret"
         )
-    return _outcome(target, "failed", f"{why}; {todo}")
-
-
-def _outcome(
-    target: HookTarget, action: str, message: str, update: Mapping[str, str] | None = None
-) -> HookOutcome:
-    return HookOutcome(
-        target.provider.key, target.target, target.url, action, message, dict(update or {})
-    )
+    return HookOutcome.of(target, "failed", f"{why}; {todo}")

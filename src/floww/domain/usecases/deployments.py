@@ -157,7 +157,6 @@ def create_deployment(
     _require_providers(deps, workflow.namespace_id, mapping)
 
     check_trigger_set(workflow.id, definitions.triggers)
-    before = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
     deployment = Deployment(
         id=deps.ids.new_id("dep"),
         workflow_id=workflow.id,
@@ -169,16 +168,7 @@ def create_deployment(
         created_at=deps.clock.now(),
         created_by=principal.email or f"{principal.kind}:{principal.id}",
     )
-    deps.repo.activate_deployment(deployment)
-    diff, webhooks = sync_triggers(
-        deps.repo,
-        deps.ids,
-        workflow_id=workflow.id,
-        source=TriggerSource.DEPLOYMENT,
-        specs=definitions.triggers,
-        deployment_id=deployment.id,
-    )
-    return _receipt(deps, deployment, diff, webhooks, before)
+    return _receipt(deps, deployment, *_activate(deps, deployment))
 
 
 def _earlier_than_active(deps: ServerDeps, workflow_id: str) -> str:
@@ -216,17 +206,27 @@ def activate_deployment(
         )
     _require_providers(deps, workflow.namespace_id, target.provider_mapping)
     check_trigger_set(workflow.id, target.triggers)
-    before = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
-    deps.repo.activate_deployment(target)
+    synced = _activate(deps, target)
+    return _receipt(deps, deps.repo.get_deployment(target.id), *synced)
+
+
+def _activate(
+    deps: ServerDeps, deployment: Deployment
+) -> tuple[TriggerDiff, list[Webhook], list[TriggerSpec]]:
+    """Make ``deployment`` its workflow's active one and sync the deployment triggers to its
+    specs: the trigger diff, the webhooks, and the specs the triggers had before."""
+    workflow_id = deployment.workflow_id
+    before = [t.spec for t in deps.repo.list_triggers(workflow_id, TriggerSource.DEPLOYMENT)]
+    deps.repo.activate_deployment(deployment)
     diff, webhooks = sync_triggers(
         deps.repo,
         deps.ids,
-        workflow_id=workflow.id,
+        workflow_id=workflow_id,
         source=TriggerSource.DEPLOYMENT,
-        specs=target.triggers,
-        deployment_id=target.id,
+        specs=deployment.triggers,
+        deployment_id=deployment.id,
     )
-    return _receipt(deps, deps.repo.get_deployment(target.id), diff, webhooks, before)
+    return diff, webhooks, before
 
 
 def _receipt(

@@ -34,10 +34,8 @@ def register_provider_hooks(
         provider = deps.repo.find_provider(workflow.namespace_id, target.provider)
         if provider is None:
             outcomes.append(
-                HookOutcome(
-                    target.provider.key,
-                    target.target,
-                    target.url,
+                HookOutcome.of(
+                    target,
                     "failed",
                     f"provider {target.provider.key} is not configured; set it up, then "
                     f"add the webhook {target.url} in {target.target}'s settings by hand",
@@ -61,10 +59,8 @@ def register_provider_hooks(
                 type(exc).__name__,
             )
             outcomes.append(
-                HookOutcome(
-                    target.provider.key,
-                    target.target,
-                    target.url,
+                HookOutcome.of(
+                    target,
                     "failed",
                     f"the webhook could not be registered ({type(exc).__name__}); add "
                     f"{target.url} in {target.target}'s settings by hand",

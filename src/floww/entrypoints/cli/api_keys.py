@@ -12,7 +12,7 @@ import click
 from floww.domain.errors import PermissionDenied
 from floww.domain.roles import API_KEY_SCOPES, DEFAULT_API_KEY_SCOPE
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option
+from floww.entrypoints.cli.options import json_option, listing_group
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import Session, session
 
@@ -41,9 +41,8 @@ def _as_user(s: Session) -> Iterator[None]:
         ) from exc
 
 
-@click.group("api-keys", invoke_without_command=True)
-@click.pass_context
-def api_keys(ctx: click.Context) -> None:
+@listing_group("api-keys")
+def api_keys() -> None:
     """API keys for CI (FLOWW_TOKEN): create, list, revoke. Alone: list them.
 
     A key acts for you in one namespace (the current one, or --namespace); it cannot manage
@@ -52,8 +51,6 @@ def api_keys(ctx: click.Context) -> None:
     \b
       FLOWW_TOKEN=floww_... floww deploy --yes
     """
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(list_)
 
 
 @api_keys.command("create")

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 import click
 
+from floww.codec import endpoints_json, hook_outcomes_json
 from floww.domain.errors import InvalidInput, Unavailable
 from floww.domain.oci import OciImage, is_base_repository, runtime_repository
 from floww.domain.triggers import TriggerDiff
@@ -127,20 +128,8 @@ def _result_json(result: DeployResult, plan: bool) -> dict[str, Any]:
             "uploaded": result.uploaded,
             "runtime_created": result.runtime_created,
             "webhook_urls": list(receipt.webhook_urls) if receipt else [],
-            "webhooks": [
-                {"method": e.method, "url": e.url, "triggers": list(e.triggers)}
-                for e in (receipt.webhooks if receipt else ())
-            ],
-            "provider_hooks": [
-                {
-                    "provider": h.provider,
-                    "target": h.target,
-                    "url": h.url,
-                    "action": h.action,
-                    "message": h.message,
-                }
-                for h in (receipt.provider_hooks if receipt else ())
-            ],
+            "webhooks": endpoints_json(receipt.webhooks if receipt else ()),
+            "provider_hooks": hook_outcomes_json(receipt.provider_hooks if receipt else ()),
         }
     return doc
 

@@ -8,7 +8,7 @@ import click
 
 from floww.entrypoints.cli.listings import workflow_option
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option
+from floww.entrypoints.cli.options import json_option, listing_group
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import session
 
@@ -20,12 +20,9 @@ def _short_digest(deployment: dict[str, Any]) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-@click.group(invoke_without_command=True)
-@click.pass_context
-def deployments(ctx: click.Context) -> None:
+@listing_group()
+def deployments() -> None:
     """The deployments of a workflow: history, rollback, deactivation. Alone: the list."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(deployments_list)
 
 
 @deployments.command("list")

@@ -15,7 +15,7 @@ from floww.codec import unstructure
 from floww.domain.model import ExecutionContext, Invocation
 from floww.entrypoints.cli.listings import workflow_option
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option
+from floww.entrypoints.cli.options import json_option, listing_group
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.project import find_project
 from floww.entrypoints.cli.session import current_env, session
@@ -44,7 +44,39 @@ def parse_since(raw: str, now: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
-def _list(
+def _duration(execution: dict[str, Any]) -> str:
+    duration = execution.get("duration_ms")
+    return f"{duration:.0f}ms" if duration is not None else ""
+
+
+@listing_group()
+def executions() -> None:
+    """The executions of a workflow or a namespace. Alone: the latest of this project's
+    workflow."""
+
+
+@executions.command("list")
+@workflow_option
+@click.option(
+    "--namespace",
+    "namespace_name",
+    default=None,
+    help="List across every workflow of this namespace.",
+)
+@click.option(
+    "--all-workflows", is_flag=True, help="List across every workflow of the current namespace."
+)
+@click.option("--status", default=None, help="Only executions in this status (e.g. failed).")
+@click.option(
+    "--trigger", "trigger_id", default=None, help="Only this trigger's (its id: see --json)."
+)
+@click.option(
+    "--since", default=None, help="Only those received since: 1h, 30m, 2d or an ISO time."
+)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@json_option
+@handle_errors()
+def executions_list(
     workflow_name: str | None,
     namespace_name: str | None,
     all_workflows: bool,
@@ -54,6 +86,13 @@ def _list(
     limit: int,
     as_json: bool,
 ) -> None:
+    """List executions, newest first: a workflow's, or a namespace's.
+
+    \b
+    Examples:
+      floww executions list --status failed --since 1h
+      floww executions list --all-workflows --limit 50
+    """
     s = session()
     now = datetime.fromtimestamp(current_env().now(), UTC)
     after = parse_since(since, now).isoformat() if since else None
@@ -97,61 +136,6 @@ def _list(
     echo_table(
         rows, headers, "No executions yet." if not (status or since) else "No executions match."
     )
-
-
-def _duration(execution: dict[str, Any]) -> str:
-    duration = execution.get("duration_ms")
-    return f"{duration:.0f}ms" if duration is not None else ""
-
-
-@click.group(invoke_without_command=True)
-@click.pass_context
-def executions(ctx: click.Context) -> None:
-    """The executions of a workflow or a namespace. Alone: the latest of this project's
-    workflow."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(executions_list)
-
-
-@executions.command("list")
-@workflow_option
-@click.option(
-    "--namespace",
-    "namespace_name",
-    default=None,
-    help="List across every workflow of this namespace.",
-)
-@click.option(
-    "--all-workflows", is_flag=True, help="List across every workflow of the current namespace."
-)
-@click.option("--status", default=None, help="Only executions in this status (e.g. failed).")
-@click.option(
-    "--trigger", "trigger_id", default=None, help="Only this trigger's (its id: see --json)."
-)
-@click.option(
-    "--since", default=None, help="Only those received since: 1h, 30m, 2d or an ISO time."
-)
-@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-@json_option
-@handle_errors()
-def executions_list(
-    workflow_name: str | None,
-    namespace_name: str | None,
-    all_workflows: bool,
-    status: str | None,
-    trigger_id: str | None,
-    since: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List executions, newest first: a workflow's, or a namespace's.
-
-    \b
-    Examples:
-      floww executions list --status failed --since 1h
-      floww executions list --all-workflows --limit 50
-    """
-    _list(workflow_name, namespace_name, all_workflows, status, trigger_id, since, limit, as_json)
 
 
 @executions.command("show")

@@ -11,7 +11,7 @@ import click
 from floww.domain.errors import InvalidInput
 from floww.domain.roles import ROLES
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option, server_option
+from floww.entrypoints.cli.options import json_option, listing_group, server_option
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import session
 
@@ -34,13 +34,10 @@ def _user_row(user: dict[str, Any]) -> tuple[str, ...]:
 # users (administrators) -------------------------------------------------------------------
 
 
-@click.group(invoke_without_command=True)
-@click.pass_context
-def users(ctx: click.Context) -> None:
+@listing_group()
+def users() -> None:
     """Accounts on this server (administrators): list, add or invite, disable, enable.
     Alone: list them."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(users_list)
 
 
 @users.command("list")
@@ -142,13 +139,10 @@ def users_enable(who: str, server: str | None) -> None:
 # namespace members ------------------------------------------------------------------------
 
 
-@click.group(invoke_without_command=True)
-@click.pass_context
-def members(ctx: click.Context) -> None:
+@listing_group()
+def members() -> None:
     """Members of the current namespace and their roles: owner (everything, members and
     providers too), developer (deploy, run, read), viewer (read). Alone: list them."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(members_list)
 
 
 def _members_path(server: str | None, namespace_name: str | None) -> tuple[str, str]:

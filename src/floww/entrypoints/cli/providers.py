@@ -7,7 +7,7 @@ import click
 from floww.domain.errors import InvalidInput
 from floww.domain.model import ProviderRef
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option
+from floww.entrypoints.cli.options import json_option, listing_group
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.prompter import TerminalPrompter
 from floww.entrypoints.cli.session import current_env, session
@@ -19,13 +19,10 @@ _NAMESPACE = click.option(
 )
 
 
-@click.group(invoke_without_command=True)
-@click.pass_context
-def providers(ctx: click.Context) -> None:
+@listing_group()
+def providers() -> None:
     """List, set up and remove provider credentials (GitHub, Slack, ...) of a namespace.
     Alone: list the current namespace's."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(providers_list)
 
 
 @providers.command("list")

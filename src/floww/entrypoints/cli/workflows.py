@@ -7,19 +7,16 @@ import click
 from floww.domain.errors import InvalidInput, NotFound
 from floww.domain.model import Workflow
 from floww.entrypoints.cli.main import handle_errors
-from floww.entrypoints.cli.options import json_option
+from floww.entrypoints.cli.options import json_option, listing_group
 from floww.entrypoints.cli.output import echo_json, echo_table
 from floww.entrypoints.cli.session import Session, current_env, session
 
 __all__ = ["workflows"]
 
 
-@click.group(invoke_without_command=True)
-@click.pass_context
-def workflows(ctx: click.Context) -> None:
+@listing_group()
+def workflows() -> None:
     """The workflows of the current namespace. Alone: the list."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(workflows_list)
 
 
 @workflows.command("list")

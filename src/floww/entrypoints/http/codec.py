@@ -1,4 +1,5 @@
-"""Request parsing and response rendering shared by the routes.
+"""Request parsing, calling use cases (``call``, ``run_as``) and response rendering, shared by
+the routes.
 
 Parsing is where untrusted input meets the use cases: every helper raises ``InvalidInput`` (or
 ``PayloadTooLarge``) naming the offending field, so a route never sees a malformed value.
@@ -10,7 +11,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from floww.codec import unstructure
 from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
 from floww.domain.model import Deployment, Execution, Principal
 from floww.domain.usecases.authentication import authenticate as authenticate_token
+from floww.domain.usecases.deps import ServerDeps
 from floww.sdk.wire import spec_to_wire
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ __all__ = [
     "ApiRoute",
     "Doc",
     "authenticate",
+    "call",
+    "decoded_field",
     "deployment_json",
     "execution_json",
     "field",
@@ -40,10 +44,12 @@ __all__ = [
     "optional_field",
     "read_body",
     "read_json",
+    "run_as",
     "services",
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -88,6 +94,30 @@ async def authenticate(request: Request) -> Principal:
             authenticate_token, token.strip(), identity=deps.identity, tokens=deps.tokens
         )
     )
+
+
+async def run_as(
+    request: Request,
+    principal: Principal,
+    usecase: Callable[Concatenate[ServerDeps, Principal, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``usecase(deps, principal, *args, **kwargs)`` on the threadpool: use cases block (on the
+    database), the event loop must not."""
+    return await run_in_threadpool(usecase, services(request).deps, principal, *args, **kwargs)
+
+
+async def call(
+    request: Request,
+    usecase: Callable[Concatenate[ServerDeps, Principal, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``run_as`` for the caller, authenticated first. The arguments are evaluated before
+    that: a route that reads its body calls ``authenticate`` and then ``run_as`` instead, so a
+    caller without a token never has a body read."""
+    return await run_as(request, await authenticate(request), usecase, *args, **kwargs)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -166,6 +196,15 @@ def field(doc: dict[str, Any], name: str, kind: type[T]) -> T:
     if name not in doc:
         raise InvalidInput(f"field {name!r} is required", field=name)
     return _check(doc[name], name, kind)
+
+
+def decoded_field(doc: dict[str, Any], name: str, decode: Callable[[dict[str, Any]], T]) -> T:
+    """``decode(doc[name])`` of an object field (a wire form such as a code bundle); any
+    ``InvalidInput``, the field's own included, says which field it is about."""
+    try:
+        return decode(field(doc, name, dict))
+    except InvalidInput as exc:
+        raise InvalidInput(f"field {name!r}: {exc.message}", field=name) from None
 
 
 def optional_field(doc: dict[str, Any], name: str, kind: type[T], default: T) -> T:

@@ -18,7 +18,7 @@ server (GitHub Enterprise, or a stand-in in tests).
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from floww.domain.errors import InvalidInput, Unavailable, UserCodeError
@@ -187,6 +187,21 @@ class ApiProvider(Provider):
 def segment(what: str, value: str) -> str:
     """``value`` checked as a name and quoted as one URL path segment."""
     return urllib.parse.quote(check_name(what, value), safe="")
+
+
+def names(what: str, values: Sequence[str]) -> list[str]:
+    """A trigger filter's list, such as ``actions``: a non-empty list (not one string) of
+    names; ``InvalidInput`` otherwise."""
+    if isinstance(values, str) or not values:
+        raise InvalidInput(f"{what} must be a non-empty list of names")
+    return [check_name(what, v) for v in values]
+
+
+def positive(what: str, value: int) -> int:
+    """``value`` when it is an integer from 1 (not a bool); ``InvalidInput`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{what} must be a positive integer, not {value!r}")
+    return value
 
 
 def text(what: str, value: object) -> str:

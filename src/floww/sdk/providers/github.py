@@ -7,24 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from floww.domain.errors import InvalidInput
 from floww.domain.providers import github as rules
 from floww.sdk.declarations import check_name
 from floww.sdk.http import JsonClient
-from floww.sdk.providers.base import ApiProvider, json_object, segment, text
+from floww.sdk.providers.base import ApiProvider, json_object, names, positive, segment, text
 from floww.sdk.retry import Retry
 
 __all__ = ["GitHub"]
 
 H = TypeVar("H", bound=Callable[..., Any])
-
-
-def _names(what: str, values: Sequence[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str) or not values:
-        raise InvalidInput(f"{what} must be a non-empty list of names")
-    return [check_name(what, v) for v in values]
 
 
 class GitHub(ApiProvider):
@@ -54,10 +45,7 @@ class GitHub(ApiProvider):
     ) -> Callable[[H], H]:
         """Run the handler on pull request events of ``owner/repository`` (only those whose
         ``action`` is in ``actions``, such as ``["opened", "closed"]``, if given)."""
-        input = self._repository(owner, repository)
-        if actions is not None:
-            input["actions"] = _names("actions", actions)
-        return self._trigger("pull_request", input, retry)
+        return self._with_actions("pull_request", owner, repository, actions, retry)
 
     def on_issues(
         self,
@@ -68,10 +56,7 @@ class GitHub(ApiProvider):
         retry: Retry | None = None,
     ) -> Callable[[H], H]:
         """Run the handler on issue events of ``owner/repository`` (only ``actions``)."""
-        input = self._repository(owner, repository)
-        if actions is not None:
-            input["actions"] = _names("actions", actions)
-        return self._trigger("issues", input, retry)
+        return self._with_actions("issues", owner, repository, actions, retry)
 
     async def create_issue(
         self, owner: str, repository: str, title: str, body: str = ""
@@ -87,11 +72,23 @@ class GitHub(ApiProvider):
     ) -> dict[str, Any]:
         """Comment on issue (or pull request) ``issue_number``; the created comment as GitHub
         returns it. Errors: see ``floww.sdk.http``."""
-        if isinstance(issue_number, bool) or not isinstance(issue_number, int) or issue_number < 1:
-            raise InvalidInput(f"issue_number must be a positive integer, not {issue_number!r}")
-        path = f"{_repo_path(owner, repository)}/issues/{issue_number}/comments"
+        number = positive("issue_number", issue_number)
+        path = f"{_repo_path(owner, repository)}/issues/{number}/comments"
         payload = {"body": check_name("body", body)}
         return json_object(self.service, await self._github().request("POST", path, payload))
+
+    def _with_actions(
+        self,
+        kind: str,
+        owner: str,
+        repository: str,
+        actions: Sequence[str] | None,
+        retry: Retry | None,
+    ) -> Callable[[H], H]:
+        input = self._repository(owner, repository)
+        if actions is not None:
+            input["actions"] = names("actions", actions)
+        return self._trigger(kind, input, retry)
 
     @staticmethod
     def _repository(owner: str, repository: str) -> dict[str, Any]:

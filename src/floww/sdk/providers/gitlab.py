@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from floww.domain.errors import InvalidInput
 from floww.domain.providers import gitlab as rules
 from floww.sdk.declarations import check_name
-from floww.sdk.providers.base import ApiProvider, json_object, text
+from floww.sdk.providers.base import ApiProvider, json_object, names, positive, text
 from floww.sdk.retry import Retry
 
 __all__ = ["GitLab"]
@@ -23,18 +23,6 @@ def _project(project: str) -> str:
     if not isinstance(project, str | int) or isinstance(project, bool) or not str(project):
         raise InvalidInput(f"project must be a path such as 'group/name' or an id, not {project!r}")
     return urllib.parse.quote(str(project), safe="")
-
-
-def _positive(what: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{what} must be a positive integer, not {value!r}")
-    return value
-
-
-def _list(what: str, values: Sequence[str]) -> list[str]:
-    if isinstance(values, str) or not values:
-        raise InvalidInput(f"{what} must be a non-empty list")
-    return [check_name(what, v) for v in values]
 
 
 class GitLab(ApiProvider):
@@ -61,7 +49,7 @@ class GitLab(ApiProvider):
         ``["open", "merge"]``)."""
         input: dict[str, Any] = {"project": check_name("project", project)}
         if actions is not None:
-            input["actions"] = _list("actions", actions)
+            input["actions"] = names("actions", actions)
         return self._trigger("merge_request", input, retry)
 
     def on_pipeline(
@@ -71,7 +59,7 @@ class GitLab(ApiProvider):
         such as ``["failed"]``)."""
         input: dict[str, Any] = {"project": check_name("project", project)}
         if statuses is not None:
-            input["statuses"] = _list("statuses", statuses)
+            input["statuses"] = names("statuses", statuses)
         return self._trigger("pipeline", input, retry)
 
     async def create_issue(self, project: str, title: str, description: str = "") -> dict[str, Any]:
@@ -87,7 +75,7 @@ class GitLab(ApiProvider):
         self, project: str, merge_request_iid: int, body: str
     ) -> dict[str, Any]:
         """Comment on merge request ``merge_request_iid`` of ``project``; the created note."""
-        iid = _positive("merge_request_iid", merge_request_iid)
+        iid = positive("merge_request_iid", merge_request_iid)
         path = f"/projects/{_project(project)}/merge_requests/{iid}/notes"
         payload = {"body": check_name("body", body)}
         return json_object(self.service, await self._client({}).request("POST", path, payload))

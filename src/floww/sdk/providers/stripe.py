@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from floww.domain.errors import InvalidInput
 from floww.domain.providers import stripe as rules
 from floww.sdk.declarations import check_name
-from floww.sdk.providers.base import ApiProvider, json_object, segment
+from floww.sdk.providers.base import ApiProvider, json_object, positive, segment
 from floww.sdk.retry import Retry
 
 __all__ = ["Stripe"]
@@ -55,9 +55,7 @@ class Stripe(ApiProvider):
         """Refund a payment (all of it, or ``amount`` in the smallest currency unit)."""
         form = {"payment_intent": check_name("payment_intent", payment_intent)}
         if amount is not None:
-            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
-                raise InvalidInput(f"amount must be a positive integer, not {amount!r}")
-            form["amount"] = str(amount)
+            form["amount"] = str(positive("amount", amount))
         if reason is not None:
             form["reason"] = check_name("reason", reason)
         answer = await self._client({}).request("POST", "/v1/refunds", form=form)

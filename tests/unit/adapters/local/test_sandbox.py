@@ -14,12 +14,16 @@ import pytest
 from floww.adapters.local.isolation import local_function_host
 from floww.adapters.local.private_home import make_private, not_private
 from floww.adapters.local.sandbox import (
+    SANDBOX_API_URL,
+    SANDBOX_PROXY_URL,
     SANDBOX_SITE,
     BwrapSandbox,
     OneNamespace,
     SandboxLimits,
     probe_bwrap,
 )
+from floww.adapters.local.uplink import Uplink
+from floww.adapters.local.workers import WorkerSpec
 from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
 from floww.domain.errors import InvalidInput
 from floww.domain.model import Runtime, RuntimeStatus, RuntimeTarget
@@ -56,7 +60,8 @@ def test_the_command_binds_the_site_and_the_interpreter_read_only_and_never_the_
     assert args.index("--tmpfs", args.index(str(readable))) < args.index(str(home))
     for flag in ("--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"):
         assert flag in args
-    assert "--unshare-net" not in args and "--setenv" not in args
+    assert "--unshare-net" in args and "--setenv" not in args
+    assert not any(target.startswith("/run/floww") for _, target in binds), "no uplink"
     tail = args[args.index("--", 1) :]
     assert tail[:7] == [
         "--",
@@ -69,6 +74,45 @@ def test_the_command_binds_the_site_and_the_interpreter_read_only_and_never_the_
     ]
     assert "--reuid=200123" in tail and "--no-new-privs" in tail
     assert tail[-3:] == ["python", "-m", "x"]
+
+
+def test_an_uplink_binds_its_sockets_and_the_relay_starts_the_worker(tmp_path: Path) -> None:
+    uplink = Uplink(str(tmp_path / "api.sock"), str(tmp_path / "egress.sock"))
+    sandbox = BwrapSandbox(uplink=uplink, python="/venv/bin/python")
+    args = sandbox.command(["python", "-m", "x"], site=tmp_path / "site", uid=200_123)
+    binds = pairs(args, "--ro-bind")
+    assert (uplink.api_socket, "/run/floww/api.sock") in binds
+    assert (uplink.egress_socket, "/run/floww/egress.sock") in binds
+    assert "--unshare-net" in args
+    tail = args[args.index("--no-new-privs") + 2 :]
+    relay = tail[: tail.index("--") + 1]
+    assert relay[:3] == ["/venv/bin/python", "-I", "-S"]
+    assert relay[3].endswith("sandbox_relay.py")
+    listens = [relay[i + 1] for i, a in enumerate(relay) if a == "--listen"]
+    assert listens == ["9180=/run/floww/api.sock", "9181=/run/floww/egress.sock"]
+    assert tail[len(relay) :] == ["python", "-m", "x"]
+    assert SANDBOX_API_URL.endswith(":9180") and SANDBOX_PROXY_URL.endswith(":9181")
+
+
+def test_a_sandboxed_worker_with_an_uplink_sends_http_clients_to_the_proxy(
+    tmp_path: Path,
+) -> None:
+    uplink = Uplink(str(tmp_path / "api.sock"), str(tmp_path / "egress.sock"))
+
+    def environment(sandbox: BwrapSandbox | None) -> dict[str, str]:
+        spec = WorkerSpec(
+            "python", [str(tmp_path)], {}, tmp_path, 1.0, sandbox=sandbox, uid=200_000
+        )
+        workdir = tmp_path / "w"
+        workdir.mkdir(exist_ok=True)
+        return spec.command(workdir)[1]
+
+    inside = environment(BwrapSandbox(uplink=uplink))
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        assert inside[name] == SANDBOX_PROXY_URL
+    assert "127.0.0.1" in inside["NO_PROXY"].split(",")  # the API relay stays direct
+    assert "HTTP_PROXY" not in environment(BwrapSandbox())  # no uplink: no proxy to name
+    assert "HTTP_PROXY" not in environment(None)  # unsandboxed: the machine's own network
 
 
 def test_parent_folders_are_made_crossable(tmp_path: Path) -> None:
@@ -168,6 +212,7 @@ def test_off_without_consent_hosts_one_namespace_and_says_so(tmp_path: Path) -> 
         allow_unsandboxed=False,
         workers_per_runtime=1,
         fallback_path=[],
+        api_address=("127.0.0.1", 8000),
     )
     with host:
         assert "NOT sandboxed" in notice and "one namespace only" in notice
@@ -187,6 +232,7 @@ def test_off_with_consent_hosts_every_namespace(tmp_path: Path) -> None:
         allow_unsandboxed=True,
         workers_per_runtime=1,
         fallback_path=[],
+        api_address=("127.0.0.1", 8000),
     )
     with host:
         assert "NOT sandboxed" in notice and "FLOWW_ALLOW_UNSANDBOXED=1" in notice
@@ -209,6 +255,7 @@ def test_without_bubblewrap_bwrap_mode_refuses_to_start_and_auto_falls_back(
             allow_unsandboxed=False,
             workers_per_runtime=1,
             fallback_path=[],
+            api_address=("127.0.0.1", 8000),
         )
         host.close()
         return notice
@@ -230,3 +277,6 @@ def test_sandbox_settings_are_checked() -> None:
         Settings.load({"FLOWW_HOME": "/x", "FLOWW_SANDBOX": "docker"})
     with pytest.raises(InvalidInput, match="FLOWW_SANDBOX_PROCESSES must be at least 1"):
         Settings.load({"FLOWW_HOME": "/x", "FLOWW_SANDBOX_PROCESSES": "0"})
+    allowed = Settings.load({"FLOWW_HOME": "/x", "FLOWW_SANDBOX_EGRESS_ALLOW": "10.2.0.0/16"})
+    assert allowed.sandbox_egress_allow == "10.2.0.0/16"
+    assert Settings.load({"FLOWW_HOME": "/x"}).sandbox_egress_allow == ""

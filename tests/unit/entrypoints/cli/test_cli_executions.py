@@ -177,6 +177,8 @@ def test_bare_groups_list(world: World) -> None:
     assert listed.exit_code == 0 and "hello" in listed.stdout, listed.output
     history = world.run("deployments", cwd=project)
     assert history.exit_code == 0 and "active" in history.stdout, history.output
+    members = world.run("namespace", "members")
+    assert members.exit_code == 0 and "owner" in members.stdout, members.output
 
 
 @pytest.mark.parametrize(

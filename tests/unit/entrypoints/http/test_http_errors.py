@@ -4,11 +4,13 @@ failures are a bare 500, and the OpenAPI document lists every route."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import pytest
 from starlette.routing import Route
 
+from floww.entrypoints.http.codec import ApiRoute
 from floww.entrypoints.http.openapi import openapi_path
 
 if TYPE_CHECKING:
@@ -106,7 +108,8 @@ def test_bad_deployments_store_nothing(world: World) -> None:
     broken = {"entrypoint": "main.py", "files": {"main.py": "def broken(:\n"}}
     cases = [
         ({"code": broken}, 400, "'runtime_id'"),
-        ({"runtime_id": runtime_id, "code": {"entrypoint": "main.py"}}, 400, "code"),
+        ({"runtime_id": runtime_id, "code": {"entrypoint": "main.py"}}, 400, "field 'code': "),
+        ({"runtime_id": runtime_id, "code": []}, 400, "field 'code': "),
         ({"runtime_id": runtime_id, "code": broken, "triggers": "x"}, 400, "'triggers'"),
         ({"runtime_id": "rt_missing", "code": broken}, 404, "runtime"),
         ({"runtime_id": runtime_id, "code": broken}, 422, "main.py"),
@@ -179,6 +182,22 @@ def test_unexpected_errors_are_a_bare_500(world: World, caplog: pytest.LogCaptur
     assert answer.json() == {"error": {"type": "Internal", "message": "internal error"}}
     assert "RuntimeError" in caplog.text
     assert "hunter2" not in caplog.text and "hunter2" not in answer.text
+
+
+def test_every_route_that_needs_a_token_refuses_a_caller_without_one_before_reading_the_body(
+    world: World,
+) -> None:
+    checked = 0
+    for route in world.client.app.routes:  # type: ignore[attr-defined]
+        if not isinstance(route, ApiRoute) or not route.doc.auth:
+            continue
+        path = re.sub(r"\{[^}]*\}", "x", route.path)
+        for method in set(route.methods or ()) - {"HEAD"}:
+            answer = world.client.request(method, path, content=b"{not json")
+            assert answer.status_code == 401, f"{method} {route.path}: {answer.text}"
+            assert _error(answer)["type"] == "Unauthenticated"
+            checked += 1
+    assert checked >= 30
 
 
 def test_openapi_lists_every_route(world: World) -> None:

@@ -26,12 +26,14 @@ from floww.domain.usecases import members, users
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     field,
     json_object,
     ok,
     op,
     optional_field,
     read_json,
+    run_as,
     services,
 )
 
@@ -53,22 +55,20 @@ def _member_json(member: Member) -> dict[str, Any]:
 
 
 async def list_users(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(users.list_users, services(request).deps, principal)
+    found = await call(request, users.list_users)
     return ok({"items": [_account_json(account) for account in found]})
 
 
 async def add_user(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    account, generated = await run_in_threadpool(
-        lambda: users.add_user(
-            services(request).deps,
-            principal,
-            field(doc, "email", str),
-            optional_field(doc, "password", str, None),
-            admin=optional_field(doc, "admin", bool, False),
-        )
+    account, generated = await run_as(
+        request,
+        principal,
+        users.add_user,
+        field(doc, "email", str),
+        optional_field(doc, "password", str, None),
+        admin=optional_field(doc, "admin", bool, False),
     )
     body: dict[str, Any] = {"user": _account_json(account)}
     if generated is not None:
@@ -79,12 +79,8 @@ async def add_user(request: Request) -> Response:
 def _set_disabled(disabled: bool) -> Any:
     async def endpoint(request: Request) -> Response:
         principal = await authenticate(request)
-        account = await run_in_threadpool(
-            users.set_disabled,
-            services(request).deps,
-            principal,
-            request.path_params["user_id"],
-            disabled,
+        account = await run_as(
+            request, principal, users.set_disabled, request.path_params["user_id"], disabled
         )
         return ok({"user": _account_json(account)})
 
@@ -97,10 +93,10 @@ async def change_password(request: Request) -> Response:
     guard, account = services(request).guard, principal.email or principal.id
     if guard is not None:  # the current password is guessed no faster than on /device
         guard.admit_login(request, account)
-    await run_in_threadpool(
-        users.change_password,
-        services(request).deps,
+    await run_as(
+        request,
         principal,
+        users.change_password,
         field(doc, "current_password", str),
         field(doc, "new_password", str),
     )
@@ -118,23 +114,17 @@ async def logout(request: Request) -> Response:
 
 
 async def list_members(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(
-        members.list_members,
-        services(request).deps,
-        principal,
-        request.path_params["namespace_id"],
-    )
+    found = await call(request, members.list_members, request.path_params["namespace_id"])
     return ok({"items": [_member_json(member) for member in found]})
 
 
 async def set_member(request: Request) -> Response:
     principal = await authenticate(request)
     role = field(json_object(await read_json(request)), "role", str)
-    member = await run_in_threadpool(
-        members.set_member,
-        services(request).deps,
+    member = await run_as(
+        request,
         principal,
+        members.set_member,
         request.path_params["namespace_id"],
         request.path_params["user"],
         role,
@@ -143,11 +133,9 @@ async def set_member(request: Request) -> Response:
 
 
 async def remove_member(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
+    await call(
+        request,
         members.remove_member,
-        services(request).deps,
-        principal,
         request.path_params["namespace_id"],
         request.path_params["user"],
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,13 +22,14 @@ from floww.domain.usecases import api_keys
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     field,
     json_object,
     ok,
     op,
     optional_field,
     read_json,
-    services,
+    run_as,
 )
 
 __all__ = ["ROUTES", "api_key_json"]
@@ -49,10 +49,10 @@ def api_key_json(key: ApiKey) -> dict[str, Any]:
 async def create_key(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    plaintext, key = await run_in_threadpool(
-        api_keys.create_api_key,
-        services(request).deps,
+    plaintext, key = await run_as(
+        request,
         principal,
+        api_keys.create_api_key,
         request.path_params["namespace_id"],
         field(doc, "name", str),
         optional_field(doc, "scope", str, DEFAULT_API_KEY_SCOPE),
@@ -61,22 +61,14 @@ async def create_key(request: Request) -> Response:
 
 
 async def list_keys(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(
-        api_keys.list_api_keys,
-        services(request).deps,
-        principal,
-        request.path_params["namespace_id"],
-    )
+    found = await call(request, api_keys.list_api_keys, request.path_params["namespace_id"])
     return ok({"items": [api_key_json(key) for key in found]})
 
 
 async def revoke_key(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
+    await call(
+        request,
         api_keys.revoke_api_key,
-        services(request).deps,
-        principal,
         request.path_params["namespace_id"],
         request.path_params["key_id"],
     )

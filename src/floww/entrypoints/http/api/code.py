@@ -3,24 +3,18 @@ that fetch the code they run by digest (the Lambda entry, with its execution tok
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.usecases.code import deployed_code
-from floww.entrypoints.http.codec import Doc, authenticate, ok, op, services
+from floww.entrypoints.http.codec import Doc, call, ok, op
 
 __all__ = ["ROUTES"]
 
 
 async def get_code(request: Request) -> Response:
-    principal = await authenticate(request)
-    code = await run_in_threadpool(
-        deployed_code,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
-        request.path_params["digest"],
+    code = await call(
+        request, deployed_code, request.path_params["workflow_id"], request.path_params["digest"]
     )
     return ok({"digest": code.digest, "entrypoint": code.entrypoint, "files": dict(code.files)})
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from floww.codec import endpoints_json, hook_outcomes_json
 from floww.domain.errors import InvalidInput
 from floww.domain.model import TriggerSpec
 from floww.domain.triggers import TriggerDiff
@@ -15,6 +15,8 @@ from floww.domain.usecases import deployments
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
+    decoded_field,
     deployment_json,
     field,
     json_object,
@@ -22,6 +24,7 @@ from floww.entrypoints.http.codec import (
     op,
     optional_field,
     read_json,
+    run_as,
     services,
 )
 from floww.entrypoints.http.openapi import items_of, ref
@@ -63,10 +66,7 @@ def _deploy_limit(request: Request) -> int:
 async def create_deployment(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request, _deploy_limit(request)))
-    try:
-        code = wire.code_from_wire(field(doc, "code", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'code': {exc.message}", field="code") from None
+    code = decoded_field(doc, "code", wire.code_from_wire)
     deployment_request = deployments.DeploymentRequest(
         workflow_id=request.path_params["workflow_id"],
         runtime_id=field(doc, "runtime_id", str),
@@ -74,33 +74,21 @@ async def create_deployment(request: Request) -> Response:
         provider_mapping=_mapping(doc),
         declared_triggers=triggers_from(doc) if doc.get("triggers") is not None else None,
     )
-    receipt = await run_in_threadpool(
-        deployments.create_deployment, services(request).deps, principal, deployment_request
-    )
+    receipt = await run_as(request, principal, deployments.create_deployment, deployment_request)
     return ok(_receipt_json(receipt), 201)
 
 
 async def plan_deployment(request: Request) -> Response:
     principal = await authenticate(request)
     specs = triggers_from(json_object(await read_json(request, _deploy_limit(request))))
-    diff = await run_in_threadpool(
-        deployments.plan_deployment,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
-        specs,
+    diff = await run_as(
+        request, principal, deployments.plan_deployment, request.path_params["workflow_id"], specs
     )
     return ok(diff_json(diff))
 
 
 async def list_deployments(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(
-        deployments.deployment_history,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
-    )
+    found = await call(request, deployments.deployment_history, request.path_params["workflow_id"])
     return ok({"items": [deployment_json(d) | {"image_ref": image} for d, image in found]})
 
 
@@ -108,31 +96,17 @@ def _receipt_json(receipt: DeploymentReceipt) -> dict[str, Any]:
     return {
         "deployment": deployment_json(receipt.deployment),
         "webhook_urls": list(receipt.webhook_urls),
-        "webhooks": [
-            {"method": e.method, "url": e.url, "triggers": list(e.triggers)}
-            for e in receipt.webhooks
-        ],
-        "provider_hooks": [
-            {
-                "provider": h.provider,
-                "target": h.target,
-                "url": h.url,
-                "action": h.action,
-                "message": h.message,
-            }
-            for h in receipt.provider_hooks
-        ],
+        "webhooks": endpoints_json(receipt.webhooks),
+        "provider_hooks": hook_outcomes_json(receipt.provider_hooks),
         "diff": diff_json(receipt.diff),
     }
 
 
 async def activate_deployment(request: Request) -> Response:
     """Roll back (or forward) to a stored deployment: no build, triggers synced to it."""
-    principal = await authenticate(request)
-    receipt = await run_in_threadpool(
+    receipt = await call(
+        request,
         deployments.activate_deployment,
-        services(request).deps,
-        principal,
         request.path_params["workflow_id"],
         request.path_params.get("deployment_id"),
     )
@@ -140,12 +114,8 @@ async def activate_deployment(request: Request) -> Response:
 
 
 async def deactivate_deployment(request: Request) -> Response:
-    principal = await authenticate(request)
-    previous = await run_in_threadpool(
-        deployments.deactivate_deployment,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
+    previous = await call(
+        request, deployments.deactivate_deployment, request.path_params["workflow_id"]
     )
     return ok({"deactivated": deployment_json(previous) if previous is not None else None})
 

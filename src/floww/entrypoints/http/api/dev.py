@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.domain.errors import InvalidInput
 from floww.domain.usecases import dev_sessions, replies, triggers
 from floww.domain.usecases.dev_sessions import DEFAULT_SESSION
 from floww.entrypoints.http.api.deployments import triggers_from
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
+    decoded_field,
     field,
     json_object,
     ok,
     op,
     optional_field,
     read_json,
+    run_as,
     services,
 )
 from floww.entrypoints.http.openapi import ref
@@ -32,10 +33,10 @@ async def sync_dev_triggers(request: Request) -> Response:
     doc = json_object(await read_json(request))
     specs = triggers_from(doc)
     session_id = optional_field(doc, "session_id", str, DEFAULT_SESSION)
-    urls = await run_in_threadpool(
-        dev_sessions.open_dev_session,
-        services(request).deps,
+    urls = await run_as(
+        request,
         principal,
+        dev_sessions.open_dev_session,
         request.path_params["workflow_id"],
         specs,
         session_id,
@@ -45,11 +46,9 @@ async def sync_dev_triggers(request: Request) -> Response:
 
 
 async def clear_dev_triggers(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
+    await call(
+        request,
         dev_sessions.close_dev_session,
-        services(request).deps,
-        principal,
         request.path_params["workflow_id"],
         request.path_params.get("session_id", DEFAULT_SESSION),
     )
@@ -57,11 +56,9 @@ async def clear_dev_triggers(request: Request) -> Response:
 
 
 async def renew_lease(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
+    await call(
+        request,
         dev_sessions.renew_dev_session,
-        services(request).deps,
-        principal,
         request.path_params["workflow_id"],
         request.path_params["session_id"],
     )
@@ -69,13 +66,7 @@ async def renew_lease(request: Request) -> Response:
 
 
 async def dev_token(request: Request) -> Response:
-    principal = await authenticate(request)
-    token = await run_in_threadpool(
-        triggers.issue_dev_token,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
-    )
+    token = await call(request, triggers.issue_dev_token, request.path_params["workflow_id"])
     return ok({"token": token}, 201)
 
 
@@ -83,18 +74,14 @@ async def reply(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
     token = field(doc, "token", str)
-    try:
-        result = wire.result_from_wire(field(doc, "result", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'result': {exc.message}", field="result") from None
-    await run_in_threadpool(
-        lambda: replies.reply_to_event(
-            services(request).deps,
-            principal,
-            execution_id=request.path_params["execution_id"],
-            token=token,
-            result=result,
-        )
+    result = decoded_field(doc, "result", wire.result_from_wire)
+    await run_as(
+        request,
+        principal,
+        replies.reply_to_event,
+        execution_id=request.path_params["execution_id"],
+        token=token,
+        result=result,
     )
     return Response(status_code=204)
 

@@ -6,12 +6,11 @@ POST /api/executions/{execution_id}/cancel   -> 200 the execution, now cancelled
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from floww.domain.usecases import execution_control
-from floww.entrypoints.http.codec import Doc, authenticate, execution_json, ok, op, services
+from floww.entrypoints.http.codec import Doc, call, execution_json, ok, op
 from floww.entrypoints.http.openapi import ref
 from floww.sdk.wire import spec_to_wire
 
@@ -19,34 +18,22 @@ __all__ = ["ROUTES"]
 
 
 async def rerun(request: Request) -> Response:
-    principal = await authenticate(request)
-    execution = await run_in_threadpool(
-        execution_control.rerun_execution,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
+    execution = await call(
+        request, execution_control.rerun_execution, request.path_params["execution_id"]
     )
     return ok(execution_json(execution, full=True), 201)
 
 
 async def cancel(request: Request) -> Response:
-    principal = await authenticate(request)
-    execution = await run_in_threadpool(
-        execution_control.cancel_execution,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
+    execution = await call(
+        request, execution_control.cancel_execution, request.path_params["execution_id"]
     )
     return ok(execution_json(execution, full=True))
 
 
 async def trigger(request: Request) -> Response:
-    principal = await authenticate(request)
-    spec = await run_in_threadpool(
-        execution_control.execution_trigger,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
+    spec = await call(
+        request, execution_control.execution_trigger, request.path_params["execution_id"]
     )
     return ok({"trigger": spec_to_wire(spec)})
 

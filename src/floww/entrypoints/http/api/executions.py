@@ -19,6 +19,7 @@ from floww.entrypoints.http.codec import (
     query_datetime,
     query_int,
     read_json,
+    run_as,
     services,
 )
 from floww.entrypoints.http.openapi import ref
@@ -28,22 +29,20 @@ __all__ = ["ROUTES"]
 
 async def list_executions(request: Request) -> Response:
     principal = await authenticate(request)
-    deps = services(request).deps
     workflow_id = request.path_params["workflow_id"]
     limit = query_int(request, "limit", 50, 1, queries.MAX_PAGE)
-    found = await run_in_threadpool(
-        lambda: queries.list_executions(
-            deps,
-            principal,
-            workflow_id,
-            status=request.query_params.get("status"),
-            limit=limit,
-            before=query_datetime(request, "before"),
-            since=query_datetime(request, "since"),
-            trigger_id=request.query_params.get("trigger_id"),
-        )
+    found = await run_as(
+        request,
+        principal,
+        queries.list_executions,
+        workflow_id,
+        status=request.query_params.get("status"),
+        limit=limit,
+        before=query_datetime(request, "before"),
+        since=query_datetime(request, "since"),
+        trigger_id=request.query_params.get("trigger_id"),
     )
-    labels = await run_in_threadpool(queries.trigger_labels, deps, principal, workflow_id)
+    labels = await run_as(request, principal, queries.trigger_labels, workflow_id)
     return ok(_page(found, limit, {workflow_id: labels}))
 
 
@@ -100,10 +99,10 @@ async def get_execution(request: Request) -> Response:
 async def invoke_manual(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    execution = await run_in_threadpool(
-        scheduling.invoke_manual,
-        services(request).deps,
+    execution = await run_as(
+        request,
         principal,
+        scheduling.invoke_manual,
         request.path_params["workflow_id"],
         request.path_params["name"],
         doc.get("input"),

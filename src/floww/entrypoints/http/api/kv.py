@@ -7,7 +7,6 @@ Execution tokens work on their own namespace; users add ``?namespace=<id>``.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,11 +15,12 @@ from floww.domain.usecases import kv
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     json_object,
     ok,
     op,
     read_json,
-    services,
+    run_as,
 )
 from floww.entrypoints.http.openapi import ref
 
@@ -30,11 +30,9 @@ _NAMESPACE = ("namespace", "string", "the namespace (users only; tokens know the
 
 
 async def list_items(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(
+    found = await call(
+        request,
         kv.kv_list,
-        services(request).deps,
-        principal,
         request.query_params.get("namespace"),
         request.query_params.get("prefix", ""),
     )
@@ -42,13 +40,8 @@ async def list_items(request: Request) -> Response:
 
 
 async def get_item(request: Request) -> Response:
-    principal = await authenticate(request)
-    item = await run_in_threadpool(
-        kv.kv_get,
-        services(request).deps,
-        principal,
-        request.query_params.get("namespace"),
-        request.path_params["key"],
+    item = await call(
+        request, kv.kv_get, request.query_params.get("namespace"), request.path_params["key"]
     )
     return ok({"key": item.key, "value": item.value, "updated_at": item.updated_at.isoformat()})
 
@@ -58,10 +51,10 @@ async def put_item(request: Request) -> Response:
     doc = json_object(await read_json(request))
     if "value" not in doc:
         raise InvalidInput("field 'value' is required", field="value")
-    item = await run_in_threadpool(
-        kv.kv_put,
-        services(request).deps,
+    item = await run_as(
+        request,
         principal,
+        kv.kv_put,
         request.query_params.get("namespace"),
         request.path_params["key"],
         doc["value"],
@@ -70,13 +63,8 @@ async def put_item(request: Request) -> Response:
 
 
 async def delete_item(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
-        kv.kv_delete,
-        services(request).deps,
-        principal,
-        request.query_params.get("namespace"),
-        request.path_params["key"],
+    await call(
+        request, kv.kv_delete, request.query_params.get("namespace"), request.path_params["key"]
     )
     return Response(status_code=204)
 

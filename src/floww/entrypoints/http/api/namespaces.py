@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,12 +10,13 @@ from floww.domain.usecases import queries, workflows
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     field,
     json_object,
     ok,
     op,
     read_json,
-    services,
+    run_as,
 )
 from floww.entrypoints.http.openapi import items_of
 
@@ -26,71 +26,48 @@ _NAMED = {"type": "object", "required": ["name"], "properties": {"name": {"type"
 
 
 async def list_namespaces(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(workflows.list_namespaces, services(request).deps, principal)
+    found = await call(request, workflows.list_namespaces)
     return ok({"items": unstructure(found)})
 
 
 async def create_namespace(request: Request) -> Response:
     principal = await authenticate(request)
     name = field(json_object(await read_json(request)), "name", str)
-    made = await run_in_threadpool(
-        workflows.create_namespace, services(request).deps, principal, name
-    )
+    made = await run_as(request, principal, workflows.create_namespace, name)
     return ok(unstructure(made), 201)
 
 
 async def get_namespace(request: Request) -> Response:
-    principal = await authenticate(request)
-    namespace = await run_in_threadpool(
-        queries.get_namespace,
-        services(request).deps,
-        principal,
-        request.path_params["namespace_id"],
-    )
+    namespace = await call(request, queries.get_namespace, request.path_params["namespace_id"])
     return ok(unstructure(namespace))
 
 
 async def list_workflows(request: Request) -> Response:
     principal = await authenticate(request)
-    deps, namespace_id = services(request).deps, request.path_params["namespace_id"]
-    name = request.query_params.get("name")
+    namespace_id, name = request.path_params["namespace_id"], request.query_params.get("name")
     if name is not None:
-        found = await run_in_threadpool(queries.find_workflow, deps, principal, namespace_id, name)
+        found = await run_as(request, principal, queries.find_workflow, namespace_id, name)
         return ok({"items": [unstructure(found)] if found else []})
-    listed = await run_in_threadpool(workflows.list_workflows, deps, principal, namespace_id)
+    listed = await run_as(request, principal, workflows.list_workflows, namespace_id)
     return ok({"items": unstructure(listed)})
 
 
 async def create_workflow(request: Request) -> Response:
     principal = await authenticate(request)
     name = field(json_object(await read_json(request)), "name", str)
-    made = await run_in_threadpool(
-        workflows.create_workflow,
-        services(request).deps,
-        principal,
-        request.path_params["namespace_id"],
-        name,
+    made = await run_as(
+        request, principal, workflows.create_workflow, request.path_params["namespace_id"], name
     )
     return ok(unstructure(made), 201)
 
 
 async def get_workflow(request: Request) -> Response:
-    principal = await authenticate(request)
-    workflow = await run_in_threadpool(
-        queries.get_workflow, services(request).deps, principal, request.path_params["workflow_id"]
-    )
+    workflow = await call(request, queries.get_workflow, request.path_params["workflow_id"])
     return ok(unstructure(workflow))
 
 
 async def delete_workflow(request: Request) -> Response:
-    principal = await authenticate(request)
-    await run_in_threadpool(
-        workflows.delete_workflow,
-        services(request).deps,
-        principal,
-        request.path_params["workflow_id"],
-    )
+    await call(request, workflows.delete_workflow, request.path_params["workflow_id"])
     return Response(status_code=204)
 
 

@@ -17,11 +17,13 @@ from floww.domain.usecases import providers, queries
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     field,
     json_object,
     ok,
     op,
     read_json,
+    run_as,
     services,
 )
 from floww.entrypoints.http.openapi import items_of, ref
@@ -68,11 +70,9 @@ async def get_provider_type(request: Request) -> Response:
 
 
 async def list_providers(request: Request) -> Response:
-    principal = await authenticate(request)
-    found = await run_in_threadpool(
+    found = await call(
+        request,
         queries.list_providers,
-        services(request).deps,
-        principal,
         request.path_params["namespace_id"],
         services(request).fields_for,
     )
@@ -103,23 +103,20 @@ async def put_provider(request: Request) -> Response:
 
 async def delete_provider(request: Request) -> Response:
     principal = await authenticate(request)
-    await run_in_threadpool(
-        lambda: providers.remove_provider(
-            services(request).deps,
-            principal,
-            namespace_id=request.path_params["namespace_id"],
-            ref=_ref(request),
-        )
+    await run_as(
+        request,
+        principal,
+        providers.remove_provider,
+        namespace_id=request.path_params["namespace_id"],
+        ref=_ref(request),
     )
     return Response(status_code=204)
 
 
 async def provider_configs(request: Request) -> Response:
-    principal = await authenticate(request)
-    configs = await run_in_threadpool(
+    configs = await call(
+        request,
         queries.provider_configs,
-        services(request).deps,
-        principal,
         request.path_params["namespace_id"],
         services(request).fields_for,
     )

@@ -4,22 +4,20 @@ recorded; 404 for any token but the execution's own; 409 when its outcome is rec
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from floww.domain.errors import InvalidInput
 from floww.domain.usecases.reports import report_execution
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    decoded_field,
     execution_json,
-    field,
     json_object,
     ok,
     op,
     read_json,
-    services,
+    run_as,
 )
 from floww.entrypoints.http.openapi import ref
 from floww.sdk import wire
@@ -30,16 +28,9 @@ __all__ = ["ROUTES"]
 async def report(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
-    try:
-        result = wire.result_from_wire(field(doc, "result", dict))
-    except InvalidInput as exc:
-        raise InvalidInput(f"field 'result': {exc.message}", field="result") from None
-    execution = await run_in_threadpool(
-        report_execution,
-        services(request).deps,
-        principal,
-        request.path_params["execution_id"],
-        result,
+    result = decoded_field(doc, "result", wire.result_from_wire)
+    execution = await run_as(
+        request, principal, report_execution, request.path_params["execution_id"], result
     )
     return ok(execution_json(execution, full=True))
 

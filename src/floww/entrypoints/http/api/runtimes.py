@@ -3,7 +3,6 @@ an image already in the registry."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,26 +12,22 @@ from floww.domain.usecases import deployments, queries
 from floww.entrypoints.http.codec import (
     Doc,
     authenticate,
+    call,
     field,
     json_object,
     ok,
     op,
     read_json,
-    services,
+    run_as,
 )
 
 __all__ = ["ROUTES"]
 
 
 async def find_runtime(request: Request) -> Response:
-    principal = await authenticate(request)
     spec_hash = request.path_params["spec_hash"]
-    runtime = await run_in_threadpool(
-        queries.find_runtime,
-        services(request).deps,
-        principal,
-        request.path_params["namespace_id"],
-        spec_hash,
+    runtime = await call(
+        request, queries.find_runtime, request.path_params["namespace_id"], spec_hash
     )
     if runtime is None:
         raise NotFound("runtime", spec_hash)
@@ -43,14 +38,13 @@ async def create_runtime(request: Request) -> Response:
     principal = await authenticate(request)
     doc = json_object(await read_json(request))
     spec_hash, image_ref = field(doc, "spec_hash", str), field(doc, "image_ref", str)
-    runtime = await run_in_threadpool(
-        lambda: deployments.create_runtime(
-            services(request).deps,
-            principal,
-            namespace_id=request.path_params["namespace_id"],
-            spec_hash=spec_hash,
-            image_ref=image_ref,
-        )
+    runtime = await run_as(
+        request,
+        principal,
+        deployments.create_runtime,
+        namespace_id=request.path_params["namespace_id"],
+        spec_hash=spec_hash,
+        image_ref=image_ref,
     )
     return ok(unstructure(runtime), 201)
 

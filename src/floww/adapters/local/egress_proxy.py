@@ -1,0 +1,242 @@
+"""The egress proxy of sandboxed workers: HTTP requests out to the internet, nowhere else.
+
+``EgressProxy.serve`` answers one client connection as an HTTP forward proxy:
+
+- ``CONNECT host:port`` (https, or any protocol over TLS) opens a tunnel: ``200 Connection
+  established``, then bytes both ways until either side closes;
+- a request in absolute form (``GET http://host[:port]/path HTTP/1.1``) is sent on to the
+  destination in origin form, with ``Connection: close`` and without the ``Proxy-*``
+  headers, and the answer relayed back; one request per connection.
+
+The proxy resolves the destination itself and connects only to an address its
+``EgressRules`` accept, so a name cannot point it at a refused address after the check (DNS
+rebinding): where none of the addresses is accepted it answers ``403`` with the reason as the
+body. ``400`` for a request it cannot read (origin form, another scheme, no port), ``431`` for
+a head over ``MAX_HEAD_BYTES``, ``502`` when the name does not resolve or no address answers,
+``504`` when connecting takes longer than ``connect_timeout``; a head that does not arrive
+within ``head_timeout`` closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import urllib.parse
+from collections.abc import Awaitable, Callable
+
+from floww.adapters.local.egress_rules import Address, EgressRules
+from floww.adapters.local.sandbox_relay import relay
+
+__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "refuse"]
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 64 * 1024
+# How long, and how much of a request, a refusal reads before it closes.
+_LINGER_S = 2.0
+_LINGER_BYTES = 1024 * 1024
+# The headers a proxy consumes or that describe the client's connection to it.
+_HOP_HEADERS = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"proxy-authorization",
+    b"proxy-authenticate",
+    b"te",
+    b"trailer",
+    b"upgrade",
+}
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+Resolve = Callable[[str, int], Awaitable[list[Address]]]
+
+
+class _Answer(Exception):
+    """The proxy answers the client with ``status`` and ``reason`` and closes."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def _resolve(host: str, port: int) -> list[Address]:
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[Address] = []
+    for _family, _type, _proto, _name, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+class EgressProxy:
+    """Serves the proxy protocol under ``rules``; ``resolve`` replaces name resolution (the
+    system's, by default)."""
+
+    def __init__(
+        self,
+        rules: EgressRules,
+        *,
+        resolve: Resolve | None = None,
+        connect_timeout: float = 10.0,
+        head_timeout: float = 30.0,
+    ) -> None:
+        self.rules = rules
+        self._resolve = resolve or _resolve
+        self._connect_timeout = connect_timeout
+        self._head_timeout = head_timeout
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one client connection (its ``reader`` should be limited to
+        ``MAX_HEAD_BYTES``)."""
+        try:
+            try:
+                head = await asyncio.wait_for(
+                    reader.readuntil(b"\r\n\r\n"), timeout=self._head_timeout
+                )
+            except asyncio.LimitOverrunError:
+                raise _Answer(431, "the request's head is too large") from None
+            except (asyncio.IncompleteReadError, TimeoutError, OSError):
+                writer.close()
+                return
+            method, target, lines = _request_line(head)
+            if method == b"CONNECT":
+                host, port = _authority(target.decode("latin-1"))
+                upstream = await self._open(host, port)
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                host, port, path = _absolute(target.decode("latin-1"))
+                upstream = await self._open(host, port)
+                upstream[1].write(_forwarded(method, path, host, port, lines))
+        except _Answer as answer:
+            await refuse(reader, writer, answer.status, answer.reason)
+            return
+        await relay((reader, writer), upstream)
+
+    async def _open(
+        self, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the first accepted address of ``host`` that answers."""
+        try:
+            addresses = await self._resolve(host, port)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise _Answer(502, f"{host} could not be resolved: {exc}") from None
+        refusals = []
+        accepted = []
+        for address in addresses:
+            why = self.rules.refusal(host, address)
+            if why is None:
+                accepted.append(address)
+            else:
+                refusals.append(why)
+        if not accepted:
+            reason = refusals[0] if refusals else f"{host} has no address"
+            log.info("egress refused: %s", reason)
+            raise _Answer(403 if refusals else 502, reason)
+        failures = []
+        for address in accepted:
+            try:
+                return await asyncio.wait_for(
+                    asyncio.open_connection(str(address), port), timeout=self._connect_timeout
+                )
+            except TimeoutError:
+                failures.append(f"{address} did not answer within {self._connect_timeout:g} s")
+            except OSError as exc:
+                failures.append(f"{address}: {exc.strerror or exc}")
+        timed_out = all("did not answer" in f for f in failures)
+        raise _Answer(
+            504 if timed_out else 502, f"{host}:{port} could not be reached: " + "; ".join(failures)
+        )
+
+
+def _request_line(head: bytes) -> tuple[bytes, bytes, list[bytes]]:
+    first, *lines = head[:-4].split(b"\r\n")
+    parts = first.split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        raise _Answer(400, "this is an HTTP/1.1 forward proxy: the request line is not HTTP/1.x")
+    return parts[0].upper(), parts[1], lines
+
+
+def _authority(target: str) -> tuple[str, int]:
+    """``host:port`` of a ``CONNECT`` (``[v6]:port`` for an IPv6 address)."""
+    host, sep, port = target.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _Answer(400, f"CONNECT needs host:port, not {target!r}")
+    return host, int(port)
+
+
+def _absolute(target: str) -> tuple[str, int, str]:
+    """Host, port and origin-form path of an absolute-form ``http://`` target."""
+    if not target.lower().startswith("http://"):
+        raise _Answer(
+            400,
+            "this is a forward proxy: send absolute http:// URLs, and CONNECT host:port for "
+            f"https (not {target[:80]!r})",
+        )
+    try:
+        url = urllib.parse.urlsplit(target)
+        port = url.port or 80
+    except ValueError as exc:
+        raise _Answer(400, f"the URL {target[:80]!r} cannot be read: {exc}") from None
+    if not url.hostname:
+        raise _Answer(400, f"the URL {target[:80]!r} names no host")
+    path = url.path or "/"
+    if url.query:
+        path += "?" + url.query
+    return url.hostname, port, path
+
+
+def _forwarded(method: bytes, path: str, host: str, port: int, lines: list[bytes]) -> bytes:
+    named = [h for line in lines if (h := line.split(b":", 1)[0].strip().lower())]
+    dropped = set(_HOP_HEADERS)
+    for line in lines:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"connection":
+            dropped.update(v.strip().lower() for v in value.split(b","))
+    kept = [line for line in lines if line.split(b":", 1)[0].strip().lower() not in dropped]
+    if b"host" not in named:
+        shown = f"[{host}]" if ":" in host else host
+        kept.insert(0, f"Host: {shown}{'' if port == 80 else f':{port}'}".encode("latin-1"))
+    first = method + b" " + path.encode("latin-1") + b" HTTP/1.1"
+    return b"\r\n".join([first, *kept, b"Connection: close", b"", b""])
+
+
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    status: int,
+    reason: str,
+    speaker: str = "floww egress proxy",
+) -> None:
+    """Answer ``status`` with ``reason`` (said by ``speaker``) as a plain-text body, and close
+    once the client has (for a moment at most): closing with its request unread would reset
+    the connection, and the client could lose the answer."""
+    body = f"{speaker}: {reason}\n".encode()
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode("latin-1")
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+        writer.write(head + body)
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(_LINGER_S):
+            left = _LINGER_BYTES
+            while left > 0 and (unread := await reader.read(min(left, 65536))):
+                left -= len(unread)
+    writer.close()

@@ -1,0 +1,257 @@
+"""The server's side of a sandbox's network on real sockets: the egress proxy and the API relay
+behind their unix sockets (``SandboxNetwork``), with stand-in servers on loopback, and the
+bound on connections one uid holds through them.
+
+Loopback is refused by default; the allow-list admits ``127.0.0.2`` so a success path runs
+without the internet. A handler in a real sandbox goes through them in
+tests/integration/test_sandbox_network.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from floww.adapters.local.egress_proxy import EgressProxy
+from floww.adapters.local.egress_rules import Address, EgressRules
+from floww.adapters.local.uplink import SandboxNetwork, Uplink
+from tests.integration.lifecycle import wait_until
+
+pytestmark = pytest.mark.integration
+
+ALLOWED = "127.0.0.2"
+NAMES = {"metadata.example": "169.254.169.254", "allowed.example": ALLOWED}
+
+
+class StandIn(socketserver.ThreadingTCPServer):
+    """A loopback server answering each request with what it received; ``heads`` keeps them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str) -> None:
+        self.heads: list[bytes] = []
+        super().__init__((host, 0), _Echo)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _Echo(socketserver.StreamRequestHandler):
+    server: StandIn
+
+    def handle(self) -> None:
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = self.rfile.readline()
+            if not line:
+                return
+            head += line
+        if head.startswith(b"RAW"):  # a tunnel: echo bytes until the client closes
+            self.wfile.write(b"echo:" + head)
+            while data := self.request.recv(4096):
+                self.request.sendall(data)
+            return
+        self.server.heads.append(head)
+        body = b"stand-in saw " + head.split(b"\r\n")[0]
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (len(body), body)
+        )
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[dict[str, StandIn]]:
+    servers = {"loopback": StandIn("127.0.0.1"), "allowed": StandIn(ALLOWED)}
+    for server in servers.values():
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield servers
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+async def resolve(host: str, port: int) -> list[Address]:
+    """``NAMES``, else the system's resolver (``localhost`` from /etc/hosts); ``.example``
+    names it does not know never reach DNS."""
+    if host in NAMES:
+        return [ipaddress.ip_address(NAMES[host])]
+    if host.endswith(".example"):
+        raise OSError(f"no such name: {host}")
+    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in found]
+
+
+@pytest.fixture
+def uplink(tmp_path: Path, stand_ins: dict[str, StandIn]) -> Iterator[Uplink]:
+    rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
+    proxy = EgressProxy(rules, resolve=resolve, connect_timeout=2, head_timeout=2)
+    network = SandboxNetwork(("0.0.0.0", stand_ins["loopback"].port), proxy)
+    yield network.start(tmp_path / "uplink")
+    network.close()
+
+
+def exchange(path: str, data: bytes) -> bytes:
+    """Send ``data`` on a new connection to the unix socket ``path``; all it answers."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(path)
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def status_and_body(answer: bytes) -> tuple[int, str]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body.decode()
+
+
+def test_loopback_is_refused_and_nothing_is_sent_there(
+    uplink: Uplink, stand_ins: dict[str, StandIn]
+) -> None:
+    port = stand_ins["loopback"].port
+    for target in (f"http://127.0.0.1:{port}/", f"http://localhost:{port}/"):
+        answer = exchange(uplink.egress_socket, f"GET {target} HTTP/1.1\r\n\r\n".encode())
+        status, body = status_and_body(answer)
+        assert status == 403, answer
+        assert "a loopback address" in body, body
+    status, body = status_and_body(
+        exchange(uplink.egress_socket, b"CONNECT 127.0.0.1:5432 HTTP/1.1\r\n\r\n")
+    )
+    assert status == 403 and "127.0.0.1, a loopback address" in body, body
+    assert stand_ins["loopback"].heads == []
+
+
+def test_a_name_is_judged_by_the_address_it_resolves_to(uplink: Uplink) -> None:
+    request = b"GET http://metadata.example/latest/meta-data/ HTTP/1.1\r\n\r\n"
+    status, body = status_and_body(exchange(uplink.egress_socket, request))
+    assert status == 403
+    assert "metadata.example resolves to 169.254.169.254, a link-local address" in body
+    assert "FLOWW_SANDBOX_EGRESS_ALLOW" in body
+
+
+def test_an_allowed_destination_gets_the_request_in_origin_form(
+    uplink: Uplink, stand_ins: dict[str, StandIn]
+) -> None:
+    port = stand_ins["allowed"].port
+    request = (
+        f"POST http://allowed.example:{port}/hook?x=1 HTTP/1.1\r\n"
+        f"Host: allowed.example:{port}\r\n"
+        "Proxy-Authorization: Basic c2VjcmV0\r\n"
+        "Proxy-Connection: keep-alive\r\n"
+        "Connection: keep-alive, X-Hop\r\n"
+        "X-Hop: dropped\r\n"
+        "Content-Length: 5\r\n\r\nhello"
+    ).encode()
+    status, body = status_and_body(exchange(uplink.egress_socket, request))
+    assert status == 200, body
+    assert body == "stand-in saw POST /hook?x=1 HTTP/1.1"
+    (head,) = stand_ins["allowed"].heads
+    lines = head.decode().split("\r\n")
+    assert f"Host: allowed.example:{port}" in lines and "Connection: close" in lines
+    assert not [h for h in lines if h.lower().startswith(("proxy-", "x-hop", "connection: k"))]
+
+
+def test_connect_tunnels_bytes_both_ways_to_an_allowed_destination(
+    uplink: Uplink, stand_ins: dict[str, StandIn]
+) -> None:
+    port = stand_ins["allowed"].port
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(10)
+        conn.connect(uplink.egress_socket)
+        conn.sendall(f"CONNECT {ALLOWED}:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        established = conn.recv(4096)
+        assert established.startswith(b"HTTP/1.1 200 "), established
+        conn.sendall(b"RAW\r\n\r\n")
+        assert conn.recv(4096) == b"echo:RAW\r\n\r\n"
+        conn.sendall(b"ping")
+        assert conn.recv(4096) == b"ping"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "said"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "absolute http:// URLs"),
+        (b"GET https://example.com/ HTTP/1.1\r\n\r\n", 400, "CONNECT host:port for https"),
+        (b"CONNECT example.com HTTP/1.1\r\n\r\n", 400, "CONNECT needs host:port"),
+        (b"HELLO\r\n\r\n", 400, "not HTTP/1.x"),
+        (b"GET http://nowhere.example/ HTTP/1.1\r\n\r\n", 502, "could not be resolved"),
+        (b"GET http://" + ALLOWED.encode() + b":1/ HTTP/1.1\r\n\r\n", 502, "could not be reached"),
+        (b"GET http://x/ HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", 431, "too large"),
+    ],
+)
+def test_what_the_proxy_cannot_serve_gets_a_status_and_a_sentence(
+    uplink: Uplink, request_bytes: bytes, status: int, said: str
+) -> None:
+    got, body = status_and_body(exchange(uplink.egress_socket, request_bytes))
+    assert got == status and said in body, body
+    assert body.startswith("floww egress proxy: ")
+
+
+def test_the_api_socket_reaches_the_server_and_nothing_else(
+    uplink: Uplink, stand_ins: dict[str, StandIn]
+) -> None:
+    # The server listens on every interface (0.0.0.0): the relay reaches it on loopback.
+    answer = exchange(uplink.api_socket, b"GET /api/kv/x HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status_and_body(answer) == (200, "stand-in saw GET /api/kv/x HTTP/1.1")
+    assert len(stand_ins["loopback"].heads) == 1
+    answer = exchange(uplink.api_socket, b"GET http://127.0.0.2/ HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert stand_ins["allowed"].heads == [], "the API socket is no proxy"
+
+
+def test_one_uid_holds_a_bounded_number_of_connections(
+    tmp_path: Path, stand_ins: dict[str, StandIn]
+) -> None:
+    rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
+    network = SandboxNetwork(("127.0.0.1", 9), EgressProxy(rules), connections_per_uid=2)
+    uplink = network.start(tmp_path / "uplink")
+    port = stand_ins["allowed"].port
+
+    def tunnel() -> socket.socket:
+        conn = socket.socket(socket.AF_UNIX)
+        conn.settimeout(10)
+        conn.connect(uplink.egress_socket)
+        conn.sendall(f"CONNECT {ALLOWED}:{port} HTTP/1.1\r\n\r\n".encode())
+        return conn
+
+    try:
+        held = [tunnel(), tunnel()]
+        for conn in held:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200 ")
+        status, body = status_and_body(exchange(uplink.api_socket, b"GET / HTTP/1.1\r\n\r\n"))
+        assert status == 503 and "hold 2 connections" in body, body
+        assert body.startswith("floww sandbox uplink: ")
+        held.pop().close()
+
+        def established() -> bool:  # once the closed tunnel's slot is free
+            conn = tunnel()
+            if conn.recv(4096).startswith(b"HTTP/1.1 200 "):
+                held.append(conn)
+                return True
+            conn.close()
+            return False
+
+        assert wait_until(established, 10)
+    finally:
+        for conn in held:
+            conn.close()
+        network.close()
+
+
+def test_the_sockets_are_connectable_by_any_uid_inside_an_owner_only_folder(
+    uplink: Uplink,
+) -> None:
+    folder = Path(uplink.api_socket).parent
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for path in (uplink.api_socket, uplink.egress_socket):
+        assert Path(path).stat().st_mode & 0o777 == 0o666
