@@ -284,7 +284,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         return _ensure_admin(deps, identity, settings.home)
 
     return ServerAdapters(
-        repo=SqlWorkflowRepo(engine, box),
+        repo=SqlWorkflowRepo(engine, box, durable=settings.pg_synchronous_commit),
         host=host,
         realtime=hub,
         published=published,

@@ -45,6 +45,8 @@ class Settings:
     port: int = 8000
     public_url: str = ""
     database_url: str = attrs.field(default="", repr=False)  # may hold a password
+    # execution writes wait for PostgreSQL's WAL flush (docs/performance.md, "Durability")
+    pg_synchronous_commit: bool = True
     production: bool = False
     profile: str = "embedded"
     function_host: str = "local"
@@ -140,6 +142,7 @@ class Settings:
             "port": int,
             "public_url": str,
             "database_url": str,
+            "pg_synchronous_commit": _bool,
             "production": _bool,
             "profile": str,
             "function_host": str,

@@ -12,8 +12,12 @@ path), and run on DBAPI connections kept for the purpose:
   WAL and the pragmas on SQLite) and detached from its pool, which keeps its capacity for the
   rest of the server; at most ``KEEP`` idle ones are kept, each used by one thread at a time;
 - a write transaction on SQLite begins with ``BEGIN IMMEDIATE`` under the same in-process
-  write lock as every other writer (``Transactions``); on PostgreSQL it is the driver's
-  implicit transaction, committed or rolled back here;
+  write lock as every other writer (``Transactions``); on PostgreSQL, where each statement is
+  a round trip, one write runs alone in autocommit (it commits itself: one round trip, not
+  three) and several run between ``BEGIN`` and ``COMMIT``;
+- with ``durable=False`` (PostgreSQL only, ``FLOWW_PG_SYNCHRONOUS_COMMIT=off``) these writes
+  do not wait for the WAL flush (``synchronous_commit = off``): see docs/performance.md for
+  what that risks;
 - reads run in autocommit (one statement is atomic by itself): no ``BEGIN``/``COMMIT``;
 - DBAPI errors are translated as ``Transactions`` translates SQLAlchemy's: integrity ->
   ``Conflict``, data -> ``InvalidInput``, anything else -> ``Unavailable`` (and the
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +45,9 @@ __all__ = ["DirectConnections", "Prepared"]
 
 KEEP = 32
 """Idle DBAPI connections kept for reuse; more are opened under a burst and closed after."""
+
+PING_AFTER_IDLE_S = 5.0
+"""A PostgreSQL connection idle longer than this is pinged before use."""
 
 
 class Prepared:
@@ -80,65 +88,67 @@ class DirectConnections:
     """DBAPI connections of ``engine`` for the statements above; ``write_lock`` is the
     in-process lock SQLite writers share (``None`` on PostgreSQL)."""
 
-    def __init__(self, engine: Engine, write_lock: threading.Lock | None) -> None:
+    def __init__(
+        self, engine: Engine, write_lock: threading.Lock | None, *, durable: bool = True
+    ) -> None:
         self._engine = engine
+        self._durable = durable
         self._sqlite = engine.dialect.name == "sqlite"
         self._write_lock = write_lock
         dbapi = engine.dialect.dbapi
         assert dbapi is not None
         self._dbapi = dbapi
         self._lock = threading.Lock()
-        self._idle_writers: list[Any] = []
-        self._idle_readers: list[Any] = []
+        self._idle_writers: list[tuple[Any, Any]] = []  # (connection, its cursor)
+        self._idle_readers: list[tuple[Any, Any]] = []
+        self._used: dict[int, float] = {}  # id(connection) -> when it was last given back
         self._closed = False
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        """A write transaction: yields a DBAPI cursor; commits when the block ends, rolls
-        back when it raises."""
+    def write(self, statements: int = 2) -> Iterator[Any]:
+        """A write transaction for ``statements`` statements: yields a DBAPI cursor; commits
+        when the block ends, rolls back when it raises."""
         lock = self._write_lock if self._write_lock is not None else contextlib.nullcontext()
         with lock:
-            connection = self._take(self._idle_writers, autocommit=False)
+            kept = self._take(self._idle_writers, writer=True)
+            cursor = kept[1]
+            # one statement on PostgreSQL commits itself (autocommit): no transaction around it
+            explicit = self._sqlite or statements > 1
             healthy = False
             try:
                 with self._translated():
-                    cursor = connection.cursor()
+                    if explicit:
+                        cursor.execute("BEGIN IMMEDIATE" if self._sqlite else "BEGIN")
                     try:
-                        if self._sqlite:
-                            cursor.execute("BEGIN IMMEDIATE")
-                        try:
-                            yield cursor
-                        except BaseException:
+                        yield cursor
+                    except BaseException:
+                        if explicit:
                             with contextlib.suppress(self._dbapi.Error):
-                                self._rollback(connection, cursor)
-                            raise
-                        self._commit(connection, cursor)
-                    finally:
-                        cursor.close()
+                                cursor.execute("ROLLBACK")
+                        raise
+                    if explicit:
+                        cursor.execute("COMMIT")
                 healthy = True
             except (Conflict, InvalidInput):
                 healthy = True  # the statement was refused; the connection is fine
                 raise
             finally:
-                self._give_back(self._idle_writers, connection, healthy)
+                self._give_back(self._idle_writers, kept, healthy)
 
     def scalar(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         """The first column of the first row ``prepared`` reads, or ``None``."""
-        connection = self._take(self._idle_readers, autocommit=True)
+        kept = self._take(self._idle_readers, writer=False)
         healthy = False
         try:
             with self._translated():
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(prepared.sql, prepared.params(values))
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                cursor = kept[1]
+                cursor.execute(prepared.sql, prepared.params(values))
+                row = cursor.fetchone()
             healthy = True
             return None if row is None else row[0]
         finally:
-            self._give_back(self._idle_readers, connection, healthy)
+            self._give_back(self._idle_readers, kept, healthy)
 
     def close(self) -> None:
         """Close every idle connection; those in use are closed as they come back."""
@@ -146,44 +156,51 @@ class DirectConnections:
             self._closed = True
             idle = self._idle_writers + self._idle_readers
             self._idle_writers, self._idle_readers = [], []
-        for connection in idle:
+        for connection, _cursor in idle:
             with contextlib.suppress(Exception):
                 connection.close()
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _take(self, idle: list[Any], *, autocommit: bool) -> Any:
+    def _take(self, idle: list[tuple[Any, Any]], *, writer: bool) -> tuple[Any, Any]:
+        """An idle (connection, cursor) pair, or a new one. On PostgreSQL a connection idle
+        for more than ``PING_AFTER_IDLE_S`` is pinged first and replaced when the server
+        dropped it (a restart, an idle timeout), as the engine's pool does."""
         with self._lock:
-            if idle:
-                return idle.pop()
+            kept = idle.pop() if idle else None
+        if kept is not None:
+            if self._sqlite or time.monotonic() - self._used.get(id(kept[0]), 0.0) < (
+                PING_AFTER_IDLE_S
+            ):
+                return kept
+            try:
+                kept[1].execute("SELECT 1")
+                kept[1].fetchall()
+                return kept
+            except self._dbapi.Error:
+                with contextlib.suppress(Exception):
+                    kept[0].close()
         with self._translated():
             proxied = self._engine.raw_connection()
             connection: Any = proxied.driver_connection
             proxied.detach()  # ours from now on: the pool's slot is free again
-        if not self._sqlite:
-            connection.autocommit = autocommit
-        return connection
+            if not self._sqlite:
+                connection.autocommit = True  # transactions are begun explicitly (write)
+                if writer and not self._durable:
+                    connection.execute("SET synchronous_commit TO off")
+            return connection, connection.cursor()
 
-    def _give_back(self, idle: list[Any], connection: Any, healthy: bool) -> None:
+    def _give_back(self, idle: list[tuple[Any, Any]], kept: tuple[Any, Any], healthy: bool) -> None:
         if healthy:
             with self._lock:
                 if not self._closed and len(idle) < KEEP:
-                    idle.append(connection)
+                    self._used[id(kept[0])] = time.monotonic()
+                    idle.append(kept)
                     return
+        with self._lock:
+            self._used.pop(id(kept[0]), None)
         with contextlib.suppress(Exception):
-            connection.close()
-
-    def _commit(self, connection: Any, cursor: Any) -> None:
-        if self._sqlite:
-            cursor.execute("COMMIT")
-        else:
-            connection.commit()
-
-    def _rollback(self, connection: Any, cursor: Any) -> None:
-        if self._sqlite:
-            cursor.execute("ROLLBACK")
-        else:
-            connection.rollback()
+            kept[0].close()
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:

@@ -143,6 +143,8 @@ def _postgresql_engine(url: URL) -> Engine:
         pool_size=_PG_POOL_SIZE,
         max_overflow=_PG_POOL_SIZE,
         connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
+        # positional parameters: psycopg binds a list without parsing named placeholders
+        paramstyle="format",
     )
 
     @event.listens_for(engine, "checkout")

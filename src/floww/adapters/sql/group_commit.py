@@ -41,13 +41,13 @@ class _Write(Generic[T]):
 
 
 class GroupCommit:
-    """Runs ``op(handle)`` inside a write transaction ``begin()`` opens (the handle is what it
-    yields: a connection, a cursor), shared with the writes other threads make at the same
-    time. ``leaders`` groups are committed at once: 1 on SQLite (one writer at a time anyway),
-    more on PostgreSQL (``POSTGRESQL_LEADERS``), whose commits wait for the disk and flush
-    together. Safe to share between threads."""
+    """Runs ``op(handle)`` inside a write transaction ``begin(n)`` opens for ``n`` writes
+    (the handle is what it yields: a connection, a cursor), shared with the writes other
+    threads make at the same time. ``leaders`` groups are committed at once: 1 on SQLite (one
+    writer at a time anyway), more on PostgreSQL (``POSTGRESQL_LEADERS``), whose commits wait
+    for the disk and flush together. Safe to share between threads."""
 
-    def __init__(self, begin: Callable[[], AbstractContextManager[Any]], leaders: int) -> None:
+    def __init__(self, begin: Callable[[int], AbstractContextManager[Any]], leaders: int) -> None:
         self._begin = begin
         self._queue: list[_Write[object]] = []
         self._queue_lock = threading.Lock()
@@ -73,7 +73,7 @@ class GroupCommit:
 
     def _commit(self, group: list[_Write[object]]) -> None:
         try:
-            with self._begin() as conn:
+            with self._begin(len(group)) as conn:
                 results = [item.op(conn) for item in group]
         except BaseException as error:
             if len(group) == 1:
@@ -89,7 +89,7 @@ class GroupCommit:
 
     def _alone(self, item: _Write[object]) -> None:
         try:
-            with self._begin() as conn:
+            with self._begin(1) as conn:
                 item.result = item.op(conn)
         except BaseException as error:
             item.error = error

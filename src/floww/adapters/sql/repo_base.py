@@ -33,12 +33,13 @@ class _HotStatements:
 
 class SqlRepoBase:
     """Holds the ``Transactions`` of ``engine``, the DBAPI connections and statements of the
-    webhook path with a ``GroupCommit`` over them for its execution writes (``direct.py``),
-    and the ``secret_box`` that seals provider configs."""
+    webhook path with a ``GroupCommit`` over them for its execution writes (``direct.py``;
+    ``durable=False`` lets them skip PostgreSQL's flush), and the ``secret_box`` that seals
+    provider configs."""
 
-    def __init__(self, engine: Engine, secret_box: SecretBox) -> None:
+    def __init__(self, engine: Engine, secret_box: SecretBox, *, durable: bool = True) -> None:
         self._tx = Transactions(engine)
-        self._direct = DirectConnections(engine, self._tx.write_lock)
+        self._direct = DirectConnections(engine, self._tx.write_lock, durable=durable)
         self._hot = _HotStatements(engine)
         leaders = 1 if self._tx.dialect == "sqlite" else POSTGRESQL_LEADERS
         self._group = GroupCommit(self._direct.write, leaders)

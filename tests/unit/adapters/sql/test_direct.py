@@ -74,7 +74,7 @@ def test_a_failed_connection_is_not_used_again(tmp_path: Path) -> None:
     engine, _tx, direct = _setup(tmp_path)
     count = Prepared(engine, select(things.c.id).where(things.c.id == 1))
     assert direct.scalar(count, {}) is None
-    [kept] = direct._idle_readers
+    [(kept, _cursor)] = direct._idle_readers
     kept.close()  # as a database restart would leave it
     with pytest.raises(Unavailable):
         direct.scalar(count, {})

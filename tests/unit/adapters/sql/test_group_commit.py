@@ -22,7 +22,7 @@ def test_concurrent_writes_commit_and_errors_stay_with_their_writer(tmp_path: Pa
     engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
     metadata.create_all(engine)
     tx = Transactions(engine)
-    group = GroupCommit(tx.write, leaders=1)
+    group = GroupCommit(lambda _n: tx.write(), leaders=1)
     outcomes: dict[int, object] = {}
     start = threading.Barrier(24)
 
@@ -54,7 +54,7 @@ def test_concurrent_writes_commit_and_errors_stay_with_their_writer(tmp_path: Pa
 def test_an_error_raised_by_the_write_reaches_its_writer(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
     metadata.create_all(engine)
-    group = GroupCommit(Transactions(engine).write, leaders=1)
+    group = GroupCommit(lambda _n: Transactions(engine).write(), leaders=1)
 
     def refuse(_conn: object) -> None:
         raise Conflict("no")
@@ -69,7 +69,7 @@ def test_several_leaders_commit_every_write_once(tmp_path: Path) -> None:
     """Leaders committing at once (as on PostgreSQL): every write is committed exactly once."""
     engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
     metadata.create_all(engine)
-    group = GroupCommit(Transactions(engine).write, leaders=4)
+    group = GroupCommit(lambda _n: Transactions(engine).write(), leaders=4)
     start = threading.Barrier(32)
 
     def writer(n: int) -> None:
