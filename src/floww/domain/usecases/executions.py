@@ -67,14 +67,15 @@ def new_execution(
     started: bool = False,
 ) -> Execution:
     """Durably record a RECEIVED execution (QUEUED for ``queued_for`` when the caller holds a
-    dispatcher slot for it; STARTED with ``started``, when that slot holds a lane, so the run
-    begins now), leased to this process; ``Conflict`` if ``dedupe_key`` was seen before."""
+    dispatcher slot for it; STARTED with ``started``, when its run begins now: that slot holds
+    a lane, or a dev session answers it), leased to this process; ``Conflict`` if
+    ``dedupe_key`` was seen before."""
     now = deps.clock.now()
     status = (
-        ExecutionStatus.RECEIVED
-        if queued_for is None
-        else ExecutionStatus.STARTED
+        ExecutionStatus.STARTED
         if started
+        else ExecutionStatus.RECEIVED
+        if queued_for is None
         else ExecutionStatus.QUEUED
     )
     execution = Execution(

@@ -40,6 +40,7 @@ from floww.domain.usecases.executions import (
 )
 from floww.domain.usecases.routing_tables import RoutingTable
 from floww.domain.wiredict import spec_as_dict
+from floww.ports.dev_sessions import DevSessionLease
 from floww.ports.realtime import workflow_channel
 
 log = logging.getLogger("floww.webhooks")
@@ -381,8 +382,15 @@ def _run_trigger(
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
     deployment = table.active if deployed is not None else None
     slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
-    # With a lane free at once the execution is recorded as started: one write less.
-    started = slot is not None and slot.claim_lane()
+    # The dev session that answers (read once per event), when the event goes to one.
+    answerer = dev_answerer(deps, workflow.id) if dev is not None else None
+    # With a lane free at once the execution is recorded as started: one write less; so is
+    # an event a dev session answers (it runs there now).
+    started = (
+        slot.claim_lane()
+        if slot is not None
+        else deployed is None and answerer is not None and direct_reply is None
+    )
     try:
         execution = new_execution(
             deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment, started=started
@@ -415,19 +423,19 @@ def _run_trigger(
             table.runtime,
             detached=direct_reply is not None,
         )
-        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
         deadline = deps.settings.response_deadline_s
         return response_for(outcome(deps, future, execution.id, deadline))
 
     if deployed is not None:
-        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers)
+        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
         final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return response_for(final)
 
-    if dev_answerer(deps, workflow.id) is None:
+    if answerer is None:
         # Dev triggers left by a session that died: answer now instead of waiting it out.
         info = ErrorInfo("NoDevSession", "no dev session is connected to this workflow")
         final = execution.transition(
@@ -444,7 +452,15 @@ def _run_trigger(
     deps.replies.open(execution.id)
     try:
         _tell_dev_sessions(
-            deps, execution, workflow, dev, primary, trigger, table.triggers, awaits_reply=True
+            deps,
+            execution,
+            workflow,
+            dev,
+            primary,
+            trigger,
+            table.triggers,
+            answerer,
+            awaits_reply=True,
         )
     except Unavailable as exc:
         # Nobody can hear the event: answer now rather than wait out the deadline.
@@ -473,12 +489,21 @@ def _tell_observers(
     primary: Webhook,
     trigger: Trigger,
     triggers: Mapping[str, Trigger],
+    answerer: DevSessionLease | None,
 ) -> None:
     """Dev sessions only watch deployed runs: a realtime service that cannot be reached must
     not fail the deployed webhook."""
     try:
         _tell_dev_sessions(
-            deps, execution, workflow, dev, primary, trigger, triggers, awaits_reply=False
+            deps,
+            execution,
+            workflow,
+            dev,
+            primary,
+            trigger,
+            triggers,
+            answerer,
+            awaits_reply=False,
         )
     except Unavailable as exc:
         log.warning(
@@ -494,15 +519,15 @@ def _tell_dev_sessions(
     primary: Webhook,
     trigger: Trigger,
     triggers: Mapping[str, Trigger],
+    answerer: DevSessionLease | None,
     *,
     awaits_reply: bool,
 ) -> None:
     """Publish the event to the dev sessions of the workflow, when it has dev triggers; the
-    event names the one session that answers it (the others observe)."""
+    event names the one session (``answerer``) that answers it (the others observe)."""
     if dev is None:
         return
     dev_trigger = trigger if dev is primary else _trigger(deps, triggers, dev.trigger_id)
-    answerer = dev_answerer(deps, workflow.id)
     deps.realtime.publish(
         workflow_channel(workflow.id),
         dev_event_message(
@@ -517,8 +542,10 @@ def _tell_dev_sessions(
 
 
 def _await_dev_reply(deps: ServerDeps, execution: Execution, direct_reply: Any) -> WebhookResponse:
-    started = execution.transition(ExecutionStatus.STARTED, started_at=deps.clock.now())
-    deps.repo.update_execution(started)
+    started = execution
+    if execution.status is not ExecutionStatus.STARTED:  # recorded as started when received
+        started = execution.transition(ExecutionStatus.STARTED, started_at=deps.clock.now())
+        deps.repo.update_execution(started)
     t0 = deps.clock.monotonic()
     if direct_reply is not None:
         deps.executor.submit(_record_dev_reply, deps, started, t0)
