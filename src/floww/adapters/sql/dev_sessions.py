@@ -74,11 +74,15 @@ class SqlDevSessions(DevSessions):
             )
 
     def live(self, workflow_id: str, now: datetime) -> list[DevSessionLease]:
-        with self._tx.write() as conn:
-            conn.execute(delete(dev_sessions).where(dev_sessions.c.expires_at <= now))
+        # A read (this is on every dev event); lapsed leases are deleted, in a write, only
+        # when the workflow has some.
+        with self._tx.read() as conn:
             rows = conn.execute(
                 select(dev_sessions)
                 .where(dev_sessions.c.workflow_id == workflow_id)
                 .order_by(dev_sessions.c.connected_at.desc(), dev_sessions.c.session_id.desc())
             ).all()
-        return [_lease(row) for row in rows]
+        if any(row.expires_at <= now for row in rows):
+            with self._tx.write() as conn:
+                conn.execute(delete(dev_sessions).where(dev_sessions.c.expires_at <= now))
+        return [_lease(row) for row in rows if row.expires_at > now]
