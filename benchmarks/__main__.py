@@ -27,11 +27,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(module: str, *args: str) -> Iterator[str]:
-    """A server module started on a free port; yields the first line it prints."""
+def _serve(module: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server module started on a free port (``env`` added to the environment); yields the
+    first line it prints."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", module, str(port), *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", module, str(port), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         assert process.stdout is not None
@@ -56,9 +60,9 @@ def _serve(module: str, *args: str) -> Iterator[str]:
 
 
 @contextmanager
-def _floww(*args: str) -> Iterator[dict[str, Any]]:
+def _floww(*args: str, env: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     """``benchmarks.serve_floww`` with ``args``; yields what it printed (URLs, deploy times)."""
-    with _serve("benchmarks.serve_floww", *args) as line:
+    with _serve("benchmarks.serve_floww", *args, env=env) as line:
         yield json.loads(line)
 
 
@@ -159,10 +163,16 @@ def postgres_bench(sqlite: float | None = None) -> list[str]:
                 both = _measure_together(
                     [a["url"], a["url"].replace(a["base"], other)], CONCURRENCY // 2
                 )
+    with fresh_database() as url:
+        # The execution writes without waiting for the WAL flush (docs/performance.md).
+        dsn = url.render_as_string(hide_password=False)
+        with _floww("--database-url", dsn, env={"FLOWW_PG_SYNCHRONOUS_COMMIT": "off"}) as c:
+            unflushed = _measure(c["url"])
     together = sum(r.throughput for r in both)
     lines = [
         f"PostgreSQL ({SECONDS} s each; two processes: {CONCURRENCY // 2} connections to each)",
         _line("one server process", one),
+        _line("  same, synchronous_commit off", unflushed),
         f"{'two server processes, together':<34} {together:>9.0f} req/s   "
         + "   ".join(f"p99 {r.percentile(99):.2f} ms" for r in both),
         f"{'  ratio two / one process':<34} throughput x{together / one.throughput:.2f}",
