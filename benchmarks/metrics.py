@@ -3,6 +3,7 @@ same server with metrics off, measured in the same run, and the time of one scra
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -39,9 +40,10 @@ def _floww(metrics: str) -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url:
+        first = process.stdout.readline().strip()
+        if not first:
             raise RuntimeError("benchmarks.serve_floww did not start")
+        url = str(json.loads(first)["url"])  # it prints its URLs as one JSON line
         for _ in range(200):
             try:
                 httpx.get(f"http://127.0.0.1:{port}/api/config", timeout=1)
