@@ -10,11 +10,16 @@ tests/integration/test_sandbox_network.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import os
+import resource
+import shutil
 import socket
 import socketserver
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,19 +100,21 @@ def uplink(tmp_path: Path, stand_ins: dict[str, StandIn]) -> Iterator[Uplink]:
     rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
     proxy = EgressProxy(rules, resolve=resolve, connect_timeout=2, head_timeout=2)
     network = SandboxNetwork(("0.0.0.0", stand_ins["loopback"].port), proxy)
-    yield network.start(tmp_path / "uplink")
+    yield network.start(tmp_path / "uplink").of(os.getuid())
     network.close()
 
 
 def exchange(path: str, data: bytes) -> bytes:
-    """Send ``data`` on a new connection to the unix socket ``path``; all it answers."""
+    """Send ``data`` on a new connection to the unix socket ``path``; all it answers (a
+    refusal at once may end in a reset after its answer: the request was left unread)."""
     with socket.socket(socket.AF_UNIX) as conn:
         conn.settimeout(10)
         conn.connect(path)
         conn.sendall(data)
         answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                answer += chunk
     return answer
 
 
@@ -214,7 +221,7 @@ def test_one_uid_holds_a_bounded_number_of_connections(
 ) -> None:
     rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
     network = SandboxNetwork(("127.0.0.1", 9), EgressProxy(rules), connections_per_uid=2)
-    uplink = network.start(tmp_path / "uplink")
+    uplink = network.start(tmp_path / "uplink").of(os.getuid())
     port = stand_ins["allowed"].port
 
     def tunnel() -> socket.socket:
@@ -231,6 +238,17 @@ def test_one_uid_holds_a_bounded_number_of_connections(
         status, body = status_and_body(exchange(uplink.api_socket, b"GET / HTTP/1.1\r\n\r\n"))
         assert status == 503 and "hold 2 connections" in body, body
         assert body.startswith("floww sandbox uplink: ")
+        # Refused at once: the server holds no connection past the bound while the client,
+        # its request sent, keeps its end open.
+        with socket.socket(socket.AF_UNIX) as over:
+            over.settimeout(10)
+            over.connect(uplink.api_socket)
+            over.sendall(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 100_000)
+            assert over.recv(12) == b"HTTP/1.1 503"
+            with contextlib.suppress(ConnectionResetError):
+                while over.recv(65536):
+                    pass
+            assert network.connections() == 2
         held.pop().close()
 
         def established() -> bool:  # once the closed tunnel's slot is free
@@ -252,6 +270,132 @@ def test_the_sockets_are_connectable_by_any_uid_inside_an_owner_only_folder(
     uplink: Uplink,
 ) -> None:
     folder = Path(uplink.api_socket).parent
+    assert folder.name == f"u{os.getuid()}", "each uid has sockets of its own"
     assert folder.stat().st_mode & 0o777 == 0o700
+    assert folder.parent.stat().st_mode & 0o777 == 0o700
     for path in (uplink.api_socket, uplink.egress_socket):
         assert Path(path).stat().st_mode & 0o777 == 0o666
+
+
+def test_all_uids_together_hold_what_the_open_file_budget_allows(
+    tmp_path: Path, stand_ins: dict[str, StandIn]
+) -> None:
+    # 7 open files: two API connections (3 each) fit, a tunnel (2) more does not.
+    network = SandboxNetwork(("127.0.0.1", stand_ins["loopback"].port), fd_budget=7)
+    uplink = network.start(tmp_path / "uplink").of(os.getuid())
+    held = []
+    try:
+        for _ in range(2):
+            conn = socket.socket(socket.AF_UNIX)
+            conn.settimeout(10)
+            conn.connect(uplink.api_socket)
+            held.append(conn)
+        assert wait_until(lambda: network.connections() == 2, 10)
+        status, body = status_and_body(
+            exchange(uplink.egress_socket, b"CONNECT x:1 HTTP/1.1\r\n\r\n")
+        )
+        assert status == 503 and "as many sandbox connections as it can" in body, body
+        held.pop().close()
+        assert wait_until(lambda: network.connections() == 1, 10)
+        status, body = status_and_body(exchange(uplink.egress_socket, b"HELLO\r\n\r\n"))
+        assert status == 400, body
+    finally:
+        for conn in held:
+            conn.close()
+        network.close()
+
+
+def test_starting_raises_the_soft_open_file_limit_to_the_hard_one(tmp_path: Path) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard < 512:
+        pytest.skip(f"the hard open-file limit here is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    network = SandboxNetwork(("127.0.0.1", 9))
+    try:
+        network.start(tmp_path / "uplink")
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard
+        assert network.fd_budget == hard // 2
+    finally:
+        network.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+FLOOD_UID, OTHER_UID = 300_001, 300_002
+
+
+def _as_uid(uid: int, work: Callable[[], None]) -> int:
+    """Run ``work`` in a child process as ``uid``; the child's pid."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to connect as other uids")
+def test_one_uids_flood_leaves_another_uids_connections_working(
+    stand_ins: dict[str, StandIn],
+) -> None:
+    rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
+    network = SandboxNetwork(
+        ("127.0.0.1", 9), EgressProxy(rules, resolve=resolve), connections_per_uid=16
+    )
+    # The uids' children reach their sockets by path: every folder on it searchable.
+    folder = Path(tempfile.mkdtemp(prefix="floww-flood-"))
+    os.chmod(folder, 0o755)
+    uplinks = network.start(folder / "uplink")
+    os.chmod(folder / "uplink", 0o755)
+    flooded, other = uplinks.of(FLOOD_UID), uplinks.of(OTHER_UID)
+    for uplink in (flooded, other):
+        os.chmod(Path(uplink.api_socket).parent, 0o755)
+    port = stand_ins["allowed"].port
+
+    def flood() -> None:
+        # Connections that never send a head, past the cap, as fast as they go: 3000 in all.
+        held = []
+        for n in range(3000):
+            conn = socket.socket(socket.AF_UNIX)
+            conn.setblocking(False)
+            try:
+                conn.connect(flooded.egress_socket)
+                held.append(conn)
+            except OSError:
+                conn.close()
+            if n == 100:
+                os.write(ready_w, b"x")
+            if len(held) > 500:
+                held.pop(0).close()
+        os.read(done_r, 1)
+
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    flooder = _as_uid(FLOOD_UID, flood)
+    answers: list[bytes] = []
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        for _ in range(20):
+            request = f"GET http://{ALLOWED}:{port}/ok HTTP/1.1\r\n\r\n".encode()
+            r, w = os.pipe()
+
+            def victim(request: bytes = request, w: int = w) -> None:
+                os.write(w, exchange(other.egress_socket, request)[:200])
+
+            pid = _as_uid(OTHER_UID, victim)
+            os.close(w)
+            with os.fdopen(r, "rb") as out:
+                answers.append(out.read())
+            os.waitpid(pid, 0)
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(flooder, 0)
+        network.close()
+        shutil.rmtree(folder)
+    assert all(status_and_body(a) == (200, "stand-in saw GET /ok HTTP/1.1") for a in answers), (
+        answers
+    )

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from floww.adapters.local.egress_rules import Address, EgressRules
 from floww.adapters.local.sandbox_relay import relay
 
-__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "refuse"]
+__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "answer", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,10 @@ class EgressProxy:
         self._connect_timeout = connect_timeout
         self._head_timeout = head_timeout
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Answer one client connection (its ``reader`` should be limited to
+    async def serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uid: int = -1
+    ) -> None:
+        """Answer one client connection of ``uid`` (its ``reader`` should be limited to
         ``MAX_HEAD_BYTES``)."""
         try:
             try:
@@ -213,16 +215,10 @@ def _forwarded(method: bytes, path: str, host: str, port: int, lines: list[bytes
     return b"\r\n".join([first, *kept, b"Connection: close", b"", b""])
 
 
-async def refuse(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    status: int,
-    reason: str,
-    speaker: str = "floww egress proxy",
+def answer(
+    writer: asyncio.StreamWriter, status: int, reason: str, speaker: str = "floww egress proxy"
 ) -> None:
-    """Answer ``status`` with ``reason`` (said by ``speaker``) as a plain-text body, and close
-    once the client has (for a moment at most): closing with its request unread would reset
-    the connection, and the client could lose the answer."""
+    """Write ``status`` with ``reason`` (said by ``speaker``) as a plain-text body."""
     body = f"{speaker}: {reason}\n".encode()
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
@@ -230,8 +226,21 @@ async def refuse(
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("latin-1")
-    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+    with contextlib.suppress(OSError, RuntimeError):
         writer.write(head + body)
+
+
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    status: int,
+    reason: str,
+    speaker: str = "floww egress proxy",
+) -> None:
+    """``answer``, and close once the client has (for a moment at most): closing with its
+    request unread would reset the connection, and a client on TCP could lose the answer."""
+    answer(writer, status, reason, speaker)
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
         await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
