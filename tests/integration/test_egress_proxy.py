@@ -106,11 +106,13 @@ def uplink(tmp_path: Path, stand_ins: dict[str, StandIn]) -> Iterator[Uplink]:
 
 def exchange(path: str, data: bytes) -> bytes:
     """Send ``data`` on a new connection to the unix socket ``path``; all it answers (a
-    refusal at once may end in a reset after its answer: the request was left unread)."""
+    refusal at once may close before the request is sent, or reset after its answer: the
+    request was left unread)."""
     with socket.socket(socket.AF_UNIX) as conn:
         conn.settimeout(10)
         conn.connect(path)
-        conn.sendall(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(data)
         answer = b""
         with contextlib.suppress(ConnectionResetError):
             while chunk := conn.recv(65536):
@@ -243,7 +245,8 @@ def test_one_uid_holds_a_bounded_number_of_connections(
         with socket.socket(socket.AF_UNIX) as over:
             over.settimeout(10)
             over.connect(uplink.api_socket)
-            over.sendall(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 100_000)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                over.sendall(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 100_000)
             assert over.recv(12) == b"HTTP/1.1 503"
             with contextlib.suppress(ConnectionResetError):
                 while over.recv(65536):
@@ -399,3 +402,72 @@ def test_one_uids_flood_leaves_another_uids_connections_working(
     assert all(status_and_body(a) == (200, "stand-in saw GET /ok HTTP/1.1") for a in answers), (
         answers
     )
+
+
+def test_a_lookup_is_bounded_in_time_and_in_lookups_per_uid(
+    tmp_path: Path, stand_ins: dict[str, StandIn]
+) -> None:
+    asked: list[tuple[int, str]] = []
+
+    async def slow_or_known(host: str, port: int) -> list[Address]:
+        asked.append((len(asked), host))
+        if host.startswith("slow"):
+            await asyncio.sleep(60)  # a name server that never answers
+        return await resolve(host, port)
+
+    rules = EgressRules.parse(f"{ALLOWED}/32", own_addresses=frozenset)
+    proxy = EgressProxy(rules, resolve=slow_or_known, dns_timeout=1, lookups_per_uid=2)
+    port = stand_ins["allowed"].port
+
+    async def scenario() -> list[bytes]:
+        servers = [
+            await asyncio.start_unix_server(
+                lambda r, w, uid=uid: proxy.serve(r, w, uid), str(tmp_path / f"{uid}.sock")
+            )
+            for uid in (1, 2)
+        ]
+
+        async def ask(uid: int, target: str) -> bytes:
+            reader, writer = await asyncio.open_unix_connection(str(tmp_path / f"{uid}.sock"))
+            writer.write(f"GET http://{target}/ HTTP/1.1\r\n\r\n".encode())
+            got = await reader.read()
+            writer.close()
+            return got
+
+        slow = [asyncio.create_task(ask(1, f"slow{n}.example")) for n in (1, 2)]
+        while len(asked) < 2:
+            await asyncio.sleep(0.05)
+        # uid 1's two lookups hold its slots: its third waits for one, in vain; uid 2's goes.
+        third = asyncio.create_task(ask(1, f"allowed.example:{port}"))
+        other = await ask(2, f"allowed.example:{port}")
+        answers = [*await asyncio.gather(*slow), await third, other]
+        for server in servers:
+            server.close()
+        return answers
+
+    try:
+        *slow, third, other = asyncio.run(scenario())
+    finally:
+        proxy.close()
+    for answer in (*slow, third):
+        status, body = status_and_body(answer)
+        assert status == 504 and "did not resolve within 1 s" in body, body
+    assert status_and_body(other)[0] == 200
+    assert [host for _, host in asked] == ["slow1.example", "slow2.example", "allowed.example"]
+
+
+def test_the_systems_resolver_runs_on_the_proxys_threads() -> None:
+    proxy = EgressProxy(EgressRules(own_addresses=frozenset), dns_timeout=10)
+
+    async def look() -> tuple[list[Address], list[Address]]:
+        by_name = await proxy._lookup("localhost", 80, 1)
+        threads = {t.name for t in threading.enumerate()}
+        assert any(name.startswith("floww-egress-dns") for name in threads), threads
+        return by_name, await proxy._lookup("::1", 80, 1)  # an address is not looked up
+
+    try:
+        by_name, literal = asyncio.run(look())
+    finally:
+        proxy.close()
+    assert ipaddress.ip_address("127.0.0.1") in by_name or ipaddress.ip_address("::1") in by_name
+    assert literal == [ipaddress.ip_address("::1")]

@@ -198,6 +198,7 @@ class SandboxNetwork:
             asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+        self.proxy.close()
         if not thread.is_alive():
             loop.close()
 
@@ -224,6 +225,10 @@ class SandboxNetwork:
                 self._fds_used += cost
                 try:
                     await serve(reader, writer, uid)
+                except asyncio.CancelledError:
+                    # Only ``close`` cancels (a connection waiting on a lookup): end quietly,
+                    # as Python 3.11's streams log a cancelled connection's task as an error.
+                    writer.transport.abort()
                 finally:
                     self._fds_used -= cost
                     self._open[uid] -= 1
