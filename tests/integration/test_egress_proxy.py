@@ -193,6 +193,8 @@ def test_connect_tunnels_bytes_both_ways_to_an_allowed_destination(
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "absolute http:// URLs"),
         (b"GET https://example.com/ HTTP/1.1\r\n\r\n", 400, "CONNECT host:port for https"),
         (b"CONNECT example.com HTTP/1.1\r\n\r\n", 400, "CONNECT needs host:port"),
+        (b"CONNECT example.com:\xb3 HTTP/1.1\r\n\r\n", 400, "CONNECT needs host:port"),
+        (b"GET http://example.com:\xb3/ HTTP/1.1\r\n\r\n", 400, "cannot be read"),
         (b"HELLO\r\n\r\n", 400, "not HTTP/1.x"),
         (b"GET http://nowhere.example/ HTTP/1.1\r\n\r\n", 502, "could not be resolved"),
         (b"GET http://" + ALLOWED.encode() + b":1/ HTTP/1.1\r\n\r\n", 502, "could not be reached"),

@@ -228,7 +228,8 @@ def _authority(target: str) -> tuple[str, int]:
     """``host:port`` of a ``CONNECT`` (``[v6]:port`` for an IPv6 address)."""
     host, sep, port = target.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # isdigit alone also takes digits int() does not read, such as "³"
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise _Answer(400, f"CONNECT needs host:port, not {target!r}")
     return host, int(port)
 
