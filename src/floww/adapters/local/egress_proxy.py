@@ -198,7 +198,8 @@ class EgressProxy:
                 refusals.append(why)
         if not accepted:
             reason = refusals[0] if refusals else f"{host} has no address"
-            log.info("egress refused: %s", reason)
+            shown = ", ".join(map(str, addresses))
+            log.info("egress refused (uid %d, %s: %s): %s", uid, host, shown or "-", reason)
             raise _Answer(403 if refusals else 502, reason)
         failures = []
         for address in accepted:

@@ -198,7 +198,7 @@ class EgressRules:
 
     def refusal(self, host: str, address: Address) -> str | None:
         """Why a connection to ``address`` (which ``host`` resolved to) is refused, as a
-        sentence; ``None`` when it may go ahead."""
+        sentence naming ``host`` but not ``address``; ``None`` when it may go ahead."""
         if _host_key(host) in self.allow_hosts:
             return None
         if any(address.version == n.version and address in n for n in self.allow_networks):
@@ -208,9 +208,12 @@ class EgressRules:
             why = "one of this machine's own addresses"
         if why is None:
             return None
-        named = f"{host} resolves to {address}" if _host_key(host) != str(address) else host
+        # A name's address stays out of the sentence, which the handler reads: what an
+        # internal name resolves to is the server's to know (the proxy logs it).
+        literal = _host_key(host) == str(address)
+        named = f"{host}, {why}" if literal else f"{host} resolves to {why}"
         return (
-            f"{named}, {why}: sandboxed handlers reach public internet addresses only "
+            f"{named}: sandboxed handlers reach public internet addresses only "
             "(the operator may allow more with FLOWW_SANDBOX_EGRESS_ALLOW)"
         )
 

@@ -195,6 +195,7 @@ def test_this_machines_own_public_address_is_refused(address: Address) -> None:
     rules = EgressRules(own_addresses=lambda: frozenset({address}))
     why = rules.refusal("me.example.com", address)
     assert why is not None and "this machine's own" in why and "me.example.com resolves" in why
+    assert str(address) not in why
     if address.version == 4:
         mapped = ipaddress.IPv6Address(f"::ffff:{address}")
         assert rules.refusal("me.example.com", mapped) is not None
