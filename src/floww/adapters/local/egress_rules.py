@@ -196,9 +196,12 @@ class EgressRules:
         entries = sorted(self.allow_hosts) + [str(n) for n in self.allow_networks]
         return ", ".join(entries) if entries else "none"
 
-    def refusal(self, host: str, address: Address) -> str | None:
+    def refusal(
+        self, host: str, address: Address, *, who: str = "sandboxed handlers"
+    ) -> str | None:
         """Why a connection to ``address`` (which ``host`` resolved to) is refused, as a
-        sentence naming ``host`` but not ``address``; ``None`` when it may go ahead."""
+        sentence naming ``host`` but not ``address`` (``who`` is refused); ``None`` when it
+        may go ahead."""
         if _host_key(host) in self.allow_hosts:
             return None
         if any(address.version == n.version and address in n for n in self.allow_networks):
@@ -213,7 +216,7 @@ class EgressRules:
         literal = _host_key(host) == str(address)
         named = f"{host}, {why}" if literal else f"{host} resolves to {why}"
         return (
-            f"{named}: sandboxed handlers reach public internet addresses only "
+            f"{named}: {who} reach public internet addresses only "
             "(the operator may allow more with FLOWW_SANDBOX_EGRESS_ALLOW)"
         )
 
