@@ -58,6 +58,9 @@ EGRESS_FDS = 2
 # The longest socket path under the directory: a unix socket path holds 107 bytes.
 _LONGEST = "u4294967295/egress.sock"
 _SUN_PATH_MAX = 107
+# Each uid's own accept backlog; asyncio also accepts up to this many at once, each an open
+# file until it is refused: a flood's cost past the bound stays this small.
+_BACKLOG = 128
 
 
 @attrs.frozen
@@ -104,6 +107,7 @@ class SandboxNetwork:
         self.fd_budget = fd_budget
         self._open: collections.Counter[int] = collections.Counter()
         self._fds_used = 0
+        self._budget_spent = False
         self._clients: set[asyncio.StreamWriter] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -162,7 +166,7 @@ class SandboxNetwork:
                     os.unlink(path)  # left by an earlier server
                 servers.append(
                     await asyncio.start_unix_server(
-                        self._bounded(serve, cost), path, limit=limit, backlog=socket.SOMAXCONN
+                        self._bounded(serve, cost), path, limit=limit, backlog=_BACKLOG
                     )
                 )
                 # The owner-only directory keeps everyone out; the uid's sandboxes get the
@@ -193,6 +197,8 @@ class SandboxNetwork:
             _, pending = await asyncio.wait(tasks, timeout=2) if tasks else (set(), set())
             for task in pending:
                 task.cancel()
+            if pending:  # let them end before the loop stops
+                await asyncio.wait(pending, timeout=1)
 
         with contextlib.suppress(RuntimeError):
             asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=5)
@@ -246,13 +252,18 @@ class SandboxNetwork:
                 "through the server already; close some first"
             )
         if self.fd_budget is not None and self._fds_used + cost > self.fd_budget:
-            log.warning(
-                "sandbox uplink: %d open files in use by sandboxes' connections, a new one "
-                "(uid %d) refused",
-                self._fds_used,
-                uid,
-            )
+            if not self._budget_spent:  # once until there is room again, not per connection
+                self._budget_spent = True
+                log.warning(
+                    "sandbox uplink: sandboxes' connections hold %d open files of the %d "
+                    "allowed; new ones are refused (uid %d's first)",
+                    self._fds_used,
+                    self.fd_budget,
+                    uid,
+                )
             return "the server holds as many sandbox connections as it can; try again later"
+        if self._budget_spent and self.fd_budget is not None:
+            self._budget_spent = self._fds_used + cost > self.fd_budget * 3 // 4
         return None
 
     async def _api(
