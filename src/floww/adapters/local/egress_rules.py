@@ -213,7 +213,10 @@ class EgressRules:
             return None
         # A name's address stays out of the sentence, which the handler reads: what an
         # internal name resolves to is the server's to know (the proxy logs it).
-        literal = _host_key(host) == str(address)
+        try:
+            literal = ipaddress.ip_address(_host_key(host)) == address
+        except ValueError:
+            literal = False
         named = f"{host}, {why}" if literal else f"{host} resolves to {why}"
         return (
             f"{named}: {who} reach public internet addresses only "

@@ -188,6 +188,9 @@ def test_the_cloud_metadata_address_is_refused() -> None:
     why = rules.refusal("169.254.169.254", ipaddress.ip_address("169.254.169.254"))
     assert why is not None and "link-local" in why and "FLOWW_SANDBOX_EGRESS_ALLOW" in why
     assert why.startswith("169.254.169.254, ")
+    mapped = ipaddress.ip_address("::ffff:169.254.169.254")
+    why = rules.refusal("[::ffff:169.254.169.254]", mapped)
+    assert why is not None and why.startswith("[::ffff:169.254.169.254], a link-local"), why
 
 
 @given(st.sampled_from(PUBLIC).map(ipaddress.ip_address))
