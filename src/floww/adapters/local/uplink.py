@@ -286,21 +286,22 @@ def raise_open_files_limit() -> int:
     """Raise this process's soft open-file limit to its hard limit where allowed; the soft
     limit then in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # Linux caps it at fs.nr_open anyway
         try:
-            hard = int(Path("/proc/sys/fs/nr_open").read_text())
+            target = int(Path("/proc/sys/fs/nr_open").read_text())
         except (OSError, ValueError):
-            hard = max(soft, 1 << 16)
-    if soft == resource.RLIM_INFINITY or soft >= hard:
-        return soft if soft != resource.RLIM_INFINITY else hard
-    try:
-        resource.setrlimit(
-            resource.RLIMIT_NOFILE, (hard, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-        )
-    except (OSError, ValueError) as exc:
-        log.warning("the open-file limit stays %d (raising it to %d failed: %s)", soft, hard, exc)
-        return soft
-    return hard
+            target = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "the open-file limit stays %d (raising it to %d failed: %s)", soft, target, exc
+            )
+            return soft
+        return target
+    return target if soft == resource.RLIM_INFINITY else soft
 
 
 def _peer_uid(writer: asyncio.StreamWriter) -> int:
