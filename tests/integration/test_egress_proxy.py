@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -480,3 +481,13 @@ def test_the_systems_resolver_runs_on_the_proxys_threads() -> None:
         proxy.close()
     assert ipaddress.ip_address("127.0.0.1") in by_name or ipaddress.ip_address("::1") in by_name
     assert literal == [ipaddress.ip_address("::1")]
+
+
+def test_a_folder_too_long_for_the_uids_sockets_is_refused_at_start(tmp_path: Path) -> None:
+    network = SandboxNetwork(("127.0.0.1", 9))
+    deep = tmp_path / ("d" * 100)
+    with pytest.raises(OSError, match="too long a path for unix sockets") as raised:
+        network.start(deep)
+    assert raised.value.errno == errno.ENAMETOOLONG
+    assert not deep.exists()
+    network.close()
