@@ -164,3 +164,23 @@ def certificate_for(name: str, directory: Path) -> tuple[ssl.SSLContext, ssl.SSL
     server.load_cert_chain(pem)
     client = ssl.create_default_context(cadata=cert_pem.decode())
     return server, client
+
+
+def test_a_name_that_does_not_resolve_in_time_is_a_connect_timeout() -> None:
+    release = threading.Event()
+
+    def never(host: str, port: int) -> list[Address]:  # a name server that does not answer
+        release.wait(30)
+        return []
+
+    rules = EgressRules(own_addresses=frozenset)
+    try:
+        with (
+            httpx.Client(transport=EgressTransport(rules, resolve=never), timeout=0.5) as client,
+            pytest.raises(
+                httpx.ConnectTimeout, match=r"slow\.example did not resolve within 0\.5 s"
+            ),
+        ):
+            client.get("http://slow.example/")
+    finally:
+        release.set()

@@ -7,11 +7,13 @@ the egress proxy's ``EgressRules`` (the same allow-list, ``FLOWW_SANDBOX_EGRESS_
 sends the request to an accepted address only (the next one when it does not answer), with
 the ``Host`` header and the TLS server name (certificate check included) of the host as
 named. Where no address is accepted it raises ``EgressRefused`` with the reason, which names
-the host and the kind of address, not the address (logged).
+the host and the kind of address, not the address (logged); a name that does not resolve
+within the request's connect timeout raises ``httpx.ConnectTimeout``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import logging
 import socket
@@ -28,6 +30,7 @@ log = logging.getLogger("floww.provider_hooks")
 Resolve = Callable[[str, int], list[Address]]
 
 _WHO = "the server's calls to provider APIs"
+_DNS_TIMEOUT_S = 10.0  # where the request names no connect timeout
 
 
 class EgressRefused(httpx.TransportError):
@@ -63,8 +66,13 @@ class EgressTransport(httpx.BaseTransport):
         url = request.url
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
+        timeout = request.extensions.get("timeout", {}).get("connect") or _DNS_TIMEOUT_S
         try:
-            addresses = self._resolve(host, port)
+            addresses = self._resolve_within(host, port, timeout)
+        except concurrent.futures.TimeoutError:
+            raise httpx.ConnectTimeout(
+                f"{host} did not resolve within {timeout:g} s", request=request
+            ) from None
         except (OSError, UnicodeError, ValueError) as exc:
             raise httpx.ConnectError(
                 f"{host} could not be resolved: {exc}", request=request
@@ -95,6 +103,15 @@ class EgressTransport(httpx.BaseTransport):
                 request.url = url
         assert failure is not None
         raise failure
+
+    def _resolve_within(self, host: str, port: int, timeout: float) -> list[Address]:
+        # On a thread of its own: the system's resolver has no timeout to give, and a lookup
+        # that never answers must not hold the deploy past the call's connect timeout.
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="floww-provider-dns")
+        try:
+            return pool.submit(self._resolve, host, port).result(timeout)
+        finally:
+            pool.shutdown(wait=False)
 
     def close(self) -> None:
         self._inner.close()
