@@ -443,7 +443,9 @@ def server_adapters(settings: Settings, **replace: Any) -> ServerAdapters:
     if settings.identity == "workos":
         adapters = _workos_identity(settings, adapters)
     if settings.register_provider_hooks and settings.profile != "memory":
-        adapters = attrs.evolve(adapters, provider_hooks=RestProviderHooks())
+        # A provider's api_url is the tenant's: the server's calls go where handlers' may.
+        hooks = RestProviderHooks(egress=EgressRules.parse(settings.sandbox_egress_allow))
+        adapters = attrs.evolve(adapters, provider_hooks=hooks)
     return attrs.evolve(adapters, **replace)
 
 

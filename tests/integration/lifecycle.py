@@ -40,7 +40,8 @@ def server_env(database_url: str = "", **settings: str) -> dict[str, str]:
     """Settings for ``floww serve``: a 3 s lease, a 2 s response deadline, four lanes per
     workflow (unless overridden), and the database. Provider webhooks are not registered
     unless asked for (``register_provider_hooks="true"`` with a provider ``api_url`` on
-    loopback): no test reaches a provider's real API."""
+    loopback, which ``sandbox_egress_allow`` must then admit): no test reaches a provider's
+    real API."""
     env = {
         "FLOWW_REGISTER_PROVIDER_HOOKS": "false",
         "FLOWW_LEASE_TTL_S": "3",

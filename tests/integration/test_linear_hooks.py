@@ -177,7 +177,11 @@ def _setup(cli: Any, key: str, api_url: str) -> None:
 
 
 def test_linear_webhook_created_updated_unchanged_removed(tmp_path: Path) -> None:
-    env = server_env(f"sqlite:///{tmp_path / 'home' / 'floww.db'}", register_provider_hooks="true")
+    env = server_env(
+        f"sqlite:///{tmp_path / 'home' / 'floww.db'}",
+        register_provider_hooks="true",
+        sandbox_egress_allow="127.0.0.1/32",  # the stand-in API on loopback
+    )
     with linear_stand_in() as linear, running_server(tmp_path / "home", env=env) as server:
         cli = client_env(server, tmp_path / "client")
         _setup(cli, KEY, linear.url)
@@ -211,7 +215,11 @@ def test_linear_webhook_created_updated_unchanged_removed(tmp_path: Path) -> Non
 
 
 def test_linear_refusing_the_key_is_reported_and_the_deploy_stands(tmp_path: Path) -> None:
-    env = server_env(f"sqlite:///{tmp_path / 'home' / 'floww.db'}", register_provider_hooks="true")
+    env = server_env(
+        f"sqlite:///{tmp_path / 'home' / 'floww.db'}",
+        register_provider_hooks="true",
+        sandbox_egress_allow="127.0.0.1/32",  # the stand-in API on loopback
+    )
     with linear_stand_in() as linear, running_server(tmp_path / "home", env=env) as server:
         cli = client_env(server, tmp_path / "client")
         _setup(cli, "lin_api_wrong", linear.url)

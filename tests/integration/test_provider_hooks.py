@@ -282,7 +282,11 @@ def provider_hook(
 
 def test_stable_url_labels_and_registered_github_webhook(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
-    env = server_env(database_url, register_provider_hooks="true")
+    env = server_env(
+        database_url,
+        register_provider_hooks="true",
+        sandbox_egress_allow="127.0.0.1/32",  # the stand-in APIs on loopback
+    )
     with github_stand_in() as gh, running_server(tmp_path / "home", env=env) as server:
         cli = client_env(server, tmp_path / "client")
         setup = floww_cli(

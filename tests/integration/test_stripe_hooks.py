@@ -163,7 +163,11 @@ def deliver(url: str, secret: str) -> httpx.Response:
 
 def test_stripe_webhook_endpoint_created_updated_unchanged_removed(tmp_path: Path) -> None:
     database = tmp_path / "home" / "floww.db"
-    env = server_env(f"sqlite:///{database}", register_provider_hooks="true")
+    env = server_env(
+        f"sqlite:///{database}",
+        register_provider_hooks="true",
+        sandbox_egress_allow="127.0.0.1/32",  # the stand-in API on loopback
+    )
     port = free_port()
     home = tmp_path / "home"
     with stripe_stand_in() as stripe, running_server(home, env=env, port=port) as server:
@@ -227,7 +231,11 @@ def test_stripe_webhook_endpoint_created_updated_unchanged_removed(tmp_path: Pat
 
 
 def test_stripe_refusing_the_key_is_reported_and_the_deploy_stands(tmp_path: Path) -> None:
-    env = server_env(f"sqlite:///{tmp_path / 'home' / 'floww.db'}", register_provider_hooks="true")
+    env = server_env(
+        f"sqlite:///{tmp_path / 'home' / 'floww.db'}",
+        register_provider_hooks="true",
+        sandbox_egress_allow="127.0.0.1/32",  # the stand-in API on loopback
+    )
     with stripe_stand_in() as stripe, running_server(tmp_path / "home", env=env) as server:
         cli = client_env(server, tmp_path / "client")
         setup = floww_cli(

@@ -1,17 +1,22 @@
 """``RestProviderHooks`` never raises to the deploy: a provider that cannot be reached (a
 closed loopback port) or credentials that are missing become ``failed`` outcomes that say what
 to set up by hand. The provider's own answers are covered against loopback stand-ins of the
-GitHub and GitLab APIs in ``tests/integration/test_provider_hooks.py``."""
+GitHub and GitLab APIs in ``tests/integration/test_provider_hooks.py``, the addresses the
+calls may reach in ``tests/integration/test_provider_egress.py``."""
 
 from __future__ import annotations
 
 import socket
 
+from floww.adapters.local.egress_rules import EgressRules
 from floww.adapters.provider_hooks import RestProviderHooks
 from floww.domain.model import ProviderRef
 from floww.domain.provider_hooks import HookTarget
 
 URL = "https://floww.example/webhook/wf_1/github/default"
+# The closed ports these tests call are on loopback, which the server's calls are refused by
+# default (tests/integration/test_provider_egress.py).
+LOOPBACK_ALLOWED = EgressRules.parse("127.0.0.1/32", own_addresses=frozenset)
 
 
 def _closed_port() -> int:
@@ -21,7 +26,7 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_provider_is_a_failed_outcome_with_what_to_do() -> None:
-    hooks = RestProviderHooks(timeout_s=2)
+    hooks = RestProviderHooks(timeout_s=2, egress=LOOPBACK_ALLOWED)
     api = f"http://127.0.0.1:{_closed_port()}"
     for kind, secret_field in (("github", "webhook_secret"), ("gitlab", "webhook_token")):
         target = HookTarget(ProviderRef(kind), "acme/api", URL, ("push",))
@@ -33,7 +38,7 @@ def test_an_unreachable_provider_is_a_failed_outcome_with_what_to_do() -> None:
 
 
 def test_missing_credentials_and_unsupported_providers_are_reported() -> None:
-    hooks = RestProviderHooks(timeout_s=2)
+    hooks = RestProviderHooks(timeout_s=2, egress=LOOPBACK_ALLOWED)
     target = HookTarget(ProviderRef("github"), "acme/api", URL, ("push",))
     no_token = hooks.apply(target, {"webhook_secret": "s"})
     assert no_token.failed and "no token" in no_token.message
@@ -58,7 +63,7 @@ def test_stripe_enabled_events_are_exact_names_or_everything() -> None:
 
 
 def test_an_unreachable_stripe_or_a_missing_key_is_a_failed_outcome() -> None:
-    hooks = RestProviderHooks(timeout_s=2)
+    hooks = RestProviderHooks(timeout_s=2, egress=LOOPBACK_ALLOWED)
     target = HookTarget(ProviderRef("stripe"), "account", URL, ("invoice.paid",))
     api = f"http://127.0.0.1:{_closed_port()}"
     unreachable = hooks.apply(target, {"secret_key": "sk", "api_url": api})
@@ -70,7 +75,7 @@ def test_an_unreachable_stripe_or_a_missing_key_is_a_failed_outcome() -> None:
 
 
 def test_an_unreachable_linear_or_a_missing_key_is_a_failed_outcome() -> None:
-    hooks = RestProviderHooks(timeout_s=2)
+    hooks = RestProviderHooks(timeout_s=2, egress=LOOPBACK_ALLOWED)
     target = HookTarget(ProviderRef("linear"), "workspace", URL, ("Issue",))
     api = f"http://127.0.0.1:{_closed_port()}"
     unreachable = hooks.apply(target, {"api_key": "k", "webhook_secret": "s", "api_url": api})

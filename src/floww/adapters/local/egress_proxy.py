@@ -13,14 +13,18 @@ The proxy resolves the destination itself and connects only to an address its
 rebinding): where none of the addresses is accepted it answers ``403`` with the reason as the
 body. ``400`` for a request it cannot read (origin form, another scheme, no port), ``431`` for
 a head over ``MAX_HEAD_BYTES``, ``502`` when the name does not resolve or no address answers,
-``504`` when connecting takes longer than ``connect_timeout``; a head that does not arrive
-within ``head_timeout`` closes the connection.
+``504`` when resolving takes longer than ``dns_timeout`` or connecting longer than
+``connect_timeout``; a head that does not arrive within ``head_timeout`` closes the
+connection. Names resolve on threads of the proxy's own, a few at once per uid at most.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
+import functools
 import ipaddress
 import logging
 import socket
@@ -30,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from floww.adapters.local.egress_rules import Address, EgressRules
 from floww.adapters.local.sandbox_relay import relay
 
-__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "refuse"]
+__all__ = ["MAX_HEAD_BYTES", "EgressProxy", "Resolve", "answer", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +74,12 @@ class _Answer(Exception):
         self.reason = reason
 
 
-async def _resolve(host: str, port: int) -> list[Address]:
-    found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses: list[Address] = []
-    for _family, _type, _proto, _name, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
 class EgressProxy:
     """Serves the proxy protocol under ``rules``; ``resolve`` replaces name resolution (the
-    system's, by default)."""
+    system's, by default, on ``resolver_threads`` threads of the proxy's own). A name gets
+    ``dns_timeout`` seconds to resolve (``504`` past it, waiting for a free lookup included);
+    one uid has at most ``lookups_per_uid`` lookups running at once (a lookup that timed out
+    counts until its thread is done), so no namespace holds all the threads."""
 
     def __init__(
         self,
@@ -91,14 +88,73 @@ class EgressProxy:
         resolve: Resolve | None = None,
         connect_timeout: float = 10.0,
         head_timeout: float = 30.0,
+        dns_timeout: float = 5.0,
+        lookups_per_uid: int = 4,
+        resolver_threads: int = 16,
     ) -> None:
         self.rules = rules
-        self._resolve = resolve or _resolve
+        self._resolve = resolve or self._system_resolve
         self._connect_timeout = connect_timeout
         self._head_timeout = head_timeout
+        self._dns_timeout = dns_timeout
+        self._lookups_per_uid = lookups_per_uid
+        self._resolver_threads = resolver_threads
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lookups: collections.Counter[int] = collections.Counter()
+        self._lookup_done: asyncio.Event | None = None
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Answer one client connection (its ``reader`` should be limited to
+    def close(self) -> None:
+        """Let go of the resolver threads (lookups still running end on their own)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def _system_resolve(self, host: str, port: int) -> list[Address]:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                self._resolver_threads, thread_name_prefix="floww-egress-dns"
+            )
+        found = await asyncio.get_running_loop().run_in_executor(
+            self._pool, functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        )
+        addresses: list[Address] = []
+        for _family, _type, _proto, _name, sockaddr in found:
+            address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+            if address not in addresses:
+                addresses.append(address)
+        return addresses
+
+    async def _lookup(self, host: str, port: int, uid: int) -> list[Address]:
+        """``host``'s addresses (an address as it is), under the lookup bounds."""
+        with contextlib.suppress(ValueError):
+            return [ipaddress.ip_address(host)]
+        try:
+            async with asyncio.timeout(self._dns_timeout):
+                while self._lookups[uid] >= self._lookups_per_uid:
+                    if self._lookup_done is None:
+                        self._lookup_done = asyncio.Event()
+                    await self._lookup_done.wait()
+                self._lookups[uid] += 1
+                lookup = asyncio.ensure_future(self._resolve(host, port))
+                lookup.add_done_callback(functools.partial(self._looked_up, uid))
+                return await asyncio.shield(lookup)
+        except TimeoutError:
+            raise _Answer(504, f"{host} did not resolve within {self._dns_timeout:g} s") from None
+
+    def _looked_up(self, uid: int, lookup: asyncio.Future[list[Address]]) -> None:
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved: a late failure is no one's to report
+        self._lookups[uid] -= 1
+        if self._lookups[uid] <= 0:
+            del self._lookups[uid]
+        if self._lookup_done is not None:
+            self._lookup_done.set()
+            self._lookup_done = None
+
+    async def serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uid: int = -1
+    ) -> None:
+        """Answer one client connection of ``uid`` (its ``reader`` should be limited to
         ``MAX_HEAD_BYTES``)."""
         try:
             try:
@@ -113,11 +169,11 @@ class EgressProxy:
             method, target, lines = _request_line(head)
             if method == b"CONNECT":
                 host, port = _authority(target.decode("latin-1"))
-                upstream = await self._open(host, port)
+                upstream = await self._open(host, port, uid)
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             else:
                 host, port, path = _absolute(target.decode("latin-1"))
-                upstream = await self._open(host, port)
+                upstream = await self._open(host, port, uid)
                 upstream[1].write(_forwarded(method, path, host, port, lines))
         except _Answer as answer:
             await refuse(reader, writer, answer.status, answer.reason)
@@ -125,11 +181,11 @@ class EgressProxy:
         await relay((reader, writer), upstream)
 
     async def _open(
-        self, host: str, port: int
+        self, host: str, port: int, uid: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection to the first accepted address of ``host`` that answers."""
         try:
-            addresses = await self._resolve(host, port)
+            addresses = await self._lookup(host, port, uid)
         except (OSError, UnicodeError, ValueError) as exc:
             raise _Answer(502, f"{host} could not be resolved: {exc}") from None
         refusals = []
@@ -142,7 +198,8 @@ class EgressProxy:
                 refusals.append(why)
         if not accepted:
             reason = refusals[0] if refusals else f"{host} has no address"
-            log.info("egress refused: %s", reason)
+            shown = ", ".join(map(str, addresses))
+            log.info("egress refused (uid %d, %s: %s): %s", uid, host, shown or "-", reason)
             raise _Answer(403 if refusals else 502, reason)
         failures = []
         for address in accepted:
@@ -172,7 +229,8 @@ def _authority(target: str) -> tuple[str, int]:
     """``host:port`` of a ``CONNECT`` (``[v6]:port`` for an IPv6 address)."""
     host, sep, port = target.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # isdigit alone also takes digits int() does not read, such as "³"
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise _Answer(400, f"CONNECT needs host:port, not {target!r}")
     return host, int(port)
 
@@ -213,16 +271,10 @@ def _forwarded(method: bytes, path: str, host: str, port: int, lines: list[bytes
     return b"\r\n".join([first, *kept, b"Connection: close", b"", b""])
 
 
-async def refuse(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    status: int,
-    reason: str,
-    speaker: str = "floww egress proxy",
+def answer(
+    writer: asyncio.StreamWriter, status: int, reason: str, speaker: str = "floww egress proxy"
 ) -> None:
-    """Answer ``status`` with ``reason`` (said by ``speaker``) as a plain-text body, and close
-    once the client has (for a moment at most): closing with its request unread would reset
-    the connection, and the client could lose the answer."""
+    """Write ``status`` with ``reason`` (said by ``speaker``) as a plain-text body."""
     body = f"{speaker}: {reason}\n".encode()
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
@@ -230,8 +282,21 @@ async def refuse(
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode("latin-1")
-    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
+    with contextlib.suppress(OSError, RuntimeError):
         writer.write(head + body)
+
+
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    status: int,
+    reason: str,
+    speaker: str = "floww egress proxy",
+) -> None:
+    """``answer``, and close once the client has (for a moment at most): closing with its
+    request unread would reset the connection, and a client on TCP could lose the answer."""
+    answer(writer, status, reason, speaker)
+    with contextlib.suppress(OSError, RuntimeError, TimeoutError):
         await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import attrs
 
-from floww.adapters.local.uplink import Uplink
+from floww.adapters.local.uplink import Uplink, Uplinks
 
 __all__ = [
     "SANDBOX_API_URL",
@@ -116,7 +116,7 @@ class BwrapSandbox:
     limits: SandboxLimits = SandboxLimits()
     readable: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
-    uplink: Uplink | None = None
+    uplink: Uplink | Uplinks | None = None
     python: str = sys.executable
     bwrap: str = "bwrap"
     prlimit: str = "prlimit"
@@ -132,7 +132,7 @@ class BwrapSandbox:
         import_path: Sequence[str] = (),
         hidden: Sequence[Path] = (),
         limits: SandboxLimits | None = None,
-        uplink: Uplink | None = None,
+        uplink: Uplink | Uplinks | None = None,
     ) -> BwrapSandbox:
         """A sandbox that can run ``python`` (a virtual environment's or a system one) with
         ``import_path`` importable, keeping ``hidden`` out of sight, its network reaching out
@@ -205,10 +205,11 @@ class BwrapSandbox:
         args += _dirs_for(SANDBOX_SITE, made, bound)
         args += ["--ro-bind", str(site), SANDBOX_SITE]
         if self.uplink is not None:
+            uplink = self.uplink.of(uid)  # the uid's own sockets
             api, egress = f"{SANDBOX_SOCKETS}/api.sock", f"{SANDBOX_SOCKETS}/egress.sock"
             args += _dirs_for(api, made, bound)
-            args += ["--ro-bind", self.uplink.api_socket, api]
-            args += ["--ro-bind", self.uplink.egress_socket, egress]
+            args += ["--ro-bind", uplink.api_socket, api]
+            args += ["--ro-bind", uplink.egress_socket, egress]
             argv = [
                 self.python,
                 "-I",

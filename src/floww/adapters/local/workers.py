@@ -146,9 +146,9 @@ class Worker:
         self._answers: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._limit_note = spec.limit_note()
-        argv, env = spec.command(self.workdir)
         start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
         try:
+            argv, env = spec.command(self.workdir)  # OSError: the uid's sockets not made
             self._process = start(
                 argv,
                 stdin=subprocess.PIPE,

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from floww.adapters.provider_hooks.egress import EgressRefused
 from floww.domain.provider_hooks import HookOutcome, HookTarget
 
 __all__ = ["Refused", "call_provider", "expect", "phrase"]
@@ -41,12 +42,20 @@ def call_provider(
     ``failed(target, reason(exc))`` and a provider out of reach ``failed`` saying so: never
     raises."""
     try:
+        # trust_env off: a proxy from the environment would take the calls past ``transport``
+        # (the egress check).
         with httpx.Client(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout_s,
+            transport=transport,
+            trust_env=False,
         ) as client:
             return apply(client)
     except Refused as exc:
         return failed(target, reason(exc))
+    except EgressRefused as exc:
+        return failed(target, f"{title}'s API is out of bounds: {exc}")
     except httpx.HTTPError as exc:
         log.warning("%s webhook of %s not registered: %s", title, target.target, type(exc).__name__)
         return failed(target, f"{title}'s API could not be reached ({type(exc).__name__})")

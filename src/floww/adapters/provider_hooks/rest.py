@@ -31,7 +31,9 @@ from typing import Any
 
 import httpx
 
+from floww.adapters.local.egress_rules import EgressRules
 from floww.adapters.provider_hooks.common import Refused, call_provider, expect, phrase
+from floww.adapters.provider_hooks.egress import EgressTransport
 from floww.adapters.provider_hooks.linear import apply_linear
 from floww.adapters.provider_hooks.stripe import apply_stripe
 from floww.domain.provider_hooks import HookOutcome, HookTarget
@@ -51,22 +53,29 @@ _GITLAB_EVENTS = {
 
 
 class RestProviderHooks:
-    """Registers webhooks with GitHub and GitLab. ``timeout_s`` bounds each call."""
+    """Registers webhooks with GitHub, GitLab, Linear and Stripe. ``timeout_s`` bounds each
+    call. Calls reach only the addresses ``egress`` accepts (public ones by default; see
+    ``floww.adapters.provider_hooks.egress``), through ``transport`` when given."""
 
-    def __init__(self, *, timeout_s: float = 10.0, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 10.0,
+        egress: EgressRules | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self._timeout_s = timeout_s
-        self._transport = transport
+        self._egress = egress or EgressRules()
+        self._inner = transport
 
     def apply(self, target: HookTarget, config: Mapping[str, str]) -> HookOutcome:
+        # One per call: the call's client closes it.
+        transport = EgressTransport(self._egress, inner=self._inner)
         kind = target.provider.type
         if kind == "linear":
-            return apply_linear(
-                target, config, timeout_s=self._timeout_s, transport=self._transport
-            )
+            return apply_linear(target, config, timeout_s=self._timeout_s, transport=transport)
         if kind == "stripe":
-            return apply_stripe(
-                target, config, timeout_s=self._timeout_s, transport=self._transport
-            )
+            return apply_stripe(target, config, timeout_s=self._timeout_s, transport=transport)
         title = _TITLES.get(kind)
         if title is None:
             return self._failed(target, f"{kind} webhooks are not registered automatically")
@@ -94,7 +103,7 @@ class RestProviderHooks:
             base_url=config.get("api_url") or base,
             headers=headers,
             timeout_s=self._timeout_s,
-            transport=self._transport,
+            transport=transport,
         )
 
     def _github(

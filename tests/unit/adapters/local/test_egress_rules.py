@@ -23,6 +23,12 @@ REFUSED_V4 = {
     "192.168.0.0/16": "private",
     "224.0.0.0/4": "multicast",
     "240.0.0.0/4": "reserved",
+    "192.0.0.0/24": "IETF protocol assignments",
+    "192.0.2.0/24": "documentation",
+    "192.88.99.0/24": "6to4 relay",
+    "198.18.0.0/15": "benchmarking",
+    "198.51.100.0/24": "documentation",
+    "203.0.113.0/24": "documentation",
 }
 REFUSED_V6 = {
     "::/128": "unspecified",
@@ -30,6 +36,13 @@ REFUSED_V6 = {
     "fc00::/7": "private",
     "fe80::/10": "link-local",
     "ff00::/8": "multicast",
+    "fec0::/10": "outside global unicast",
+    "5f00::/16": "outside global unicast",
+    "100::/64": "outside global unicast",
+    "4000::/2": "outside global unicast",
+    "3fff::/20": "documentation",
+    "2001:db8::/32": "documentation",
+    "2001::/32": "Teredo",
 }
 PUBLIC = ["8.8.8.8", "1.1.1.1", "140.82.112.3", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
 
@@ -86,9 +99,81 @@ def test_an_ipv4_address_carried_in_ipv6_is_judged_as_itself(
 
 
 @given(any_v4)
+def test_an_ipv4_address_in_the_other_ipv6_forms_that_carry_one_is_judged_by_it_or_refused(
+    address: ipaddress.IPv4Address,
+) -> None:
+    compatible = ipaddress.IPv6Address(int(address))
+    siit = ipaddress.IPv6Address(int(ipaddress.IPv6Address("::ffff:0:0:0")) | int(address))
+    local_nat64 = ipaddress.IPv6Address(int(ipaddress.IPv6Address("64:ff9b:1::")) | int(address))
+    expected = restriction(address)
+    assert restriction(local_nat64) == expected
+    for carried in (siit, compatible) if int(address) > 1 else (siit,):
+        why = restriction(carried)
+        assert why is not None  # deprecated forms outside 2000::/3: refused whatever they carry
+        if expected is not None:
+            assert why == expected
+
+
+@given(any_v4)
 def test_whatever_passes_is_a_global_unicast_address(address: ipaddress.IPv4Address) -> None:
     if restriction(address) is None:
         assert address.is_global and not address.is_multicast
+        assert not any(address in n for n in map(ipaddress.ip_network, REFUSED_V4))
+
+
+any_v6 = st.one_of(
+    st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address),
+    within("2000::/3"),
+    within("2001::/23"),
+)
+
+
+@given(any_v6)
+def test_an_ipv6_address_passes_only_as_global_unicast_or_carrying_a_public_ipv4_address(
+    address: ipaddress.IPv6Address,
+) -> None:
+    if restriction(address) is None:
+        carries = address.ipv4_mapped or (
+            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            if address in ipaddress.ip_network("64:ff9b::/96")
+            or address in ipaddress.ip_network("64:ff9b:1::/48")
+            else None
+        )
+        assert address in ipaddress.ip_network("2000::/3") or carries is not None
+        if carries is not None:
+            assert restriction(carries) is None
+        assert not any(address in n for n in map(ipaddress.ip_network, REFUSED_V6))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "::7f00:1",
+        "::127.0.0.1",
+        "::ffff:0:7f00:1",
+        "64:ff9b:1::7f00:1",
+        "64:ff9b:1::a9fe:a9fe",
+        "::a9fe:a9fe",
+        "::1.2.3.4",
+        "fec0::1",
+        "3fff::1",
+        "5f00::1",
+        "100::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "192.0.0.8",
+        "192.0.0.170",
+        "255.255.255.255",
+    ],
+)
+def test_what_pythons_is_global_lets_through_is_refused(text: str) -> None:
+    assert restriction(ipaddress.ip_address(text)) is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["::ffff:8.8.8.8", "64:ff9b::808:808", "64:ff9b:1::808:808", "2001:4:112::1"]
+)
+def test_public_ipv4_through_ipv6_and_anycast_services_pass(text: str) -> None:
+    assert restriction(ipaddress.ip_address(text)) is None
 
 
 @pytest.mark.parametrize("text", PUBLIC)
@@ -103,6 +188,9 @@ def test_the_cloud_metadata_address_is_refused() -> None:
     why = rules.refusal("169.254.169.254", ipaddress.ip_address("169.254.169.254"))
     assert why is not None and "link-local" in why and "FLOWW_SANDBOX_EGRESS_ALLOW" in why
     assert why.startswith("169.254.169.254, ")
+    mapped = ipaddress.ip_address("::ffff:169.254.169.254")
+    why = rules.refusal("[::ffff:169.254.169.254]", mapped)
+    assert why is not None and why.startswith("[::ffff:169.254.169.254], a link-local"), why
 
 
 @given(st.sampled_from(PUBLIC).map(ipaddress.ip_address))
@@ -110,6 +198,7 @@ def test_this_machines_own_public_address_is_refused(address: Address) -> None:
     rules = EgressRules(own_addresses=lambda: frozenset({address}))
     why = rules.refusal("me.example.com", address)
     assert why is not None and "this machine's own" in why and "me.example.com resolves" in why
+    assert str(address) not in why
     if address.version == 4:
         mapped = ipaddress.IPv6Address(f"::ffff:{address}")
         assert rules.refusal("me.example.com", mapped) is not None

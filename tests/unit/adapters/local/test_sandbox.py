@@ -22,7 +22,7 @@ from floww.adapters.local.sandbox import (
     SandboxLimits,
     probe_bwrap,
 )
-from floww.adapters.local.uplink import Uplink
+from floww.adapters.local.uplink import Uplink, Uplinks
 from floww.adapters.local.workers import WorkerSpec
 from floww.adapters.memory import FakeImageBuilder, InMemoryImageRegistry
 from floww.domain.errors import InvalidInput
@@ -92,6 +92,21 @@ def test_an_uplink_binds_its_sockets_and_the_relay_starts_the_worker(tmp_path: P
     assert listens == ["9180=/run/floww/api.sock", "9181=/run/floww/egress.sock"]
     assert tail[len(relay) :] == ["python", "-m", "x"]
     assert SANDBOX_API_URL.endswith(":9180") and SANDBOX_PROXY_URL.endswith(":9181")
+
+
+def test_each_uid_gets_its_own_sockets_bound(tmp_path: Path) -> None:
+    asked: list[int] = []
+
+    def make(uid: int) -> Uplink:
+        asked.append(uid)
+        return Uplink(str(tmp_path / f"u{uid}" / "api.sock"), str(tmp_path / f"u{uid}" / "e.sock"))
+
+    sandbox = BwrapSandbox(uplink=Uplinks(str(tmp_path), make), python="/venv/bin/python")
+    for uid in (200_001, 200_002):
+        binds = pairs(sandbox.command(["x"], site=tmp_path / "site", uid=uid), "--ro-bind")
+        assert (str(tmp_path / f"u{uid}" / "api.sock"), "/run/floww/api.sock") in binds
+        assert (str(tmp_path / f"u{uid}" / "e.sock"), "/run/floww/egress.sock") in binds
+    assert asked == [200_001, 200_002]
 
 
 def test_a_sandboxed_worker_with_an_uplink_sends_http_clients_to_the_proxy(
