@@ -142,7 +142,8 @@ class Settings:
             "port": int,
             "public_url": str,
             "database_url": str,
-            "pg_synchronous_commit": _bool,
+            # empty is the default (on): an unset variable never turns durability off
+            "pg_synchronous_commit": lambda text: _bool(text) if text.strip() else True,
             "production": _bool,
             "profile": str,
             "function_host": str,

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, literal, select, text
 
 from floww.adapters.sql import direct, make_engine
 from floww.adapters.sql import engine as sql_engine
 from floww.adapters.sql.transactions import Transactions
+from floww.domain.errors import Unavailable
 from tests.integration.postgres import session_database
 
 pytestmark = pytest.mark.integration
@@ -64,5 +65,56 @@ def test_direct_connections_dropped_while_idle_are_replaced(
         with connections.write(1) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             assert cursor.fetchone()[0] not in (reader, writer)
+    finally:
+        engine.dispose()
+
+
+def test_a_pool_connection_pinged_at_checkout_serves_the_direct_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool pings a connection idle past its age at checkout; the ping must leave no
+    transaction behind, or the kept connection cannot be switched to autocommit."""
+    monkeypatch.setattr(sql_engine, "_PG_PING_AFTER_IDLE_S", 0.2)
+    url = session_database().url.render_as_string(hide_password=False)
+    engine = make_engine(url)  # opens one connection and gives it back to the pool
+    connections = direct.DirectConnections(engine, None)
+    one = direct.Prepared(engine, select(literal(1)))
+    try:
+        time.sleep(0.3)
+        assert connections.scalar(one, {}) == 1
+        time.sleep(0.3)
+        with connections.write(1) as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        engine.dispose()
+
+
+def test_after_one_kept_connection_failed_the_idle_ones_are_not_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database restart drops every connection: one failure discards the idle ones, so
+    the next request gets a fresh connection instead of failing in turn."""
+    monkeypatch.setattr(direct, "PING_AFTER_IDLE_S", 3600.0)  # no ping: the failure shows
+    url = session_database().url.render_as_string(hide_password=False)
+    engine = make_engine(url)
+    connections = direct.DirectConnections(engine, None)
+    backend = direct.Prepared(engine, select(func.pg_backend_pid()))
+    try:
+        reader = connections.scalar(backend, {})
+        with connections.write(1) as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            writer = cursor.fetchone()[0]
+        admin = make_engine(url)
+        with admin.connect() as conn:
+            for pid in (reader, writer):
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+        admin.dispose()
+        time.sleep(0.1)
+        with pytest.raises(Unavailable):
+            connections.scalar(backend, {})  # the reader was dropped: this one fails
+        with connections.write(1) as cursor:  # the idle writer was discarded with it
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] != writer
     finally:
         engine.dispose()

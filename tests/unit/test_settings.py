@@ -47,3 +47,14 @@ def test_nonsense_is_refused_by_name(tmp_path: Path, name: str, value: str) -> N
     with pytest.raises(InvalidInput) as info:
         Settings.load({"FLOWW_HOME": str(tmp_path), name: value})
     assert name in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "durable"), [("", True), ("  ", True), ("on", True), ("off", False), ("0", False)]
+)
+def test_an_empty_synchronous_commit_keeps_the_flush(
+    tmp_path: Path, value: str, durable: bool
+) -> None:
+    """FLOWW_PG_SYNCHRONOUS_COMMIT=${X} with X unset must not turn durability off."""
+    loaded = Settings.load({"FLOWW_HOME": str(tmp_path), "FLOWW_PG_SYNCHRONOUS_COMMIT": value})
+    assert loaded.pg_synchronous_commit is durable

@@ -6,9 +6,10 @@ and a bounded queue in front of each key, so one key's slow work never starves a
   may, and ``Unavailable`` once the dispatcher is closed.
 - ``Slot.submit(work)`` runs ``work`` once the key has a free lane; its future carries the
   result or the exception. A slot is used once: ``submit`` or ``release``, never both.
-- ``Slot.claim_lane()`` takes a free lane for the slot at once, when the key has one and no
-  work waits before it: the caller may then record its work as started, and ``submit`` runs
-  it without queueing (claimed work is never cancelled by ``close``).
+- ``Slot.claim_lane()`` takes a free lane for the slot at once, when the key's running,
+  waiting and claimed work together are fewer than its lanes: the caller may then record its
+  work as started, and ``submit`` runs it without queueing (claimed work is never cancelled
+  by ``close``, and no other work takes its lane).
 - Work still waiting when the dispatcher closes is cancelled (its future says so); what it
   would have run is durable elsewhere (a QUEUED execution whose lease lapses).
 """
@@ -33,7 +34,7 @@ class Slot(Protocol):
 
     def claim_lane(self) -> bool:
         """Take a free lane now for the work this slot will submit; ``False`` (nothing
-        changed) when every lane is busy or work is waiting. Called at most once, before
+        changed) when running, waiting and claimed work fill the lanes. Called at most once, before
         ``submit``."""
 
 

@@ -20,8 +20,10 @@ path), and run on DBAPI connections kept for the purpose:
   what that risks;
 - reads run in autocommit (one statement is atomic by itself): no ``BEGIN``/``COMMIT``;
 - DBAPI errors are translated as ``Transactions`` translates SQLAlchemy's: integrity ->
-  ``Conflict``, data -> ``InvalidInput``, anything else -> ``Unavailable`` (and the
-  connection is discarded, so one dropped by a database restart is not used again).
+  ``Conflict``, data -> ``InvalidInput``, anything else (the pool's own time-out and
+  connection failures included) -> ``Unavailable``; then the connection is discarded, and so
+  are the idle ones, which the same cause (a database restart) most likely dropped too. A
+  connection whose transaction could not be ended is never kept.
 
 The contract suites of ``WorkflowRepo`` run these paths on SQLite and PostgreSQL.
 """
@@ -34,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -48,6 +50,8 @@ KEEP = 32
 
 PING_AFTER_IDLE_S = 5.0
 """A PostgreSQL connection idle longer than this is pinged before use."""
+
+_PG_IDLE = 0  # psycopg's pq.TransactionStatus.IDLE: no transaction open
 
 
 class Prepared:
@@ -131,7 +135,9 @@ class DirectConnections:
                         cursor.execute("COMMIT")
                 healthy = True
             except (Conflict, InvalidInput):
-                healthy = True  # the statement was refused; the connection is fine
+                # The statement was refused; the connection is fine once out of its
+                # transaction (a failed ROLLBACK would leave SQLite's write lock held).
+                healthy = self._idle_now(kept[0])
                 raise
             finally:
                 self._give_back(self._idle_writers, kept, healthy)
@@ -154,11 +160,24 @@ class DirectConnections:
         """Close every idle connection; those in use are closed as they come back."""
         with self._lock:
             self._closed = True
+        self._drop_idle()
+
+    def _drop_idle(self) -> None:
+        """Close the idle connections: after a connection failed, the others were most likely
+        dropped by the same cause (a database restart), so none is tried again."""
+        with self._lock:
             idle = self._idle_writers + self._idle_readers
             self._idle_writers, self._idle_readers = [], []
+            self._used.clear()
         for connection, _cursor in idle:
             with contextlib.suppress(Exception):
                 connection.close()
+
+    def _idle_now(self, connection: Any) -> bool:
+        """Whether ``connection`` is out of any transaction (so it may be kept)."""
+        if self._sqlite:
+            return not connection.in_transaction
+        return bool(connection.info.transaction_status == _PG_IDLE)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -178,17 +197,27 @@ class DirectConnections:
                 kept[1].fetchall()
                 return kept
             except self._dbapi.Error:
+                with self._lock:
+                    self._used.pop(id(kept[0]), None)
                 with contextlib.suppress(Exception):
                     kept[0].close()
+                self._drop_idle()  # dropped while idle: so, most likely, were the others
         with self._translated():
             proxied = self._engine.raw_connection()
             connection: Any = proxied.driver_connection
             proxied.detach()  # ours from now on: the pool's slot is free again
-            if not self._sqlite:
-                connection.autocommit = True  # transactions are begun explicitly (write)
-                if writer and not self._durable:
-                    connection.execute("SET synchronous_commit TO off")
-            return connection, connection.cursor()
+            try:
+                if not self._sqlite:
+                    if connection.info.transaction_status != _PG_IDLE:
+                        connection.rollback()  # a checkout ping may have left one open
+                    connection.autocommit = True  # transactions are begun explicitly (write)
+                    if writer and not self._durable:
+                        connection.execute("SET synchronous_commit TO off")
+                return connection, connection.cursor()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    connection.close()
+                raise
 
     def _give_back(self, idle: list[tuple[Any, Any]], kept: tuple[Any, Any], healthy: bool) -> None:
         if healthy:
@@ -215,7 +244,9 @@ class DirectConnections:
             raise InvalidInput(f"a value does not fit the database: {_first_line(error)}") from (
                 error
             )
-        except dbapi.Error as error:
+        except (dbapi.Error, exc.TimeoutError, exc.DisconnectionError) as error:
+            # the pool may time out or fail to connect too: Unavailable, as in Transactions
+            self._drop_idle()
             raise unavailable(self._engine, error) from error
 
 

@@ -160,6 +160,7 @@ def _postgresql_engine(url: URL) -> Engine:
         try:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            dbapi_connection.rollback()  # the ping leaves no transaction open behind it
         except Exception as error:
             raise exc.DisconnectionError(str(error)) from error
 

@@ -55,7 +55,7 @@ class GroupCommit:
 
     def write(self, op: Callable[[Any], T]) -> T:
         """``op``'s result once its transaction committed; what ``op`` raised otherwise
-        (translated by ``Transactions``, as for a transaction of its own)."""
+        (as ``begin``'s transaction translates it, for a transaction of its own)."""
         item: _Write[T] = _Write(op)
         with self._queue_lock:
             self._queue.append(item)  # type: ignore[arg-type]

@@ -381,9 +381,18 @@ def _run_trigger(
     # A place in the workflow's queue is held before anything is recorded: a full queue
     # refuses the request (``Overloaded``), and whatever is recorded is run or marked.
     deployment = table.active if deployed is not None else None
+    # The dev session that answers (read once per event), when the event goes to one. Read
+    # before a queue place is held, so a failed read leaves none behind; deployed runs go on
+    # without it, as they go on untold when the realtime service is away.
+    answerer = None
+    if dev is not None:
+        try:
+            answerer = dev_answerer(deps, workflow.id)
+        except Unavailable:
+            if deployed is None:
+                raise
+            log.warning("dev sessions of workflow %s not read; the deployment runs it", workflow.id)
     slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
-    # The dev session that answers (read once per event), when the event goes to one.
-    answerer = dev_answerer(deps, workflow.id) if dev is not None else None
     # With a lane free at once the execution is recorded as started: one write less; so is
     # an event a dev session answers (it runs there now).
     started = (

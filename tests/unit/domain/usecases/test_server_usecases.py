@@ -580,3 +580,36 @@ def test_a_timeout_says_what_did_not_answer() -> None:
     assert answer.body["error"]["message"] == "the dev session did not answer in time"
     handler = Execution("ex_run", "wf", "tr", ExecutionStatus.TIMED_OUT, now)
     assert "handler ran past its deadline" in response_for(handler).body["error"]["message"]
+
+
+def test_dev_sessions_that_cannot_be_read_neither_fail_nor_leak_a_deployed_run(
+    deps: ServerDeps,
+) -> None:
+    """A deployed webhook observed by a dev session: when the dev sessions cannot be read
+    (the database is away a moment), the deployment still answers and no queue place stays
+    held (the workflow has one place: a leak would refuse the second call)."""
+    import attrs
+
+    from floww.adapters.local.dispatcher import ThreadDispatcher
+    from floww.domain.errors import Unavailable
+    from floww.domain.usecases.dev_sessions import open_dev_session
+
+    user = _user(deps, "a@x")
+    workflow = _deployed(deps, user)
+    specs = [t.spec for t in deps.repo.list_triggers(workflow.id, TriggerSource.DEPLOYMENT)]
+    open_dev_session(deps, user, workflow.id, specs)
+
+    class Unreadable:
+        def __getattr__(self, name: str) -> object:
+            return getattr(deps.dev_sessions, name)
+
+        def live(self, workflow_id: str, now: object) -> list[object]:
+            raise Unavailable("database away")
+
+    narrow = attrs.evolve(
+        deps,
+        dispatcher=ThreadDispatcher(concurrency=1, queue_limit=0),
+        dev_sessions=Unreadable(),
+    )
+    for _ in range(2):
+        assert handle_webhook(narrow, _request(workflow, "/ok", b"{}")).status == 200
