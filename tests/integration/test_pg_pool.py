@@ -27,11 +27,7 @@ def test_connections_dropped_while_idle_are_replaced(monkeypatch: pytest.MonkeyP
     try:
         with tx.read() as conn:
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-        admin = make_engine(url)
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            conn.commit()
-        admin.dispose()
+        _terminate(url, pid)
         time.sleep(0.3)
         with tx.read() as conn:
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
@@ -54,12 +50,7 @@ def test_direct_connections_dropped_while_idle_are_replaced(
         with connections.write(1) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             writer = cursor.fetchone()[0]
-        admin = make_engine(url)
-        with admin.connect() as conn:
-            for pid in (reader, writer):
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            conn.commit()
-        admin.dispose()
+        _terminate(url, reader, writer)
         time.sleep(0.3)
         assert connections.scalar(backend, {}) not in (reader, writer)
         with connections.write(1) as cursor:
@@ -104,12 +95,7 @@ def test_after_one_kept_connection_failed_the_idle_ones_are_not_tried(
         with connections.write(1) as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             writer = cursor.fetchone()[0]
-        admin = make_engine(url)
-        with admin.connect() as conn:
-            for pid in (reader, writer):
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            conn.commit()
-        admin.dispose()
+        _terminate(url, reader, writer)
         time.sleep(0.1)
         with pytest.raises(Unavailable):
             connections.scalar(backend, {})  # the reader was dropped: this one fails
@@ -118,3 +104,15 @@ def test_after_one_kept_connection_failed_the_idle_ones_are_not_tried(
             assert cursor.fetchone()[0] != writer
     finally:
         engine.dispose()
+
+
+def _terminate(url: str, *pids: object) -> None:
+    """End these backends from another connection, as a database restart would."""
+    admin = make_engine(url)
+    try:
+        with admin.connect() as conn:
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+    finally:
+        admin.dispose()

@@ -41,6 +41,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from floww.adapters.sql.engine import unavailable
+from floww.adapters.sql.transactions import conflict, invalid
 from floww.domain.errors import Conflict, InvalidInput
 
 __all__ = ["DirectConnections", "Prepared"]
@@ -237,19 +238,10 @@ class DirectConnections:
         try:
             yield
         except dbapi.IntegrityError as error:
-            raise Conflict(f"the change conflicts with stored data: {_first_line(error)}") from (
-                error
-            )
+            raise conflict(error) from error
         except dbapi.DataError as error:
-            raise InvalidInput(f"a value does not fit the database: {_first_line(error)}") from (
-                error
-            )
+            raise invalid(error) from error
         except (dbapi.Error, exc.TimeoutError, exc.DisconnectionError) as error:
             # the pool may time out or fail to connect too: Unavailable, as in Transactions
             self._drop_idle()
             raise unavailable(self._engine, error) from error
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from floww.adapters.sql.engine import WRITE, unavailable
 from floww.domain.errors import Conflict, InvalidInput
 
-__all__ = ["Transactions"]
+__all__ = ["Transactions", "conflict", "invalid"]
 
 # SQLite has one writer at a time. Writers of this process queue on a lock (a fast hand-over)
 # instead of in SQLite's busy handler, which sleeps in growing steps and made tail latency
@@ -95,17 +95,25 @@ class Transactions:
         try:
             yield
         except exc.IntegrityError as error:
-            raise Conflict(f"the change conflicts with stored data: {_first_line(error)}") from (
-                error
-            )
+            raise conflict(error) from error
         except exc.DataError as error:
-            raise InvalidInput(f"a value does not fit the database: {_first_line(error)}") from (
-                error
-            )
+            raise invalid(error) from error
         except (exc.DBAPIError, exc.TimeoutError, exc.DisconnectionError) as error:
             raise unavailable(self.engine, error) from error
 
 
-def _first_line(error: exc.DBAPIError) -> str:
-    lines = str(error.orig).strip().splitlines()
-    return lines[0] if lines else type(error.orig).__name__
+def conflict(error: BaseException) -> Conflict:
+    """The domain error of a statement the database refused on a constraint."""
+    return Conflict(f"the change conflicts with stored data: {_first_line(error)}")
+
+
+def invalid(error: BaseException) -> InvalidInput:
+    """The domain error of a value the database refused (too long, out of range)."""
+    return InvalidInput(f"a value does not fit the database: {_first_line(error)}")
+
+
+def _first_line(error: BaseException) -> str:
+    """The driver's own first line (SQLAlchemy's errors wrap it as ``orig``)."""
+    orig = getattr(error, "orig", None) or error
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
