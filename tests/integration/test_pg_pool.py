@@ -47,15 +47,11 @@ def test_direct_connections_dropped_while_idle_are_replaced(
     backend = direct.Prepared(engine, select(func.pg_backend_pid()))
     try:
         reader = connections.scalar(backend, {})
-        with connections.write(1) as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            writer = cursor.fetchone()[0]
+        writer = _writer_pid(connections)
         _terminate(url, reader, writer)
         time.sleep(0.3)
         assert connections.scalar(backend, {}) not in (reader, writer)
-        with connections.write(1) as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            assert cursor.fetchone()[0] not in (reader, writer)
+        assert _writer_pid(connections) not in (reader, writer)
     finally:
         engine.dispose()
 
@@ -92,16 +88,12 @@ def test_after_one_kept_connection_failed_the_idle_ones_are_not_tried(
     backend = direct.Prepared(engine, select(func.pg_backend_pid()))
     try:
         reader = connections.scalar(backend, {})
-        with connections.write(1) as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            writer = cursor.fetchone()[0]
+        writer = _writer_pid(connections)
         _terminate(url, reader, writer)
         time.sleep(0.1)
         with pytest.raises(Unavailable):
             connections.scalar(backend, {})  # the reader was dropped: this one fails
-        with connections.write(1) as cursor:  # the idle writer was discarded with it
-            cursor.execute("SELECT pg_backend_pid()")
-            assert cursor.fetchone()[0] != writer
+        assert _writer_pid(connections) != writer  # the idle writer was discarded with it
     finally:
         engine.dispose()
 
@@ -116,3 +108,10 @@ def _terminate(url: str, *pids: object) -> None:
             conn.commit()
     finally:
         admin.dispose()
+
+
+def _writer_pid(connections: direct.DirectConnections) -> object:
+    """The backend of the kept connection a write gets."""
+    with connections.write(1) as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
