@@ -22,8 +22,10 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
+import select
 import shutil
 import signal
 import subprocess
@@ -58,6 +60,7 @@ def _older_runtime_answer(answer: Mapping[str, Any]) -> bool:
 
 
 _STDERR_LINES = 20
+_READ_BYTES = 1 << 16
 _EXIT_WAIT_SECONDS = 5.0
 
 
@@ -143,7 +146,10 @@ class Worker:
         self.workdir = Path(tempfile.mkdtemp(prefix="worker-", dir=spec.scratch))
         self.digests: set[str] = set()
         self.files_sent = 0
-        self._answers: queue.Queue[bytes | None] = queue.Queue()
+        # Answers are read by the thread that asked (one request at a time per worker), so
+        # no reader thread stands between a worker's answer and its caller.
+        self._pending = bytearray()
+        self._scanned = 0
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._limit_note = spec.limit_note()
         start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
@@ -162,10 +168,10 @@ class Worker:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise Unavailable(f"the worker could not be started: {exc}") from exc
         assert self._process.stdout is not None and self._process.stderr is not None
-        self._readers = [
-            _daemon(self._pump_answers, self._process.stdout),
-            _daemon(self._pump_stderr, self._process.stderr),
-        ]
+        self._stdout = self._process.stdout.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._stdout, select.POLLIN)
+        self._readers = [_daemon(self._pump_stderr, self._process.stderr)]
         try:
             answer = self.request(_PING, spec.start_timeout)
         except TimeoutError as exc:
@@ -208,10 +214,7 @@ class Worker:
             stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             raise self._exited() from None
-        try:
-            answer = self._answers.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError from None
+        answer = self._read_line(None if timeout is None else time.monotonic() + timeout)
         if answer is None:
             raise self._exited()
         try:
@@ -250,11 +253,15 @@ class Worker:
             log.warning("worker %d did not exit after SIGKILL", self.pid)
         for reader in self._readers:
             reader.join(timeout=1.0)
-        # Each reader closes its own stream at end of input: closing it here could block for as
-        # long as a process that escaped the kill keeps the pipe open.
+        # The stderr reader closes its own stream at end of input: closing it here could block
+        # for as long as a process that escaped the kill keeps the pipe open. Nothing else reads
+        # the answers, so closing them never waits.
         with contextlib.suppress(OSError, ValueError):
             if self._process.stdin is not None:
                 self._process.stdin.close()
+        with contextlib.suppress(OSError, ValueError):
+            if self._process.stdout is not None:
+                self._process.stdout.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _exited(self) -> Unavailable:
@@ -263,7 +270,7 @@ class Worker:
         except subprocess.TimeoutExpired:
             code = None
             self._signal_group()
-        self._readers[1].join(timeout=1.0)  # the last words on stderr
+        self._readers[0].join(timeout=1.0)  # the last words on stderr
         last = self._stderr[-1] if self._stderr else ""
         if code is not None and code > 128 and self._limit_note:
             code = 128 - code  # bwrap reports its command's death by signal N as 128 + N
@@ -276,15 +283,29 @@ class Worker:
         ) + (self._limit_note if code is None or code != 0 else "")
         return Unavailable(f"{what}: {last}" if last else what, exit_code=code)
 
-    def _pump_answers(self, stream: IO[bytes]) -> None:
-        try:
-            for line in stream:
-                self._answers.put(line)
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._answers.put(None)
-            stream.close()
+    def _read_line(self, until: float | None) -> bytes | None:
+        """The next answer line; ``None`` at end of output (the process is gone or closed
+        it), ``TimeoutError`` when none came by ``until``."""
+        while True:
+            end = self._pending.find(b"\n", self._scanned)
+            if end >= 0:
+                line = bytes(self._pending[: end + 1])
+                del self._pending[: end + 1]
+                self._scanned = 0
+                return line
+            self._scanned = len(self._pending)
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError
+            if not self._poll.poll(None if left is None else max(1, math.ceil(left * 1000))):
+                raise TimeoutError
+            try:
+                chunk = os.read(self._stdout, _READ_BYTES)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self._pending += chunk
 
     def _pump_stderr(self, stream: IO[bytes]) -> None:
         try:
