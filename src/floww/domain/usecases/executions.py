@@ -49,6 +49,7 @@ __all__ = [
     "outcome",
     "queue_execution",
     "run_execution",
+    "run_with_retry",
 ]
 
 
@@ -168,17 +169,33 @@ def queue_execution(
     (``retries.py``). With ``detached`` (nobody waits for the answer) the run is started
     detached when the host can, and the future gives the execution as started."""
 
-    def run() -> Execution:
-        final = run_execution(
+    return slot.submit(
+        lambda: run_with_retry(
             deps, execution, deployment, trigger, workflow, runtime, detached=detached
         )
-        # The attempt's outcome is recorded and stays the answer; a retry that could not be
-        # recorded (the database went away) is lost, and the attempt shows it failed.
-        with contextlib.suppress(FlowwError):
-            schedule_retry(deps, final, trigger)
-        return final
+    )
 
-    return slot.submit(run)
+
+def run_with_retry(
+    deps: ServerDeps,
+    execution: Execution,
+    deployment: Deployment,
+    trigger: Trigger,
+    workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
+    *,
+    detached: bool = False,
+) -> Execution:
+    """``run_execution`` on the caller's thread (a lane of the workflow), then its next attempt
+    scheduled when the trigger's retry policy asks for one."""
+    final = run_execution(
+        deps, execution, deployment, trigger, workflow, runtime, detached=detached
+    )
+    # The attempt's outcome is recorded and stays the answer; a retry that could not be
+    # recorded (the database went away) is lost, and the attempt shows it failed.
+    with contextlib.suppress(FlowwError):
+        schedule_retry(deps, final, trigger)
+    return final
 
 
 def outcome(

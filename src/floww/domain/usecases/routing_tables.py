@@ -72,6 +72,11 @@ class RoutingTables:
                 return cached
             return self._build(repo, key, version)
 
+    def cached(self, repo: WorkflowRepo, workflow_id: str) -> RoutingTable | None:
+        """The table of ``workflow_id`` as this process last built it, without reading its
+        version: it may be out of date (for a guess that ``table`` then checks)."""
+        return self._tables.get((id(repo), workflow_id))
+
     def _build(self, repo: WorkflowRepo, key: tuple[int, str], version: int) -> RoutingTable | None:
         workflow_id = key[1]
         for _ in range(5):

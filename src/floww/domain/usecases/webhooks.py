@@ -12,17 +12,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import attrs
 
 from floww.domain.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated, Unavailable
 from floww.domain.model import (
+    Deployment,
     ErrorInfo,
     Execution,
     ExecutionStatus,
     InvocationResult,
+    Runtime,
     Trigger,
     TriggerSource,
     Webhook,
@@ -37,6 +41,7 @@ from floww.domain.usecases.executions import (
     new_execution,
     outcome,
     queue_execution,
+    run_with_retry,
 )
 from floww.domain.usecases.routing_tables import RoutingTable
 from floww.domain.wiredict import spec_as_dict
@@ -48,13 +53,17 @@ log = logging.getLogger("floww.webhooks")
 __all__ = [
     "UNSTORED_HEADERS",
     "IncomingRequest",
+    "LaneCall",
     "WebhookResponse",
+    "answer_after_lane_wait",
     "dev_event_message",
     "handle_webhook",
     "method_not_allowed",
     "parse_body",
     "response_for",
+    "runs_on_lane",
     "submit_dev_reply",
+    "submit_on_lane",
     "webhook_event",
 ]
 
@@ -265,9 +274,107 @@ def body_limit_for(deps: ServerDeps, workflow_id: str, method: str, path: str) -
     return max((body_limit(owner, default) for owner in owners), default=default)
 
 
-def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookResponse:
+def handle_webhook(
+    deps: ServerDeps, request: IncomingRequest, *, deadline: float | None = None
+) -> WebhookResponse:
     """Raises ``NotFound`` (no such webhook), ``Unauthenticated`` (a provider delivery that is
-    not genuine) and ``PayloadTooLarge``; every other outcome is an answer."""
+    not genuine) and ``PayloadTooLarge``; every other outcome is an answer. ``deadline`` is
+    how long the caller waits for a run (the server's response deadline by default)."""
+    answer = _handle(deps, request, lane=None, deadline=deadline)
+    assert answer is not None
+    return answer
+
+
+def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> bool:
+    """Whether the workflow's routing table, as this process last read it, sends ``request``
+    to the active deployment with the caller waiting for the answer: such a call is handled
+    whole on one of the workflow's lanes (``submit_on_lane``). Reads nothing; the lane checks
+    again against the current table."""
+    table = deps.routing.cached(deps.repo, request.workflow_id)
+    if table is None or table.active is None:
+        return False
+    found = table.webhooks.find(request.method, request.path)
+    return (
+        bool(found)
+        and found[0][0].owner.type == "builtin"
+        and any(hook.source is TriggerSource.DEPLOYMENT for hook, _ in found)
+    )
+
+
+@attrs.define(eq=False)
+class LaneCall:
+    """A call handed to a lane (``submit_on_lane``). ``future`` gives its answer, or ``None``
+    when it is not one for the lane after all; ``execution_id`` is set once its execution is
+    recorded. When its caller's deadline passes before a lane takes it, the call is recorded
+    as queued where it waits (``queued``), and the lane runs that record when it gets there.
+    ``lock`` orders the two: a lane takes the call (``taken``) or the caller records it."""
+
+    future: Future[WebhookResponse | None] = attrs.field(factory=Future)
+    execution_id: str | None = None
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+    taken: bool = False
+    handed_back: bool = False
+    queued: tuple[Execution, Deployment, Trigger, Workflow, Runtime | None] | None = None
+
+
+def submit_on_lane(deps: ServerDeps, request: IncomingRequest) -> LaneCall:
+    """Handle ``request`` on one of its workflow's lanes once one is free: the execution is
+    recorded as started there (one write), run and completed (one write), with no other
+    thread in between. Nothing is recorded while the call waits for a lane, unless its
+    caller's deadline passes first (``answer_after_lane_wait``). The answer is ``None`` when
+    the current table no longer sends the call to the deployment (it changed since
+    ``runs_on_lane``): handle it with ``handle_webhook``. ``Overloaded`` when the workflow's
+    queue is full, ``Unavailable`` once the server is stopping."""
+    call = LaneCall()
+    slot = deps.dispatcher.reserve(request.workflow_id)
+    call.future = slot.submit(lambda: _take(deps, request, call))
+    return call
+
+
+def _take(deps: ServerDeps, request: IncomingRequest, call: LaneCall) -> WebhookResponse | None:
+    with call.lock:
+        call.taken = True
+        queued, handed_back = call.queued, call.handed_back
+    if handed_back:
+        return None
+    if queued is not None:  # recorded when its caller stopped waiting: run that record
+        return response_for(run_with_retry(deps, *queued))
+    return _handle(deps, request, lane=call, deadline=None)
+
+
+def answer_after_lane_wait(
+    deps: ServerDeps, request: IncomingRequest, call: LaneCall
+) -> WebhookResponse:
+    """The answer for a call handed to a lane whose caller waited out the response deadline
+    (or whose lane was cancelled by a stopping server). One that no lane has taken yet is
+    recorded as queued now, keeping its place, and answered so (it runs when a lane gets to
+    it); one a lane runs is answered as it is stored now."""
+    with call.lock:
+        if not call.taken and not call.future.cancelled():
+            answer = _handle(deps, request, lane=call, deadline=None, record_only=True)
+            if answer is not None:
+                return answer
+            call.handed_back = True  # not the deployment's any more: the general path
+    if call.future.cancelled() or call.handed_back:
+        return handle_webhook(deps, request, deadline=0)
+    if call.execution_id is None:  # taken, its record not written yet: a moment more
+        answer = call.future.result()
+        return answer if answer is not None else handle_webhook(deps, request, deadline=0)
+    if call.future.done() and call.future.exception() is None:
+        done = call.future.result()
+        if done is not None:
+            return done
+    return response_for(deps.repo.get_execution(call.execution_id))
+
+
+def _handle(
+    deps: ServerDeps,
+    request: IncomingRequest,
+    *,
+    lane: LaneCall | None,
+    deadline: float | None,
+    record_only: bool = False,
+) -> WebhookResponse | None:
     table = deps.routing.table(deps.repo, request.workflow_id)
     if table is None:
         raise NotFound("webhook", f"{request.method} {request.path}")
@@ -281,30 +388,46 @@ def handle_webhook(deps: ServerDeps, request: IncomingRequest) -> WebhookRespons
     limit = body_limit(first.owner.type, deps.settings.max_body_bytes)
     if len(request.body) > limit:
         raise PayloadTooLarge(len(request.body), limit)
-    if first.owner.type == "builtin":
-        by_source = {h.source: (h, params) for h, params in found}
-        deployed = (
-            by_source[TriggerSource.DEPLOYMENT][0]
-            if TriggerSource.DEPLOYMENT in by_source
-            else None
+    if first.owner.type != "builtin":
+        return (
+            None
+            if lane is not None
+            else _handle_delivery(deps, table, request, [h for h, _ in found])
         )
-        dev = by_source[TriggerSource.DEV][0] if TriggerSource.DEV in by_source else None
-        primary = deployed or dev
-        assert primary is not None
-        trigger = _trigger(deps, table.triggers, primary.trigger_id)
-        event = webhook_event(
-            request.method,
-            request.path,
-            request.headers,
-            request.query,
-            request.body,
-            by_source[primary.source][1],
-        )
-        key = request.headers.get("idempotency-key")
-        # Scoped to the endpoint, so one route's answer is never replayed to another.
-        dedupe_key = f"idempotency:{request.method} {request.path}:{key}" if key else None
-        return _run_trigger(deps, table, trigger, deployed, dev, event, dedupe_key, None)
-    return _handle_delivery(deps, table, request, [h for h, _ in found])
+    by_source = {h.source: (h, params) for h, params in found}
+    deployed = (
+        by_source[TriggerSource.DEPLOYMENT][0] if TriggerSource.DEPLOYMENT in by_source else None
+    )
+    if lane is not None and (deployed is None or table.active is None):
+        return None
+    dev = by_source[TriggerSource.DEV][0] if TriggerSource.DEV in by_source else None
+    primary = deployed or dev
+    assert primary is not None
+    trigger = _trigger(deps, table.triggers, primary.trigger_id)
+    event = webhook_event(
+        request.method,
+        request.path,
+        request.headers,
+        request.query,
+        request.body,
+        by_source[primary.source][1],
+    )
+    key = request.headers.get("idempotency-key")
+    # Scoped to the endpoint, so one route's answer is never replayed to another.
+    dedupe_key = f"idempotency:{request.method} {request.path}:{key}" if key else None
+    return _run_trigger(
+        deps,
+        table,
+        trigger,
+        deployed,
+        dev,
+        event,
+        dedupe_key,
+        None,
+        lane=lane,
+        deadline=deadline,
+        record_only=record_only,
+    )
 
 
 def _handle_delivery(
@@ -372,9 +495,15 @@ def _run_trigger(
     event: Any,
     dedupe_key: str | None,
     direct_reply: Any,
+    *,
+    lane: LaneCall | None = None,
+    deadline: float | None = None,
+    record_only: bool = False,
 ) -> WebhookResponse:
     """Record one execution of ``trigger`` and run it: on the active deployment when it
-    declares the trigger (dev sessions observe), in a dev session otherwise."""
+    declares the trigger (dev sessions observe), in a dev session otherwise. With ``lane``
+    this runs on a lane of the workflow already: the deployment runs it here and now (or,
+    with ``record_only``, it is recorded as queued for the lane that will take it)."""
     workflow = table.workflow
     primary = deployed or dev
     assert primary is not None
@@ -392,13 +521,14 @@ def _run_trigger(
             if deployed is None:
                 raise
             log.warning("dev sessions of workflow %s not read; the deployment runs it", workflow.id)
-    slot = deps.dispatcher.reserve(workflow.id) if deployment is not None else None
+    slot = deps.dispatcher.reserve(workflow.id) if deployment is not None and lane is None else None
     # With a lane free at once the execution is recorded as started: one write less; so is
     # an event a dev session answers (it runs there now).
     started = (
         slot.claim_lane()
         if slot is not None
-        else deployed is None and answerer is not None and direct_reply is None
+        else (lane is not None and not record_only)
+        or (deployed is None and answerer is not None and direct_reply is None)
     )
     try:
         execution = new_execution(
@@ -419,6 +549,16 @@ def _run_trigger(
             slot.release()
         raise
 
+    if lane is not None and deployment is not None:
+        lane.execution_id = execution.id
+        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
+        if record_only:
+            lane.queued = (execution, deployment, trigger, workflow, table.runtime)
+            return response_for(execution)
+        return response_for(
+            run_with_retry(deps, execution, deployment, trigger, workflow, table.runtime)
+        )
+
     if slot is not None and deployment is not None:
         # A provider delivery is acknowledged at once (``direct_reply``): nobody waits for
         # its answer, so a host that can runs it detached.
@@ -435,8 +575,8 @@ def _run_trigger(
         _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
-        deadline = deps.settings.response_deadline_s
-        return response_for(outcome(deps, future, execution.id, deadline))
+        wait = deps.settings.response_deadline_s if deadline is None else deadline
+        return response_for(outcome(deps, future, execution.id, wait))
 
     if deployed is not None:
         _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)

@@ -20,11 +20,15 @@ from starlette.responses import Response
 
 from floww.domain.errors import Overloaded
 from floww.domain.providers import path_body_limit
+from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.webhooks import (
     IncomingRequest,
     WebhookResponse,
+    answer_after_lane_wait,
     body_limit_for,
     handle_webhook,
+    runs_on_lane,
+    submit_on_lane,
 )
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
 
@@ -65,7 +69,9 @@ async def webhook(request: Request) -> Response:
     path = "/" + request.path_params["path"]
     # Webhook callers may wait for handlers for up to the response deadline: they get threads of
     # their own, so the API (and the dev replies they wait for) never queues behind them; and
-    # one workflow holds a bounded share of them, so its callers never starve another's. The
+    # one workflow holds a bounded share of them, so its callers never starve another's. (A
+    # call to the active deployment is handled on a lane of its workflow instead, with the
+    # event loop waiting: no thread per caller.) The
     # share is taken before the body is read, and a body larger than the server's limit is read
     # only for a provider webhook that takes one (GitHub's 25 MB), found first.
     limiter = _limiter(request)
@@ -84,8 +90,27 @@ async def webhook(request: Request) -> Response:
             query=dict(request.query_params),
             body=body,
         )
-        answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
+        answer = None
+        if runs_on_lane(deps, incoming):
+            answer = await _on_lane(deps, incoming, limiter)
+        if answer is None:
+            answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     return render(answer)
+
+
+async def _on_lane(
+    deps: ServerDeps, incoming: IncomingRequest, limiter: anyio.CapacityLimiter
+) -> WebhookResponse | None:
+    """A call to the active deployment, handled whole on a lane of its workflow while the
+    event loop waits (no thread of its own); ``None`` when it is not one after all."""
+    call = submit_on_lane(deps, incoming)
+    waiting = asyncio.wrap_future(call.future)
+    await asyncio.wait({waiting}, timeout=deps.settings.response_deadline_s)
+    if waiting.done() and not waiting.cancelled():
+        return waiting.result()
+    return await anyio.to_thread.run_sync(
+        answer_after_lane_wait, deps, incoming, call, limiter=limiter
+    )
 
 
 WEBHOOK_THREADS = 200

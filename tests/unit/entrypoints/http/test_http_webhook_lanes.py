@@ -1,0 +1,169 @@
+"""A call to the active deployment is handled on a lane of its workflow, with nothing recorded
+while it waits for one: what its caller sees past the response deadline, what a stopping
+server does to it, and a call whose route changed before it reached a lane."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import pytest
+from conftest import World, make_world
+
+from floww.adapters.local.dispatcher import ThreadDispatcher
+from floww.domain.model import ExecutionStatus
+from floww.domain.usecases.webhooks import IncomingRequest, runs_on_lane, submit_on_lane
+
+SLOW = """
+import time
+from floww import Builtin
+
+builtin = Builtin()
+
+@builtin.webhook("/slow", methods=["POST"])
+def slow(ctx, event):
+    time.sleep(float(event.query.get("s", "0")))
+    return {"slept": event.query.get("s", "0")}
+"""
+
+DEADLINE_S = 0.6
+
+
+@pytest.fixture
+def one_lane() -> Iterator[World]:
+    """A world whose workflows have one lane each and whose callers wait ``DEADLINE_S``."""
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=10, idle_s=1.0)
+    for world in make_world(dispatcher=dispatcher):
+        services = world.client.app.state.services  # type: ignore[attr-defined]
+        settings = attrs.evolve(services.deps.settings, response_deadline_s=DEADLINE_S)
+        world.client.app.state.services = attrs.evolve(  # type: ignore[attr-defined]
+            services, deps=attrs.evolve(services.deps, settings=settings)
+        )
+        world.deps = world.client.app.state.services.deps  # type: ignore[attr-defined]
+        yield world
+    dispatcher.close()
+
+
+def _deploy(world: World, source: str) -> str:
+    tenant = world.tenant("ada@example.com", "acme")
+    receipt = world.deploy_hello(tenant)
+    answer = world.client.post(
+        f"/api/workflows/{tenant.workflow_id}/deployments",
+        json={
+            "runtime_id": receipt["runtime"]["id"],
+            "code": {"entrypoint": "main.py", "files": {"main.py": source}},
+        },
+        headers=tenant.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    return tenant.workflow_id
+
+
+def _status(world: World, execution_id: str) -> ExecutionStatus:
+    return world.repo.get_execution(execution_id).status
+
+
+def _until(check: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "it never happened"
+        time.sleep(0.02)
+
+
+def test_a_call_past_the_deadline_is_answered_as_running_and_one_that_waited_as_queued(
+    one_lane: World,
+) -> None:
+    world = one_lane
+    workflow_id = _deploy(world, SLOW)
+    hook = f"/webhook/{workflow_id}/slow"
+    warm = world.client.post(hook)  # the routing table is in memory from here on
+    assert warm.status_code == 200, warm.text
+    running: list[Any] = []
+    first = threading.Thread(target=lambda: running.append(world.client.post(f"{hook}?s=2")))
+    first.start()
+    _until(lambda: ThreadDispatcher.stats(world.deps.dispatcher, workflow_id)["busy"] == 1)  # type: ignore[arg-type]
+    queued = world.client.post(f"{hook}?s=0")
+    first.join(10)
+
+    assert running[0].status_code == 202, running[0].text
+    assert running[0].json()["status"] == "started"
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "queued"
+    queued_id = queued.json()["execution_id"]
+    # It was recorded when its caller was answered, and runs once the lane is free.
+    _until(lambda: _status(world, queued_id) is ExecutionStatus.COMPLETED)
+    assert world.repo.get_execution(queued_id).result == {"slept": "0"}
+    _until(lambda: _status(world, running[0].json()["execution_id"]) is ExecutionStatus.COMPLETED)
+
+
+def test_a_call_waiting_for_a_lane_when_the_server_stops_is_refused_and_not_recorded(
+    one_lane: World,
+) -> None:
+    world = one_lane
+    workflow_id = _deploy(world, SLOW)
+    hook = f"/webhook/{workflow_id}/slow"
+    assert world.client.post(hook).status_code == 200
+    before = len(world.repo.list_executions(workflow_id))
+    blocker = threading.Thread(target=lambda: world.client.post(f"{hook}?s=0.5"))
+    blocker.start()
+    _until(lambda: ThreadDispatcher.stats(world.deps.dispatcher, workflow_id)["busy"] == 1)  # type: ignore[arg-type]
+    refused: list[Any] = []
+    waiting = threading.Thread(target=lambda: refused.append(world.client.post(f"{hook}?s=0")))
+    waiting.start()
+    _until(lambda: ThreadDispatcher.stats(world.deps.dispatcher, workflow_id)["waiting"] == 1)  # type: ignore[arg-type]
+    world.deps.dispatcher.close()
+    waiting.join(10)
+    blocker.join(10)
+    assert refused[0].status_code == 503, refused[0].text
+    # the blocker's run finished and is recorded; the refused call left nothing behind
+    assert len(world.repo.list_executions(workflow_id)) == before + 1
+
+
+def test_a_call_whose_deployment_went_away_is_handed_back(world: World) -> None:
+    """The table in memory said "deployment"; by the time the lane has the call the workflow
+    was deactivated: the lane records nothing and hands the call back, and the general path
+    answers it as it answers any call without a deployment."""
+    workflow_id = _deploy(world, SLOW)
+    request = IncomingRequest(workflow_id, "POST", "/slow", {}, {}, b"")
+    assert world.client.post(f"/webhook/{workflow_id}/slow").status_code == 200
+    assert runs_on_lane(world.deps, request)
+    assert world.repo.deactivate_deployment(workflow_id) is not None
+    assert runs_on_lane(world.deps, request)  # what is in memory still says so
+    before = len(world.repo.list_executions(workflow_id))
+    call = submit_on_lane(world.deps, request)
+    assert call.future.result(10) is None
+    assert call.execution_id is None
+    assert len(world.repo.list_executions(workflow_id)) == before
+    answer = world.client.post(f"/webhook/{workflow_id}/slow")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "no_deployment"
+
+
+def test_a_full_queue_refuses_the_next_call_once_the_waiting_ones_are_recorded(
+    one_lane: World,
+) -> None:
+    """One lane and ten waiting places: a burst of eleven is all acknowledged (one running,
+    ten recorded as queued when their callers' deadline passed); the twelfth call is refused
+    with 503 and leaves nothing behind."""
+    world = one_lane
+    workflow_id = _deploy(world, SLOW)
+    hook = f"/webhook/{workflow_id}/slow"
+    assert world.client.post(hook).status_code == 200
+    before = len(world.repo.list_executions(workflow_id))
+    answers: list[Any] = []
+    burst = [
+        threading.Thread(target=lambda: answers.append(world.client.post(f"{hook}?s=1.5")))
+        for _ in range(11)
+    ]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(10)
+    assert sorted(a.status_code for a in answers) == [202] * 11, [a.text for a in answers]
+    refused = world.client.post(f"{hook}?s=0")
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["type"] == "Overloaded"
+    assert len(world.repo.list_executions(workflow_id)) == before + 11
