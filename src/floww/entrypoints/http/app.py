@@ -73,6 +73,9 @@ class HttpServices:
 def api_routes() -> list[BaseRoute]:
     """Every route this package defines (without the extra ones)."""
     return [
+        # Webhooks first: the router tries routes in order, and webhook calls are most of the
+        # traffic (no other route's pattern can match /webhook/...).
+        *webhooks.ROUTES,
         *config.ROUTES,
         *login.ROUTES,
         *namespaces.ROUTES,
@@ -88,7 +91,6 @@ def api_routes() -> list[BaseRoute]:
         *reports.ROUTES,
         *kv.ROUTES,
         *dev.ROUTES,
-        *webhooks.ROUTES,
         *pages.ROUTES,
     ]
 
