@@ -145,9 +145,13 @@ class WorkflowRepo(Protocol):
         can free them on the function host). ``NotFound`` for an unknown workflow."""
 
     # executions
-    def create_execution(self, execution: Execution) -> None:
+    def create_execution(self, execution: Execution, *, routes_version: int | None = None) -> bool:
         """Durably store a new execution; ``Conflict`` when the workflow already has one with
-        the same non-null dedupe key."""
+        the same non-null dedupe key. With ``routes_version``, only while the workflow's
+        ``routes_version`` is still that number, checked in the same statement: ``False``
+        (nothing stored, no error) when it moved or the workflow is gone, so a caller that
+        routed the execution with a table of that version routes it again. ``True`` when
+        stored."""
 
     def find_execution_by_dedupe_key(
         self, workflow_id: str, dedupe_key: str

@@ -122,8 +122,13 @@ class RecordTables(RepoTables):
 
     # executions ---------------------------------------------------------------------------
 
-    def create_execution(self, execution: Execution) -> None:
+    def create_execution(self, execution: Execution, *, routes_version: int | None = None) -> bool:
         with self._lock:
+            if routes_version is not None and (
+                execution.workflow_id not in self._workflows
+                or self._routes_versions.get(execution.workflow_id, 0) != routes_version
+            ):
+                return False
             self._workflow(execution.workflow_id)
             if execution.id in self._executions:
                 raise Conflict(f"execution id {execution.id} is taken", execution_id=execution.id)
@@ -136,6 +141,7 @@ class RecordTables(RepoTables):
                         dedupe_key=execution.dedupe_key,
                     )
             self._executions[execution.id] = (next(self._sequence), execution)
+            return True
 
     def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         with self._lock:

@@ -162,15 +162,22 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
 
     # executions ---------------------------------------------------------------------------
 
-    def create_execution(self, execution: Execution) -> None:
-        insert = self._hot.insert_execution
-        params = insert.params(codec.execution_values(execution))
+    def create_execution(self, execution: Execution, *, routes_version: int | None = None) -> bool:
+        values = codec.execution_values(execution)
+        if routes_version is None:
+            insert = self._hot.insert_execution
+        else:
+            # one statement: stored only while the workflow's routes are at that version
+            insert = self._hot.insert_execution_at_version
+            values["expected_routes_version"] = routes_version
+        params = insert.params(values)
         try:
-            self._group.write(lambda cursor: cursor.execute(insert.sql, params))
+            stored = self._group.write(lambda cursor: cursor.execute(insert.sql, params).rowcount)
         except Conflict:
             with self._tx.read() as conn:
                 records.explain_create_conflict(conn, execution)
             raise
+        return routes_version is None or stored == 1
 
     def find_execution_by_dedupe_key(self, workflow_id: str, dedupe_key: str) -> Execution | None:
         with self._tx.read() as conn:

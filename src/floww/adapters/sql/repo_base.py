@@ -21,12 +21,14 @@ __all__ = ["SqlRepoBase"]
 
 class _HotStatements:
     """The webhook path's statements, compiled once for the engine's dialect
-    (``direct.py``): the execution's insert and update, the routing version's read."""
+    (``direct.py``): the execution's insert (plain, or only at a routes version) and update,
+    the routing version's read."""
 
     def __init__(self, engine: Engine) -> None:
         self.insert_execution = Prepared(
             engine, executions.insert(), keys=[c.name for c in executions.c if c.name != "seq"]
         )
+        self.insert_execution_at_version = Prepared(engine, routes.INSERT_EXECUTION_AT_VERSION)
         self.update_execution = Prepared(engine, records.UPDATE_EXECUTION)
         self.routes_version = Prepared(engine, routes.VERSION)
 

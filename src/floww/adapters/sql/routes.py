@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Row
 
 from floww.adapters.sql.codec import json_copy, trigger_from_row, webhook_from_row
-from floww.adapters.sql.schema import triggers, webhooks, workflows
+from floww.adapters.sql.schema import executions, triggers, webhooks, workflows
 from floww.domain.errors import Conflict, NotFound
 from floww.domain.model import Trigger, TriggerSource, Webhook
 from floww.domain.paths import PathTemplate, normalize_path
 from floww.domain.routing import most_specific
 
 __all__ = [
+    "INSERT_EXECUTION_AT_VERSION",
     "VERSION",
     "changed",
     "find_webhooks",
@@ -89,6 +90,16 @@ def webhook_rows(
 
 # Built once: the version probe runs on every webhook request.
 VERSION = select(workflows.c.routes_version).where(workflows.c.id == bindparam("workflow_id"))
+
+_EXECUTION_COLUMNS = [c for c in executions.c if c.name != "seq"]
+INSERT_EXECUTION_AT_VERSION = executions.insert().from_select(
+    [c.name for c in _EXECUTION_COLUMNS],
+    select(*[bindparam(c.name, type_=c.type) for c in _EXECUTION_COLUMNS]).where(
+        VERSION.scalar_subquery() == bindparam("expected_routes_version", type_=Integer())
+    ),
+)
+"""A new execution, inserted only while its workflow's ``routes_version`` is the expected
+one (no row when it moved or the workflow is gone)."""
 _CHANGED = (
     update(workflows)
     .where(workflows.c.id == bindparam("workflow_id"))

@@ -41,6 +41,7 @@ from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = [
     "DETACHED_OWNER",
+    "RoutesMoved",
     "complete_execution",
     "deployment_provider_configs",
     "detached_deadline",
@@ -51,6 +52,11 @@ __all__ = [
     "run_execution",
     "run_with_retry",
 ]
+
+
+class RoutesMoved(Exception):
+    """The workflow's routes changed after the routing table at hand was read: route the
+    request again with a fresh one (nothing was recorded)."""
 
 
 # The lease holder of an execution a function host runs detached: no process renews for it.
@@ -66,11 +72,14 @@ def new_execution(
     triggered_by: str | None = None,
     queued_for: Deployment | None = None,
     started: bool = False,
+    routes_version: int | None = None,
 ) -> Execution:
     """Durably record a RECEIVED execution (QUEUED for ``queued_for`` when the caller holds a
     dispatcher slot for it; STARTED with ``started``, when its run begins now: that slot holds
     a lane, or a dev session answers it), leased to this process; ``Conflict`` if
-    ``dedupe_key`` was seen before."""
+    ``dedupe_key`` was seen before. With ``routes_version`` (the version of the routing table
+    that chose the trigger) nothing is recorded when the workflow's routes moved since:
+    ``RoutesMoved``."""
     now = deps.clock.now()
     status = (
         ExecutionStatus.STARTED
@@ -93,7 +102,10 @@ def new_execution(
         owner=deps.owner_id,
         lease_expires_at=lease_until(deps),
     )
-    deps.repo.create_execution(execution)
+    if routes_version is None:
+        deps.repo.create_execution(execution)
+    elif not deps.repo.create_execution(execution, routes_version=routes_version):
+        raise RoutesMoved(trigger.workflow_id)
     return execution
 
 

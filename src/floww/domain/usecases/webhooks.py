@@ -37,6 +37,7 @@ from floww.domain.usecases.authentication import authenticate
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.dev_sessions import dev_answerer
 from floww.domain.usecases.executions import (
+    RoutesMoved,
     complete_execution,
     new_execution,
     outcome,
@@ -375,11 +376,37 @@ def _handle(
     deadline: float | None,
     record_only: bool = False,
 ) -> WebhookResponse | None:
+    # On a lane the table in memory is used without reading its version first: the execution
+    # is stored only if the version is still the table's (one statement), and every answer
+    # given without storing one is given from a table read afresh.
+    table = deps.routing.cached(deps.repo, request.workflow_id) if lane is not None else None
+    if table is not None:
+        try:
+            return _route(deps, request, table, lane, deadline, record_only, checked=False)
+        except RoutesMoved:
+            pass
     table = deps.routing.table(deps.repo, request.workflow_id)
     if table is None:
         raise NotFound("webhook", f"{request.method} {request.path}")
+    return _route(deps, request, table, lane, deadline, record_only, checked=True)
+
+
+def _route(
+    deps: ServerDeps,
+    request: IncomingRequest,
+    table: RoutingTable,
+    lane: LaneCall | None,
+    deadline: float | None,
+    record_only: bool,
+    *,
+    checked: bool,
+) -> WebhookResponse | None:
+    """``_handle`` with the workflow's ``table``; ``checked`` when its version was read for
+    this request (``RoutesMoved`` instead of any answer that stores nothing, otherwise)."""
     found = table.webhooks.find(request.method, request.path)
     if not found:
+        if not checked:
+            raise RoutesMoved(request.workflow_id)
         allowed = table.webhooks.allowed_methods(request.path)
         if not allowed:
             raise NotFound("webhook", f"{request.method} {request.path}")
@@ -387,6 +414,8 @@ def _handle(
     first = found[0][0]
     limit = body_limit(first.owner.type, deps.settings.max_body_bytes)
     if len(request.body) > limit:
+        if not checked:
+            raise RoutesMoved(request.workflow_id)
         raise PayloadTooLarge(len(request.body), limit)
     if first.owner.type != "builtin":
         return (
@@ -427,6 +456,7 @@ def _handle(
         lane=lane,
         deadline=deadline,
         record_only=record_only,
+        routes_version=None if checked else table.version,
     )
 
 
@@ -499,6 +529,7 @@ def _run_trigger(
     lane: LaneCall | None = None,
     deadline: float | None = None,
     record_only: bool = False,
+    routes_version: int | None = None,
 ) -> WebhookResponse:
     """Record one execution of ``trigger`` and run it: on the active deployment when it
     declares the trigger (dev sessions observe), in a dev session otherwise. With ``lane``
@@ -532,7 +563,13 @@ def _run_trigger(
     )
     try:
         execution = new_execution(
-            deps, trigger, event, dedupe_key=dedupe_key, queued_for=deployment, started=started
+            deps,
+            trigger,
+            event,
+            dedupe_key=dedupe_key,
+            queued_for=deployment,
+            started=started,
+            routes_version=routes_version,
         )
     except Conflict:
         if slot is not None:

@@ -438,6 +438,36 @@ class TestRoutesVersion:
         repo.put_provider(Provider(uid("pr"), namespace.id, "slack", "default", {"k": "v"}))
         assert repo.routes_version(workflow.id) == before
 
+    def test_an_execution_is_stored_only_at_the_version_it_was_routed_with(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        version = repo.routes_version(workflow.id)
+        assert version is not None
+        routed = execution(workflow, dedupe_key="d1")
+        assert repo.create_execution(routed, routes_version=version) is True
+        assert repo.get_execution(routed.id) == routed
+        with pytest.raises(Conflict):  # the dedupe key still counts at the right version
+            repo.create_execution(execution(workflow, dedupe_key="d1"), routes_version=version)
+        trig = trigger(workflow, webhook_spec("/moved"))
+        repo.replace_triggers(
+            workflow.id, TriggerSource.DEPLOYMENT, [trig], [webhook_for(trig, "/moved")]
+        )
+        late = execution(workflow)
+        assert repo.create_execution(late, routes_version=version) is False
+        with pytest.raises(NotFound):
+            repo.get_execution(late.id)
+        assert repo.create_execution(late, routes_version=repo.routes_version(workflow.id))
+        assert repo.get_execution(late.id) == late
+        assert repo.create_execution(execution(workflow)) is True  # no version: stored
+
+    def test_no_execution_for_a_workflow_gone_at_its_version(
+        self, repo: WorkflowRepo, workflow: Workflow
+    ) -> None:
+        version = repo.routes_version(workflow.id)
+        assert version is not None
+        repo.delete_workflow(workflow.id)
+        assert repo.create_execution(execution(workflow), routes_version=version) is False
+
     def test_none_for_a_missing_or_deleted_workflow(
         self, repo: WorkflowRepo, workflow: Workflow
     ) -> None:

@@ -48,6 +48,10 @@ def one_lane() -> Iterator[World]:
 
 
 def _deploy(world: World, source: str) -> str:
+    return _deploy_tenant(world, source).workflow_id
+
+
+def _deploy_tenant(world: World, source: str) -> Any:
     tenant = world.tenant("ada@example.com", "acme")
     receipt = world.deploy_hello(tenant)
     answer = world.client.post(
@@ -59,7 +63,7 @@ def _deploy(world: World, source: str) -> str:
         headers=tenant.headers,
     )
     assert answer.status_code == 201, answer.text
-    return tenant.workflow_id
+    return tenant
 
 
 def _status(world: World, execution_id: str) -> ExecutionStatus:
@@ -167,3 +171,43 @@ def test_a_full_queue_refuses_the_next_call_once_the_waiting_ones_are_recorded(
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"]["type"] == "Overloaded"
     assert len(world.repo.list_executions(workflow_id)) == before + 11
+
+
+ANSWER = """
+from floww import Builtin
+
+builtin = Builtin()
+
+@builtin.webhook("/which", methods=["POST"])
+def which(ctx, event):
+    return {{"code": {which!r}}}
+"""
+
+
+def test_a_call_after_a_deploy_runs_the_new_code_though_the_old_table_is_in_memory(
+    world: World,
+) -> None:
+    """The lane routes with the table in memory without reading its version; the execution
+    is stored only at that version, so the first call after a deploy is routed again."""
+    tenant = _deploy_tenant(world, ANSWER.format(which="one"))
+    workflow_id = tenant.workflow_id
+    hook = f"/webhook/{workflow_id}/which"
+    assert world.client.post(hook).json() == {"code": "one"}
+    old = world.deps.routing.cached(world.deps.repo, workflow_id)
+    assert old is not None and old.active is not None
+    tenant_headers = tenant.headers
+    runtime_id = old.active.runtime_id
+    redeployed = world.client.post(
+        f"/api/workflows/{workflow_id}/deployments",
+        json={
+            "runtime_id": runtime_id,
+            "code": {"entrypoint": "main.py", "files": {"main.py": ANSWER.format(which="two")}},
+        },
+        headers=tenant_headers,
+    )
+    assert redeployed.status_code == 201, redeployed.text
+    assert world.deps.routing.cached(world.deps.repo, workflow_id) is old  # still in memory
+    answer = world.client.post(hook)
+    assert answer.json() == {"code": "two"}
+    stored = world.repo.get_execution(answer.headers["x-floww-execution-id"])
+    assert stored.deployment_id == redeployed.json()["deployment"]["id"]
