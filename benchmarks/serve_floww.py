@@ -91,9 +91,11 @@ def main() -> None:
     try:
         thread = _serve_in_thread(server)
         if args.attach:
-            print(json.dumps({"base": settings.base_url}), flush=True)
+            found: dict[str, object] = {"base": settings.base_url}
         else:
-            print(json.dumps(_deploy(app, settings, home, args)), flush=True)
+            found = _deploy(app, settings, home, args)
+        app.freeze_heap()  # as `floww serve` does once started
+        print(json.dumps(found), flush=True)
         thread.join()
     finally:
         app.close()

@@ -82,6 +82,7 @@ def serve(
         f"Next: `floww login --server {url}`, then `floww init` and `floww dev` in a project."
     )
     server.start_background()
+    server.freeze_heap()
     # uvicorn re-raises SIGTERM once it has shut down; as an exception it lets ``close`` hand
     # the running executions over (interrupted) and stop the workers, instead of dying here.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -68,6 +68,10 @@ class ServerProcess(Protocol):
 
     def start_background(self) -> None: ...
 
+    def freeze_heap(self) -> None:
+        """What start-up built leaves the collector's walks (``gc.freeze``)."""
+        ...
+
     def close(self) -> None: ...
 
 
