@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import textwrap
 import threading
 import time
@@ -138,3 +139,63 @@ def test_a_worker_killed_from_outside_fails_its_execution(
     execution = deps.repo.get_execution(hung.execution_id or "")
     assert execution.status == ExecutionStatus.FAILED, execution
     assert _call(deps, workflow, "/ok").status == 200
+
+
+_ESCAPING_RUNTIME = """
+import json, os, sys, time
+for line in sys.stdin:
+    if json.loads(line).get("type") == "ping":
+        sys.stdout.write(json.dumps({"ok": True, "pong": True}) + "\\n")
+        sys.stdout.flush()
+        continue
+    if os.fork() == 0:  # a child that leaves the process group, keeping the output open
+        os.setsid()
+        time.sleep(2.0)
+        os._exit(0)
+    time.sleep(60)
+"""
+
+
+def test_a_worker_killed_by_another_thread_never_answers_from_a_reused_descriptor(
+    tmp_path: Path,
+) -> None:
+    """A run is cancelled (its worker killed from another thread) while its caller waits for
+    the answer, and a process that escaped the kill keeps the output pipe open; the pipe's
+    descriptor number is then taken by another file with data in it. The caller learns that
+    the worker is gone: it never reads the other file's bytes as the worker's answer."""
+    from floww.adapters.local.workers import Worker, WorkerSpec
+    from floww.domain.errors import Unavailable
+
+    (tmp_path / "runtime.py").write_text(_ESCAPING_RUNTIME)
+    launcher = tmp_path / "python"
+    launcher.write_text(f"#!/bin/sh\nexec {sys.executable} {tmp_path / 'runtime.py'}\n")
+    launcher.chmod(0o755)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    worker = Worker(WorkerSpec(str(launcher), [], {}, scratch, 10.0))
+    descriptor = worker._stdout
+    outcome: dict[str, object] = {}
+
+    def ask() -> None:
+        try:
+            outcome["answer"] = worker.request({"type": "run"}, 10.0)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    time.sleep(0.5)
+    killing = threading.Thread(target=worker.kill)
+    killing.start()
+    killing.join(10)
+    with pytest.raises(OSError):
+        os.fstat(descriptor)  # closed by the kill
+    other, writer = os.pipe()
+    os.dup2(other, descriptor)  # what the next open() or socket() would be given
+    os.write(writer, b'{"ok": true, "result": "another file\'s bytes"}\n')
+    asking.join(15)
+    os.close(writer)
+    os.close(other)
+    os.close(descriptor)
+    assert "answer" not in outcome, outcome
+    assert isinstance(outcome.get("error"), Unavailable)

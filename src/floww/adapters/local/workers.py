@@ -150,6 +150,10 @@ class Worker:
         # no reader thread stands between a worker's answer and its caller.
         self._pending = bytearray()
         self._scanned = 0
+        # ``kill`` may come from another thread while the asking one reads: the descriptor is
+        # closed under this lock and never read once closed (its number may be reused at once).
+        self._output_lock = threading.Lock()
+        self._output_closed = False
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._limit_note = spec.limit_note()
         start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
@@ -259,7 +263,8 @@ class Worker:
         with contextlib.suppress(OSError, ValueError):
             if self._process.stdin is not None:
                 self._process.stdin.close()
-        with contextlib.suppress(OSError, ValueError):
+        with self._output_lock, contextlib.suppress(OSError, ValueError):
+            self._output_closed = True
             if self._process.stdout is not None:
                 self._process.stdout.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -299,10 +304,13 @@ class Worker:
                 raise TimeoutError
             if not self._poll.poll(None if left is None else max(1, math.ceil(left * 1000))):
                 raise TimeoutError
-            try:
-                chunk = os.read(self._stdout, _READ_BYTES)
-            except OSError:
-                return None
+            with self._output_lock:
+                if self._output_closed:
+                    return None
+                try:
+                    chunk = os.read(self._stdout, _READ_BYTES)
+                except OSError:
+                    return None
             if not chunk:
                 return None
             self._pending += chunk

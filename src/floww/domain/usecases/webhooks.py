@@ -306,12 +306,16 @@ def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> bool:
 class LaneCall:
     """A call handed to a lane (``submit_on_lane``). ``future`` gives its answer, or ``None``
     when it is not one for the lane after all; ``execution_id`` is set once its execution is
-    recorded. When its caller's deadline passes before a lane takes it, the call is recorded
-    as queued where it waits (``queued``), and the lane runs that record when it gets there.
-    ``lock`` orders the two: a lane takes the call (``taken``) or the caller records it."""
+    recorded, and ``settled`` once the lane recorded it or ended without recording one. When
+    its caller's deadline passes before a lane takes it, the call is recorded as queued where
+    it waits (``queued``), and the lane runs that record when it gets there; a caller that
+    answered otherwise (an error, a duplicate, a route gone) hands it back, and the lane then
+    drops it. ``lock`` orders the two: a lane takes the call (``taken``) or the caller settles
+    it."""
 
     future: Future[WebhookResponse | None] = attrs.field(factory=Future)
     execution_id: str | None = None
+    settled: threading.Event = attrs.field(factory=threading.Event)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
     taken: bool = False
     handed_back: bool = False
@@ -333,14 +337,17 @@ def submit_on_lane(deps: ServerDeps, request: IncomingRequest) -> LaneCall:
 
 
 def _take(deps: ServerDeps, request: IncomingRequest, call: LaneCall) -> WebhookResponse | None:
-    with call.lock:
-        call.taken = True
-        queued, handed_back = call.queued, call.handed_back
-    if handed_back:
-        return None
-    if queued is not None:  # recorded when its caller stopped waiting: run that record
-        return response_for(run_with_retry(deps, *queued))
-    return _handle(deps, request, lane=call, deadline=None)
+    try:
+        with call.lock:
+            call.taken = True
+            queued, handed_back = call.queued, call.handed_back
+        if handed_back:
+            return None
+        if queued is not None:  # recorded when its caller stopped waiting: run that record
+            return response_for(run_with_retry(deps, *queued))
+        return _handle(deps, request, lane=call, deadline=None)
+    finally:
+        call.settled.set()
 
 
 def answer_after_lane_wait(
@@ -349,16 +356,21 @@ def answer_after_lane_wait(
     """The answer for a call handed to a lane whose caller waited out the response deadline
     (or whose lane was cancelled by a stopping server). One that no lane has taken yet is
     recorded as queued now, keeping its place, and answered so (it runs when a lane gets to
-    it); one a lane runs is answered as it is stored now."""
+    it); one a lane runs is answered as it is stored now, once its record is written."""
     with call.lock:
         if not call.taken and not call.future.cancelled():
-            answer = _handle(deps, request, lane=call, deadline=None, record_only=True)
+            try:
+                answer = _handle(deps, request, lane=call, deadline=None, record_only=True)
+            finally:
+                # Whatever answers the caller now, other than a queued record, is the only
+                # answer: the lane must not run the call later.
+                call.handed_back = call.queued is None
             if answer is not None:
                 return answer
-            call.handed_back = True  # not the deployment's any more: the general path
     if call.future.cancelled() or call.handed_back:
         return handle_webhook(deps, request, deadline=0)
-    if call.execution_id is None:  # taken, its record not written yet: a moment more
+    call.settled.wait()  # taken: its record is being written (bounded by the database's time-outs)
+    if call.execution_id is None:
         answer = call.future.result()
         return answer if answer is not None else handle_webhook(deps, request, deadline=0)
     if call.future.done() and call.future.exception() is None:
@@ -588,10 +600,22 @@ def _run_trigger(
 
     if lane is not None and deployment is not None:
         lane.execution_id = execution.id
-        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
+        if dev is not None:  # dev sessions watch: told beside the run, never delaying it
+            deps.executor.submit(
+                _tell_observers,
+                deps,
+                execution,
+                workflow,
+                dev,
+                primary,
+                trigger,
+                table.triggers,
+                answerer,
+            )
         if record_only:
             lane.queued = (execution, deployment, trigger, workflow, table.runtime)
             return response_for(execution)
+        lane.settled.set()
         return response_for(
             run_with_retry(deps, execution, deployment, trigger, workflow, table.runtime)
         )

@@ -14,6 +14,7 @@ import pytest
 from conftest import World, make_world
 
 from floww.adapters.local.dispatcher import ThreadDispatcher
+from floww.domain.errors import Unavailable
 from floww.domain.model import ExecutionStatus
 from floww.domain.usecases.webhooks import IncomingRequest, runs_on_lane, submit_on_lane
 
@@ -211,3 +212,59 @@ def test_a_call_after_a_deploy_runs_the_new_code_though_the_old_table_is_in_memo
     assert answer.json() == {"code": "two"}
     stored = world.repo.get_execution(answer.headers["x-floww-execution-id"])
     assert stored.deployment_id == redeployed.json()["deployment"]["id"]
+
+
+def test_a_call_whose_queued_record_fails_at_the_deadline_is_not_run_later(
+    one_lane: World,
+) -> None:
+    """The caller's deadline passes while its call waits for the lane, and recording it as
+    queued fails (the database went away for a moment): the caller hears 503 and the lane
+    drops the call when it gets there, so a retry is never run twice."""
+    world = one_lane
+    workflow_id = _deploy(world, SLOW)
+    hook = f"/webhook/{workflow_id}/slow"
+    assert world.client.post(hook).status_code == 200
+    real = world.repo.create_execution
+    failed: list[str] = []
+
+    def flaky(execution: Any, **options: Any) -> bool:
+        if execution.status is ExecutionStatus.QUEUED and not failed:
+            failed.append(execution.id)
+            raise Unavailable("the database went away for a moment")
+        return real(execution, **options)
+
+    world.repo.create_execution = flaky  # type: ignore[method-assign]
+    before = len(world.repo.list_executions(workflow_id))
+    blocker = threading.Thread(target=lambda: world.client.post(f"{hook}?s=1.5"))
+    blocker.start()
+    _until(lambda: ThreadDispatcher.stats(world.deps.dispatcher, workflow_id)["busy"] == 1)  # type: ignore[arg-type]
+    answer = world.client.post(f"{hook}?s=0")
+    blocker.join(10)
+    _until(lambda: ThreadDispatcher.stats(world.deps.dispatcher, workflow_id)["busy"] == 0)  # type: ignore[arg-type]
+    assert answer.status_code == 503, answer.text
+    assert failed
+    runs = world.repo.list_executions(workflow_id)
+    assert len(runs) - before == 1, [r.status for r in runs]  # the blocker's own run only
+
+
+def test_a_call_a_lane_took_just_before_the_deadline_is_answered_as_running(
+    one_lane: World,
+) -> None:
+    """The lane took the call, but writing its record outlasts the caller's deadline: the
+    caller is answered 202 (running) once the record is written, not after the whole run."""
+    world = one_lane
+    workflow_id = _deploy(world, SLOW)
+    hook = f"/webhook/{workflow_id}/slow"
+    assert world.client.post(hook).status_code == 200
+    real = world.repo.create_execution
+
+    def slow_write(execution: Any, **options: Any) -> bool:
+        time.sleep(DEADLINE_S + 0.3)  # a write waiting on the database
+        return real(execution, **options)
+
+    world.repo.create_execution = slow_write  # type: ignore[method-assign]
+    answer = world.client.post(f"{hook}?s=3")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "started"
+    execution_id = answer.json()["execution_id"]
+    _until(lambda: _status(world, execution_id) is ExecutionStatus.COMPLETED)
