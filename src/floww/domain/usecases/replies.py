@@ -9,7 +9,7 @@ from floww.domain.roles import Action
 from floww.domain.usecases.access import require_workflow
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.queries import get_execution
-from floww.domain.usecases.webhooks import submit_dev_reply
+from floww.domain.usecases.webhooks import deliver_dev_reply
 
 __all__ = ["reply_to_event"]
 
@@ -38,4 +38,4 @@ def reply_to_event(
         require_workflow(deps.repo, principal, claimed.workflow_id, Action.READ)
     except NotFound:
         raise NotFound("execution", execution_id) from None
-    submit_dev_reply(deps, execution_id=execution_id, token=token, result=result)
+    deliver_dev_reply(deps, claimed, execution_id=execution_id, result=result)

@@ -34,6 +34,7 @@ from floww.domain.usecases.providers import setup_provider
 from floww.domain.usecases.scheduling import invoke_manual
 from floww.domain.usecases.webhooks import (
     IncomingRequest,
+    deliver_dev_reply,
     dev_event_message,
     handle_webhook,
     submit_dev_reply,
@@ -272,6 +273,27 @@ def test_dev_replies_need_the_events_own_token(deps: ServerDeps) -> None:
             result=InvocationResult(ok=True),
         )
     assert deps.replies.wait("e2", 0.01) is None
+
+
+def test_a_verified_reply_token_must_be_the_events_execution_token(deps: ServerDeps) -> None:
+    # deliver_dev_reply takes what the token verified to, so the token is verified once
+    user = _user(deps, "a@x")
+    token = deps.tokens.issue_execution_token(
+        namespace_id="n", workflow_id="w", execution_id="e1", ttl_seconds=60
+    )
+    claimed = deps.tokens.verify(token)
+    assert claimed is not None
+    deps.replies.open("e2")
+    for wrong in (claimed, user):
+        with pytest.raises(Unauthenticated):
+            deliver_dev_reply(
+                deps, wrong, execution_id="e2", result=InvocationResult(ok=True, result=1)
+            )
+    assert deps.replies.wait("e2", 0.01) is None
+    deps.replies.open("e1")
+    deliver_dev_reply(deps, claimed, execution_id="e1", result=InvocationResult(ok=True, result=1))
+    answer = deps.replies.wait("e1", 1)
+    assert answer is not None and answer.result == 1
 
 
 def test_realtime_and_registry_access_follow_the_namespace(deps: ServerDeps) -> None:
