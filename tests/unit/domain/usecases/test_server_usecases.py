@@ -296,6 +296,28 @@ def test_a_verified_reply_token_must_be_the_events_execution_token(deps: ServerD
     assert answer is not None and answer.result == 1
 
 
+def test_a_connections_reach_is_checked_again_once_its_time_is_up(
+    deps: ServerDeps, clock: ManualClock
+) -> None:
+    from floww.domain.model import Member
+    from floww.domain.usecases.replies import ReachCache
+
+    owner, developer = _user(deps, "a@x"), _user(deps, "b@x")
+    namespace = create_namespace(deps, owner, "acme")
+    workflow = create_workflow(deps, owner, namespace.id, "wf")
+    deps.repo.add_member(Member(namespace.id, developer.id, "developer"))
+    reach = ReachCache(ttl_s=5)
+    reach.require(deps, developer, workflow.id)
+    deps.repo.remove_member(namespace.id, developer.id)
+    clock.advance(4.9)
+    reach.require(deps, developer, workflow.id)  # trusted within its time
+    clock.advance(0.2)
+    with pytest.raises(NotFound):
+        reach.require(deps, developer, workflow.id)
+    with pytest.raises(NotFound):  # another connection checks at once
+        ReachCache(ttl_s=5).require(deps, owner, "wf_missing")
+
+
 def test_realtime_and_registry_access_follow_the_namespace(deps: ServerDeps) -> None:
     from floww.domain.errors import PermissionDenied
     from floww.domain.usecases.access import authorize_registry, may_subscribe
