@@ -71,9 +71,10 @@ _UNAUTHORIZED_CODES = {1, 101, 109, 3500, 4501}
 _PERMISSION_DENIED = {103, 403}
 _UNSUBSCRIBE_CALLED = 0
 _DISCONNECT_CALLED = 0
-# An RPC refused with these codes was never taken: 104 method not found, 108 not available
-# (Centrifugo with no RPC proxy, or an older floww hub).
-_RPC_NOT_OFFERED = {104, 108}
+# An RPC refused with these codes was never taken, nor will the next one be on this connection:
+# 104 method not found, 108 not available (Centrifugo with no RPC proxy, or an older floww
+# hub), 101 unauthorized (the token the connection was made with expired or was revoked).
+_RPC_NOT_OFFERED = {101, 104, 108}
 _RPC_REFUSALS: dict[int, type[FlowwError]] = {
     400: InvalidInput,
     401: Unauthenticated,
@@ -154,7 +155,10 @@ class CentrifugeSubscription(Subscription, RpcCaller):
             return sent.result(timeout + 1).data
         except ReplyError as exc:
             if exc.code in _RPC_NOT_OFFERED:
-                raise RpcNotSent(f"{self.url} offers no RPC {method}", offered=False) from None
+                raise RpcNotSent(
+                    f"{self.url} takes no RPC {method} on this connection ({exc.code})",
+                    offered=False,
+                ) from None
             raise _refusal(exc.code, str(exc.message), method) from None
         except ClientDisconnectedError:
             raise RpcNotSent(f"the realtime connection to {self.url} went down") from None

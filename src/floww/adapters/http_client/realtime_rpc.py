@@ -1,9 +1,10 @@
 """RPCs over a realtime connection the client holds (the Centrifugo client protocol's ``rpc``):
 what ``HttpPlatform`` needs from a subscription to answer dev events over it.
 
-``RpcNotSent`` says the call did not leave (the connection is closed or down right now, or the
-server offers no RPC: Centrifugo's 104 and 108), so the caller may send the same request
-another way; ``offered`` is false when the server will never take it on this connection.
+``RpcNotSent`` says the call did not leave or was not taken (the connection is closed or down
+right now; the server offers no RPC: Centrifugo's 104 and 108; the connection's token no longer
+stands: 101), so the caller may send the same request another way; ``offered`` is false when
+the server will never take it on this connection.
 """
 
 from __future__ import annotations

@@ -15,7 +15,11 @@ reply with the same ``id``):
 - ``unsubscribe {channel}``.
 - ``rpc {method, data}``: with ``rpc`` given, the connection's handler (made from its
   principal on its first RPC) answers ``{"rpc": {"data"}}``; a ``FlowwError`` it raises is the
-  error ``rpc_error`` gives (``dev_rpc``). Without ``rpc``: error 108 "not available".
+  error ``rpc_error`` gives (``dev_rpc``). The token the connection was made with is
+  authenticated again before an RPC once ``RPC_AUTH_TTL_S`` seconds have passed since it last
+  was: a revoked or expired token (or a disabled user) gets error 101 "unauthorized" instead,
+  and so does every later RPC of the connection (its subscriptions go on). Without ``rpc``:
+  error 108 "not available".
 - an empty object ``{}`` from the client is a pong.
 
 Other known commands (publish, history, presence, refresh, ...) get error 108 "not
@@ -50,6 +54,7 @@ import contextlib
 import json
 import logging
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -66,7 +71,7 @@ from floww.domain.errors import (
     Unauthenticated,
 )
 from floww.domain.model import Principal
-from floww.entrypoints.http.dev_rpc import RpcHandler, RpcHandlers, rpc_error
+from floww.entrypoints.http.dev_rpc import RPC_AUTH_TTL_S, RpcHandler, RpcHandlers, rpc_error
 from floww.entrypoints.http.outbox import DEFAULT_MAX_PENDING, Outbox
 from floww.ports.realtime import RealtimeHub
 
@@ -196,11 +201,15 @@ class ClientSession:
         proxy: ProxyCalls | None = None,
         headers: Mapping[str, str] | None = None,
         rpc: RpcHandlers | None = None,
+        rpc_auth_ttl_s: float = RPC_AUTH_TTL_S,
     ) -> None:
         self._hub = hub
         self._proxy = proxy
         self._rpc_handlers = rpc
         self._rpc_handler: RpcHandler | None = None
+        self._token = ""  # what the connection authenticated with (not playing Centrifugo)
+        self._authenticated_until = 0.0
+        self._rpc_auth_ttl_s = rpc_auth_ttl_s
         self._headers = dict(headers or {})
         self._outbox = outbox
         self._authenticate = authenticate
@@ -266,6 +275,8 @@ class ClientSession:
             raise Disconnect.invalid_token()
         try:
             self.principal = await run_in_threadpool(self._authenticate, token)
+            self._token = token
+            self._authenticated_until = time.monotonic() + self._rpc_auth_ttl_s
         except Unauthenticated:
             raise Disconnect.invalid_token() from None
         except FlowwError as exc:
@@ -385,6 +396,8 @@ class ClientSession:
             self._outbox.put_frame(_error(command_id, 108, "not available"))
             return
         assert self.principal is not None
+        if not await self._still_authenticated(command_id):
+            return
         if self._rpc_handler is None:
             self._rpc_handler = self._rpc_handlers(self.principal)
         try:
@@ -397,6 +410,30 @@ class ClientSession:
             self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
             return
         self._outbox.put_frame(_reply(command_id, rpc={"data": answer}))
+
+    async def _still_authenticated(self, command_id: int) -> bool:
+        """Whether the connection's token still stands for its principal (checked again once
+        ``RPC_AUTH_TTL_S`` passed); answers the RPC with error 101 or 100 when not."""
+        if self._token:
+            now = time.monotonic()
+            if now < self._authenticated_until:
+                return True
+            try:
+                current = await run_in_threadpool(self._authenticate, self._token)
+            except Unauthenticated:
+                current = None
+            except Exception as exc:
+                log.warning("realtime RPC: authentication failed: %s", exc)
+                self._outbox.put_frame(
+                    _error(command_id, 100, "internal server error", temporary=True)
+                )
+                return False
+            if current == self.principal:
+                self._authenticated_until = now + self._rpc_auth_ttl_s
+                return True
+            self._token = ""  # never again on this connection
+        self._outbox.put_frame(_error(command_id, 101, "unauthorized"))
+        return False
 
     def _attach(self, command_id: int, channel: str) -> None:
         if channel in self.channels:  # a concurrent duplicate won the race

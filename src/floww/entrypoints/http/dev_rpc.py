@@ -3,7 +3,10 @@ it already holds: on the embedded hub's websocket and, in the cloud, through Cen
 proxy (``centrifugo_proxy``). It replaces ``POST /api/dev/replies/<id>`` (still served) by a
 message on an open, authenticated connection: no second HTTP request, no identity check per
 reply. The caller's reach on the event's workflow is kept per connection for
-``REACH_TTL_S`` seconds (``usecases.replies.ReachCache``).
+``REACH_TTL_S`` seconds (``usecases.replies.ReachCache``), and so is, on the embedded hub, the
+connection's authentication (``RPC_AUTH_TTL_S``: the same bound; through Centrifugo every RPC
+proxy request is authenticated): a removed member, a disabled user or an ended login stops
+answering within that time.
 
 An RPC's data is ``{"execution_id", "token", "result"}`` (the HTTP reply's body plus the
 execution id); the answer is ``{}``. A refusal is a ``FlowwError``, which the transports send
@@ -20,12 +23,14 @@ from typing import Any
 from floww.domain.errors import FlowwError, InvalidInput, NotFound, Unavailable
 from floww.domain.model import InvocationResult, Principal
 from floww.domain.usecases.deps import ServerDeps
-from floww.domain.usecases.replies import ReachCache, reply_to_event
+from floww.domain.usecases.replies import REACH_TTL_S, ReachCache, reply_to_event
 from floww.entrypoints.http.errors import status_for
 from floww.ports.realtime import DEV_REPLY_RPC
 from floww.sdk import wire
 
-__all__ = ["RpcHandler", "RpcHandlers", "dev_rpc_handlers", "rpc_error"]
+__all__ = ["RPC_AUTH_TTL_S", "RpcHandler", "RpcHandlers", "dev_rpc_handlers", "rpc_error"]
+
+RPC_AUTH_TTL_S = REACH_TTL_S
 
 # One connection's handler: (method, data) -> the answer's data; raises ``FlowwError``. May
 # block (it runs on a worker thread).
