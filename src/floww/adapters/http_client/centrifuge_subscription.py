@@ -163,6 +163,7 @@ class CentrifugeSubscription(Subscription, RpcCaller):
         except ClientDisconnectedError:
             raise RpcNotSent(f"the realtime connection to {self.url} went down") from None
         except (OperationTimeoutError, TimeoutError):
+            sent.cancel()
             raise Unavailable(f"{self.url} did not answer RPC {method} in time") from None
 
     def close(self) -> None:

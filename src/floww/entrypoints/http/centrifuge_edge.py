@@ -373,10 +373,9 @@ class ClientSession:
         self._attach(command_id, channel)
 
     async def _rpc(self, command_id: int, body: Any) -> None:
-        method = body.get("method", "") if isinstance(body, dict) else None
-        if not isinstance(method, str):
+        if not isinstance(body, dict) or not isinstance(body.get("method", ""), str):
             raise Disconnect.bad_request()
-        data = body.get("data") if isinstance(body, dict) else None
+        method, data = body.get("method", ""), body.get("data")
         if self._proxy is not None:
             if not self._proxy.offers_rpc:
                 self._outbox.put_frame(_error(command_id, 108, "not available"))
