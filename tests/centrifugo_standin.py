@@ -37,9 +37,12 @@ class Standin:
 
 @contextlib.contextmanager
 def running_standin(
-    server_url: str, *, api_key: str = "standin-api-key", port: int = 0
+    server_url: str, *, api_key: str = "standin-api-key", port: int = 0, rpc_proxy: bool = True
 ) -> Iterator[Standin]:
-    app = centrifugo_standin_app(api_key=api_key, server_url=server_url, ping_interval=1.0)
+    """``rpc_proxy``: configured with floww's RPC proxy (without: RPCs get error 108)."""
+    app = centrifugo_standin_app(
+        api_key=api_key, server_url=server_url, ping_interval=1.0, rpc_proxy=rpc_proxy
+    )
     with serving(app, port) as bound:
         base = f"127.0.0.1:{bound}"
         yield Standin(f"http://{base}", f"ws://{base}/connection/websocket", api_key)

@@ -104,9 +104,15 @@ from floww.entrypoints.cli.wiring import ClientAdapters, DockerBuilder, JsonApi,
 from floww.entrypoints.http.app import HttpServices, create_app
 from floww.entrypoints.http.centrifuge_edge import realtime_route
 from floww.entrypoints.http.centrifugo_api import server_api_routes
-from floww.entrypoints.http.centrifugo_proxy import CONNECT_PATH, SUBSCRIBE_PATH, proxy_routes
+from floww.entrypoints.http.centrifugo_proxy import (
+    CONNECT_PATH,
+    RPC_PATH,
+    SUBSCRIBE_PATH,
+    proxy_routes,
+)
 from floww.entrypoints.http.dashboard import BrowserSignIn as DashboardSignIn
 from floww.entrypoints.http.dashboard import HostedSignIn, PasswordSignIn, dashboard_routes
+from floww.entrypoints.http.dev_rpc import dev_rpc_handlers
 from floww.entrypoints.http.limits import EdgeGuard
 from floww.entrypoints.http.metrics import WebhookAnswers, metrics_route
 from floww.entrypoints.http.registry_proxy import proxy_routes as registry_proxy_routes
@@ -124,7 +130,7 @@ from floww.ports.identity import Identity, TokenSet
 from floww.ports.image_registry import ImageRegistry, RegistryCredentials
 from floww.ports.limit_store import LimitStore
 from floww.ports.provider_hooks import ProviderHooks
-from floww.ports.realtime import Realtime, RealtimeHub
+from floww.ports.realtime import DEV_REPLY_RPC, Realtime, RealtimeHub
 from floww.ports.registry_storage import RegistryStorage
 from floww.ports.registry_upstream import RegistryUpstream
 from floww.ports.replies import Replies
@@ -550,9 +556,12 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
     elif adapters.registry_upstream is not None:
         shared = [r.strip() for r in settings.registry_shared_repositories.split(",") if r.strip()]
         routes += registry_proxy_routes(adapters.registry_upstream, authorize_push, shared=shared)
+    rpc = dev_rpc_handlers(deps)
     if settings.realtime == "centrifugo":  # clients connect to Centrifugo, which asks these
         realtime_url = settings.centrifugo_ws_url
-        routes += proxy_routes(authenticate=authenticate_token, may_subscribe=subscribe_allowed)
+        routes += proxy_routes(
+            authenticate=authenticate_token, may_subscribe=subscribe_allowed, rpc=rpc
+        )
     else:
         routes.append(
             realtime_route(
@@ -560,6 +569,7 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
                 authenticate=authenticate_token,
                 may_subscribe=subscribe_allowed,
                 path=REALTIME_PATH,
+                rpc=rpc,
             )
         )
     if adapters.dashboard_sign_in is not None:
@@ -574,6 +584,8 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
         runtime_target=adapters.runtime_target,
         public_config={
             "realtime_url": realtime_url,
+            # A Centrifugo without the RPC proxy answers 108: the client then replies over HTTP.
+            "realtime_rpc": [DEV_REPLY_RPC],
             "registry_host": _registry_host(settings),
             "auth_provider": adapters.auth_provider,
             **public_auth,
@@ -592,19 +604,28 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
 
 
 def centrifugo_standin_app(
-    *, api_key: str, server_url: str, ping_interval: float = 25.0, proxy_timeout_s: float = 1.0
+    *,
+    api_key: str,
+    server_url: str,
+    ping_interval: float = 25.0,
+    proxy_timeout_s: float = 1.0,
+    rpc_proxy: bool = True,
 ) -> Any:
     """The embedded hub playing Centrifugo for a floww server at ``server_url``: its server
     API (``/api/publish``, ``/api/presence_stats``) and its client websocket
-    (``/connection/websocket``) asking the server's connect and subscribe proxies, with the
-    client's ``Authorization`` header forwarded. For tests and local trials of the
-    ``centrifugo`` realtime setting; see docs/cloud-realtime.md for what it does not play."""
+    (``/connection/websocket``) asking the server's connect, subscribe and (``rpc_proxy``)
+    RPC proxies, with the client's ``Authorization`` header forwarded. For tests and local
+    trials of the ``centrifugo`` realtime setting; see docs/cloud-realtime.md for what it does
+    not play."""
     from starlette.applications import Starlette
 
     hub = LocalRealtimeHub()
     base = server_url.rstrip("/")
     proxy = HttpProxyCaller(
-        f"{base}{CONNECT_PATH}", f"{base}{SUBSCRIBE_PATH}", timeout_s=proxy_timeout_s
+        f"{base}{CONNECT_PATH}",
+        f"{base}{SUBSCRIBE_PATH}",
+        rpc_url=f"{base}{RPC_PATH}" if rpc_proxy else None,
+        timeout_s=proxy_timeout_s,
     )
 
     def refuse(*_: Any) -> Any:

@@ -4,13 +4,25 @@
   ``Unavailable`` when the realtime service cannot be reached.
 - ``subscribe`` returns a subscription that receives what is published after it was made, in
   publish order. Authorisation is the caller's job (see ``domain.access``).
+- ``DEV_REPLY_RPC`` is the method of the realtime RPC by which a dev session answers an event
+  over its own connection (data: ``execution_id``, ``token``, ``result``; answer: ``{}``), when
+  the server offers it (``/api/config``'s ``realtime_rpc``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Realtime", "RealtimeHub", "Subscriber", "Subscription", "workflow_channel"]
+__all__ = [
+    "DEV_REPLY_RPC",
+    "Realtime",
+    "RealtimeHub",
+    "Subscriber",
+    "Subscription",
+    "workflow_channel",
+]
+
+DEV_REPLY_RPC = "dev_reply"
 
 
 def workflow_channel(workflow_id: str) -> str:

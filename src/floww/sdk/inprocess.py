@@ -8,6 +8,8 @@ production.
 
 from __future__ import annotations
 
+import contextvars
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +23,57 @@ __all__ = ["call_runtime", "invoke_in_process"]
 # Past the deadline the runtime gets a moment to answer for itself (it bounds async handlers
 # and reports their logs) before the host gives up on it.
 _GRACE_SECONDS = 0.05
+_IDLE_RUNNERS = 8
+
+
+class _Call:
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.work = work
+        self.done = threading.Event()
+        self.answer: Any = None
+        self.error: BaseException | None = None
+
+
+class _Runners:
+    """Daemon threads that run calls with a deadline, kept between calls (starting a thread
+    per call cost about as much as a small handler's whole run). A call takes an idle runner
+    or starts one; a runner whose call overran its deadline finishes it in the background and
+    only then becomes idle again. Each call runs in a fresh ``contextvars`` context, as on a
+    new thread. At most ``_IDLE_RUNNERS`` idle runners are kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[_Call]] = []
+
+    def start(self, work: Callable[[], Any]) -> _Call:
+        call = _Call(work)
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(
+                target=self._serve, args=(inbox,), name="floww-invocation", daemon=True
+            ).start()
+        inbox.put(call)
+        return call
+
+    def _serve(self, inbox: queue.SimpleQueue[_Call]) -> None:
+        while True:
+            call = inbox.get()
+            try:
+                call.answer = contextvars.Context().run(call.work)
+            except BaseException as exc:  # reported to the caller
+                call.error = exc
+            with self._lock:  # idle before the caller hears: its next call may reuse it
+                kept = len(self._idle) < _IDLE_RUNNERS
+                if kept:
+                    self._idle.append(inbox)
+            call.done.set()
+            if not kept:
+                return
+
+
+_runners = _Runners()
 
 
 def call_runtime(
@@ -28,31 +81,22 @@ def call_runtime(
 ) -> dict[str, Any]:
     """Hand ``payload`` to the SDK runtime and return its answer.
 
-    With a deadline the call runs on a daemon thread and ``DeadlineExceeded`` is raised when it
-    does not answer in time (the thread cannot be stopped; it finishes in the background, like
-    an abandoned worker). A crash of the runtime entry itself is ``Unavailable``.
+    With a deadline the call runs on a daemon thread (``_Runners``) and ``DeadlineExceeded``
+    is raised when it does not answer in time (the thread cannot be stopped; it finishes in the
+    background, like an abandoned worker). A crash of the runtime entry itself is
+    ``Unavailable``.
     """
     from floww.sdk import runtime  # deferred: importing it loads the whole runtime
 
     if deadline_ms is None:
         return _checked(_guarded(runtime.handle, payload, kv_backend))
 
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["answer"] = runtime.handle(payload, kv_backend=kv_backend)
-        except BaseException as exc:  # reported to the caller below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="floww-invocation", daemon=True)
-    worker.start()
-    worker.join(max(deadline_ms, 0) / 1000 + _GRACE_SECONDS)
-    if worker.is_alive():
+    call = _runners.start(lambda: runtime.handle(payload, kv_backend=kv_backend))
+    if not call.done.wait(max(deadline_ms, 0) / 1000 + _GRACE_SECONDS):
         raise DeadlineExceeded(f"the handler did not finish within {deadline_ms} ms")
-    if "error" in outcome:
-        raise Unavailable(f"the runtime crashed: {outcome['error']!r}") from outcome["error"]
-    return _checked(outcome.get("answer"))
+    if call.error is not None:
+        raise Unavailable(f"the runtime crashed: {call.error!r}") from call.error
+    return _checked(call.answer)
 
 
 def invoke_in_process(invocation: Invocation, *, kv_backend: Any = None) -> InvocationResult:

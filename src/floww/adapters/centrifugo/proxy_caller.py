@@ -1,5 +1,5 @@
-"""``HttpProxyCaller``: the requests Centrifugo sends to an application's connect and subscribe
-proxy endpoints, for the embedded hub when it plays Centrifugo.
+"""``HttpProxyCaller``: the requests Centrifugo sends to an application's connect, subscribe and
+(when ``rpc_url`` is given) RPC proxy endpoints, for the embedded hub when it plays Centrifugo.
 
 Each call is an HTTP POST of the proxy request JSON (``Content-Type: application/json``) with
 the configured headers of the client's websocket request copied onto it (``http_headers``;
@@ -27,12 +27,14 @@ class HttpProxyCaller:
         connect_url: str,
         subscribe_url: str,
         *,
+        rpc_url: str | None = None,
         http_headers: Sequence[str] = ("Authorization",),
         http: httpx.Client | None = None,
         timeout_s: float = 1.0,
     ) -> None:
         self.connect_url = connect_url
         self.subscribe_url = subscribe_url
+        self.rpc_url = rpc_url
         self._forward = tuple(h.lower() for h in http_headers)
         self._http = http if http is not None else httpx.Client()
         self._timeout = httpx.Timeout(timeout_s)
@@ -42,6 +44,16 @@ class HttpProxyCaller:
 
     def subscribe(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         return self._post(self.subscribe_url, request, headers)
+
+    @property
+    def offers_rpc(self) -> bool:
+        return self.rpc_url is not None
+
+    def rpc(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        """``Unavailable`` when no RPC proxy is configured, as for a failed call."""
+        if self.rpc_url is None:
+            raise Unavailable("no RPC proxy is configured")
+        return self._post(self.rpc_url, request, headers)
 
     def close(self) -> None:
         self._http.close()

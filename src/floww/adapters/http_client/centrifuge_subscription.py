@@ -13,6 +13,8 @@ blocks until the channel is subscribed, or raises:
 - ``Unavailable`` when the server cannot be reached, or nothing is subscribed within
   ``connect_timeout`` seconds.
 
+``call`` sends an RPC over the same connection and waits for its answer (``RpcCaller``).
+
 Once subscribed, a lost connection is re-established by the client library on its own (with
 backoff), and the channel is subscribed again. Messages published while the connection was down
 are lost: the subscription does not ask for missed messages. When the server ends the
@@ -31,17 +33,30 @@ from typing import Any
 
 from centrifuge import (
     Client,
+    ClientDisconnectedError,
     ClientEventHandler,
+    ClientState,
     DisconnectedContext,
     ErrorContext,
+    OperationTimeoutError,
     PublicationContext,
+    ReplyError,
     SubscribedContext,
     SubscriptionEventHandler,
     UnsubscribedContext,
 )
 
+from floww.adapters.http_client.realtime_rpc import RpcCaller, RpcNotSent
 from floww.adapters.inbox import Inbox
-from floww.domain.errors import FlowwError, PermissionDenied, Unauthenticated, Unavailable
+from floww.domain.errors import (
+    Conflict,
+    FlowwError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from floww.ports.realtime import Subscription
 
 __all__ = ["CentrifugeSubscription"]
@@ -56,6 +71,26 @@ _UNAUTHORIZED_CODES = {1, 101, 109, 3500, 4501}
 _PERMISSION_DENIED = {103, 403}
 _UNSUBSCRIBE_CALLED = 0
 _DISCONNECT_CALLED = 0
+# An RPC refused with these codes was never taken, nor will the next one be on this connection:
+# 104 method not found, 108 not available (Centrifugo with no RPC proxy, or an older floww
+# hub), 101 unauthorized (the token the connection was made with expired or was revoked).
+_RPC_NOT_OFFERED = {101, 104, 108}
+_RPC_REFUSALS: dict[int, type[FlowwError]] = {
+    400: InvalidInput,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    409: Conflict,
+}
+
+
+def _refusal(code: int, message: str, method: str) -> FlowwError:
+    """The domain error of an RPC's error code, carrying the server's message."""
+    if code == 404:
+        error: FlowwError = NotFound("RPC", method)
+        error.message, error.args = message, (message,)
+        return error
+    return _RPC_REFUSALS.get(code, Unavailable)(message)
+
 
 # The client library logs every command it sends at DEBUG, connect tokens included. Unless the
 # application configured that logger itself, keep it above DEBUG so tokens never reach a log.
@@ -64,7 +99,7 @@ if _vendor_log.level == logging.NOTSET:
     _vendor_log.setLevel(logging.INFO)
 
 
-class CentrifugeSubscription(Subscription):
+class CentrifugeSubscription(Subscription, RpcCaller):
     def __init__(self, url: str, token: str, channel: str, *, connect_timeout: float = 10) -> None:
         self.url = url
         self.channel = channel
@@ -109,6 +144,27 @@ class CentrifugeSubscription(Subscription):
     def get(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next publication's data, or ``None`` after ``timeout`` seconds or once closed."""
         return self._inbox.get(timeout)
+
+    def call(self, method: str, data: Any, timeout: float = 10.0) -> Any:
+        """An RPC over this connection (``RpcCaller``)."""
+        client = self._client
+        if self._inbox.closed or client is None or client.state != ClientState.CONNECTED:
+            raise RpcNotSent(f"the realtime connection to {self.url} is not up")
+        sent = asyncio.run_coroutine_threadsafe(client.rpc(method, data, timeout), self._loop)
+        try:
+            return sent.result(timeout + 1).data
+        except ReplyError as exc:
+            if exc.code in _RPC_NOT_OFFERED:
+                raise RpcNotSent(
+                    f"{self.url} takes no RPC {method} on this connection ({exc.code})",
+                    offered=False,
+                ) from None
+            raise _refusal(exc.code, str(exc.message), method) from None
+        except ClientDisconnectedError:
+            raise RpcNotSent(f"the realtime connection to {self.url} went down") from None
+        except (OperationTimeoutError, TimeoutError):
+            sent.cancel()
+            raise Unavailable(f"{self.url} did not answer RPC {method} in time") from None
 
     def close(self) -> None:
         """Disconnect and stop the background thread; closing twice is harmless."""

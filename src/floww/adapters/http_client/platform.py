@@ -2,8 +2,12 @@
 
 Errors are those of ``ApiClient`` (the server's error JSON mapped back to the domain tree).
 ``subscribe`` connects to the realtime URL the server advertises in ``/api/config``
-(``realtime_url``, or ``realtime.url``) with the same bearer token. Besides the port, it offers
-the listings the CLI shows (plain API JSON), and short-lived registry push credentials.
+(``realtime_url``, or ``realtime.url``) with the same bearer token. When the server offers the
+dev reply RPC (``realtime_rpc``), ``reply`` sends the answer over that connection; over
+``POST /api/dev/replies/<id>`` when it does not, or when the RPC did not leave
+(``RpcNotSent``: the connection is down, or the realtime service answers that it has no RPC).
+Besides the port, it offers the listings the CLI shows (plain API JSON), and short-lived
+registry push credentials.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from floww.adapters.http_client.client import ApiClient
+from floww.adapters.http_client.realtime_rpc import RpcCaller, RpcNotSent
 from floww.codec import endpoints_from_json, hook_outcomes_from_json, structure
 from floww.domain.errors import NotFound, Unavailable
 from floww.domain.model import (
@@ -31,7 +36,7 @@ from floww.domain.model import (
 from floww.domain.triggers import TriggerDiff
 from floww.ports.image_registry import RegistryCredentials
 from floww.ports.platform import DeploymentReceipt, ServerApi
-from floww.ports.realtime import Subscription, workflow_channel
+from floww.ports.realtime import DEV_REPLY_RPC, Subscription, workflow_channel
 from floww.sdk import wire
 
 __all__ = ["HttpPlatform"]
@@ -54,6 +59,7 @@ class HttpPlatform(ServerApi):
         self.api = api
         self._subscriber = subscriber
         self._config: dict[str, Any] | None = None
+        self._repliers: dict[str, RpcCaller] = {}  # workflow id -> its dev subscription
 
     # server configuration ---------------------------------------------------------------------
 
@@ -147,13 +153,23 @@ class HttpPlatform(ServerApi):
 
     def subscribe(self, workflow_id: str) -> Subscription:
         token = self.api.token or ""
-        return self._subscriber(self.realtime_url(), token, workflow_channel(workflow_id))
+        subscription = self._subscriber(self.realtime_url(), token, workflow_channel(workflow_id))
+        offered = self.config().get("realtime_rpc")
+        if isinstance(subscription, RpcCaller) and DEV_REPLY_RPC in (offered or ()):
+            self._repliers[workflow_id] = subscription
+        return subscription
 
     def reply(self, workflow_id: str, reply_to: str, token: str, result: InvocationResult) -> None:
-        self.api.post(
-            f"/api/dev/replies/{_seg(reply_to)}",
-            {"token": token, "result": wire.result_to_wire(result)},
-        )
+        answer = {"token": token, "result": wire.result_to_wire(result)}
+        replier = self._repliers.get(workflow_id)
+        if replier is not None:
+            try:
+                replier.call(DEV_REPLY_RPC, {"execution_id": reply_to, **answer})
+                return
+            except RpcNotSent as exc:
+                if not exc.offered:
+                    self._repliers.pop(workflow_id, None)
+        self.api.post(f"/api/dev/replies/{_seg(reply_to)}", answer)
 
     # runtimes and deployments -----------------------------------------------------------------
 

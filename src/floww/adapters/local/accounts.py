@@ -16,6 +16,15 @@ readers never see half a file.
 - Logins (refresh-token families, ``floww.ports.logins``) may live in the same file
   (``FileLogins``, under ``sessions``), for a ``LocalAuth`` given no database; the server keeps
   them in its database (``SqlLogins``).
+
+Reads are served from memory while the file is unchanged (every token check reads it). Each
+read ``stat``s the file and compares device, inode, size, mtime and ctime with those of the
+parsed copy. A write replaces the file by a new one, so its inode differs from the one it
+replaces; a file's times are only as fine as the kernel's clock tick (or a second on some
+filesystems), so a copy parsed while the file was younger than ``SETTLE_SECONDS`` is not
+trusted: such a file is parsed on every read until it has aged. Past that age, any later write
+(by this process or another one on the same home) carries a later mtime, so it is seen by the
+next read.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -40,13 +50,24 @@ from floww.domain.model import Principal, UserAccount
 from floww.ports.logins import Login, LoginStore, Rotation
 from floww.ports.support import Clock
 
-__all__ = ["API_KEY_PREFIX", "AccountStore", "ApiKeyInfo", "FileLogins", "normalize_email"]
+__all__ = [
+    "API_KEY_PREFIX",
+    "SETTLE_SECONDS",
+    "AccountStore",
+    "ApiKeyInfo",
+    "FileLogins",
+    "normalize_email",
+]
 
 API_KEY_PREFIX = "floww_"
 _FORMAT_VERSION = 1
 _MIN_PASSWORD_LENGTH = 8
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
+# How old the file must be before a parsed copy is trusted by its stat (module docstring): more
+# than a coarse filesystem's one-second mtime, with margin.
+SETTLE_SECONDS = 2.0
+_SETTLE_NS = int(SETTLE_SECONDS * 1e9)
 
 
 @attrs.frozen
@@ -133,6 +154,9 @@ class AccountStore:
         self._path = self._dir / "accounts.json"
         self._clock = clock
         self._lock = threading.Lock()
+        # (stat signature, parsed data) of a settled file; the data is never changed in place
+        self._cached: tuple[tuple[int, ...], dict[str, Any]] | None = None
+        self.loads = 0  # how many times the file was parsed (diagnostics, tests)
 
     def __repr__(self) -> str:
         return f"AccountStore(path={str(self._path)!r})"
@@ -302,12 +326,26 @@ class AccountStore:
         return Principal(id=user["id"], kind="user", email=user["email"])
 
     def _read(self) -> dict[str, Any]:
-        # Read on every call: another server process may have revoked a key a moment ago, and
-        # a file's mtime is too coarse to notice that reliably.
+        """The file's data, for reading only (callers never change it): the parsed copy while
+        the file is unchanged and settled (module docstring), else parsed again."""
         try:
-            data = json.loads(self._path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                data.setdefault("sessions", {})
+            status = os.stat(self._path)
+        except FileNotFoundError:
+            return _empty()
+        except OSError as exc:
+            raise Unavailable(f"cannot read {self._path}: {exc.strerror}") from exc
+        cached = self._cached
+        if cached is not None and cached[0] == _signature(status):
+            return cached[1]
+        return self._load()
+
+    def _load(self, *, keep: bool = True) -> dict[str, Any]:
+        """Parse the file; keep the copy for readers (``keep``) when the file has settled."""
+        try:
+            with open(self._path, encoding="utf-8") as handle:
+                # the signature of what is read: the file may be replaced after the stat
+                status = os.fstat(handle.fileno())
+                data = json.loads(handle.read())
         except FileNotFoundError:
             return _empty()
         except OSError as exc:
@@ -316,6 +354,11 @@ class AccountStore:
             raise Unavailable(f"{self._path} is not valid JSON; restore it from a backup") from exc
         if not isinstance(data, dict) or data.get("version") != _FORMAT_VERSION:
             raise Unavailable(f"{self._path} has an unknown format")
+        data.setdefault("sessions", {})
+        self.loads += 1
+        if keep:
+            settled = time.time_ns() - status.st_mtime_ns > _SETTLE_NS
+            self._cached = (_signature(status), data) if settled else None
         return data
 
     @contextlib.contextmanager
@@ -323,7 +366,7 @@ class AccountStore:
         """Load, let the caller change, and save, under both locks. Nothing is saved when the
         caller raises."""
         with self._lock, self._file_lock():
-            data = self._read()
+            data = self._load(keep=False)  # a copy of its own: the caller changes it
             yield data
             self._save(data)
 
@@ -364,6 +407,16 @@ class AccountStore:
                 os.chmod(self._dir, 0o700)  # mkdir's mode is filtered by the umask
             except OSError as exc:
                 raise Unavailable(f"cannot create {self._dir}: {exc.strerror}") from exc
+
+
+def _signature(status: os.stat_result) -> tuple[int, ...]:
+    return (
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
 
 
 def _info(record: dict[str, Any]) -> ApiKeyInfo:

@@ -26,6 +26,7 @@ from floww.domain.model import (
     Execution,
     ExecutionStatus,
     InvocationResult,
+    Principal,
     Runtime,
     Trigger,
     TriggerSource,
@@ -57,6 +58,7 @@ __all__ = [
     "LaneCall",
     "WebhookResponse",
     "answer_after_lane_wait",
+    "deliver_dev_reply",
     "dev_event_message",
     "handle_webhook",
     "method_not_allowed",
@@ -782,6 +784,16 @@ def submit_dev_reply(
     """A dev session answers an event. The token must be the execution token sent with it;
     ``Unauthenticated`` otherwise, ``NotFound`` when nobody waits any more."""
     principal = authenticate(token, identity=deps.identity, tokens=deps.tokens)
-    if principal.kind != "execution" or principal.execution_id != execution_id:
+    deliver_dev_reply(deps, principal, execution_id=execution_id, result=result)
+
+
+def deliver_dev_reply(
+    deps: ServerDeps, claimed: Principal, *, execution_id: str, result: InvocationResult
+) -> None:
+    """``submit_dev_reply`` for a caller that verified the reply's token already: ``claimed``
+    is what the token verified to (so it is verified once per reply). ``Unauthenticated``
+    when it is not the execution token of this event, ``NotFound`` when nobody waits any
+    more."""
+    if claimed.kind != "execution" or claimed.execution_id != execution_id:
         raise Unauthenticated("the reply token does not belong to this event")
     deps.replies.deliver(execution_id, result)

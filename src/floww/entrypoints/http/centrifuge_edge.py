@@ -13,9 +13,16 @@ reply with the same ``id``):
 - ``subscribe {channel}``: allowed when ``may_subscribe(principal, channel)``; otherwise error 103
   "permission denied". A second subscribe to the same channel is error 105.
 - ``unsubscribe {channel}``.
+- ``rpc {method, data}``: with ``rpc`` given, the connection's handler (made from its
+  principal on its first RPC) answers ``{"rpc": {"data"}}``; a ``FlowwError`` it raises is the
+  error ``rpc_error`` gives (``dev_rpc``). The token the connection was made with is
+  authenticated again before an RPC once ``RPC_AUTH_TTL_S`` seconds have passed since it last
+  was: a revoked or expired token (or a disabled user) gets error 101 "unauthorized" instead,
+  and so does every later RPC of the connection (its subscriptions go on). Without ``rpc``:
+  error 108 "not available".
 - an empty object ``{}`` from the client is a pong.
 
-Other known commands (publish, history, presence, rpc, refresh, ...) get error 108 "not
+Other known commands (publish, history, presence, refresh, ...) get error 108 "not
 available", unknown ones error 104 "method not found". Malformed JSON, a binary message, a command
 without ``id`` or any command before ``connect`` close the socket with 3501 "bad request".
 Publications travel as ``{"push": {"channel", "pub": {"data"}}}``. The server sends an empty ``{}``
@@ -31,10 +38,13 @@ connect and subscribe proxies does. A connect without a token becomes a connect 
 ``data`` when given) sent with the websocket request's headers; its ``result.user`` connects the
 client, an ``error`` is the connect reply's error and a ``disconnect`` closes the socket with its
 code and reason. Every subscribe becomes a subscribe proxy request (the same fields with
-``user`` and ``channel``) answered the same way. A proxy that fails or cannot be reached gives
-the temporary error 100. Not played: Centrifugo's own JWT checks (a connect with a token is
-refused with 3500), ``expire_at`` and the refresh proxies, server-side subscriptions, history,
-recovery, presence details beyond counts, and every transport but the JSON websocket.
+``user`` and ``channel``) answered the same way; every RPC, when the proxy offers an RPC proxy,
+an RPC proxy request (the same fields with ``user``, ``method`` and ``data``) whose
+``result.data`` is the RPC's answer (without one: error 108, as Centrifugo with no RPC
+proxy). A proxy that fails or cannot be reached gives the temporary error 100. Not played:
+Centrifugo's own JWT checks (a connect with a token is refused with 3500), ``expire_at`` and
+the refresh proxies, server-side subscriptions, history, recovery, presence details beyond
+counts, RPC namespaces, and every transport but the JSON websocket.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import contextlib
 import json
 import logging
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
@@ -60,6 +71,7 @@ from floww.domain.errors import (
     Unauthenticated,
 )
 from floww.domain.model import Principal
+from floww.entrypoints.http.dev_rpc import RPC_AUTH_TTL_S, RpcHandler, RpcHandlers, rpc_error
 from floww.entrypoints.http.outbox import DEFAULT_MAX_PENDING, Outbox
 from floww.ports.realtime import RealtimeHub
 
@@ -79,19 +91,24 @@ _KNOWN_UNSUPPORTED = (
     "presence",
     "presence_stats",
     "history",
-    "rpc",
     "refresh",
     "sub_refresh",
 )
 
 
 class ProxyCalls(Protocol):
-    """Sends Centrifugo's connect and subscribe proxy requests to the application; returns the
-    answer object (``result``, ``error`` or ``disconnect``); raises when there is none."""
+    """Sends Centrifugo's connect, subscribe and RPC proxy requests to the application; returns
+    the answer object (``result``, ``error`` or ``disconnect``); raises when there is none."""
+
+    @property
+    def offers_rpc(self) -> bool:
+        """Whether an RPC proxy is configured (``rpc`` may be called)."""
 
     def connect(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]: ...
 
     def subscribe(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]: ...
+
+    def rpc(self, request: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]: ...
 
 
 _PROXY_FIELDS = {"transport": "websocket", "protocol": "json", "encoding": "json"}
@@ -183,9 +200,16 @@ class ClientSession:
         ping_interval: float,
         proxy: ProxyCalls | None = None,
         headers: Mapping[str, str] | None = None,
+        rpc: RpcHandlers | None = None,
+        rpc_auth_ttl_s: float = RPC_AUTH_TTL_S,
     ) -> None:
         self._hub = hub
         self._proxy = proxy
+        self._rpc_handlers = rpc
+        self._rpc_handler: RpcHandler | None = None
+        self._token = ""  # what the connection authenticated with (not playing Centrifugo)
+        self._authenticated_until = 0.0
+        self._rpc_auth_ttl_s = rpc_auth_ttl_s
         self._headers = dict(headers or {})
         self._outbox = outbox
         self._authenticate = authenticate
@@ -233,6 +257,8 @@ class ClientSession:
                 self.channels.discard(channel)
                 self._hub.detach(channel, self._outbox)
             self._outbox.put_frame(_reply(command_id, unsubscribe={}))
+        elif "rpc" in command:
+            await self._rpc(command_id, command["rpc"])
         elif any(name in command for name in _KNOWN_UNSUPPORTED):
             self._outbox.put_frame(_error(command_id, 108, "not available"))
         else:
@@ -249,6 +275,8 @@ class ClientSession:
             raise Disconnect.invalid_token()
         try:
             self.principal = await run_in_threadpool(self._authenticate, token)
+            self._token = token
+            self._authenticated_until = time.monotonic() + self._rpc_auth_ttl_s
         except Unauthenticated:
             raise Disconnect.invalid_token() from None
         except FlowwError as exc:
@@ -344,6 +372,68 @@ class ClientSession:
             return
         self._attach(command_id, channel)
 
+    async def _rpc(self, command_id: int, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("method", ""), str):
+            raise Disconnect.bad_request()
+        method, data = body.get("method", ""), body.get("data")
+        if self._proxy is not None:
+            if not self._proxy.offers_rpc:
+                self._outbox.put_frame(_error(command_id, 108, "not available"))
+                return
+            request: dict[str, Any] = {
+                "client": self.client_id,
+                **_PROXY_FIELDS,
+                "user": self.user or "",
+                "method": method,
+                "data": data,
+            }
+            result = await self._ask(command_id, self._proxy.rpc, request)
+            if result is not None:
+                self._outbox.put_frame(_reply(command_id, rpc={"data": result.get("data")}))
+            return
+        if self._rpc_handlers is None:
+            self._outbox.put_frame(_error(command_id, 108, "not available"))
+            return
+        assert self.principal is not None
+        if not await self._still_authenticated(command_id):
+            return
+        if self._rpc_handler is None:
+            self._rpc_handler = self._rpc_handlers(self.principal)
+        try:
+            answer = await run_in_threadpool(self._rpc_handler, method, data)
+        except FlowwError as exc:
+            self._outbox.put_frame(_reply(command_id, error=rpc_error(exc)))
+            return
+        except Exception:
+            log.exception("realtime RPC %s failed", method)
+            self._outbox.put_frame(_error(command_id, 100, "internal server error", temporary=True))
+            return
+        self._outbox.put_frame(_reply(command_id, rpc={"data": answer}))
+
+    async def _still_authenticated(self, command_id: int) -> bool:
+        """Whether the connection's token still stands for its principal (checked again once
+        ``RPC_AUTH_TTL_S`` passed); answers the RPC with error 101 or 100 when not."""
+        if self._token:
+            now = time.monotonic()
+            if now < self._authenticated_until:
+                return True
+            try:
+                current = await run_in_threadpool(self._authenticate, self._token)
+            except Unauthenticated:
+                current = None
+            except Exception as exc:
+                log.warning("realtime RPC: authentication failed: %s", exc)
+                self._outbox.put_frame(
+                    _error(command_id, 100, "internal server error", temporary=True)
+                )
+                return False
+            if current == self.principal:
+                self._authenticated_until = now + self._rpc_auth_ttl_s
+                return True
+            self._token = ""  # never again on this connection
+        self._outbox.put_frame(_error(command_id, 101, "unauthorized"))
+        return False
+
     def _attach(self, command_id: int, channel: str) -> None:
         if channel in self.channels:  # a concurrent duplicate won the race
             self._outbox.put_frame(_error(command_id, 105, "already subscribed"))
@@ -420,11 +510,13 @@ def realtime_route(
     ping_interval: float = 25.0,
     max_pending: int = DEFAULT_MAX_PENDING,
     proxy: ProxyCalls | None = None,
+    rpc: RpcHandlers | None = None,
 ) -> WebSocketRoute:
     """The websocket route of the realtime endpoint. ``authenticate`` maps a token to a
     principal or raises ``Unauthenticated``; ``may_subscribe`` says whether a principal may
-    listen on a channel. Both may block. With ``proxy`` the endpoint plays Centrifugo and
-    asks the proxies instead (``authenticate`` and ``may_subscribe`` are then unused)."""
+    listen on a channel; ``rpc`` makes each connection's RPC handler (none: RPCs are not
+    available). All may block. With ``proxy`` the endpoint plays Centrifugo and asks the
+    proxies instead (``authenticate``, ``may_subscribe`` and ``rpc`` are then unused)."""
 
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -437,6 +529,7 @@ def realtime_route(
             ping_interval=ping_interval,
             proxy=proxy,
             headers={k.lower(): v for k, v in websocket.headers.items()},
+            rpc=rpc,
         )
         endings: list[Disconnect | None] = []
 

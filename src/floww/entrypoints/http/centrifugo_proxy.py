@@ -14,14 +14,24 @@ access rule of the platform). Answers, in Centrifugo's proxy result format (HTTP
   connection's ``user`` and may listen on ``channel``; otherwise ``{"error": {"code": 403,
   "message": "permission denied"}}`` (the client does not resubscribe); a bad token as above.
 
-A request body that is not a proxy request (not a JSON object, no ``client``, no ``channel``)
-gets HTTP 400 with a reason.
+- ``POST /centrifugo/rpc`` (with ``rpc`` given): a client's RPC over its connection
+  (``dev_rpc``: a dev session's reply). The token is authenticated as above and must be the
+  connection's ``user``; ``{"result": {"data": ...}}`` when the handler answers, ``{"error":
+  {"code": <the HTTP status of the refusal>, "message"}}`` when it refuses. Each connection
+  (``client``, with the token's principal) keeps its handler, and so its reach cache, among the
+  last ``RPC_CONNECTIONS`` connections.
+
+A request body that is not a proxy request (not a JSON object, no ``client``, no ``channel``,
+an RPC without ``user`` or with a ``method`` that is not a string) gets HTTP 400 with a
+reason.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +42,14 @@ from starlette.routing import BaseRoute, Route
 
 from floww.domain.errors import FlowwError, NotFound, PermissionDenied, Unauthenticated
 from floww.domain.model import Principal
+from floww.entrypoints.http.dev_rpc import RpcHandler, RpcHandlers, rpc_error
 
-__all__ = ["CONNECT_PATH", "SUBSCRIBE_PATH", "proxy_routes"]
+__all__ = ["CONNECT_PATH", "RPC_CONNECTIONS", "RPC_PATH", "SUBSCRIBE_PATH", "proxy_routes"]
 
 CONNECT_PATH = "/centrifugo/connect"
 SUBSCRIBE_PATH = "/centrifugo/subscribe"
+RPC_PATH = "/centrifugo/rpc"
+RPC_CONNECTIONS = 4096
 
 log = logging.getLogger("floww.realtime")
 
@@ -69,12 +82,36 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+class _Handlers:
+    """The RPC handler of each recent connection, made on its first RPC; the least recently
+    used goes past ``RPC_CONNECTIONS``."""
+
+    def __init__(self, make: RpcHandlers) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._handlers: OrderedDict[tuple[str, Principal], RpcHandler] = OrderedDict()
+
+    def of(self, client: str, principal: Principal) -> RpcHandler:
+        key = (client, principal)
+        with self._lock:
+            handler = self._handlers.get(key)
+            if handler is None:
+                handler = self._handlers[key] = self._make(principal)
+                if len(self._handlers) > RPC_CONNECTIONS:
+                    self._handlers.popitem(last=False)
+            else:
+                self._handlers.move_to_end(key)
+            return handler
+
+
 def proxy_routes(
     *,
     authenticate: Callable[[str], Principal],
     may_subscribe: Callable[[Principal, str], bool],
+    rpc: RpcHandlers | None = None,
 ) -> list[BaseRoute]:
-    """The two proxy routes. ``authenticate`` and ``may_subscribe`` may block."""
+    """The proxy routes: connect and subscribe, and RPC when ``rpc`` makes the handlers.
+    ``authenticate``, ``may_subscribe`` and the handlers may block."""
 
     async def principal_of(request: Request) -> Principal | dict[str, Any]:
         token = _bearer(request)
@@ -115,7 +152,32 @@ def proxy_routes(
             return JSONResponse(_UNAVAILABLE)
         return JSONResponse({"result": {}} if allowed else _DENIED)
 
-    return [
+    handlers = _Handlers(rpc) if rpc is not None else None
+
+    async def rpc_call(request: Request) -> JSONResponse:
+        assert handlers is not None
+        body = await _proxy_request(request, "client", "user")
+        if isinstance(body, JSONResponse):
+            return body
+        method = body.get("method", "")  # Centrifugo leaves it out for an unnamed RPC
+        if not isinstance(method, str):
+            return _bad("a Centrifugo RPC proxy request's method is a string")
+        principal = await principal_of(request)
+        if isinstance(principal, dict):
+            return JSONResponse(principal)
+        if principal.id != body["user"]:
+            return JSONResponse(_DENIED)
+        handler = handlers.of(body["client"], principal)
+        try:
+            data = await run_in_threadpool(handler, method, body.get("data"))
+        except FlowwError as exc:
+            return JSONResponse({"error": rpc_error(exc)})
+        return JSONResponse({"result": {"data": data}})
+
+    routes: list[BaseRoute] = [
         Route(CONNECT_PATH, connect, methods=["POST"]),
         Route(SUBSCRIBE_PATH, subscribe, methods=["POST"]),
     ]
+    if handlers is not None:
+        routes.append(Route(RPC_PATH, rpc_call, methods=["POST"]))
+    return routes

@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import stat
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from floww.adapters.local.accounts import AccountStore
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.keys import KEY_PURPOSES, KeyStore
 from floww.adapters.local.platform_tokens import LocalPlatformTokens
@@ -408,6 +411,61 @@ def test_concurrent_writers_lose_no_account(tmp_path: Path) -> None:
     reloaded = make_auth(tmp_path)
     assert [reloaded.create_user(email).id for email in emails] == [user.id for user in made]
     assert len(json.loads((tmp_path / "auth" / "accounts.json").read_text())["users"]) == 24
+
+
+def _set_mtime(path: Path, seconds_from_now: float) -> None:
+    at = time.time_ns() + int(seconds_from_now * 1e9)
+    os.utime(path, ns=(at, at))
+
+
+def test_a_settled_accounts_file_is_parsed_once_for_many_reads(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    store = AccountStore(tmp_path, clock)
+    ada = store.create_user("ada@example.com")
+    key, _ = store.create_api_key(ada.id, "ns_1", "ci")
+    _set_mtime(store.path, -10)
+    before = store.loads
+    for _ in range(5):
+        assert store.verify_api_key(key).id == ada.id
+        store.require_active(ada.id)
+    assert store.loads == before + 1
+
+
+def test_an_accounts_file_changed_moments_ago_is_parsed_on_every_read(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    # its mtime cannot yet tell it from a write in the same clock tick
+    store = AccountStore(tmp_path, clock)
+    ada = store.create_user("ada@example.com")
+    _set_mtime(store.path, 0.5)
+    before = store.loads
+    for _ in range(3):
+        store.require_active(ada.id)
+    assert store.loads == before + 3
+
+
+@pytest.mark.parametrize("settled", [True, False])
+def test_another_process_changing_the_accounts_is_seen_by_the_next_read(
+    tmp_path: Path, clock: ManualClock, settled: bool
+) -> None:
+    reader, writer = AccountStore(tmp_path, clock), AccountStore(tmp_path, clock)
+    ada = writer.create_user("ada@example.com")
+    key, info = writer.create_api_key(ada.id, "ns_1", "ci")
+    if settled:
+        _set_mtime(writer.path, -10)
+    assert reader.verify_api_key(key).id == ada.id
+    writer.set_disabled(ada.id, True)
+    with pytest.raises(Unauthenticated, match="disabled"):
+        reader.verify_api_key(key)
+    with pytest.raises(Unauthenticated, match="disabled"):
+        reader.require_active(ada.id)
+    writer.set_disabled(ada.id, False)
+    assert reader.verify_api_key(key).id == ada.id
+    writer.revoke_api_key(ada.id, info.id)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        reader.verify_api_key(key)
+    assert reader.list_api_keys(ada.id) == []
 
 
 # API keys -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from floww.domain.usecases.providers import setup_provider
 from floww.domain.usecases.scheduling import invoke_manual
 from floww.domain.usecases.webhooks import (
     IncomingRequest,
+    deliver_dev_reply,
     dev_event_message,
     handle_webhook,
     submit_dev_reply,
@@ -272,6 +273,49 @@ def test_dev_replies_need_the_events_own_token(deps: ServerDeps) -> None:
             result=InvocationResult(ok=True),
         )
     assert deps.replies.wait("e2", 0.01) is None
+
+
+def test_a_verified_reply_token_must_be_the_events_execution_token(deps: ServerDeps) -> None:
+    # deliver_dev_reply takes what the token verified to, so the token is verified once
+    user = _user(deps, "a@x")
+    token = deps.tokens.issue_execution_token(
+        namespace_id="n", workflow_id="w", execution_id="e1", ttl_seconds=60
+    )
+    claimed = deps.tokens.verify(token)
+    assert claimed is not None
+    deps.replies.open("e2")
+    for wrong in (claimed, user):
+        with pytest.raises(Unauthenticated):
+            deliver_dev_reply(
+                deps, wrong, execution_id="e2", result=InvocationResult(ok=True, result=1)
+            )
+    assert deps.replies.wait("e2", 0.01) is None
+    deps.replies.open("e1")
+    deliver_dev_reply(deps, claimed, execution_id="e1", result=InvocationResult(ok=True, result=1))
+    answer = deps.replies.wait("e1", 1)
+    assert answer is not None and answer.result == 1
+
+
+def test_a_connections_reach_is_checked_again_once_its_time_is_up(
+    deps: ServerDeps, clock: ManualClock
+) -> None:
+    from floww.domain.model import Member
+    from floww.domain.usecases.replies import ReachCache
+
+    owner, developer = _user(deps, "a@x"), _user(deps, "b@x")
+    namespace = create_namespace(deps, owner, "acme")
+    workflow = create_workflow(deps, owner, namespace.id, "wf")
+    deps.repo.add_member(Member(namespace.id, developer.id, "developer"))
+    reach = ReachCache(ttl_s=5)
+    reach.require(deps, developer, workflow.id)
+    deps.repo.remove_member(namespace.id, developer.id)
+    clock.advance(4.9)
+    reach.require(deps, developer, workflow.id)  # trusted within its time
+    clock.advance(0.2)
+    with pytest.raises(NotFound):
+        reach.require(deps, developer, workflow.id)
+    with pytest.raises(NotFound):  # another connection checks at once
+        ReachCache(ttl_s=5).require(deps, owner, "wf_missing")
 
 
 def test_realtime_and_registry_access_follow_the_namespace(deps: ServerDeps) -> None:

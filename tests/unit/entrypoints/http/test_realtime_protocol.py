@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from floww.adapters.local.hub import LocalRealtimeHub
-from floww.domain.errors import InvalidInput, Unauthenticated, Unavailable
+from floww.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, Unavailable
 from floww.domain.model import Principal
 from floww.entrypoints.http.centrifuge_edge import (
     ClientSession,
@@ -25,6 +25,7 @@ from floww.entrypoints.http.centrifuge_edge import (
     encode_frame,
     realtime_route,
 )
+from floww.entrypoints.http.dev_rpc import RpcHandler
 from floww.entrypoints.http.outbox import Outbox
 
 ALICE = Principal(id="user_alice", namespace_id="ns_a")
@@ -46,13 +47,13 @@ def may_subscribe(principal: Principal, channel: str) -> bool:
 class Wire:
     """A session with its outbox: feed it messages, read back what it would send."""
 
-    def __init__(self, hub: LocalRealtimeHub, max_pending: int = 100) -> None:
+    def __init__(self, hub: LocalRealtimeHub, max_pending: int = 100, **session: Any) -> None:
         self.hub = hub
         self.outbox = Outbox(asyncio.get_running_loop(), max_pending)
+        session.setdefault("authenticate", authenticate)
         self.session = ClientSession(
-            hub, self.outbox, authenticate=authenticate, may_subscribe=may_subscribe,
-            ping_interval=0.2,
-        )  # fmt: skip
+            hub, self.outbox, may_subscribe=may_subscribe, ping_interval=0.2, **session
+        )
 
     async def send(self, *commands: dict[str, Any]) -> None:
         await self.session.handle("\n".join(json.dumps(c) for c in commands))
@@ -63,9 +64,11 @@ class Wire:
         return [json.loads(line) for line in encode_frame(items).split("\n")]
 
 
-def run(test: Callable[[Wire], Awaitable[None]]) -> None:
+def run(test: Callable[[Wire], Awaitable[None]], **session: Any) -> None:
+    """``session``: more of ``ClientSession``'s arguments (``rpc``, ``authenticate``, ...)."""
+
     async def main() -> None:
-        wire = Wire(LocalRealtimeHub())
+        wire = Wire(LocalRealtimeHub(), **session)
         try:
             await test(wire)
         finally:
@@ -250,6 +253,89 @@ def test_unsupported_and_unknown_commands_get_errors() -> None:
         ]
 
     run(test)
+
+
+def test_without_rpc_handlers_an_rpc_is_not_available() -> None:
+    async def test(wire: Wire) -> None:
+        await wire.send({"id": 1, "connect": {"token": "good"}})
+        await wire.send({"id": 2, "rpc": {"method": "dev_reply", "data": {}}})
+        replies = await wire.replies()
+        assert replies[-1] == {"id": 2, "error": {"code": 108, "message": "not available"}}
+
+    run(test)
+
+
+def test_an_rpc_is_answered_by_the_connections_handler() -> None:
+    made: list[Principal] = []
+
+    def handlers(principal: Principal) -> RpcHandler:
+        made.append(principal)
+
+        def handle(method: str, data: Any) -> Any:
+            if data == "taken":
+                raise Conflict("answered already")
+            if data == "down":
+                raise Unavailable("database unreachable")
+            if method != "echo":
+                raise NotFound("RPC method", method)
+            return {"echo": data}
+
+        return handle
+
+    async def test(wire: Wire) -> None:
+        await wire.send({"id": 1, "connect": {"token": "good"}})
+        await wire.send(
+            {"id": 2, "rpc": {"method": "echo", "data": {"n": 1}}},
+            {"id": 3, "rpc": {"method": "echo", "data": "taken"}},
+            {"id": 4, "rpc": {"method": "echo", "data": "down"}},
+            {"id": 5, "rpc": {"method": "other"}},
+        )
+        replies: list[dict[str, Any]] = []
+        while len(replies) < 5:
+            replies += await wire.replies()
+        assert replies[1:] == [
+            {"id": 2, "rpc": {"data": {"echo": {"n": 1}}}},
+            {"id": 3, "error": {"code": 409, "message": "answered already"}},
+            {"id": 4, "error": {"code": 503, "message": "database unreachable", "temporary": True}},
+            {"id": 5, "error": {"code": 404, "message": "RPC method other not found"}},
+        ]
+        assert made == [ALICE]  # one handler per connection, made for its principal
+        with pytest.raises(Disconnect) as caught:
+            await wire.send({"id": 6, "rpc": {"method": 7}})
+        assert caught.value.code == 3501
+
+    run(test, rpc=handlers)
+
+
+def test_an_rpc_needs_the_connections_token_to_still_stand() -> None:
+    revoked: set[str] = set()
+
+    def current(token: str) -> Principal:
+        if token in revoked:
+            raise Unauthenticated("this login has ended")
+        return authenticate(token)
+
+    def handlers(principal: Principal) -> RpcHandler:
+        return lambda method, data: {"ok": data}
+
+    async def test(wire: Wire) -> None:
+        await wire.send({"id": 1, "connect": {"token": "good"}})
+        await wire.send({"id": 2, "rpc": {"method": "m", "data": 1}})
+        assert (await wire.replies())[-1] == {"id": 2, "rpc": {"data": {"ok": 1}}}
+        revoked.add("good")
+        await wire.send({"id": 3, "rpc": {"method": "m", "data": 2}})
+        revoked.clear()  # once refused, the connection carries no RPC any more
+        await wire.send({"id": 4, "rpc": {"method": "m", "data": 3}})
+        replies: list[dict[str, Any]] = []
+        while len(replies) < 2:
+            replies += await wire.replies()
+        assert replies == [
+            {"id": 3, "error": {"code": 101, "message": "unauthorized"}},
+            {"id": 4, "error": {"code": 101, "message": "unauthorized"}},
+        ]
+
+    # checked before every RPC
+    run(test, authenticate=current, rpc=handlers, rpc_auth_ttl_s=0)
 
 
 def test_an_empty_command_is_a_pong() -> None:
