@@ -102,6 +102,22 @@ class World:
         body["runtime"] = runtime.json()
         return body
 
+    def deploy_source(self, source: str) -> Tenant:
+        """A tenant (ada@example.com in acme) whose workflow runs ``source`` as its
+        ``main.py``, deployed through the API on the runtime of ``deploy_hello``."""
+        tenant = self.tenant("ada@example.com", "acme")
+        receipt = self.deploy_hello(tenant)
+        answer = self.client.post(
+            f"/api/workflows/{tenant.workflow_id}/deployments",
+            json={
+                "runtime_id": receipt["runtime"]["id"],
+                "code": {"entrypoint": "main.py", "files": {"main.py": source}},
+            },
+            headers=tenant.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return tenant
+
 
 def hello_code() -> Any:
     return bundle_from_directory(EXAMPLE, "main.py")

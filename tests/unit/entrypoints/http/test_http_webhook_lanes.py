@@ -49,22 +49,7 @@ def one_lane() -> Iterator[World]:
 
 
 def _deploy(world: World, source: str) -> str:
-    return _deploy_tenant(world, source).workflow_id
-
-
-def _deploy_tenant(world: World, source: str) -> Any:
-    tenant = world.tenant("ada@example.com", "acme")
-    receipt = world.deploy_hello(tenant)
-    answer = world.client.post(
-        f"/api/workflows/{tenant.workflow_id}/deployments",
-        json={
-            "runtime_id": receipt["runtime"]["id"],
-            "code": {"entrypoint": "main.py", "files": {"main.py": source}},
-        },
-        headers=tenant.headers,
-    )
-    assert answer.status_code == 201, answer.text
-    return tenant
+    return world.deploy_source(source).workflow_id
 
 
 def _status(world: World, execution_id: str) -> ExecutionStatus:
@@ -190,7 +175,7 @@ def test_a_call_after_a_deploy_runs_the_new_code_though_the_old_table_is_in_memo
 ) -> None:
     """The lane routes with the table in memory without reading its version; the execution
     is stored only at that version, so the first call after a deploy is routed again."""
-    tenant = _deploy_tenant(world, ANSWER.format(which="one"))
+    tenant = world.deploy_source(ANSWER.format(which="one"))
     workflow_id = tenant.workflow_id
     hook = f"/webhook/{workflow_id}/which"
     assert world.client.post(hook).json() == {"code": "one"}

@@ -38,18 +38,7 @@ def nothing(ctx, event):
 
 
 def _deploy_code(world: World, source: str) -> Any:
-    tenant = world.tenant("ada@example.com", "acme")
-    receipt = world.deploy_hello(tenant)
-    answer = world.client.post(
-        f"/api/workflows/{tenant.workflow_id}/deployments",
-        json={
-            "runtime_id": receipt["runtime"]["id"],
-            "code": {"entrypoint": "main.py", "files": {"main.py": source}},
-        },
-        headers=tenant.headers,
-    )
-    assert answer.status_code == 201, answer.text
-    return tenant
+    return world.deploy_source(source)
 
 
 def test_raw_body_headers_and_query_reach_the_handler(world: World) -> None:
