@@ -6,6 +6,7 @@ Centrifugo without the RPC proxy, and another tenant's connection cannot answer 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from floww.adapters.http_client.platform import HttpPlatform
 from floww.bootstrap import Server, build_server
 from floww.domain.errors import InvalidInput, NotFound
 from floww.domain.model import InvocationResult
+from floww.domain.usecases.replies import REACH_TTL_S
 from floww.domain.usecases.workflows import create_namespace
 from floww.ports.realtime import DEV_REPLY_RPC, workflow_channel
 from floww.sdk import wire
@@ -202,12 +204,27 @@ def test_the_rpc_proxy_checks_the_token_against_the_connections_user(world: Worl
     assert proxy(request, world.b.token).json() == {
         "error": {"code": 403, "message": "permission denied"}
     }
-    assert proxy(request, None).json() == {"disconnect": {"code": 4501, "reason": "unauthorized"}}
+    # refused, not disconnected: the CLI answers over HTTP and keeps its connection
+    assert proxy(request, None).json() == {"error": {"code": 1401, "message": "unauthorized"}}
     refused = proxy(request, world.a.token).json()  # a token of no event: not A's to answer
     assert refused["error"]["code"] == 404
     for bad in ({**request, "method": 5}, {"client": "c1"}, []):
         answer = proxy(bad, world.a.token)
         assert answer.status_code == 400 and "proxy request" in answer.json()["error"]["message"]
+    nested = httpx.post(
+        f"{world.url}/centrifugo/rpc",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={"Authorization": f"Bearer {world.a.token}"},
+        timeout=10,
+    )
+    assert nested.status_code == 400, nested.text
+    huge = httpx.post(
+        f"{world.url}/centrifugo/rpc",
+        content=b" " * (3 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {world.a.token}"},
+        timeout=10,
+    )
+    assert huge.status_code == 413, huge.text
 
 
 def test_without_the_rpc_proxy_the_reply_goes_over_http(world: World) -> None:
@@ -246,3 +263,40 @@ def test_without_the_rpc_proxy_the_reply_goes_over_http(world: World) -> None:
             subscription.close()
             listener.close()
     assert len([path for path in requests if path.startswith("/api/dev/replies")]) == 2
+
+
+def test_a_connection_whose_token_was_revoked_answers_over_http_and_goes_on(
+    world: World,
+) -> None:
+    """The connection keeps the token it was made with while the CLI refreshes its own; once
+    the connection's token no longer stands, the next answer goes over HTTP with the fresh
+    token, and the connection goes on delivering events (Centrifugo must not be told to drop
+    it)."""
+    identity = world.server.adapters.identity
+    user = identity.verify(world.a.token)
+    tokens = [identity.issue_token(user)]
+    requests: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        requests.append(request.url.path)
+
+    http = httpx.Client(timeout=10, event_hooks={"request": [record]})
+    platform = HttpPlatform(ApiClient(world.url, http=http, token=lambda: tokens[-1]))
+    subscription = platform.subscribe(world.a.workflow_id)
+    try:
+        answer = _call_webhook(world, world.a, "one")
+        event = subscription.get(timeout=10)
+        assert event is not None
+        tokens.append(identity.issue_token(user))  # the CLI's refreshed token
+        identity.revoke(tokens[0])
+        time.sleep(REACH_TTL_S + 0.3)  # past the embedded hub's re-check of the connection
+        platform.reply(world.a.workflow_id, event["reply_to"], event["token"], _result("one"))
+        assert answer().json() == {"message": "one"}
+        assert [p for p in requests if p.startswith("/api/dev/replies")]
+        answer = _call_webhook(world, world.a, "two")
+        event = subscription.get(timeout=10)
+        assert event is not None, f"the connection ended: {subscription.failure}"
+        platform.reply(world.a.workflow_id, event["reply_to"], event["token"], _result("two"))
+        assert answer().json() == {"message": "two"}
+    finally:
+        subscription.close()

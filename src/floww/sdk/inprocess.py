@@ -39,7 +39,9 @@ class _Runners:
     per call cost about as much as a small handler's whole run). A call takes an idle runner
     or starts one; a runner whose call overran its deadline finishes it in the background and
     only then becomes idle again. Each call runs in a fresh ``contextvars`` context, as on a
-    new thread. At most ``_IDLE_RUNNERS`` idle runners are kept."""
+    new thread; ``threading.local`` state, though, stays with the runner for its next call
+    (the userspace of one developer's session, or of the memory profile's host, which runs
+    every tenant in one process anyway). At most ``_IDLE_RUNNERS`` idle runners are kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -73,8 +73,9 @@ _UNSUBSCRIBE_CALLED = 0
 _DISCONNECT_CALLED = 0
 # An RPC refused with these codes was never taken, nor will the next one be on this connection:
 # 104 method not found, 108 not available (Centrifugo with no RPC proxy, or an older floww
-# hub), 101 unauthorized (the token the connection was made with expired or was revoked).
-_RPC_NOT_OFFERED = {101, 104, 108}
+# hub), 101 unauthorized (the token the connection was made with expired or was revoked; 1401
+# is the same from the server's RPC proxy behind Centrifugo, which keeps the connection).
+_RPC_NOT_OFFERED = {101, 104, 108, 1401}
 _RPC_REFUSALS: dict[int, type[FlowwError]] = {
     400: InvalidInput,
     401: Unauthenticated,

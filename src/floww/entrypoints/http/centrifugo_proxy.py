@@ -40,8 +40,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from floww.domain.errors import FlowwError, NotFound, PermissionDenied, Unauthenticated
+from floww.domain.errors import (
+    FlowwError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    Unauthenticated,
+)
 from floww.domain.model import Principal
+from floww.entrypoints.http.codec import read_body
 from floww.entrypoints.http.dev_rpc import RpcHandler, RpcHandlers, rpc_error
 
 __all__ = ["CONNECT_PATH", "RPC_CONNECTIONS", "RPC_PATH", "SUBSCRIBE_PATH", "proxy_routes"]
@@ -54,6 +61,15 @@ RPC_CONNECTIONS = 4096
 log = logging.getLogger("floww.realtime")
 
 _UNAUTHORIZED = {"disconnect": {"code": 4501, "reason": "unauthorized"}}
+# An RPC whose token no longer stands (it expired an hour after the connection was made, or
+# was revoked) is refused, not disconnected: the CLI answers over HTTP with the token it keeps
+# fresh, and its connection goes on delivering events.
+RPC_TOKEN_REFUSED = 1401
+_RPC_UNAUTHORIZED = {"error": {"code": RPC_TOKEN_REFUSED, "message": "unauthorized"}}
+_RPC_INTERNAL = {"error": {"code": 100, "message": "internal server error"}}
+MAX_PROXY_BODY_BYTES = 2 * 1024 * 1024
+"""A proxy request's size limit: an RPC carries a dev session's answer (the HTTP reply takes
+up to the server's webhook body limit, 1 MiB by default), with Centrifugo's envelope."""
 _DENIED = {"error": {"code": 403, "message": "permission denied"}}
 _UNAVAILABLE = {
     "error": {"code": 503, "message": "identity provider unavailable", "temporary": True}
@@ -66,8 +82,10 @@ def _bad(reason: str) -> JSONResponse:
 
 async def _proxy_request(request: Request, *required: str) -> dict[str, Any] | JSONResponse:
     try:
-        body = json.loads(await request.body())
-    except ValueError:
+        body = json.loads(await read_body(request, MAX_PROXY_BODY_BYTES))
+    except PayloadTooLarge as exc:
+        return JSONResponse({"error": {"type": "PayloadTooLarge", "message": str(exc)}}, 413)
+    except (ValueError, RecursionError):
         return _bad("a Centrifugo proxy request is a JSON object")
     if not isinstance(body, dict):
         return _bad("a Centrifugo proxy request is a JSON object")
@@ -164,7 +182,7 @@ def proxy_routes(
             return _bad("a Centrifugo RPC proxy request's method is a string")
         principal = await principal_of(request)
         if isinstance(principal, dict):
-            return JSONResponse(principal)
+            return JSONResponse(_RPC_UNAUTHORIZED if principal is _UNAUTHORIZED else principal)
         if principal.id != body["user"]:
             return JSONResponse(_DENIED)
         handler = handlers.of(body["client"], principal)
@@ -172,6 +190,9 @@ def proxy_routes(
             data = await run_in_threadpool(handler, method, body.get("data"))
         except FlowwError as exc:
             return JSONResponse({"error": rpc_error(exc)})
+        except Exception:
+            log.exception("centrifugo proxy: the %r RPC failed", method)
+            return JSONResponse(_RPC_INTERNAL)
         return JSONResponse({"result": {"data": data}})
 
     routes: list[BaseRoute] = [
