@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 
 from floww.adapters.sql.replica_schema import dev_sessions
 from floww.adapters.sql.transactions import Transactions
@@ -24,6 +24,14 @@ def _lease(row: Any) -> DevSessionLease:
         connected_at=row.connected_at,
         expires_at=row.expires_at,
     )
+
+
+# Built once: on every dev event, making the statement cost a quarter of the read.
+_LIVE = (
+    select(dev_sessions)
+    .where(dev_sessions.c.workflow_id == bindparam("workflow_id"))
+    .order_by(dev_sessions.c.connected_at.desc(), dev_sessions.c.session_id.desc())
+)
 
 
 class SqlDevSessions(DevSessions):
@@ -77,11 +85,7 @@ class SqlDevSessions(DevSessions):
         # A read (this is on every dev event); lapsed leases are deleted, in a write, only
         # when the workflow has some.
         with self._tx.read() as conn:
-            rows = conn.execute(
-                select(dev_sessions)
-                .where(dev_sessions.c.workflow_id == workflow_id)
-                .order_by(dev_sessions.c.connected_at.desc(), dev_sessions.c.session_id.desc())
-            ).all()
+            rows = conn.execute(_LIVE, {"workflow_id": workflow_id}).all()
         if any(row.expires_at <= now for row in rows):
             with self._tx.write() as conn:
                 conn.execute(delete(dev_sessions).where(dev_sessions.c.expires_at <= now))
