@@ -10,6 +10,7 @@ caller gets the deployment's answer when there is one, the dev session's otherwi
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import threading
@@ -600,20 +601,13 @@ def _run_trigger(
             slot.release()
         raise
 
+    tell_observers = functools.partial(
+        _tell_observers, deps, execution, workflow, dev, primary, trigger, table.triggers, answerer
+    )
     if lane is not None and deployment is not None:
         lane.execution_id = execution.id
         if dev is not None:  # dev sessions watch: told beside the run, never delaying it
-            deps.executor.submit(
-                _tell_observers,
-                deps,
-                execution,
-                workflow,
-                dev,
-                primary,
-                trigger,
-                table.triggers,
-                answerer,
-            )
+            deps.executor.submit(tell_observers)
         if record_only:
             lane.queued = (execution, deployment, trigger, workflow, table.runtime)
             return response_for(execution)
@@ -635,14 +629,14 @@ def _run_trigger(
             table.runtime,
             detached=direct_reply is not None,
         )
-        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
+        tell_observers()
         if direct_reply is not None:
             return WebhookResponse(200, direct_reply, {}, execution.id)
         wait = deps.settings.response_deadline_s if deadline is None else deadline
         return response_for(outcome(deps, future, execution.id, wait))
 
     if deployed is not None:
-        _tell_observers(deps, execution, workflow, dev, primary, trigger, table.triggers, answerer)
+        tell_observers()
         final = execution.transition(ExecutionStatus.NO_DEPLOYMENT, finished_at=deps.clock.now())
         deps.repo.update_execution(final)
         return response_for(final)
