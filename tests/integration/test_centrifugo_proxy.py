@@ -51,7 +51,8 @@ class Cloud:
     b: Tenant
 
 
-def _tenant(server: Server, url: str, email: str) -> Tenant:
+def tenant_with_workflow(server: Server, url: str, email: str) -> Tenant:
+    """A user with a namespace of their own and a workflow ``hello`` in it."""
     identity: Any = server.adapters.identity
     user = identity.create_user(email)
     token = identity.issue_token(user)
@@ -84,8 +85,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         with serving(server.app, port):
             url = settings.base_url
             with running_standin(url, api_key=API_KEY, port=standin_port) as standin:
-                a = _tenant(server, url, "a@example.com")
-                b = _tenant(server, url, "b@example.com")
+                a = tenant_with_workflow(server, url, "a@example.com")
+                b = tenant_with_workflow(server, url, "b@example.com")
                 yield Cloud(server, url, standin, a, b)
     finally:
         server.close()

@@ -21,25 +21,18 @@ from floww.bootstrap import Server, build_server
 from floww.domain.errors import InvalidInput, NotFound
 from floww.domain.model import InvocationResult
 from floww.domain.usecases.replies import REACH_TTL_S
-from floww.domain.usecases.workflows import create_namespace
 from floww.ports.realtime import DEV_REPLY_RPC, workflow_channel
 from floww.sdk import wire
 from floww.settings import Settings
 from tests.centrifugo_standin import running_standin
 from tests.integration.serving import free_port
+from tests.integration.test_centrifugo_proxy import Tenant, tenant_with_workflow
 from tests.integration.test_realtime_hub import serving
 from tests.unit.entrypoints.http.conftest import hello_specs
 
 pytestmark = pytest.mark.integration
 
 API_KEY = "rpc-test-api-key"
-
-
-@attrs.frozen
-class Tenant:
-    user_id: str
-    token: str
-    workflow_id: str
 
 
 @attrs.frozen
@@ -52,23 +45,15 @@ class World:
 
 
 def _tenant(server: Server, url: str, email: str) -> Tenant:
-    identity: Any = server.adapters.identity
-    user = identity.create_user(email)
-    token = identity.issue_token(user)
-    namespace = create_namespace(server.deps, user, email.split("@")[0])
-    headers = {"Authorization": f"Bearer {token}"}
-    made = httpx.post(
-        f"{url}/api/namespaces/{namespace.id}/workflows", json={"name": "hello"}, headers=headers
-    )
-    assert made.status_code == 201, made.text
-    workflow_id = made.json()["id"]
+    """A tenant whose workflow has examples/hello's triggers as its dev triggers."""
+    tenant = tenant_with_workflow(server, url, email)
     synced = httpx.put(
-        f"{url}/api/workflows/{workflow_id}/dev-triggers",
+        f"{url}/api/workflows/{tenant.workflow_id}/dev-triggers",
         json={"triggers": hello_specs()},
-        headers=headers,
+        headers={"Authorization": f"Bearer {tenant.token}"},
     )
     assert synced.status_code == 200, synced.text
-    return Tenant(user.id, token, workflow_id)
+    return tenant
 
 
 @pytest.fixture(scope="module", params=["embedded", "centrifugo"])
