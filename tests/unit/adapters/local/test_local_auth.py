@@ -14,6 +14,7 @@ import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -574,3 +575,29 @@ def test_no_secret_in_logs_or_reprs(
     assert "created access key file" in caplog.text
     for secret in secrets_seen:
         assert secret and secret not in shown
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"ns": "ns_1", "wf": "wf_1", "ex": "exe_1"}, {"sub": "usr_é", "n": 3, "nested": {"b": 1}}],
+)
+def test_tokens_are_encoded_byte_for_byte_as_pyjwt_encodes_them(
+    claims: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The codec signs tokens itself; PyJWT, which verifies them, would have made the same."""
+    import jwt
+
+    from floww.adapters.local import tokens
+
+    key = os.urandom(32)
+    codec = tokens.TokenCodec({"execution": key, "access": os.urandom(32)})
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: "fixed-jti")
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    token = codec.encode("execution", claims, now=now, ttl_seconds=60)
+    payload = {**claims, "typ": "execution", "iat": int(now.timestamp())}
+    payload.update(exp=payload["iat"] + 60, jti="fixed-jti")
+    expected = jwt.encode(payload, key, algorithm="HS256", headers={"kid": "execution"})
+    assert token == expected
+    assert codec.decode(token, purposes=["execution"], now=now)[1] == payload
+    with pytest.raises(Unauthenticated):
+        codec.decode(token, purposes=["access"], now=now)
