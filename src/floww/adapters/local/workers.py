@@ -36,6 +36,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox, proxy_environment
 from floww.domain.errors import InvalidInput, Unavailable
 
@@ -205,10 +207,7 @@ class Worker:
 
     def request(self, payload: Mapping[str, Any], timeout: float | None) -> dict[str, Any]:
         """Send one request line and return the answer line, decoded."""
-        try:
-            line = json.dumps(payload, allow_nan=False).encode("ascii") + b"\n"
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"the request cannot be encoded as JSON: {exc}") from exc
+        line = _request_line(payload)
         if "files" in payload.get("code", {}):
             self.files_sent += 1
         stdin = self._process.stdin
@@ -495,3 +494,24 @@ class WorkerPool:
                 return worker
         worker.stop()
         raise Unavailable("the runtime's workers were stopped")
+
+
+_PASS_THROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""Types the standard library refuses and orjson would encode: left to the standard library."""
+
+
+def _request_line(payload: Mapping[str, Any]) -> bytes:
+    """``payload`` as one line of ASCII JSON (the worker reads its input in the locale's
+    encoding). orjson encodes the common case; what it refuses, spells with non-ASCII bytes
+    or writes ``null`` for (NaN is refused here, and orjson would write it as ``null``) is
+    encoded by the standard library, which decides."""
+    try:
+        line = orjson.dumps(payload, option=_PASS_THROUGH)
+    except TypeError:
+        line = b"null"
+    if b"null" in line or not line.isascii():
+        try:
+            line = json.dumps(payload, allow_nan=False).encode("ascii")
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"the request cannot be encoded as JSON: {exc}") from exc
+    return line + b"\n"

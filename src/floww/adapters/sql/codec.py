@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from floww.domain.canonical import json_copy
+from floww.adapters.sql.fast_json import json_copy
 from floww.domain.errors import InvalidInput
 from floww.domain.model import (
     CodeBundle,

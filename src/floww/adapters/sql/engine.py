@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, make_url
 
+from floww.adapters.sql import fast_json
 from floww.domain.errors import FlowwError, InvalidInput, Unavailable
 
 __all__ = ["WRITE", "make_engine", "unavailable"]
@@ -112,6 +113,7 @@ def _sqlite_engine(url: URL) -> Engine:
         connect_args={"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=64,
         max_overflow=64,
+        json_serializer=fast_json.dumps,
     )
 
     @event.listens_for(engine, "connect")
@@ -145,6 +147,7 @@ def _postgresql_engine(url: URL) -> Engine:
         connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
         # positional parameters: psycopg binds a list without parsing named placeholders
         paramstyle="format",
+        json_serializer=fast_json.dumps,
     )
 
     @event.listens_for(engine, "checkout")

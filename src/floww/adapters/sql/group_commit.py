@@ -31,11 +31,16 @@ POSTGRESQL_LEADERS = 8
 
 
 class _Write(Generic[T]):
-    __slots__ = ("done", "error", "op", "result")
+    """One queued write. ``done`` is set under the queue's lock; a writer that has to wait for
+    another leader's commit parks on ``waiter``, a lock made only then (most writes lead their
+    own group and never wait: an ``Event`` per write cost more than the write's SQL)."""
+
+    __slots__ = ("done", "error", "op", "result", "waiter")
 
     def __init__(self, op: Callable[[Any], T]) -> None:
         self.op = op
-        self.done = threading.Event()
+        self.done = False
+        self.waiter: threading.Lock | None = None
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -51,7 +56,10 @@ class GroupCommit:
         self._begin = begin
         self._queue: list[_Write[object]] = []
         self._queue_lock = threading.Lock()
-        self._leaders = threading.BoundedSemaphore(leaders)
+        # one leader: a plain lock (a semaphore is a condition variable, slower to pass)
+        self._leaders: AbstractContextManager[Any] = (
+            threading.Lock() if leaders == 1 else threading.BoundedSemaphore(leaders)
+        )
 
     def write(self, op: Callable[[Any], T]) -> T:
         """``op``'s result once its transaction committed; what ``op`` raised otherwise
@@ -59,14 +67,19 @@ class GroupCommit:
         item: _Write[T] = _Write(op)
         with self._queue_lock:
             self._queue.append(item)  # type: ignore[arg-type]
-        while not item.done.is_set():
+        while not item.done:
             with self._leaders:
                 with self._queue_lock:
                     group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
                 if group:
                     self._commit(group)
-            if not item.done.is_set() and not group:
-                item.done.wait()  # another leader took it: its commit is under way
+            if not group:  # another leader took it: its commit is under way
+                with self._queue_lock:
+                    if item.done:
+                        break
+                    waiter = item.waiter = threading.Lock()
+                    waiter.acquire()
+                waiter.acquire()  # released once the leader set it done
         if item.error is not None:
             raise item.error
         return item.result  # type: ignore[return-value]
@@ -78,14 +91,14 @@ class GroupCommit:
         except BaseException as error:
             if len(group) == 1:
                 group[0].error = error
-                group[0].done.set()
-                return
-            for item in group:
-                self._alone(item)
+            else:
+                for item in group:
+                    self._alone(item)
+            self._finish(group)
             return
         for item, result in zip(group, results, strict=True):
             item.result = result
-            item.done.set()
+        self._finish(group)
 
     def _alone(self, item: _Write[object]) -> None:
         try:
@@ -93,4 +106,14 @@ class GroupCommit:
                 item.result = item.op(conn)
         except BaseException as error:
             item.error = error
-        item.done.set()
+
+    def _finish(self, group: list[_Write[object]]) -> None:
+        """Mark the writes of ``group`` done and wake their writers that wait."""
+        with self._queue_lock:
+            waiters = []
+            for item in group:
+                item.done = True
+                if item.waiter is not None:
+                    waiters.append(item.waiter)
+        for waiter in waiters:
+            waiter.release()
