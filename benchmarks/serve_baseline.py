@@ -1,5 +1,6 @@
 """A bare Starlette JSON endpoint with the same shape as the deployed webhook, served by uvicorn
-with the same settings as the floww server under test: the baseline."""
+with the same settings as the floww server under test (its HTTP protocol included): the
+baseline."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -22,4 +25,11 @@ app = Starlette(routes=[Route("/hello/{name}", hello, methods=["POST"])])
 if __name__ == "__main__":
     port = int(sys.argv[1])
     print(f"http://127.0.0.1:{port}/hello/ada", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=limited_protocol(ConnectionLimits()),
+    )

@@ -7,7 +7,8 @@ a generated workflow with N static webhooks and one with N templated ones (``sta
 ``templated-N``: the URL of one webhook in the middle; ``deploy-static-N``...: the seconds
 the deploy call took). Prints these as one JSON line, then serves with the same uvicorn
 settings as the baseline. ``--attach HOME`` serves an existing home and database without
-deploying (a second server process)."""
+deploying (a second server process). uvicorn runs with the HTTP protocol `floww serve` uses
+(its connection limits, one send per response)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from floww.domain.usecases.api_keys import create_api_key
 from floww.domain.usecases.deploy import runtime_repository
 from floww.domain.usecases.deployments import create_runtime
 from floww.domain.usecases.workflows import create_workflow
+from floww.entrypoints.http.connection_limits import serving_protocol
 from floww.sdk import wire
 from floww.sdk.bundle import bundle_from_directory
 from floww.settings import Settings
@@ -85,7 +87,12 @@ def main() -> None:
     )
     app = build_server(settings)
     config = uvicorn.Config(
-        app.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        app.app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        http=serving_protocol(settings),  # as `floww serve` runs it
     )
     server = uvicorn.Server(config)
     try:

@@ -53,7 +53,7 @@ def serve(
     import uvicorn
 
     from floww.entrypoints.cli.session import current_env
-    from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
+    from floww.entrypoints.http.connection_limits import serving_protocol
     from floww.settings import Settings
 
     settings = Settings.load(
@@ -87,12 +87,6 @@ def serve(
     # the running executions over (interrupted) and stop the workers, instead of dying here.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        limits = ConnectionLimits(
-            max_header_bytes=settings.max_header_bytes,
-            max_headers=settings.max_headers,
-            header_timeout_s=settings.header_timeout_s,
-            body_timeout_s=settings.body_timeout_s,
-        )
         # under ``--workers``, the socket the supervisor bound (``fd``) instead of host and port
         where: dict[str, Any] = (
             {"fd": fd} if fd is not None else {"host": settings.host, "port": settings.port}
@@ -101,7 +95,7 @@ def serve(
             server.app,
             **where,
             log_level="info",
-            http=limited_protocol(limits),
+            http=serving_protocol(settings),
             # The client address is the peer's, or FLOWW_CLIENT_IP_HEADER's when configured;
             # never a forwarding header a caller may set itself.
             proxy_headers=False,

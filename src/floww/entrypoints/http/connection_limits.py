@@ -18,7 +18,8 @@ adds four bounds to it:
   app sees a disconnect. Time while the server itself stopped reading (the app is slow to
   consume the body) does not count.
 
-Bodies keep their own size limit in the routes (``413``).
+Bodies keep their own size limit in the routes (``413``). A response's head and body leave in
+one send (``coalescing.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from typing import Any
 import attrs
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["ConnectionLimits", "limited_protocol"]
+from floww.entrypoints.http.coalescing import CoalescingTransport
+from floww.settings import Settings
+
+__all__ = ["ConnectionLimits", "limited_protocol", "serving_protocol"]
 
 
 @attrs.frozen
@@ -44,6 +48,18 @@ class ConnectionLimits:
 def limited_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     """The uvicorn ``http`` protocol class enforcing ``limits``."""
     return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits})
+
+
+def serving_protocol(settings: Settings) -> type[asyncio.Protocol]:
+    """The protocol class ``floww serve`` runs uvicorn with, bounded by ``settings``."""
+    return limited_protocol(
+        ConnectionLimits(
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+        )
+    )
 
 
 def _answer(status: int, reason: str, error_type: str, message: str) -> bytes:
@@ -76,7 +92,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # connection ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # a response's head and body leave in one send (coalescing.py)
+        coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(coalescing)  # type: ignore[arg-type]
         self._arm(self.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
