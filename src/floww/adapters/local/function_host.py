@@ -218,17 +218,16 @@ class LocalFunctionHost(FunctionHost):
         limit = deadline_ms / 1000 if deadline_ms > 0 else None
 
         execution_id = invocation.execution.id
-        if self._sandbox is not None:
-            # The server's address means nothing inside the sandbox's network: the API is on
-            # its loopback relay there.
-            execution = attrs.evolve(invocation.execution, api_url=SANDBOX_API_URL)
-            invocation = attrs.evolve(invocation, execution=execution)
+        # The server's address means nothing inside the sandbox's network: the API is on its
+        # loopback relay there.
+        api_url = SANDBOX_API_URL if self._sandbox is not None else None
 
         def run(worker: Worker) -> dict[str, Any]:
             with self._lock:
                 self._running[execution_id] = worker
             try:
-                return _invoke_on(worker, invocation, None if limit is None else _after(limit))
+                until = None if limit is None else _after(limit)
+                return _invoke_on(worker, invocation, until, api_url)
             finally:
                 with self._lock:
                     self._running.pop(execution_id, None)
@@ -462,14 +461,24 @@ def _after(seconds: float) -> float:
     return time.monotonic() + seconds
 
 
-def _invoke_on(worker: Worker, invocation: Invocation, until: float | None) -> dict[str, Any]:
-    """Run ``invocation`` on ``worker``, sending the code files only when it may lack them."""
+def _invoke_on(
+    worker: Worker, invocation: Invocation, until: float | None, api_url: str | None = None
+) -> dict[str, Any]:
+    """Run ``invocation`` on ``worker``, sending the code files only when it may lack them;
+    ``api_url`` replaces the execution's API address when given."""
+
+    def request(include_files: bool) -> dict[str, Any]:
+        wire = invocation_to_wire(invocation, include_files=include_files)
+        if api_url is not None:
+            wire["execution"]["api_url"] = api_url
+        return worker.request(wire, _left(until))
+
     digest = invocation.code.digest
     with_files = digest not in worker.digests
-    answer = worker.request(invocation_to_wire(invocation, include_files=with_files), _left(until))
+    answer = request(with_files)
     if not with_files and _error_type(answer) == "CodeNotCached":
         with_files = True
-        answer = worker.request(invocation_to_wire(invocation, include_files=True), _left(until))
+        answer = request(True)
     if with_files and _error_type(answer) not in {"UserCodeError", "InvalidRequest"}:
         worker.digests.add(digest)
     return answer

@@ -305,6 +305,9 @@ def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> bool:
     )
 
 
+_NOT_SUBMITTED: Future[Any] = Future()
+
+
 @attrs.define(eq=False)
 class LaneCall:
     """A call handed to a lane (``submit_on_lane``). ``future`` gives its answer, or ``None``
@@ -316,7 +319,8 @@ class LaneCall:
     drops it. ``lock`` orders the two: a lane takes the call (``taken``) or the caller settles
     it."""
 
-    future: Future[WebhookResponse | None] = attrs.field(factory=Future)
+    # replaced by the lane's own at once (``submit_on_lane``): no future is made per call here
+    future: Future[WebhookResponse | None] = attrs.field(default=_NOT_SUBMITTED)
     execution_id: str | None = None
     settled: threading.Event = attrs.field(factory=threading.Event)
     lock: threading.Lock = attrs.field(factory=threading.Lock)

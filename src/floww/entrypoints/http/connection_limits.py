@@ -86,7 +86,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._field_bytes = 0
         self._head_count = 0
         self._closed_by_limit = False
+        # One timer per connection: arming moves ``_deadline`` and schedules a timer only when
+        # none is due by then (a timer per request phase, made and cancelled, cost more than
+        # the limits' bookkeeping); a timer that fires early re-arms itself for the deadline.
         self._read_timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline: float | None = None
         self._last_read = 0.0
 
     # connection ---------------------------------------------------------------------------
@@ -99,6 +104,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -120,7 +128,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._field_bytes = 0
         self._head_count = 0
-        if self._read_timer is None:
+        if self._deadline is None:
             self._arm(self.limits.header_timeout_s)
 
     def on_url(self, url: bytes) -> None:
@@ -164,18 +172,27 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # limits -------------------------------------------------------------------------------
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._last_read = self.loop.time()
-        self._read_timer = self.loop.call_later(seconds, self._read_timed_out)
+        self._last_read = now = self.loop.time()
+        self._deadline = deadline = now + seconds
+        self._schedule(deadline)
+
+    def _schedule(self, when: float) -> None:
+        if self._read_timer is not None:
+            if self._timer_at <= when:
+                return  # the timer due first re-arms itself for the deadline
+            self._read_timer.cancel()
+        self._timer_at = when
+        self._read_timer = self.loop.call_at(when, self._read_timed_out)
 
     def _disarm(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self._deadline = None  # a pending timer finds nothing to do
 
     def _read_timed_out(self) -> None:
         self._read_timer = None
-        if self.transport.is_closing():
+        if self._deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() < self._deadline:
+            self._schedule(self._deadline)
             return
         if self._in_head:
             why = "the request head did not arrive in time"
@@ -186,8 +203,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._arm(self.limits.body_timeout_s)
                 return
             if quiet < self.limits.body_timeout_s:  # a chunk came since the timer was set
-                delay = self.limits.body_timeout_s - quiet
-                self._read_timer = self.loop.call_later(delay, self._read_timed_out)
+                self._deadline = self._last_read + self.limits.body_timeout_s
+                self._schedule(self._deadline)
                 return
             why = "the request body stalled"
         self._refuse(408, "Request Timeout", "RequestTimeout", why)

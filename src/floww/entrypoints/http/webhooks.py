@@ -104,13 +104,31 @@ async def _on_lane(
     """A call to the active deployment, handled whole on a lane of its workflow while the
     event loop waits (no thread of its own); ``None`` when it is not one after all."""
     call = submit_on_lane(deps, incoming)
-    waiting = asyncio.wrap_future(call.future)
-    await asyncio.wait({waiting}, timeout=deps.settings.response_deadline_s)
-    if waiting.done() and not waiting.cancelled():
-        return waiting.result()
+    # Woken by the lane's answer or by the deadline, whichever comes first (cheaper than
+    # ``wrap_future`` and ``asyncio.wait``, which copy the outcome across and keep a waiter).
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+
+    def answered(_done: object) -> None:  # on the lane's thread
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_wake, woken)
+
+    call.future.add_done_callback(answered)
+    timer = loop.call_later(deps.settings.response_deadline_s, _wake, woken)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+    if call.future.done() and not call.future.cancelled():
+        return call.future.result()
     return await anyio.to_thread.run_sync(
         answer_after_lane_wait, deps, incoming, call, limiter=limiter
     )
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 WEBHOOK_THREADS = 200
