@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive
 
 from floww.codec import unstructure
 from floww.domain.errors import InvalidInput, PayloadTooLarge, Unauthenticated
@@ -44,6 +45,7 @@ __all__ = [
     "optional_field",
     "read_body",
     "read_json",
+    "read_raw_body",
     "run_as",
     "services",
 ]
@@ -70,7 +72,9 @@ class Doc:
 class ApiRoute(Route):
     """A route that carries its documentation."""
 
-    def __init__(self, path: str, endpoint: Endpoint, *, methods: list[str], doc: Doc) -> None:
+    def __init__(
+        self, path: str, endpoint: Endpoint | ASGIApp, *, methods: list[str], doc: Doc
+    ) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.doc = doc
 
@@ -135,6 +139,30 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_raw_body(receive: Receive, declared: str, limit: int) -> bytes:
+    """``read_body`` for a bare ASGI route: the body from ``receive``, ``declared`` being its
+    ``Content-Length`` header (or ``""``); ``ClientDisconnect`` when the client went away."""
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                chunks.clear()
+                raise PayloadTooLarge(size, limit)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _reject_constant(name: str) -> Any:

@@ -12,11 +12,11 @@ import asyncio
 import collections
 import contextlib
 import json
-from collections.abc import Iterator
 
 import anyio
-from starlette.requests import Request
+from starlette.datastructures import QueryParams, State
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from floww.domain.errors import Overloaded
 from floww.domain.providers import path_body_limit
@@ -30,16 +30,18 @@ from floww.domain.usecases.webhooks import (
     runs_on_lane,
     submit_on_lane,
 )
-from floww.entrypoints.http.codec import ApiRoute, Doc, read_body, services
+from floww.entrypoints.http.codec import ApiRoute, Doc, read_raw_body
 
 __all__ = ["METHODS", "ROUTES", "render"]
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def _headers(request: Request) -> dict[str, str]:
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The request's headers, repeated ones joined with commas (names arrive lower-cased)."""
     merged: dict[str, str] = {}
-    for name, value in request.headers.items():  # names arrive lower-cased
+    for raw_name, raw_value in raw:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
     return merged
 
@@ -62,11 +64,23 @@ def render(answer: WebhookResponse) -> Response:
     return Response(body, answer.status, headers=headers, media_type=media)
 
 
-async def webhook(request: Request) -> Response:
-    deps = services(request).deps
-    workflow_id = request.path_params["workflow_id"]
-    method = request.method.upper()
-    path = "/" + request.path_params["path"]
+class _Webhook:
+    """The route, as a bare ASGI app (an instance, so the router does not wrap it in a
+    ``Request``: the framework's request objects cost as much as the rest of the event
+    loop's part of a call). Errors raised here are answered by the app's exception handlers,
+    as for every route."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await webhook(scope, receive, send)
+
+
+async def webhook(scope: Scope, receive: Receive, send: Send) -> None:
+    app_state = scope["app"].state
+    deps = app_state.services.deps
+    params = scope["path_params"]
+    workflow_id = params["workflow_id"]
+    method = scope["method"].upper()
+    path = "/" + params["path"]
     # Webhook callers may wait for handlers for up to the response deadline: they get threads of
     # their own, so the API (and the dev replies they wait for) never queues behind them; and
     # one workflow holds a bounded share of them, so its callers never starve another's. (A
@@ -74,20 +88,23 @@ async def webhook(request: Request) -> Response:
     # event loop waiting: no thread per caller.) The
     # share is taken before the body is read, and a body larger than the server's limit is read
     # only for a provider webhook that takes one (GitHub's 25 MB), found first.
-    limiter = _limiter(request)
-    with _workflow_share(request, workflow_id, deps.settings.webhook_calls_per_workflow):
+    limiter = _limiter(app_state)
+    waiting = _take_share(app_state, workflow_id, deps.settings.webhook_calls_per_workflow)
+    try:
         limit = deps.settings.max_body_bytes
         if path_body_limit(path, limit) > limit:
             limit = await anyio.to_thread.run_sync(
                 body_limit_for, deps, workflow_id, method, path, limiter=limiter
             )
-        body = await read_body(request, limit)
+        headers = _headers(scope["headers"])
+        body = await read_raw_body(receive, headers.get("content-length", ""), limit)
+        query_string = scope["query_string"]
         incoming = IncomingRequest(
             workflow_id=workflow_id,
             method=method,
             path=path,
-            headers=_headers(request),
-            query=dict(request.query_params),
+            headers=headers,
+            query=dict(QueryParams(query_string)) if query_string else {},
             body=body,
         )
         answer = None
@@ -95,7 +112,9 @@ async def webhook(request: Request) -> Response:
             answer = await _on_lane(deps, incoming, limiter)
         if answer is None:
             answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
-    return render(answer)
+    finally:
+        _give_share(waiting, workflow_id)
+    await render(answer)(scope, receive, send)
 
 
 async def _on_lane(
@@ -134,44 +153,42 @@ def _wake(woken: asyncio.Future[None]) -> None:
 WEBHOOK_THREADS = 200
 
 
-@contextlib.contextmanager
-def _workflow_share(request: Request, workflow_id: str, limit: int) -> Iterator[None]:
-    """One call of ``workflow_id`` in flight; ``Overloaded`` (503, ``Retry-After``) past
-    ``limit`` at once. Counted on the event loop's thread, so no lock is needed."""
-    waiting: collections.Counter[str] = getattr(request.app.state, "webhook_calls", None) or (
-        collections.Counter()
-    )
-    request.app.state.webhook_calls = waiting
+def _take_share(state: State, workflow_id: str, limit: int) -> collections.Counter[str]:
+    """One call of ``workflow_id`` in flight (given back with ``_give_share``); ``Overloaded``
+    (503, ``Retry-After``) past ``limit`` at once. Counted on the event loop's thread, so no
+    lock is needed."""
+    waiting: collections.Counter[str] | None = getattr(state, "webhook_calls", None)
+    if waiting is None:
+        waiting = state.webhook_calls = collections.Counter()
     if waiting[workflow_id] >= limit:
         raise Overloaded(
             f"this workflow has {limit} webhook calls in flight already; retry shortly",
             retry_after_s=1.0,
         )
     waiting[workflow_id] += 1
-    try:
-        yield
-    finally:
-        waiting[workflow_id] -= 1
-        if not waiting[workflow_id]:
-            del waiting[workflow_id]
+    return waiting
 
 
-def _limiter(request: Request) -> anyio.CapacityLimiter:
+def _give_share(waiting: collections.Counter[str], workflow_id: str) -> None:
+    waiting[workflow_id] -= 1
+    if not waiting[workflow_id]:
+        del waiting[workflow_id]
+
+
+def _limiter(state: State) -> anyio.CapacityLimiter:
     """The app's webhook limiter for the running event loop (a limiter belongs to one loop)."""
     loop = asyncio.get_running_loop()
-    current: tuple[object, anyio.CapacityLimiter] | None = getattr(
-        request.app.state, "webhook_limiter", None
-    )
+    current: tuple[object, anyio.CapacityLimiter] | None = getattr(state, "webhook_limiter", None)
     if current is None or current[0] is not loop:
         current = (loop, anyio.CapacityLimiter(WEBHOOK_THREADS))
-        request.app.state.webhook_limiter = current
+        state.webhook_limiter = current
     return current[1]
 
 
 ROUTES = [
     ApiRoute(
         "/webhook/{workflow_id}/{path:path}",
-        webhook,
+        _Webhook(),
         methods=METHODS,
         doc=Doc(
             "Deliver an event to a workflow's webhook; answers with the handler's result",
