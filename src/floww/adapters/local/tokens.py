@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import jwt
+import orjson
 
 from floww.domain.errors import InvalidInput, Unauthenticated
 
@@ -108,7 +109,13 @@ class TokenCodec:
             "exp": issued + ttl_seconds,
             "jti": secrets.token_urlsafe(12),
         }
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        try:
+            encoded = orjson.dumps(payload)
+        except TypeError:  # lone surrogates, integers past 64 bits: the standard library's
+            encoded = b"null"
+        if not encoded.isascii() or b"null" in encoded:  # spelled as PyJWT's encoder would
+            encoded = json.dumps(payload, separators=(",", ":")).encode()
+        body = _b64(encoded)
         signing_input = self._headers[purpose] + b"." + body
         signature = hmac.new(self._keys[purpose], signing_input, hashlib.sha256).digest()
         return (signing_input + b"." + _b64(signature)).decode("ascii")

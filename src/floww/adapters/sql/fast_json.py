@@ -46,6 +46,8 @@ def json_copy(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """``value`` as compact JSON text (the columns' serializer)."""
+    if value is None:  # an empty result or error column: the most common value of all
+        return "null"
     try:
         encoded = orjson.dumps(value)
     except TypeError:

@@ -244,3 +244,18 @@ def test_random_ids_are_valid_registry_path_components() -> None:
     ids = RandomIds()
     component = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$")
     assert all(component.match(ids.new_id("ns")) for _ in range(500))
+
+
+def test_random_ids_spell_the_base32_of_their_random_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+    import os
+    import secrets
+
+    from floww.adapters.inprocess import RandomIds
+
+    for raw in [bytes(13), b"\xff" * 13, *(os.urandom(13) for _ in range(200))]:
+        monkeypatch.setattr(secrets, "token_bytes", lambda n, raw=raw: raw)
+        expected = base64.b32encode(raw).decode("ascii")[:20].lower()
+        assert RandomIds().new_id("exe") == f"exe_{expected}"
