@@ -173,3 +173,57 @@ def test_a_value_too_long_for_its_column_is_invalid_input(postgres: PostgresData
     repo = SqlWorkflowRepo(postgres.engine, InMemorySecretBox())
     with pytest.raises(InvalidInput):
         repo.create_namespace(Namespace("ns_" + uuid.uuid4().hex * 4, "long", T0))
+
+
+def test_an_execution_update_finds_its_row_by_id_whatever_the_statistics_say(
+    empty_postgres_url: URL,
+) -> None:
+    """The planner's statistics were taken when the workflow had one execution; thousands
+    came since. The execution update (the webhook path's, as prepared for the kept
+    connections) must still find its row by id, not scan the workflow's executions through
+    an index on workflow_id: with a generic plan and with one made for the values."""
+    from floww.adapters.sql import records
+    from floww.adapters.sql.direct import Prepared
+    from floww.domain.model import Workflow
+
+    engine = engine_for(empty_postgres_url)
+    try:
+        migrate(engine)
+        repo = SqlWorkflowRepo(engine, InMemorySecretBox())
+        repo.create_namespace(Namespace("ns_1", "acme", T0))
+        repo.create_workflow(Workflow("wf_1", "ns_1", "hooks", T0))
+        insert = text(
+            "INSERT INTO executions (id, workflow_id, trigger_id, status, received_at, event,"
+            " logs, attempt) VALUES (:id, 'wf_1', 'trg_1', 'started', now(), '{}', '[]', 1)"
+        )
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "exe_0"})
+            conn.execute(text("ANALYZE executions"))
+            conn.execute(insert, [{"id": f"exe_{n}"} for n in range(1, 3000)])
+        update = Prepared(engine, records.UPDATE_EXECUTION)
+        values = {name: None for name in update._names}
+        values.update(
+            k_id="exe_5",
+            k_workflow_id="wf_1",
+            k_status="completed",
+            status="completed",
+            trigger_id="trg_1",
+            received_at=T0,
+            logs="[]",
+        )
+        raw = engine.raw_connection()
+        try:
+            dbapi = raw.driver_connection
+            assert dbapi is not None
+            for mode in ("force_generic_plan", "force_custom_plan"):
+                dbapi.execute(f"SET plan_cache_mode = {mode}")
+                plan = dbapi.execute(
+                    "EXPLAIN " + update.sql, update.params(values), prepare=True
+                ).fetchall()
+                dbapi.rollback()
+                scans = [row[0] for row in plan if "Scan" in row[0]]
+                assert len(scans) == 1 and "uq_executions_id" in scans[0], (mode, scans)
+        finally:
+            raw.close()
+    finally:
+        engine.dispose()

@@ -75,7 +75,12 @@ UPDATE_EXECUTION = (
     update(executions)
     .where(
         executions.c.id == bindparam("k_id"),
-        executions.c.workflow_id == bindparam("k_workflow_id"),
+        # Found by its id alone: the workflow is compared as an expression, which no index
+        # serves. Compared as the column, it let PostgreSQL's planner, working from statistics
+        # taken while the workflow had few executions, find the row by the index on
+        # (workflow_id, received_at) instead: an update that read every execution of the
+        # workflow, slower with each one stored (tests/integration/test_sql_repo.py).
+        executions.c.workflow_id.concat(literal_column("''")) == bindparam("k_workflow_id"),
         or_(executions.c.status.not_in(_FINAL), executions.c.status == bindparam("k_status")),
         executions.c.dedupe_key.is_not_distinct_from(bindparam("k_dedupe_key")),
     )
