@@ -289,20 +289,31 @@ def handle_webhook(
     return answer
 
 
-def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> bool:
+@attrs.frozen
+class LaneRoute:
+    """Where the table in memory sends a call (``runs_on_lane``): the lane reuses the lookup
+    while that table is still the current one."""
+
+    table: RoutingTable
+    found: list[tuple[Webhook, dict[str, str]]]
+
+
+def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> LaneRoute | None:
     """Whether the workflow's routing table, as this process last read it, sends ``request``
     to the active deployment with the caller waiting for the answer: such a call is handled
-    whole on one of the workflow's lanes (``submit_on_lane``). Reads nothing; the lane checks
-    again against the current table."""
+    whole on one of the workflow's lanes (``submit_on_lane``), and the route found is given
+    (``None`` otherwise). Reads nothing; the lane checks again against the current table."""
     table = deps.routing.cached(deps.repo, request.workflow_id)
     if table is None or table.active is None:
-        return False
+        return None
     found = table.webhooks.find(request.method, request.path)
-    return (
-        bool(found)
+    if (
+        found
         and found[0][0].owner.type == "builtin"
         and any(hook.source is TriggerSource.DEPLOYMENT for hook, _ in found)
-    )
+    ):
+        return LaneRoute(table, found)
+    return None
 
 
 _NOT_SUBMITTED: Future[Any] = Future()
@@ -327,17 +338,21 @@ class LaneCall:
     taken: bool = False
     handed_back: bool = False
     queued: tuple[Execution, Deployment, Trigger, Workflow, Runtime | None] | None = None
+    route: LaneRoute | None = None
 
 
-def submit_on_lane(deps: ServerDeps, request: IncomingRequest) -> LaneCall:
+def submit_on_lane(
+    deps: ServerDeps, request: IncomingRequest, route: LaneRoute | None = None
+) -> LaneCall:
     """Handle ``request`` on one of its workflow's lanes once one is free: the execution is
     recorded as started there (one write), run and completed (one write), with no other
     thread in between. Nothing is recorded while the call waits for a lane, unless its
     caller's deadline passes first (``answer_after_lane_wait``). The answer is ``None`` when
     the current table no longer sends the call to the deployment (it changed since
     ``runs_on_lane``): handle it with ``handle_webhook``. ``Overloaded`` when the workflow's
-    queue is full, ``Unavailable`` once the server is stopping."""
-    call = LaneCall()
+    queue is full, ``Unavailable`` once the server is stopping. ``route`` is what
+    ``runs_on_lane`` found, reused while its table is current."""
+    call = LaneCall(route=route)
     slot = deps.dispatcher.reserve(request.workflow_id)
     call.future = slot.submit(lambda: _take(deps, request, call))
     return call
@@ -400,8 +415,12 @@ def _handle(
     # given without storing one is given from a table read afresh.
     table = deps.routing.cached(deps.repo, request.workflow_id) if lane is not None else None
     if table is not None:
+        assert lane is not None
+        known = lane.route.found if lane.route is not None and lane.route.table is table else None
         try:
-            return _route(deps, request, table, lane, deadline, record_only, checked=False)
+            return _route(
+                deps, request, table, lane, deadline, record_only, checked=False, found=known
+            )
         except RoutesMoved:
             pass
     table = deps.routing.table(deps.repo, request.workflow_id)
@@ -419,10 +438,13 @@ def _route(
     record_only: bool,
     *,
     checked: bool,
+    found: list[tuple[Webhook, dict[str, str]]] | None = None,
 ) -> WebhookResponse | None:
     """``_handle`` with the workflow's ``table``; ``checked`` when its version was read for
-    this request (``RoutesMoved`` instead of any answer that stores nothing, otherwise)."""
-    found = table.webhooks.find(request.method, request.path)
+    this request (``RoutesMoved`` instead of any answer that stores nothing, otherwise).
+    ``found`` is the table's answer for the request when the caller has it already."""
+    if found is None:
+        found = table.webhooks.find(request.method, request.path)
     if not found:
         if not checked:
             raise RoutesMoved(request.workflow_id)

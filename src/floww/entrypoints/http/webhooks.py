@@ -23,6 +23,7 @@ from floww.domain.providers import path_body_limit
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.webhooks import (
     IncomingRequest,
+    LaneRoute,
     WebhookResponse,
     answer_after_lane_wait,
     body_limit_for,
@@ -35,6 +36,9 @@ from floww.entrypoints.http.codec import ApiRoute, Doc, read_raw_body
 __all__ = ["METHODS", "ROUTES", "render"]
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+"""``json.dumps`` with these options builds an encoder per call; one is kept instead."""
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -59,7 +63,7 @@ def render(answer: WebhookResponse) -> Response:
         body = answer.body.encode()
         media = None if has_type else "text/plain; charset=utf-8"
     else:
-        body = json.dumps(answer.body, ensure_ascii=False, allow_nan=False).encode()
+        body = _ENCODE(answer.body).encode()
         media = None if has_type else "application/json"
     return Response(body, answer.status, headers=headers, media_type=media)
 
@@ -108,8 +112,9 @@ async def webhook(scope: Scope, receive: Receive, send: Send) -> None:
             body=body,
         )
         answer = None
-        if runs_on_lane(deps, incoming):
-            answer = await _on_lane(deps, incoming, limiter)
+        route = runs_on_lane(deps, incoming)
+        if route is not None:
+            answer = await _on_lane(deps, incoming, limiter, route)
         if answer is None:
             answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     finally:
@@ -118,11 +123,14 @@ async def webhook(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _on_lane(
-    deps: ServerDeps, incoming: IncomingRequest, limiter: anyio.CapacityLimiter
+    deps: ServerDeps,
+    incoming: IncomingRequest,
+    limiter: anyio.CapacityLimiter,
+    route: LaneRoute,
 ) -> WebhookResponse | None:
     """A call to the active deployment, handled whole on a lane of its workflow while the
     event loop waits (no thread of its own); ``None`` when it is not one after all."""
-    call = submit_on_lane(deps, incoming)
+    call = submit_on_lane(deps, incoming, route)
     # Woken by the lane's answer or by the deadline, whichever comes first (cheaper than
     # ``wrap_future`` and ``asyncio.wait``, which copy the outcome across and keep a waiter).
     loop = asyncio.get_running_loop()
