@@ -139,6 +139,15 @@ def dev_sessions(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from _from_factory(request)
 
 
+DEV_SESSIONS_REPLICAS_FACTORIES = _collect("DEV_SESSIONS_REPLICAS_FACTORIES")
+
+
+@pytest.fixture(params=DEV_SESSIONS_REPLICAS_FACTORIES)
+def dev_sessions_replicas(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Two ``DevSessions`` over one store, as two replicas of the server hold them."""
+    yield from _from_factory(request)
+
+
 DEVICE_LOGINS_FACTORIES = _collect("DEVICE_LOGINS_FACTORIES")
 
 
