@@ -94,6 +94,22 @@ def postgresql_replies() -> Iterator[Replies]:
         notifications.close()
 
 
+def sqlite_replies_replicas() -> Iterator[tuple[Replies, Replies]]:
+    for engine in _sqlite_engine():
+        yield SqlReplies(engine, poll_s=0.01), SqlReplies(engine, poll_s=0.01)
+
+
+def postgresql_replies_replicas() -> Iterator[tuple[Replies, Replies]]:
+    """Each with its own listening connection, as each replica has."""
+    engine = _postgresql_engine()
+    one, two = PgNotifications(engine), PgNotifications(engine)
+    try:
+        yield SqlReplies(engine, one), SqlReplies(engine, two)
+    finally:
+        one.close()
+        two.close()
+
+
 def postgresql_fanout_realtime() -> Iterator[Realtime]:
     engine = _postgresql_engine()
     notifications = PgNotifications(engine)
@@ -134,6 +150,10 @@ DEV_SESSIONS_REPLICAS_FACTORIES = [
 REPLIES_FACTORIES = [
     pytest.param(sqlite_replies, id="sqlite"),
     pytest.param(postgresql_replies, id="postgresql", marks=pytest.mark.integration),
+]
+REPLIES_REPLICAS_FACTORIES = [
+    pytest.param(sqlite_replies_replicas, id="sqlite"),
+    pytest.param(postgresql_replies_replicas, id="postgresql", marks=pytest.mark.integration),
 ]
 REALTIME_FACTORIES = [
     pytest.param(postgresql_fanout_realtime, id="postgresql-fanout", marks=pytest.mark.integration),
