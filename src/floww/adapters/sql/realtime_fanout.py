@@ -9,8 +9,9 @@ would not do: its payload is capped at 8000 bytes and a dev event carries a webh
 A message is sealed with the secret box before it is stored (a dev event carries an execution
 token and the caller's request), so the outbox holds nothing readable at rest; replicas share
 the box's key with the rest of the home. Rows older than ``keep_s`` seconds are deleted as new
-ones are written and as others are heard. Subscriptions and subscriber counts are the local
-hub's.
+ones are written and as others are heard, by each replica at most every ``keep_s / 10``
+seconds (a delete on every publication cost a statement per dev event). Subscriptions and
+subscriber counts are the local hub's.
 
 Delivery is at most once per replica: a replica that loses its listening connection misses
 what was published until it is back (the dev client's deadline then answers the caller).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +55,8 @@ class PgFanOutRealtime(Realtime):
         self._origin = secrets.token_hex(8)
         self._tx = Transactions(engine)
         self._keep = timedelta(seconds=keep_s)
+        self._forget_every_s = keep_s / 10
+        self._forget_at = 0.0
         notifications.listen(REALTIME_CHANNEL, self._heard)
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
@@ -98,6 +102,10 @@ class PgFanOutRealtime(Realtime):
             self.local.publish(row.channel, json.loads(opened))
 
     def _forget_old(self, conn: Any, now: datetime) -> None:
+        due = time.monotonic()
+        if due < self._forget_at:
+            return
+        self._forget_at = due + self._forget_every_s
         conn.execute(
             delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
         )
