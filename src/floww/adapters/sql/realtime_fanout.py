@@ -2,7 +2,8 @@
 
 ``PgFanOutRealtime`` wraps the realtime service of this process (the hub the dev sessions'
 websockets are attached to). ``publish`` writes the message to the ``realtime_messages``
-outbox and NOTIFYs its row id on ``floww_realtime`` in one transaction, then publishes to its
+outbox and NOTIFYs its row id on ``floww_realtime`` in one statement (one round trip), then
+publishes to its
 own hub at once (so its subscribers see their channel in publish order); every other replica
 hears the id, reads the row and publishes it to its own hub. NOTIFY alone
 would not do: its payload is capped at 8000 bytes and a dev event carries a webhook body.
@@ -26,9 +27,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, String, bindparam, delete, func, insert, literal, select
 
-from floww.adapters.sql.notify import PgNotifications, notify
+from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.replica_schema import realtime_messages
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import InvalidInput
@@ -38,6 +39,26 @@ from floww.ports.support import SecretBox
 __all__ = ["REALTIME_CHANNEL", "PgFanOutRealtime"]
 
 REALTIME_CHANNEL = "floww_realtime"
+
+# The row written and its id NOTIFYed as ``<origin>:<id>``, in one statement.
+_STORED = (
+    insert(realtime_messages)
+    .values(
+        channel=bindparam("to"),
+        message=bindparam("sealed", type_=realtime_messages.c.message.type),
+        created_at=bindparam("at"),
+    )
+    .returning(realtime_messages.c.id)
+    .cte("stored")
+)
+_STORE_AND_NOTIFY = select(
+    func.pg_notify(
+        literal(REALTIME_CHANNEL), func.concat(bindparam("origin", type_=String), _STORED.c.id)
+    )
+)
+_READ = select(realtime_messages.c.channel, realtime_messages.c.message).where(
+    realtime_messages.c.id == bindparam("row_id")
+)
 
 
 class PgFanOutRealtime(Realtime):
@@ -70,14 +91,12 @@ class PgFanOutRealtime(Realtime):
             raise InvalidInput(f"realtime message is not JSON: {exc}") from exc
         sealed = {"sealed": base64.b64encode(self._box.seal(encoded)).decode("ascii")}
         now = datetime.now(UTC)
-        with self._tx.write() as conn:
-            self._forget_old(conn, now)
-            row_id = conn.execute(
-                insert(realtime_messages)
-                .values(channel=channel, message=sealed, created_at=now)
-                .returning(realtime_messages.c.id)
-            ).scalar_one()
-            notify(conn, REALTIME_CHANNEL, f"{self._origin}:{row_id}")
+        self._forget_old(now)
+        with self._tx.single() as conn:
+            conn.execute(
+                _STORE_AND_NOTIFY,
+                {"to": channel, "sealed": sealed, "at": now, "origin": f"{self._origin}:"},
+            )
         self.local.publish(channel, message)
 
     def subscribe(self, channel: str) -> Subscription:
@@ -90,22 +109,19 @@ class PgFanOutRealtime(Realtime):
         origin, _, row_id = (payload or "").partition(":")
         if origin == self._origin or not row_id.isdigit():
             return
-        with self._tx.write() as conn:
-            row = conn.execute(
-                select(realtime_messages.c.channel, realtime_messages.c.message).where(
-                    realtime_messages.c.id == int(row_id)
-                )
-            ).first()
-            self._forget_old(conn, datetime.now(UTC))
+        with self._tx.single() as conn:
+            row = conn.execute(_READ, {"row_id": int(row_id)}).first()
+        self._forget_old(datetime.now(UTC))
         if row is not None:
             opened = self._box.open(base64.b64decode(row.message["sealed"]))
             self.local.publish(row.channel, json.loads(opened))
 
-    def _forget_old(self, conn: Any, now: datetime) -> None:
+    def _forget_old(self, now: datetime) -> None:
         due = time.monotonic()
         if due < self._forget_at:
             return
         self._forget_at = due + self._forget_every_s
-        conn.execute(
-            delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
-        )
+        with self._tx.single() as conn:
+            conn.execute(
+                delete(realtime_messages).where(realtime_messages.c.created_at < now - self._keep)
+            )
