@@ -3,9 +3,8 @@
 ``PgFanOutRealtime`` wraps the realtime service of this process (the hub the dev sessions'
 websockets are attached to). ``publish`` writes the message to the ``realtime_messages``
 outbox and NOTIFYs its row id on ``floww_realtime`` in one statement (one round trip), then
-publishes to its
-own hub at once (so its subscribers see their channel in publish order); every other replica
-hears the id, reads the row and publishes it to its own hub. NOTIFY alone
+publishes to its own hub at once (so its subscribers see their channel in publish order);
+every other replica hears the id, reads the row and publishes it to its own hub. NOTIFY alone
 would not do: its payload is capped at 8000 bytes and a dev event carries a webhook body.
 A message is sealed with the secret box before it is stored (a dev event carries an execution
 token and the caller's request), so the outbox holds nothing readable at rest; replicas share
