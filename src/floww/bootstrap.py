@@ -296,7 +296,7 @@ def embedded_adapters(settings: Settings) -> ServerAdapters:
         realtime=hub,
         published=published,
         replies=replies,
-        dev_sessions=SqlDevSessions(engine),
+        dev_sessions=SqlDevSessions(engine, notifications),
         identity=identity,
         tokens=tokens,
         clock=clock,

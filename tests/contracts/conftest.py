@@ -95,6 +95,15 @@ def replies(request: pytest.FixtureRequest) -> Iterator[Replies]:
     yield from _from_factory(request)
 
 
+REPLIES_REPLICAS_FACTORIES = _collect("REPLIES_REPLICAS_FACTORIES")
+
+
+@pytest.fixture(params=REPLIES_REPLICAS_FACTORIES)
+def replies_replicas(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Two ``Replies`` over one store, as two replicas of the server hold them."""
+    yield from _from_factory(request)
+
+
 @pytest.fixture(params=AUTH_FACTORIES)
 def auth_harness(request: pytest.FixtureRequest) -> Iterator[AuthHarness]:
     yield from _from_factory(request)
@@ -136,6 +145,15 @@ DEV_SESSIONS_FACTORIES = _collect("DEV_SESSIONS_FACTORIES")
 
 @pytest.fixture(params=DEV_SESSIONS_FACTORIES)
 def dev_sessions(request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _from_factory(request)
+
+
+DEV_SESSIONS_REPLICAS_FACTORIES = _collect("DEV_SESSIONS_REPLICAS_FACTORIES")
+
+
+@pytest.fixture(params=DEV_SESSIONS_REPLICAS_FACTORIES)
+def dev_sessions_replicas(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Two ``DevSessions`` over one store, as two replicas of the server hold them."""
     yield from _from_factory(request)
 
 

@@ -1,6 +1,7 @@
 """The adapters that let replicas share state, in their contract suites: dev session leases
-and device logins (memory, SQLite, PostgreSQL), replies through the database (SQLite
-polling, PostgreSQL with LISTEN/NOTIFY) and realtime fanned out through PostgreSQL."""
+(also as two replicas see them) and device logins (memory, SQLite, PostgreSQL), replies
+through the database (SQLite polling, PostgreSQL with LISTEN/NOTIFY) and realtime fanned out
+through PostgreSQL."""
 
 from __future__ import annotations
 
@@ -58,6 +59,27 @@ def postgresql_dev_sessions() -> Iterator[DevSessions]:
     yield SqlDevSessions(_postgresql_engine())
 
 
+def memory_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
+    store = InMemoryDevSessions()
+    yield store, store
+
+
+def sqlite_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
+    for engine in _sqlite_engine():
+        yield SqlDevSessions(engine), SqlDevSessions(engine)
+
+
+def postgresql_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
+    """Each with its own listening connection, as each replica has."""
+    engine = _postgresql_engine()
+    one, two = PgNotifications(engine), PgNotifications(engine)
+    try:
+        yield SqlDevSessions(engine, one), SqlDevSessions(engine, two)
+    finally:
+        one.close()
+        two.close()
+
+
 def sqlite_replies() -> Iterator[Replies]:
     for engine in _sqlite_engine():
         yield SqlReplies(engine, poll_s=0.01)
@@ -70,6 +92,22 @@ def postgresql_replies() -> Iterator[Replies]:
         yield SqlReplies(engine, notifications)
     finally:
         notifications.close()
+
+
+def sqlite_replies_replicas() -> Iterator[tuple[Replies, Replies]]:
+    for engine in _sqlite_engine():
+        yield SqlReplies(engine, poll_s=0.01), SqlReplies(engine, poll_s=0.01)
+
+
+def postgresql_replies_replicas() -> Iterator[tuple[Replies, Replies]]:
+    """Each with its own listening connection, as each replica has."""
+    engine = _postgresql_engine()
+    one, two = PgNotifications(engine), PgNotifications(engine)
+    try:
+        yield SqlReplies(engine, one), SqlReplies(engine, two)
+    finally:
+        one.close()
+        two.close()
 
 
 def postgresql_fanout_realtime() -> Iterator[Realtime]:
@@ -104,9 +142,18 @@ DEV_SESSIONS_FACTORIES = [
     pytest.param(sqlite_dev_sessions, id="sqlite"),
     pytest.param(postgresql_dev_sessions, id="postgresql", marks=pytest.mark.integration),
 ]
+DEV_SESSIONS_REPLICAS_FACTORIES = [
+    pytest.param(memory_dev_sessions_replicas, id="memory"),
+    pytest.param(sqlite_dev_sessions_replicas, id="sqlite"),
+    pytest.param(postgresql_dev_sessions_replicas, id="postgresql", marks=pytest.mark.integration),
+]
 REPLIES_FACTORIES = [
     pytest.param(sqlite_replies, id="sqlite"),
     pytest.param(postgresql_replies, id="postgresql", marks=pytest.mark.integration),
+]
+REPLIES_REPLICAS_FACTORIES = [
+    pytest.param(sqlite_replies_replicas, id="sqlite"),
+    pytest.param(postgresql_replies_replicas, id="postgresql", marks=pytest.mark.integration),
 ]
 REALTIME_FACTORIES = [
     pytest.param(postgresql_fanout_realtime, id="postgresql-fanout", marks=pytest.mark.integration),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,17 @@ def test_the_outbox_holds_nothing_readable(
     with engine.connect() as conn:
         stored = [json.dumps(row.message) for row in conn.execute(select(realtime_messages))]
     assert stored and not any("tok-live" in row or "4242" in row for row in stored)
+
+
+def test_publications_older_than_keep_s_are_forgotten(
+    engine: Engine, listeners: tuple[PgNotifications, PgNotifications]
+) -> None:
+    replica = PgFanOutRealtime(LocalRealtimeHub(), engine, listeners[0], BOX, keep_s=0.2)
+    replica.publish("workflow:w", {"n": 1})
+    time.sleep(0.3)  # the first row is past keep_s, and so is the time to look for such rows
+    replica.publish("workflow:w", {"n": 2})
+    with engine.connect() as conn:
+        assert len(conn.execute(select(realtime_messages)).all()) == 1
 
 
 def test_device_codes_are_stored_as_digests_only(tmp_path: Path) -> None:

@@ -1,19 +1,40 @@
-"""Dev session leases in the ``dev_sessions`` table, shared by every replica."""
+"""Dev session leases in the ``dev_sessions`` table, shared by every replica.
+
+``live`` is read on every dev event, so each process keeps the leases it read, per workflow,
+until the sessions of that workflow change. The database stays the truth; the copy is
+dropped by what changes it:
+
+- on SQLite (one process) by this process's own ``put`` and ``remove``: every
+  ``SqlDevSessions`` on one engine shares one copy;
+- on PostgreSQL by a NOTIFY on ``floww_dev_sessions`` that every replica's ``put`` and
+  ``remove`` sends with the workflow's id (and by all of it when the listening connection was
+  lost and notifications may have been missed). Without ``notifications`` nothing is kept.
+
+A renewal changes no copy: a copied lease that seems to have lapsed is read again before it
+is dropped, so a renewed session (its lease moved on in the database) stays live.
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, select, update
 
+from floww.adapters.sql.notify import PgNotifications, notify
 from floww.adapters.sql.replica_schema import dev_sessions
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import NotFound
 from floww.domain.wiredict import spec_as_dict, spec_from_dict
 from floww.ports.dev_sessions import DevSessionLease, DevSessions
 
-__all__ = ["SqlDevSessions"]
+__all__ = ["DEV_SESSIONS_CHANNEL", "SqlDevSessions"]
+
+DEV_SESSIONS_CHANNEL = "floww_dev_sessions"
+_MAX_WORKFLOWS = 1024
 
 
 def _lease(row: Any) -> DevSessionLease:
@@ -34,11 +55,66 @@ _LIVE = (
 )
 
 
+class _Copies:
+    """The leases read per workflow (at most ``_MAX_WORKFLOWS``). ``generation`` moves on with
+    every change, so a read that a change overtook is not kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: dict[str, tuple[DevSessionLease, ...]] = {}
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, workflow_id: str) -> tuple[DevSessionLease, ...] | None:
+        return self._leases.get(workflow_id)
+
+    def keep(self, workflow_id: str, leases: Sequence[DevSessionLease], generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._leases) >= _MAX_WORKFLOWS:
+                self._leases.clear()
+            self._leases[workflow_id] = tuple(leases)
+
+    def drop(self, workflow_id: str | None) -> None:
+        """Forget one workflow's leases; all of them for ``None``."""
+        with self._lock:
+            self._generation += 1
+            if workflow_id is None:
+                self._leases.clear()
+            else:
+                self._leases.pop(workflow_id, None)
+
+
+# SQLite is one process: the copies of one engine are shared by every SqlDevSessions on it, so
+# a change made through one is seen by all.
+_SQLITE_COPIES: weakref.WeakKeyDictionary[Engine, _Copies] = weakref.WeakKeyDictionary()
+_COPIES_GUARD = threading.Lock()
+
+
+def _sqlite_copies(engine: Engine) -> _Copies:
+    with _COPIES_GUARD:
+        copies = _SQLITE_COPIES.get(engine)
+        if copies is None:
+            copies = _SQLITE_COPIES[engine] = _Copies()
+        return copies
+
+
 class SqlDevSessions(DevSessions):
     """A session of a deleted workflow lapses like any other that is no longer renewed."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notifications: PgNotifications | None = None) -> None:
         self._tx = Transactions(engine)
+        self._notifies = notifications is not None and self._tx.dialect == "postgresql"
+        self._copies: _Copies | None = None
+        if self._tx.dialect == "sqlite":
+            self._copies = _sqlite_copies(engine)
+        elif notifications is not None:
+            self._copies = _Copies()
+            notifications.listen(DEV_SESSIONS_CHANNEL, self._copies.drop)
 
     def put(self, lease: DevSessionLease) -> DevSessionLease:
         key = (dev_sessions.c.workflow_id == lease.workflow_id) & (
@@ -60,6 +136,8 @@ class SqlDevSessions(DevSessions):
                 )
             )
             row = conn.execute(select(dev_sessions).where(key)).one()
+            self._changed(conn, lease.workflow_id)
+        self._drop(lease.workflow_id)
         return _lease(row)
 
     def renew(self, workflow_id: str, session_id: str, expires_at: datetime) -> None:
@@ -80,13 +158,32 @@ class SqlDevSessions(DevSessions):
                 .where(dev_sessions.c.workflow_id == workflow_id)
                 .where(dev_sessions.c.session_id == session_id)
             )
+            self._changed(conn, workflow_id)
+        self._drop(workflow_id)
 
     def live(self, workflow_id: str, now: datetime) -> list[DevSessionLease]:
-        # A read (this is on every dev event); lapsed leases are deleted, in a write, only
-        # when the workflow has some.
+        copies = self._copies
+        if copies is not None:
+            kept = copies.get(workflow_id)
+            if kept is not None and all(lease.expires_at > now for lease in kept):
+                return list(kept)
+            generation = copies.generation
+        # A read; lapsed leases are deleted, in a write, only when the workflow has some.
         with self._tx.read() as conn:
             rows = conn.execute(_LIVE, {"workflow_id": workflow_id}).all()
         if any(row.expires_at <= now for row in rows):
             with self._tx.write() as conn:
                 conn.execute(delete(dev_sessions).where(dev_sessions.c.expires_at <= now))
-        return [_lease(row) for row in rows if row.expires_at > now]
+        leases = [_lease(row) for row in rows if row.expires_at > now]
+        if copies is not None:
+            copies.keep(workflow_id, leases, generation)
+        return leases
+
+    def _changed(self, conn: Any, workflow_id: str) -> None:
+        """Tell the other replicas, once ``conn``'s transaction commits."""
+        if self._notifies:
+            notify(conn, DEV_SESSIONS_CHANNEL, workflow_id)
+
+    def _drop(self, workflow_id: str) -> None:
+        if self._copies is not None:
+            self._copies.drop(workflow_id)

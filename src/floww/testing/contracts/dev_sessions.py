@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,3 +75,70 @@ def test_workflows_are_separate(dev_sessions: DevSessions) -> None:
     assert dev_sessions.live(two, T0) == []
     with pytest.raises(NotFound):
         dev_sessions.renew(two, "a", T0 + timedelta(seconds=5))
+
+
+def test_a_lease_read_then_renewed_stays_live(dev_sessions: DevSessions) -> None:
+    wf = workflow()
+    dev_sessions.put(lease(wf, "a", T0, 10))
+    assert [s.session_id for s in dev_sessions.live(wf, T0)] == ["a"]
+    dev_sessions.renew(wf, "a", T0 + timedelta(seconds=20))
+    assert [s.session_id for s in dev_sessions.live(wf, T0 + timedelta(seconds=15))] == ["a"]
+
+
+def test_a_lease_read_then_lapsed_is_dropped(dev_sessions: DevSessions) -> None:
+    wf = workflow()
+    dev_sessions.put(lease(wf, "a", T0, 10))
+    assert [s.session_id for s in dev_sessions.live(wf, T0)] == ["a"]
+    assert dev_sessions.live(wf, T0 + timedelta(seconds=10)) == []
+
+
+# Two replicas over one store: what one changes, the other lists (after a notification, on
+# PostgreSQL: hence the wait), even when it had read the workflow's sessions before.
+
+
+def _eventually(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the other replica never saw {what}")
+        time.sleep(0.01)
+
+
+def _ids(sessions: DevSessions, wf: str, now: datetime) -> list[str]:
+    return [s.session_id for s in sessions.live(wf, now)]
+
+
+def test_a_session_put_through_one_replica_is_live_on_the_other(
+    dev_sessions_replicas: tuple[DevSessions, DevSessions],
+) -> None:
+    one, two = dev_sessions_replicas
+    wf, now = workflow(), T0 + timedelta(seconds=2)
+    one.put(lease(wf, "old", T0))
+    assert _ids(one, wf, now) == ["old"]
+    two.put(lease(wf, "new", T0 + timedelta(seconds=1)))
+    _eventually(lambda: _ids(one, wf, now) == ["new", "old"], "the new session")
+    two.put(lease(wf, "new", T0 + timedelta(seconds=1), 30, HOOK))
+    _eventually(lambda: one.live(wf, now)[0].specs == (HOOK,), "the new session's triggers")
+
+
+def test_a_session_removed_through_one_replica_goes_on_the_other(
+    dev_sessions_replicas: tuple[DevSessions, DevSessions],
+) -> None:
+    one, two = dev_sessions_replicas
+    wf = workflow()
+    one.put(lease(wf, "a", T0))
+    one.put(lease(wf, "b", T0 + timedelta(seconds=1)))
+    assert _ids(one, wf, T0 + timedelta(seconds=2)) == ["b", "a"]
+    two.remove(wf, "b")
+    _eventually(lambda: _ids(one, wf, T0 + timedelta(seconds=2)) == ["a"], "the removal")
+
+
+def test_a_session_renewed_through_one_replica_stays_live_on_the_other(
+    dev_sessions_replicas: tuple[DevSessions, DevSessions],
+) -> None:
+    one, two = dev_sessions_replicas
+    wf = workflow()
+    one.put(lease(wf, "a", T0, 10))
+    assert _ids(one, wf, T0) == ["a"]
+    two.renew(wf, "a", T0 + timedelta(seconds=20))
+    assert _ids(one, wf, T0 + timedelta(seconds=15)) == ["a"]

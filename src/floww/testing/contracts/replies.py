@@ -72,3 +72,44 @@ def test_ids_are_independent(replies: Replies) -> None:
     replies.deliver(second, ANSWER)
     assert replies.wait(first, timeout=0.05) is None
     assert replies.wait(second, timeout=0.05) == ANSWER
+
+
+def test_opening_an_open_id_conflicts(replies: Replies) -> None:
+    rid = reply_id()
+    replies.open(rid)
+    with pytest.raises(Conflict):
+        replies.open(rid)
+    replies.deliver(rid, ANSWER)
+    assert replies.wait(rid, timeout=1) == ANSWER
+
+
+def test_waiting_on_an_id_not_open_raises_not_found(replies: Replies) -> None:
+    with pytest.raises(NotFound):
+        replies.wait(reply_id(), timeout=0.05)
+
+
+# Two replicas over one store: the webhook waits on one, the dev session answers on the other.
+
+
+def test_an_answer_given_on_another_replica_before_the_wait_is_returned(
+    replies_replicas: tuple[Replies, Replies],
+) -> None:
+    waiter, answerer = replies_replicas
+    rid = reply_id()
+    waiter.open(rid)
+    answerer.deliver(rid, ANSWER)
+    assert waiter.wait(rid, timeout=5) == ANSWER
+    with pytest.raises(NotFound):
+        answerer.deliver(rid, ANSWER)
+
+
+def test_an_answer_given_on_another_replica_wakes_the_wait(
+    replies_replicas: tuple[Replies, Replies],
+) -> None:
+    waiter, answerer = replies_replicas
+    rid = reply_id()
+    waiter.open(rid)
+    timer = threading.Timer(0.05, answerer.deliver, args=(rid, ANSWER))
+    timer.start()
+    assert waiter.wait(rid, timeout=5) == ANSWER
+    timer.join()

@@ -69,11 +69,13 @@ class DevLoop:
         self.out = output
         self.clock = clock
         self._subscribe = subscribe or session.platform.subscribe
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="floww-dev-event")
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="floww-dev-cron")
         self._reload_lock = threading.Lock()
         self._stopping = threading.Event()
         self._subscription: Subscription | None = None
-        self._listener: threading.Thread | None = None
+        self._listeners: list[threading.Thread] = []
+        self._ended = threading.Lock()  # held once the connection's end was reported
         self._renewer: threading.Thread | None = None
         self.renew_every = renew_every
         self.cron = LocalCron(self.triggers, self._fire_cron, clock)
@@ -158,12 +160,16 @@ class DevLoop:
     # events from the server -------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Subscribe to ``workflow:<id>`` and run each event on a worker thread, and keep the
-        session's lease renewed. ``Unavailable``, ``Unauthenticated`` or ``PermissionDenied``
-        when the subscription cannot be made."""
+        """Subscribe to ``workflow:<id>`` and run each event on one of ``workers`` threads, and
+        keep the session's lease renewed. ``Unavailable``, ``Unauthenticated`` or
+        ``PermissionDenied`` when the subscription cannot be made."""
         self._subscription = self._subscribe(self.session.workflow.id)
-        self._listener = threading.Thread(target=self._listen, name="floww-dev-listen", daemon=True)
-        self._listener.start()
+        self._listeners = [
+            threading.Thread(target=self._listen, name=f"floww-dev-event-{i}", daemon=True)
+            for i in range(self._workers)
+        ]
+        for listener in self._listeners:
+            listener.start()
         self._renewer = threading.Thread(target=self._renew, name="floww-dev-lease", daemon=True)
         self._renewer.start()
 
@@ -181,16 +187,22 @@ class DevLoop:
                 self.out.line("↻ the server had dropped this dev session; registered it again")
 
     def _listen(self) -> None:
+        """Each worker takes the next message itself: it goes from the connection's thread
+        straight to the one that runs it, with no hand-over between."""
         subscription = self._subscription
         assert subscription is not None
         while not self._stopping.is_set():
             message = subscription.get(timeout=0.25)
             if message is not None:
-                self._pool.submit(self.run_remote, message)
+                try:
+                    self.run_remote(message)
+                except Exception as exc:  # a worker outlives any one event
+                    self.out.line(f"✗ event not run: {exc!r}")
                 continue
             failure = getattr(subscription, "failure", None)
             if failure is not None:
-                self.out.line(f"✗ the realtime connection ended: {failure}")
+                if self._ended.acquire(blocking=False):
+                    self.out.line(f"✗ the realtime connection ended: {failure}")
                 return
 
     def run_remote(self, message: dict[str, Any]) -> None:
@@ -267,8 +279,8 @@ class DevLoop:
         """Stop listening, clear the dev triggers on the server, let running events finish."""
         self._stopping.set()
         self.cron.stop()
-        if self._listener is not None:
-            self._listener.join(2)
+        for listener in self._listeners:
+            listener.join(2 / len(self._listeners))
         if self._renewer is not None:
             self._renewer.join(2)
         if self._subscription is not None:
@@ -278,6 +290,8 @@ class DevLoop:
         except FlowwError as exc:
             self.out.line(f"! could not clear the dev triggers on the server: {exc}")
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for listener in self._listeners:
+            listener.join()
 
 
 def _with_duration(result: InvocationResult, duration_ms: float) -> InvocationResult:

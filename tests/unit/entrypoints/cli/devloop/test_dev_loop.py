@@ -3,11 +3,20 @@ comes back, reloads switch the handler, broken code keeps the last good code ser
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
-from floww.domain.model import ExecutionStatus, TriggerSource
+from floww.adapters.inprocess import InProcessRunner, SystemClock
+from floww.domain.errors import Unavailable
+from floww.domain.model import ExecutionStatus, Invocation, InvocationResult, TriggerSource
 from floww.domain.usecases.webhooks import IncomingRequest, WebhookResponse, handle_webhook
+from floww.domain.wiredict import spec_as_dict
+from floww.entrypoints.cli.devloop import DevLoop, DevOutput
+from floww.sdk.kv import InMemoryKvBackend
 from tests.unit.entrypoints.cli.devloop.conftest import World
 
 
@@ -178,3 +187,116 @@ def test_the_loop_renews_its_lease_and_registers_again_once_dropped(world: World
     assert _post(world, "/hello/grace").body == {"message": "hi grace"}
     world.loop.stop()
     assert world.deps.dev_sessions.live(world.workflow.id, world.deps.clock.now()) == []
+
+
+def test_events_run_side_by_side(world: World, tmp_path: Path) -> None:
+    # /slow answers only once /fast ran: run one after the other, /slow would wait it out.
+    world.main.write_text(
+        world.main.read_text()
+        + "\n\nimport pathlib\nimport threading\n\n_fast_ran = threading.Event()\n\n\n"
+        + '@builtin.webhook("/slow", methods=["POST"])\n'
+        + "def slow(ctx: Context, event: WebhookEvent) -> dict[str, bool]:\n"
+        + '    pathlib.Path(event.body["started"]).touch()\n'
+        + '    return {"fast ran meanwhile": _fast_ran.wait(4)}\n\n\n'
+        + '@builtin.webhook("/fast", methods=["POST"])\n'
+        + "def fast(ctx: Context, event: WebhookEvent) -> dict[str, bool]:\n"
+        + "    _fast_ran.set()\n"
+        + '    return {"fast": True}\n'
+    )
+    world.loop.start()
+    world.loop.listen()
+    started = tmp_path / "slow-started"
+    slow: list[WebhookResponse] = []
+    body = json.dumps({"started": str(started)}).encode()
+    waiting = threading.Thread(target=lambda: slow.append(_post(world, "/slow", body)))
+    waiting.start()
+    assert _wait_for(started.exists)
+
+    assert _post(world, "/fast").body == {"fast": True}
+    waiting.join(10)
+    assert [r.body for r in slow] == [{"fast ran meanwhile": True}]
+
+
+class _Ended:
+    """A subscription whose connection ended for good."""
+
+    failure = Unavailable("the realtime server closed the connection")
+
+    def get(self, timeout: float | None = None) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_connection_that_ended_is_reported_once(world: World) -> None:
+    loop = DevLoop(
+        world.loop.session,
+        DevOutput(world.lines.append),
+        clock=SystemClock(),
+        subscribe=lambda _: _Ended(),
+        workers=4,
+    )
+    loop.start()
+    loop.listen()
+    assert _wait_for(lambda: any("connection ended" in line for line in world.lines))
+    loop.stop()  # returns once every worker is done
+
+    assert sum("the realtime connection ended" in line for line in world.lines) == 1
+
+
+class _Messages:
+    """A subscription that hands out the given messages, then nothing."""
+
+    failure = None
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self._messages = messages
+
+    def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        if self._messages:
+            return self._messages.pop(0)
+        time.sleep(timeout or 0)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _BreaksOnce(InProcessRunner):
+    def invoke(self, invocation: Invocation) -> InvocationResult:
+        if not self.invocations:
+            self.invocations.append(invocation)
+            raise RuntimeError("the runner broke")
+        return super().invoke(invocation)
+
+
+def test_a_worker_outlives_an_event_that_broke_it(world: World) -> None:
+    session = world.loop.session
+    session.runner = _BreaksOnce(kv_backend=InMemoryKvBackend())
+    world.loop.start()
+    (spec,) = [s for s in world.loop.triggers() if s.trigger_type == "webhook"]
+    events = [
+        {
+            "type": "event",
+            "event_id": f"ex_{n}",
+            "trigger": spec_as_dict(spec),
+            "event": {"method": "POST", "path": "/hello/ada", "path_params": {"name": "ada"}},
+            "token": "",
+            "reply_to": f"ex_{n}",
+        }
+        for n in (1, 2)
+    ]
+    loop = DevLoop(
+        session,
+        DevOutput(world.lines.append),
+        clock=SystemClock(),
+        subscribe=lambda _: _Messages(events),
+        workers=1,
+    )
+    loop.listen()
+
+    assert _wait_for(lambda: any("reply not delivered" in line for line in world.lines))
+    broke = "event not run: RuntimeError('the runner broke')"
+    assert any(broke in line for line in world.lines)
+    loop.stop()
