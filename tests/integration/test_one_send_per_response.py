@@ -78,6 +78,7 @@ def port() -> Iterator[int]:
             Route("/close", closing),
             Route("/big", big),
             Route("/stream", streamed),
+            Route("/flood", _Flood()),
         ]
     )
     chosen = free_port()
@@ -164,3 +165,38 @@ def test_a_streamed_body_arrives_whole_and_in_order(port: int) -> None:
     text = body.decode()
     positions = [text.index(f"chunk-{i};") for i in range(5)]
     assert positions == sorted(positions)
+
+
+_FLOOD_CHUNKS = 1024  # 64 MiB: more than the kernel's socket buffers hold on loopback
+_flood_done = threading.Event()
+
+
+class _Flood:
+    """A bare ASGI app sending 64 KiB chunks one after the other, never yielding on its own:
+    only the server's flow control can make it wait for a slow reader."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await _flood(send)
+
+
+async def _flood(send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    chunk = b"x" * 65536
+    for _ in range(_FLOOD_CHUNKS):
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+    _flood_done.set()
+
+
+def test_a_producer_that_never_yields_still_waits_for_a_slow_reader(port: int) -> None:
+    _flood_done.clear()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /flood HTTP/1.1\r\nhost: x\r\n\r\n")
+        # Nothing is read for a while: the app must be held back, not buffered in memory.
+        assert not _flood_done.wait(2.0), "64 MiB were taken from the app for a reader at rest"
+        received = 0
+        while received < _FLOOD_CHUNKS * 65536:
+            data = sock.recv(1 << 20)
+            assert data
+            received += len(data)
+    assert _flood_done.wait(30)

@@ -109,11 +109,15 @@ class TokenCodec:
             "exp": issued + ttl_seconds,
             "jti": secrets.token_urlsafe(12),
         }
-        try:
-            encoded = orjson.dumps(payload)
-        except TypeError:  # lone surrogates, integers past 64 bits: the standard library's
-            encoded = b"null"
-        if not encoded.isascii() or b"null" in encoded:  # spelled as PyJWT's encoder would
+        # Strings and integers are spelled alike by both encoders (ASCII once escaped); any
+        # other claim is encoded by the standard library, as PyJWT would encode it.
+        encoded = b""
+        if all(type(value) is str or type(value) is int for value in payload.values()):
+            try:
+                encoded = orjson.dumps(payload)
+            except TypeError:  # lone surrogates, integers past 64 bits
+                encoded = b""
+        if not encoded or not encoded.isascii():
             encoded = json.dumps(payload, separators=(",", ":")).encode()
         body = _b64(encoded)
         signing_input = self._headers[purpose] + b"." + body

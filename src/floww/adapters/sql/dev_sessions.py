@@ -10,13 +10,17 @@ dropped by what changes it:
   ``remove`` sends with the workflow's id (and by all of it when the listening connection was
   lost and notifications may have been missed). Without ``notifications`` nothing is kept.
 
-A renewal changes no copy: a copied lease that seems to have lapsed is read again before it
-is dropped, so a renewed session (its lease moved on in the database) stays live.
+A renewal drops the copy too (and NOTIFYs): a renewal may revive a lease another reader had
+just found lapsed. A copied lease that seems to have lapsed is read again before it is
+dropped. And whatever a process may have missed (a notification sent while its listening
+connection was down; see ``notify.py``, which drops every copy once its LISTEN is back), no
+copy is used for more than ``KEEP_S`` after it was read.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,6 +39,8 @@ __all__ = ["DEV_SESSIONS_CHANNEL", "SqlDevSessions"]
 
 DEV_SESSIONS_CHANNEL = "floww_dev_sessions"
 _MAX_WORKFLOWS = 1024
+KEEP_S = 2.0
+"""How long a copy is used at most: the bound on what a missed notification can cost."""
 
 
 def _lease(row: Any) -> DevSessionLease:
@@ -61,7 +67,8 @@ class _Copies:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._leases: dict[str, tuple[DevSessionLease, ...]] = {}
+        # per workflow: the leases and when (monotonic) the copy stops being used
+        self._leases: dict[str, tuple[tuple[DevSessionLease, ...], float]] = {}
         self._generation = 0
 
     @property
@@ -69,7 +76,10 @@ class _Copies:
         return self._generation
 
     def get(self, workflow_id: str) -> tuple[DevSessionLease, ...] | None:
-        return self._leases.get(workflow_id)
+        kept = self._leases.get(workflow_id)
+        if kept is None or time.monotonic() >= kept[1]:
+            return None
+        return kept[0]
 
     def keep(self, workflow_id: str, leases: Sequence[DevSessionLease], generation: int) -> None:
         with self._lock:
@@ -77,7 +87,7 @@ class _Copies:
                 return
             if len(self._leases) >= _MAX_WORKFLOWS:
                 self._leases.clear()
-            self._leases[workflow_id] = tuple(leases)
+            self._leases[workflow_id] = (tuple(leases), time.monotonic() + KEEP_S)
 
     def drop(self, workflow_id: str | None) -> None:
         """Forget one workflow's leases; all of them for ``None``."""
@@ -148,6 +158,9 @@ class SqlDevSessions(DevSessions):
                 .where(dev_sessions.c.session_id == session_id)
                 .values(expires_at=expires_at)
             )
+            if done.rowcount:
+                self._changed(conn, workflow_id)
+        self._drop(workflow_id)
         if done.rowcount == 0:
             raise NotFound("dev session", session_id)
 

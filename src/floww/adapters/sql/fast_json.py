@@ -4,12 +4,14 @@ Every execution's event, result and logs are checked (``json_copy``: plain JSON,
 serialised for their columns; with the standard library that was a dozen encoder calls per
 webhook request, a tenth of the server's time on it. orjson does the common case in C:
 
-- ``json_copy`` gives what ``floww.domain.canonical.json_copy`` gives. Whatever orjson refuses
+- ``json_copy`` gives what ``floww.domain.canonical.json_copy`` gives, keys sorted at every
+  depth as there (so stored text keeps its order). Whatever orjson refuses
   (keys that are not strings, integers past 64 bits, unknown types, datetimes and subclasses of
   the JSON types, which are passed through to the strict path) and any value whose encoding
   holds a ``null`` (orjson writes NaN and the infinities as ``null``) goes through the strict
   path, which decides. orjson also encodes ``uuid.UUID`` and enums by value, where the strict
-  path refuses them: such values are stored as their JSON spelling.
+  path refuses them: such values (which no JSON decoder produces, so no request or handler
+  result can hold them) are stored as their JSON spelling.
 - ``dumps`` is the engine's ``json_serializer``: compact JSON text, the standard library's for
   what orjson refuses or spells ``null`` (so a NaN stored without a check reads back as the
   standard library wrote it). Stored text has no spaces after separators; every reader parses
@@ -27,8 +29,10 @@ from floww.domain import canonical
 
 __all__ = ["dumps", "json_copy"]
 
-_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-_STRICT |= orjson.OPT_PASSTHROUGH_DATACLASS
+_REFUSED = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+"""Types the standard library refuses and orjson would encode: left to the standard library."""
+_STRICT = _REFUSED | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_SORT_KEYS
+"""For ``json_copy``: keys sorted at every depth, as ``canonical_json`` sorts them."""
 
 
 def json_copy(value: Any) -> Any:
@@ -49,7 +53,7 @@ def dumps(value: Any) -> str:
     if value is None:  # an empty result or error column: the most common value of all
         return "null"
     try:
-        encoded = orjson.dumps(value)
+        encoded = orjson.dumps(value, option=_REFUSED)
     except TypeError:
         return json.dumps(value, separators=(",", ":"))
     if b"null" in encoded:

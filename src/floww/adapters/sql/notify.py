@@ -2,10 +2,11 @@
 
 ``PgNotifications`` keeps one dedicated connection per process that LISTENs on the channels
 callbacks were registered for, on a background thread, and hands each notification's payload
-to those callbacks. A lost connection is reopened (with a short pause), and every callback is
-then called with ``None``: notifications may have been missed, so listeners re-check the
-database. ``notify`` sends one inside the caller's transaction, so peers hear of a change only
-once it is committed.
+to those callbacks. Once a channel's LISTEN is in effect (at first, and again after a lost
+connection was reopened, with a short pause) its callbacks are called with ``None``:
+notifications sent before may have been missed, so listeners re-check the database.
+``notify`` sends one inside the caller's transaction, so peers hear of a change only once it
+is committed.
 """
 
 from __future__ import annotations
@@ -66,14 +67,10 @@ class PgNotifications:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        first = True
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     self._subscribed = set()
-                    if not first:
-                        self._dispatch_all(None)
-                    first = False
                     while not self._stopping.is_set():
                         self._subscribe_new(conn)
                         for note in conn.notifies(timeout=_POLL_S):
@@ -88,6 +85,9 @@ class PgNotifications:
         for channel in missing:
             conn.execute(f'LISTEN "{channel}"')
             self._subscribed.add(channel)
+            # Only now that the LISTEN is in effect: whatever was notified before it (while
+            # disconnected, or before the first connection came up) may have been missed.
+            self._dispatch(channel, None)
         with self._lock:
             if self._subscribed.issuperset(self._listeners):
                 self._ready.set()
@@ -100,9 +100,3 @@ class PgNotifications:
                 listener(payload)
             except Exception:  # one listener's failure must not stop the others
                 _log.exception("a database notification listener failed")
-
-    def _dispatch_all(self, payload: str | None) -> None:
-        with self._lock:
-            channels = list(self._listeners)
-        for channel in channels:
-            self._dispatch(channel, payload)

@@ -110,10 +110,10 @@ class PgFanOutRealtime(Realtime):
             return
         with self._tx.single() as conn:
             row = conn.execute(_READ, {"row_id": int(row_id)}).first()
-        self._forget_old(datetime.now(UTC))
         if row is not None:
             opened = self._box.open(base64.b64decode(row.message["sealed"]))
             self.local.publish(row.channel, json.loads(opened))
+        self._forget_old(datetime.now(UTC))  # after the delivery: it never delays nor drops it
 
     def _forget_old(self, now: datetime) -> None:
         due = time.monotonic()

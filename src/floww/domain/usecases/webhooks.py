@@ -316,9 +316,6 @@ def runs_on_lane(deps: ServerDeps, request: IncomingRequest) -> LaneRoute | None
     return None
 
 
-_NOT_SUBMITTED: Future[Any] = Future()
-
-
 @attrs.define(eq=False)
 class LaneCall:
     """A call handed to a lane (``submit_on_lane``). ``future`` gives its answer, or ``None``
@@ -330,8 +327,8 @@ class LaneCall:
     drops it. ``lock`` orders the two: a lane takes the call (``taken``) or the caller settles
     it."""
 
-    # replaced by the lane's own at once (``submit_on_lane``): no future is made per call here
-    future: Future[WebhookResponse | None] = attrs.field(default=_NOT_SUBMITTED)
+    # the lane's own, set by ``submit_on_lane`` (none is made here only to be replaced)
+    future: Future[WebhookResponse | None] = attrs.field(init=False)
     execution_id: str | None = None
     settled: threading.Event = attrs.field(factory=threading.Event)
     lock: threading.Lock = attrs.field(factory=threading.Lock)

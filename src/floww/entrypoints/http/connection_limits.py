@@ -74,6 +74,9 @@ def _answer(status: int, reason: str, error_type: str, message: str) -> bytes:
 
 
 _TOO_LARGE = "request headers are too large or too many"
+_EARLY_S = 0.005
+"""A timer that fires this close before its deadline has reached it (uvloop rounds timers to
+the millisecond and may fire one early: re-arming then would spin until the clock ticks)."""
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -191,7 +194,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._read_timer = None
         if self._deadline is None or self.transport.is_closing():
             return
-        if self.loop.time() < self._deadline:
+        if self.loop.time() < self._deadline - _EARLY_S:
             self._schedule(self._deadline)
             return
         if self._in_head:

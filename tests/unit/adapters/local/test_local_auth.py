@@ -579,7 +579,11 @@ def test_no_secret_in_logs_or_reprs(
 
 @pytest.mark.parametrize(
     "claims",
-    [{"ns": "ns_1", "wf": "wf_1", "ex": "exe_1"}, {"sub": "usr_é", "n": 3, "nested": {"b": 1}}],
+    [
+        {"ns": "ns_1", "wf": "wf_1", "ex": "exe_1"},
+        {"sub": "usr_é", "n": 3, "nested": {"b": 1}},
+        {"ratio": 1e-05, "big": 2**70, "on": True, "none": None},
+    ],
 )
 def test_tokens_are_encoded_byte_for_byte_as_pyjwt_encodes_them(
     claims: dict[str, Any], monkeypatch: pytest.MonkeyPatch
