@@ -5,6 +5,7 @@ through PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory import InMemorySecretBox
 from floww.adapters.memory.dev_sessions import InMemoryDevSessions
+from floww.adapters.sql import dev_sessions as sql_dev_sessions
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.dev_sessions import SqlDevSessions
 from floww.adapters.sql.device_logins import SqlDeviceLogins
@@ -64,9 +66,22 @@ def memory_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
     yield store, store
 
 
+@contextlib.contextmanager
+def _copies_kept_long() -> Iterator[None]:
+    """Copies of dev sessions kept a minute: what a replica sees within the contract's waits
+    it was told of (its own change, a notification), not read again when its copy aged."""
+    kept = sql_dev_sessions.KEEP_S
+    sql_dev_sessions.KEEP_S = 60.0
+    try:
+        yield
+    finally:
+        sql_dev_sessions.KEEP_S = kept
+
+
 def sqlite_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
     for engine in _sqlite_engine():
-        yield SqlDevSessions(engine), SqlDevSessions(engine)
+        with _copies_kept_long():
+            yield SqlDevSessions(engine), SqlDevSessions(engine)
 
 
 def postgresql_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSessions]]:
@@ -74,7 +89,8 @@ def postgresql_dev_sessions_replicas() -> Iterator[tuple[DevSessions, DevSession
     engine = _postgresql_engine()
     one, two = PgNotifications(engine), PgNotifications(engine)
     try:
-        yield SqlDevSessions(engine, one), SqlDevSessions(engine, two)
+        with _copies_kept_long():
+            yield SqlDevSessions(engine, one), SqlDevSessions(engine, two)
     finally:
         one.close()
         two.close()
@@ -104,7 +120,8 @@ def postgresql_replies_replicas() -> Iterator[tuple[Replies, Replies]]:
     engine = _postgresql_engine()
     one, two = PgNotifications(engine), PgNotifications(engine)
     try:
-        yield SqlReplies(engine, one), SqlReplies(engine, two)
+        # Re-read only once a minute: within the contract's waits, only a NOTIFY wakes them.
+        yield SqlReplies(engine, one, poll_s=60), SqlReplies(engine, two, poll_s=60)
     finally:
         one.close()
         two.close()

@@ -6,19 +6,22 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.memory import InMemorySecretBox, ManualClock
+from floww.adapters.sql import dev_sessions as sql_dev_sessions
 from floww.adapters.sql import make_engine, migrate
 from floww.adapters.sql.device_logins import SqlDeviceLogins
 from floww.adapters.sql.notify import PgNotifications
 from floww.adapters.sql.realtime_fanout import PgFanOutRealtime
-from floww.adapters.sql.replica_schema import device_logins, realtime_messages
+from floww.adapters.sql.replica_schema import dev_sessions, device_logins, realtime_messages
 from floww.adapters.sql.replies import SqlReplies
 from floww.domain.device_flow import DeviceFlow
 from floww.domain.model import InvocationResult
@@ -112,3 +115,68 @@ def test_device_codes_are_stored_as_digests_only(tmp_path: Path) -> None:
         assert device.device_code not in repr(tuple(rows[0]))
     finally:
         engine.dispose()
+
+
+def test_a_listener_hears_of_possible_misses_only_once_its_listen_is_in_effect(
+    engine: Engine,
+) -> None:
+    """A listener told "you may have missed something" (``None``) re-reads the database at
+    once; a change notified right then must reach it. So ``None`` comes only once the LISTEN
+    is in effect: at the first connection and again after a lost one was reopened."""
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    heard: list[str | None] = []
+
+    def listener(payload: str | None) -> None:
+        heard.append(payload)
+        if payload is None:  # the re-check: a peer's change committed just now
+            with psycopg.connect(url, autocommit=True) as peer:
+                peer.execute("SELECT pg_notify('floww_test_misses', %s)", (f"after-{len(heard)}",))
+
+    notifications = PgNotifications(engine)
+    try:
+        notifications.listen("floww_test_misses", listener)
+        _wait_for(lambda: "after-1" in heard, "the change notified at the first re-check")
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query LIKE 'LISTEN%%floww_test_misses%%' AND pid <> pg_backend_pid()"
+            )
+        _wait_for(lambda: heard.count(None) >= 2, "the re-check after the reconnect")
+        second = f"after-{heard.index(None, heard.index(None) + 1) + 1}"
+        _wait_for(lambda: second in heard, "the change notified at the re-check")
+    finally:
+        notifications.close()
+
+
+def test_a_dev_session_nobody_was_told_of_is_seen_within_the_keep_time(
+    engine: Engine,
+    listeners: tuple[PgNotifications, PgNotifications],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notification a replica missed costs at most ``KEEP_S``: here the session is written
+    behind every replica's back (no NOTIFY at all), and still appears."""
+    monkeypatch.setattr(sql_dev_sessions, "KEEP_S", 0.3)
+    sessions = sql_dev_sessions.SqlDevSessions(engine, listeners[0])
+    now = datetime.now(UTC)
+    assert sessions.live("wf_unseen", now) == []
+    with engine.begin() as conn:
+        conn.execute(
+            insert(dev_sessions).values(
+                workflow_id="wf_unseen",
+                session_id="ses_1",
+                specs=[],
+                connected_at=now,
+                expires_at=now + timedelta(seconds=60),
+            )
+        )
+    _wait_for(
+        lambda: [s.session_id for s in sessions.live("wf_unseen", now)] == ["ses_1"],
+        "the session written without a notification",
+    )
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.02)

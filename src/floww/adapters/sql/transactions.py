@@ -1,7 +1,8 @@
 """Transactions with the vendor's exceptions translated to floww's error tree.
 
-Every repository call runs in exactly one ``read()`` or ``write()`` transaction, so each call
-is atomic and a reader sees a committed state only.
+Every repository call runs in exactly one ``read()`` or ``write()`` transaction, or is one
+statement by itself (``single()``), so each call is atomic and a reader sees a committed state
+only.
 
     IntegrityError                         -> Conflict
     DataError (value too long, bad value)  -> InvalidInput
@@ -65,9 +66,10 @@ class Transactions:
 
     @contextmanager
     def single(self) -> Iterator[Connection]:
-        """For one read-only statement (atomic by itself): on PostgreSQL without a
-        transaction around it (autocommit), which saves the ``BEGIN`` and ``COMMIT`` round
-        trips; on SQLite a ``read()``."""
+        """For one statement (atomic by itself): on PostgreSQL without a transaction around it
+        (autocommit), which saves the ``BEGIN`` and ``COMMIT`` round trips; on SQLite a
+        ``read()``, without the process's write lock, so a write there must use ``write()``
+        instead (as ``SqlReplies`` does)."""
         if self.dialect != "postgresql":
             with self.read() as conn:
                 yield conn

@@ -142,3 +142,18 @@ def test_a_session_renewed_through_one_replica_stays_live_on_the_other(
     assert _ids(one, wf, T0) == ["a"]
     two.renew(wf, "a", T0 + timedelta(seconds=20))
     assert _ids(one, wf, T0 + timedelta(seconds=15)) == ["a"]
+
+
+def test_a_renewal_through_one_replica_is_read_by_the_other(
+    dev_sessions_replicas: tuple[DevSessions, DevSessions],
+) -> None:
+    """A renewal may revive a lease another reader had found lapsed: the other replica reads
+    the renewed lease, not the one it had read before."""
+    one, two = dev_sessions_replicas
+    wf = workflow()
+    one.put(lease(wf, "a", T0, 30))
+    time.sleep(0.3)  # the put's own notification comes back and drops the copy: let it pass
+    assert [s.expires_at for s in one.live(wf, T0)] == [T0 + timedelta(seconds=30)]
+    two.renew(wf, "a", T0 + timedelta(seconds=100))
+    renewed = [T0 + timedelta(seconds=100)]
+    _eventually(lambda: [s.expires_at for s in one.live(wf, T0)] == renewed, "the renewal")
