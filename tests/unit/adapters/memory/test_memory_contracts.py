@@ -211,6 +211,7 @@ def test_realtime_logs_published_messages() -> None:
 def test_in_process_runner_keeps_the_last_good_code() -> None:
     pytest.importorskip("floww.sdk.runtime", reason="the SDK runtime is not available")
     from floww.adapters.inprocess import InProcessRunner
+    from floww.adapters.inprocess.userspace import KEPT_INVOCATIONS
     from floww.domain.errors import UserCodeError
     from floww.domain.model import CodeBundle, ExecutionContext, Invocation
 
@@ -234,6 +235,9 @@ def test_in_process_runner_keeps_the_last_good_code() -> None:
     result = runner.invoke(Invocation(good, spec, {"input": {}}, {}, context))
     assert (result.ok, result.result) == (True, 42), result.error
     assert len(runner.invocations) == 1
+    for _ in range(KEPT_INVOCATIONS + 20):  # a long dev session keeps only the last ones
+        runner.invoke(Invocation(good, spec, {"input": {}}, {}, context))
+    assert len(runner.invocations) == KEPT_INVOCATIONS
 
 
 def test_random_ids_are_valid_registry_path_components() -> None:
