@@ -98,7 +98,7 @@ def webhook_bench() -> tuple[list[str], float]:
     """The deployed JSON webhook on SQLite against bare Starlette, then one webhook among 10 /
     1,000 / 10,000 of its workflow (static and templated paths), with the deploy times; and
     the SQLite throughput (PostgreSQL's baseline)."""
-    with _serve("benchmarks.serve_baseline") as url:
+    with _serve("benchmarks.serve_limited") as url:  # the protocol `floww serve` runs
         baseline = _measure(url)
     scaling = [int(n) for n in SCALING.split(",") if n]
     with _floww("--scaling", ",".join(map(str, scaling))) as served:

@@ -1,6 +1,5 @@
 """A bare Starlette JSON endpoint with the same shape as the deployed webhook, served by uvicorn
-with the same settings as the floww server under test (its HTTP protocol included): the
-baseline."""
+with the same settings as the floww server under test: the baseline."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-
-from floww.entrypoints.http.connection_limits import ConnectionLimits, limited_protocol
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -25,11 +22,4 @@ app = Starlette(routes=[Route("/hello/{name}", hello, methods=["POST"])])
 if __name__ == "__main__":
     port = int(sys.argv[1])
     print(f"http://127.0.0.1:{port}/hello/ada", flush=True)
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        http=limited_protocol(ConnectionLimits()),
-    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -1,5 +1,6 @@
-"""The baseline endpoint served through floww's connection limits (the protocol ``floww
-serve`` uses), to price the limits against ``serve_baseline``."""
+"""The baseline endpoint served through floww's HTTP protocol (the one ``floww serve`` uses:
+its connection limits, one send per response): the webhook bench's baseline, and priced
+against ``serve_baseline`` (plain uvicorn) by the edge bench."""
 
 from __future__ import annotations
 
