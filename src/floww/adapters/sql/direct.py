@@ -34,7 +34,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event, exc
@@ -43,7 +42,6 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from floww.adapters.sql.engine import unavailable
 from floww.adapters.sql.transactions import conflict, invalid
-from floww.adapters.sql.types import UtcDateTime
 from floww.domain.errors import Conflict, InvalidInput
 
 __all__ = ["DirectConnections", "Prepared"]
@@ -75,9 +73,7 @@ class Prepared:
         processors: dict[str, Callable[[Any], Any] | None] = {}
         for name in names:
             bind = compiled.binds[name]
-            processors[name] = _fused(bind.type, dialect) or bind.type.dialect_impl(
-                dialect
-            ).bind_processor(dialect)
+            processors[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
         self._processors = processors
         # constant parameters of the statement itself (none of ours has any, but be exact)
         self._fixed = {name: compiled.binds[name].value for name in names}
@@ -91,27 +87,6 @@ class Prepared:
         if self._positional:
             return [converted[name] for name in self._names]
         return converted
-
-
-def _fused(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """``UtcDateTime``'s conversion and its column type's own in one call (the same values as
-    the two in a row, without the decorator's layers: seven timestamps per webhook call)."""
-    if not isinstance(type_, UtcDateTime):
-        return None
-    impl = type_.impl_instance.dialect_impl(dialect).bind_processor(dialect)
-    utc, sqlite = UTC, dialect.name == "sqlite"
-
-    def process(value: datetime | None) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise InvalidInput("timestamps must be timezone-aware")
-        moment = value.astimezone(utc)
-        if sqlite:
-            moment = moment.replace(tzinfo=None)
-        return moment if impl is None else impl(moment)
-
-    return process
 
 
 class DirectConnections:
