@@ -141,6 +141,33 @@ def test_a_worker_killed_from_outside_fails_its_execution(
     assert _call(deps, workflow, "/ok").status == 200
 
 
+def test_a_worker_killed_while_idle_is_not_handed_out_again(
+    deps: ServerDeps, deployed: tuple[Workflow, LocalFunctionHost, str]
+) -> None:
+    """The pool notices an idle worker's death (its error output closes) without asking the
+    process: the next call is served by a new worker, not failed on the dead one."""
+    workflow, _, _ = deployed
+    pid = _call(deps, workflow, "/ok").body["pid"]
+    assert _call(deps, workflow, "/ok").body["pid"] == pid  # the idle worker, handed out again
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the worker's reader thread sees its output close
+    again = _call(deps, workflow, "/ok")
+    assert again.status == 200, again  # not failed on the dead worker
+    assert again.body["pid"] != pid
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 _ESCAPING_RUNTIME = """
 import json, os, sys, time
 for line in sys.stdin:

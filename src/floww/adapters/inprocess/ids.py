@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-
+from floww.adapters.entropy import random_bytes
 from floww.ports.support import IdGenerator
 
 __all__ = ["RandomIds"]
@@ -21,5 +20,5 @@ class RandomIds(IdGenerator):
     call to the system's random source per id (every execution takes one)."""
 
     def new_id(self, prefix: str) -> str:
-        bits = int.from_bytes(secrets.token_bytes(13), "big") >> 4  # the first 100 bits
+        bits = int.from_bytes(random_bytes(13), "big") >> 4  # the first 100 bits
         return prefix + "_" + "".join([_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS])

@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import jwt
 import orjson
 
+from floww.adapters.entropy import random_bytes
 from floww.domain.errors import InvalidInput, Unauthenticated
 
 __all__ = ["TokenCodec", "claimed_purpose"]
@@ -107,7 +107,7 @@ class TokenCodec:
             "typ": purpose,
             "iat": issued,
             "exp": issued + ttl_seconds,
-            "jti": secrets.token_urlsafe(12),
+            "jti": _b64(random_bytes(12)).decode("ascii"),
         }
         # Strings and integers are spelled alike by both encoders (ASCII once escaped); any
         # other claim is encoded by the standard library, as PyJWT would encode it.

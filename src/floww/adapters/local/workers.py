@@ -64,6 +64,8 @@ def _older_runtime_answer(answer: Mapping[str, Any]) -> bool:
 _STDERR_LINES = 20
 _READ_BYTES = 1 << 16
 _EXIT_WAIT_SECONDS = 5.0
+_CHECK_EVERY_S = 1.0
+"""How often an idle worker's process is asked whether it still runs (``Worker.alive``)."""
 
 
 class WorkerSpec:
@@ -157,6 +159,8 @@ class Worker:
         self._output_lock = threading.Lock()
         self._output_closed = False
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._stderr_closed = False
+        self._checked_at = 0.0
         self._limit_note = spec.limit_note()
         start = _LAUNCHER.popen if spec.sandbox is not None else subprocess.Popen
         try:
@@ -203,6 +207,16 @@ class Worker:
 
     @property
     def alive(self) -> bool:
+        """Whether the process still runs. Its exit closes its error output, which the
+        reader thread notices at once (a pool hands out a worker on every call: that costs
+        no system call); the process is asked directly at most every ``_CHECK_EVERY_S``,
+        for one that left its output open to a child."""
+        if self._stderr_closed:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < _CHECK_EVERY_S:
+            return True
+        self._checked_at = now
         return self._process.poll() is None
 
     def request(self, payload: Mapping[str, Any], timeout: float | None) -> dict[str, Any]:
@@ -323,6 +337,7 @@ class Worker:
         except (OSError, ValueError):
             pass
         finally:
+            self._stderr_closed = True
             stream.close()
 
 

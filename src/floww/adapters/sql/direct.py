@@ -11,10 +11,10 @@ path), and run on DBAPI connections kept for the purpose:
 - connections are taken from the engine (so they are configured by its ``connect`` listeners:
   WAL and the pragmas on SQLite) and detached from its pool, which keeps its capacity for the
   rest of the server; at most ``KEEP`` idle ones are kept, each used by one thread at a time;
-- a write transaction on SQLite begins with ``BEGIN IMMEDIATE`` under the same in-process
-  write lock as every other writer (``Transactions``); on PostgreSQL, where each statement is
-  a round trip, one write runs alone in autocommit (it commits itself: one round trip, not
-  three) and several run between ``BEGIN`` and ``COMMIT``;
+- on SQLite, writes take the same in-process write lock as every other writer
+  (``Transactions``); one write runs alone in autocommit (the statement is its own
+  transaction: on PostgreSQL one round trip, not three; on SQLite no ``BEGIN``/``COMMIT``
+  calls), several run between ``BEGIN`` (``BEGIN IMMEDIATE`` on SQLite) and ``COMMIT``;
 - with ``durable=False`` (PostgreSQL only, ``FLOWW_PG_SYNCHRONOUS_COMMIT=off``) these writes
   do not wait for the WAL flush (``synchronous_commit = off``): see docs/performance.md for
   what that risks;
@@ -77,16 +77,16 @@ class Prepared:
         self._processors = processors
         # constant parameters of the statement itself (none of ours has any, but be exact)
         self._fixed = {name: compiled.binds[name].value for name in names}
+        self._plan = [(name, processors[name]) for name in names]
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        converted: dict[str, Any] = {}
-        for name in self._names:
+        converted = []
+        for name, processor in self._plan:
             value = values[name] if name in values else self._fixed[name]
-            processor = self._processors[name]
-            converted[name] = value if processor is None else processor(value)
+            converted.append(value if processor is None else processor(value))
         if self._positional:
-            return [converted[name] for name in self._names]
-        return converted
+            return converted
+        return dict(zip(self._names, converted, strict=True))
 
 
 class DirectConnections:
@@ -118,8 +118,9 @@ class DirectConnections:
         with lock:
             kept = self._take(self._idle_writers, writer=True)
             cursor = kept[1]
-            # one statement on PostgreSQL commits itself (autocommit): no transaction around it
-            explicit = self._sqlite or statements > 1
+            # one statement commits itself (autocommit, on both databases): no transaction
+            # around it
+            explicit = statements > 1
             healthy = False
             try:
                 with self._translated():

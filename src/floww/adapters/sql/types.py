@@ -36,7 +36,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
         """``process_bind_param`` and the column type's own processor in one call, as the
         decorator's default chains them, without its layers (seven timestamps per webhook
-        call go through here)."""
+        call go through here). On SQLite the text is written directly: ``isoformat`` gives
+        the fixed-width ``YYYY-MM-DD HH:MM:SS.ffffff`` SQLAlchemy's ``DATETIME`` writes."""
+        if dialect.name == "sqlite":
+            return _sqlite_text
         convert, impl = self.process_bind_param, self.impl_instance.bind_processor(dialect)
         if impl is None:
             return lambda value: convert(value, dialect)
@@ -49,6 +52,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite's column text: naive UTC, microseconds always written."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput("timestamps must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")

@@ -595,11 +595,12 @@ def test_tokens_are_encoded_byte_for_byte_as_pyjwt_encodes_them(
 
     key = os.urandom(32)
     codec = tokens.TokenCodec({"execution": key, "access": os.urandom(32)})
-    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: "fixed-jti")
+    monkeypatch.setattr(tokens, "random_bytes", lambda n: bytes(range(n)))
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     token = codec.encode("execution", claims, now=now, ttl_seconds=60)
     payload = {**claims, "typ": "execution", "iat": int(now.timestamp())}
-    payload.update(exp=payload["iat"] + 60, jti="fixed-jti")
+    jti = base64.urlsafe_b64encode(bytes(range(12))).rstrip(b"=").decode()
+    payload.update(exp=payload["iat"] + 60, jti=jti)
     expected = jwt.encode(payload, key, algorithm="HS256", headers={"kid": "execution"})
     assert token == expected
     assert codec.decode(token, purposes=["execution"], now=now)[1] == payload

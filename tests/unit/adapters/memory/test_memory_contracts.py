@@ -255,11 +255,10 @@ def test_random_ids_spell_the_base32_of_their_random_bytes(
 ) -> None:
     import base64
     import os
-    import secrets
 
-    from floww.adapters.inprocess import RandomIds
+    from floww.adapters.inprocess import RandomIds, ids
 
     for raw in [bytes(13), b"\xff" * 13, *(os.urandom(13) for _ in range(200))]:
-        monkeypatch.setattr(secrets, "token_bytes", lambda n, raw=raw: raw)
+        monkeypatch.setattr(ids, "random_bytes", lambda n, raw=raw: raw)
         expected = base64.b32encode(raw).decode("ascii")[:20].lower()
         assert RandomIds().new_id("exe") == f"exe_{expected}"

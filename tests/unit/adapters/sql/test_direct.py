@@ -5,12 +5,15 @@ used again, and the group commit runs on them."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy.dialects import sqlite
 
 from floww.adapters.sql import make_engine
 from floww.adapters.sql.direct import DirectConnections, Prepared
@@ -110,3 +113,27 @@ def test_group_commit_on_direct_connections(tmp_path: Path) -> None:
     engine.dispose()
     assert sorted(o == 1 for o in (outcomes[0], outcomes[8])) == [False, True]
     assert stored == {7} | {100 + n for n in range(16) if n % 8}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11))]
+        ),
+    )
+)
+def test_sqlite_timestamps_are_the_text_sqlalchemy_writes(moment: datetime) -> None:
+    """The SQLite processor of ``UtcDateTime`` writes its text itself: the same text as the
+    decorator's conversion followed by SQLAlchemy's own ``DATETIME`` processor."""
+    dialect = sqlite.dialect()
+    ours = UtcDateTime().bind_processor(dialect)
+    core = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert core is not None
+    expected = core(moment.astimezone(UTC).replace(tzinfo=None))
+    assert ours(moment) == expected
+    assert ours(None) is None
+    with pytest.raises(InvalidInput):
+        ours(moment.replace(tzinfo=None))
