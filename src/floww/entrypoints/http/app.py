@@ -98,7 +98,9 @@ def api_routes() -> list[BaseRoute]:
 def create_app(services: HttpServices) -> Starlette:
     app = Starlette(
         routes=[*api_routes(), *services.extra_routes],
-        middleware=[Middleware(errors.CatchAllMiddleware)],
+        # inside the catch-all (and any middleware added later, metrics): webhook calls
+        # skip only the router and the exception layer
+        middleware=[Middleware(errors.CatchAllMiddleware), Middleware(webhooks.WebhookFirst)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),
     )
     app.state.services = services

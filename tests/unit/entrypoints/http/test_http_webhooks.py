@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import pytest
 
 from floww.domain.model import ExecutionStatus
 from floww.domain.usecases.webhooks import WebhookResponse
@@ -217,3 +218,32 @@ def test_one_workflow_holds_a_bounded_share_of_the_webhook_callers(world: World)
     assert world.client.get(f"/webhook/{other.workflow_id}/text").status_code == 200
     waiting.join(10)
     assert first and first[0] != 503
+
+
+def test_webhook_calls_skip_the_router_and_are_answered_alike(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``WebhookFirst`` takes webhook calls to their route without the router; refusals are
+    the app's own answers, and a method the route does not take still gets the router's."""
+    from starlette.routing import Router
+
+    tenant = _deploy_code(world, ECHO)
+    routed: list[str] = []
+    route = Router.__call__
+
+    async def counting(self: Router, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope["path"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", counting)
+    assert world.client.put(f"/webhook/{tenant.workflow_id}/echo", content=b"x").status_code == 200
+    missing = world.client.post(f"/webhook/{tenant.workflow_id}/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NotFound"
+    wrong = world.client.get(f"/webhook/{tenant.workflow_id}/echo")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["allow"]
+    assert routed == []
+    trace = world.client.request("TRACE", f"/webhook/{tenant.workflow_id}/echo")
+    assert trace.status_code == 405  # not a webhook method: the router answers
+    assert world.client.get("/api/config").status_code == 200
+    assert routed == [f"/webhook/{tenant.workflow_id}/echo", "/api/config"]
