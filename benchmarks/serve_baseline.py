@@ -22,4 +22,11 @@ app = Starlette(routes=[Route("/hello/{name}", hello, methods=["POST"])])
 if __name__ == "__main__":
     port = int(sys.argv[1])
     print(f"http://127.0.0.1:{port}/hello/ada", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # as `floww serve` runs
+    )

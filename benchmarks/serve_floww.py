@@ -93,6 +93,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,
         http=serving_protocol(settings),  # as `floww serve` runs it
+        proxy_headers=False,  # as `floww serve` runs it
     )
     server = uvicorn.Server(config)
     try:

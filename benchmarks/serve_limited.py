@@ -21,4 +21,5 @@ if __name__ == "__main__":
         log_level="warning",
         access_log=False,
         http=limited_protocol(ConnectionLimits()),
+        proxy_headers=False,  # as `floww serve` and serve_floww run
     )
