@@ -56,6 +56,7 @@ from floww.adapters.inprocess import (
 from floww.adapters.local.dispatcher import ThreadDispatcher
 from floww.adapters.local.docker_builder import DockerImageBuilder
 from floww.adapters.local.egress_rules import EgressRules
+from floww.adapters.local.function_host import LocalFunctionHost
 from floww.adapters.local.hub import LocalRealtimeHub
 from floww.adapters.local.identity import LocalAuth
 from floww.adapters.local.image_builder import PipImageBuilder, embedded_target
@@ -600,6 +601,10 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
             client_ip_header=settings.client_ip_header,
         ),
         extra_routes=routes,
+        # SQLite is written in process (short writes the event loop can make) and the local
+        # host's workers answer on pipes the loop can watch: no thread per call
+        webhooks_on_loop=settings.db_url.startswith("sqlite")
+        and isinstance(adapters.host, LocalFunctionHost),
     )
 
 

@@ -34,12 +34,20 @@ class Slot(Protocol):
 
     def claim_lane(self) -> bool:
         """Take a free lane now for the work this slot will submit; ``False`` (nothing
-        changed) when running, waiting and claimed work fill the lanes. Called at most once, before
-        ``submit``."""
+        changed) when running, waiting and claimed work fill the lanes, or the dispatcher is
+        closed. Called before ``submit``, and again only after it returned ``False``."""
 
 
 class Dispatcher(Protocol):
     def reserve(self, key: str) -> Slot: ...
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+
+    def on_lane_free(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(key)`` whenever a lane of ``key`` frees (on any thread), and
+        ``listener("")`` when the dispatcher closes."""
 
     def close(self) -> None:
         """Refuse new work and cancel what waits; running work finishes on its own."""

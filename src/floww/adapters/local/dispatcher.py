@@ -93,6 +93,22 @@ class ThreadDispatcher(Dispatcher):
         self._lock = threading.Lock()
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
+        self._listeners: list[Callable[[str], None]] = []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def on_lane_free(self, listener: Callable[[str], None]) -> None:
+        """``listener(key)`` each time a lane of ``key`` frees (on the thread that freed it),
+        and ``listener("")`` once the dispatcher closes: what waits for a lane elsewhere
+        than in its queue (an event loop) tries to claim one again."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _tell(self, key: str) -> None:
+        for listener in self._listeners:
+            listener(key)
 
     def reserve(self, key: str) -> Slot:
         with self._lock:
@@ -123,7 +139,8 @@ class ThreadDispatcher(Dispatcher):
             lanes = list(self._lanes.values())
             return {
                 "threads": sum(lane.threads for lane in lanes),
-                "busy": sum(lane.busy for lane in lanes),
+                # claimed lanes run their work too (on an event loop, or about to on a thread)
+                "busy": sum(lane.busy + lane.claimed for lane in lanes),
                 "waiting": sum(len(lane.waiting) for lane in lanes),
             }
 
@@ -150,6 +167,7 @@ class ThreadDispatcher(Dispatcher):
                 lane.ready.notify_all()
         for future in cancelled:
             future.cancel()
+        self._tell("")
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -192,6 +210,8 @@ class ThreadDispatcher(Dispatcher):
             self._forget_if_empty(key, lane)
         if start:
             self._start_thread(key, lane)
+        if claimed:
+            self._tell(key)
 
     def _wake(self, lane: _Lane) -> bool:
         """Under the lock: wake an idle thread for the waiting work, or say that a new one
@@ -232,6 +252,7 @@ class ThreadDispatcher(Dispatcher):
             finally:
                 with self._lock:
                     lane.busy -= 1
+                self._tell(key)
 
     def _takeable(self, lane: _Lane) -> bool:
         """Whether the first waiting work may start: claimed work holds its lane already;

@@ -51,7 +51,7 @@ import attrs
 from floww.adapters.local.image_layers import UnsafeImage, parse_image_ref, unpack_layers
 from floww.adapters.local.sandbox import SANDBOX_API_URL, BwrapSandbox
 from floww.adapters.local.uplink import SandboxNetwork
-from floww.adapters.local.workers import Worker, WorkerPool, WorkerSpec
+from floww.adapters.local.workers import Worker, WorkerGone, WorkerPool, WorkerSpec
 from floww.domain.errors import (
     DeadlineExceeded,
     FlowwError,
@@ -151,6 +151,7 @@ class LocalFunctionHost(FunctionHost):
         self._entries: dict[str, _Entry] = {}
         self._making: dict[str, threading.Lock] = {}
         self._running: dict[str, Worker] = {}  # execution id -> the worker running it
+        self._on_loop: set[Worker] = set()  # running for an event loop (``invoke_async``)
         self._closed = False
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="floww-host-reaper", daemon=True)
@@ -234,7 +235,67 @@ class LocalFunctionHost(FunctionHost):
 
         late = f"the handler did not finish within {deadline_ms} ms"
         pool = self._pool(runtime, invocation.execution.workflow_id)
-        answer = _on_worker(pool, limit, run, late)
+        return self._result(_on_worker(pool, limit, run, late))
+
+    async def invoke_async(self, runtime: Runtime, invocation: Invocation) -> InvocationResult:
+        """``invoke`` for a caller on an event loop, which waits for the answer without a
+        thread: taken on a worker idle now (of a runtime already materialized) when the
+        request fits its pipe at once, and its answer read as it arrives. Anything else (no
+        idle worker, a runtime to materialize, a long request, a worker that must be
+        replaced) is done by ``invoke`` on a thread; so is the rest of a run that asked for
+        the code's files."""
+        import anyio
+
+        worker = pool = None
+        with self._lock:
+            entry = self._entries.get(runtime.id)
+            if (
+                not self._closed
+                and entry is not None
+                and entry.runtime.image_ref == runtime.image_ref
+            ):
+                pool = entry.pools.get(invocation.execution.workflow_id)
+        if pool is not None:
+            worker = pool.take_idle()
+        if pool is None or worker is None:
+            return await anyio.to_thread.run_sync(self.invoke, runtime, invocation)
+        deadline_ms = invocation.execution.deadline_ms
+        execution_id = invocation.execution.id
+        with self._lock:
+            self._running[execution_id] = worker
+            self._on_loop.add(worker)
+        try:
+            answer = await _ask_on_loop(worker, invocation, deadline_ms, self._sandbox is not None)
+        except BaseException as error:
+            with self._lock:
+                self._running.pop(execution_id, None)
+                self._on_loop.discard(worker)
+            await anyio.to_thread.run_sync(pool.discard, worker)
+            if isinstance(error, TimeoutError):
+                raise DeadlineExceeded(
+                    f"the handler did not finish within {deadline_ms} ms"
+                ) from None
+            if isinstance(error, WorkerGone):  # say how it ended, as ``invoke`` does
+                raise await anyio.to_thread.run_sync(worker.exited) from None
+            raise
+        with self._lock:
+            self._running.pop(execution_id, None)
+            self._on_loop.discard(worker)
+        if answer is None:  # it wants the files, or the request did not fit: on a thread
+            until = None if deadline_ms <= 0 else _after(deadline_ms / 1000)
+            api_url = SANDBOX_API_URL if self._sandbox is not None else None
+
+            def rest(given: Worker) -> dict[str, Any]:
+                return _invoke_on(given, invocation, until, api_url)
+
+            late = f"the handler did not finish within {deadline_ms} ms"
+            answer = await anyio.to_thread.run_sync(_on_given, pool, worker, rest, late)
+        else:
+            pool.release(worker)
+        return self._result(answer)
+
+    def _result(self, answer: dict[str, Any]) -> InvocationResult:
+        """A worker's answer to an invocation, as the port gives it."""
         result = _checked(result_from_wire, answer)
         if not result.ok and result.error is not None and result.error.type == "DeadlineExceeded":
             raise DeadlineExceeded(result.error.message or "the handler ran past its deadline")
@@ -299,9 +360,13 @@ class LocalFunctionHost(FunctionHost):
         worker is killed (and replaced on demand). Whether one was running."""
         with self._lock:
             worker = self._running.get(execution_id)
+            on_loop = worker in self._on_loop
         if worker is None:
             return False
-        worker.kill()
+        if on_loop:
+            worker.end()  # its event loop sees the output end and discards it
+        else:
+            worker.kill()
         return True
 
     def worker_count(self) -> int:
@@ -442,6 +507,16 @@ def _on_worker(
         worker = pool.acquire(wait)
     except TimeoutError:
         raise DeadlineExceeded("no worker became free in time") from None
+    return _on_given(pool, worker, work, late)
+
+
+def _on_given(
+    pool: WorkerPool,
+    worker: Worker,
+    work: Callable[[Worker], dict[str, Any]],
+    late: str,
+) -> dict[str, Any]:
+    """``_on_worker`` for a worker taken from ``pool`` already."""
     try:
         answer = work(worker)
     except InvalidInput:
@@ -454,6 +529,70 @@ def _on_worker(
         pool.discard(worker)
         raise
     pool.release(worker)
+    return answer
+
+
+_CHECK_S = 0.25
+"""How often a run awaited on an event loop checks that its worker was not ended meanwhile."""
+
+
+async def _ask_on_loop(
+    worker: Worker, invocation: Invocation, deadline_ms: int, sandboxed: bool
+) -> dict[str, Any] | None:
+    """Send ``invocation`` to ``worker`` and await its answer on the running event loop
+    (``TimeoutError`` past the deadline and its grace, ``Unavailable`` when the worker's
+    output ends); ``None`` when the code's files must go with it, or the request does not
+    fit the pipe: the caller sends it from a thread."""
+    import asyncio
+
+    digest = invocation.code.digest
+    if digest not in worker.digests:
+        return None
+    wire = invocation_to_wire(invocation, include_files=False)
+    if sandboxed:
+        wire["execution"]["api_url"] = SANDBOX_API_URL
+    if not worker.ask(wire):
+        return None
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    until = None if deadline_ms <= 0 else loop.time() + deadline_ms / 1000 + _GRACE_SECONDS
+    readable = False
+
+    def ready() -> None:
+        nonlocal readable
+        readable = True
+        wake()
+
+    loop.add_reader(worker.output, ready)
+    try:
+        while True:
+            if readable:  # one read: there is data, or the end of the output
+                readable = False
+                answer = worker.answer()
+                if answer is not None:
+                    break
+            left = _CHECK_S if until is None else min(_CHECK_S, until - loop.time())
+            if left <= 0:
+                worker.end()
+                raise TimeoutError
+            timer = loop.call_later(left, wake)
+            try:
+                await woken
+            finally:
+                timer.cancel()
+            woken = loop.create_future()
+            if not readable and not worker.alive:  # ended, its output kept open by a child
+                raise WorkerGone("the worker ended")
+    finally:
+        loop.remove_reader(worker.output)
+    if _error_type(answer) == "CodeNotCached":
+        worker.digests.discard(digest)
+        return None
     return answer
 
 

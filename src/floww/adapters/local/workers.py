@@ -41,7 +41,7 @@ import orjson
 from floww.adapters.local.sandbox import SANDBOX_SITE, BwrapSandbox, proxy_environment
 from floww.domain.errors import InvalidInput, Unavailable
 
-__all__ = ["Worker", "WorkerPool", "WorkerSpec"]
+__all__ = ["Worker", "WorkerGone", "WorkerPool", "WorkerSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ def _older_runtime_answer(answer: Mapping[str, Any]) -> bool:
 _STDERR_LINES = 20
 _READ_BYTES = 1 << 16
 _EXIT_WAIT_SECONDS = 5.0
+_ASK_BYTES = 60 * 1024
+"""The longest request ``Worker.ask`` sends (a pipe takes 64 KiB at once)."""
 _CHECK_EVERY_S = 1.0
 """How often an idle worker's process is asked whether it still runs (``Worker.alive``)."""
 
@@ -140,6 +142,11 @@ class WorkerSpec:
             # Bytecode goes beside the worker, so unpacked images stay as they were unpacked.
             "PYTHONPYCACHEPREFIX": str(self.scratch / "pycache"),
         }
+
+
+class WorkerGone(Exception):
+    """The worker's process ended (its input or output closed): ``Worker.exited`` says how,
+    as the ``Unavailable`` the host raises."""
 
 
 class Worker:
@@ -242,6 +249,72 @@ class Worker:
             raise Unavailable("the worker answered something that is not a JSON object")
         return decoded
 
+    # -- answers awaited on an event loop (``ask`` / ``answer_ready`` / ``answer``) ----------
+
+    def ask(self, payload: Mapping[str, Any]) -> bool:
+        """Send one request line without waiting for the answer, when the line fits the pipe
+        at once (the worker reads each line whole before answering, so its input is empty
+        between requests); ``False`` (nothing sent) when it is too long. ``Unavailable`` when
+        the worker is gone. The answer is then read with ``answer`` once ``answer_ready``."""
+        line = _request_line(payload)
+        if len(line) > _ASK_BYTES:
+            return False
+        if "files" in payload.get("code", {}):
+            self.files_sent += 1
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            written = os.write(stdin.fileno(), line)
+        except (BrokenPipeError, ValueError, OSError):
+            raise WorkerGone("the worker closed its input") from None
+        if written != len(line):  # never for a line this short into an empty pipe
+            raise Unavailable("the worker's input took part of a request")
+        return True
+
+    def answer(self) -> dict[str, Any] | None:
+        """The answer line, decoded, when a whole one arrived (read without blocking once the
+        output is readable); ``None`` while it has not. ``Unavailable`` when the output ended
+        (the process is gone) or the answer is not a JSON object."""
+        end = self._pending.find(b"\n", self._scanned)
+        if end < 0:
+            self._scanned = len(self._pending)
+            with self._output_lock:
+                if self._output_closed:
+                    raise WorkerGone("the worker closed its output")
+                try:
+                    chunk = os.read(self._stdout, _READ_BYTES)
+                except BlockingIOError:
+                    return None
+                except OSError:
+                    chunk = b""
+            if not chunk:
+                raise WorkerGone("the worker closed its output")
+            self._pending += chunk
+            end = self._pending.find(b"\n", self._scanned)
+            if end < 0:
+                self._scanned = len(self._pending)
+                return None
+        line = bytes(self._pending[: end + 1])
+        del self._pending[: end + 1]
+        self._scanned = 0
+        try:
+            decoded = json.loads(line)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            raise Unavailable("the worker answered something that is not a JSON object")
+        return decoded
+
+    @property
+    def output(self) -> int:
+        """The descriptor answers arrive on (watched for reading by an event loop)."""
+        return self._stdout
+
+    def end(self) -> None:
+        """Kill the process group, without closing anything: its reader sees the output end
+        and discards it (``kill`` would close the descriptor under an event loop's watch)."""
+        self._signal_group()
+
     def kill(self) -> None:
         """Kill the process group at once and clean up."""
         self._signal_group()
@@ -281,6 +354,10 @@ class Worker:
             if self._process.stdout is not None:
                 self._process.stdout.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def exited(self) -> Unavailable:
+        """How the process ended (once it has, or was killed), as ``Unavailable``."""
+        return self._exited()
 
     def _exited(self) -> Unavailable:
         try:
@@ -410,6 +487,19 @@ class WorkerPool:
     def files_sent(self) -> int:
         with self._ready:
             return sum(w.files_sent for w in self._members)
+
+    def take_idle(self) -> Worker | None:
+        """An idle worker, without waiting or starting one; ``None`` when none is idle (or the
+        one that is has died: ``acquire`` replaces it)."""
+        with self._ready:
+            if self._closed or not self._idle:
+                return None
+            worker = self._idle[-1]
+            if not worker.alive:
+                return None
+            self._idle.pop()
+            self._idle_since.pop(worker, None)
+            return worker
 
     def acquire(self, timeout: float | None) -> Worker:
         until = None if timeout is None else time.monotonic() + timeout

@@ -20,6 +20,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
+
 from floww.domain.errors import Conflict, DeadlineExceeded, FlowwError, ProviderNotConfigured
 from floww.domain.model import (
     Deployment,
@@ -41,14 +43,18 @@ from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = [
     "DETACHED_OWNER",
+    "PreparedRun",
     "RoutesMoved",
     "complete_execution",
     "deployment_provider_configs",
     "detached_deadline",
+    "finish_run",
     "lease_until",
     "new_execution",
     "outcome",
+    "prepare_run",
     "queue_execution",
+    "retry_if_asked",
     "run_execution",
     "run_with_retry",
 ]
@@ -203,11 +209,16 @@ def run_with_retry(
     final = run_execution(
         deps, execution, deployment, trigger, workflow, runtime, detached=detached
     )
-    # The attempt's outcome is recorded and stays the answer; a retry that could not be
-    # recorded (the database went away) is lost, and the attempt shows it failed.
+    retry_if_asked(deps, final, trigger)
+    return final
+
+
+def retry_if_asked(deps: ServerDeps, final: Execution, trigger: Trigger) -> None:
+    """Schedule the next attempt of a finished run when the trigger's retry policy asks.
+    The attempt's outcome is recorded and stays the answer; a retry that could not be
+    recorded (the database went away) is lost, and the attempt shows it failed."""
     with contextlib.suppress(FlowwError):
         schedule_retry(deps, final, trigger)
-    return final
 
 
 def outcome(
@@ -238,6 +249,17 @@ def _record_final(deps: ServerDeps, final: Execution) -> Execution:
     return final
 
 
+@attrs.frozen
+class PreparedRun:
+    """A run ready for the function host (``prepare_run``): the execution as recorded
+    STARTED, the runtime and the invocation, and when its clock started (``clock.monotonic``)."""
+
+    started: Execution
+    runtime: Runtime
+    invocation: Invocation
+    t0: float
+
+
 def run_execution(
     deps: ServerDeps,
     execution: Execution,
@@ -255,6 +277,35 @@ def run_execution(
     ``runtime``) when the caller has them. With ``detached``, a host that can start the run
     without waiting does so: the execution is returned STARTED, its lease handed to
     ``DETACHED_OWNER`` until ``detached_deadline``, and the runtime reports the outcome."""
+    prepared = prepare_run(deps, execution, deployment, trigger, workflow, runtime)
+    if isinstance(prepared, Execution):
+        return prepared
+    try:
+        if detached and deps.host.start(prepared.runtime, prepared.invocation):
+            deps.repo.hand_over_lease(
+                execution.id, deps.owner_id, DETACHED_OWNER, detached_deadline(deps)
+            )
+            return deps.repo.get_execution(execution.id)
+        result: InvocationResult | FlowwError = deps.host.invoke(
+            prepared.runtime, prepared.invocation
+        )
+    except FlowwError as exc:
+        result = exc
+    return finish_run(deps, prepared, result)
+
+
+def prepare_run(
+    deps: ServerDeps,
+    execution: Execution,
+    deployment: Deployment,
+    trigger: Trigger,
+    workflow: Workflow | None = None,
+    runtime: Runtime | None = None,
+) -> PreparedRun | Execution:
+    """The part of ``run_execution`` before the host: STARTED recorded (unless it was when
+    received), the runtime, the mapped providers' configs and the execution's token. An
+    ``Execution`` instead when there is nothing to run: one settled meanwhile (as stored), or
+    one that failed before its handler could start (recorded FAILED)."""
     if workflow is None:
         workflow = deps.repo.get_workflow(execution.workflow_id)
     t0 = deps.clock.monotonic()
@@ -268,10 +319,6 @@ def run_execution(
             deps.repo.update_execution(started)
         except Conflict:
             return deps.repo.get_execution(execution.id)
-
-    def elapsed() -> float:
-        return round((deps.clock.monotonic() - t0) * 1000, 3)
-
     try:
         if runtime is None or runtime.id != deployment.runtime_id:
             runtime = deps.repo.get_runtime(deployment.runtime_id)
@@ -282,32 +329,41 @@ def run_execution(
             execution_id=execution.id,
             ttl_seconds=deps.settings.execution_token_ttl_s,
         )
-        invocation = Invocation(
-            code=deployment.code,
-            trigger=trigger.spec,
-            event=execution.event,
-            providers=providers,
-            execution=ExecutionContext(
-                id=execution.id,
-                token=token,
-                api_url=deps.settings.base_url,
-                deadline_ms=int(deps.settings.execution_timeout_s * 1000),
-                workflow_id=workflow.id,
-            ),
-        )
-        if detached and deps.host.start(runtime, invocation):
-            deps.repo.hand_over_lease(
-                execution.id, deps.owner_id, DETACHED_OWNER, detached_deadline(deps)
-            )
-            return deps.repo.get_execution(execution.id)
-        result = deps.host.invoke(runtime, invocation)
-    except DeadlineExceeded as exc:
-        info = ErrorInfo("DeadlineExceeded", str(exc))
-        return _fail(deps, started, ExecutionStatus.TIMED_OUT, info, elapsed())
     except FlowwError as exc:
         info = ErrorInfo(type(exc).__name__, str(exc))
-        return _fail(deps, started, ExecutionStatus.FAILED, info, elapsed())
+        elapsed = round((deps.clock.monotonic() - t0) * 1000, 3)
+        return _fail(deps, started, ExecutionStatus.FAILED, info, elapsed)
+    invocation = Invocation(
+        code=deployment.code,
+        trigger=trigger.spec,
+        event=execution.event,
+        providers=providers,
+        execution=ExecutionContext(
+            id=execution.id,
+            token=token,
+            api_url=deps.settings.base_url,
+            deadline_ms=int(deps.settings.execution_timeout_s * 1000),
+            workflow_id=workflow.id,
+        ),
+    )
+    return PreparedRun(started, runtime, invocation, t0)
+
+
+def finish_run(
+    deps: ServerDeps, prepared: PreparedRun, result: InvocationResult | FlowwError
+) -> Execution:
+    """Record what the host answered for ``prepared`` (or the error it raised): COMPLETED or
+    FAILED, TIMED_OUT past the deadline; the execution as stored when it was settled
+    meanwhile."""
+    started = prepared.started
+    elapsed = round((deps.clock.monotonic() - prepared.t0) * 1000, 3)
+    if isinstance(result, DeadlineExceeded):
+        info = ErrorInfo("DeadlineExceeded", str(result))
+        return _fail(deps, started, ExecutionStatus.TIMED_OUT, info, elapsed)
+    if isinstance(result, FlowwError):
+        info = ErrorInfo(type(result).__name__, str(result))
+        return _fail(deps, started, ExecutionStatus.FAILED, info, elapsed)
     try:
-        return complete_execution(deps, started, result, duration_ms=elapsed())
+        return complete_execution(deps, started, result, duration_ms=elapsed)
     except Conflict:
-        return deps.repo.get_execution(execution.id)
+        return deps.repo.get_execution(started.id)

@@ -64,6 +64,7 @@ __all__ = [
     "handle_webhook",
     "method_not_allowed",
     "parse_body",
+    "record_on_claimed_lane",
     "response_for",
     "runs_on_lane",
     "submit_dev_reply",
@@ -336,6 +337,7 @@ class LaneCall:
     handed_back: bool = False
     queued: tuple[Execution, Deployment, Trigger, Workflow, Runtime | None] | None = None
     route: LaneRoute | None = None
+    deferred: bool = False
 
 
 def submit_on_lane(
@@ -353,6 +355,26 @@ def submit_on_lane(
     slot = deps.dispatcher.reserve(request.workflow_id)
     call.future = slot.submit(lambda: _take(deps, request, call))
     return call
+
+
+RunOnLane = tuple[Execution, Deployment, Trigger, Workflow, "Runtime | None"]
+"""What ``record_on_claimed_lane`` recorded started, for its caller to run."""
+
+
+def record_on_claimed_lane(
+    deps: ServerDeps, request: IncomingRequest, route: LaneRoute
+) -> WebhookResponse | RunOnLane | None:
+    """``submit_on_lane`` for a caller that holds a lane of the workflow already (claimed
+    from the dispatcher) and runs the deployment itself: the execution is recorded started
+    (one write) and given back to run, with ``run_with_retry``'s steps. A ``WebhookResponse``
+    when the call is answered without a run (a duplicate delivery, say); ``None`` when the
+    current table no longer sends it to the deployment (``handle_webhook`` answers it)."""
+    call = LaneCall(route=route, deferred=True)
+    call.taken = True
+    answer = _handle(deps, request, lane=call, deadline=None)
+    if answer is None or call.queued is None:
+        return answer
+    return call.queued
 
 
 def _take(deps: ServerDeps, request: IncomingRequest, call: LaneCall) -> WebhookResponse | None:
@@ -635,6 +657,9 @@ def _run_trigger(
             lane.queued = (execution, deployment, trigger, workflow, table.runtime)
             return response_for(execution)
         lane.settled.set()
+        if lane.deferred:  # recorded started: the caller runs it (``record_on_claimed_lane``)
+            lane.queued = (execution, deployment, trigger, workflow, table.runtime)
+            return response_for(execution)
         return response_for(
             run_with_retry(deps, execution, deployment, trigger, workflow, table.runtime)
         )

@@ -56,6 +56,9 @@ class HttpServices:
     ``refresh_tokens`` serves the ``refresh_token`` grant of ``/api/auth/token``
     (``Unauthenticated`` for a refused refresh token; the grant is unsupported without it).
     ``guard`` rate-limits device-login starts and password sign-ins (no limits without one).
+    ``webhooks_on_loop`` runs calls to active deployments on the event loop (their lanes
+    claimed there, the function host's ``invoke_async`` awaited): for a database written in
+    process (SQLite), whose writes the loop can make itself.
     """
 
     deps: ServerDeps
@@ -68,6 +71,7 @@ class HttpServices:
     registry: ImageRegistry | None = None
     refresh_tokens: Callable[[str], TokenSet] | None = None
     guard: EdgeGuard | None = None
+    webhooks_on_loop: bool = False
 
 
 def api_routes() -> list[BaseRoute]:

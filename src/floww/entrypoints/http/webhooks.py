@@ -11,16 +11,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
+import logging
+import threading
+from typing import Protocol, cast
 
 import anyio
 from starlette.datastructures import QueryParams, State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from floww.domain.errors import FlowwError, Overloaded
+from floww.domain.errors import FlowwError, Overloaded, Unavailable
+from floww.domain.model import Execution, Invocation, InvocationResult, Runtime
 from floww.domain.providers import path_body_limit
 from floww.domain.usecases.deps import ServerDeps
+from floww.domain.usecases.executions import finish_run, prepare_run, retry_if_asked
 from floww.domain.usecases.webhooks import (
     IncomingRequest,
     LaneRoute,
@@ -28,11 +34,16 @@ from floww.domain.usecases.webhooks import (
     answer_after_lane_wait,
     body_limit_for,
     handle_webhook,
+    record_on_claimed_lane,
+    response_for,
     runs_on_lane,
     submit_on_lane,
 )
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_raw_body
 from floww.entrypoints.http.errors import floww_error_response
+from floww.ports.dispatcher import Dispatcher, Slot
+
+log = logging.getLogger("floww.webhooks")
 
 __all__ = ["METHODS", "ROUTES", "WebhookFirst", "render"]
 
@@ -120,7 +131,11 @@ async def _answer(scope: Scope, receive: Receive) -> Response:
         answer = None
         route = runs_on_lane(deps, incoming)
         if route is not None:
-            answer = await _on_lane(deps, incoming, limiter, route)
+            lanes = _loop_lanes(app_state, deps)
+            if lanes is not None:
+                answer = await _on_loop(deps, incoming, limiter, route, lanes)
+            else:
+                answer = await _on_lane(deps, incoming, limiter, route)
         if answer is None:
             answer = await anyio.to_thread.run_sync(handle_webhook, deps, incoming, limiter=limiter)
     finally:
@@ -157,6 +172,180 @@ async def _on_lane(
     return await anyio.to_thread.run_sync(
         answer_after_lane_wait, deps, incoming, call, limiter=limiter
     )
+
+
+async def _on_loop(
+    deps: ServerDeps,
+    incoming: IncomingRequest,
+    limiter: anyio.CapacityLimiter,
+    route: LaneRoute,
+    lanes: _LoopLanes,
+) -> WebhookResponse | None:
+    """A call to the active deployment run on the event loop: a lane of its workflow is
+    claimed here (waiting for one without recording anything), the execution recorded
+    started, the worker's answer awaited, the outcome recorded; no thread in between. The
+    caller waits until its response deadline: a call still waiting for a lane then is
+    recorded queued (answered 202, run by a lane of the dispatcher when it gets there), and
+    one still running is answered as running (its run goes on). ``None`` when the call is not
+    one for a lane after all."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deps.settings.response_deadline_s
+    slot = deps.dispatcher.reserve(incoming.workflow_id)  # Overloaded, or Unavailable
+    try:
+        claimed = await lanes.claim(slot, incoming.workflow_id, until)
+    except BaseException:
+        slot.release()
+        raise
+    if not claimed:  # waited out the deadline: recorded queued now, in the dispatcher's queue
+        slot.release()
+        return await anyio.to_thread.run_sync(
+            functools.partial(handle_webhook, deps, incoming, deadline=0), limiter=limiter
+        )
+    recorded: list[Execution] = []
+    task = loop.create_task(_run_claimed(deps, incoming, route, slot, recorded))
+    if not task.done():
+        woken = loop.create_future()
+        task.add_done_callback(lambda _task: _wake(woken))
+        timer = loop.call_later(max(0.0, until - loop.time()), _wake, woken)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+    if task.done() or not recorded:
+        return await task
+    _GOING_ON.add(task)  # nobody awaits it any more: kept until it ends
+    task.add_done_callback(_ended)
+    return response_for(recorded[0])  # still running: answered as running, as on a lane
+
+
+_GOING_ON: set[asyncio.Task[WebhookResponse | None]] = set()
+"""Runs on the event loop whose callers were answered before they ended."""
+
+
+def _ended(task: asyncio.Task[WebhookResponse | None]) -> None:
+    """Forget a run nobody awaits, logging how it failed if it did (the class only: a
+    message may carry secrets)."""
+    _GOING_ON.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a run on the event loop failed: %s", type(task.exception()).__name__)
+
+
+async def _run_claimed(
+    deps: ServerDeps,
+    incoming: IncomingRequest,
+    route: LaneRoute,
+    slot: Slot,
+    recorded: list[Execution],
+) -> WebhookResponse | None:
+    """The run of a call whose ``slot`` holds a claimed lane (given back at the end): as
+    ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited."""
+    try:
+        found = record_on_claimed_lane(deps, incoming, route)
+        if not isinstance(found, tuple):
+            return found
+        execution, deployment, trigger, workflow, runtime = found
+        recorded.append(execution)
+        prepared = prepare_run(deps, execution, deployment, trigger, workflow, runtime)
+        if isinstance(prepared, Execution):
+            final = prepared
+        else:
+            host = cast(_AsyncHost, deps.host)
+            try:
+                result: InvocationResult | FlowwError = await host.invoke_async(
+                    prepared.runtime, prepared.invocation
+                )
+            except FlowwError as exc:
+                result = exc
+            final = finish_run(deps, prepared, result)
+        retry_if_asked(deps, final, trigger)
+        return response_for(final)
+    finally:
+        slot.release()
+
+
+class _AsyncHost(Protocol):
+    async def invoke_async(self, runtime: Runtime, invocation: Invocation) -> InvocationResult: ...
+
+
+class _LoopLanes:
+    """Calls of the event loop waiting for a lane of their workflow, first come first
+    served; the dispatcher says when a lane frees (a run on the loop or on a lane's thread
+    ended) or when it closes. A call claims a lane only when no work waits in the
+    dispatcher's own queue, which goes first (recorded QUEUED, it is older)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
+        self._loop = loop
+        self._dispatcher = dispatcher
+        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
+        self._thread = threading.get_ident()  # made on the loop's thread
+        dispatcher.on_lane_free(self._freed_elsewhere)
+
+    async def claim(self, slot: Slot, key: str, until: float) -> bool:
+        """Claim a lane for ``slot``, waiting on the loop until ``until`` (``loop.time()``);
+        ``False`` when none came in time. ``Unavailable`` once the dispatcher closes."""
+        if slot.claim_lane():
+            return True
+        queue = self._waiting.setdefault(key, collections.deque())
+        first = False
+        try:
+            while True:
+                if self._dispatcher.closed:
+                    raise Unavailable("the server is shutting down")
+                woken = self._loop.create_future()
+                if first:  # it was woken first and lost the lane: it stays first
+                    queue.appendleft(woken)
+                else:
+                    queue.append(woken)
+                timer = self._loop.call_later(max(0.0, until - self._loop.time()), _wake, woken)
+                try:
+                    await woken
+                finally:
+                    timer.cancel()
+                    queue.remove(woken)
+                if self._dispatcher.closed:
+                    raise Unavailable("the server is shutting down")
+                if slot.claim_lane():
+                    return True
+                if self._loop.time() >= until:
+                    return False
+                first = True
+        finally:
+            if not queue and self._waiting.get(key) is queue:
+                del self._waiting[key]
+
+    def _freed(self, key: str) -> None:
+        """On the loop: wake the first waiter of ``key`` (every waiter, for ``""``)."""
+        if not key:
+            for queue in self._waiting.values():
+                for woken in queue:
+                    _wake(woken)
+            return
+        for woken in self._waiting.get(key, ()):
+            if not woken.done():
+                woken.set_result(None)
+                return
+
+    def _freed_elsewhere(self, key: str) -> None:
+        """The dispatcher's listener (any thread; a run of the loop frees its lane there)."""
+        if not self._waiting and key:
+            return
+        if threading.get_ident() == self._thread:
+            self._freed(key)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+            self._loop.call_soon_threadsafe(self._freed, key)
+
+
+def _loop_lanes(state: State, deps: ServerDeps) -> _LoopLanes | None:
+    """The app's lanes on the running event loop, when calls run there
+    (``HttpServices.webhooks_on_loop``)."""
+    if not state.services.webhooks_on_loop or not hasattr(deps.host, "invoke_async"):
+        return None
+    loop = asyncio.get_running_loop()
+    current: _LoopLanes | None = getattr(state, "loop_lanes", None)
+    if current is None or current._loop is not loop:
+        current = state.loop_lanes = _LoopLanes(loop, deps.dispatcher)
+    return current
 
 
 def _wake(woken: asyncio.Future[None]) -> None:

@@ -1,0 +1,94 @@
+"""The event loop's wait for a lane (``_LoopLanes`` over a real ``ThreadDispatcher``): first
+come first served, woken by a lane freed on the loop or on a lane's thread, refused once the
+dispatcher closes, and given up at the caller's deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from floww.adapters.local.dispatcher import ThreadDispatcher
+from floww.domain.errors import Unavailable
+from floww.entrypoints.http.webhooks import _LoopLanes
+
+
+def test_waiters_take_freed_lanes_in_their_order() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=10)
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        lanes = _LoopLanes(loop, dispatcher)
+        holder = dispatcher.reserve("wf")
+        assert await lanes.claim(holder, "wf", loop.time() + 5)
+        order: list[str] = []
+
+        async def wait(name: str) -> None:
+            slot = dispatcher.reserve("wf")
+            assert await lanes.claim(slot, "wf", loop.time() + 5)
+            order.append(name)
+            await asyncio.sleep(0.01)
+            slot.release()
+
+        first = asyncio.create_task(wait("first"))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(wait("second"))
+        await asyncio.sleep(0.01)
+        assert order == []  # the one lane is held
+        holder.release()
+        await asyncio.gather(first, second)
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "second"]
+    dispatcher.close()
+
+
+def test_a_lane_freed_by_a_thread_wakes_the_loop() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=10)
+    running = threading.Event()
+    go_on = threading.Event()
+
+    def work() -> None:
+        running.set()
+        go_on.wait(5)
+
+    async def scenario() -> bool:
+        loop = asyncio.get_running_loop()
+        lanes = _LoopLanes(loop, dispatcher)
+        dispatcher.reserve("wf").submit(work)  # a run on a lane's thread
+        await loop.run_in_executor(None, running.wait, 5)
+        slot = dispatcher.reserve("wf")
+        waiting = asyncio.create_task(lanes.claim(slot, "wf", loop.time() + 5))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        go_on.set()  # the thread's run ends and frees the lane
+        claimed = await asyncio.wait_for(waiting, 5)
+        slot.release()
+        return claimed
+
+    assert asyncio.run(scenario()) is True
+    dispatcher.close()
+
+
+def test_waiters_are_refused_when_the_dispatcher_closes_and_give_up_at_the_deadline() -> None:
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=10)
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        lanes = _LoopLanes(loop, dispatcher)
+        holder = dispatcher.reserve("wf")
+        assert await lanes.claim(holder, "wf", loop.time() + 5)
+        late = dispatcher.reserve("wf")
+        assert await lanes.claim(late, "wf", loop.time() + 0.05) is False
+        late.release()
+        slot = dispatcher.reserve("wf")
+        waiting = asyncio.create_task(lanes.claim(slot, "wf", loop.time() + 5))
+        await asyncio.sleep(0.02)
+        await loop.run_in_executor(None, dispatcher.close)
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(waiting, 5)
+        slot.release()
+        holder.release()
+
+    asyncio.run(scenario())
