@@ -215,7 +215,10 @@ class ThreadDispatcher(Dispatcher):
 
     def _wake(self, lane: _Lane) -> bool:
         """Under the lock: wake an idle thread for the waiting work, or say that a new one
-        is needed (and count it)."""
+        is needed (and count it). Nothing when no work waits: an idle thread woken for none
+        would only go back to sleep (a lane freed on an event loop, say)."""
+        if not lane.waiting:
+            return False
         idle = lane.threads - lane.busy
         if idle < len(lane.waiting) and lane.threads < self._concurrency:
             lane.threads += 1
