@@ -137,3 +137,29 @@ def test_closing_does_not_cancel_claimed_work() -> None:
     assert claimed.submit(lambda: "ran").result(timeout=5) == "ran"  # it was recorded started
     with pytest.raises(Unavailable):
         dispatcher.reserve("wf")
+
+
+def test_a_lane_freed_with_nothing_waiting_wakes_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claimed lane given back (a run of the event loop ended) wakes an idle lane thread
+    only for work that waits: woken for none, it would only go back to sleep."""
+    dispatcher = ThreadDispatcher(concurrency=2, idle_s=30)
+    dispatcher.reserve("k").submit(lambda: None).result(5)  # a lane thread, idle now
+    slot = dispatcher.reserve("k")
+    assert slot.claim_lane()
+    woken: list[int] = []
+    lane = dispatcher._lanes["k"]
+    notify = lane.ready.notify
+
+    def counted(n: int = 1) -> None:
+        woken.append(n)
+        notify(n)
+
+    monkeypatch.setattr(lane.ready, "notify", counted)
+    slot.release()
+    assert woken == []
+    waiting = dispatcher.reserve("k")
+    assert waiting.claim_lane()
+    queued = dispatcher.reserve("k").submit(lambda: "ran")
+    waiting.release()  # now work waits: the idle thread is woken for it
+    assert queued.result(5) == "ran"
+    dispatcher.close()
