@@ -378,3 +378,99 @@ def test_a_request_that_is_not_json_keeps_the_worker(make_host: MakeHost) -> Non
     with pytest.raises(InvalidInput):
         host.invoke(runtime, bad)
     assert host.invoke(runtime, call("/pid")).result == pid
+
+
+# -- answers awaited on an event loop (invoke_async) ----------------------------------------
+
+
+def _on_loop(host: LocalFunctionHost, runtime: Runtime, invocation: Invocation) -> Any:
+    import asyncio
+
+    async def run() -> Any:
+        return await host.invoke_async(runtime, invocation)
+
+    return asyncio.run(run())
+
+
+def test_invoke_async_answers_as_invoke_and_keeps_the_warm_worker(
+    make_host: MakeHost, tmp_path: Path
+) -> None:
+    host = make_host(workers_per_runtime=1, env={"CHILD_PID_DIR": str(tmp_path)})
+    runtime = ready(host)
+    first = host.invoke(runtime, call("/pid")).result  # the files cross once, on a thread
+    answers = {_on_loop(host, runtime, call("/pid")).result for _ in range(5)}
+    assert answers == {first}
+    with pytest.raises(DeadlineExceeded):
+        _on_loop(host, runtime, call("/hang", deadline_ms=500))
+    assert gone(first)  # the late worker was killed, and its children
+    assert gone(int((tmp_path / "child").read_text()))
+    with pytest.raises(Unavailable) as info:
+        _on_loop(host, runtime, call("/die"))
+    assert str(info.value) == "the worker exited with code 3: going down now"
+    assert _on_loop(host, runtime, call("/pid")).ok
+
+
+def test_a_run_on_the_loop_can_be_cancelled_also_when_its_files_cross(
+    make_host: MakeHost, tmp_path: Path
+) -> None:
+    """The first run of a digest on a worker sends the files from a thread; a cancel finds
+    it there as well as when the loop awaits the answer."""
+    import threading
+
+    host = make_host(workers_per_runtime=1, env={"CHILD_PID_DIR": str(tmp_path)})
+    runtime = ready(host)
+    for warm in (False, True):
+        if warm:
+            assert host.invoke(runtime, call("/pid")).ok
+        cancelled: list[bool] = []
+
+        def cancel_soon(cancelled: list[bool] = cancelled) -> None:
+            deadline = time.monotonic() + 10
+            while not (tmp_path / "child").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            cancelled.append(host.cancel_invocation("ex_1"))
+
+        canceller = threading.Thread(target=cancel_soon)
+        canceller.start()
+        t0 = time.monotonic()
+        with pytest.raises(Unavailable):
+            _on_loop(host, runtime, call("/hang"))
+        canceller.join(10)
+        (tmp_path / "child").unlink()
+        assert cancelled == [True], warm
+        assert time.monotonic() - t0 < 20  # not the 60 s of the handler
+
+
+def test_a_run_on_the_loop_survives_its_worker_being_stopped_by_another_thread(
+    make_host: MakeHost, tmp_path: Path
+) -> None:
+    """Another thread stops the runtime (closing the worker's descriptors) while the loop
+    awaits the answer, and new pipes take the freed numbers: the run ends unavailable,
+    never reading another file's bytes, and the loop is not left watching a stale number."""
+    import threading
+
+    host = make_host(workers_per_runtime=1, env={"CHILD_PID_DIR": str(tmp_path)})
+    runtime = ready(host)
+    assert host.invoke(runtime, call("/pid")).ok
+    pipes: list[tuple[int, int]] = []
+
+    def stop_soon() -> None:
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "child").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        host.destroy_runtime(runtime)
+        for _ in range(8):  # take the freed descriptor numbers, with an answer-like line
+            read, write = os.pipe()
+            os.write(write, b'{"ok": true, "result": "another file"}\n')
+            pipes.append((read, write))
+
+    stopper = threading.Thread(target=stop_soon)
+    stopper.start()
+    try:
+        with pytest.raises(Unavailable):
+            _on_loop(host, runtime, call("/hang"))
+    finally:
+        stopper.join(10)
+        for read, write in pipes:
+            os.close(read)
+            os.close(write)

@@ -145,11 +145,14 @@ class ThreadDispatcher(Dispatcher):
             }
 
     def drain(self, timeout: float | None = None) -> bool:
-        """Wait until no key has work running or waiting; whether that happened in time."""
+        """Wait until no key has work running (claimed lanes too) or waiting; whether that
+        happened in time."""
         until = None if timeout is None else time.monotonic() + timeout
         while True:
             with self._lock:
-                if not any(lane.busy or lane.waiting for lane in self._lanes.values()):
+                if not any(
+                    lane.busy or lane.claimed or lane.waiting for lane in self._lanes.values()
+                ):
                     return True
             if until is not None and time.monotonic() >= until:
                 return False

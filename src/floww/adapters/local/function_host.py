@@ -36,12 +36,13 @@ for a closed host.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -237,14 +238,19 @@ class LocalFunctionHost(FunctionHost):
         pool = self._pool(runtime, invocation.execution.workflow_id)
         return self._result(_on_worker(pool, limit, run, late))
 
-    async def invoke_async(self, runtime: Runtime, invocation: Invocation) -> InvocationResult:
+    async def invoke_async(
+        self, runtime: Runtime, invocation: Invocation, limiter: Any = None
+    ) -> InvocationResult:
         """``invoke`` for a caller on an event loop, which waits for the answer without a
         thread: taken on a worker idle now (of a runtime already materialized) when the
         request fits its pipe at once, and its answer read as it arrives. Anything else (no
-        idle worker, a runtime to materialize, a long request, a worker that must be
-        replaced) is done by ``invoke`` on a thread; so is the rest of a run that asked for
-        the code's files."""
+        idle worker, a runtime to materialize, a long request, the code's files to send, a
+        worker to replace or stop) is done on a thread of ``limiter`` (an anyio
+        ``CapacityLimiter``; anyio's default one without)."""
         import anyio
+
+        def on_thread(work: Callable[..., _T], *args: Any) -> Awaitable[_T]:
+            return anyio.to_thread.run_sync(work, *args, limiter=limiter)
 
         worker = pool = None
         with self._lock:
@@ -258,38 +264,45 @@ class LocalFunctionHost(FunctionHost):
         if pool is not None:
             worker = pool.take_idle()
         if pool is None or worker is None:
-            return await anyio.to_thread.run_sync(self.invoke, runtime, invocation)
+            return await on_thread(self.invoke, runtime, invocation)
         deadline_ms = invocation.execution.deadline_ms
         execution_id = invocation.execution.id
+        late = f"the handler did not finish within {deadline_ms} ms"
         with self._lock:
             self._running[execution_id] = worker
             self._on_loop.add(worker)
         try:
             answer = await _ask_on_loop(worker, invocation, deadline_ms, self._sandbox is not None)
+        except InvalidInput:  # the request cannot be encoded: the worker is fine
+            await on_thread(pool.release, worker)
+            raise
         except BaseException as error:
+            await on_thread(pool.discard, worker)
+            if isinstance(error, TimeoutError):
+                raise DeadlineExceeded(late) from None
+            if isinstance(error, WorkerGone):  # say how it ended, as ``invoke`` does
+                raise await on_thread(worker.exited) from None
+            raise
+        finally:
             with self._lock:
                 self._running.pop(execution_id, None)
                 self._on_loop.discard(worker)
-            await anyio.to_thread.run_sync(pool.discard, worker)
-            if isinstance(error, TimeoutError):
-                raise DeadlineExceeded(
-                    f"the handler did not finish within {deadline_ms} ms"
-                ) from None
-            if isinstance(error, WorkerGone):  # say how it ended, as ``invoke`` does
-                raise await anyio.to_thread.run_sync(worker.exited) from None
-            raise
-        with self._lock:
-            self._running.pop(execution_id, None)
-            self._on_loop.discard(worker)
         if answer is None:  # it wants the files, or the request did not fit: on a thread
             until = None if deadline_ms <= 0 else _after(deadline_ms / 1000)
             api_url = SANDBOX_API_URL if self._sandbox is not None else None
 
             def rest(given: Worker) -> dict[str, Any]:
-                return _invoke_on(given, invocation, until, api_url)
+                with self._lock:
+                    self._running[execution_id] = given
+                try:
+                    return _invoke_on(given, invocation, until, api_url)
+                finally:
+                    with self._lock:
+                        self._running.pop(execution_id, None)
 
-            late = f"the handler did not finish within {deadline_ms} ms"
-            answer = await anyio.to_thread.run_sync(_on_given, pool, worker, rest, late)
+            answer = await on_thread(_on_given, pool, worker, rest, late)
+        elif pool.closed:  # stopping it may take a while: not on the loop
+            await on_thread(pool.release, worker)
         else:
             pool.release(worker)
         return self._result(answer)
@@ -540,9 +553,13 @@ async def _ask_on_loop(
     worker: Worker, invocation: Invocation, deadline_ms: int, sandboxed: bool
 ) -> dict[str, Any] | None:
     """Send ``invocation`` to ``worker`` and await its answer on the running event loop
-    (``TimeoutError`` past the deadline and its grace, ``Unavailable`` when the worker's
-    output ends); ``None`` when the code's files must go with it, or the request does not
-    fit the pipe: the caller sends it from a thread."""
+    (``TimeoutError`` past the deadline and its grace, ``WorkerGone`` when the worker's
+    process ended); ``None`` when the code's files must go with it, or the request does not
+    fit the pipe: the caller sends it from a thread.
+
+    The loop watches a duplicate of the worker's output descriptor, made for this run and
+    closed by it: another thread may kill the worker and close the original meanwhile (its
+    number then free for any new file), and the watch never follows that number."""
     import asyncio
 
     digest = invocation.code.digest
@@ -551,45 +568,52 @@ async def _ask_on_loop(
     wire = invocation_to_wire(invocation, include_files=False)
     if sandboxed:
         wire["execution"]["api_url"] = SANDBOX_API_URL
-    if not worker.ask(wire):
-        return None
+    watched = worker.watch()
+    if watched is None:
+        raise WorkerGone("the worker closed its output")
     loop = asyncio.get_running_loop()
-    woken: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    until = None if deadline_ms <= 0 else loop.time() + deadline_ms / 1000 + _GRACE_SECONDS
-    readable = False
-
-    def ready() -> None:
-        nonlocal readable
-        readable = True
-        wake()
-
-    loop.add_reader(worker.output, ready)
     try:
-        while True:
-            if readable:  # one read: there is data, or the end of the output
-                readable = False
-                answer = worker.answer()
-                if answer is not None:
-                    break
-            left = _CHECK_S if until is None else min(_CHECK_S, until - loop.time())
-            if left <= 0:
-                worker.end()
-                raise TimeoutError
-            timer = loop.call_later(left, wake)
-            try:
-                await woken
-            finally:
-                timer.cancel()
-            woken = loop.create_future()
-            if not readable and not worker.alive:  # ended, its output kept open by a child
-                raise WorkerGone("the worker ended")
+        if not worker.ask(wire):
+            return None
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        until = None if deadline_ms <= 0 else loop.time() + deadline_ms / 1000 + _GRACE_SECONDS
+        readable = False
+
+        def ready() -> None:
+            nonlocal readable
+            readable = True
+            wake()
+
+        loop.add_reader(watched, ready)
+        try:
+            while True:
+                if readable:  # one read: there is data, or the end of the output
+                    readable = False
+                    answer = worker.answer(watched)
+                    if answer is not None:
+                        break
+                left = _CHECK_S if until is None else min(_CHECK_S, until - loop.time())
+                if left <= 0:
+                    worker.end()
+                    raise TimeoutError
+                timer = loop.call_later(left, wake)
+                try:
+                    await woken
+                finally:
+                    timer.cancel()
+                woken = loop.create_future()
+                if not readable and worker.ended(watched):
+                    # its process is gone, its output kept open by a child (or killed)
+                    raise WorkerGone("the worker ended")
+        finally:
+            loop.remove_reader(watched)
     finally:
-        loop.remove_reader(worker.output)
+        os.close(watched)
     if _error_type(answer) == "CodeNotCached":
         worker.digests.discard(digest)
         return None

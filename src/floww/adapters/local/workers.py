@@ -64,8 +64,6 @@ def _older_runtime_answer(answer: Mapping[str, Any]) -> bool:
 _STDERR_LINES = 20
 _READ_BYTES = 1 << 16
 _EXIT_WAIT_SECONDS = 5.0
-_ASK_BYTES = 60 * 1024
-"""The longest request ``Worker.ask`` sends (a pipe takes 64 KiB at once)."""
 _CHECK_EVERY_S = 1.0
 """How often an idle worker's process is asked whether it still runs (``Worker.alive``)."""
 
@@ -218,8 +216,8 @@ class Worker:
         reader thread notices at once (a pool hands out a worker on every call: that costs
         no system call); the process is asked directly at most every ``_CHECK_EVERY_S``,
         for one that left its output open to a child."""
-        if self._stderr_closed:
-            return False
+        if self._stderr_closed:  # most likely gone; a handler may close its own, though
+            return self._process.poll() is None
         now = time.monotonic()
         if now - self._checked_at < _CHECK_EVERY_S:
             return True
@@ -253,14 +251,13 @@ class Worker:
 
     def ask(self, payload: Mapping[str, Any]) -> bool:
         """Send one request line without waiting for the answer, when the line fits the pipe
-        at once (the worker reads each line whole before answering, so its input is empty
-        between requests); ``False`` (nothing sent) when it is too long. ``Unavailable`` when
-        the worker is gone. The answer is then read with ``answer`` once ``answer_ready``."""
+        at once: at most ``select.PIPE_BUF`` bytes, which a pipe with nothing in it takes
+        whole, without blocking (the worker reads each line whole before answering, so its
+        input is empty between requests). ``False`` (nothing sent) for a longer line.
+        ``WorkerGone`` when the worker closed its input. The answer is read with ``answer``."""
         line = _request_line(payload)
-        if len(line) > _ASK_BYTES:
+        if len(line) > select.PIPE_BUF:
             return False
-        if "files" in payload.get("code", {}):
-            self.files_sent += 1
         stdin = self._process.stdin
         assert stdin is not None
         try:
@@ -268,25 +265,31 @@ class Worker:
         except (BrokenPipeError, ValueError, OSError):
             raise WorkerGone("the worker closed its input") from None
         if written != len(line):  # never for a line this short into an empty pipe
-            raise Unavailable("the worker's input took part of a request")
+            raise WorkerGone("the worker's input took part of a request")
         return True
 
-    def answer(self) -> dict[str, Any] | None:
-        """The answer line, decoded, when a whole one arrived (read without blocking once the
-        output is readable); ``None`` while it has not. ``Unavailable`` when the output ended
-        (the process is gone) or the answer is not a JSON object."""
+    def watch(self) -> int | None:
+        """A duplicate of the descriptor answers arrive on, for an event loop to watch and
+        read (``answer``) and for its caller to close; ``None`` once the worker was killed."""
+        with self._output_lock:
+            if self._output_closed:
+                return None
+            return os.dup(self._stdout)
+
+    def answer(self, watched: int) -> dict[str, Any] | None:
+        """The answer line, decoded, when a whole one arrived, reading ``watched`` (from
+        ``watch``) once: call it only when it is readable. ``None`` while the line is not
+        whole. ``WorkerGone`` when the output ended or the worker was killed; ``Unavailable``
+        when the answer is not a JSON object."""
         end = self._pending.find(b"\n", self._scanned)
         if end < 0:
             self._scanned = len(self._pending)
-            with self._output_lock:
-                if self._output_closed:
-                    raise WorkerGone("the worker closed its output")
-                try:
-                    chunk = os.read(self._stdout, _READ_BYTES)
-                except BlockingIOError:
-                    return None
-                except OSError:
-                    chunk = b""
+            if self._output_closed:
+                raise WorkerGone("the worker closed its output")
+            try:
+                chunk = os.read(watched, _READ_BYTES)
+            except OSError:
+                chunk = b""
             if not chunk:
                 raise WorkerGone("the worker closed its output")
             self._pending += chunk
@@ -305,14 +308,20 @@ class Worker:
             raise Unavailable("the worker answered something that is not a JSON object")
         return decoded
 
-    @property
-    def output(self) -> int:
-        """The descriptor answers arrive on (watched for reading by an event loop)."""
-        return self._stdout
+    def ended(self, watched: int) -> bool:
+        """Whether the process is gone (or was killed) with nothing left to read on
+        ``watched``: its output may be kept open by a child it left, so no end of output
+        comes. Asks the process itself, not its error output (a handler may close that)."""
+        if self._output_closed:
+            return True
+        if self._process.poll() is None:
+            return False
+        readable, _, _ = select.select([watched], [], [], 0)
+        return not readable
 
     def end(self) -> None:
         """Kill the process group, without closing anything: its reader sees the output end
-        and discards it (``kill`` would close the descriptor under an event loop's watch)."""
+        and discards it."""
         self._signal_group()
 
     def kill(self) -> None:
@@ -488,6 +497,10 @@ class WorkerPool:
         with self._ready:
             return sum(w.files_sent for w in self._members)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def take_idle(self) -> Worker | None:
         """An idle worker, without waiting or starting one; ``None`` when none is idle (or the
         one that is has died: ``acquire`` replaces it)."""
@@ -503,24 +516,29 @@ class WorkerPool:
 
     def acquire(self, timeout: float | None) -> Worker:
         until = None if timeout is None else time.monotonic() + timeout
-        with self._ready:
-            while True:
-                if self._closed:
-                    raise Unavailable("the runtime's workers were stopped")
-                while self._idle:
-                    worker = self._idle.pop()
-                    self._idle_since.pop(worker, None)
-                    if worker.alive:
-                        return worker
-                    self._members.discard(worker)
-                    worker.kill()
-                if len(self._members) + self._starting < self._size:
-                    self._starting += 1
-                    break
-                left = None if until is None else until - time.monotonic()
-                if left is not None and left <= 0:
-                    raise TimeoutError
-                self._ready.wait(left)
+        dead: list[Worker] = []
+        try:
+            with self._ready:
+                while True:
+                    if self._closed:
+                        raise Unavailable("the runtime's workers were stopped")
+                    while self._idle:
+                        worker = self._idle.pop()
+                        self._idle_since.pop(worker, None)
+                        if worker.alive:
+                            return worker
+                        self._members.discard(worker)
+                        dead.append(worker)
+                    if len(self._members) + self._starting < self._size:
+                        self._starting += 1
+                        break
+                    left = None if until is None else until - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError
+                    self._ready.wait(left)
+        finally:
+            for worker in dead:  # killed outside the lock: a kill waits for the process
+                worker.kill()
         return self._start(for_caller=True)
 
     def release(self, worker: Worker) -> None:

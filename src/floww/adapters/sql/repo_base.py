@@ -49,6 +49,13 @@ class SqlRepoBase:
 
     # checks inside a transaction ----------------------------------------------------------
 
+    def writes_wait(self) -> bool:
+        """Whether a write made now would first wait for another writer of this process
+        (SQLite's one writer at a time; never on PostgreSQL): an event loop then hands its
+        write to a thread instead of waiting."""
+        lock = self._tx.write_lock
+        return lock is not None and lock.locked()
+
     def _exists(self, conn: Connection, condition: Any) -> bool:
         return conn.execute(select(literal(1)).where(condition).limit(1)).first() is not None
 

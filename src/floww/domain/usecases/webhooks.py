@@ -49,6 +49,7 @@ from floww.domain.usecases.executions import (
 from floww.domain.usecases.routing_tables import RoutingTable
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.dev_sessions import DevSessionLease
+from floww.ports.dispatcher import Slot
 from floww.ports.realtime import workflow_channel
 
 log = logging.getLogger("floww.webhooks")
@@ -64,6 +65,7 @@ __all__ = [
     "handle_webhook",
     "method_not_allowed",
     "parse_body",
+    "queue_on_slot",
     "record_on_claimed_lane",
     "response_for",
     "runs_on_lane",
@@ -375,6 +377,29 @@ def record_on_claimed_lane(
     if answer is None or call.queued is None:
         return answer
     return call.queued
+
+
+def queue_on_slot(
+    deps: ServerDeps, request: IncomingRequest, route: LaneRoute, slot: Slot
+) -> WebhookResponse | None:
+    """For a call that waited for a lane until its caller's deadline, holding ``slot`` (a
+    place in the workflow's queue): the execution is recorded QUEUED and submitted through
+    that place, run when a lane gets to it; the answer is 202 with its id. ``None`` when the
+    table no longer sends the call to the deployment (``handle_webhook`` answers it). The
+    slot is used or given back either way."""
+    call = LaneCall(route=route)
+    call.taken = True
+    try:
+        answer = _handle(deps, request, lane=call, deadline=None, record_only=True)
+    except BaseException:
+        slot.release()
+        raise
+    queued = call.queued
+    if queued is None:
+        slot.release()
+        return answer
+    slot.submit(lambda: response_for(run_with_retry(deps, *queued)))
+    return answer
 
 
 def _take(deps: ServerDeps, request: IncomingRequest, call: LaneCall) -> WebhookResponse | None:

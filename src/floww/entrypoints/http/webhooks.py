@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import json
 import logging
 import threading
@@ -34,6 +33,7 @@ from floww.domain.usecases.webhooks import (
     answer_after_lane_wait,
     body_limit_for,
     handle_webhook,
+    queue_on_slot,
     record_on_claimed_lane,
     response_for,
     runs_on_lane,
@@ -196,13 +196,12 @@ async def _on_loop(
     except BaseException:
         slot.release()
         raise
-    if not claimed:  # waited out the deadline: recorded queued now, in the dispatcher's queue
-        slot.release()
-        return await anyio.to_thread.run_sync(
-            functools.partial(handle_webhook, deps, incoming, deadline=0), limiter=limiter
-        )
+    if not claimed:  # waited out the deadline: recorded queued now, in its queue place
+        return queue_on_slot(deps, incoming, route, slot)
     recorded: list[Execution] = []
-    task = loop.create_task(_run_claimed(deps, incoming, route, slot, recorded))
+    task = loop.create_task(_run_claimed(deps, incoming, route, slot, recorded, limiter))
+    # a task cancelled before it started (the loop stopping) never ran its ``finally``
+    task.add_done_callback(lambda _task: slot.release())
     if not task.done():
         woken = loop.create_future()
         task.add_done_callback(lambda _task: _wake(woken))
@@ -236,11 +235,18 @@ async def _run_claimed(
     route: LaneRoute,
     slot: Slot,
     recorded: list[Execution],
+    limiter: anyio.CapacityLimiter,
 ) -> WebhookResponse | None:
     """The run of a call whose ``slot`` holds a claimed lane (given back at the end): as
     ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited."""
     try:
-        found = record_on_claimed_lane(deps, incoming, route)
+        found = (
+            await anyio.to_thread.run_sync(
+                record_on_claimed_lane, deps, incoming, route, limiter=limiter
+            )
+            if _writes_wait(deps)
+            else record_on_claimed_lane(deps, incoming, route)
+        )
         if not isinstance(found, tuple):
             return found
         execution, deployment, trigger, workflow, runtime = found
@@ -252,83 +258,105 @@ async def _run_claimed(
             host = cast(_AsyncHost, deps.host)
             try:
                 result: InvocationResult | FlowwError = await host.invoke_async(
-                    prepared.runtime, prepared.invocation
+                    prepared.runtime, prepared.invocation, limiter
                 )
             except FlowwError as exc:
                 result = exc
-            final = finish_run(deps, prepared, result)
+            final = (
+                await anyio.to_thread.run_sync(finish_run, deps, prepared, result, limiter=limiter)
+                if _writes_wait(deps)
+                else finish_run(deps, prepared, result)
+            )
         retry_if_asked(deps, final, trigger)
         return response_for(final)
     finally:
         slot.release()
 
 
+def _writes_wait(deps: ServerDeps) -> bool:
+    """Whether the repository's next write would wait for another writer (a long one: a
+    retention sweep, a deploy): the loop then hands it to a thread rather than wait."""
+    probe = getattr(deps.repo, "writes_wait", None)
+    return bool(probe is not None and probe())
+
+
 class _AsyncHost(Protocol):
-    async def invoke_async(self, runtime: Runtime, invocation: Invocation) -> InvocationResult: ...
+    async def invoke_async(
+        self, runtime: Runtime, invocation: Invocation, limiter: anyio.CapacityLimiter
+    ) -> InvocationResult: ...
+
+
+class _Waiter:
+    """A call of the event loop waiting for a lane; ``woken`` is remade for each wait."""
+
+    __slots__ = ("woken",)
+
+    def __init__(self, woken: asyncio.Future[None]) -> None:
+        self.woken = woken
 
 
 class _LoopLanes:
     """Calls of the event loop waiting for a lane of their workflow, first come first
     served; the dispatcher says when a lane frees (a run on the loop or on a lane's thread
     ended) or when it closes. A call claims a lane only when no work waits in the
-    dispatcher's own queue, which goes first (recorded QUEUED, it is older)."""
+    dispatcher's own queue, which goes first (recorded QUEUED, it is older), and only the
+    first of the calls waiting here tries; a new call claims at once only when none waits."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
         self._loop = loop
         self._dispatcher = dispatcher
-        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {}
+        self._waiting: dict[str, collections.deque[_Waiter]] = {}
         self._thread = threading.get_ident()  # made on the loop's thread
         dispatcher.on_lane_free(self._freed_elsewhere)
 
     async def claim(self, slot: Slot, key: str, until: float) -> bool:
         """Claim a lane for ``slot``, waiting on the loop until ``until`` (``loop.time()``);
         ``False`` when none came in time. ``Unavailable`` once the dispatcher closes."""
-        if slot.claim_lane():
+        queue = self._waiting.get(key)
+        if not queue and slot.claim_lane():
             return True
-        queue = self._waiting.setdefault(key, collections.deque())
-        first = False
+        if queue is None:
+            queue = self._waiting[key] = collections.deque()
+        me = _Waiter(self._loop.create_future())
+        queue.append(me)
+        claimed = False
         try:
             while True:
                 if self._dispatcher.closed:
                     raise Unavailable("the server is shutting down")
-                woken = self._loop.create_future()
-                if first:  # it was woken first and lost the lane: it stays first
-                    queue.appendleft(woken)
-                else:
-                    queue.append(woken)
-                timer = self._loop.call_later(max(0.0, until - self._loop.time()), _wake, woken)
-                try:
-                    await woken
-                finally:
-                    timer.cancel()
-                    queue.remove(woken)
-                if self._dispatcher.closed:
-                    raise Unavailable("the server is shutting down")
-                if slot.claim_lane():
+                # a lane freed before this call was queued woke nobody: the first one tries
+                if queue[0] is me and slot.claim_lane():
+                    claimed = True
                     return True
                 if self._loop.time() >= until:
                     return False
-                first = True
+                timer = self._loop.call_later(max(0.0, until - self._loop.time()), _wake, me.woken)
+                try:
+                    await me.woken
+                finally:
+                    timer.cancel()
+                me.woken = self._loop.create_future()
         finally:
-            if not queue and self._waiting.get(key) is queue:
-                del self._waiting[key]
+            queue.remove(me)
+            if not queue:
+                if self._waiting.get(key) is queue:
+                    del self._waiting[key]
+            elif not claimed:
+                self._freed(key)  # what woke it (or may have) passes to the next one
 
     def _freed(self, key: str) -> None:
         """On the loop: wake the first waiter of ``key`` (every waiter, for ``""``)."""
         if not key:
-            for queue in self._waiting.values():
-                for woken in queue:
-                    _wake(woken)
+            for waiters in self._waiting.values():
+                for waiter in waiters:
+                    _wake(waiter.woken)
             return
-        for woken in self._waiting.get(key, ()):
-            if not woken.done():
-                woken.set_result(None)
-                return
+        queue = self._waiting.get(key)
+        if queue:
+            _wake(queue[0].woken)
 
     def _freed_elsewhere(self, key: str) -> None:
         """The dispatcher's listener (any thread; a run of the loop frees its lane there)."""
-        if not self._waiting and key:
-            return
         if threading.get_ident() == self._thread:
             self._freed(key)
             return
