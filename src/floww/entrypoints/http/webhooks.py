@@ -287,20 +287,24 @@ class _AsyncHost(Protocol):
 
 
 class _Waiter:
-    """A call of the event loop waiting for a lane; ``woken`` is remade for each wait."""
+    """A call of the event loop waiting for a lane with its ``slot``; ``granted`` once a
+    lane was claimed for it (``_LoopLanes._freed``); ``woken`` is remade for each wait."""
 
-    __slots__ = ("woken",)
+    __slots__ = ("granted", "slot", "woken")
 
-    def __init__(self, woken: asyncio.Future[None]) -> None:
+    def __init__(self, slot: Slot, woken: asyncio.Future[None]) -> None:
+        self.slot = slot
         self.woken = woken
+        self.granted = False
 
 
 class _LoopLanes:
     """Calls of the event loop waiting for a lane of their workflow, first come first
-    served; the dispatcher says when a lane frees (a run on the loop or on a lane's thread
-    ended) or when it closes. A call claims a lane only when no work waits in the
-    dispatcher's own queue, which goes first (recorded QUEUED, it is older), and only the
-    first of the calls waiting here tries; a new call claims at once only when none waits."""
+    served: each lane that frees (a run on the loop or on a lane's thread ended; the
+    dispatcher says so) is claimed at once for the first call waiting, which is then woken;
+    a new call claims one itself only when none waits. Work waiting in the dispatcher's own
+    queue goes before them all (recorded QUEUED, it is older). A closing dispatcher wakes
+    every waiter, refused then."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, dispatcher: Dispatcher) -> None:
         self._loop = loop
@@ -311,23 +315,20 @@ class _LoopLanes:
 
     async def claim(self, slot: Slot, key: str, until: float) -> bool:
         """Claim a lane for ``slot``, waiting on the loop until ``until`` (``loop.time()``);
-        ``False`` when none came in time. ``Unavailable`` once the dispatcher closes."""
+        ``False`` when none came in time. ``Unavailable`` once the dispatcher closes (the
+        slot may hold a lane then: the caller gives it back)."""
         queue = self._waiting.get(key)
         if not queue and slot.claim_lane():
             return True
         if queue is None:
             queue = self._waiting[key] = collections.deque()
-        me = _Waiter(self._loop.create_future())
+        me = _Waiter(slot, self._loop.create_future())
         queue.append(me)
-        claimed = False
         try:
-            while True:
+            self._freed(key)  # a lane freed before this call was queued woke nobody
+            while not me.granted:
                 if self._dispatcher.closed:
                     raise Unavailable("the server is shutting down")
-                # a lane freed before this call was queued woke nobody: the first one tries
-                if queue[0] is me and slot.claim_lane():
-                    claimed = True
-                    return True
                 if self._loop.time() >= until:
                     return False
                 timer = self._loop.call_later(max(0.0, until - self._loop.time()), _wake, me.woken)
@@ -336,24 +337,31 @@ class _LoopLanes:
                 finally:
                     timer.cancel()
                 me.woken = self._loop.create_future()
+            if self._dispatcher.closed:
+                raise Unavailable("the server is shutting down")
+            return True
         finally:
-            queue.remove(me)
-            if not queue:
-                if self._waiting.get(key) is queue:
-                    del self._waiting[key]
-            elif not claimed:
-                self._freed(key)  # what woke it (or may have) passes to the next one
+            if me in queue:
+                queue.remove(me)
+            if not queue and self._waiting.get(key) is queue:
+                del self._waiting[key]
 
     def _freed(self, key: str) -> None:
-        """On the loop: wake the first waiter of ``key`` (every waiter, for ``""``)."""
+        """On the loop: claim the free lanes of ``key`` for its first waiters, in order, and
+        wake them (wake every waiter, for ``""``: the dispatcher closed)."""
         if not key:
             for waiters in self._waiting.values():
                 for waiter in waiters:
                     _wake(waiter.woken)
             return
         queue = self._waiting.get(key)
-        if queue:
-            _wake(queue[0].woken)
+        while queue:
+            waiter = queue[0]
+            if not waiter.slot.claim_lane():
+                return
+            waiter.granted = True
+            queue.popleft()
+            _wake(waiter.woken)
 
     def _freed_elsewhere(self, key: str) -> None:
         """The dispatcher's listener (any thread; a run of the loop frees its lane there)."""

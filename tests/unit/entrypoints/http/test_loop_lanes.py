@@ -92,3 +92,39 @@ def test_waiters_are_refused_when_the_dispatcher_closes_and_give_up_at_the_deadl
         holder.release()
 
     asyncio.run(scenario())
+
+
+def test_lanes_freed_together_go_to_as_many_waiters() -> None:
+    """Two lanes free at once: the first two waiters both get one, in order, at once."""
+    dispatcher = ThreadDispatcher(concurrency=2, queue_limit=10)
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        lanes = _LoopLanes(loop, dispatcher)
+        held = [dispatcher.reserve("wf") for _ in range(2)]
+        for slot in held:
+            assert await lanes.claim(slot, "wf", loop.time() + 5)
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def wait(name: str) -> None:
+            slot = dispatcher.reserve("wf")
+            assert await lanes.claim(slot, "wf", loop.time() + 5)
+            order.append(name)
+            await release.wait()
+            slot.release()
+
+        waiters = []
+        for name in ("a", "b", "c"):
+            waiters.append(asyncio.create_task(wait(name)))
+            await asyncio.sleep(0.01)
+        for slot in held:
+            slot.release()
+        await asyncio.sleep(0.05)
+        got = list(order)  # c waits: two lanes only
+        release.set()
+        await asyncio.gather(*waiters)
+        return got + order[2:]
+
+    assert asyncio.run(scenario()) == ["a", "b", "c"]
+    dispatcher.close()
