@@ -10,6 +10,7 @@ key's slow work never holds up another's.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from floww.domain.errors import Overloaded, Unavailable
 from floww.ports.dispatcher import Dispatcher, Slot
 
 __all__ = ["ThreadDispatcher"]
+
+log = logging.getLogger("floww.dispatcher")
 
 T = TypeVar("T")
 
@@ -108,7 +111,10 @@ class ThreadDispatcher(Dispatcher):
 
     def _tell(self, key: str) -> None:
         for listener in self._listeners:
-            listener(key)
+            try:
+                listener(key)
+            except Exception:  # a listener never stops a lane's thread
+                log.exception("a dispatcher listener failed")
 
     def reserve(self, key: str) -> Slot:
         with self._lock:

@@ -274,38 +274,46 @@ class LocalFunctionHost(FunctionHost):
         try:
             answer = await _ask_on_loop(worker, invocation, deadline_ms, self._sandbox is not None)
         except InvalidInput:  # the request cannot be encoded: the worker is fine
+            self._forget(execution_id, worker)
             await on_thread(pool.release, worker)
             raise
         except BaseException as error:
+            self._forget(execution_id, worker)
             await on_thread(pool.discard, worker)
             if isinstance(error, TimeoutError):
                 raise DeadlineExceeded(late) from None
             if isinstance(error, WorkerGone):  # say how it ended, as ``invoke`` does
                 raise await on_thread(worker.exited) from None
             raise
-        finally:
-            with self._lock:
-                self._running.pop(execution_id, None)
-                self._on_loop.discard(worker)
+        with self._lock:  # a cancel from now on kills it (its descriptors are no longer watched)
+            self._on_loop.discard(worker)
         if answer is None:  # it wants the files, or the request did not fit: on a thread
-            until = None if deadline_ms <= 0 else _after(deadline_ms / 1000)
             api_url = SANDBOX_API_URL if self._sandbox is not None else None
+            limit = deadline_ms / 1000 if deadline_ms > 0 else None
 
             def rest(given: Worker) -> dict[str, Any]:
-                with self._lock:
-                    self._running[execution_id] = given
+                until = None if limit is None else _after(limit)
                 try:
                     return _invoke_on(given, invocation, until, api_url)
                 finally:
                     with self._lock:
                         self._running.pop(execution_id, None)
 
-            answer = await on_thread(_on_given, pool, worker, rest, late)
-        elif pool.closed:  # stopping it may take a while: not on the loop
-            await on_thread(pool.release, worker)
+            try:
+                answer = await on_thread(_on_given, pool, worker, rest, late)
+            finally:
+                self._forget(execution_id, worker)
         else:
-            pool.release(worker)
+            self._forget(execution_id, worker)
+            if not pool.give_back(worker):  # the pool closed meanwhile: stopped on a thread
+                await on_thread(worker.stop)
         return self._result(answer)
+
+    def _forget(self, execution_id: str, worker: Worker) -> None:
+        with self._lock:
+            if self._running.get(execution_id) is worker:
+                del self._running[execution_id]
+            self._on_loop.discard(worker)
 
     def _result(self, answer: dict[str, Any]) -> InvocationResult:
         """A worker's answer to an invocation, as the port gives it."""
@@ -568,7 +576,10 @@ async def _ask_on_loop(
     wire = invocation_to_wire(invocation, include_files=False)
     if sandboxed:
         wire["execution"]["api_url"] = SANDBOX_API_URL
-    watched = worker.watch()
+    try:
+        watched = worker.watch()
+    except OSError:  # no descriptor left for a duplicate: sent from a thread instead
+        return None
     if watched is None:
         raise WorkerGone("the worker closed its output")
     loop = asyncio.get_running_loop()

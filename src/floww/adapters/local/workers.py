@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import json
 import logging
 import math
@@ -163,6 +164,9 @@ class Worker:
         # closed under this lock and never read once closed (its number may be reused at once).
         self._output_lock = threading.Lock()
         self._output_closed = False
+        # Likewise the request pipe: ``ask`` writes to its descriptor by number.
+        self._input_lock = threading.Lock()
+        self._input_closed = False
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._stderr_closed = False
         self._checked_at = 0.0
@@ -184,6 +188,11 @@ class Worker:
             raise Unavailable(f"the worker could not be started: {exc}") from exc
         assert self._process.stdout is not None and self._process.stderr is not None
         self._stdout = self._process.stdout.fileno()
+        assert self._process.stdin is not None
+        try:  # what ``ask`` may write at once into the empty request pipe
+            self._input_room = fcntl.fcntl(self._process.stdin.fileno(), fcntl.F_GETPIPE_SZ)
+        except OSError:
+            self._input_room = select.PIPE_BUF
         self._poll = select.poll()
         self._poll.register(self._stdout, select.POLLIN)
         self._readers = [_daemon(self._pump_stderr, self._process.stderr)]
@@ -251,26 +260,35 @@ class Worker:
 
     def ask(self, payload: Mapping[str, Any]) -> bool:
         """Send one request line without waiting for the answer, when the line fits the pipe
-        at once: at most ``select.PIPE_BUF`` bytes, which a pipe with nothing in it takes
-        whole, without blocking (the worker reads each line whole before answering, so its
-        input is empty between requests). ``False`` (nothing sent) for a longer line.
-        ``WorkerGone`` when the worker closed its input. The answer is read with ``answer``."""
+        at once: at most its capacity, which a pipe with nothing in it takes whole without
+        blocking (the worker reads each line whole before answering, so its input is empty
+        between requests). ``False`` (nothing sent) for a longer line, or while another
+        thread closes the pipe. ``WorkerGone`` when the worker's input is closed. The answer
+        is read with ``answer``."""
         line = _request_line(payload)
-        if len(line) > select.PIPE_BUF:
+        if len(line) > self._input_room:
             return False
         stdin = self._process.stdin
         assert stdin is not None
+        if not self._input_lock.acquire(blocking=False):
+            return False
         try:
-            written = os.write(stdin.fileno(), line)
-        except (BrokenPipeError, ValueError, OSError):
-            raise WorkerGone("the worker closed its input") from None
-        if written != len(line):  # never for a line this short into an empty pipe
+            if self._input_closed:
+                raise WorkerGone("the worker's input is closed")
+            try:
+                written = os.write(stdin.fileno(), line)
+            except (BrokenPipeError, ValueError, OSError):
+                raise WorkerGone("the worker closed its input") from None
+        finally:
+            self._input_lock.release()
+        if written != len(line):  # never for a line that fits an empty pipe
             raise WorkerGone("the worker's input took part of a request")
         return True
 
     def watch(self) -> int | None:
         """A duplicate of the descriptor answers arrive on, for an event loop to watch and
-        read (``answer``) and for its caller to close; ``None`` once the worker was killed."""
+        read (``answer``) and for its caller to close; ``None`` once the worker was killed.
+        ``OSError`` when no descriptor is left to make one."""
         with self._output_lock:
             if self._output_closed:
                 return None
@@ -316,8 +334,9 @@ class Worker:
             return True
         if self._process.poll() is None:
             return False
-        readable, _, _ = select.select([watched], [], [], 0)
-        return not readable
+        pending = select.poll()
+        pending.register(watched, select.POLLIN)
+        return not pending.poll(0)
 
     def end(self) -> None:
         """Kill the process group, without closing anything: its reader sees the output end
@@ -331,11 +350,13 @@ class Worker:
 
     def stop(self, grace: float = 1.0) -> None:
         """Ask the process to finish (end of input), then kill what is left after ``grace``."""
-        try:
-            if self._process.stdin is not None:
-                self._process.stdin.close()
-        except OSError:
-            pass
+        with self._input_lock:
+            self._input_closed = True
+            try:
+                if self._process.stdin is not None:
+                    self._process.stdin.close()
+            except OSError:
+                pass
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(grace)
         self._signal_group()  # children it left behind go too
@@ -355,7 +376,8 @@ class Worker:
         # The stderr reader closes its own stream at end of input: closing it here could block
         # for as long as a process that escaped the kill keeps the pipe open. Nothing else reads
         # the answers, so closing them never waits.
-        with contextlib.suppress(OSError, ValueError):
+        with self._input_lock, contextlib.suppress(OSError, ValueError):
+            self._input_closed = True
             if self._process.stdin is not None:
                 self._process.stdin.close()
         with self._output_lock, contextlib.suppress(OSError, ValueError):
@@ -497,10 +519,6 @@ class WorkerPool:
         with self._ready:
             return sum(w.files_sent for w in self._members)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def take_idle(self) -> Worker | None:
         """An idle worker, without waiting or starting one; ``None`` when none is idle (or the
         one that is has died: ``acquire`` replaces it)."""
@@ -542,13 +560,19 @@ class WorkerPool:
         return self._start(for_caller=True)
 
     def release(self, worker: Worker) -> None:
+        if not self.give_back(worker):
+            worker.stop()
+
+    def give_back(self, worker: Worker) -> bool:
+        """``release`` without stopping: ``False`` when the pool no longer keeps ``worker``
+        (closed, or it was discarded), which the caller then stops (that may take a while)."""
         with self._ready:
             if not self._closed and worker in self._members:
                 self._idle.append(worker)
                 self._idle_since[worker] = time.monotonic()
                 self._ready.notify()
-                return
-        worker.stop()
+                return True
+        return False
 
     def shrink(self, idle_for: float) -> int:
         """Stop the workers idle for ``idle_for`` seconds or more; how many were stopped."""

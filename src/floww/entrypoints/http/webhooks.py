@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 import logging
-import threading
 from typing import Protocol, cast
 
 import anyio
@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from floww.domain.errors import FlowwError, Overloaded, Unavailable
-from floww.domain.model import Execution, Invocation, InvocationResult, Runtime
+from floww.domain.model import Execution, ExecutionStatus, Invocation, InvocationResult, Runtime
 from floww.domain.providers import path_body_limit
 from floww.domain.usecases.deps import ServerDeps
 from floww.domain.usecases.executions import finish_run, prepare_run, retry_if_asked
@@ -197,34 +197,50 @@ async def _on_loop(
         slot.release()
         raise
     if not claimed:  # waited out the deadline: recorded queued now, in its queue place
-        return queue_on_slot(deps, incoming, route, slot)
+        queued = await anyio.to_thread.run_sync(
+            queue_on_slot, deps, incoming, route, slot, limiter=limiter
+        )
+        if queued is not None:
+            return queued
+        return await anyio.to_thread.run_sync(  # its route changed: answered now, as a lane's
+            functools.partial(handle_webhook, deps, incoming, deadline=0), limiter=limiter
+        )
     recorded: list[Execution] = []
-    task = loop.create_task(_run_claimed(deps, incoming, route, slot, recorded, limiter))
-    # a task cancelled before it started (the loop stopping) never ran its ``finally``
-    task.add_done_callback(lambda _task: slot.release())
-    if not task.done():
-        woken = loop.create_future()
-        task.add_done_callback(lambda _task: _wake(woken))
-        timer = loop.call_later(max(0.0, until - loop.time()), _wake, woken)
-        try:
-            await woken
-        finally:
-            timer.cancel()
-    if task.done() or not recorded:
-        return await task
-    _GOING_ON.add(task)  # nobody awaits it any more: kept until it ends
-    task.add_done_callback(_ended)
+    settled = loop.create_future()  # recorded, or the run ended without a record
+    task = loop.create_task(_run_claimed(deps, incoming, route, slot, recorded, settled, limiter))
+
+    _GOING_ON.add(task)  # kept until it ends, whether its caller still waits or not
+
+    def ended(_task: object) -> None:
+        slot.release()  # a task cancelled before it started never ran its ``finally``
+        _wake(settled)
+        _GOING_ON.discard(task)
+
+    task.add_done_callback(ended)
+    woken = loop.create_future()
+    task.add_done_callback(lambda _task: _wake(woken))
+    timer = loop.call_later(max(0.0, until - loop.time()), _wake, woken)
+    try:
+        await woken
+        if not task.done():  # past the deadline: answered once its record is written
+            await settled
+    finally:
+        timer.cancel()
+    if task.done():
+        return task.result()
+    if not recorded:  # pragma: no cover - settled without a record means it ended
+        return await asyncio.shield(task)
+    task.add_done_callback(_log_failure)  # nobody awaits it any more
     return response_for(recorded[0])  # still running: answered as running, as on a lane
 
 
 _GOING_ON: set[asyncio.Task[WebhookResponse | None]] = set()
-"""Runs on the event loop whose callers were answered before they ended."""
+"""Runs on the event loop not ended yet (the loop itself keeps only weak references)."""
 
 
-def _ended(task: asyncio.Task[WebhookResponse | None]) -> None:
-    """Forget a run nobody awaits, logging how it failed if it did (the class only: a
-    message may carry secrets)."""
-    _GOING_ON.discard(task)
+def _log_failure(task: asyncio.Task[WebhookResponse | None]) -> None:
+    """Log how a run nobody awaits failed, if it did (the class only: a message may carry
+    secrets)."""
     if not task.cancelled() and task.exception() is not None:
         log.error("a run on the event loop failed: %s", type(task.exception()).__name__)
 
@@ -235,10 +251,12 @@ async def _run_claimed(
     route: LaneRoute,
     slot: Slot,
     recorded: list[Execution],
+    settled: asyncio.Future[None],
     limiter: anyio.CapacityLimiter,
 ) -> WebhookResponse | None:
     """The run of a call whose ``slot`` holds a claimed lane (given back at the end): as
-    ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited."""
+    ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited. Its
+    record, once written, is in ``recorded`` and ``settled`` is woken."""
     try:
         found = (
             await anyio.to_thread.run_sync(
@@ -251,6 +269,7 @@ async def _run_claimed(
             return found
         execution, deployment, trigger, workflow, runtime = found
         recorded.append(execution)
+        _wake(settled)
         prepared = prepare_run(deps, execution, deployment, trigger, workflow, runtime)
         if isinstance(prepared, Execution):
             final = prepared
@@ -262,12 +281,16 @@ async def _run_claimed(
                 )
             except FlowwError as exc:
                 result = exc
+            except Exception as exc:  # recorded as the host's failure, never left started
+                log.error("the function host failed: %s", type(exc).__name__)
+                result = Unavailable(f"the function host failed ({type(exc).__name__})")
             final = (
                 await anyio.to_thread.run_sync(finish_run, deps, prepared, result, limiter=limiter)
                 if _writes_wait(deps)
                 else finish_run(deps, prepared, result)
             )
-        retry_if_asked(deps, final, trigger)
+        if final.status is not ExecutionStatus.COMPLETED:  # a retry may be recorded
+            await anyio.to_thread.run_sync(retry_if_asked, deps, final, trigger, limiter=limiter)
         return response_for(final)
     finally:
         slot.release()
@@ -310,7 +333,6 @@ class _LoopLanes:
         self._loop = loop
         self._dispatcher = dispatcher
         self._waiting: dict[str, collections.deque[_Waiter]] = {}
-        self._thread = threading.get_ident()  # made on the loop's thread
         dispatcher.on_lane_free(self._freed_elsewhere)
 
     async def claim(self, slot: Slot, key: str, until: float) -> bool:
@@ -364,8 +386,16 @@ class _LoopLanes:
             _wake(waiter.woken)
 
     def _freed_elsewhere(self, key: str) -> None:
-        """The dispatcher's listener (any thread; a run of the loop frees its lane there)."""
-        if threading.get_ident() == self._thread:
+        """The dispatcher's listener (any thread; a run of the loop frees its lane there).
+        A key nobody waits for is skipped: a call that starts waiting claims what is free
+        itself, after it queued."""
+        if key and key not in self._waiting:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
             self._freed(key)
             return
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
