@@ -19,6 +19,10 @@ path), and run on DBAPI connections kept for the purpose:
   do not wait for the WAL flush (``synchronous_commit = off``): see docs/performance.md for
   what that risks;
 - reads run in autocommit (one statement is atomic by itself): no ``BEGIN``/``COMMIT``;
+- on SQLite the writers' connections never checkpoint the log themselves (a commit that
+  crossed the automatic checkpoint's 1,000 pages would copy them into the database file and
+  sync it, in the writer's time: on an event loop, a pause of every call): a thread of this
+  object checkpoints passively every ``CHECKPOINT_EVERY_S`` after writes;
 - DBAPI errors are translated as ``Transactions`` translates SQLAlchemy's: integrity ->
   ``Conflict``, data -> ``InvalidInput``, anything else (the pool's own time-out and
   connection failures included) -> ``Unavailable``; then the connection is discarded, and so
@@ -31,6 +35,7 @@ The contract suites of ``WorkflowRepo`` run these paths on SQLite and PostgreSQL
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,11 +51,16 @@ from floww.domain.errors import Conflict, InvalidInput
 
 __all__ = ["DirectConnections", "Prepared"]
 
+log = logging.getLogger("floww.sql")
+
 KEEP = 32
 """Idle DBAPI connections kept for reuse; more are opened under a burst and closed after."""
 
 PING_AFTER_IDLE_S = 5.0
 """A PostgreSQL connection idle longer than this is pinged before use."""
+
+CHECKPOINT_EVERY_S = 0.25
+"""How often the SQLite log is checkpointed into the database file, after writes."""
 
 _PG_IDLE = 0  # psycopg's pq.TransactionStatus.IDLE: no transaction open
 
@@ -108,6 +118,9 @@ class DirectConnections:
         self._idle_readers: list[tuple[Any, Any]] = []
         self._used: dict[int, float] = {}  # id(connection) -> when it was last given back
         self._closed = False
+        self._written = False  # since the last checkpoint (SQLite)
+        self._stopping = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     @contextlib.contextmanager
@@ -136,6 +149,8 @@ class DirectConnections:
                     if explicit:
                         cursor.execute("COMMIT")
                 healthy = True
+                if self._sqlite:
+                    self._wrote()
             except (Conflict, InvalidInput):
                 # The statement was refused; the connection is fine once out of its
                 # transaction (a failed ROLLBACK would leave SQLite's write lock held).
@@ -162,7 +177,49 @@ class DirectConnections:
         """Close every idle connection; those in use are closed as they come back."""
         with self._lock:
             self._closed = True
+            checkpointer = self._checkpointer
+        self._stopping.set()
+        if checkpointer is not None and checkpointer is not threading.current_thread():
+            checkpointer.join(timeout=5.0)
         self._drop_idle()
+
+    def _wrote(self) -> None:
+        """A SQLite write committed: its WAL frames reach the database file at the next
+        checkpoint, made by the checkpointer thread (started with the first write)."""
+        self._written = True
+        if self._checkpointer is None:
+            with self._lock:
+                if self._checkpointer is None and not self._closed:
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoints, name="floww-sqlite-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        """Every ``CHECKPOINT_EVERY_S`` after writes: a passive checkpoint, on a connection of
+        its own (writers never wait for it, nor it for them)."""
+        connection: Any = None
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY_S):
+                if not self._written:
+                    continue
+                self._written = False
+                try:
+                    if connection is None:
+                        proxied = self._engine.raw_connection()
+                        connection = proxied.driver_connection
+                        proxied.detach()
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except Exception as error:  # the next round tries again
+                    log.warning("SQLite checkpoint failed: %s", type(error).__name__)
+                    with contextlib.suppress(Exception):
+                        if connection is not None:
+                            connection.close()
+                    connection = None
+        finally:
+            with contextlib.suppress(Exception):
+                if connection is not None:
+                    connection.close()
 
     def _drop_idle(self) -> None:
         """Close the idle connections: after a connection failed, the others were most likely
@@ -209,6 +266,10 @@ class DirectConnections:
             connection: Any = proxied.driver_connection
             proxied.detach()  # ours from now on: the pool's slot is free again
             try:
+                if self._sqlite and writer:
+                    # checkpoints are the checkpointer's (``_checkpoints``): a commit
+                    # never copies the log into the database file itself
+                    connection.execute("PRAGMA wal_autocheckpoint=0")
                 if not self._sqlite:
                     if connection.info.transaction_status != _PG_IDLE:
                         connection.rollback()  # a checkout ping may have left one open

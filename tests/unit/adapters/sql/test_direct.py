@@ -5,6 +5,7 @@ used again, and the group commit runs on them."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,27 @@ def test_sqlite_timestamps_are_the_text_sqlalchemy_writes(moment: datetime) -> N
     assert ours(None) is None
     with pytest.raises(InvalidInput):
         ours(moment.replace(tzinfo=None))
+
+
+def test_the_log_is_checkpointed_by_a_thread_not_by_the_writers(tmp_path: Path) -> None:
+    """The writers' connections never checkpoint (their commits never copy the log into the
+    database file); the checkpointer thread does, shortly after writes."""
+    from floww.adapters.sql import direct as direct_module
+
+    engine, _tx, direct = _setup(tmp_path)
+    insert = Prepared(engine, things.insert(), keys=["id", "name", "doc"])
+    database = tmp_path / "d.db"
+    with direct.write() as cursor:
+        assert cursor.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    before = database.stat().st_size
+    for n in range(300):
+        with direct.write(1) as cursor:
+            cursor.execute(
+                insert.sql, insert.params({"id": n, "name": "x", "doc": {"k": "v" * 900}})
+            )
+    deadline = time.monotonic() + 5
+    while database.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(direct_module.CHECKPOINT_EVERY_S / 2)
+    grown = database.stat().st_size
+    engine.dispose()
+    assert grown > before + 200_000  # the rows reached the database file
