@@ -143,6 +143,17 @@ class WorkerSpec:
         }
 
 
+def _decoded(line: bytes) -> dict[str, Any]:
+    """A worker's answer line as the JSON object it must be."""
+    try:
+        decoded = json.loads(line)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise Unavailable("the worker answered something that is not a JSON object")
+    return decoded
+
+
 class WorkerGone(Exception):
     """The worker's process ended (its input or output closed): ``Worker.exited`` says how,
     as the ``Unavailable`` the host raises."""
@@ -248,15 +259,9 @@ class Worker:
         answer = self._read_line(None if timeout is None else time.monotonic() + timeout)
         if answer is None:
             raise self._exited()
-        try:
-            decoded = json.loads(answer)
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            raise Unavailable("the worker answered something that is not a JSON object")
-        return decoded
+        return _decoded(answer)
 
-    # -- answers awaited on an event loop (``ask`` / ``answer_ready`` / ``answer``) ----------
+    # -- answers awaited on an event loop (``ask``, ``watch``, ``answer``) ----------------------
 
     def ask(self, payload: Mapping[str, Any]) -> bool:
         """Send one request line without waiting for the answer, when the line fits the pipe
@@ -318,13 +323,7 @@ class Worker:
         line = bytes(self._pending[: end + 1])
         del self._pending[: end + 1]
         self._scanned = 0
-        try:
-            decoded = json.loads(line)
-        except ValueError:
-            decoded = None
-        if not isinstance(decoded, dict):
-            raise Unavailable("the worker answered something that is not a JSON object")
-        return decoded
+        return _decoded(line)
 
     def ended(self, watched: int) -> bool:
         """Whether the process is gone (or was killed) with nothing left to read on
