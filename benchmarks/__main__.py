@@ -8,11 +8,14 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
+
+import attrs
 
 from benchmarks.load import LoadResult, WrkResult, run_load, run_wrk
 
@@ -69,7 +72,42 @@ def _floww(*args: str, env: dict[str, str] | None = None) -> Iterator[dict[str, 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 USE_WRK = shutil.which("wrk") is not None
 SCALING = os.environ.get("BENCH_SCALING", "10,1000,10000")
-SCALING_SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", "4"))
+SCALING_SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", "3"))
+SCALING_ROUNDS = int(os.environ.get("BENCH_SCALING_ROUNDS", "3"))
+
+
+@attrs.frozen
+class _Median:
+    """The median throughput and p99 of several windows of one URL."""
+
+    results: tuple[LoadResult | WrkResult, ...]
+
+    @property
+    def throughput(self) -> float:
+        return statistics.median(r.throughput for r in self.results)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.results)
+
+    def percentile(self, p: float) -> float:
+        return statistics.median(r.percentile(p) for r in self.results)
+
+
+def _interleaved(urls: dict[Any, str]) -> dict[Any, _Median]:
+    """Each URL measured in ``SCALING_ROUNDS`` windows taken in turn (URL after URL, round
+    after round), so a change in the machine's speed during the run falls on every URL alike
+    rather than on the ones measured last."""
+    for url in urls.values():
+        run_load(url, total=200, concurrency=CONCURRENCY)  # warm-up: workers, tables
+    windows: dict[Any, list[LoadResult | WrkResult]] = {key: [] for key in urls}
+    for _round in range(SCALING_ROUNDS):
+        for key, url in urls.items():
+            if USE_WRK:
+                windows[key].append(run_wrk(url, seconds=SCALING_SECONDS, connections=CONCURRENCY))
+            else:
+                windows[key].append(run_load(url, total=TOTAL // 4, concurrency=CONCURRENCY))
+    return {key: _Median(tuple(found)) for key, found in windows.items()}
 
 
 def _measure(url: str, seconds: int = SECONDS) -> LoadResult | WrkResult:
@@ -79,14 +117,16 @@ def _measure(url: str, seconds: int = SECONDS) -> LoadResult | WrkResult:
     return run_load(url, total=TOTAL, concurrency=CONCURRENCY)
 
 
-def _line(name: str, result: LoadResult | WrkResult) -> str:
+def _line(name: str, result: LoadResult | WrkResult | _Median) -> str:
     return (
         f"{name:<34} {result.throughput:>9.0f} req/s   p50 {result.percentile(50):>7.2f} ms"
         f"   p99 {result.percentile(99):>7.2f} ms   errors {result.errors}"
     )
 
 
-def _ratio(name: str, result: LoadResult | WrkResult, base: LoadResult | WrkResult) -> str:
+def _ratio(
+    name: str, result: LoadResult | WrkResult | _Median, base: LoadResult | WrkResult | _Median
+) -> str:
     return (
         f"{'  ratio ' + name:<34} throughput x{result.throughput / base.throughput:.3f}"
         f"   p50 x{result.percentile(50) / base.percentile(50):.2f}"
@@ -103,11 +143,9 @@ def webhook_bench() -> tuple[list[str], float]:
     scaling = [int(n) for n in SCALING.split(",") if n]
     with _floww("--scaling", ",".join(map(str, scaling))) as served:
         floww = _measure(served["url"])
-        by_size = {
-            (kind, n): _measure(served[f"{kind}-{n}"], SCALING_SECONDS)
-            for kind in ("static", "templated")
-            for n in scaling
-        }
+        by_size = _interleaved(
+            {(kind, n): served[f"{kind}-{n}"] for kind in ("static", "templated") for n in scaling}
+        )
     load = (
         f"wrk, {SECONDS} s, {CONCURRENCY} connections"
         if USE_WRK
@@ -121,7 +159,8 @@ def webhook_bench() -> tuple[list[str], float]:
         _line("floww webhook -> local worker", floww),
         _ratio("floww / baseline", floww, baseline),
         "",
-        f"one webhook among N in its workflow (SQLite; {SCALING_SECONDS} s each)",
+        f"one webhook among N in its workflow (SQLite; {SCALING_ROUNDS} rounds of"
+        f" {SCALING_SECONDS} s windows, the sizes in turn; medians of the rounds)",
     ]
     for kind in ("static", "templated"):
         first = by_size[(kind, scaling[0])]

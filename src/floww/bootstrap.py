@@ -601,10 +601,10 @@ def http_services(settings: Settings, adapters: ServerAdapters, deps: ServerDeps
             client_ip_header=settings.client_ip_header,
         ),
         extra_routes=routes,
-        # SQLite is written in process (short writes the event loop can make) and the local
-        # host's workers answer on pipes the loop can watch: no thread per call
-        webhooks_on_loop=settings.db_url.startswith("sqlite")
-        and isinstance(adapters.host, LocalFunctionHost),
+        # The event loop makes the execution writes (SQLite: short, in process; PostgreSQL:
+        # over connections it watches) and the local host's workers answer on pipes it
+        # watches: no thread per call
+        webhooks_on_loop=isinstance(adapters.host, LocalFunctionHost),
     )
 
 

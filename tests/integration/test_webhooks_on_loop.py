@@ -1,12 +1,14 @@
-"""Calls to an active deployment run on the event loop of a real ``floww serve`` (SQLite, the
-local function host): no more of a workflow's runs at once than its lanes, whatever waits for
-a lane recorded nothing until it runs (or its caller's deadline passes), a handler past its
-deadline is TIMED_OUT and its worker replaced, and one cancelled while it runs ends CANCELLED
-or FAILED without the server stalling."""
+"""Calls to an active deployment run on the event loop of a real ``floww serve`` (SQLite or
+PostgreSQL, whose writes the loop makes itself; the local function host): no more of a
+workflow's runs at once than its lanes, whatever waits for a lane recorded nothing until it
+runs (or its caller's deadline passes), a handler past its deadline is TIMED_OUT and its
+worker replaced, and one cancelled while it runs ends CANCELLED or FAILED without the server
+stalling."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tests.integration.lifecycle import (
     sql_repo,
     webhook_url,
 )
+from tests.integration.postgres import fresh_database
 from tests.integration.serving import running_server
 
 pytestmark = pytest.mark.integration
@@ -41,8 +44,18 @@ def timed(ctx: Context, event: WebhookEvent) -> dict:
 LANES = 2
 
 
-def test_runs_on_the_loop_keep_the_lanes_limit_and_the_deadlines(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
+        return
+    with fresh_database() as url:
+        yield url.render_as_string(hide_password=False)
+
+
+def test_runs_on_the_loop_keep_the_lanes_limit_and_the_deadlines(
+    tmp_path: Path, database_url: str
+) -> None:
     env = server_env(
         database_url,
         concurrency_per_workflow=str(LANES),
@@ -84,11 +97,10 @@ def test_runs_on_the_loop_keep_the_lanes_limit_and_the_deadlines(tmp_path: Path)
 
 
 def test_calls_waiting_on_the_loop_past_their_deadline_are_recorded_queued(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     """One lane, a 1 s response deadline: the call waiting behind a 3 s run is answered 202
     queued when its deadline passes, then run; the running one is answered 202 started."""
-    database_url = f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
     env = server_env(
         database_url,
         concurrency_per_workflow="1",

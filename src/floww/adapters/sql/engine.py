@@ -26,7 +26,7 @@ WRITE = "floww_write"
 """Execution option that marks a connection's transactions as writes (``BEGIN IMMEDIATE``)."""
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
-_PG_CONNECT_TIMEOUT_S = 10
+PG_CONNECT_TIMEOUT_S = 10
 _PG_POOL_SIZE = 32
 _PG_PING_AFTER_IDLE_S = 5.0
 _LAST_USED = "floww_last_used"
@@ -144,7 +144,7 @@ def _postgresql_engine(url: URL) -> Engine:
         url,
         pool_size=_PG_POOL_SIZE,
         max_overflow=_PG_POOL_SIZE,
-        connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
         # positional parameters: psycopg binds a list without parsing named placeholders
         paramstyle="format",
         json_serializer=fast_json.dumps,

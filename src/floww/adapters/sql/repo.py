@@ -170,9 +170,8 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
             # one statement: stored only while the workflow's routes are at that version
             insert = self._hot.insert_execution_at_version
             values["expected_routes_version"] = routes_version
-        params = insert.params(values)
         try:
-            stored = self._group.write(lambda cursor: cursor.execute(insert.sql, params).rowcount)
+            stored = self._write_execution(insert, values)
         except Conflict:
             with self._tx.read() as conn:
                 records.explain_create_conflict(conn, execution)
@@ -186,9 +185,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     def update_execution(self, execution: Execution) -> None:
         # The common case is one conditional UPDATE, grouped with other executions' writes;
         # when it changes no row, the checked path says why (records.update_execution).
-        update = self._hot.update_execution
-        params = update.params(records.update_values(execution))
-        if self._group.write(lambda cursor: cursor.execute(update.sql, params).rowcount) == 1:
+        if self._write_execution(self._hot.update_execution, records.update_values(execution)) == 1:
             return
         with self._tx.write() as conn:
             records.update_execution(conn, execution)

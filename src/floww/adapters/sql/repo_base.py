@@ -11,9 +11,11 @@ from sqlalchemy.engine import Connection
 from floww.adapters.sql import records, routes
 from floww.adapters.sql.direct import DirectConnections, Prepared
 from floww.adapters.sql.group_commit import POSTGRESQL_LEADERS, GroupCommit
+from floww.adapters.sql.loop_writes import LoopWrites
 from floww.adapters.sql.schema import executions, namespaces, workflows
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import NotFound
+from floww.ports.loop_bridge import on_loop, wait_on_loop
 from floww.ports.support import SecretBox
 
 __all__ = ["SqlRepoBase"]
@@ -46,6 +48,35 @@ class SqlRepoBase:
         leaders = 1 if self._tx.dialect == "sqlite" else POSTGRESQL_LEADERS
         self._group = GroupCommit(self._direct.write, leaders)
         self._box = secret_box
+        # on PostgreSQL, the event loop writes executions itself (loop_writes.py)
+        self._loop_writes = (
+            None
+            if self._tx.dialect == "sqlite"
+            else LoopWrites(
+                engine,
+                [
+                    self._hot.insert_execution,
+                    self._hot.insert_execution_at_version,
+                    self._hot.update_execution,
+                ],
+                durable=durable,
+            )
+        )
+
+    def _write_execution(self, prepared: Prepared, values: dict[str, Any]) -> int:
+        """The row count of the execution write ``prepared`` with ``values``, committed: made
+        by the event loop when called from it (PostgreSQL), grouped with other threads' writes
+        otherwise."""
+        if self._loop_writes is not None and on_loop():
+            return wait_on_loop(self._loop_writes.write(prepared, values))
+        params = prepared.params(values)
+        return int(self._group.write(lambda cursor: cursor.execute(prepared.sql, params).rowcount))
+
+    @property
+    def writes_on_loop(self) -> bool:
+        """Whether the execution writes of a caller on the event loop are made by the loop
+        (``run_on_loop``) rather than blocking it."""
+        return self._loop_writes is not None
 
     # checks inside a transaction ----------------------------------------------------------
 

@@ -14,7 +14,8 @@ import contextlib
 import functools
 import json
 import logging
-from typing import Protocol, cast
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
 import anyio
 from starlette.datastructures import QueryParams, State
@@ -42,8 +43,11 @@ from floww.domain.usecases.webhooks import (
 from floww.entrypoints.http.codec import ApiRoute, Doc, read_raw_body
 from floww.entrypoints.http.errors import floww_error_response
 from floww.ports.dispatcher import Dispatcher, Slot
+from floww.ports.loop_bridge import run_on_loop
 
 log = logging.getLogger("floww.webhooks")
+
+T = TypeVar("T")
 
 __all__ = ["METHODS", "ROUTES", "WebhookFirst", "render"]
 
@@ -258,12 +262,8 @@ async def _run_claimed(
     ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited. Its
     record, once written, is in ``recorded`` and ``settled`` is woken."""
     try:
-        found = (
-            await anyio.to_thread.run_sync(
-                record_on_claimed_lane, deps, incoming, route, limiter=limiter
-            )
-            if _writes_wait(deps)
-            else record_on_claimed_lane(deps, incoming, route)
+        found = await _on_loop_or_thread(
+            deps, limiter, record_on_claimed_lane, deps, incoming, route
         )
         if not isinstance(found, tuple):
             return found
@@ -284,16 +284,25 @@ async def _run_claimed(
             except Exception as exc:  # recorded as the host's failure, never left started
                 log.error("the function host failed: %s", type(exc).__name__)
                 result = Unavailable(f"the function host failed ({type(exc).__name__})")
-            final = (
-                await anyio.to_thread.run_sync(finish_run, deps, prepared, result, limiter=limiter)
-                if _writes_wait(deps)
-                else finish_run(deps, prepared, result)
-            )
+            final = await _on_loop_or_thread(deps, limiter, finish_run, deps, prepared, result)
         if final.status is not ExecutionStatus.COMPLETED:  # a retry may be recorded
             await anyio.to_thread.run_sync(retry_if_asked, deps, final, trigger, limiter=limiter)
         return response_for(final)
     finally:
         slot.release()
+
+
+async def _on_loop_or_thread(
+    deps: ServerDeps, limiter: anyio.CapacityLimiter, fn: Callable[..., T], *args: Any
+) -> T:
+    """``fn(*args)``, a use case that writes to the repository: on the loop, with the
+    repository's writes awaited by the loop when it makes them so (PostgreSQL) or made inline
+    (SQLite, short); on a thread when the write would first wait for another writer."""
+    if getattr(deps.repo, "writes_on_loop", False):
+        return await run_on_loop(fn, *args)
+    if _writes_wait(deps):
+        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+    return fn(*args)
 
 
 def _writes_wait(deps: ServerDeps) -> bool:

@@ -1,0 +1,61 @@
+"""Synchronous code run by the event loop that may wait for it.
+
+The use cases are synchronous. An entrypoint on the event loop runs one with
+``await run_on_loop(fn, *args)``: ``fn`` runs on the loop's thread, in a greenlet of its own,
+and an adapter it calls may hand the loop an awaitable with ``wait_on_loop(awaitable)``,
+which suspends ``fn`` (not the loop) until the awaitable is done and gives back its result
+or raises its exception. Outside ``run_on_loop`` (on a thread, in a test), ``on_loop()`` is
+false and the adapter does its blocking work instead: an adapter must always have both ways.
+
+``run_on_loop`` returns what ``fn`` returns and raises what it raises; cancelling the task
+that awaits it raises ``asyncio.CancelledError`` inside ``fn`` at the ``wait_on_loop`` it is
+suspended in. ``wait_on_loop`` outside ``run_on_loop`` raises ``RuntimeError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import greenlet
+
+__all__ = ["on_loop", "run_on_loop", "wait_on_loop"]
+
+T = TypeVar("T")
+
+
+class _OnLoop(greenlet.greenlet):
+    """The greenlet ``run_on_loop`` runs its function in (so ``on_loop`` can tell)."""
+
+
+async def run_on_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the loop's thread, awaiting for it what it hands over with
+    ``wait_on_loop``."""
+    runner = _OnLoop(fn, greenlet.getcurrent())
+    handed = runner.switch(*args)
+    while not runner.dead:
+        try:
+            value = await handed
+        except BaseException as error:  # raised in ``fn``, where it waited
+            handed = runner.throw(error)
+        else:
+            handed = runner.switch(value)
+    return handed  # type: ignore[no-any-return]
+
+
+def on_loop() -> bool:
+    """Whether the caller runs inside ``run_on_loop`` (so it may ``wait_on_loop``)."""
+    return isinstance(greenlet.getcurrent(), _OnLoop)
+
+
+def wait_on_loop(awaitable: Awaitable[T]) -> T:
+    """The result of ``awaitable``, awaited by the event loop while the caller is suspended."""
+    current = greenlet.getcurrent()
+    if not isinstance(current, _OnLoop):
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()  # never awaited: said so here, not by a warning later
+        raise RuntimeError("wait_on_loop called outside run_on_loop")
+    parent = current.parent
+    assert parent is not None
+    return parent.switch(awaitable)  # type: ignore[no-any-return]

@@ -1,0 +1,94 @@
+"""``run_on_loop``: synchronous code on the event loop's thread that waits for the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from floww.ports.loop_bridge import on_loop, run_on_loop, wait_on_loop
+
+
+async def _later(value: int, error: BaseException | None = None) -> int:
+    await asyncio.sleep(0.01)
+    if error is not None:
+        raise error
+    return value
+
+
+def _adds(first: int, second: int) -> tuple[int, bool, int]:
+    # waits twice, on the loop's thread, while other tasks run
+    total = wait_on_loop(_later(first)) + wait_on_loop(_later(second))
+    return total, on_loop(), threading.get_ident()
+
+
+def test_the_function_waits_for_the_loop_on_its_thread() -> None:
+    async def main() -> None:
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        ticker = asyncio.create_task(ticking())
+        await asyncio.sleep(0)
+        before = ticks
+        total, inside, thread = await run_on_loop(_adds, 2, 3)
+        ticker.cancel()
+        assert (total, inside, thread) == (5, True, threading.get_ident())
+        assert ticks > before  # the loop ran other tasks while the function waited
+        assert not on_loop()
+
+    asyncio.run(main())
+
+
+def test_errors_reach_the_function_where_it_waits_and_then_the_caller() -> None:
+    seen: list[str] = []
+
+    def handles() -> str:
+        try:
+            wait_on_loop(_later(0, ValueError("refused")))
+        except ValueError as error:
+            seen.append(str(error))
+        return "handled"
+
+    def raises() -> None:
+        wait_on_loop(_later(0, KeyError("lost")))
+
+    async def main() -> None:
+        assert await run_on_loop(handles) == "handled"
+        with pytest.raises(KeyError):
+            await run_on_loop(raises)
+
+    asyncio.run(main())
+    assert seen == ["refused"]
+
+
+def test_a_cancelled_caller_cancels_the_wait_inside_the_function() -> None:
+    cleaned: list[bool] = []
+
+    def waits_long() -> None:
+        try:
+            wait_on_loop(asyncio.sleep(30))
+        finally:
+            cleaned.append(True)
+
+    async def main() -> None:
+        task = asyncio.create_task(run_on_loop(waits_long))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert cleaned == [True]
+
+
+def test_functions_without_waits_and_waits_outside_are_told_apart() -> None:
+    assert asyncio.run(run_on_loop(lambda a: a * 2, 21)) == 42
+    assert not on_loop()
+    with pytest.raises(RuntimeError, match="outside run_on_loop"):
+        wait_on_loop(_later(1))
