@@ -28,6 +28,7 @@ from floww.adapters.sql import (
 from floww.adapters.sql.schema import metadata, providers
 from floww.domain.errors import InvalidInput, Unavailable
 from floww.domain.model import Namespace, Provider, ProviderRef
+from floww.testing.contracts.workflow_repo import execution, make_namespace, make_workflow
 from tests.integration.postgres import PostgresDatabase
 
 pytestmark = pytest.mark.integration
@@ -225,5 +226,31 @@ def test_an_execution_update_finds_its_row_by_id_whatever_the_statistics_say(
                 assert len(scans) == 1 and "uq_executions_id" in scans[0], (mode, scans)
         finally:
             raw.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_change_of_a_workflow_holds_up_none_of_its_executions(
+    postgres: PostgresDatabase,
+) -> None:
+    """A deploy locks its workflow's row until it commits; an execution of that workflow
+    recorded meanwhile does not wait for it (its foreign-key check takes ``KEY SHARE``, which
+    the deploy's ``NO KEY UPDATE`` lets through)."""
+    engine = engine_for(postgres.url)
+    repo = SqlWorkflowRepo(engine, InMemorySecretBox())
+    try:
+        flow = make_workflow(repo, make_namespace(repo))
+        recorded = threading.Event()
+
+        def record() -> None:
+            repo.create_execution(execution(flow))
+            recorded.set()
+
+        with repo._tx.write() as conn:  # a deploy's transaction, holding the lock
+            repo._lock_workflow(conn, flow.id)
+            writer = threading.Thread(target=record)
+            writer.start()
+            assert recorded.wait(10), "the execution waited for the workflow's lock"
+        writer.join(timeout=10)
     finally:
         engine.dispose()

@@ -55,7 +55,7 @@ log = logging.getLogger("floww.sql")
 CONNECTIONS = 4
 """At most this many connections write at once (each with one group in flight)."""
 
-SPARE_AFTER_S = 0.005
+SPARE_AFTER_S = 0.05
 """One connection carries the writes (fewer, larger groups: fewer sends, commits and WAL
 flushes than several connections would make); another is opened only for writes waiting
 while every connection has had its group in flight for this long (a slow commit, a lock)."""

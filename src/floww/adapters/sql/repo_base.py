@@ -96,9 +96,13 @@ class SqlRepoBase:
 
     def _lock_workflow(self, conn: Connection, workflow_id: str) -> None:
         """Check the workflow exists and, on PostgreSQL, lock its row until commit, so that
-        concurrent replacements of its triggers or deployments take turns."""
+        concurrent replacements of its triggers or deployments take turns. The lock is
+        ``FOR NO KEY UPDATE``: the foreign-key checks of its executions' inserts (``KEY
+        SHARE``) do not wait for it, so a deploy holds up none of the workflow's calls."""
         row = conn.execute(
-            select(workflows.c.id).where(workflows.c.id == workflow_id).with_for_update()
+            select(workflows.c.id)
+            .where(workflows.c.id == workflow_id)
+            .with_for_update(key_share=True)
         ).first()
         if row is None:
             raise NotFound("workflow", workflow_id)
