@@ -11,7 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -73,7 +73,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 USE_WRK = shutil.which("wrk") is not None
 SCALING = os.environ.get("BENCH_SCALING", "10,1000,10000")
 SCALING_SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", "3"))
-SCALING_ROUNDS = int(os.environ.get("BENCH_SCALING_ROUNDS", "3"))
+SCALING_ROUNDS = int(os.environ.get("BENCH_SCALING_ROUNDS", "4"))
 
 
 @attrs.frozen
@@ -92,6 +92,22 @@ class _Median:
 
     def percentile(self, p: float) -> float:
         return statistics.median(r.percentile(p) for r in self.results)
+
+
+def _paired_ratio(name: str, result: _Median, base: _Median) -> str:
+    """``_ratio`` of two URLs measured in the same rounds: the median of each round's ratio
+    (windows next to each other in time, so the machine's drift mostly cancels)."""
+
+    def median_ratio(measure: Callable[[LoadResult | WrkResult], float]) -> float:
+        return statistics.median(
+            measure(r) / measure(b) for r, b in zip(result.results, base.results, strict=True)
+        )
+
+    return (
+        f"{'  ratio ' + name:<34} throughput x{median_ratio(lambda r: r.throughput):.3f}"
+        f"   p50 x{median_ratio(lambda r: r.percentile(50)):.2f}"
+        f"   p99 x{median_ratio(lambda r: r.percentile(99)):.2f}   (median of the rounds' ratios)"
+    )
 
 
 def _interleaved(urls: dict[Any, str]) -> dict[Any, _Median]:
@@ -168,7 +184,7 @@ def webhook_bench() -> tuple[list[str], float]:
             result = by_size[(kind, n)]
             lines.append(_line(f"{n} {kind} webhooks", result))
             if n != scaling[0]:
-                lines.append(_ratio(f"{n} / {scaling[0]}", result, first))
+                lines.append(_paired_ratio(f"{n} / {scaling[0]}", result, first))
     lines.append("")
     for kind in ("static", "templated"):
         for n in scaling:
