@@ -1,7 +1,9 @@
 """The webhook path's PostgreSQL writes made by the event loop (``loop_writes.py``), on the
 machine's PostgreSQL server (skipped without one, failing in CI): writes made together share
-one transaction, a refused write fails only its writer, a dropped connection fails what was
-in flight and is replaced, and closing refuses what comes after."""
+one transaction, a refused write (or commit, or value) fails only its writer, a write whose
+caller stopped waiting is not sent, a dropped connection or a failed connect fails what was
+in flight and is replaced, each loop's connections end with it, and closing refuses what
+comes after."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-from floww.adapters.sql import make_engine
+from floww.adapters.sql import loop_writes, make_engine
 from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.loop_writes import LoopWrites
 from floww.domain.errors import Conflict, InvalidInput, Unavailable
@@ -186,3 +188,120 @@ def _terminate(engine: Engine, backend: int) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         conn.commit()
+
+
+def test_a_refused_commit_fails_its_writers_and_spares_the_others(engine: Engine) -> None:
+    """A constraint checked at commit (deferred) refuses the transaction after every statement
+    succeeded: the writes of that group are sent again alone, and only the offending one
+    fails."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "ALTER TABLE rows ADD CONSTRAINT label_once UNIQUE (label)"
+                " DEFERRABLE INITIALLY DEFERRED"
+            )
+        )
+    writes, (plain, _telling, _slow) = _writes(engine)
+
+    async def main() -> list[object]:
+        alone = await asyncio.gather(
+            writes.write(plain, {"id": 1, "label": "a"}), return_exceptions=True
+        )
+        together = await asyncio.gather(
+            writes.write(plain, {"id": 2, "label": "a"}),  # the label is taken: at commit
+            writes.write(plain, {"id": 3, "label": "c"}),
+            return_exceptions=True,
+        )
+        single = await asyncio.gather(
+            writes.write(plain, {"id": 4, "label": "c"}), return_exceptions=True
+        )
+        return [*alone, *together, *single]
+
+    first, twin, third, late_twin = asyncio.run(main())
+    assert (first, third) == (1, 1)
+    assert isinstance(twin, Conflict)
+    assert isinstance(late_twin, Conflict)  # a group of one: its commit's refusal is its own
+    assert sorted(_rows_of(engine)) == [1, 3]
+
+
+def test_a_value_that_cannot_be_sent_fails_only_its_writer(engine: Engine) -> None:
+    writes, (plain, _telling, _slow) = _writes(engine)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            writes.write(plain, {"id": 1, "label": "a"}),
+            writes.write(plain, {"id": 2, "label": "n\x00l"}),  # NUL: no text column takes it
+            writes.write(plain, {"id": 3, "label": "c"}),
+            return_exceptions=True,
+        )
+
+    first, bad, third = asyncio.run(main())
+    assert (first, third) == (1, 1)
+    assert isinstance(bad, InvalidInput)
+    assert sorted(_rows_of(engine)) == [1, 3]
+
+
+def test_a_write_whose_caller_stopped_waiting_is_not_sent(engine: Engine) -> None:
+    writes, (plain, _telling, _slow) = _writes(engine)
+
+    async def main() -> None:
+        given_up = asyncio.create_task(writes.write(plain, {"id": 1, "label": "a"}))
+        kept = asyncio.create_task(writes.write(plain, {"id": 2, "label": "b"}))
+        await asyncio.sleep(0)  # both queued, not sent yet
+        given_up.cancel()
+        assert await kept == 1
+
+    asyncio.run(main())
+    assert sorted(_rows_of(engine)) == [2]
+
+
+def test_a_failed_connect_fails_the_waiting_writes_and_the_next_one_connects(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes, (plain, _telling, _slow) = _writes(engine)
+    real = loop_writes._connect
+    attempts: list[int] = []
+
+    def failing_once(shared: LoopWrites) -> object:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("no thread to connect on")  # not a database error
+        return real(shared)
+
+    monkeypatch.setattr(loop_writes, "_connect", failing_once)
+
+    async def main() -> tuple[object, int]:
+        failed = await asyncio.gather(
+            writes.write(plain, {"id": 1, "label": "a"}), return_exceptions=True
+        )
+        later = await asyncio.wait_for(writes.write(plain, {"id": 2, "label": "b"}), 10)
+        return failed[0], later
+
+    failed, later = asyncio.run(main())
+    assert isinstance(failed, Unavailable)
+    assert later == 1
+    assert sorted(_rows_of(engine)) == [2]
+
+
+def test_the_connections_of_a_loop_that_ended_are_closed(engine: Engine) -> None:
+    writes, (plain, _telling, _slow) = _writes(engine)
+    for i in range(4):  # four loops one after the other, as test clients make them
+        assert asyncio.run(writes.write(plain, {"id": i, "label": "x"})) == 1
+    assert _backends(engine) <= 2  # this one and the last loop's; the others were closed
+    writes.close()
+    assert _backends(engine) == 1
+
+
+def _backends(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return (
+            int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"
+                    )
+                ).scalar()
+            )
+            + 1
+        )

@@ -7,20 +7,31 @@ which suspends ``fn`` (not the loop) until the awaitable is done and gives back 
 or raises its exception. Outside ``run_on_loop`` (on a thread, in a test), ``on_loop()`` is
 false and the adapter does its blocking work instead: an adapter must always have both ways.
 
-``run_on_loop`` returns what ``fn`` returns and raises what it raises; cancelling the task
-that awaits it raises ``asyncio.CancelledError`` inside ``fn`` at the ``wait_on_loop`` it is
-suspended in. ``wait_on_loop`` outside ``run_on_loop`` raises ``RuntimeError``.
+Blocking work reached from ``fn`` (a database read made the thread's way, a lock another
+thread may hold) must not run on the loop's thread: ``off_loop(work, *args)`` runs it on a
+thread of the loop's default executor while ``fn`` is suspended (and simply calls it outside
+``run_on_loop``). A lock ``fn`` holds while it is suspended is held by the loop's thread:
+another call run on the loop that takes it blocks the loop, and the holder can never resume.
+So work that takes such a lock and waits inside it goes to ``off_loop`` as a whole.
+
+``run_on_loop`` returns what ``fn`` returns and raises what it raises; ``fn`` sees the
+caller's context variables (a copy). Cancelling the task that awaits it raises
+``asyncio.CancelledError`` inside ``fn`` at the ``wait_on_loop`` it is suspended in.
+``wait_on_loop`` outside ``run_on_loop`` raises ``RuntimeError``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import greenlet
 
-__all__ = ["on_loop", "run_on_loop", "wait_on_loop"]
+__all__ = ["off_loop", "on_loop", "run_on_loop", "wait_on_loop"]
 
 T = TypeVar("T")
 
@@ -33,6 +44,7 @@ async def run_on_loop(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on the loop's thread, awaiting for it what it hands over with
     ``wait_on_loop``."""
     runner = _OnLoop(fn, greenlet.getcurrent())
+    runner.gr_context = contextvars.copy_context()
     handed = runner.switch(*args)
     while not runner.dead:
         try:
@@ -59,3 +71,12 @@ def wait_on_loop(awaitable: Awaitable[T]) -> T:
     parent = current.parent
     assert parent is not None
     return parent.switch(awaitable)  # type: ignore[no-any-return]
+
+
+def off_loop(work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``: on a thread while the caller is suspended, when the caller runs inside
+    ``run_on_loop``; called directly otherwise."""
+    if not isinstance(greenlet.getcurrent(), _OnLoop):
+        return work(*args)
+    loop = asyncio.get_running_loop()
+    return wait_on_loop(loop.run_in_executor(None, functools.partial(work, *args)))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
-from floww.ports.loop_bridge import on_loop, run_on_loop, wait_on_loop
+from floww.ports.loop_bridge import off_loop, on_loop, run_on_loop, wait_on_loop
 
 
 async def _later(value: int, error: BaseException | None = None) -> int:
@@ -92,3 +93,17 @@ def test_functions_without_waits_and_waits_outside_are_told_apart() -> None:
     assert not on_loop()
     with pytest.raises(RuntimeError, match="outside run_on_loop"):
         wait_on_loop(_later(1))
+
+
+def test_blocking_work_goes_to_a_thread_only_from_the_loop() -> None:
+    def where() -> int:
+        time.sleep(0.02)
+        return threading.get_ident()
+
+    assert off_loop(where) == threading.get_ident()  # outside: called directly
+
+    async def main() -> tuple[int, int]:
+        return await run_on_loop(off_loop, where), threading.get_ident()
+
+    worker, loop_thread = asyncio.run(main())
+    assert worker != loop_thread

@@ -5,26 +5,33 @@ before the handler runs and again when it ends. On PostgreSQL each record is a r
 made from a thread, every call paid the hand-over to that thread and back, and the loop's
 thread, the lanes' threads and the interpreter lock passed the core between them at each
 round trip. Here the loop writes through libpq directly (psycopg's ``pq`` layer, the same
-library the rest of the server uses), in pipeline mode, on a few connections it watches
-itself:
+library the rest of the server uses), in pipeline mode, on connections it watches itself:
 
-- a write is queued; a connection with nothing in flight takes every write queued then, sends
-  them as one pipeline ending in one sync (so one implicit transaction: one commit, one WAL
-  flush for the lot) and the writers are answered when the sync's result arrives, so a write
-  returns only once committed (``synchronous_commit`` as configured: with ``durable=False``
-  it is off for these connections, as in ``direct.py``);
-- statements are prepared once per connection, parameters sent as text, typed by the
-  statement's own casts (``psycopg.adapt.Transformer`` converts them as psycopg would);
-- when a write of a group is refused, the transaction committed nothing: each write of the
-  group is sent again in a transaction of its own, so the refusal reaches only its writer
-  (``Conflict`` for a constraint, ``InvalidInput`` for a value, ``Unavailable`` otherwise);
-- a connection that fails (the server restarted, the network) fails the writes in flight on
-  it with ``Unavailable`` and is dropped; the next write opens a new one. Opening one is the
-  only blocking step and runs on a thread;
-- the connections belong to the loop that opened them: a write from another loop (a test
-  client's) first drops them.
-
-Only ``write`` is called on the loop; ``close`` may be called from any thread.
+- a write's parameters are converted when it is made (``psycopg.adapt.Transformer``, as
+  psycopg converts them; a value that cannot be sent fails that write alone) and the write
+  is queued. At the end of the loop's turn a connection with nothing in flight takes every
+  queued write and sends them followed by one sync: one implicit transaction, one commit and
+  one WAL flush for the group. Its writers are answered when the sync's result arrives, so a
+  write returns only once committed (``synchronous_commit`` as configured: with
+  ``durable=False`` it is off for these connections, as in ``direct.py``);
+- statements are prepared once per connection; parameters go as text, typed by the
+  statement's own casts;
+- when a write of a group is refused, or the commit itself is, the transaction committed
+  nothing: each write of the group is sent again as a transaction of its own (all of them in
+  one send, a sync after each), so the refusal reaches only its writer (``Conflict`` for a
+  constraint, ``InvalidInput`` for a value, ``Unavailable`` otherwise). A write whose caller
+  stopped waiting (its task cancelled) before it was sent is not sent;
+- one connection carries the writes; another (up to ``CONNECTIONS``) is opened only when
+  every one has had its group in flight for ``SPARE_AFTER_S``: a group waiting on a lock or a
+  stalled flush holds up the rest for no longer than that;
+- a connection that fails (the server restarted, the network; TCP keepalives and a user
+  timeout notice a peer that vanished) fails the writes in flight on it with ``Unavailable``
+  (a write whose commit was under way may have committed, as on any connection lost at
+  commit) and is dropped; the next write opens a new one. Opening one is the only blocking
+  step and runs on a thread;
+- each event loop has connections of its own; those of a loop that closed are dropped when
+  another starts writing, and all of them by ``close`` (the engine's disposal), which may be
+  called from any thread.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ import contextlib
 import logging
 import re
 import threading
-import weakref
 from typing import Any
 
 import psycopg
@@ -63,6 +69,16 @@ while every connection has had its group in flight for this long (a slow commit,
 MAX_GROUP = 64
 """At most this many writes share a transaction."""
 
+_KEEPALIVE = {
+    # a peer that vanished (a dropped NAT entry, a dead host) is noticed in about 20 s when
+    # idle, and a send left unacknowledged fails after 20 s, instead of TCP's 15 minutes
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 20_000,
+}
+
 _PLACEHOLDER = re.compile(r"%(s|%)")
 
 
@@ -83,26 +99,33 @@ def _numbered(sql: str) -> str:
 class _Write:
     __slots__ = ("alone", "future", "params", "statement")
 
-    def __init__(self, statement: int, params: list[Any], future: asyncio.Future[int]) -> None:
+    def __init__(self, statement: bytes, params: list[Any], future: asyncio.Future[int]) -> None:
         self.statement = statement
         self.params = params
         self.future = future
-        self.alone = False
+        self.alone = False  # sent again as a transaction of its own
 
 
 class _Connection:
-    """One pipeline-mode connection and the group it has in flight."""
+    """One pipeline-mode connection and what it has in flight: ``segments``, each a list of
+    writes ended by a sync (one transaction), answered in order."""
 
     def __init__(self, owner: psycopg.Connection[Any]) -> None:
         self.owner = owner  # keeps the libpq connection open
         self.pgconn = owner.pgconn
         self.fd = self.pgconn.socket
-        self.group: list[_Write] = []
+        self.segments: collections.deque[list[_Write]] = collections.deque()
+        # the current segment's: each statement's row count or refusal, in order, and any
+        # refusal that came after its last statement (the commit's)
         self.outcomes: list[int | FlowwError] = []
+        self.current: int | FlowwError | None = None
+        self.late: FlowwError | None = None
         self.writing = False
+        self.dead = False
         self.sent_at = 0.0
 
     def finish(self) -> None:
+        self.dead = True
         with contextlib.suppress(Exception):
             self.owner.close()
 
@@ -114,16 +137,13 @@ class LoopWrites:
 
     def __init__(self, engine: Engine, statements: list[Prepared], *, durable: bool = True) -> None:
         _cargs, params = engine.dialect.create_connect_args(engine.url)
-        self.connect_params = {**params, "connect_timeout": PG_CONNECT_TIMEOUT_S}
+        self.connect_params = {**_KEEPALIVE, **params, "connect_timeout": PG_CONNECT_TIMEOUT_S}
         self.context = params.get("context")
         self.statements = statements
-        self.index = {id(prepared): i for i, prepared in enumerate(statements)}
-        self.names = [f"floww_w{i}".encode() for i in range(len(statements))]
+        self.names = {id(prepared): f"floww_w{i}".encode() for i, prepared in enumerate(statements)}
         self.durable = durable
         self._lock = threading.Lock()
-        self._pipelines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pipeline] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pipelines: dict[asyncio.AbstractEventLoop, _Pipeline] = {}
         self._closed = False
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
@@ -133,11 +153,19 @@ class LoopWrites:
         loop = asyncio.get_running_loop()
         pipeline = self._pipelines.get(loop)
         if pipeline is None:
-            with self._lock:
-                if self._closed:
-                    raise Unavailable("the database connections are closed (the server stops)")
-                pipeline = self._pipelines[loop] = _Pipeline(self, loop)
-        return await pipeline.write(self.index[id(prepared)], list(prepared.params(values)))
+            pipeline = self._start(loop)
+        return await pipeline.write(self.names[id(prepared)], list(prepared.params(values)))
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> _Pipeline:
+        with self._lock:
+            if self._closed:
+                raise Unavailable("the database connections are closed (the server stops)")
+            ended = [old for old in self._pipelines if old.is_closed()]
+            gone = [self._pipelines.pop(old) for old in ended]
+            pipeline = self._pipelines[loop] = _Pipeline(self, loop)
+        for old in gone:  # their loop closed: nobody awaits their writes any more
+            old.drop_all(unwatch=False)
+        return pipeline
 
     def close(self) -> None:
         """Drop every connection (each by its own loop); writes in flight and later ones
@@ -151,15 +179,13 @@ class LoopWrites:
         except RuntimeError:
             running = None
         for loop, pipeline in pipelines:
-            if loop.is_closed():
-                pipeline.drop_all(unwatch=False)
-            elif loop is running:
+            if loop is running:
                 pipeline.drop_all()
-            else:
-                try:
-                    loop.call_soon_threadsafe(pipeline.drop_all)
-                except RuntimeError:  # closed meanwhile
-                    pipeline.drop_all(unwatch=False)
+                continue
+            try:
+                loop.call_soon_threadsafe(pipeline.drop_all)
+            except RuntimeError:  # its loop closed: nobody awaits its writes
+                pipeline.drop_all(unwatch=False)
 
 
 class _Pipeline:
@@ -168,7 +194,6 @@ class _Pipeline:
     def __init__(self, shared: LoopWrites, loop: asyncio.AbstractEventLoop) -> None:
         self._shared = shared
         self._loop = loop
-        self._names = shared.names
         self._queue: collections.deque[_Write] = collections.deque()
         self._free: list[_Connection] = []
         self._busy: set[_Connection] = set()
@@ -179,11 +204,17 @@ class _Pipeline:
         self._transformer = Transformer(shared.context)
         self._formats = [PyFormat.TEXT]
 
-    async def write(self, statement: int, params: list[Any]) -> int:
+    async def write(self, statement: bytes, params: list[Any]) -> int:
         if self._closed:
             raise Unavailable("the database connections are closed (the server stops)")
+        try:
+            dumped = self._transformer.dump_sequence(params, self._formats * len(params))
+        except psycopg.DataError as error:
+            raise invalid(error) from error
+        except (psycopg.Error, TypeError, ValueError) as error:
+            raise Unavailable(f"a value could not be sent ({type(error).__name__})") from error
         future: asyncio.Future[int] = self._loop.create_future()
-        self._queue.append(_Write(statement, params, future))
+        self._queue.append(_Write(statement, list(dumped), future))
         if not self._pump_soon:
             # sent once the loop has run what is ready now: the writes those callbacks make
             # join this one's group (one send, one commit)
@@ -192,36 +223,60 @@ class _Pipeline:
         return await future
 
     def drop_all(self, *, unwatch: bool = True) -> None:
-        """Close every connection: the writes in flight or queued fail."""
+        """Close every connection: the writes in flight or queued fail (``unwatch``: the
+        loop runs; otherwise it closed, and its futures are left alone)."""
         self._closed = True
         error = Unavailable("the database connection was closed")
-        if self._spare_check is not None:
+        if self._spare_check is not None and unwatch:
             self._spare_check.cancel()
-            self._spare_check = None
+        self._spare_check = None
         for connection in [*self._free, *self._busy]:
             self._drop(connection, error, unwatch=unwatch)
         self._free.clear()
         self._busy.clear()
-        while self._queue:
-            write = self._queue.popleft()
-            if not write.future.done():
-                write.future.set_exception(error)
+        queued, self._queue = self._queue, collections.deque()
+        if unwatch:
+            for write in queued:
+                _fail_write(write, error)
 
-    # -- on the loop --------------------------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------------
 
     def _pump(self) -> None:
         """Give the queued writes to free connections (opening one when none is free)."""
         self._pump_soon = False
         while self._queue and self._free:
-            connection = self._free.pop()
-            group = self._take_group()
-            self._send(connection, group)
+            segments = self._take()
+            if segments:
+                self._send(self._free.pop(), segments)
         if not self._queue or self._closed or self._opening:
             return
         if not self._busy:
             self._open_one()
         elif len(self._busy) < CONNECTIONS and self._spare_check is None:
             self._spare_check = self._loop.call_later(SPARE_AFTER_S, self._spare)
+
+    def _take(self) -> list[list[_Write]]:
+        """The next writes to send, as segments: the writes to be sent alone each in one of
+        its own, the rest together in one (at most ``MAX_GROUP`` writes); writes whose caller
+        stopped waiting are left out."""
+        segments: list[list[_Write]] = []
+        together: list[_Write] = []
+        taken = 0
+        while self._queue and taken < MAX_GROUP:
+            write = self._queue[0]
+            if write.alone and together:
+                break
+            self._queue.popleft()
+            if write.future.done():  # cancelled before it was sent: not sent
+                continue
+            taken += 1
+            if write.alone:
+                segments.append([write])
+            else:
+                together.append(write)
+        if together:
+            segments.append(together)
+        return segments
 
     def _spare(self) -> None:
         """Writes waited ``SPARE_AFTER_S``: another connection when every one is slow."""
@@ -239,52 +294,43 @@ class _Pipeline:
         self._opening += 1
         self._loop.create_task(self._open())
 
-    def _take_group(self) -> list[_Write]:
-        first = self._queue.popleft()
-        group = [first]
-        if first.alone:
-            return group
-        while self._queue and len(group) < MAX_GROUP and not self._queue[0].alone:
-            group.append(self._queue.popleft())
-        return group
-
     async def _open(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            owner = await loop.run_in_executor(None, _connect, self._shared)
-        except FlowwError as error:
-            self._opening -= 1
+            owner = await self._loop.run_in_executor(None, _connect, self._shared)
+        except Exception as error:
+            failure = (
+                error
+                if isinstance(error, FlowwError)
+                else Unavailable(f"the database cannot be reached ({type(error).__name__})")
+            )
             if not self._busy:  # nobody will open another for them: fail them
-                while self._queue:
-                    write = self._queue.popleft()
-                    if not write.future.done():
-                        write.future.set_exception(error)
+                queued, self._queue = self._queue, collections.deque()
+                for write in queued:
+                    _fail_write(write, failure)
             return
-        self._opening -= 1
+        finally:
+            self._opening -= 1
         if self._closed:
             with contextlib.suppress(Exception):
                 owner.close()
             return
         connection = _Connection(owner)
-        loop.add_reader(connection.fd, self._readable, connection)
+        self._loop.add_reader(connection.fd, self._readable, connection)
         self._free.append(connection)
         self._pump()
 
-    def _send(self, connection: _Connection, group: list[_Write]) -> None:
+    def _send(self, connection: _Connection, segments: list[list[_Write]]) -> None:
         pgconn = connection.pgconn
-        connection.group = group
-        connection.outcomes = []
+        connection.segments.extend(segments)
         connection.sent_at = self._loop.time()
         self._busy.add(connection)
         try:
-            for write in group:
-                dumped = self._transformer.dump_sequence(
-                    write.params, self._formats * len(write.params)
-                )
-                pgconn.send_query_prepared(self._names[write.statement], dumped)
-            pgconn.pipeline_sync()
+            for segment in segments:
+                for write in segment:
+                    pgconn.send_query_prepared(write.statement, write.params)
+                pgconn.pipeline_sync()
             self._flush(connection)
-        except psycopg.Error as error:
+        except Exception as error:
             self._fail(connection, error)
 
     def _flush(self, connection: _Connection) -> None:
@@ -299,53 +345,74 @@ class _Pipeline:
     def _writable(self, connection: _Connection) -> None:
         try:
             self._flush(connection)
-        except psycopg.Error as error:
+        except Exception as error:
             self._fail(connection, error)
 
+    # -- receiving ----------------------------------------------------------------------------
+
     def _readable(self, connection: _Connection) -> None:
+        """Read what arrived: per statement its results then a ``None``; per segment, once
+        its statements' results are in, any refusal of the commit and the sync's result."""
+        if connection.dead:
+            return
         pgconn = connection.pgconn
         try:
             pgconn.consume_input()
-            while connection.group and not pgconn.is_busy():
+            while connection.segments and not pgconn.is_busy():
                 result = pgconn.get_result()
                 if result is None:  # the end of one statement's results
+                    if connection.current is not None:
+                        connection.outcomes.append(connection.current)
+                        connection.current = None
                     continue
                 status = result.status
                 if status == pq.ExecStatus.PIPELINE_SYNC:
                     self._settle(connection)
+                elif len(connection.outcomes) >= len(connection.segments[0]):
+                    # past the segment's last statement: the commit was refused
+                    if status == pq.ExecStatus.FATAL_ERROR:
+                        connection.late = _refusal(result)
                 elif status == pq.ExecStatus.COMMAND_OK or status == pq.ExecStatus.TUPLES_OK:
-                    connection.outcomes.append(int(result.command_tuples or 0))
+                    connection.current = int(result.command_tuples or 0)
                 elif status == pq.ExecStatus.PIPELINE_ABORTED:
-                    connection.outcomes.append(Unavailable("aborted with its group"))
+                    connection.current = Unavailable("aborted with its group")
                 else:
-                    connection.outcomes.append(_refusal(result))
-            if not connection.group and pgconn.status != pq.ConnStatus.OK:
+                    connection.current = _refusal(result)
+            if pgconn.status != pq.ConnStatus.OK:
                 raise psycopg.OperationalError("the connection was closed")
-        except psycopg.Error as error:
+        except Exception as error:
             self._fail(connection, error)
 
     def _settle(self, connection: _Connection) -> None:
-        """The group's sync arrived: answer its writers (or send them again one by one)."""
-        group, outcomes = connection.group, connection.outcomes
-        connection.group, connection.outcomes = [], []
-        self._busy.discard(connection)
-        self._free.append(connection)
-        refused = any(isinstance(outcome, FlowwError) for outcome in outcomes)
-        if refused and len(group) > 1:
-            for write in reversed(group):  # each again, alone, ahead of the queue
+        """A segment's sync arrived: answer its writers, or send them again one by one."""
+        segment = connection.segments.popleft()
+        outcomes, late = connection.outcomes, connection.late
+        connection.outcomes, connection.current, connection.late = [], None, None
+        if not connection.segments:
+            self._busy.discard(connection)
+            self._free.append(connection)
+        refusals = [o for o in outcomes if isinstance(o, FlowwError)]
+        if late is not None:
+            refusals.append(late)
+        if len(outcomes) != len(segment) and not refusals:
+            refusals.append(Unavailable("the database answered out of order"))
+        if refusals and len(segment) > 1:
+            for write in reversed(segment):  # each again, alone, ahead of the queue
                 write.alone = True
                 self._queue.appendleft(write)
+        elif refusals:
+            _fail_write(segment[0], refusals[0])
         else:
-            for write, outcome in zip(group, outcomes, strict=False):
-                if write.future.done():
-                    continue
-                if isinstance(outcome, FlowwError):
-                    write.future.set_exception(outcome)
-                else:
+            for write, outcome in zip(segment, outcomes, strict=True):
+                if not write.future.done() and isinstance(outcome, int):
                     write.future.set_result(outcome)
-        self._pump()
+        if self._queue and not self._pump_soon:
+            self._pump_soon = True
+            self._loop.call_soon(self._pump)
 
     def _fail(self, connection: _Connection, error: BaseException) -> None:
+        if connection.dead:
+            return
         log.warning("a database connection of the webhook path failed: %s", type(error).__name__)
         self._busy.discard(connection)
         with contextlib.suppress(ValueError):
@@ -359,11 +426,17 @@ class _Pipeline:
                 self._loop.remove_reader(connection.fd)
                 if connection.writing:
                     self._loop.remove_writer(connection.fd)
-        for write in connection.group:
-            if not write.future.done():
-                write.future.set_exception(error)
-        connection.group = []
+        segments, connection.segments = connection.segments, collections.deque()
         connection.finish()
+        if unwatch:
+            for segment in segments:
+                for write in segment:
+                    _fail_write(write, error)
+
+
+def _fail_write(write: _Write, error: FlowwError) -> None:
+    if not write.future.done():
+        write.future.set_exception(error)
 
 
 def _connect(shared: LoopWrites) -> psycopg.Connection[Any]:
@@ -378,13 +451,16 @@ def _connect(shared: LoopWrites) -> psycopg.Connection[Any]:
         if not shared.durable:
             owner.execute("SET synchronous_commit TO off")
         pgconn = owner.pgconn
-        for name, prepared in zip(shared.names, shared.statements, strict=True):
-            result = pgconn.prepare(name, _numbered(prepared.sql).encode())
+        for prepared in shared.statements:
+            result = pgconn.prepare(shared.names[id(prepared)], _numbered(prepared.sql).encode())
             if result.status != pq.ExecStatus.COMMAND_OK:
                 message = (pgconn.error_message or b"").decode(errors="replace")
                 raise Unavailable(f"a statement could not be prepared: {message}")
         pgconn.nonblocking = 1
         pgconn.enter_pipeline_mode()
+    except psycopg.Error as error:
+        owner.close()
+        raise Unavailable(f"the database connection failed ({type(error).__name__})") from error
     except BaseException:
         owner.close()
         raise

@@ -17,6 +17,7 @@ import attrs
 from sqlalchemy import select
 
 from floww.adapters.sql import codec, lifecycle, records, routes
+from floww.adapters.sql.repo_base import blocking_calls_off_loop
 from floww.adapters.sql.repo_tenancy import SqlTenancy
 from floww.adapters.sql.retention import SqlRetention
 from floww.adapters.sql.schema import cron_ticks, kv_items, runtimes
@@ -32,11 +33,13 @@ from floww.domain.model import (
     Webhook,
 )
 from floww.domain.triggers import check_trigger_set
+from floww.ports.loop_bridge import off_loop
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["SqlWorkflowRepo"]
 
 
+@blocking_calls_off_loop
 class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
     """The port's rules plus those of the in-memory fake: parents must exist (``NotFound``),
     a final execution status never changes (``Conflict``). Provider configs are sealed with
@@ -173,8 +176,7 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         try:
             stored = self._write_execution(insert, values)
         except Conflict:
-            with self._tx.read() as conn:
-                records.explain_create_conflict(conn, execution)
+            off_loop(self._explain_conflict, execution)
             raise
         return routes_version is None or stored == 1
 
@@ -187,6 +189,13 @@ class SqlWorkflowRepo(SqlTenancy, SqlRetention, WorkflowRepo):
         # when it changes no row, the checked path says why (records.update_execution).
         if self._write_execution(self._hot.update_execution, records.update_values(execution)) == 1:
             return
+        off_loop(self._update_checked, execution)
+
+    def _explain_conflict(self, execution: Execution) -> None:
+        with self._tx.read() as conn:
+            records.explain_create_conflict(conn, execution)
+
+    def _update_checked(self, execution: Execution) -> None:
         with self._tx.write() as conn:
             records.update_execution(conn, execution)
 

@@ -3,7 +3,9 @@ methods make inside a transaction (a parent that must exist, a workflow row to l
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, literal, select
 from sqlalchemy.engine import Connection
@@ -15,10 +17,40 @@ from floww.adapters.sql.loop_writes import LoopWrites
 from floww.adapters.sql.schema import executions, namespaces, workflows
 from floww.adapters.sql.transactions import Transactions
 from floww.domain.errors import NotFound
-from floww.ports.loop_bridge import on_loop, wait_on_loop
+from floww.ports.loop_bridge import off_loop, on_loop, wait_on_loop
 from floww.ports.support import SecretBox
+from floww.ports.workflow_repo import WorkflowRepo
 
-__all__ = ["SqlRepoBase"]
+R = TypeVar("R")
+
+__all__ = ["SqlRepoBase", "blocking_calls_off_loop"]
+
+_LOOP_NATIVE = frozenset({"create_execution", "update_execution"})
+"""The methods whose common path the event loop makes itself (``LoopWrites``)."""
+
+
+def blocking_calls_off_loop(cls: type[R]) -> type[R]:
+    """``cls`` with each method of the ``WorkflowRepo`` port, but the execution writes the
+    loop makes itself, run on a thread when called from ``run_on_loop`` (PostgreSQL's use
+    cases on the event loop): a read there is a round trip, or a wait for the pool, a lock,
+    a connection; the event loop must never wait for one."""
+    for name in dir(WorkflowRepo):
+        if name.startswith("_") or name in _LOOP_NATIVE:
+            continue
+        method = getattr(cls, name, None)
+        if callable(method):
+            setattr(cls, name, _off_loop_method(method))
+    return cls
+
+
+def _off_loop_method(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: object, *args: Any, **kwargs: Any) -> Any:
+        if on_loop():
+            return off_loop(functools.partial(method, self, *args, **kwargs))
+        return method(self, *args, **kwargs)
+
+    return run
 
 
 class _HotStatements:

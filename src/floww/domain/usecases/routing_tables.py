@@ -18,6 +18,7 @@ import attrs
 from floww.domain.errors import NotFound
 from floww.domain.model import Deployment, Runtime, RuntimeStatus, Trigger, Workflow
 from floww.domain.routing_table import WebhookIndex
+from floww.ports.loop_bridge import off_loop
 from floww.ports.workflow_repo import WorkflowRepo
 
 __all__ = ["RoutingTable", "RoutingTables"]
@@ -57,7 +58,12 @@ class RoutingTables:
 
     def table(self, repo: WorkflowRepo, workflow_id: str) -> RoutingTable | None:
         """The current table of ``workflow_id``; ``None`` when there is no such workflow.
-        Costs one read of the version when nothing changed."""
+        Costs one read of the version when nothing changed. Called from the event loop
+        (``run_on_loop``), all of it runs on a thread: its reads, and a build that holds the
+        lock other callers wait for."""
+        return off_loop(self._table, repo, workflow_id)
+
+    def _table(self, repo: WorkflowRepo, workflow_id: str) -> RoutingTable | None:
         key = (id(repo), workflow_id)  # a test may hand one cache several repositories
         version = repo.routes_version(workflow_id)
         if version is None:

@@ -270,7 +270,9 @@ async def _run_claimed(
         execution, deployment, trigger, workflow, runtime = found
         recorded.append(execution)
         _wake(settled)
-        prepared = prepare_run(deps, execution, deployment, trigger, workflow, runtime)
+        prepared = await _on_loop_or_thread(  # reads the providers' configs it maps
+            deps, limiter, prepare_run, deps, execution, deployment, trigger, workflow, runtime
+        )
         if isinstance(prepared, Execution):
             final = prepared
         else:
