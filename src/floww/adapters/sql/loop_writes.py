@@ -21,9 +21,10 @@ library the rest of the server uses), in pipeline mode, on connections it watche
   one send, a sync after each), so the refusal reaches only its writer (``Conflict`` for a
   constraint, ``InvalidInput`` for a value, ``Unavailable`` otherwise). A write whose caller
   stopped waiting (its task cancelled) before it was sent is not sent;
-- one connection carries the writes; another (up to ``CONNECTIONS``) is opened only when
-  every one has had its group in flight for ``SPARE_AFTER_S``: a group waiting on a lock or a
-  stalled flush holds up the rest for no longer than that;
+- one connection carries the writes: while its group is in flight the next one forms. Only
+  when every busy connection has had its group in flight for ``SPARE_AFTER_S`` (a lock, a
+  stalled flush) do waiting writes go to another (opened then, up to ``CONNECTIONS``), and
+  those spares are closed once the first is free again and nothing waits;
 - a connection that fails (the server restarted, the network; TCP keepalives and a user
   timeout notice a peer that vanished) fails the writes in flight on it with ``Unavailable``
   (a write whose commit was under way may have committed, as on any connection lost at
@@ -39,9 +40,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -80,6 +83,7 @@ _KEEPALIVE = {
 }
 
 _PLACEHOLDER = re.compile(r"%(s|%)")
+_OPENED = itertools.count()
 
 
 def _numbered(sql: str) -> str:
@@ -123,6 +127,7 @@ class _Connection:
         self.writing = False
         self.dead = False
         self.sent_at = 0.0
+        self.order = next(_OPENED)  # the oldest live connection is the one writes go to
 
     def finish(self) -> None:
         self.dead = True
@@ -242,18 +247,46 @@ class _Pipeline:
     # -- sending ------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Give the queued writes to free connections (opening one when none is free)."""
+        """Give the queued writes to a connection: the oldest when none is busy, another only
+        while every busy one is stalled (opening one when there is none to give them to)."""
         self._pump_soon = False
-        while self._queue and self._free:
+        while self._queue:
+            connection = self._ready()
+            if connection is None:
+                break
             segments = self._take()
             if segments:
-                self._send(self._free.pop(), segments)
+                self._free.remove(connection)
+                self._send(connection, segments)
         if not self._queue or self._closed or self._opening:
             return
-        if not self._busy:
+        if not self._busy and not self._free:
             self._open_one()
-        elif len(self._busy) < CONNECTIONS and self._spare_check is None:
+        elif self._spare_check is None:
             self._spare_check = self._loop.call_later(SPARE_AFTER_S, self._spare)
+
+    def _ready(self) -> _Connection | None:
+        """The free connection to send on now, if any may be used: writes wait for the one
+        in flight (forming the next group) unless every busy one is stalled."""
+        if not self._free or (self._busy and not self._stalled()):
+            return None
+        return min(self._free, key=lambda connection: connection.order)
+
+    def _stalled(self) -> bool:
+        now = self._loop.time()
+        return all(now - busy.sent_at >= SPARE_AFTER_S for busy in self._busy)
+
+    def _retire_spares(self) -> None:
+        """Close the connections opened during a stall, once the oldest is free again and
+        nothing waits (each would otherwise take writes from its groups)."""
+        if len(self._free) + len(self._busy) < 2 or self._queue:
+            return
+        oldest = min([*self._free, *self._busy], key=lambda connection: connection.order)
+        if oldest not in self._free:
+            return
+        for spare in [c for c in self._free if c is not oldest]:
+            self._free.remove(spare)
+            self._drop(spare, Unavailable("a spare connection was closed"))
 
     def _take(self) -> list[list[_Write]]:
         """The next writes to send, as segments: the writes to be sent alone each in one of
@@ -279,14 +312,13 @@ class _Pipeline:
         return segments
 
     def _spare(self) -> None:
-        """Writes waited ``SPARE_AFTER_S``: another connection when every one is slow."""
+        """Writes may have waited ``SPARE_AFTER_S``: sent on a free connection, or on a new
+        one, when every busy connection is stalled; checked again later otherwise."""
         self._spare_check = None
-        if not self._queue or self._free or self._closed or self._opening:
+        if not self._queue or self._closed or self._opening:
             return
-        now = self._loop.time()
-        if all(now - busy.sent_at >= SPARE_AFTER_S for busy in self._busy):
-            if len(self._busy) < CONNECTIONS:
-                self._open_one()
+        if self._stalled() and not self._free and len(self._busy) < CONNECTIONS:
+            self._open_one()
         else:
             self._pump()
 
@@ -296,7 +328,7 @@ class _Pipeline:
 
     async def _open(self) -> None:
         try:
-            owner = await self._loop.run_in_executor(None, _connect, self._shared)
+            owner = await self._loop.run_in_executor(_connecting(), _connect, self._shared)
         except Exception as error:
             failure = (
                 error
@@ -358,13 +390,18 @@ class _Pipeline:
         pgconn = connection.pgconn
         try:
             pgconn.consume_input()
+            ended = False
             while connection.segments and not pgconn.is_busy():
                 result = pgconn.get_result()
                 if result is None:  # the end of one statement's results
+                    if ended:  # twice: nothing more to read now (never spin on it)
+                        break
+                    ended = True
                     if connection.current is not None:
                         connection.outcomes.append(connection.current)
                         connection.current = None
                     continue
+                ended = False
                 status = result.status
                 if status == pq.ExecStatus.PIPELINE_SYNC:
                     self._settle(connection)
@@ -406,9 +443,12 @@ class _Pipeline:
             for write, outcome in zip(segment, outcomes, strict=True):
                 if not write.future.done() and isinstance(outcome, int):
                     write.future.set_result(outcome)
-        if self._queue and not self._pump_soon:
-            self._pump_soon = True
-            self._loop.call_soon(self._pump)
+        if self._queue:
+            if not self._pump_soon:
+                self._pump_soon = True
+                self._loop.call_soon(self._pump)
+        else:
+            self._retire_spares()
 
     def _fail(self, connection: _Connection, error: BaseException) -> None:
         if connection.dead:
@@ -432,6 +472,21 @@ class _Pipeline:
             for segment in segments:
                 for write in segment:
                     _fail_write(write, error)
+
+
+_connectors: list[ThreadPoolExecutor] = []
+_connectors_lock = threading.Lock()
+
+
+def _connecting() -> ThreadPoolExecutor:
+    """The threads that open connections (their own: never queued behind other work)."""
+    if not _connectors:
+        with _connectors_lock:
+            if not _connectors:
+                _connectors.append(
+                    ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="floww-pg-connect")
+                )
+    return _connectors[0]
 
 
 def _fail_write(write: _Write, error: FlowwError) -> None:

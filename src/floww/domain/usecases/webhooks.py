@@ -50,6 +50,7 @@ from floww.domain.usecases.routing_tables import RoutingTable
 from floww.domain.wiredict import spec_as_dict
 from floww.ports.dev_sessions import DevSessionLease
 from floww.ports.dispatcher import Slot
+from floww.ports.loop_bridge import off_loop
 from floww.ports.realtime import workflow_channel
 
 log = logging.getLogger("floww.webhooks")
@@ -632,7 +633,7 @@ def _run_trigger(
     answerer = None
     if dev is not None:
         try:
-            answerer = dev_answerer(deps, workflow.id)
+            answerer = off_loop(dev_answerer, deps, workflow.id)  # a read, maybe
         except Unavailable:
             if deployed is None:
                 raise
