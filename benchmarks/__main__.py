@@ -197,8 +197,10 @@ def webhook_bench() -> tuple[list[str], float]:
 
 
 def postgres_bench(sqlite: float | None = None) -> list[str]:
-    """The same webhook on PostgreSQL: one server process, then two on one database, loaded
-    together (half the connections each)."""
+    """The same webhook on PostgreSQL: one server process; the same against a server on
+    SQLite in turns (windows next to each other, so the machine's drift weighs on both
+    alike); then two processes on one database, loaded together (half the connections
+    each)."""
     try:
         from tests.integration.postgres import fresh_database
     except ImportError:  # pragma: no cover - the tests package is part of the checkout
@@ -211,6 +213,8 @@ def postgres_bench(sqlite: float | None = None) -> list[str]:
         dsn = url.render_as_string(hide_password=False)
         with _floww("--database-url", dsn) as a:
             one = _measure(a["url"])
+            with _floww() as on_sqlite:  # the same webhook on SQLite, measured in turns
+                paired = _interleaved({"postgresql": a["url"], "sqlite": on_sqlite["url"]})
             with _serve(
                 "benchmarks.serve_floww", "--database-url", dsn, "--attach", a["home"]
             ) as b:
@@ -235,7 +239,15 @@ def postgres_bench(sqlite: float | None = None) -> list[str]:
     if sqlite:
         lines.append(
             f"{'  ratio PostgreSQL / SQLite':<34} throughput x{one.throughput / sqlite:.2f}"
+            "   (windows minutes apart)"
         )
+    lines += [
+        f"same webhook, PostgreSQL and SQLite in turns ({SCALING_ROUNDS} rounds of"
+        f" {SCALING_SECONDS} s windows each; medians)",
+        _line("  one process on PostgreSQL", paired["postgresql"]),
+        _line("  one process on SQLite", paired["sqlite"]),
+        _paired_ratio("PostgreSQL / SQLite", paired["postgresql"], paired["sqlite"]),
+    ]
     return lines
 
 
