@@ -75,6 +75,17 @@ def _writes(engine: Engine, *, durable: bool = True) -> tuple[LoopWrites, list[P
     return LoopWrites(engine, statements, durable=durable), statements
 
 
+def _labels_checked_at_commit(engine: Engine) -> None:
+    """A label may be used once, checked when the transaction commits (deferred)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "ALTER TABLE rows ADD CONSTRAINT label_once UNIQUE (label)"
+                " DEFERRABLE INITIALLY DEFERRED"
+            )
+        )
+
+
 def _rows_of(engine: Engine) -> dict[int, tuple[str | None, int]]:
     """id -> (label, the transaction that wrote it)."""
     with engine.connect() as conn:
@@ -191,13 +202,7 @@ def test_a_refused_commit_fails_its_writers_and_spares_the_others(engine: Engine
     """A constraint checked at commit (deferred) refuses the transaction after every statement
     succeeded: the writes of that group are sent again alone, and only the offending one
     fails."""
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "ALTER TABLE rows ADD CONSTRAINT label_once UNIQUE (label)"
-                " DEFERRABLE INITIALLY DEFERRED"
-            )
-        )
+    _labels_checked_at_commit(engine)
     writes, (plain, _telling, _slow) = _writes(engine)
 
     async def main() -> list[object]:
@@ -311,13 +316,7 @@ def _backends(engine: Engine, *, at_most: int = 1) -> int:
 def test_refusals_in_a_group_are_sorted_out_write_by_write_in_one_send(engine: Engine) -> None:
     """A group with a key conflict and a commit-time conflict among good writes: each is
     sent again as its own transaction (all in one send) and each writer gets its own answer."""
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "ALTER TABLE rows ADD CONSTRAINT label_once UNIQUE (label)"
-                " DEFERRABLE INITIALLY DEFERRED"
-            )
-        )
+    _labels_checked_at_commit(engine)
     writes, (plain, _telling, _slow) = _writes(engine)
 
     async def main() -> list[object]:

@@ -16,7 +16,6 @@ to a minute).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,6 @@ from tests.integration.lifecycle import (
     wait_until,
     webhook_url,
 )
-from tests.integration.postgres import fresh_database
 from tests.integration.serving import running_server
 
 pytestmark = pytest.mark.integration
@@ -58,15 +56,6 @@ def every_minute(ctx: Context, event: CronEvent) -> str:
 UNFINISHED = {ExecutionStatus.RECEIVED, ExecutionStatus.QUEUED, ExecutionStatus.STARTED}
 HELLO_REQUESTS = 300
 SLOW_REQUESTS = 4  # as many as the workflow's lanes: all of them run, none waits
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
-        return
-    with fresh_database() as url:
-        yield url.render_as_string(hide_password=False)
 
 
 def _drive_hello_load(url: str, stop_after: int) -> tuple[list[str], int]:

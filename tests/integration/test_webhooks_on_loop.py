@@ -8,7 +8,6 @@ stalling."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from tests.integration.lifecycle import (
     sql_repo,
     webhook_url,
 )
-from tests.integration.postgres import fresh_database
 from tests.integration.serving import running_server
 
 pytestmark = pytest.mark.integration
@@ -42,15 +40,6 @@ def timed(ctx: Context, event: WebhookEvent) -> dict:
     return {"started": started, "ended": _time.time()}
 """
 LANES = 2
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'home' / 'floww.db'}"
-        return
-    with fresh_database() as url:
-        yield url.render_as_string(hide_password=False)
 
 
 def test_runs_on_the_loop_keep_the_lanes_limit_and_the_deadlines(
