@@ -339,6 +339,31 @@ def test_refusals_in_a_group_are_sorted_out_write_by_write_in_one_send(engine: E
     }
 
 
+def test_the_next_group_is_sent_behind_the_one_in_flight(engine: Engine) -> None:
+    """A write made while a group is in flight goes out at once on the same connection (the
+    server takes it up as soon as the first committed), as a transaction of its own."""
+    writes, (plain, _telling, slow) = _writes(engine)
+
+    async def main() -> tuple[int, int]:
+        await writes.write(plain, {"id": 1, "label": "a"})  # the connection is open
+        first = asyncio.create_task(writes.write(slow, {"id": 2, "label": "s", "seconds": 1}))
+        await asyncio.sleep(0)  # the first group is sent at the end of this turn
+        await asyncio.sleep(0)
+        second = asyncio.create_task(writes.write(plain, {"id": 3, "label": "b"}))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        pipeline = writes._pipelines[asyncio.get_running_loop()]
+        in_flight = [len(c.segments) for c in [*pipeline._busy, *pipeline._free]]
+        await asyncio.gather(first, second)
+        return len(in_flight), max(in_flight)
+
+    connections, groups = asyncio.run(main())
+    assert (connections, groups) == (1, 2)
+    rows = _rows_of(engine)
+    assert sorted(rows) == [1, 2, 3]
+    assert rows[2][1] != rows[3][1]  # two transactions
+
+
 def test_a_stalled_group_hands_the_next_writes_to_a_spare_closed_afterwards(
     engine: Engine,
 ) -> None:

@@ -1,11 +1,12 @@
 """Synchronous code run by the event loop that may wait for it.
 
 The use cases are synchronous. An entrypoint on the event loop runs one with
-``await run_on_loop(fn, *args)``: ``fn`` runs on the loop's thread, in a greenlet of its own,
-and an adapter it calls may hand the loop an awaitable with ``wait_on_loop(awaitable)``,
-which suspends ``fn`` (not the loop) until the awaitable is done and gives back its result
-or raises its exception. Outside ``run_on_loop`` (on a thread, in a test), ``on_loop()`` is
-false and the adapter does its blocking work instead: an adapter must always have both ways.
+``await run_on_loop(fn, *args)``: ``fn`` runs on the loop's thread, in a greenlet of its own
+for the call (one the thread kept from an earlier call, when there is one), and an adapter it
+calls may hand the loop an awaitable with ``wait_on_loop(awaitable)``, which suspends ``fn``
+(not the loop) until the awaitable is done and gives back its result or raises its
+exception. Outside ``run_on_loop`` (on a thread, in a test), ``on_loop()`` is false and the
+adapter does its blocking work instead: an adapter must always have both ways.
 
 Blocking work reached from ``fn`` (a database read made the thread's way, a lock another
 thread may hold) must not run on the loop's thread: ``off_loop(work, *args)`` runs it on a
@@ -41,23 +42,70 @@ T = TypeVar("T")
 
 
 class _OnLoop(greenlet.greenlet):
-    """The greenlet ``run_on_loop`` runs its function in (so ``on_loop`` can tell)."""
+    """A greenlet ``run_on_loop`` runs functions in (so ``on_loop`` can tell), one after
+    another: started once and kept by its thread (``IDLE_GREENLETS`` of them at most) when
+    its function has returned, since starting a greenlet costs several times what switching
+    to one does."""
+
+
+class _Returned:
+    """What a greenlet hands back when its function ended (anything else it hands back is an
+    awaitable from ``wait_on_loop``)."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+
+
+IDLE_GREENLETS = 64
+"""Greenlets kept per thread for the next ``run_on_loop`` calls."""
+
+_idle = threading.local()
+
+
+def _serve(work: tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context]) -> None:
+    """The body of a kept greenlet: runs each function it is given in the context given with
+    it, and hands back how it ended to whoever switched to it."""
+    while True:
+        fn, args, context = work
+        try:
+            ended = _Returned(context.run(fn, *args), None)
+        except greenlet.GreenletExit:  # the greenlet is being discarded: it ends
+            raise
+        except BaseException as error:  # the caller's to raise
+            ended = _Returned(None, error)
+        del fn, args, context
+        parent = greenlet.getcurrent().parent
+        assert parent is not None
+        work = parent.switch(ended)
 
 
 async def run_on_loop(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` on the loop's thread, awaiting for it what it hands over with
     ``wait_on_loop``."""
-    runner = _OnLoop(fn, greenlet.getcurrent())
-    runner.gr_context = contextvars.copy_context()
-    handed = runner.switch(*args)
-    while not runner.dead:
+    idle: list[_OnLoop] | None = getattr(_idle, "greenlets", None)
+    if idle is None:
+        idle = _idle.greenlets = []
+    runner = idle.pop() if idle else _OnLoop(_serve)
+    runner.parent = greenlet.getcurrent()
+    handed = runner.switch((fn, args, contextvars.copy_context()))
+    # an error raised here (not handed back by ``_serve``) means the greenlet ended: not kept
+    while not isinstance(handed, _Returned):
         try:
             value = await handed
         except BaseException as error:  # raised in ``fn``, where it waited
             handed = runner.throw(error)
         else:
             handed = runner.switch(value)
-    return handed  # type: ignore[no-any-return]
+    if len(idle) < IDLE_GREENLETS:
+        idle.append(runner)
+    failure = handed.error
+    if failure is not None:
+        handed.error = None
+        raise failure
+    return handed.value  # type: ignore[no-any-return]
 
 
 def on_loop() -> bool:

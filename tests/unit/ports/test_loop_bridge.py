@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 
+import greenlet
 import pytest
 
 from floww.ports.loop_bridge import off_loop, on_loop, run_on_loop, wait_on_loop
@@ -107,3 +109,38 @@ def test_blocking_work_goes_to_a_thread_only_from_the_loop() -> None:
 
     worker, loop_thread = asyncio.run(main())
     assert worker != loop_thread
+
+
+_seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+
+
+def test_greenlets_are_kept_for_later_calls_each_call_alone_in_its_own_context() -> None:
+    """A call that ended (returned or raised) leaves its greenlet to the next call; calls
+    under way at once each have one; a context variable set by one call is not seen by the
+    next, which sees its caller's."""
+
+    def which(tag: str) -> tuple[greenlet.greenlet, str]:
+        before = _seen.get()
+        _seen.set(tag)
+        wait_on_loop(asyncio.sleep(0.01))
+        assert _seen.get() == tag
+        return greenlet.getcurrent(), before
+
+    def fails() -> int:
+        wait_on_loop(asyncio.sleep(0))
+        raise LookupError("no")
+
+    async def main() -> None:
+        _seen.set("caller")
+        first, before = await run_on_loop(which, "a")
+        assert before == "caller"
+        with pytest.raises(LookupError):
+            await run_on_loop(fails)
+        second, before = await run_on_loop(which, "b")
+        assert before == "caller"  # not "a": each call has a copy of its caller's context
+        assert second is first  # the same greenlet, kept
+        together = await asyncio.gather(*(run_on_loop(which, str(i)) for i in range(3)))
+        assert len({id(runner) for runner, _ in together}) == 3
+        assert _seen.get() == "caller"
+
+    asyncio.run(main())

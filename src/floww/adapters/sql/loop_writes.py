@@ -21,10 +21,12 @@ library the rest of the server uses), in pipeline mode, on connections it watche
   one send, a sync after each), so the refusal reaches only its writer (``Conflict`` for a
   constraint, ``InvalidInput`` for a value, ``Unavailable`` otherwise). A write whose caller
   stopped waiting (its task cancelled) before it was sent is not sent;
-- one connection carries the writes: while its group is in flight the next one forms. Only
-  when every busy connection has had its group in flight for ``SPARE_AFTER_S`` (a lock, a
-  stalled flush) do waiting writes go to another (opened then, up to ``CONNECTIONS``), and
-  those spares are closed once the first is free again and nothing waits;
+- one connection carries the writes: while its group is in flight the next one forms, and is
+  sent behind it (up to ``DEPTH`` groups in flight), so the server starts on it as soon as
+  the one before committed rather than a round trip later. Only when every busy connection
+  has had its oldest group in flight for ``SPARE_AFTER_S`` (a lock, a stalled flush) do
+  waiting writes go to another (opened then, up to ``CONNECTIONS``), and those spares are
+  closed once the first is free again and nothing waits;
 - a connection that fails (the server restarted, the network; TCP keepalives and a user
   timeout notice a peer that vanished) fails the writes in flight on it with ``Unavailable``
   (a write whose commit was under way may have committed, as on any connection lost at
@@ -68,6 +70,11 @@ SPARE_AFTER_S = 0.05
 """One connection carries the writes (fewer, larger groups: fewer sends, commits and WAL
 flushes than several connections would make); another is opened only for writes waiting
 while every connection has had its group in flight for this long (a slow commit, a lock)."""
+
+DEPTH = 2
+"""At most this many groups in flight on one connection: the next group goes out while the
+one before it is being committed (a server with nothing to do between two groups waited for
+the loop to read one's result and send the next; measured: x1.19 throughput against one)."""
 
 MAX_GROUP = 64
 """At most this many writes share a transaction."""
@@ -119,6 +126,7 @@ class _Connection:
         self.pgconn = owner.pgconn
         self.fd = self.pgconn.socket
         self.segments: collections.deque[list[_Write]] = collections.deque()
+        self.sent: collections.deque[float] = collections.deque()  # each segment's send time
         # the current segment's: each statement's row count or refusal, in order, and any
         # refusal that came after its last statement (the commit's)
         self.outcomes: list[int | FlowwError] = []
@@ -126,7 +134,6 @@ class _Connection:
         self.late: FlowwError | None = None
         self.writing = False
         self.dead = False
-        self.sent_at = 0.0
         self.order = next(_OPENED)  # the oldest live connection is the one writes go to
 
     def finish(self) -> None:
@@ -247,8 +254,9 @@ class _Pipeline:
     # -- sending ------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Give the queued writes to a connection: the oldest when none is busy, another only
-        while every busy one is stalled (opening one when there is none to give them to)."""
+        """Give the queued writes to a connection: the oldest while it has room for another
+        group in flight, another only while every busy one is stalled (opening one when
+        there is none to give them to)."""
         self._pump_soon = False
         while self._queue:
             connection = self._ready()
@@ -256,7 +264,8 @@ class _Pipeline:
                 break
             segments = self._take()
             if segments:
-                self._free.remove(connection)
+                if connection in self._free:
+                    self._free.remove(connection)
                 self._send(connection, segments)
         if not self._queue or self._closed or self._opening:
             return
@@ -266,15 +275,30 @@ class _Pipeline:
             self._spare_check = self._loop.call_later(SPARE_AFTER_S, self._spare)
 
     def _ready(self) -> _Connection | None:
-        """The free connection to send on now, if any may be used: writes wait for the one
-        in flight (forming the next group) unless every busy one is stalled."""
-        if not self._free or (self._busy and not self._stalled()):
+        """The connection to send on now, if any may be used: the oldest while it has fewer
+        than ``DEPTH`` groups in flight and is not stalled; otherwise writes wait for it
+        (forming the next group) unless every busy connection is stalled, when a free one
+        takes them."""
+        if not self._free and not self._busy:
+            return None
+        oldest = min([*self._free, *self._busy], key=lambda connection: connection.order)
+        now = self._loop.time()
+        if len(oldest.segments) < DEPTH and not self._stuck(oldest, now):
+            return oldest
+        if not self._free or not all(self._stuck(busy, now) for busy in self._busy):
             return None
         return min(self._free, key=lambda connection: connection.order)
 
+    @staticmethod
+    def _stuck(connection: _Connection, now: float) -> bool:
+        """Whether ``connection``'s oldest group has been in flight for ``SPARE_AFTER_S``
+        (nothing more is sent behind it then)."""
+        return bool(connection.sent) and now - connection.sent[0] >= SPARE_AFTER_S
+
     def _stalled(self) -> bool:
+        """Whether every busy connection is stuck."""
         now = self._loop.time()
-        return all(now - busy.sent_at >= SPARE_AFTER_S for busy in self._busy)
+        return all(self._stuck(busy, now) for busy in self._busy)
 
     def _retire_spares(self) -> None:
         """Close the connections opened during a stall, once the oldest is free again and
@@ -354,7 +378,8 @@ class _Pipeline:
     def _send(self, connection: _Connection, segments: list[list[_Write]]) -> None:
         pgconn = connection.pgconn
         connection.segments.extend(segments)
-        connection.sent_at = self._loop.time()
+        now = self._loop.time()
+        connection.sent.extend(now for _ in segments)
         self._busy.add(connection)
         try:
             for segment in segments:
@@ -423,6 +448,7 @@ class _Pipeline:
     def _settle(self, connection: _Connection) -> None:
         """A segment's sync arrived: answer its writers, or send them again one by one."""
         segment = connection.segments.popleft()
+        connection.sent.popleft()
         outcomes, late = connection.outcomes, connection.late
         connection.outcomes, connection.current, connection.late = [], None, None
         if not connection.segments:
@@ -467,6 +493,7 @@ class _Pipeline:
                 if connection.writing:
                     self._loop.remove_writer(connection.fd)
         segments, connection.segments = connection.segments, collections.deque()
+        connection.sent.clear()
         connection.finish()
         if unwatch:
             for segment in segments:
