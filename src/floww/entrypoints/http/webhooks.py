@@ -258,9 +258,10 @@ async def _run_claimed(
     settled: asyncio.Future[None],
     limiter: anyio.CapacityLimiter,
 ) -> WebhookResponse | None:
-    """The run of a call whose ``slot`` holds a claimed lane (given back at the end): as
-    ``run_with_retry`` runs it on a lane's thread, with the host's answer awaited. Its
-    record, once written, is in ``recorded`` and ``settled`` is woken."""
+    """The run of a call whose ``slot`` holds a claimed lane (given back once the handler
+    ended, before its outcome is written): as ``run_with_retry`` runs it on a lane's thread,
+    with the host's answer awaited. Its record, once written, is in ``recorded`` and
+    ``settled`` is woken."""
     try:
         found = await _on_loop_or_thread(
             deps, limiter, record_on_claimed_lane, deps, incoming, route
@@ -286,6 +287,9 @@ async def _run_claimed(
             except Exception as exc:  # recorded as the host's failure, never left started
                 log.error("the function host failed: %s", type(exc).__name__)
                 result = Unavailable(f"the function host failed ({type(exc).__name__})")
+            # The handler ended: its lane goes to the next call now, while the outcome is
+            # written (on PostgreSQL a commit's wait, which held the lane before for no work).
+            slot.release()
             final = await _on_loop_or_thread(deps, limiter, finish_run, deps, prepared, result)
         if final.status is not ExecutionStatus.COMPLETED:  # a retry may be recorded
             await anyio.to_thread.run_sync(retry_if_asked, deps, final, trigger, limiter=limiter)

@@ -128,3 +128,59 @@ def test_lanes_freed_together_go_to_as_many_waiters() -> None:
 
     assert asyncio.run(scenario()) == ["a", "b", "c"]
     dispatcher.close()
+
+
+def test_a_run_gives_its_lane_back_once_the_handler_ended_before_its_outcome_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``_run_claimed``: while the outcome is being written (a commit's wait on PostgreSQL),
+    the lane is already free for the next call."""
+    from types import SimpleNamespace
+
+    import anyio
+
+    from floww.domain.model import ExecutionStatus
+    from floww.entrypoints.http import webhooks
+
+    dispatcher = ThreadDispatcher(concurrency=1, queue_limit=10)
+    seen: list[str] = []
+    execution = SimpleNamespace(id="exe_1")
+    final = SimpleNamespace(status=ExecutionStatus.COMPLETED)
+    prepared = SimpleNamespace(runtime="runtime", invocation="invocation")
+
+    class Host:
+        async def invoke_async(self, runtime: object, invocation: object, limiter: object) -> str:
+            seen.append("handler")
+            return "result"
+
+    def finish_run(deps: object, run: object, result: object) -> object:
+        other = dispatcher.reserve("wf")  # the next call takes the lane now
+        seen.append(f"outcome written, lane free: {other.claim_lane()}")
+        other.release()
+        return final
+
+    monkeypatch.setattr(
+        webhooks, "record_on_claimed_lane", lambda *a: (execution, "dep", "trg", "wf", "rt")
+    )
+    monkeypatch.setattr(webhooks, "prepare_run", lambda *a: prepared)
+    monkeypatch.setattr(webhooks, "finish_run", finish_run)
+    monkeypatch.setattr(webhooks, "response_for", lambda run: ("answered", run))
+    deps = SimpleNamespace(host=Host(), repo=SimpleNamespace())
+
+    async def scenario() -> object:
+        loop = asyncio.get_running_loop()
+        slot = dispatcher.reserve("wf")
+        assert slot.claim_lane()
+        return await webhooks._run_claimed(
+            deps,  # type: ignore[arg-type]
+            SimpleNamespace(workflow_id="wf"),  # type: ignore[arg-type]
+            SimpleNamespace(),  # type: ignore[arg-type]
+            slot,
+            [],
+            loop.create_future(),
+            anyio.CapacityLimiter(1),
+        )
+
+    assert asyncio.run(scenario()) == ("answered", final)
+    assert seen == ["handler", "outcome written, lane free: True"]
+    dispatcher.close()
