@@ -65,10 +65,14 @@ IDLE_GREENLETS = 64
 _idle = threading.local()
 
 
-def _serve(work: tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context]) -> None:
+_Work = tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context]
+
+
+def _serve(work: _Work | None) -> None:
     """The body of a kept greenlet: runs each function it is given in the context given with
     it, and hands back how it ended to whoever switched to it."""
     while True:
+        assert work is not None
         fn, args, context = work
         try:
             ended = _Returned(context.run(fn, *args), None)
@@ -77,6 +81,7 @@ def _serve(work: tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context]
         except BaseException as error:  # the caller's to raise
             ended = _Returned(None, error)
         del fn, args, context
+        work = None  # nothing of the call is kept while the greenlet waits for the next
         parent = greenlet.getcurrent().parent
         assert parent is not None
         work = parent.switch(ended)
@@ -101,11 +106,12 @@ async def run_on_loop(fn: Callable[..., T], *args: Any) -> T:
             handed = runner.switch(value)
     if len(idle) < IDLE_GREENLETS:
         idle.append(runner)
-    failure = handed.error
+    # the kept greenlet's frame still refers to ``handed``: it must not keep the outcome
+    failure, value = handed.error, handed.value
+    handed.error = handed.value = None
     if failure is not None:
-        handed.error = None
         raise failure
-    return handed.value  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
 
 
 def on_loop() -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import time
+import weakref
 
 import greenlet
 import pytest
@@ -144,3 +146,22 @@ def test_greenlets_are_kept_for_later_calls_each_call_alone_in_its_own_context()
         assert _seen.get() == "caller"
 
     asyncio.run(main())
+
+
+class _Payload:
+    """An argument or a result whose lifetime a test follows."""
+
+
+def test_a_kept_greenlet_keeps_nothing_of_the_call_it_ran() -> None:
+    def echo(payload: _Payload) -> _Payload:
+        wait_on_loop(asyncio.sleep(0))
+        return _Payload()
+
+    async def main() -> tuple[weakref.ref[_Payload], weakref.ref[_Payload]]:
+        argument = _Payload()
+        result = await run_on_loop(echo, argument)
+        return weakref.ref(argument), weakref.ref(result)
+
+    argument, result = asyncio.run(main())
+    gc.collect()
+    assert argument() is None and result() is None
