@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import greenlet
 
-__all__ = ["off_loop", "on_loop", "run_on_loop", "wait_on_loop"]
+__all__ = ["OwnThreads", "off_loop", "on_loop", "run_on_loop", "wait_on_loop"]
 
 T = TypeVar("T")
 
@@ -144,15 +144,23 @@ OFF_LOOP_THREADS = 32
 """Threads for ``off_loop`` work (started as needed): as many as the database pool's
 connections, so work waiting for one never keeps other work from its thread."""
 
-_pool: list[ThreadPoolExecutor] = []
-_pool_lock = threading.Lock()
+
+class OwnThreads:
+    """A thread pool of its own (``count`` threads named ``prefix``), started at its first
+    use, so its work is never queued behind other work."""
+
+    def __init__(self, count: int, prefix: str) -> None:
+        self._count = count
+        self._prefix = prefix
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __call__(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._count, thread_name_prefix=self._prefix)
+        return self._pool
 
 
-def _threads() -> ThreadPoolExecutor:
-    if not _pool:
-        with _pool_lock:
-            if not _pool:
-                _pool.append(
-                    ThreadPoolExecutor(OFF_LOOP_THREADS, thread_name_prefix="floww-off-loop")
-                )
-    return _pool[0]
+_threads = OwnThreads(OFF_LOOP_THREADS, "floww-off-loop")

@@ -49,7 +49,6 @@ import itertools
 import logging
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -61,6 +60,7 @@ from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.engine import PG_CONNECT_TIMEOUT_S
 from floww.adapters.sql.transactions import conflict, invalid
 from floww.domain.errors import FlowwError, Unavailable
+from floww.ports.loop_bridge import OwnThreads
 
 __all__ = ["LoopWrites"]
 
@@ -510,19 +510,8 @@ class _Pipeline:
                     _fail_write(write, error)
 
 
-_connectors: list[ThreadPoolExecutor] = []
-_connectors_lock = threading.Lock()
-
-
-def _connecting() -> ThreadPoolExecutor:
-    """The threads that open connections (their own: never queued behind other work)."""
-    if not _connectors:
-        with _connectors_lock:
-            if not _connectors:
-                _connectors.append(
-                    ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="floww-pg-connect")
-                )
-    return _connectors[0]
+_connecting = OwnThreads(CONNECTIONS, "floww-pg-connect")
+"""The threads that open connections (never queued behind other work)."""
 
 
 def _fail_write(write: _Write, error: FlowwError) -> None:
