@@ -68,7 +68,9 @@ _PG_IDLE = 0  # psycopg's pq.TransactionStatus.IDLE: no transaction open
 class Prepared:
     """``statement`` compiled once for ``engine``'s dialect. ``params(values)`` gives the
     DBAPI parameters: each value converted by its column type's bind processor, positional
-    or named as the driver wants them. ``keys`` names the columns of an ``INSERT``."""
+    or named as the driver wants them. ``keys`` names the columns of an ``INSERT``. ``names``
+    and ``types`` are the parameters' names and column types, in order; ``fixed`` names those
+    with a value of the statement's own."""
 
     def __init__(
         self, engine: Engine, statement: ClauseElement, keys: Sequence[str] | None = None
@@ -88,6 +90,9 @@ class Prepared:
         # constant parameters of the statement itself (none of ours has any, but be exact)
         self._fixed = {name: compiled.binds[name].value for name in names}
         self._plan = [(name, processors[name]) for name in names]
+        self.names = tuple(names)
+        self.types = tuple(compiled.binds[name].type for name in names)
+        self.fixed = {name for name in names if not compiled.binds[name].required}
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         converted = []

@@ -7,14 +7,14 @@ thread, the lanes' threads and the interpreter lock passed the core between them
 round trip. Here the loop writes through libpq directly (psycopg's ``pq`` layer, the same
 library the rest of the server uses), in pipeline mode, on connections it watches itself:
 
-- a write's parameters are converted when it is made (``psycopg.adapt.Transformer``, as
-  psycopg converts them; a value that cannot be sent fails that write alone) and the write
-  is queued. At the end of the loop's turn a connection with room for another group (see
-  below) takes every queued write and sends them followed by one sync: one implicit
-  transaction, one commit and one WAL flush for the group. Its writers are answered when
-  the sync's result arrives, so a write returns only once committed (``synchronous_commit``
-  as configured: with ``durable=False`` it is off for these connections, as in
-  ``direct.py``);
+- a write's parameters are converted to text when it is made (plain values directly:
+  ``pg_text.py``; any other as psycopg converts them, ``psycopg.adapt.Transformer``; a value
+  that cannot be sent fails that write alone) and the write is queued. At the end of the
+  loop's turn a connection with room for another group (see below) takes every queued write
+  and sends them followed by one sync: one implicit transaction, one commit and one WAL
+  flush for the group. Its writers are answered when the sync's result arrives, so a write
+  returns only once committed (``synchronous_commit`` as configured: with ``durable=False``
+  it is off for these connections, as in ``direct.py``);
 - statements are prepared once per connection; parameters go as text, typed by the
   statement's own casts;
 - when a write of a group is refused, or the commit itself is, the transaction committed
@@ -46,6 +46,7 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import json
 import logging
 import re
 import threading
@@ -58,6 +59,7 @@ from sqlalchemy import Engine, event
 
 from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.engine import PG_CONNECT_TIMEOUT_S
+from floww.adapters.sql.pg_text import TextParams
 from floww.adapters.sql.transactions import conflict, invalid
 from floww.domain.errors import FlowwError, Unavailable
 from floww.ports.loop_bridge import OwnThreads
@@ -162,6 +164,8 @@ class LoopWrites:
         self.context = params.get("context")
         self.statements = statements
         self.names = {id(prepared): f"floww_w{i}".encode() for i, prepared in enumerate(statements)}
+        serializer = getattr(engine.dialect, "_json_serializer", None) or json.dumps
+        self._text = {id(prepared): TextParams(prepared, serializer) for prepared in statements}
         self.durable = durable
         self._lock = threading.Lock()
         self._pipelines: dict[asyncio.AbstractEventLoop, _Pipeline] = {}
@@ -175,7 +179,11 @@ class LoopWrites:
         pipeline = self._pipelines.get(loop)
         if pipeline is None:
             pipeline = self._start(loop)
-        return await pipeline.write(self.names[id(prepared)], list(prepared.params(values)))
+        name = self.names[id(prepared)]
+        text = self._text[id(prepared)].encode(values)
+        if text is not None:
+            return await pipeline.write_text(name, text)
+        return await pipeline.write(name, list(prepared.params(values)))
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> _Pipeline:
         with self._lock:
@@ -226,6 +234,7 @@ class _Pipeline:
         self._formats = [PyFormat.TEXT]
 
     async def write(self, statement: bytes, params: list[Any]) -> int:
+        """``statement`` with ``params`` converted as psycopg converts them."""
         if self._closed:
             raise Unavailable("the database connections are closed (the server stops)")
         try:
@@ -234,8 +243,14 @@ class _Pipeline:
             raise invalid(error) from error
         except (psycopg.Error, TypeError, ValueError) as error:
             raise Unavailable(f"a value could not be sent ({type(error).__name__})") from error
+        return await self.write_text(statement, list(dumped))
+
+    async def write_text(self, statement: bytes, params: list[Any]) -> int:
+        """``statement`` with ``params`` already as libpq's text (``None`` for NULL)."""
+        if self._closed:
+            raise Unavailable("the database connections are closed (the server stops)")
         future: asyncio.Future[int] = self._loop.create_future()
-        self._queue.append(_Write(statement, list(dumped), future))
+        self._queue.append(_Write(statement, params, future))
         if not self._pump_soon:
             # sent once the loop has run what is ready now: the writes those callbacks make
             # join this one's group (one send, one commit)
