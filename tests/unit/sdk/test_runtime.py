@@ -289,3 +289,24 @@ def test_worker_loop_speaks_json_lines(tmp_path: Path) -> None:
     assert [line["message"] for line in answers[2]["logs"]] == ["noise"]
     assert answers[3]["error"]["type"] == "InvalidRequest"
     assert "import noise" in done.stderr
+
+
+def test_the_line_codec_answers_as_the_standard_library_would() -> None:
+    """A request or answer orjson reads or writes differently (or refuses) goes through the
+    standard library: the lines are the same JSON with or without orjson installed."""
+    from floww.sdk import runtime
+
+    for answer in [
+        {"ok": True, "result": {"message": "hi é 🙂"}, "logs": [], "duration_ms": 0.25},
+        {"ok": True, "result": None, "logs": [{"fields": {}}], "duration_ms": 1e300},
+        {"ok": True, "result": {1: "int key"}, "logs": [], "duration_ms": 0},
+        {"ok": True, "result": [True, False, -3, 2.5, "", []], "logs": []},
+    ]:
+        line = runtime._dumps(answer)
+        assert json.loads(line) == json.loads(json.dumps(answer, ensure_ascii=False))
+        assert line.decode() == line.decode().strip() and b"\n" not in line
+    for refused in [{"ok": True, "duration_ms": float("nan")}, {"ok": True, "s": "\ud800"}]:
+        failed = json.loads(runtime._dumps(refused))
+        assert failed["ok"] is False and failed["error"]["type"] == "TypeError"
+    assert runtime._loads(b'{"a": "\\ud800", "n": NaN}')["a"] == "\ud800"  # orjson refuses
+    assert runtime._loads('{"é": [1, 2.5, null]}'.encode()) == {"é": [1, 2.5, None]}
