@@ -74,6 +74,9 @@ USE_WRK = shutil.which("wrk") is not None
 SCALING = os.environ.get("BENCH_SCALING", "10,1000,10000")
 SCALING_SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", "3"))
 SCALING_ROUNDS = int(os.environ.get("BENCH_SCALING_ROUNDS", "4"))
+# PostgreSQL against SQLite: two servers within a few percent of each other, on a host whose
+# speed moves by a fifth between windows; more rounds narrow the median of their ratios.
+PAIRED_ROUNDS = int(os.environ.get("BENCH_PAIRED_ROUNDS", "10"))
 
 
 @attrs.frozen
@@ -110,15 +113,18 @@ def _paired_ratio(name: str, result: _Median, base: _Median) -> str:
     )
 
 
-def _interleaved(urls: dict[Any, str]) -> dict[Any, _Median]:
-    """Each URL measured in ``SCALING_ROUNDS`` windows taken in turn (URL after URL, round
-    after round), so a change in the machine's speed during the run falls on every URL alike
-    rather than on the ones measured last."""
+def _interleaved(urls: dict[Any, str], rounds: int = SCALING_ROUNDS) -> dict[Any, _Median]:
+    """Each URL measured in ``rounds`` windows taken in turn (URL after URL, round after
+    round, each round starting one URL further on), so a change in the machine's speed during
+    the run falls on every URL alike rather than on the ones measured last, and no URL is
+    always measured first."""
     for url in urls.values():
         run_load(url, total=200, concurrency=CONCURRENCY)  # warm-up: workers, tables
     windows: dict[Any, list[LoadResult | WrkResult]] = {key: [] for key in urls}
-    for _round in range(SCALING_ROUNDS):
-        for key, url in urls.items():
+    keys = list(urls)
+    for round_ in range(rounds):
+        for key in keys[round_ % len(keys) :] + keys[: round_ % len(keys)]:
+            url = urls[key]
             if USE_WRK:
                 windows[key].append(run_wrk(url, seconds=SCALING_SECONDS, connections=CONCURRENCY))
             else:
@@ -214,7 +220,9 @@ def postgres_bench(sqlite: float | None = None) -> list[str]:
         with _floww("--database-url", dsn) as a:
             one = _measure(a["url"])
             with _floww() as on_sqlite:  # the same webhook on SQLite, measured in turns
-                paired = _interleaved({"postgresql": a["url"], "sqlite": on_sqlite["url"]})
+                paired = _interleaved(
+                    {"postgresql": a["url"], "sqlite": on_sqlite["url"]}, PAIRED_ROUNDS
+                )
             with _serve(
                 "benchmarks.serve_floww", "--database-url", dsn, "--attach", a["home"]
             ) as b:
@@ -242,7 +250,7 @@ def postgres_bench(sqlite: float | None = None) -> list[str]:
             "   (windows minutes apart)"
         )
     lines += [
-        f"same webhook, PostgreSQL and SQLite in turns ({SCALING_ROUNDS} rounds of"
+        f"same webhook, PostgreSQL and SQLite in turns ({PAIRED_ROUNDS} rounds of"
         f" {SCALING_SECONDS} s windows each; medians)",
         _line("  one process on PostgreSQL", paired["postgresql"]),
         _line("  one process on SQLite", paired["sqlite"]),
