@@ -15,7 +15,7 @@ import traceback
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -137,7 +137,8 @@ EXCEPTION_HANDLERS = {FlowwError: _floww_error_handler, HTTPException: _http_exc
 
 
 class CatchAllMiddleware:
-    """Turns any exception that escaped the routes into a 500 without internals."""
+    """Turns any exception that escaped the routes into a 500 without internals; a client that
+    went away while its request was read (``ClientDisconnect``) is no error and gets no answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -156,6 +157,10 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # the client went away before its request was read: nothing failed here, and
+            # nobody is left to answer
+            logger.info("client went away during %s %s", scope.get("method"), scope.get("path"))
         except Exception as exc:
             frames = traceback.extract_tb(exc.__traceback__)
             stack = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)

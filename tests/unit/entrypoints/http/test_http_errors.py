@@ -219,3 +219,34 @@ def test_openapi_lists_every_route(world: World) -> None:
     put_provider = doc["paths"]["/api/namespaces/{namespace_id}/providers/{provider_type}/{alias}"]
     assert "requestBody" in put_provider["put"]
     assert "security" not in doc["paths"]["/api/config"]["get"]
+
+
+def test_a_client_gone_while_its_body_was_read_is_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The app raising ``ClientDisconnect`` (the disconnect arrived while the body was read)
+    is logged as a departure, not as an unhandled error, and nothing is sent."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from floww.entrypoints.http.errors import CatchAllMiddleware
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        await Request(scope, receive).body()  # type: ignore[arg-type]  # ClientDisconnect
+        raise AssertionError("the body was read")  # pragma: no cover
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/webhook/x", "headers": []}
+    with caplog.at_level(logging.INFO, logger="floww"):
+        asyncio.run(CatchAllMiddleware(app)(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    assert "client went away during POST /webhook/x" in caplog.text
+    assert "unhandled" not in caplog.text
