@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -103,7 +104,8 @@ def _paired_ratio(name: str, result: _Median, base: _Median) -> str:
 
     def median_ratio(measure: Callable[[LoadResult | WrkResult], float]) -> float:
         return statistics.median(
-            measure(r) / measure(b) for r, b in zip(result.results, base.results, strict=True)
+            measure(r) / measure(b) if measure(b) else math.nan  # a window with no answer
+            for r, b in zip(result.results, base.results, strict=True)
         )
 
     return (

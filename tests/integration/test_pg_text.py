@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Engine, Enum, Float, Integer, MetaData, String, Table, select
 
 from floww.adapters.sql import fast_json, make_engine
 from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.loop_writes import LoopWrites
 from floww.adapters.sql.pg_text import TextParams
 from floww.adapters.sql.types import Json, JsonOrNull, UtcDateTime
+from floww.domain.errors import Unavailable
 from tests.integration.postgres import fresh_database
 
 _metadata = MetaData()
@@ -64,7 +65,8 @@ def test_plain_values_are_stored_as_the_generic_conversion_stores_them(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     insert = Prepared(engine, _things.insert(), keys=_COLUMNS)
-    assert all(TextParams(insert, fast_json.dumps).encode(_values(0, c)) for c in _CASES)
+    params = TextParams(insert, engine.dialect, fast_json.dumps)
+    assert all(params.encode(_values(0, case)) for case in _CASES)
 
     def write_all(offset: int) -> None:
         writes = LoopWrites(engine, [insert])
@@ -93,6 +95,10 @@ def test_plain_values_are_stored_as_the_generic_conversion_stores_them(
     assert rows[1].doc is None and rows[1].maybe is None  # JSON null and SQL NULL alike
 
 
+# an engine that never connects: the statements compiled for PostgreSQL
+_OFFLINE = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect=False)
+
+
 class _Label(str):
     pass
 
@@ -115,26 +121,21 @@ class _Colour(enum.Enum):
         {"ratio": float("nan")},
         {"ratio": True},
         {"id": True},
+        {"name": "\ud800"},  # a lone surrogate: no UTF-8 for it
+        {"doc": {"a": {1}}},  # not JSON, deep down
+        {"id": 10**5000},  # past the digits an int may print
     ],
 )
 def test_values_the_plain_rules_do_not_cover_take_the_generic_way(unusual: dict[str, Any]) -> None:
-    insert = Prepared(
-        make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect=False),
-        _things.insert(),
-        keys=_COLUMNS,
-    )
-    params = TextParams(insert, fast_json.dumps)
+    insert = Prepared(_OFFLINE, _things.insert(), keys=_COLUMNS)
+    params = TextParams(insert, _OFFLINE.dialect, fast_json.dumps)
     assert params.encode(_values(1, {})) is not None
     assert params.encode(_values(1, unusual)) is None
 
 
 def test_the_texts_of_plain_values() -> None:
-    insert = Prepared(
-        make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect=False),
-        _things.insert(),
-        keys=_COLUMNS,
-    )
-    params = TextParams(insert, fast_json.dumps)
+    insert = Prepared(_OFFLINE, _things.insert(), keys=_COLUMNS)
+    params = TextParams(insert, _OFFLINE.dialect, fast_json.dumps)
     values = _values(7, {"name": "é", "at": _AT, "doc": None, "maybe": None, "ratio": 0.25})
     assert params.encode(values) == [
         b"7",
@@ -145,3 +146,41 @@ def test_the_texts_of_plain_values() -> None:
         b"0.25",
     ]
     assert params.encode({k: v for k, v in values.items() if k != "ratio"}) is None
+
+
+def test_a_column_of_a_converting_type_leaves_the_statement_to_the_generic_way() -> None:
+    """An ``Enum`` column (a ``String`` whose bind processor validates) is not plain text."""
+    table = Table(
+        "colours", MetaData(), Column("id", Integer), Column("colour", Enum("red", "blue"))
+    )
+    insert = Prepared(_OFFLINE, table.insert(), keys=["id", "colour"])
+    assert (
+        TextParams(insert, _OFFLINE.dialect, fast_json.dumps).encode({"id": 1, "colour": "red"})
+        is None
+    )
+
+
+@pytest.mark.integration
+def test_a_value_refused_here_is_refused_as_the_generic_way_refuses_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insert = Prepared(engine, _things.insert(), keys=_COLUMNS)
+
+    def refusal() -> type[BaseException]:
+        writes = LoopWrites(engine, [insert])
+
+        async def main() -> BaseException:
+            try:
+                await writes.write(insert, _values(1, {"name": "\ud800"}))
+            except Exception as error:  # the refusal under test
+                return error
+            raise AssertionError("a lone surrogate was stored")
+
+        try:
+            return type(asyncio.run(main()))
+        finally:
+            writes.close()
+
+    direct = refusal()
+    monkeypatch.setattr(TextParams, "encode", lambda _self, _values: None)
+    assert direct is refusal() is Unavailable

@@ -18,6 +18,7 @@ import contextvars
 import inspect
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -54,8 +55,13 @@ __all__ = ["Runtime", "handle", "lambda_handler", "main"]
 
 Answer = dict[str, Any]
 
-# What the standard library refuses to write, orjson must refuse too (it writes datetimes,
-# dataclasses and subclasses of the JSON types its own way): left to the standard library.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+# Types orjson would write its own way where the standard library refuses them or writes
+# them otherwise (datetimes, dataclasses, subclasses of the JSON types): left to the standard
+# library. orjson still writes a UUID or an Enum itself, which the standard library refuses;
+# an answer's result and log fields were checked by the standard library before
+# (``result_to_wire``, the log's fields), so neither reaches the answer from a handler.
 _ORJSON_STRICT = (
     0
     if orjson is None
@@ -270,8 +276,10 @@ def _claim_stdout() -> BinaryIO:
 
 def _loads(line: bytes) -> Any:
     """A request line's JSON: orjson's reading where it is installed (a third of the time),
-    the standard library's for what orjson refuses (lone surrogates, ``NaN``), which decides."""
-    if orjson is not None:
+    the standard library's for what orjson refuses (lone surrogates, ``NaN``), which decides,
+    and for a line with a number of 19 digits or more (orjson reads an integer past 64 bits
+    as a float: the standard library keeps it exact)."""
+    if orjson is not None and _LONG_NUMBER.search(line) is None:
         try:
             return orjson.loads(line)
         except ValueError:

@@ -310,3 +310,6 @@ def test_the_line_codec_answers_as_the_standard_library_would() -> None:
         assert failed["ok"] is False and failed["error"]["type"] == "TypeError"
     assert runtime._loads(b'{"a": "\\ud800", "n": NaN}')["a"] == "\ud800"  # orjson refuses
     assert runtime._loads('{"é": [1, 2.5, null]}'.encode()) == {"é": [1, 2.5, None]}
+    big = runtime._loads(b'{"n": 18446744073709551616, "m": -9223372036854775809, "k": 1}')
+    assert big == {"n": 2**64, "m": -(2**63) - 1, "k": 1}  # exact, not floats
+    assert type(big["n"]) is int

@@ -165,7 +165,10 @@ class LoopWrites:
         self.statements = statements
         self.names = {id(prepared): f"floww_w{i}".encode() for i, prepared in enumerate(statements)}
         serializer = getattr(engine.dialect, "_json_serializer", None) or json.dumps
-        self._text = {id(prepared): TextParams(prepared, serializer) for prepared in statements}
+        self._text = {
+            id(prepared): TextParams(prepared, engine.dialect, serializer)
+            for prepared in statements
+        }
         self.durable = durable
         self._lock = threading.Lock()
         self._pipelines: dict[asyncio.AbstractEventLoop, _Pipeline] = {}

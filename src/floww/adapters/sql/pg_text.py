@@ -14,9 +14,13 @@ plain too:
   for ``None`` JSON's ``null`` or SQL ``NULL`` as the column type says;
 - ``None`` elsewhere: SQL ``NULL``.
 
-``TextParams(prepared, serializer).encode(values)`` gives that text for every parameter, or
-``None`` as soon as one value is anything else (a subclass, a string holding a NUL, which
-libpq would cut off, a naive or non-UTC datetime, an infinite float, a value of a type no rule
+The rules apply to columns declared with exactly one of the plain string, integer, float and
+JSON types or ``UtcDateTime`` (a subclass may convert in its bind processor: ``Enum``
+validates); a JSON column's ``None`` is written as the dialect's type says.
+``TextParams(prepared, dialect, serializer).encode(values)`` gives that text for every
+parameter, or ``None`` as soon as one value is anything else (a subclass, a string holding a
+NUL, which libpq would cut off, or a lone surrogate, a naive or non-UTC datetime, an infinite
+float, an integer too long for text, JSON the serializer refuses, a value of a type no rule
 above names, a statement constant): the caller then takes the generic way, which converts or
 refuses it exactly as before.
 """
@@ -29,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 
 from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.types import UtcDateTime
@@ -40,8 +46,6 @@ class _Unusual(Exception):
     """A value the plain rules do not cover: the generic way converts it."""
 
 
-_UNUSUAL = _Unusual()
-
 Encoder = Callable[[Any], bytes | None]
 
 
@@ -50,7 +54,7 @@ def _string(value: Any) -> bytes | None:
         return None
     if type(value) is str and "\x00" not in value:
         return value.encode()
-    raise _UNUSUAL
+    raise _Unusual
 
 
 def _integer(value: Any) -> bytes | None:
@@ -58,7 +62,7 @@ def _integer(value: Any) -> bytes | None:
         return None
     if type(value) is int:
         return str(value).encode()
-    raise _UNUSUAL
+    raise _Unusual
 
 
 def _float(value: Any) -> bytes | None:
@@ -68,7 +72,7 @@ def _float(value: Any) -> bytes | None:
         return str(value).encode()
     if type(value) is float and math.isfinite(value):
         return repr(value).encode()
-    raise _UNUSUAL
+    raise _Unusual
 
 
 def _timestamp(value: Any) -> bytes | None:
@@ -76,7 +80,7 @@ def _timestamp(value: Any) -> bytes | None:
         return None
     if type(value) is datetime and value.tzinfo is UTC:
         return value.isoformat().encode()
-    raise _UNUSUAL
+    raise _Unusual
 
 
 _JSON_TYPES = (dict, list, str, int, float, bool)
@@ -90,21 +94,34 @@ def _json(serializer: Callable[[Any], str], none_as_null: bool) -> Encoder:
             return null
         if type(value) in _JSON_TYPES:
             return serializer(value).encode()
-        raise _UNUSUAL
+        raise _Unusual
 
     return encode
 
 
-def _encoder(column_type: Any, serializer: Callable[[Any], str]) -> Encoder | None:
-    if isinstance(column_type, UtcDateTime):
+# The declared column types these rules cover (exact classes: a subclass may convert in its
+# bind processor, as ``Enum`` validates).
+_STRINGS = (sqltypes.String, sqltypes.VARCHAR, sqltypes.Text, sqltypes.TEXT)
+_INTEGERS = (sqltypes.Integer, sqltypes.INTEGER, sqltypes.BigInteger, sqltypes.BIGINT)
+_FLOATS = (sqltypes.Float, sqltypes.FLOAT, sqltypes.Double, sqltypes.DOUBLE_PRECISION)
+_JSONS = (sqltypes.JSON, postgresql.JSON, postgresql.JSONB)
+
+
+def _encoder(
+    column_type: Any, dialect: Dialect, serializer: Callable[[Any], str]
+) -> Encoder | None:
+    declared = type(column_type)
+    if declared is UtcDateTime:
         return _timestamp
-    if isinstance(column_type, sqltypes.JSON):
-        return _json(serializer, bool(column_type.none_as_null))
-    if isinstance(column_type, sqltypes.String):
+    if declared in _JSONS:
+        # as the dialect stores it (a variant may say otherwise than the base type)
+        none_as_null = getattr(column_type.dialect_impl(dialect), "none_as_null", None)
+        return None if none_as_null is None else _json(serializer, bool(none_as_null))
+    if declared in _STRINGS:
         return _string
-    if isinstance(column_type, sqltypes.Float):
+    if declared in _FLOATS:
         return _float
-    if isinstance(column_type, sqltypes.Integer) and not isinstance(column_type, sqltypes.Boolean):
+    if declared in _INTEGERS:
         return _integer
     return None
 
@@ -112,8 +129,10 @@ def _encoder(column_type: Any, serializer: Callable[[Any], str]) -> Encoder | No
 class TextParams:
     """The text parameters of ``prepared`` for plain values (see the module)."""
 
-    def __init__(self, prepared: Prepared, serializer: Callable[[Any], str]) -> None:
-        encoders = [_encoder(column_type, serializer) for column_type in prepared.types]
+    def __init__(
+        self, prepared: Prepared, dialect: Dialect, serializer: Callable[[Any], str]
+    ) -> None:
+        encoders = [_encoder(column_type, dialect, serializer) for column_type in prepared.types]
         self._plan: list[tuple[str, Encoder]] | None = (
             None
             if prepared.fixed or any(encoder is None for encoder in encoders)
@@ -131,5 +150,8 @@ class TextParams:
             return None
         try:
             return [encode(values[name]) for name, encode in plan]
-        except (_Unusual, KeyError):
+        except Exception:
+            # unusual, missing or refused here (a lone surrogate, an integer too long for text,
+            # JSON the serializer refuses): the generic conversion decides, with the errors it
+            # always gave
             return None
