@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from floww.adapters.sql import make_engine, migrate
@@ -123,6 +123,18 @@ def fresh_database() -> Iterator[URL]:
         yield url
     finally:
         _drop(url)
+
+
+@contextmanager
+def fresh_engine(tables: MetaData) -> Iterator[Engine]:
+    """An engine on a ``fresh_database`` holding only ``tables``; disposed, then dropped."""
+    with fresh_database() as url:
+        engine = make_engine(url.render_as_string(hide_password=False))
+        tables.create_all(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 class PostgresDatabase:

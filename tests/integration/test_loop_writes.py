@@ -27,11 +27,11 @@ from sqlalchemy import (
     text,
 )
 
-from floww.adapters.sql import loop_writes, make_engine
+from floww.adapters.sql import loop_writes
 from floww.adapters.sql.direct import Prepared
 from floww.adapters.sql.loop_writes import LoopWrites
 from floww.domain.errors import Conflict, InvalidInput, Unavailable
-from tests.integration.postgres import fresh_database
+from tests.integration.postgres import fresh_engine
 
 pytestmark = pytest.mark.integration
 
@@ -61,13 +61,8 @@ _SLOW = insert(_rows).from_select(
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    with fresh_database() as url:
-        engine = make_engine(url.render_as_string(hide_password=False))
-        _metadata.create_all(engine)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+    with fresh_engine(_metadata) as engine:
+        yield engine
 
 
 def _writes(engine: Engine, *, durable: bool = True) -> tuple[LoopWrites, list[Prepared]]:

@@ -20,7 +20,7 @@ from floww.adapters.sql.loop_writes import LoopWrites
 from floww.adapters.sql.pg_text import TextParams
 from floww.adapters.sql.types import Json, JsonOrNull, UtcDateTime
 from floww.domain.errors import Unavailable
-from tests.integration.postgres import fresh_database
+from tests.integration.postgres import fresh_engine
 
 _metadata = MetaData()
 _things = Table(
@@ -51,13 +51,8 @@ def _values(i: int, case: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    with fresh_database() as url:
-        engine = make_engine(url.render_as_string(hide_password=False))
-        _metadata.create_all(engine)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+    with fresh_engine(_metadata) as engine:
+        yield engine
 
 
 @pytest.mark.integration
